@@ -1,0 +1,1 @@
+//! Configuration from the `TAPSTACK_*` environment variables.

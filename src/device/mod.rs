@@ -1,0 +1,1 @@
+//! Devices: the TAP and the devices that wrap it (pcap, fault injection).

@@ -1,0 +1,32 @@
+//! tapstack: a TCP/IP stack written by hand, running in user space on a Linux
+//! TAP device, used by unmodified C programs through `LD_PRELOAD`.
+//!
+//! Layers (dependencies point downwards only; see `DESIGN.md`):
+//!
+//! ```text
+//! shim  ──►  runtime  ──►  stack  ──►  tcp  ──►  wire, storage, time
+//!   │           │
+//!   └──► sys ◄──┴──►  device (tap, pcap, faults)  ──►  wire
+//! ```
+//!
+//! - [`wire`]: zero-copy packet views and `Repr`s (Ethernet, ARP, IPv4, ICMP, TCP).
+//! - [`storage`]: ring buffers and the out-of-order assembler.
+//! - [`tcp`]: the sans-IO TCP control block.
+//! - [`stack`]: the sans-IO host: ARP, IPv4, ICMP, the socket table.
+//! - [`device`]: the TAP device and the devices that wrap it (pcap, faults).
+//! - [`runtime`]: the stack thread, the only place that reads the clock.
+//! - [`sys`]: every raw libc call.
+//! - [`shim`]: the exported C ABI.
+
+#![deny(unsafe_op_in_unsafe_fn)]
+
+pub mod config;
+pub mod device;
+pub mod runtime;
+pub mod shim;
+pub mod stack;
+pub mod storage;
+pub mod sys;
+pub mod tcp;
+pub mod time;
+pub mod wire;

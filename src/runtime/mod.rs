@@ -1,0 +1,1 @@
+//! The stack thread: the only place that reads the clock or blocks.

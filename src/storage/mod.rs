@@ -1,0 +1,1 @@
+//! Buffers for TCP: the ring buffer and the out-of-order assembler.

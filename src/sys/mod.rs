@@ -1,0 +1,1 @@
+//! Every raw libc call lives here.

@@ -1,0 +1,1 @@
+//! The TCP control block, a sans-IO state machine (RFC 9293).
