@@ -1,1 +1,3 @@
 //! Every raw libc call lives here.
+
+pub mod real;

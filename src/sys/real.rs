@@ -1,0 +1,1 @@
+//! The real libc functions, found with `dlsym(RTLD_NEXT)`.
