@@ -9,9 +9,30 @@
 //! - [`Stack::poll_timeout`]: when the stack next needs `handle_timeout`;
 //! - [`Stack::take_dirty`]: sockets whose readiness may have changed, so the
 //!   runtime can wake the threads waiting on them.
+//!
+//! Every frame that comes in ends in exactly one place: handled by a
+//! protocol, or counted under the reason it was dropped (see
+//! [`Counters`]).
+
+pub mod arp_cache;
+pub mod counters;
+pub mod icmp;
+pub mod ipv4;
+pub mod reassembly;
+mod tcp_input;
+
+#[cfg(test)]
+mod tests;
+
+pub use counters::Counters;
 
 use crate::time::Instant;
-use crate::wire::ethernet::EthernetAddress;
+use crate::wire::arp::{ArpPacket, ArpRepr, Operation};
+use crate::wire::ethernet::{self, EtherType, EthernetAddress, EthernetFrame, EthernetRepr};
+use crate::wire::ipv4::Ipv4Cidr;
+use arp_cache::ArpCache;
+use reassembly::Reassembler;
+use std::collections::VecDeque;
 use std::net::Ipv4Addr;
 
 /// The host's addressing and link parameters.
@@ -36,6 +57,14 @@ impl StackConfig {
         let o = ip.octets();
         EthernetAddress([0x02, 0x00, o[0], o[1], o[2], o[3]])
     }
+
+    /// The on-link prefix.
+    pub fn cidr(&self) -> Ipv4Cidr {
+        Ipv4Cidr {
+            address: self.ip,
+            prefix_len: self.prefix_len,
+        }
+    }
 }
 
 /// A socket in the stack's socket table (index and generation).
@@ -47,16 +76,50 @@ pub struct SocketHandle {
     pub generation: u32,
 }
 
+/// Frames waiting in the stack's own queue (ARP, ICMP, RSTs), at most.
+const TX_QUEUE_LIMIT: usize = 4096;
+
 /// The stack. See the module documentation.
 pub struct Stack {
     config: StackConfig,
+    cidr: Ipv4Cidr,
+    counters: Counters,
+    arp: ArpCache,
+    reasm: Reassembler,
+    icmp_limiter: icmp::RateLimiter,
+    /// Whole Ethernet frames ready to go, in order.
+    tx_frames: VecDeque<Vec<u8>>,
+    ip_ident: u16,
+    dirty: Vec<SocketHandle>,
 }
 
 impl Stack {
     /// A stack with `config`, started at `now`; `seed` keys the ISN hash
-    /// (RFC 6528) and the ephemeral port choice.
-    pub fn new(config: StackConfig, _now: Instant, _seed: u64) -> Stack {
-        Stack { config }
+    /// (RFC 6528) and the ephemeral port choice. It starts by announcing its
+    /// address with a gratuitous ARP (RFC 5227 §3).
+    pub fn new(config: StackConfig, now: Instant, seed: u64) -> Stack {
+        let mut s = Stack {
+            cidr: config.cidr(),
+            config,
+            counters: Counters::default(),
+            arp: ArpCache::new(),
+            reasm: Reassembler::new(),
+            icmp_limiter: icmp::RateLimiter::new(now, 1000, 50),
+            tx_frames: VecDeque::new(),
+            ip_ident: (seed >> 16) as u16,
+            dirty: Vec::new(),
+        };
+        s.queue_arp(
+            ArpRepr {
+                operation: Operation::Request,
+                source_hardware_addr: s.config.mac,
+                source_protocol_addr: s.config.ip,
+                target_hardware_addr: EthernetAddress([0; 6]),
+                target_protocol_addr: s.config.ip,
+            },
+            EthernetAddress::BROADCAST,
+        );
+        s
     }
 
     /// The configuration the stack runs with.
@@ -64,24 +127,156 @@ impl Stack {
         &self.config
     }
 
+    /// Event and drop counters.
+    pub fn counters(&self) -> &Counters {
+        &self.counters
+    }
+
+    /// The neighbour cache, for introspection.
+    pub fn arp_cache(&self) -> &ArpCache {
+        &self.arp
+    }
+
     /// Processes one received Ethernet frame.
-    pub fn handle_frame(&mut self, _now: Instant, _frame: &[u8]) {}
+    pub fn handle_frame(&mut self, now: Instant, frame: &[u8]) {
+        self.counters.rx_frames += 1;
+        let Ok(eth) = EthernetFrame::new_checked(frame) else {
+            self.counters.drop_eth_truncated += 1;
+            return;
+        };
+        let dst = eth.dst_addr();
+        if dst != self.config.mac && !dst.is_broadcast() {
+            self.counters.drop_eth_not_for_us += 1;
+            return;
+        }
+        match eth.ethertype() {
+            EtherType::Arp => self.handle_arp(now, eth.payload()),
+            EtherType::Ipv4 => self.handle_ipv4(now, eth.payload()),
+            _ => self.counters.drop_eth_unknown_type += 1,
+        }
+    }
+
+    /// RFC 826's packet reception algorithm: merge what the sender says
+    /// into an existing entry; if the packet is for us, add the sender if
+    /// new, and answer a request.
+    fn handle_arp(&mut self, now: Instant, payload: &[u8]) {
+        let repr = match ArpPacket::new_checked(payload).and_then(|p| ArpRepr::parse(&p)) {
+            Ok(r) => r,
+            Err(_) => {
+                self.counters.drop_arp_malformed += 1;
+                return;
+            }
+        };
+        let sender_ok = repr.source_hardware_addr.is_unicast()
+            && repr.source_protocol_addr != Ipv4Addr::UNSPECIFIED
+            && repr.source_protocol_addr != self.config.ip;
+        // Merge: update the sender if we know it (or are resolving it).
+        let mut merged = false;
+        if sender_ok {
+            let (ip, mac) = (repr.source_protocol_addr, repr.source_hardware_addr);
+            if let Some(released) = self.arp.merge(now, ip, mac) {
+                merged = true;
+                for datagram in released {
+                    self.transmit_datagram(mac, &datagram);
+                }
+            }
+        }
+        if repr.target_protocol_addr != self.config.ip {
+            self.counters.drop_arp_not_for_us += 1;
+            return;
+        }
+        self.counters.arp_rx += 1;
+        if sender_ok && !merged {
+            let (ip, mac) = (repr.source_protocol_addr, repr.source_hardware_addr);
+            for datagram in self.arp.learn(now, ip, mac) {
+                self.transmit_datagram(mac, &datagram);
+            }
+        }
+        if repr.operation == Operation::Request && repr.source_hardware_addr.is_unicast() {
+            self.counters.arp_tx_replies += 1;
+            self.queue_arp(
+                ArpRepr {
+                    operation: Operation::Reply,
+                    source_hardware_addr: self.config.mac,
+                    source_protocol_addr: self.config.ip,
+                    target_hardware_addr: repr.source_hardware_addr,
+                    target_protocol_addr: repr.source_protocol_addr,
+                },
+                repr.source_hardware_addr,
+            );
+        }
+    }
+
+    fn queue_arp(&mut self, repr: ArpRepr, to: EthernetAddress) {
+        let mut frame = vec![0u8; ethernet::HEADER_LEN + repr.buffer_len()];
+        let mut eth = EthernetFrame::new_unchecked(&mut frame[..]);
+        EthernetRepr {
+            src_addr: self.config.mac,
+            dst_addr: to,
+            ethertype: EtherType::Arp,
+        }
+        .emit(&mut eth);
+        repr.emit(&mut ArpPacket::new_unchecked(eth.payload_mut()));
+        self.queue_frame(frame);
+    }
+
+    fn queue_frame(&mut self, frame: Vec<u8>) {
+        if self.tx_frames.len() < TX_QUEUE_LIMIT {
+            self.tx_frames.push_back(frame);
+        }
+    }
 
     /// Runs the timers that are due at `now`.
-    pub fn handle_timeout(&mut self, _now: Instant) {}
+    pub fn handle_timeout(&mut self, now: Instant) {
+        self.arp.handle_timeout(now);
+        for _ip in self.arp.take_failed() {
+            self.counters.arp_failed += 1;
+        }
+        self.reasm.handle_timeout(now);
+        self.counters.ip_reasm_timeout += self.reasm.take_timed_out();
+    }
 
     /// Writes the next frame to send into `buf` and returns its length, or
     /// `None` when there is nothing to send. `buf` must hold MTU + 14 bytes.
-    pub fn poll_transmit(&mut self, _now: Instant, _buf: &mut [u8]) -> Option<usize> {
+    pub fn poll_transmit(&mut self, _now: Instant, buf: &mut [u8]) -> Option<usize> {
+        while let Some(req) = self.arp.poll_request() {
+            self.counters.arp_tx_requests += 1;
+            let (to, tha) = match req.unicast_to {
+                Some(mac) => (mac, mac),
+                None => (EthernetAddress::BROADCAST, EthernetAddress([0; 6])),
+            };
+            self.queue_arp(
+                ArpRepr {
+                    operation: Operation::Request,
+                    source_hardware_addr: self.config.mac,
+                    source_protocol_addr: self.config.ip,
+                    target_hardware_addr: tha,
+                    target_protocol_addr: req.target,
+                },
+                to,
+            );
+        }
+        while let Some(frame) = self.tx_frames.pop_front() {
+            if frame.len() <= buf.len() {
+                buf[..frame.len()].copy_from_slice(&frame);
+                self.counters.tx_frames += 1;
+                return Some(frame.len());
+            }
+        }
         None
     }
 
     /// When `handle_timeout` should next run (`None`: no timer pending).
     pub fn poll_timeout(&self) -> Option<Instant> {
-        None
+        [self.arp.poll_timeout(), self.reasm.poll_timeout()]
+            .into_iter()
+            .flatten()
+            .min()
     }
 
     /// Appends the sockets whose readiness may have changed since the last
     /// call and clears the set.
-    pub fn take_dirty(&mut self, _out: &mut Vec<SocketHandle>) {}
+    pub fn take_dirty(&mut self, out: &mut Vec<SocketHandle>) {
+        out.append(&mut self.dirty);
+    }
 }

@@ -114,6 +114,24 @@ impl<T: AsRef<[u8]>> Ipv4Packet<T> {
         Ok(())
     }
 
+    /// Only the header is checked to be present (the fixed part and the
+    /// options); the total length may exceed the buffer. This is what an
+    /// ICMP error quotes: the header and the first 8 bytes of the payload.
+    pub fn check_header_len(&self) -> Result<()> {
+        let len = self.buffer.as_ref().len();
+        if len < HEADER_LEN {
+            return Err(Error::Truncated);
+        }
+        let header_len = self.header_len();
+        if header_len < HEADER_LEN {
+            return Err(Error::Malformed);
+        }
+        if len < header_len {
+            return Err(Error::Truncated);
+        }
+        Ok(())
+    }
+
     /// Gives the buffer back.
     pub fn into_inner(self) -> T {
         self.buffer

@@ -1,0 +1,123 @@
+//! Counters, in the spirit of `netstat -s`: every frame the stack receives
+//! is either handled or counted under the reason it was dropped.
+
+use core::fmt;
+
+macro_rules! counters {
+    ($( $(#[$doc:meta])* $name:ident ),* $(,)?) => {
+        /// Event and drop counters of one stack.
+        #[derive(Debug, Clone, Default, PartialEq, Eq)]
+        pub struct Counters {
+            $( $(#[$doc])* pub $name: u64, )*
+        }
+
+        impl Counters {
+            /// Every counter with its name, in declaration order.
+            pub fn iter(&self) -> impl Iterator<Item = (&'static str, u64)> + '_ {
+                [$( (stringify!($name), self.$name) ),*].into_iter()
+            }
+        }
+    };
+}
+
+counters! {
+    /// Frames received from the device.
+    rx_frames,
+    /// Frames sent to the device.
+    tx_frames,
+    /// Frames shorter than an Ethernet header.
+    drop_eth_truncated,
+    /// Frames addressed to another MAC.
+    drop_eth_not_for_us,
+    /// Frames with an EtherType we do not speak (IPv6, LLDP...).
+    drop_eth_unknown_type,
+    /// ARP packets received and handled.
+    arp_rx,
+    /// ARP packets that were truncated, malformed or not Ethernet/IPv4.
+    drop_arp_malformed,
+    /// ARP requests for another address.
+    drop_arp_not_for_us,
+    /// ARP requests sent (resolution, retries, announcements).
+    arp_tx_requests,
+    /// ARP replies sent.
+    arp_tx_replies,
+    /// Resolutions that gave up after the last retry.
+    arp_failed,
+    /// Packets dropped because the queue waiting for a resolution was full.
+    drop_arp_queue_full,
+    /// IPv4 datagrams received (fragments counted once each).
+    ip_rx,
+    /// IPv4 packets with a truncated header or a total length past the frame.
+    drop_ip_truncated,
+    /// IPv4 packets with a bad version, header length or fragment bounds.
+    drop_ip_malformed,
+    /// IPv4 packets with a bad header checksum.
+    drop_ip_checksum,
+    /// IPv4 packets for another address.
+    drop_ip_not_for_us,
+    /// IPv4 packets from a source that cannot be a host (broadcast, multicast, ours).
+    drop_ip_bad_source,
+    /// Fragments received.
+    ip_frag_rx,
+    /// Datagrams reassembled.
+    ip_reassembled,
+    /// Fragments dropped (overlap, memory limit, bad length).
+    drop_ip_frag,
+    /// Reassemblies that timed out.
+    ip_reasm_timeout,
+    /// Datagrams sent.
+    ip_tx,
+    /// Fragments sent.
+    ip_frag_tx,
+    /// Datagrams of a protocol we do not speak.
+    drop_ip_unknown_protocol,
+    /// ICMP messages received.
+    icmp_rx,
+    /// ICMP messages with a bad checksum or length.
+    drop_icmp_malformed,
+    /// ICMP messages of a kind we ignore.
+    drop_icmp_unsupported,
+    /// ICMP echo replies sent.
+    icmp_tx_echo_reply,
+    /// ICMP destination unreachable messages sent.
+    icmp_tx_unreachable,
+    /// ICMP errors not sent because of the rate limit.
+    icmp_rate_limited,
+    /// ICMP errors delivered to a TCP connection.
+    icmp_errors_to_tcp,
+    /// TCP segments received.
+    tcp_rx,
+    /// TCP segments with a bad checksum or header.
+    drop_tcp_malformed,
+    /// TCP segments sent.
+    tcp_tx,
+    /// RSTs sent for segments that matched no connection.
+    tcp_tx_rst_no_socket,
+    /// SYNs dropped because a listener's SYN queue was full.
+    tcp_syn_queue_overflow,
+    /// Handshakes completed when the accept queue was full (ACK dropped).
+    tcp_accept_queue_overflow,
+    /// Connections opened actively (connect).
+    tcp_active_opens,
+    /// Connections opened passively (accept).
+    tcp_passive_opens,
+}
+
+impl Counters {
+    /// Frames dropped at any layer, for accounting tests.
+    pub fn dropped(&self) -> u64 {
+        self.iter()
+            .filter(|(name, _)| name.starts_with("drop_"))
+            .map(|(_, v)| v)
+            .sum()
+    }
+}
+
+impl fmt::Display for Counters {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for (name, v) in self.iter() {
+            writeln!(f, "{name:>32} {v}")?;
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,316 @@
+//! IPv4 input and output for the stack (RFC 791, RFC 1122 §3.2), and ICMP
+//! (RFC 792, RFC 1122 §3.2.2).
+//!
+//! Input validates the header (version, header length, total length,
+//! checksum, destination, source), reassembles fragments and dispatches by
+//! protocol. Output routes to the on-link prefix or the gateway, resolves the
+//! next hop with ARP (queueing while it resolves), and fragments datagrams
+//! larger than the MTU.
+
+use super::Stack;
+use super::arp_cache::Lookup;
+use super::reassembly::FragError;
+use crate::time::Instant;
+use crate::wire::Error;
+use crate::wire::checksum::{PROTO_ICMP, PROTO_TCP, PROTO_UDP};
+use crate::wire::ethernet::{self, EtherType, EthernetAddress, EthernetFrame, EthernetRepr};
+use crate::wire::icmpv4::{Icmpv4Packet, Icmpv4Repr, unreachable};
+use crate::wire::ipv4::{self, DEFAULT_TTL, Ipv4Packet, Ipv4Repr};
+use std::net::Ipv4Addr;
+
+/// RFC 1812 §4.3.2.3: an ICMP error carries as much of the original
+/// datagram as fits in a 576-byte datagram.
+const ICMP_ERROR_MAX_ORIGINAL: usize = 576 - ipv4::HEADER_LEN - 8;
+
+/// Why a datagram could not be sent.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SendError {
+    /// No route: off-link and no gateway.
+    NetworkUnreachable,
+    /// The ARP queue for the next hop is full.
+    QueueFull,
+}
+
+impl Stack {
+    pub(super) fn handle_ipv4(&mut self, now: Instant, payload: &[u8]) {
+        let packet = match Ipv4Packet::new_checked(payload) {
+            Ok(p) => p,
+            Err(Error::Truncated) => {
+                self.counters.drop_ip_truncated += 1;
+                return;
+            }
+            Err(_) => {
+                self.counters.drop_ip_malformed += 1;
+                return;
+            }
+        };
+        let repr = match Ipv4Repr::parse(&packet) {
+            Ok(r) => r,
+            Err(Error::Checksum) => {
+                self.counters.drop_ip_checksum += 1;
+                return;
+            }
+            Err(Error::Truncated) => {
+                self.counters.drop_ip_truncated += 1;
+                return;
+            }
+            Err(_) => {
+                self.counters.drop_ip_malformed += 1;
+                return;
+            }
+        };
+        if repr.dst_addr != self.config.ip {
+            self.counters.drop_ip_not_for_us += 1;
+            return;
+        }
+        let src = repr.src_addr;
+        if src.is_broadcast()
+            || src.is_multicast()
+            || src.is_unspecified()
+            || src == self.config.ip
+            || src == self.cidr.broadcast()
+        {
+            self.counters.drop_ip_bad_source += 1;
+            return;
+        }
+        self.counters.ip_rx += 1;
+        if repr.is_fragment() {
+            self.counters.ip_frag_rx += 1;
+            match self.reasm.insert(now, &repr, packet.payload()) {
+                Ok(None) => {}
+                Ok(Some((whole, data))) => {
+                    self.counters.ip_reassembled += 1;
+                    self.dispatch_ip(now, &whole, &data);
+                }
+                Err(FragError::Overlap | FragError::BadLength | FragError::NoMemory) => {
+                    self.counters.drop_ip_frag += 1;
+                }
+            }
+            return;
+        }
+        self.dispatch_ip(now, &repr, packet.payload());
+    }
+
+    /// Hands a whole datagram to its protocol.
+    fn dispatch_ip(&mut self, now: Instant, repr: &Ipv4Repr, payload: &[u8]) {
+        match repr.protocol {
+            PROTO_ICMP => self.handle_icmp(now, repr, payload),
+            PROTO_TCP => self.handle_tcp(now, repr, payload),
+            other => {
+                self.counters.drop_ip_unknown_protocol += 1;
+                // We have no UDP: answer as a host with no UDP listener would
+                // (port unreachable); other protocols are unreachable as such.
+                let code = if other == PROTO_UDP {
+                    unreachable::PORT
+                } else {
+                    unreachable::PROTOCOL
+                };
+                self.send_icmp_error(now, repr, payload, code);
+            }
+        }
+    }
+
+    fn handle_icmp(&mut self, now: Instant, ip: &Ipv4Repr, payload: &[u8]) {
+        let repr = match Icmpv4Packet::new_checked(payload).and_then(|p| Icmpv4Repr::parse(&p)) {
+            Ok(r) => r,
+            Err(Error::Unsupported) => {
+                self.counters.drop_icmp_unsupported += 1;
+                return;
+            }
+            Err(_) => {
+                self.counters.drop_icmp_malformed += 1;
+                return;
+            }
+        };
+        self.counters.icmp_rx += 1;
+        match repr {
+            Icmpv4Repr::EchoRequest {
+                ident,
+                seq_no,
+                data,
+            } => {
+                let reply = Icmpv4Repr::EchoReply {
+                    ident,
+                    seq_no,
+                    data,
+                };
+                let mut msg = vec![0u8; reply.buffer_len()];
+                reply.emit(&mut Icmpv4Packet::new_unchecked(&mut msg[..]));
+                if self.send_ip(now, ip.src_addr, PROTO_ICMP, &msg).is_ok() {
+                    self.counters.icmp_tx_echo_reply += 1;
+                }
+            }
+            Icmpv4Repr::DstUnreachable { code, original, .. } => {
+                self.handle_icmp_error(now, code, original);
+            }
+            Icmpv4Repr::TimeExceeded { .. } | Icmpv4Repr::EchoReply { .. } => {}
+        }
+    }
+
+    /// An ICMP error about a datagram we sent: find the TCP connection it
+    /// names (RFC 1122 §3.2.2.1, RFC 5927) and tell it.
+    fn handle_icmp_error(&mut self, now: Instant, code: u8, original: &[u8]) {
+        let orig = Ipv4Packet::new_unchecked(original);
+        if orig.check_header_len().is_err() || orig.version() != 4 {
+            return;
+        }
+        if orig.protocol() != PROTO_TCP || orig.src_addr() != self.config.ip {
+            return;
+        }
+        let hl = orig.header_len();
+        let Some(tcp) = original.get(hl..hl + 8) else {
+            return;
+        };
+        let src_port = u16::from_be_bytes([tcp[0], tcp[1]]);
+        let dst_port = u16::from_be_bytes([tcp[2], tcp[3]]);
+        self.tcp_icmp_error(now, orig.dst_addr(), src_port, dst_port, code);
+    }
+
+    /// Sends destination unreachable about `repr`/`payload`, rate limited,
+    /// never about an ICMP error or a non-first fragment (RFC 1122 §3.2.2).
+    pub(super) fn send_icmp_error(
+        &mut self,
+        now: Instant,
+        repr: &Ipv4Repr,
+        payload: &[u8],
+        code: u8,
+    ) {
+        if repr.frag_offset != 0 {
+            return;
+        }
+        if repr.protocol == PROTO_ICMP && payload.first().is_some_and(|&t| t != 0 && t != 8) {
+            return;
+        }
+        if !self.icmp_limiter.allow(now) {
+            self.counters.icmp_rate_limited += 1;
+            return;
+        }
+        let mut original = vec![0u8; ipv4::HEADER_LEN];
+        Ipv4Repr {
+            payload_len: payload.len(),
+            ..*repr
+        }
+        .emit(&mut Ipv4Packet::new_unchecked(&mut original[..]));
+        let room = ICMP_ERROR_MAX_ORIGINAL - ipv4::HEADER_LEN;
+        original.extend_from_slice(&payload[..payload.len().min(room)]);
+        let msg_repr = Icmpv4Repr::DstUnreachable {
+            code,
+            next_hop_mtu: 0,
+            original: &original,
+        };
+        let mut msg = vec![0u8; msg_repr.buffer_len()];
+        msg_repr.emit(&mut Icmpv4Packet::new_unchecked(&mut msg[..]));
+        if self.send_ip(now, repr.src_addr, PROTO_ICMP, &msg).is_ok() {
+            self.counters.icmp_tx_unreachable += 1;
+        }
+    }
+
+    /// The next hop for `dst`: itself when on-link, else the gateway.
+    pub fn next_hop(&self, dst: Ipv4Addr) -> Option<Ipv4Addr> {
+        if self.cidr.contains(dst) {
+            Some(dst)
+        } else {
+            self.config.gateway
+        }
+    }
+
+    fn next_ident(&mut self) -> u16 {
+        self.ip_ident = self.ip_ident.wrapping_add(1);
+        self.ip_ident
+    }
+
+    /// Sends `payload` to `dst` as one datagram (fragmented on the link if
+    /// larger than the MTU). When the next hop is not resolved yet, the
+    /// datagram waits in the ARP queue.
+    pub fn send_ip(
+        &mut self,
+        now: Instant,
+        dst: Ipv4Addr,
+        protocol: u8,
+        payload: &[u8],
+    ) -> Result<(), SendError> {
+        let Some(hop) = self.next_hop(dst) else {
+            return Err(SendError::NetworkUnreachable);
+        };
+        let repr = Ipv4Repr {
+            src_addr: self.config.ip,
+            dst_addr: dst,
+            protocol,
+            payload_len: payload.len(),
+            ttl: DEFAULT_TTL,
+            ident: self.next_ident(),
+            dont_frag: false,
+            more_frags: false,
+            frag_offset: 0,
+            dscp_ecn: 0,
+        };
+        let mut datagram = vec![0u8; repr.buffer_len()];
+        repr.emit(&mut Ipv4Packet::new_unchecked(&mut datagram[..]));
+        datagram[ipv4::HEADER_LEN..].copy_from_slice(payload);
+        match self.arp.lookup(now, hop) {
+            Lookup::Found(mac) => {
+                self.transmit_datagram(mac, &datagram);
+                Ok(())
+            }
+            Lookup::Pending => {
+                if self.arp.enqueue(hop, datagram) {
+                    Ok(())
+                } else {
+                    self.counters.drop_arp_queue_full += 1;
+                    Err(SendError::QueueFull)
+                }
+            }
+        }
+    }
+
+    /// Frames a whole datagram (as built by `send_ip`) to `mac`, splitting
+    /// it into fragments of at most the MTU (RFC 791 §3.2, "fragmentation").
+    pub(super) fn transmit_datagram(&mut self, mac: EthernetAddress, datagram: &[u8]) {
+        let Ok(packet) = Ipv4Packet::new_checked(datagram) else {
+            return;
+        };
+        let Ok(repr) = Ipv4Repr::parse(&packet) else {
+            return;
+        };
+        self.counters.ip_tx += 1;
+        let mtu = self.config.mtu;
+        if datagram.len() <= mtu {
+            self.queue_ip_frame(mac, datagram);
+            return;
+        }
+        if repr.dont_frag {
+            return;
+        }
+        let payload = packet.payload();
+        let chunk = (mtu - ipv4::HEADER_LEN) / 8 * 8;
+        let mut offset = 0;
+        while offset < payload.len() {
+            let end = (offset + chunk).min(payload.len());
+            let frag = Ipv4Repr {
+                payload_len: end - offset,
+                more_frags: end < payload.len(),
+                frag_offset: offset as u16,
+                ..repr
+            };
+            let mut buf = vec![0u8; frag.buffer_len()];
+            frag.emit(&mut Ipv4Packet::new_unchecked(&mut buf[..]));
+            buf[ipv4::HEADER_LEN..].copy_from_slice(&payload[offset..end]);
+            self.counters.ip_frag_tx += 1;
+            self.queue_ip_frame(mac, &buf);
+            offset = end;
+        }
+    }
+
+    fn queue_ip_frame(&mut self, mac: EthernetAddress, ip: &[u8]) {
+        let mut frame = vec![0u8; ethernet::HEADER_LEN + ip.len()];
+        let mut eth = EthernetFrame::new_unchecked(&mut frame[..]);
+        EthernetRepr {
+            src_addr: self.config.mac,
+            dst_addr: mac,
+            ethertype: EtherType::Ipv4,
+        }
+        .emit(&mut eth);
+        eth.payload_mut().copy_from_slice(ip);
+        self.queue_frame(frame);
+    }
+}
