@@ -97,6 +97,8 @@ counters! {
     tcp_syn_queue_overflow,
     /// Handshakes completed when the accept queue was full (ACK dropped).
     tcp_accept_queue_overflow,
+    /// Segments larger than the MTU that a TCB produced (a bug; dropped).
+    tcp_tx_oversize,
     /// Connections opened actively (connect).
     tcp_active_opens,
     /// Connections opened passively (accept).

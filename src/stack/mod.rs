@@ -14,17 +14,22 @@
 //! protocol, or counted under the reason it was dropped (see
 //! [`Counters`]).
 
+mod api;
 pub mod arp_cache;
 pub mod counters;
 pub mod icmp;
 pub mod ipv4;
 pub mod reassembly;
+pub mod socket;
+mod table;
 mod tcp_input;
+mod tcp_output;
 
 #[cfg(test)]
 mod tests;
 
 pub use counters::Counters;
+pub use socket::{SocketError, SocketHandle, SocketOptions};
 
 use crate::time::Instant;
 use crate::wire::arp::{ArpPacket, ArpRepr, Operation};
@@ -32,7 +37,9 @@ use crate::wire::ethernet::{self, EtherType, EthernetAddress, EthernetFrame, Eth
 use crate::wire::ipv4::Ipv4Cidr;
 use arp_cache::ArpCache;
 use reassembly::Reassembler;
-use std::collections::VecDeque;
+use crate::tcp::{FourTuple, TcpConfig};
+use socket::Slot;
+use std::collections::{BTreeSet, HashMap, VecDeque};
 use std::net::Ipv4Addr;
 
 /// The host's addressing and link parameters.
@@ -67,15 +74,6 @@ impl StackConfig {
     }
 }
 
-/// A socket in the stack's socket table (index and generation).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub struct SocketHandle {
-    /// Slot in the table.
-    pub index: u32,
-    /// Bumped each time the slot is reused, so stale handles are detected.
-    pub generation: u32,
-}
-
 /// Frames waiting in the stack's own queue (ARP, ICMP, RSTs), at most.
 const TX_QUEUE_LIMIT: usize = 4096;
 
@@ -91,6 +89,26 @@ pub struct Stack {
     tx_frames: VecDeque<Vec<u8>>,
     ip_ident: u16,
     dirty: Vec<SocketHandle>,
+    // The socket table (see `socket.rs` and `table.rs`).
+    sockets: Vec<Slot>,
+    free_slots: Vec<u32>,
+    /// Connections by 4-tuple.
+    conns: HashMap<FourTuple, u32>,
+    /// Listeners by port (several with `SO_REUSEPORT`).
+    listeners: HashMap<u16, Vec<u32>>,
+    /// Sockets holding each local port.
+    ports: HashMap<u16, Vec<u32>>,
+    /// Connection deadlines, earliest first.
+    tcp_timers: BTreeSet<(Instant, u32)>,
+    /// Connections that may have something to send.
+    tx_queue: VecDeque<u32>,
+    /// Connections waiting for a next hop to resolve.
+    arp_waiters: HashMap<Ipv4Addr, Vec<u32>>,
+    tcp_defaults: TcpConfig,
+    isn_secret: [u8; 16],
+    ephemeral_next: u32,
+    /// Where a TCB copies a segment's payload on its way out.
+    scratch: Vec<u8>,
 }
 
 impl Stack {
@@ -98,6 +116,7 @@ impl Stack {
     /// (RFC 6528) and the ephemeral port choice. It starts by announcing its
     /// address with a gratuitous ARP (RFC 5227 §3).
     pub fn new(config: StackConfig, now: Instant, seed: u64) -> Stack {
+        let mss = config.mtu.saturating_sub(40).clamp(88, 65495) as u16;
         let mut s = Stack {
             cidr: config.cidr(),
             config,
@@ -108,6 +127,21 @@ impl Stack {
             tx_frames: VecDeque::new(),
             ip_ident: (seed >> 16) as u16,
             dirty: Vec::new(),
+            sockets: Vec::new(),
+            free_slots: Vec::new(),
+            conns: HashMap::new(),
+            listeners: HashMap::new(),
+            ports: HashMap::new(),
+            tcp_timers: BTreeSet::new(),
+            tx_queue: VecDeque::new(),
+            arp_waiters: HashMap::new(),
+            tcp_defaults: TcpConfig {
+                mss,
+                ..TcpConfig::default()
+            },
+            isn_secret: secret_from_seed(seed),
+            ephemeral_next: (seed as u32) ^ ((seed >> 32) as u32),
+            scratch: vec![0u8; 65536],
         };
         s.queue_arp(
             ArpRepr {
@@ -179,6 +213,7 @@ impl Stack {
                 for datagram in released {
                     self.transmit_datagram(mac, &datagram);
                 }
+                self.arp_resolved(now, ip, false);
             }
         }
         if repr.target_protocol_addr != self.config.ip {
@@ -191,6 +226,7 @@ impl Stack {
             for datagram in self.arp.learn(now, ip, mac) {
                 self.transmit_datagram(mac, &datagram);
             }
+            self.arp_resolved(now, ip, false);
         }
         if repr.operation == Operation::Request && repr.source_hardware_addr.is_unicast() {
             self.counters.arp_tx_replies += 1;
@@ -229,16 +265,18 @@ impl Stack {
     /// Runs the timers that are due at `now`.
     pub fn handle_timeout(&mut self, now: Instant) {
         self.arp.handle_timeout(now);
-        for _ip in self.arp.take_failed() {
+        for ip in self.arp.take_failed() {
             self.counters.arp_failed += 1;
+            self.arp_resolved(now, ip, true);
         }
         self.reasm.handle_timeout(now);
         self.counters.ip_reasm_timeout += self.reasm.take_timed_out();
+        self.handle_tcp_timeouts(now);
     }
 
     /// Writes the next frame to send into `buf` and returns its length, or
     /// `None` when there is nothing to send. `buf` must hold MTU + 14 bytes.
-    pub fn poll_transmit(&mut self, _now: Instant, buf: &mut [u8]) -> Option<usize> {
+    pub fn poll_transmit(&mut self, now: Instant, buf: &mut [u8]) -> Option<usize> {
         while let Some(req) = self.arp.poll_request() {
             self.counters.arp_tx_requests += 1;
             let (to, tha) = match req.unicast_to {
@@ -263,12 +301,16 @@ impl Stack {
                 return Some(frame.len());
             }
         }
-        None
+        self.poll_tcp_transmit(now, buf)
     }
 
     /// When `handle_timeout` should next run (`None`: no timer pending).
     pub fn poll_timeout(&self) -> Option<Instant> {
-        [self.arp.poll_timeout(), self.reasm.poll_timeout()]
+        [
+            self.arp.poll_timeout(),
+            self.reasm.poll_timeout(),
+            self.tcp_timers.first().map(|&(t, _)| t),
+        ]
             .into_iter()
             .flatten()
             .min()
@@ -277,6 +319,33 @@ impl Stack {
     /// Appends the sockets whose readiness may have changed since the last
     /// call and clears the set.
     pub fn take_dirty(&mut self, out: &mut Vec<SocketHandle>) {
+        for h in &self.dirty {
+            if let Some(s) = self.slot_mut(h.index) {
+                s.dirty = false;
+            }
+        }
         out.append(&mut self.dirty);
     }
+
+    /// The stack has frames or segments waiting for `poll_transmit`.
+    pub fn has_pending_transmit(&self) -> bool {
+        !self.tx_frames.is_empty() || !self.tx_queue.is_empty()
+    }
+}
+
+/// Spreads a 64-bit seed into the 128-bit ISN secret (RFC 6528 wants a
+/// secret the outside cannot guess; the runtime seeds from getrandom).
+fn secret_from_seed(seed: u64) -> [u8; 16] {
+    let mut x = seed ^ 0x9e37_79b9_7f4a_7c15;
+    let mut out = [0u8; 16];
+    for chunk in out.chunks_mut(8) {
+        // splitmix64
+        x = x.wrapping_add(0x9e37_79b9_7f4a_7c15);
+        let mut z = x;
+        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+        z ^= z >> 31;
+        chunk.copy_from_slice(&z.to_le_bytes());
+    }
+    out
 }

@@ -1,25 +1,198 @@
-//! TCP demultiplexing: segments to connections and listeners.
+//! TCP demultiplexing (RFC 9293 §3.10.7): a segment goes to the connection
+//! its 4-tuple names, else to a listener on its port, else it is answered
+//! with a RST.
 
 use super::Stack;
+use super::socket::{Owner, Socket, SocketKind};
+use crate::tcp::{self, FourTuple, State, Tcb, TcpError};
 use crate::time::Instant;
+use crate::wire::icmpv4::unreachable;
 use crate::wire::ipv4::Ipv4Repr;
-use std::net::Ipv4Addr;
+use crate::wire::tcp::{TcpFlags, TcpPacket, TcpRepr};
+use std::net::{Ipv4Addr, SocketAddrV4};
 
 impl Stack {
-    /// A TCP segment for us (the TCP engine is wired in with the socket table).
-    pub(super) fn handle_tcp(&mut self, _now: Instant, _ip: &Ipv4Repr, _payload: &[u8]) {
+    /// A TCP segment addressed to us.
+    pub(super) fn handle_tcp(&mut self, now: Instant, ip: &Ipv4Repr, payload: &[u8]) {
+        let seg = match TcpPacket::new_checked(payload)
+            .and_then(|p| TcpRepr::parse(&p, ip.src_addr, ip.dst_addr))
+        {
+            Ok(s) => s,
+            Err(_) => {
+                self.counters.drop_tcp_malformed += 1;
+                return;
+            }
+        };
         self.counters.tcp_rx += 1;
+        let tuple = FourTuple {
+            local: SocketAddrV4::new(ip.dst_addr, seg.dst_port),
+            remote: SocketAddrV4::new(ip.src_addr, seg.src_port),
+        };
+        if let Some(&index) = self.conns.get(&tuple) {
+            self.connection_input(now, index, &seg);
+            return;
+        }
+        let listener = self
+            .listeners
+            .get(&seg.dst_port)
+            .and_then(|v| pick_listener(v, &tuple));
+        match listener {
+            Some(l) => self.listener_input(now, l, tuple, &seg),
+            None => self.send_rst_for(now, tuple, &seg),
+        }
     }
 
-    /// An ICMP error naming one of our connections.
+    fn connection_input(&mut self, now: Instant, index: u32, seg: &TcpRepr) {
+        let Some(sock) = self.slot_mut(index) else {
+            return;
+        };
+        let owner = sock.owner;
+        let Some(tcb) = sock.tcb() else {
+            return;
+        };
+        // The ACK that completes a handshake while the accept queue is
+        // full is dropped: the connection stays in SYN-RECEIVED and our
+        // SYN-ACK retransmission brings another ACK later (Linux,
+        // tcp_abort_on_overflow = 0).
+        if let Owner::Listener {
+            index: l,
+            queued: false,
+        } = owner
+            && tcb.state() == State::SynReceived
+            && seg.flags.contains(TcpFlags::ACK)
+            && !seg.flags.contains(TcpFlags::RST)
+            && !seg.flags.contains(TcpFlags::SYN)
+            && self.listener_accept_full(l)
+        {
+            self.counters.tcp_accept_queue_overflow += 1;
+            return;
+        }
+        if let Some(tcb) = self.slot_mut(index).and_then(|s| s.tcb_mut()) {
+            tcb.handle_segment(now, seg);
+        }
+        self.touch(index);
+    }
+
+    fn listener_accept_full(&mut self, l: u32) -> bool {
+        match self.slot_mut(l).map(|s| &s.kind) {
+            Some(SocketKind::Listener(li)) => li.accept_queue_full(),
+            _ => false,
+        }
+    }
+
+    /// RFC 9293 §3.10.7.2, LISTEN state: ignore RST, answer an ACK with a
+    /// RST, and open a half-open connection for a SYN when the queues have
+    /// room (see [`super::socket`] for what happens when they do not).
+    fn listener_input(&mut self, now: Instant, l: u32, tuple: FourTuple, seg: &TcpRepr) {
+        let f = seg.flags;
+        if f.contains(TcpFlags::RST) {
+            return;
+        }
+        if f.contains(TcpFlags::ACK) {
+            self.send_rst_for(now, tuple, seg);
+            return;
+        }
+        if !f.contains(TcpFlags::SYN) || f.contains(TcpFlags::FIN) {
+            return;
+        }
+        let Some(Socket {
+            kind: SocketKind::Listener(li),
+            options,
+            ..
+        }) = self.slot_mut(l)
+        else {
+            return;
+        };
+        if li.accept_queue_full() {
+            self.counters.tcp_accept_queue_overflow += 1;
+            return;
+        }
+        if li.syn_queue_full() {
+            self.counters.tcp_syn_queue_overflow += 1;
+            return;
+        }
+        li.syn_queue += 1;
+        let options = *options;
+        let config = options.apply(&self.tcp_defaults);
+        let iss = tcp::isn::isn(self.isn_secret, now, &tuple);
+        let Some(tcb) = Tcb::accept_syn(now, tuple, iss, seg, config) else {
+            if let Some(SocketKind::Listener(li)) = self.slot_mut(l).map(|s| &mut s.kind) {
+                li.syn_queue -= 1;
+            }
+            return;
+        };
+        let mut sock = Socket::new();
+        sock.kind = SocketKind::Tcp(Box::new(tcb));
+        sock.owner = Owner::Listener {
+            index: l,
+            queued: false,
+        };
+        sock.options = options;
+        let h = self.alloc_socket(sock);
+        self.hold_port(tuple.local.port(), h.index);
+        self.conns.insert(tuple, h.index);
+        self.counters.tcp_passive_opens += 1;
+        self.touch(h.index);
+    }
+
+    /// Answers a segment for which no connection exists (RFC 9293
+    /// §3.10.7.1). The RST goes out through the normal IP path.
+    fn send_rst_for(&mut self, now: Instant, tuple: FourTuple, seg: &TcpRepr) {
+        let Some(rst) = tcp::rst_for(seg) else {
+            return;
+        };
+        let mut buf = vec![0u8; rst.buffer_len()];
+        rst.emit(
+            &mut TcpPacket::new_unchecked(&mut buf[..]),
+            *tuple.local.ip(),
+            *tuple.remote.ip(),
+        );
+        if self
+            .send_ip(now, *tuple.remote.ip(), crate::wire::checksum::PROTO_TCP, &buf)
+            .is_ok()
+        {
+            self.counters.tcp_tx_rst_no_socket += 1;
+        }
+    }
+
+    /// An ICMP destination unreachable naming one of our connections (RFC
+    /// 1122 §4.2.3.9, RFC 5927): hard errors abort a connection that is
+    /// still opening; on an established one they are soft, as in Linux.
     pub(super) fn tcp_icmp_error(
         &mut self,
-        _now: Instant,
-        _remote: Ipv4Addr,
-        _local_port: u16,
-        _remote_port: u16,
-        _code: u8,
+        now: Instant,
+        remote: Ipv4Addr,
+        local_port: u16,
+        remote_port: u16,
+        code: u8,
     ) {
+        let tuple = FourTuple {
+            local: SocketAddrV4::new(self.config.ip, local_port),
+            remote: SocketAddrV4::new(remote, remote_port),
+        };
+        let Some(&index) = self.conns.get(&tuple) else {
+            return;
+        };
+        let error = match code {
+            unreachable::NET => TcpError::NetworkUnreachable,
+            unreachable::PORT | unreachable::PROTOCOL => TcpError::ConnectionRefused,
+            unreachable::FRAG_NEEDED => return,
+            _ => TcpError::HostUnreachable,
+        };
         self.counters.icmp_errors_to_tcp += 1;
+        if let Some(tcb) = self.slot_mut(index).and_then(|s| s.tcb_mut()) {
+            tcb.handle_unreachable(now, error);
+        }
+        self.touch(index);
     }
+}
+
+/// With `SO_REUSEPORT`, several listeners share a port; a connection's
+/// 4-tuple picks one, so the same peer always lands on the same one.
+fn pick_listener(listeners: &[u32], tuple: &FourTuple) -> Option<u32> {
+    if listeners.is_empty() {
+        return None;
+    }
+    let h = u32::from(*tuple.remote.ip()) ^ u32::from(tuple.remote.port()).rotate_left(16);
+    Some(listeners[(h as usize) % listeners.len()])
 }

@@ -1,0 +1,410 @@
+//! The socket calls, as the shim makes them: each takes a
+//! [`SocketHandle`] and returns a value or a [`SocketError`] named after
+//! Linux's errno for the same situation.
+
+use super::Stack;
+use super::socket::{Listener, Owner, SOMAXCONN, Socket, SocketError, SocketHandle, SocketKind, SocketOptions};
+use crate::tcp::{FourTuple, Readiness, State, Tcb, TcpConfig, TcpInfo};
+use crate::time::Instant;
+use std::collections::VecDeque;
+use std::net::{Ipv4Addr, SocketAddrV4};
+use std::sync::Arc;
+use std::sync::atomic::AtomicU32;
+
+type Result<T> = core::result::Result<T, SocketError>;
+
+impl Stack {
+    /// `socket(AF_INET, SOCK_STREAM, 0)`: a fresh, unbound socket.
+    pub fn socket(&mut self) -> SocketHandle {
+        self.alloc_socket(Socket::new())
+    }
+
+    /// The defaults new connections start from (MSS from the MTU, buffer
+    /// sizes, TIME-WAIT length...).
+    pub fn tcp_defaults_mut(&mut self) -> &mut TcpConfig {
+        &mut self.tcp_defaults
+    }
+
+    /// `bind`: our address or `0.0.0.0`, port 0 for an ephemeral one.
+    pub fn bind(&mut self, h: SocketHandle, addr: SocketAddrV4) -> Result<()> {
+        let (reuse_addr, reuse_port) = {
+            let s = self.sock(h)?;
+            match s.kind {
+                SocketKind::Idle { bound: None } => {}
+                _ => return Err(SocketError::InvalidInput),
+            }
+            (s.options.reuse_addr, s.options.reuse_port)
+        };
+        if !addr.ip().is_unspecified() && *addr.ip() != self.config.ip {
+            return Err(SocketError::AddrNotAvailable);
+        }
+        let port = match addr.port() {
+            0 => self.ephemeral_port().ok_or(SocketError::AddrInUse)?,
+            p if self.port_conflicts(p, reuse_addr, reuse_port) => {
+                return Err(SocketError::AddrInUse);
+            }
+            p => p,
+        };
+        self.hold_port(port, h.index);
+        self.sock_mut(h)?.kind = SocketKind::Idle {
+            bound: Some(SocketAddrV4::new(*addr.ip(), port)),
+        };
+        Ok(())
+    }
+
+    /// `listen(backlog)`: see [`super::socket`] for what the backlog means.
+    /// Listening again changes the backlog.
+    pub fn listen(&mut self, h: SocketHandle, backlog: i32) -> Result<()> {
+        let backlog = if backlog < 0 {
+            SOMAXCONN
+        } else {
+            (backlog as usize).min(SOMAXCONN)
+        };
+        let bound = match &mut self.sock_mut(h)?.kind {
+            SocketKind::Listener(l) => {
+                l.backlog = backlog;
+                return Ok(());
+            }
+            SocketKind::Idle { bound } => *bound,
+            SocketKind::Tcp(_) => return Err(SocketError::InvalidInput),
+        };
+        let local = match bound {
+            Some(a) => a,
+            None => {
+                self.bind(h, SocketAddrV4::new(Ipv4Addr::UNSPECIFIED, 0))?;
+                match self.sock(h)?.kind {
+                    SocketKind::Idle { bound: Some(a) } => a,
+                    _ => return Err(SocketError::InvalidInput),
+                }
+            }
+        };
+        let reuse_port = self.sock(h)?.options.reuse_port;
+        if let Some(existing) = self.listeners.get(&local.port()) {
+            let all_reuse = existing.iter().all(|&i| {
+                self.sockets[i as usize]
+                    .socket
+                    .as_ref()
+                    .is_some_and(|s| s.options.reuse_port)
+            });
+            if !(reuse_port && all_reuse) {
+                return Err(SocketError::AddrInUse);
+            }
+        }
+        self.sock_mut(h)?.kind = SocketKind::Listener(Listener {
+            local,
+            backlog,
+            syn_queue: 0,
+            accept_queue: VecDeque::new(),
+        });
+        self.listeners.entry(local.port()).or_default().push(h.index);
+        Ok(())
+    }
+
+    /// `accept`: the oldest connection of the accept queue, now the
+    /// application's, with the peer's address.
+    pub fn accept(&mut self, h: SocketHandle) -> Result<(SocketHandle, SocketAddrV4)> {
+        let child = match &mut self.sock_mut(h)?.kind {
+            SocketKind::Listener(l) => l.accept_queue.pop_front().ok_or(SocketError::WouldBlock)?,
+            _ => return Err(SocketError::InvalidInput),
+        };
+        self.mark_dirty(h.index);
+        let s = self.sock_mut(child)?;
+        s.owner = Owner::App;
+        let remote = s.tuple().map(|t| t.remote).ok_or(SocketError::InvalidInput)?;
+        Ok((child, remote))
+    }
+
+    /// `connect`: starts the handshake and returns `InProgress`; the shim
+    /// waits for writability (or an error) when the socket is blocking.
+    pub fn connect(&mut self, now: Instant, h: SocketHandle, remote: SocketAddrV4) -> Result<()> {
+        let s = self.sock_mut(h)?;
+        let bound = match &mut s.kind {
+            SocketKind::Idle { bound } => *bound,
+            SocketKind::Listener(_) => return Err(SocketError::IsConnected),
+            SocketKind::Tcp(tcb) => {
+                return Err(match tcb.state() {
+                    State::SynSent | State::SynReceived => SocketError::Already,
+                    State::Closed => match tcb.take_error() {
+                        Some(e) => e.into(),
+                        None => SocketError::InvalidInput,
+                    },
+                    _ => SocketError::IsConnected,
+                });
+            }
+        };
+        if remote.port() == 0 || remote.ip().is_unspecified() || remote.ip().is_broadcast() || remote.ip().is_multicast() {
+            return Err(SocketError::ConnectionRefused);
+        }
+        if self.next_hop(*remote.ip()).is_none() {
+            return Err(SocketError::NetworkUnreachable);
+        }
+        let port = match bound {
+            Some(a) => a.port(),
+            None => {
+                let p = self.ephemeral_port().ok_or(SocketError::AddrNotAvailable)?;
+                self.hold_port(p, h.index);
+                p
+            }
+        };
+        let tuple = FourTuple {
+            local: SocketAddrV4::new(self.config.ip, port),
+            remote,
+        };
+        if self.conns.contains_key(&tuple) {
+            return Err(SocketError::AddrNotAvailable);
+        }
+        let config = self.sock(h)?.options.apply(&self.tcp_defaults);
+        let iss = crate::tcp::isn::isn(self.isn_secret, now, &tuple);
+        let mut tcb = Tcb::connect(now, tuple, iss, config);
+        let opts = self.sock(h)?.options;
+        apply_live_options(&mut tcb, &opts);
+        self.sock_mut(h)?.kind = SocketKind::Tcp(Box::new(tcb));
+        self.conns.insert(tuple, h.index);
+        self.counters.tcp_active_opens += 1;
+        self.touch(h.index);
+        Err(SocketError::InProgress)
+    }
+
+    /// `send`: copies what fits into the send buffer.
+    pub fn send(&mut self, h: SocketHandle, data: &[u8]) -> Result<usize> {
+        let r = match &mut self.sock_mut(h)?.kind {
+            SocketKind::Tcp(tcb) => tcb.send(data).map_err(SocketError::from),
+            // Linux: sending on a socket that is neither connected nor
+            // connecting is EPIPE (sk_stream_wait_connect).
+            _ => Err(SocketError::BrokenPipe),
+        };
+        if matches!(r, Ok(n) if n > 0) {
+            self.touch(h.index);
+        }
+        r
+    }
+
+    /// `recv`: copies from the receive buffer; `Ok(0)` is end of file.
+    pub fn recv(&mut self, h: SocketHandle, buf: &mut [u8], peek: bool) -> Result<usize> {
+        let s = self.sock_mut(h)?;
+        let read_shutdown = s.read_shutdown;
+        let r = match &mut s.kind {
+            SocketKind::Tcp(tcb) => {
+                let r = if peek { tcb.peek(buf) } else { tcb.recv(buf) };
+                r.map_err(SocketError::from)
+            }
+            _ => Err(SocketError::NotConnected),
+        };
+        match r {
+            Err(SocketError::WouldBlock) if read_shutdown => Ok(0),
+            Ok(n) if n > 0 && !peek => {
+                // Reading opened the window: a window update may be due.
+                self.touch(h.index);
+                Ok(n)
+            }
+            r => r,
+        }
+    }
+
+    /// `shutdown`: `read` stops reading (later reads see EOF), `write`
+    /// sends FIN after what is queued (half-close).
+    pub fn shutdown(&mut self, h: SocketHandle, read: bool, write: bool) -> Result<()> {
+        let s = self.sock_mut(h)?;
+        match &mut s.kind {
+            SocketKind::Tcp(tcb) => {
+                if matches!(tcb.state(), State::SynSent | State::Closed) && write && !read {
+                    return Err(SocketError::NotConnected);
+                }
+                if write {
+                    tcb.shutdown_write();
+                }
+            }
+            SocketKind::Listener(_) if read => {}
+            _ => return Err(SocketError::NotConnected),
+        }
+        if read {
+            s.read_shutdown = true;
+        }
+        self.touch(h.index);
+        self.mark_dirty(h.index);
+        Ok(())
+    }
+
+    /// `close`: the application lets go of the socket. A connection
+    /// finishes on its own (FIN, or RST with unread data or `SO_LINGER` 0)
+    /// and is reaped when done; a listener resets the connections it still
+    /// holds.
+    pub fn close(&mut self, h: SocketHandle) {
+        let Ok(s) = self.sock_mut(h) else {
+            return;
+        };
+        let linger_zero = s.options.linger.is_some_and(|d| d.is_zero());
+        match &mut s.kind {
+            SocketKind::Tcp(tcb) => {
+                if linger_zero {
+                    tcb.abort();
+                } else {
+                    tcb.close();
+                }
+                s.owner = Owner::Orphan;
+                self.touch(h.index);
+            }
+            SocketKind::Listener(_) => {
+                self.close_listener(h.index);
+                self.free_socket(h.index);
+            }
+            SocketKind::Idle { .. } => self.free_socket(h.index),
+        }
+    }
+
+    fn close_listener(&mut self, l: u32) {
+        let children: Vec<u32> = self
+            .sockets
+            .iter()
+            .enumerate()
+            .filter(|(_, slot)| {
+                slot.socket
+                    .as_ref()
+                    .is_some_and(|s| matches!(s.owner, Owner::Listener { index, .. } if index == l))
+            })
+            .map(|(i, _)| i as u32)
+            .collect();
+        for c in children {
+            if let Some(s) = self.slot_mut(c) {
+                s.owner = Owner::Orphan;
+                if let Some(tcb) = s.tcb_mut() {
+                    tcb.abort();
+                }
+            }
+            self.touch(c);
+        }
+    }
+
+    /// `getsockname`.
+    pub fn local_addr(&self, h: SocketHandle) -> Result<SocketAddrV4> {
+        Ok(match &self.sock(h)?.kind {
+            SocketKind::Idle { bound } => bound.unwrap_or(SocketAddrV4::new(Ipv4Addr::UNSPECIFIED, 0)),
+            SocketKind::Listener(l) => l.local,
+            SocketKind::Tcp(t) => t.tuple().local,
+        })
+    }
+
+    /// `getpeername`.
+    pub fn peer_addr(&self, h: SocketHandle) -> Result<SocketAddrV4> {
+        match &self.sock(h)?.kind {
+            SocketKind::Tcp(t) if t.state() != State::Closed && t.state() != State::SynSent => {
+                Ok(t.tuple().remote)
+            }
+            _ => Err(SocketError::NotConnected),
+        }
+    }
+
+    /// The socket's options.
+    pub fn options(&self, h: SocketHandle) -> Result<SocketOptions> {
+        Ok(self.sock(h)?.options)
+    }
+
+    /// Changes the socket's options; those that matter to a live
+    /// connection (Nagle, cork, keepalive) take effect at once.
+    pub fn set_options(&mut self, h: SocketHandle, f: impl FnOnce(&mut SocketOptions)) -> Result<()> {
+        let s = self.sock_mut(h)?;
+        f(&mut s.options);
+        let opts = s.options;
+        if let Some(tcb) = s.tcb_mut() {
+            apply_live_options(tcb, &opts);
+            self.touch(h.index);
+        }
+        Ok(())
+    }
+
+    /// Readiness as `poll` reports it (Linux's `tcp_poll`).
+    pub fn readiness(&self, h: SocketHandle) -> Result<Readiness> {
+        let s = self.sock(h)?;
+        Ok(match &s.kind {
+            // A fresh socket: POLLOUT | POLLHUP, as Linux reports it.
+            SocketKind::Idle { .. } => Readiness {
+                writable: true,
+                hup: true,
+                ..Readiness::default()
+            },
+            SocketKind::Listener(l) => Readiness {
+                readable: !l.accept_queue.is_empty(),
+                ..Readiness::default()
+            },
+            SocketKind::Tcp(tcb) => {
+                let mut r = tcb.readiness();
+                if s.read_shutdown {
+                    r.readable = true;
+                    r.read_closed = true;
+                }
+                r
+            }
+        })
+    }
+
+    /// `SO_ERROR`: the pending error, cleared by reading it.
+    pub fn take_error(&mut self, h: SocketHandle) -> Result<Option<SocketError>> {
+        Ok(self
+            .sock_mut(h)?
+            .tcb_mut()
+            .and_then(|t| t.take_error())
+            .map(SocketError::from))
+    }
+
+    /// The connection's state (`Listen` for a listener, `Closed` for a
+    /// fresh socket).
+    pub fn state(&self, h: SocketHandle) -> Result<State> {
+        Ok(match &self.sock(h)?.kind {
+            SocketKind::Idle { .. } => State::Closed,
+            SocketKind::Listener(_) => State::Listen,
+            SocketKind::Tcp(t) => t.state(),
+        })
+    }
+
+    /// `TCP_INFO`.
+    pub fn tcp_info(&self, h: SocketHandle) -> Result<Option<TcpInfo>> {
+        Ok(self.sock(h)?.tcb().map(|t| t.info()))
+    }
+
+    /// Bytes waiting to be read (`FIONREAD`).
+    pub fn recv_queue_len(&self, h: SocketHandle) -> Result<usize> {
+        Ok(self.sock(h)?.tcb().map_or(0, |t| t.recv_queue_len()))
+    }
+
+    /// Bytes not yet acknowledged or not yet sent (`TIOCOUTQ`).
+    pub fn send_queue_len(&self, h: SocketHandle) -> Result<usize> {
+        Ok(self.sock(h)?.tcb().map_or(0, |t| t.send_queue_len()))
+    }
+
+    /// The word a thread blocked on this socket waits on; it changes
+    /// whenever the socket's readiness may have changed.
+    pub fn wait_word(&self, h: SocketHandle) -> Option<Arc<AtomicU32>> {
+        self.sock(h).ok().map(|s| s.wait.clone())
+    }
+
+    /// A listener's queue lengths: (SYN queue, accept queue, backlog).
+    pub fn listener_queues(&self, h: SocketHandle) -> Result<(usize, usize, usize)> {
+        match &self.sock(h)?.kind {
+            SocketKind::Listener(l) => Ok((l.syn_queue, l.accept_queue.len(), l.backlog)),
+            _ => Err(SocketError::InvalidInput),
+        }
+    }
+
+    /// Every socket with its state and addresses, for `ss`-like listings.
+    pub fn socket_list(&self) -> Vec<(SocketHandle, State, Option<FourTuple>)> {
+        self.sockets
+            .iter()
+            .enumerate()
+            .filter_map(|(i, slot)| {
+                let s = slot.socket.as_ref()?;
+                let h = SocketHandle {
+                    index: i as u32,
+                    generation: slot.generation,
+                };
+                let state = self.state(h).ok()?;
+                Some((h, state, s.tuple()))
+            })
+            .collect()
+    }
+}
+
+fn apply_live_options(tcb: &mut Tcb, o: &SocketOptions) {
+    tcb.set_nodelay(o.nodelay);
+    tcb.set_cork(o.cork);
+    tcb.set_keepalive(o.keepalive);
+}

@@ -1,0 +1,291 @@
+//! The socket table: what the application's sockets are inside the stack.
+//!
+//! A socket starts unbound, may be bound to a port, and becomes either a
+//! listener or a connection (a [`Tcb`]). Connections created by a listener
+//! belong to it until `accept` hands them to the application; connections
+//! the application has closed are orphans that live on until the TCB has
+//! finished (FIN exchange, TIME-WAIT) and are then reaped.
+//!
+//! ## `listen(backlog)`: the SYN queue and the accept queue
+//!
+//! The seed notes ask what `backlog` means. Here, as in Linux:
+//!
+//! - `backlog` is clamped to `0..=SOMAXCONN` (4096); a negative value
+//!   means `SOMAXCONN`. Calling `listen` again changes it.
+//! - The **SYN queue** holds half-open connections (SYN received, our
+//!   SYN-ACK sent, in SYN-RECEIVED), at most `max(backlog, 1)`. When it is
+//!   full, a new SYN is dropped without an answer, and the peer's SYN
+//!   retransmission (1 s, 2 s, 4 s...) tries again later. Our SYN-ACK is
+//!   retransmitted with backoff up to `synack_retries` times.
+//! - The **accept queue** holds established connections waiting for
+//!   `accept`, at most `backlog + 1` (Linux's `sk_acceptq_is_full` uses `>`).
+//!   While it is full, new SYNs are dropped (the peer retries), and the ACK
+//!   that would complete a handshake is dropped too: the connection stays in
+//!   SYN-RECEIVED, our SYN-ACK is retransmitted, and the handshake completes
+//!   when the application makes room. Meanwhile the peer believes it is
+//!   connected, and what it sends waits in its retransmission queue.
+//! - `accept` takes the oldest connection from the accept queue and gives it
+//!   an fd (in the shim, a new reserved kernel fd).
+//! - Closing a listener drops its half-open connections silently and resets
+//!   the established ones that were never accepted.
+
+use crate::tcp::{FourTuple, Tcb, TcpConfig};
+use crate::time::Duration;
+use std::collections::VecDeque;
+use std::net::SocketAddrV4;
+use std::sync::Arc;
+use std::sync::atomic::AtomicU32;
+
+/// Linux's default `net.core.somaxconn`.
+pub const SOMAXCONN: usize = 4096;
+
+/// A socket in the stack's socket table (index and generation).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct SocketHandle {
+    /// Slot in the table.
+    pub index: u32,
+    /// Bumped each time the slot is reused, so stale handles are detected.
+    pub generation: u32,
+}
+
+/// Errors of socket calls, named after the errno the shim returns.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SocketError {
+    /// `EAGAIN`
+    WouldBlock,
+    /// `EINPROGRESS`: a connect has started.
+    InProgress,
+    /// `EALREADY`: a connect is already under way.
+    Already,
+    /// `EISCONN`
+    IsConnected,
+    /// `ENOTCONN`
+    NotConnected,
+    /// `EADDRINUSE`
+    AddrInUse,
+    /// `EADDRNOTAVAIL`
+    AddrNotAvailable,
+    /// `EINVAL`
+    InvalidInput,
+    /// `EBADF`: the handle is stale.
+    BadHandle,
+    /// `ECONNREFUSED`
+    ConnectionRefused,
+    /// `ECONNRESET`
+    ConnectionReset,
+    /// `ECONNABORTED`
+    ConnectionAborted,
+    /// `ETIMEDOUT`
+    TimedOut,
+    /// `EPIPE`
+    BrokenPipe,
+    /// `EHOSTUNREACH`
+    HostUnreachable,
+    /// `ENETUNREACH`
+    NetworkUnreachable,
+    /// `EOPNOTSUPP`
+    OpNotSupported,
+}
+
+impl From<crate::tcp::TcpError> for SocketError {
+    fn from(e: crate::tcp::TcpError) -> Self {
+        use crate::tcp::TcpError as T;
+        match e {
+            T::WouldBlock => SocketError::WouldBlock,
+            T::NotConnected => SocketError::NotConnected,
+            T::AlreadyConnected => SocketError::IsConnected,
+            T::ConnectionRefused => SocketError::ConnectionRefused,
+            T::ConnectionReset => SocketError::ConnectionReset,
+            T::ConnectionAborted => SocketError::ConnectionAborted,
+            T::TimedOut => SocketError::TimedOut,
+            T::BrokenPipe => SocketError::BrokenPipe,
+            T::HostUnreachable => SocketError::HostUnreachable,
+            T::NetworkUnreachable => SocketError::NetworkUnreachable,
+            T::InvalidState => SocketError::InvalidInput,
+        }
+    }
+}
+
+/// Options set on a socket before or after it connects. Connections made
+/// by a listener inherit the listener's.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct SocketOptions {
+    /// `SO_REUSEADDR`
+    pub reuse_addr: bool,
+    /// `SO_REUSEPORT`
+    pub reuse_port: bool,
+    /// `SO_KEEPALIVE`
+    pub keepalive: bool,
+    /// `TCP_NODELAY`
+    pub nodelay: bool,
+    /// `TCP_CORK`
+    pub cork: bool,
+    /// `SO_LINGER`: `Some(0)` makes close send RST.
+    pub linger: Option<Duration>,
+    /// `SO_RCVBUF` (bytes), if set.
+    pub rcv_buf: Option<usize>,
+    /// `SO_SNDBUF` (bytes), if set.
+    pub snd_buf: Option<usize>,
+    /// `TCP_MAXSEG`, if set.
+    pub max_seg: Option<u16>,
+    /// `TCP_KEEPIDLE`, `TCP_KEEPINTVL` (seconds), `TCP_KEEPCNT`.
+    pub keep_idle: Option<u32>,
+    /// `TCP_KEEPINTVL` in seconds.
+    pub keep_intvl: Option<u32>,
+    /// `TCP_KEEPCNT`.
+    pub keep_cnt: Option<u32>,
+}
+
+impl SocketOptions {
+    /// The TCB configuration these options make of the stack's defaults.
+    pub fn apply(&self, defaults: &TcpConfig) -> TcpConfig {
+        let mut c = *defaults;
+        c.nodelay = self.nodelay;
+        if let Some(b) = self.rcv_buf {
+            c.rcv_buf = b;
+        }
+        if let Some(b) = self.snd_buf {
+            c.snd_buf = b;
+        }
+        if let Some(m) = self.max_seg {
+            c.mss = c.mss.min(m.max(88));
+        }
+        if let Some(s) = self.keep_idle {
+            c.keepalive_idle = Duration::from_secs(u64::from(s));
+        }
+        if let Some(s) = self.keep_intvl {
+            c.keepalive_intvl = Duration::from_secs(u64::from(s));
+        }
+        if let Some(n) = self.keep_cnt {
+            c.keepalive_cnt = n;
+        }
+        c
+    }
+}
+
+/// Who holds a connection.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Owner {
+    /// The application (it has an fd for it).
+    App,
+    /// A listener, until `accept`; `queued` once it is in the accept queue.
+    Listener {
+        /// The listener's slot.
+        index: u32,
+        /// In the accept queue (else in the SYN queue).
+        queued: bool,
+    },
+    /// Nobody: the application closed it, the TCB finishes on its own.
+    Orphan,
+}
+
+/// A listening socket.
+#[derive(Debug)]
+pub struct Listener {
+    /// Bound address.
+    pub local: SocketAddrV4,
+    /// `listen`'s backlog, clamped.
+    pub backlog: usize,
+    /// Half-open connections in SYN-RECEIVED.
+    pub syn_queue: usize,
+    /// Established connections waiting for `accept`.
+    pub accept_queue: VecDeque<SocketHandle>,
+}
+
+impl Listener {
+    /// No room for another established connection (Linux: `>`).
+    pub fn accept_queue_full(&self) -> bool {
+        self.accept_queue.len() > self.backlog
+    }
+
+    /// No room for another half-open connection.
+    pub fn syn_queue_full(&self) -> bool {
+        self.syn_queue >= self.backlog.max(1)
+    }
+}
+
+/// What a socket is.
+pub enum SocketKind {
+    /// Fresh, maybe bound.
+    Idle {
+        /// The address given to `bind`.
+        bound: Option<SocketAddrV4>,
+    },
+    /// Listening.
+    Listener(Listener),
+    /// A connection.
+    Tcp(Box<Tcb>),
+}
+
+/// One socket.
+pub struct Socket {
+    /// What it is.
+    pub kind: SocketKind,
+    /// Who holds it.
+    pub owner: Owner,
+    /// Its options.
+    pub options: SocketOptions,
+    /// Bumped when its readiness may have changed; threads blocked on it
+    /// wait on this word (a futex in the runtime).
+    pub wait: Arc<AtomicU32>,
+    /// The local port it holds in the port table, if any.
+    pub port: Option<u16>,
+    /// `shutdown(SHUT_RD)` was called.
+    pub read_shutdown: bool,
+    /// In the stack's dirty list.
+    pub dirty: bool,
+    /// In the stack's transmit queue.
+    pub tx_queued: bool,
+    /// The deadline registered in the stack's timer set.
+    pub timer_at: Option<crate::time::Instant>,
+}
+
+impl Socket {
+    /// A fresh socket.
+    pub fn new() -> Socket {
+        Socket {
+            kind: SocketKind::Idle { bound: None },
+            owner: Owner::App,
+            options: SocketOptions::default(),
+            wait: Arc::new(AtomicU32::new(0)),
+            port: None,
+            read_shutdown: false,
+            dirty: false,
+            tx_queued: false,
+            timer_at: None,
+        }
+    }
+
+    /// The TCB, if a connection.
+    pub fn tcb(&self) -> Option<&Tcb> {
+        match &self.kind {
+            SocketKind::Tcp(t) => Some(t),
+            _ => None,
+        }
+    }
+
+    /// The TCB, mutable.
+    pub fn tcb_mut(&mut self) -> Option<&mut Tcb> {
+        match &mut self.kind {
+            SocketKind::Tcp(t) => Some(t),
+            _ => None,
+        }
+    }
+
+    /// The connection's 4-tuple.
+    pub fn tuple(&self) -> Option<FourTuple> {
+        self.tcb().map(|t| t.tuple())
+    }
+}
+
+impl Default for Socket {
+    fn default() -> Self {
+        Socket::new()
+    }
+}
+
+/// A slot of the table.
+pub(super) struct Slot {
+    pub generation: u32,
+    pub socket: Option<Socket>,
+}
