@@ -1,1 +1,134 @@
 //! The TCP control block, a sans-IO state machine (RFC 9293).
+//!
+//! A [`Tcb`] never reads a clock, touches a file descriptor or prints. The
+//! stack feeds it segments ([`Tcb::handle_segment`]) and timeouts
+//! ([`Tcb::handle_timeout`]); the application commands it ([`Tcb::send`],
+//! [`Tcb::recv`], [`Tcb::close`], ...); and the stack drains what it wants to
+//! send with [`Tcb::poll_transmit`] and asks when to come back with
+//! [`Tcb::poll_timeout`].
+//!
+//! Files, one concept each:
+//! - `state.rs`: the eleven states;
+//! - `tcb.rs`: the control block, its variables and the application's side;
+//! - `input.rs`: segment arrival, RFC 9293 §3.10.7, in the RFC's order;
+//! - `output.rs`: what to send next (data, FIN, ACKs, probes) and timers;
+//! - `rtt.rs`: RFC 6298; `congestion/`: NewReno and CUBIC;
+//! - `timer.rs`, `isn.rs` (RFC 6528), `config.rs`, `info.rs` (`TCP_INFO`).
+
+mod config;
+pub mod congestion;
+mod info;
+mod input;
+pub mod isn;
+mod output;
+pub mod rtt;
+mod state;
+mod tcb;
+pub mod timer;
+
+#[cfg(test)]
+mod tests;
+
+pub use config::{CongestionAlgo, TcpConfig};
+pub use info::TcpInfo;
+pub use state::State;
+pub use tcb::Tcb;
+
+use crate::wire::SeqNum;
+use crate::wire::tcp::{TcpFlags, TcpOptions, TcpRepr};
+use core::fmt;
+use std::net::SocketAddrV4;
+
+/// A connection's identity: local and remote address and port.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct FourTuple {
+    /// Our side.
+    pub local: SocketAddrV4,
+    /// The peer's side.
+    pub remote: SocketAddrV4,
+}
+
+impl fmt::Display for FourTuple {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{} > {}", self.local, self.remote)
+    }
+}
+
+/// What can go wrong on a connection, as the socket layer maps it to errno.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TcpError {
+    /// `EAGAIN`: nothing to read or no room to write now.
+    WouldBlock,
+    /// `ENOTCONN`.
+    NotConnected,
+    /// `EISCONN`.
+    AlreadyConnected,
+    /// `ECONNREFUSED`: RST in answer to our SYN.
+    ConnectionRefused,
+    /// `ECONNRESET`: RST on an established connection.
+    ConnectionReset,
+    /// `ECONNABORTED`.
+    ConnectionAborted,
+    /// `ETIMEDOUT`: retransmissions or keepalives exhausted.
+    TimedOut,
+    /// `EPIPE`: writing after shutdown.
+    BrokenPipe,
+    /// `EHOSTUNREACH`.
+    HostUnreachable,
+    /// `ENETUNREACH`.
+    NetworkUnreachable,
+    /// `EINVAL`: the call makes no sense in this state.
+    InvalidState,
+}
+
+impl fmt::Display for TcpError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Debug::fmt(self, f)
+    }
+}
+
+impl std::error::Error for TcpError {}
+
+/// Readiness for `poll`/`epoll`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Readiness {
+    /// `EPOLLIN`: data, EOF or an error to read.
+    pub readable: bool,
+    /// `EPOLLOUT`: room in the send buffer.
+    pub writable: bool,
+    /// `EPOLLRDHUP`: the peer sent FIN.
+    pub read_closed: bool,
+    /// `EPOLLHUP`: both directions are shut, or the connection is gone.
+    pub hup: bool,
+    /// `EPOLLERR`: an error is pending (`SO_ERROR`).
+    pub error: bool,
+}
+
+/// RFC 9293 §3.10.7.1: the RST answering `seg` when no connection exists.
+/// None for an incoming RST (never answer a RST).
+///
+/// "If the incoming segment has an ACK field, the reset takes its sequence
+/// number from the ACK field of the segment, otherwise the reset has
+/// sequence number zero and the ACK field is set to the sum of the sequence
+/// number and segment length of the incoming segment."
+pub fn rst_for(seg: &TcpRepr) -> Option<TcpRepr<'static>> {
+    if seg.flags.contains(TcpFlags::RST) {
+        return None;
+    }
+    let (seq, ack, flags) = if seg.flags.contains(TcpFlags::ACK) {
+        (seg.ack, SeqNum(0), TcpFlags::RST)
+    } else {
+        (SeqNum(0), seg.seq + seg.segment_len(), TcpFlags::RST | TcpFlags::ACK)
+    };
+    Some(TcpRepr {
+        src_port: seg.dst_port,
+        dst_port: seg.src_port,
+        seq,
+        ack,
+        flags,
+        window: 0,
+        urgent: 0,
+        options: TcpOptions::default(),
+        payload: &[],
+    })
+}

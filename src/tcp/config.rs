@@ -1,0 +1,91 @@
+//! Per-connection settings, with Linux-like defaults.
+
+use crate::time::Duration;
+
+/// Which congestion controller a connection uses (`TCP_CONGESTION`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum CongestionAlgo {
+    /// RFC 5681 with RFC 6582 fast recovery.
+    NewReno,
+    /// RFC 9438, Linux's default.
+    #[default]
+    Cubic,
+}
+
+/// Settings of one connection. `Default` gives Linux's defaults.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TcpConfig {
+    /// The MSS we advertise (MTU − 40).
+    pub mss: u16,
+    /// Receive buffer (`SO_RCVBUF`), bytes.
+    pub rcv_buf: usize,
+    /// Send buffer (`SO_SNDBUF`), bytes.
+    pub snd_buf: usize,
+    /// `TCP_NODELAY`: Nagle off.
+    pub nodelay: bool,
+    /// How long TIME-WAIT lasts (2×MSL; Linux uses a fixed 60 s).
+    pub time_wait: Duration,
+    /// Maximum segment lifetime (RFC 9293 §3.4.2), for reference.
+    pub msl: Duration,
+    /// SYN retransmissions before giving up (`tcp_syn_retries`).
+    pub syn_retries: u32,
+    /// SYN-ACK retransmissions before giving up (`tcp_synack_retries`).
+    pub synack_retries: u32,
+    /// Data retransmissions before `ETIMEDOUT` (`tcp_retries2`).
+    pub max_retries: u32,
+    /// `TCP_KEEPIDLE`.
+    pub keepalive_idle: Duration,
+    /// `TCP_KEEPINTVL`.
+    pub keepalive_intvl: Duration,
+    /// `TCP_KEEPCNT`.
+    pub keepalive_cnt: u32,
+    /// Offer window scaling (RFC 7323 §2).
+    pub window_scaling: bool,
+    /// Offer SACK (RFC 2018).
+    pub sack: bool,
+    /// Offer timestamps (RFC 7323 §3).
+    pub timestamps: bool,
+    /// The congestion controller.
+    pub congestion: CongestionAlgo,
+    /// Lower bound of the delayed-ACK timeout (Linux `TCP_ATO_MIN`).
+    pub delack_min: Duration,
+    /// Upper bound of the delayed-ACK timeout (Linux `TCP_DELACK_MAX`).
+    pub delack_max: Duration,
+    /// Initial RTO (RFC 6298 §2.1: 1 s).
+    pub rto_initial: Duration,
+    /// Lower bound of the RTO (Linux `TCP_RTO_MIN`, 200 ms).
+    pub rto_min: Duration,
+    /// Upper bound of the RTO (Linux `TCP_RTO_MAX`, 120 s).
+    pub rto_max: Duration,
+    /// Bound on the out-of-order assembler's separate ranges.
+    pub max_ooo_ranges: usize,
+}
+
+impl Default for TcpConfig {
+    fn default() -> Self {
+        TcpConfig {
+            mss: 1460,
+            rcv_buf: 256 * 1024,
+            snd_buf: 256 * 1024,
+            nodelay: false,
+            time_wait: Duration::from_secs(60),
+            msl: Duration::from_secs(30),
+            syn_retries: 6,
+            synack_retries: 5,
+            max_retries: 15,
+            keepalive_idle: Duration::from_secs(7200),
+            keepalive_intvl: Duration::from_secs(75),
+            keepalive_cnt: 9,
+            window_scaling: true,
+            sack: true,
+            timestamps: true,
+            congestion: CongestionAlgo::default(),
+            delack_min: Duration::from_millis(40),
+            delack_max: Duration::from_millis(200),
+            rto_initial: Duration::from_secs(1),
+            rto_min: Duration::from_millis(200),
+            rto_max: Duration::from_secs(120),
+            max_ooo_ranges: 32,
+        }
+    }
+}

@@ -1,0 +1,154 @@
+//! CUBIC (RFC 9438): the window grows as a cubic function of the time since
+//! the last reduction, centred on the window where loss last happened.
+//!
+//! ```text
+//! W_cubic(t) = C·(t − K)³ + W_max,   K = ∛(W_max·(1 − β)/C)
+//! C = 0.4, β = 0.7 (RFC 9438 §4.1, §4.6), windows in segments, t in seconds
+//! ```
+//!
+//! With the Reno-friendly estimate of §4.3 (`W_est`) so that CUBIC is never
+//! slower than Reno on short-RTT paths.
+
+use super::{CongestionControl, initial_window};
+use crate::time::{Duration, Instant};
+
+const C: f64 = 0.4;
+const BETA: f64 = 0.7;
+
+/// RFC 9438 CUBIC.
+#[derive(Debug, Clone)]
+pub struct Cubic {
+    cwnd: u32,
+    ssthresh: u32,
+    mss: u32,
+    /// W_max, segments.
+    w_max: f64,
+    /// K, seconds.
+    k: f64,
+    /// Start of the current congestion-avoidance epoch.
+    epoch: Option<Instant>,
+    /// The Reno-friendly window W_est, segments.
+    w_est: f64,
+    /// Fractional growth carried between ACKs, bytes.
+    carry: f64,
+}
+
+impl Cubic {
+    /// IW10 and an arbitrarily high ssthresh.
+    pub fn new(mss: u32) -> Cubic {
+        Cubic {
+            cwnd: initial_window(mss),
+            ssthresh: u32::MAX,
+            mss,
+            w_max: 0.0,
+            k: 0.0,
+            epoch: None,
+            w_est: 0.0,
+            carry: 0.0,
+        }
+    }
+
+    fn segs(&self) -> f64 {
+        f64::from(self.cwnd) / f64::from(self.mss)
+    }
+}
+
+impl CongestionControl for Cubic {
+    fn cwnd(&self) -> u32 {
+        self.cwnd
+    }
+
+    fn ssthresh(&self) -> u32 {
+        self.ssthresh
+    }
+
+    fn set_cwnd(&mut self, cwnd: u32) {
+        self.cwnd = cwnd.max(self.mss);
+    }
+
+    fn on_ack(&mut self, now: Instant, acked: u32, srtt: Option<Duration>) {
+        if self.cwnd < self.ssthresh {
+            self.cwnd = self.cwnd.saturating_add(acked.min(self.mss));
+            return;
+        }
+        let mss = f64::from(self.mss);
+        let epoch = *self.epoch.get_or_insert_with(|| {
+            // RFC 9438 §4.2: a new epoch; when cwnd is above W_max (no loss
+            // yet), start from the plateau right away.
+            now
+        });
+        if self.w_est == 0.0 {
+            self.w_est = self.segs();
+        }
+        if self.w_max < self.segs() && self.k == 0.0 {
+            self.w_max = self.segs();
+        }
+        let rtt = srtt.map_or(0.1, |d| d.as_secs_f64());
+        let t = (now - epoch).as_secs_f64() + rtt;
+        let target = C * (t - self.k).powi(3) + self.w_max;
+        // §4.3: W_est += α·acked/cwnd with α = 3(1−β)/(1+β).
+        let alpha = 3.0 * (1.0 - BETA) / (1.0 + BETA);
+        self.w_est += alpha * f64::from(acked) / f64::from(self.cwnd);
+        let cur = self.segs();
+        let goal = target.max(self.w_est).clamp(cur, 1.5 * cur);
+        // §4.4: cwnd += (target − cwnd)/cwnd per segment acked.
+        self.carry += (goal - cur) / cur * f64::from(acked);
+        if self.carry >= 1.0 {
+            let add = self.carry.floor();
+            self.carry -= add;
+            self.cwnd = self.cwnd.saturating_add(add.min(f64::from(u32::MAX / 2)) as u32);
+        }
+        let _ = mss;
+    }
+
+    fn on_loss(&mut self, _now: Instant, flight: u32) {
+        let cur = self.segs();
+        // §4.7 fast convergence.
+        self.w_max = if cur < self.w_max { cur * (1.0 + BETA) / 2.0 } else { cur };
+        // §4.6: ssthresh = cwnd·β (flight is not used: CUBIC follows cwnd).
+        let _ = flight;
+        let reduced = (f64::from(self.cwnd) * BETA) as u32;
+        self.ssthresh = reduced.max(2 * self.mss);
+        self.cwnd = self.ssthresh;
+        self.k = (self.w_max * (1.0 - BETA) / C).cbrt();
+        self.epoch = None;
+        self.w_est = self.segs();
+        self.carry = 0.0;
+    }
+
+    fn on_rto(&mut self, now: Instant, flight: u32) {
+        self.on_loss(now, flight);
+        self.cwnd = self.mss;
+        self.w_est = 1.0;
+    }
+
+    fn set_mss(&mut self, mss: u32) {
+        self.mss = mss.max(1);
+        self.cwnd = initial_window(self.mss);
+    }
+
+    fn name(&self) -> &'static str {
+        "cubic"
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reduces_by_beta_and_regrows_towards_w_max() {
+        let mut c = Cubic::new(1000);
+        c.set_cwnd(100_000);
+        c.on_loss(Instant::ZERO, 100_000);
+        assert_eq!(c.cwnd(), 70_000);
+        let mut now = Instant::ZERO;
+        for _ in 0..2000 {
+            now += Duration::from_millis(10);
+            c.on_ack(now, 1000, Some(Duration::from_millis(10)));
+        }
+        assert!(c.cwnd() > 95_000, "cwnd {}", c.cwnd());
+        c.on_rto(now, 50_000);
+        assert_eq!(c.cwnd(), 1000);
+    }
+}

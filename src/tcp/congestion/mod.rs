@@ -1,0 +1,52 @@
+//! Congestion control behind one trait: NewReno (RFC 5681, RFC 6582) and
+//! CUBIC (RFC 9438).
+//!
+//! The controller owns `cwnd` and `ssthresh` and decides how they grow on
+//! ACKs and shrink on loss. The loss-recovery machinery (duplicate ACK
+//! counting, fast retransmit, the "recover" point of RFC 6582, inflation
+//! during recovery) lives in the TCB, which drives the controller through
+//! these events.
+
+mod cubic;
+mod newreno;
+
+pub use cubic::Cubic;
+pub use newreno::NewReno;
+
+use super::CongestionAlgo;
+use crate::time::{Duration, Instant};
+
+/// The initial window, RFC 6928: `min(10·MSS, max(2·MSS, 14600))`.
+pub fn initial_window(mss: u32) -> u32 {
+    (10 * mss).min((2 * mss).max(14600))
+}
+
+/// A congestion controller.
+pub trait CongestionControl: core::fmt::Debug + Send {
+    /// The congestion window, bytes.
+    fn cwnd(&self) -> u32;
+    /// The slow-start threshold, bytes.
+    fn ssthresh(&self) -> u32;
+    /// Overrides cwnd (fast recovery inflation and deflation, RFC 6582).
+    fn set_cwnd(&mut self, cwnd: u32);
+    /// `acked` new bytes were acknowledged outside recovery (RFC 5681 §3.1).
+    fn on_ack(&mut self, now: Instant, acked: u32, srtt: Option<Duration>);
+    /// Loss detected by duplicate ACKs (RFC 5681 §3.2 step 2): sets ssthresh
+    /// from `flight`, the bytes outstanding, and cwnd to ssthresh.
+    fn on_loss(&mut self, now: Instant, flight: u32);
+    /// The retransmission timer fired (RFC 5681 §3.1, eq. 4): ssthresh from
+    /// `flight`, cwnd to one segment (the loss window).
+    fn on_rto(&mut self, now: Instant, flight: u32);
+    /// The sender's MSS changed.
+    fn set_mss(&mut self, mss: u32);
+    /// Name as `TCP_CONGESTION` spells it.
+    fn name(&self) -> &'static str;
+}
+
+/// A controller of the given kind for segments of `mss` bytes.
+pub fn new_controller(algo: CongestionAlgo, mss: u32) -> Box<dyn CongestionControl> {
+    match algo {
+        CongestionAlgo::NewReno => Box::new(NewReno::new(mss)),
+        CongestionAlgo::Cubic => Box::new(Cubic::new(mss)),
+    }
+}

@@ -1,0 +1,441 @@
+//! Segment arrival, RFC 9293 §3.10.7, checked in the RFC's order:
+//! sequence number (with PAWS before it, RFC 7323 §5.3), RST (RFC 5961 §3),
+//! SYN (RFC 5961 §4), ACK (RFC 5961 §5), text, FIN.
+
+use super::timer::Timer;
+use super::{State, Tcb, TcpError};
+use crate::time::{Duration, Instant};
+use crate::wire::tcp::{TcpFlags, TcpRepr};
+
+impl Tcb {
+    /// Processes one incoming segment (already demultiplexed to this TCB and
+    /// checksum-verified). Never panics, whatever the segment holds.
+    pub fn handle_segment(&mut self, now: Instant, seg: &TcpRepr) {
+        self.segs_in = self.segs_in.wrapping_add(1);
+        match self.state {
+            // The stack answers for connections that do not exist (rst_for).
+            State::Closed | State::Listen => return,
+            State::SynSent => return self.handle_syn_sent(now, seg),
+            _ => {}
+        }
+        let f = seg.flags;
+
+        // A retransmitted SYN in SYN-RECEIVED: our SYN-ACK was lost.
+        if self.state == State::SynReceived
+            && f.contains(TcpFlags::SYN)
+            && !f.contains(TcpFlags::ACK)
+            && seg.seq == self.irs
+        {
+            self.snd_nxt = self.iss;
+            return;
+        }
+
+        // RFC 7323 §5.3 R1: PAWS, before the window check.
+        if self.ts_ok && !f.contains(TcpFlags::RST) {
+            if let Some((val, _)) = seg.options.timestamps {
+                if (val.wrapping_sub(self.ts_recent) as i32) < 0 {
+                    self.ack_now = true;
+                    return;
+                }
+            }
+        }
+
+        // First: is the sequence number acceptable (§3.10.7.4)?
+        let mut seg = *seg;
+        if !self.acceptable(&seg) {
+            let wnd_zero_ack = self.rcv_wnd() == 0 && seg.seq == self.rcv_nxt && f.contains(TcpFlags::ACK);
+            if !wnd_zero_ack {
+                if !f.contains(TcpFlags::RST) {
+                    self.ack_now = true;
+                }
+                // RFC 9293 §3.10.7.4 eighth: in TIME-WAIT, a retransmitted FIN
+                // is acknowledged and restarts the 2 MSL timeout.
+                if self.state == State::TimeWait && f.contains(TcpFlags::FIN) {
+                    self.timers.set(Timer::Close, now + self.config.time_wait);
+                }
+                return;
+            }
+            // "If the RCV.WND is zero, no segments will be acceptable, but
+            // special allowance should be made to accept valid ACKs, URGs,
+            // and RSTs": keep the control part, drop the text.
+            seg.payload = &[];
+            seg.flags = seg.flags.without(TcpFlags::FIN);
+            self.ack_now = true;
+        }
+        self.last_recv = now;
+        if self.keepalive {
+            self.keepalive_probes = 0;
+            self.timers.set(Timer::Keepalive, now + self.config.keepalive_idle);
+        }
+
+        // Second: RST. RFC 5961 §3.2: only an exact match resets; anything
+        // else in the window earns a challenge ACK.
+        if f.contains(TcpFlags::RST) {
+            if seg.seq != self.rcv_nxt {
+                self.ack_now = true;
+                return;
+            }
+            match self.state {
+                State::SynReceived => {
+                    // Passive open: back to the listener, which the stack
+                    // owns; for an active (simultaneous) open, refused.
+                    self.error = Some(TcpError::ConnectionRefused);
+                    self.set_closed();
+                }
+                State::Established | State::FinWait1 | State::FinWait2 | State::CloseWait => {
+                    self.tx.discard(self.tx.len());
+                    self.fail(TcpError::ConnectionReset);
+                }
+                _ => self.set_closed(),
+            }
+            return;
+        }
+
+        // Fourth: SYN in a synchronized state (and SYN-RECEIVED): RFC 5961
+        // §4.2, a challenge ACK instead of a reset.
+        if f.contains(TcpFlags::SYN) {
+            self.ack_now = true;
+            return;
+        }
+
+        // Fifth: ACK. Without it the segment is dropped.
+        if !f.contains(TcpFlags::ACK) {
+            return;
+        }
+        if self.state == State::SynReceived {
+            if seg.ack.after(self.snd_una) && seg.ack.before_eq(self.snd_max) {
+                self.state = if self.fin_queued { State::FinWait1 } else { State::Established };
+                self.snd_wl1 = seg.seq - 1u32;
+                self.on_established(now);
+            } else {
+                // "<SEQ=SEG.ACK><CTL=RST>"
+                self.rst_pending = Some((seg.ack, false));
+                return;
+            }
+        }
+        // RFC 5961 §5.2: acceptable ACKs lie in
+        // [SND.UNA − MAX.SND.WND, SND.NXT]. Beyond SND.NXT: ACK and drop;
+        // too old: challenge ACK and drop.
+        if seg.ack.after(self.snd_max) {
+            self.ack_now = true;
+            return;
+        }
+        if seg.ack.before(self.snd_una - self.max_snd_wnd.max(1)) {
+            self.ack_now = true;
+            return;
+        }
+        self.process_ack(now, &seg);
+
+        match self.state {
+            State::FinWait1 if self.fin_acked() => {
+                self.state = State::FinWait2;
+                if self.app_closed {
+                    // Linux's tcp_fin_timeout for orphaned sockets.
+                    self.timers.set(Timer::Close, now + self.config.time_wait);
+                }
+            }
+            State::Closing if self.fin_acked() => self.enter_time_wait(now),
+            State::LastAck if self.fin_acked() => {
+                self.set_closed();
+                return;
+            }
+            _ => {}
+        }
+
+        // RFC 7323 §4.3: TS.Recent follows the segment that covers
+        // Last.ACK.sent.
+        if self.ts_ok {
+            if let Some((val, _)) = seg.options.timestamps {
+                if seg.seq.before_eq(self.last_ack_sent) {
+                    self.ts_recent = val;
+                }
+            }
+        }
+
+        // Seventh: text.
+        if !seg.payload.is_empty() && self.state.can_receive() {
+            if self.app_closed {
+                // Data for a socket nobody will read: reset (Linux, RFC 2525
+                // §2.17).
+                self.abort();
+                return;
+            }
+            self.receive_data(now, &seg);
+        }
+
+        // Eighth: FIN, processed once everything before it has arrived.
+        if seg.flags.contains(TcpFlags::FIN) {
+            let fin_seq = seg.seq + seg.payload.len();
+            if fin_seq == self.rcv_nxt {
+                self.process_fin(now);
+            } else if fin_seq.after(self.rcv_nxt) && !self.fin_received {
+                self.rx_fin_seq = Some(fin_seq);
+                self.ack_now = true;
+            }
+        }
+    }
+
+    /// RFC 9293 §3.10.7.4's four cases of segment acceptability.
+    fn acceptable(&self, seg: &TcpRepr) -> bool {
+        let len = seg.segment_len();
+        let wnd = self.rcv_wnd();
+        match (len, wnd) {
+            (0, 0) => seg.seq == self.rcv_nxt,
+            (0, _) => seg.seq.in_window(self.rcv_nxt, wnd),
+            (_, 0) => false,
+            (_, _) => {
+                seg.seq.in_window(self.rcv_nxt, wnd) || (seg.seq + (len - 1)).in_window(self.rcv_nxt, wnd)
+            }
+        }
+    }
+
+    /// RFC 9293 §3.10.7.3: a segment in SYN-SENT.
+    fn handle_syn_sent(&mut self, now: Instant, seg: &TcpRepr) {
+        let f = seg.flags;
+        let has_ack = f.contains(TcpFlags::ACK);
+        if has_ack && (seg.ack.before_eq(self.iss) || seg.ack.after(self.snd_max)) {
+            if !f.contains(TcpFlags::RST) {
+                self.rst_pending = Some((seg.ack, false));
+            }
+            return;
+        }
+        if f.contains(TcpFlags::RST) {
+            // RFC 5961 §3.2 keeps RFC 793's rule here: a RST is believed
+            // only with an acceptable ACK.
+            if has_ack {
+                self.fail(TcpError::ConnectionRefused);
+            }
+            return;
+        }
+        if !f.contains(TcpFlags::SYN) {
+            return;
+        }
+        self.take_syn(seg);
+        self.last_recv = now;
+        if has_ack {
+            self.rtt_sample(now, seg);
+            self.snd_una = seg.ack;
+            self.snd_wl1 = seg.seq;
+            self.snd_wl2 = seg.ack;
+            self.state = State::Established;
+            self.ack_now = true;
+            self.timers.stop(Timer::Retransmit);
+            self.retransmits = 0;
+            self.on_established(now);
+        } else {
+            // Simultaneous open: SYN-RECEIVED, our SYN goes again with ACK.
+            self.state = State::SynReceived;
+            self.snd_nxt = self.iss;
+        }
+    }
+
+    /// Entering ESTABLISHED (or FIN-WAIT-1 straight from SYN-RECEIVED).
+    fn on_established(&mut self, now: Instant) {
+        if self.keepalive {
+            self.timers.set(Timer::Keepalive, now + self.config.keepalive_idle);
+        }
+    }
+
+    /// An RTT sample from the timestamp echo (RFC 7323 §4.1) or the timed
+    /// segment (Karn's rule: never a retransmitted one, RFC 6298 §3).
+    fn rtt_sample(&mut self, now: Instant, seg: &TcpRepr) {
+        if self.ts_ok {
+            if let Some((_, ecr)) = seg.options.timestamps {
+                let ms = (now.total_millis() as u32).wrapping_sub(ecr);
+                if ecr != 0 && ms < 60_000 {
+                    self.rtt.sample(Duration::from_millis(u64::from(ms)));
+                }
+                return;
+            }
+        }
+        if let Some((seq, at)) = self.rtt_seq {
+            if seg.ack.after(seq) {
+                self.rtt.sample(now - at);
+                self.rtt_seq = None;
+            }
+        }
+    }
+
+    /// RFC 9293 §3.10.7.4 fifth, ESTABLISHED and after: SND.UNA, the send
+    /// window, RTT, duplicate ACKs and congestion control.
+    fn process_ack(&mut self, now: Instant, seg: &TcpRepr) {
+        let ack = seg.ack;
+        if ack.before(self.snd_una) {
+            return; // an old duplicate: ignore
+        }
+        let wnd = u32::from(seg.window) << self.snd_wscale;
+        let mss = self.eff_mss();
+        let dup_candidate = ack == self.snd_una
+            && seg.payload.is_empty()
+            && !seg.flags.contains(TcpFlags::FIN)
+            && wnd == self.snd_wnd
+            && self.flight() > 0;
+
+        if ack.after(self.snd_una) {
+            self.rtt_sample(now, seg);
+            let acked = ack.since(self.snd_una);
+            let removable = if ack.after(self.tx_seq) {
+                (ack.since(self.tx_seq) as usize).min(self.tx.len())
+            } else {
+                0
+            };
+            self.tx.discard(removable);
+            self.tx_seq += removable;
+            self.bytes_acked += removable as u64;
+            self.snd_una = ack;
+            if self.snd_nxt.before(self.snd_una) {
+                self.snd_nxt = self.snd_una;
+            }
+            self.retransmits = 0;
+            self.rtt.backoff = 0;
+            match self.recover {
+                Some(recover) if ack.after_eq(recover) => {
+                    // RFC 6582 §3.2 step 3, full acknowledgment: deflate.
+                    let w = self.cc.ssthresh().min(self.flight().max(mss) + mss);
+                    self.cc.set_cwnd(w);
+                    self.recover = None;
+                    self.dupacks = 0;
+                }
+                Some(_) => {
+                    // Partial acknowledgment: retransmit the next hole,
+                    // deflate by what was acked, add back one segment.
+                    self.rexmit_head = true;
+                    let w = self.cc.cwnd().saturating_sub(acked).saturating_add(mss);
+                    self.cc.set_cwnd(w);
+                }
+                None => {
+                    self.dupacks = 0;
+                    let srtt = self.rtt.has_sample().then(|| Duration::from_micros(self.rtt.srtt));
+                    self.cc.on_ack(now, acked, srtt);
+                }
+            }
+            if self.snd_una == self.snd_max {
+                self.timers.stop(Timer::Retransmit);
+            } else {
+                // RFC 6298 §5.3: restart the timer on new data acked.
+                self.timers.set(Timer::Retransmit, now + self.rtt.rto());
+            }
+        } else if dup_candidate {
+            // RFC 5681 §3.2 and RFC 6582 §3.2.
+            self.dupacks += 1;
+            if self.recover.is_none() && self.dupacks == 3 {
+                let flight = self.flight();
+                self.cc.on_loss(now, flight);
+                self.cc.set_cwnd(self.cc.ssthresh() + 3 * mss);
+                self.recover = Some(self.snd_max);
+                self.rexmit_head = true;
+            } else if self.recover.is_some() && self.dupacks > 3 {
+                self.cc.set_cwnd(self.cc.cwnd().saturating_add(mss));
+            }
+        }
+
+        // Window update (§3.10.7.4): only from a segment newer than the last
+        // one used (SND.WL1, SND.WL2).
+        if self.snd_wl1.before(seg.seq) || (self.snd_wl1 == seg.seq && self.snd_wl2.before_eq(ack)) {
+            self.snd_wnd = wnd;
+            self.max_snd_wnd = self.max_snd_wnd.max(wnd);
+            self.snd_wl1 = seg.seq;
+            self.snd_wl2 = ack;
+            if wnd > 0 {
+                self.timers.stop(Timer::Persist);
+                self.persist_backoff = 0;
+            }
+        }
+    }
+
+    /// Seventh step: in-order data into the receive queue, out-of-order data
+    /// past its end with the assembler recording it; then the ACK policy.
+    fn receive_data(&mut self, now: Instant, seg: &TcpRepr) {
+        let mut data = seg.payload;
+        let mut offset = 0usize;
+        if seg.seq.before(self.rcv_nxt) {
+            let skip = self.rcv_nxt.since(seg.seq) as usize;
+            data = data.get(skip..).unwrap_or(&[]);
+        } else {
+            offset = seg.seq.since(self.rcv_nxt) as usize;
+        }
+        if data.is_empty() {
+            self.ack_now = true;
+            return;
+        }
+        let had_holes = !self.assembler.is_empty();
+        let written = self.rx.write_unallocated(offset, data);
+        if written > 0 && !self.assembler.add(offset as u32, (offset + written) as u32) {
+            // Too many holes: drop it, the peer will send it again.
+            self.ack_now = true;
+            return;
+        }
+        let ready = self.assembler.remove_front() as usize;
+        let ready = self.rx.commit(ready);
+        self.rcv_nxt += ready;
+        self.bytes_received += ready as u64;
+        self.rcv_mss = self.rcv_mss.max((data.len() as u32).min(u32::from(self.config.mss)));
+        if let Some(fin) = self.rx_fin_seq {
+            if fin == self.rcv_nxt {
+                self.process_fin(now);
+            }
+        }
+        // ACK policy (RFC 9293 §3.8.6.3, RFC 5681 §4.2): at once for
+        // out-of-order data or a filled hole, and in quick-ACK mode;
+        // otherwise every second full-sized segment, or after `ato`.
+        if offset > 0 || had_holes || written < data.len() {
+            self.ack_now = true;
+            return;
+        }
+        self.rcv_unacked = self.rcv_unacked.saturating_add(ready as u32);
+        if self.quickacks > 0 {
+            self.quickacks -= 1;
+            self.ack_now = true;
+        } else if self.rcv_unacked >= 2 * self.rcv_mss {
+            self.ack_now = true;
+        } else if !self.timers.is_armed(Timer::DelayedAck) {
+            self.timers.set(Timer::DelayedAck, now + self.ato());
+        }
+    }
+
+    /// Eighth step: the peer's FIN (RFC 9293 §3.10.7.4).
+    fn process_fin(&mut self, now: Instant) {
+        if self.fin_received {
+            return;
+        }
+        self.rcv_nxt += 1u32;
+        self.fin_received = true;
+        self.rx_fin_seq = None;
+        self.ack_now = true;
+        self.assembler.clear();
+        match self.state {
+            State::SynReceived | State::Established => self.state = State::CloseWait,
+            State::FinWait1 => {
+                if self.fin_acked() {
+                    self.enter_time_wait(now);
+                } else {
+                    self.state = State::Closing;
+                }
+            }
+            State::FinWait2 => self.enter_time_wait(now),
+            _ => {}
+        }
+    }
+
+    /// TIME-WAIT for `time_wait` (2×MSL, RFC 9293 §3.4.2): only the
+    /// 2 MSL timer runs.
+    pub(super) fn enter_time_wait(&mut self, now: Instant) {
+        self.state = State::TimeWait;
+        self.timers.clear();
+        self.timers.set(Timer::Close, now + self.config.time_wait);
+        self.rexmit_head = false;
+        self.probe_pending = false;
+        self.keepalive_pending = false;
+    }
+
+    /// An ICMP error or ARP failure for this connection (RFC 9293 §3.9.2.4,
+    /// RFC 1122 §4.2.3.9): fatal while connecting, otherwise a soft error
+    /// reported if the connection later times out (as Linux does).
+    pub fn handle_unreachable(&mut self, _now: Instant, error: TcpError) {
+        if self.state == State::SynSent {
+            self.fail(error);
+        } else {
+            self.soft_error = Some(error);
+        }
+    }
+}

@@ -1,0 +1,348 @@
+//! What to send next, and the timers that make it happen.
+//!
+//! `poll_transmit` answers, in order: a pending RST; our SYN or SYN-ACK;
+//! a fast retransmission of the head (RFC 5681 §3.2); data and FIN as the
+//! windows, Nagle, cork and silly-window avoidance allow (RFC 9293 §3.8.6.2);
+//! a zero-window probe; a keepalive probe; a bare ACK.
+
+use super::timer::Timer;
+use super::{State, Tcb, TcpError};
+use crate::time::Instant;
+use crate::wire::SeqNum;
+use crate::wire::tcp::{TcpFlags, TcpOptions, TcpRepr};
+
+impl Tcb {
+    /// The next segment to send, if any. The payload is copied into
+    /// `scratch`, which must hold at least one MSS (64 KiB is plenty).
+    pub fn poll_transmit<'a>(&mut self, now: Instant, scratch: &'a mut [u8]) -> Option<TcpRepr<'a>> {
+        if let Some((seq, with_ack)) = self.rst_pending.take() {
+            let mut r = self.segment(now, seq, TcpFlags::RST, &[]);
+            r.options = TcpOptions::default();
+            r.window = 0;
+            if !with_ack {
+                r.flags = TcpFlags::RST;
+                r.ack = SeqNum(0);
+            } else {
+                r.flags = TcpFlags::RST | TcpFlags::ACK;
+            }
+            self.segs_out = self.segs_out.wrapping_add(1);
+            return Some(r);
+        }
+        match self.state {
+            State::Closed | State::Listen => return None,
+            State::SynSent | State::SynReceived if self.snd_nxt == self.iss => {
+                return Some(self.syn(now));
+            }
+            State::SynSent => return None,
+            State::SynReceived => return self.ack_if_due(now),
+            _ => {}
+        }
+        if self.rexmit_head {
+            self.rexmit_head = false;
+            if self.snd_una.before(self.snd_max) {
+                let off = self.snd_una.since(self.tx_seq) as usize;
+                let len = (self.eff_mss() as usize)
+                    .min(self.snd_max.since(self.snd_una) as usize)
+                    .min(self.tx.len().saturating_sub(off));
+                return Some(self.data_segment(now, self.snd_una, len, scratch, true));
+            }
+            return self.ack_if_due(now);
+        }
+        if let Some(len) = self.data_ready(now) {
+            let seq = self.snd_nxt;
+            let retransmission = seq.before(self.snd_max);
+            return Some(self.data_segment(now, seq, len, scratch, retransmission));
+        }
+        if self.probe_pending {
+            // A zero-window probe in Linux's style: an old sequence number
+            // and no data, which the peer must answer with its window.
+            self.probe_pending = false;
+            self.segs_out = self.segs_out.wrapping_add(1);
+            return Some(self.segment(now, self.snd_una - 1u32, TcpFlags::ACK, &[]));
+        }
+        if self.keepalive_pending {
+            // RFC 1122 §4.2.3.6: SEG.SEQ = SND.NXT − 1, no data.
+            self.keepalive_pending = false;
+            self.segs_out = self.segs_out.wrapping_add(1);
+            return Some(self.segment(now, self.snd_nxt - 1u32, TcpFlags::ACK, &[]));
+        }
+        self.ack_if_due(now)
+    }
+
+    /// When the TCB next needs [`handle_timeout`](Self::handle_timeout).
+    pub fn poll_timeout(&self) -> Option<Instant> {
+        self.timers.next()
+    }
+
+    fn ack_if_due(&mut self, now: Instant) -> Option<TcpRepr<'static>> {
+        if !self.ack_now {
+            return None;
+        }
+        self.segs_out = self.segs_out.wrapping_add(1);
+        Some(self.segment(now, self.snd_nxt, TcpFlags::ACK, &[]))
+    }
+
+    /// Our SYN (SYN-SENT) or SYN-ACK (SYN-RECEIVED) with the options we
+    /// offer (RFC 9293 §3.7.1, RFC 7323, RFC 2018). Options the peer did
+    /// not offer are not answered in a SYN-ACK.
+    fn syn(&mut self, now: Instant) -> TcpRepr<'static> {
+        let active = self.state == State::SynSent;
+        let c = &self.config;
+        let options = TcpOptions {
+            mss: Some(c.mss),
+            window_scale: (c.window_scaling && (active || self.snd_wscale > 0 || self.rcv_wscale > 0))
+                .then_some(self.rcv_wscale),
+            sack_permitted: c.sack && (active || self.sack_ok),
+            sack_blocks: [None; 4],
+            timestamps: (c.timestamps && (active || self.ts_ok))
+                .then_some((now.total_millis() as u32, if active { 0 } else { self.ts_recent })),
+        };
+        let flags = if active { TcpFlags::SYN } else { TcpFlags::SYN | TcpFlags::ACK };
+        let retransmission = self.snd_max != self.iss;
+        self.snd_nxt = self.iss + 1u32;
+        self.snd_max = self.snd_nxt;
+        if retransmission {
+            self.rtt_seq = None;
+        } else {
+            self.rtt_seq = Some((self.iss, now));
+        }
+        if !self.timers.is_armed(Timer::Retransmit) {
+            self.timers.set(Timer::Retransmit, now + self.rtt.rto());
+        }
+        self.ack_now = false;
+        self.segs_out = self.segs_out.wrapping_add(1);
+        TcpRepr {
+            src_port: self.tuple.local.port(),
+            dst_port: self.tuple.remote.port(),
+            seq: self.iss,
+            ack: if active { SeqNum(0) } else { self.rcv_nxt },
+            flags,
+            window: self.rcv_wnd().min(0xffff) as u16,
+            urgent: 0,
+            options,
+            payload: &[],
+        }
+    }
+
+    /// Can new data (or a retransmission after a timeout, or our FIN) go out
+    /// now? Applies the window, Nagle (RFC 9293 §3.7.4), cork and the
+    /// sender's silly-window avoidance (RFC 9293 §3.8.6.2.1). Arms the
+    /// persist timer when the peer's window holds everything back.
+    fn data_ready(&mut self, now: Instant) -> Option<usize> {
+        let sent_off = self.snd_nxt.since(self.tx_seq) as usize;
+        let avail = self.tx.len().saturating_sub(sent_off);
+        let fin_allowed = matches!(self.state, State::FinWait1 | State::Closing | State::LastAck);
+        let fin_unsent = self.fin_queued && fin_allowed && self.snd_nxt.before_eq(self.fin_seq());
+        if avail == 0 {
+            return fin_unsent.then_some(0);
+        }
+        let in_flight = self.snd_nxt.since(self.snd_una);
+        let wnd = self.snd_wnd.min(self.cc.cwnd());
+        let usable = wnd.saturating_sub(in_flight) as usize;
+        let mss = self.eff_mss() as usize;
+        let len = avail.min(usable).min(mss);
+        let retransmission = self.snd_nxt.before(self.snd_max);
+        let force = std::mem::take(&mut self.force_send);
+        let ok = if len == 0 {
+            false
+        } else if len == mss || retransmission || force {
+            true
+        } else {
+            let empties_queue = len == avail;
+            let push = empties_queue && (fin_unsent || ((self.nodelay || in_flight == 0) && !self.cork));
+            let sws = self.max_snd_wnd > 0 && len as u32 >= self.max_snd_wnd / 2 && !self.cork;
+            // Nagle holds a small segment while data is in flight; the SWS
+            // rule sends a big share of the peer's largest window.
+            push || (sws && (self.nodelay || in_flight == 0 || len == usable))
+        };
+        if !ok && in_flight == 0 && usable < avail.min(mss) {
+            // RFC 9293 §3.8.6.1: the window holds us back with nothing in
+            // flight: probe it when the persist timer fires.
+            if !self.timers.is_armed(Timer::Persist) {
+                let backoff = self.persist_backoff.min(16);
+                let t = self.rtt.rto().checked_mul(1 << backoff).unwrap_or(self.config.rto_max);
+                self.timers.set(Timer::Persist, now + t.min(self.config.rto_max));
+            }
+        }
+        ok.then_some(len)
+    }
+
+    /// A data segment of `len` bytes from `seq`, with FIN when it reaches
+    /// the end of the queue after the application shut down writing.
+    fn data_segment<'a>(
+        &mut self,
+        now: Instant,
+        seq: SeqNum,
+        len: usize,
+        scratch: &'a mut [u8],
+        retransmission: bool,
+    ) -> TcpRepr<'a> {
+        let off = seq.since(self.tx_seq) as usize;
+        let len = len.min(scratch.len());
+        let n = self.tx.peek(off, &mut scratch[..len]);
+        let end = seq + n;
+        let fin_allowed = matches!(self.state, State::FinWait1 | State::Closing | State::LastAck);
+        let mut flags = TcpFlags::ACK;
+        if self.fin_queued && fin_allowed && end == self.fin_seq() {
+            flags = flags | TcpFlags::FIN;
+        }
+        if n > 0 && off + n == self.tx.len() {
+            flags = flags | TcpFlags::PSH;
+        }
+        let seg_end = end + u32::from(flags.contains(TcpFlags::FIN));
+        if retransmission {
+            self.total_retrans = self.total_retrans.wrapping_add(1);
+            self.rtt_seq = None;
+        } else if self.rtt_seq.is_none() && !self.ts_ok {
+            self.rtt_seq = Some((seq, now));
+        }
+        if seq == self.snd_nxt {
+            self.snd_nxt = seg_end;
+        }
+        if seg_end.after(self.snd_max) {
+            self.snd_max = seg_end;
+        }
+        if !self.timers.is_armed(Timer::Retransmit) {
+            self.timers.set(Timer::Retransmit, now + self.rtt.rto());
+        }
+        self.timers.stop(Timer::Persist);
+        self.segs_out = self.segs_out.wrapping_add(1);
+        let header = self.segment(now, seq, flags, &[]);
+        TcpRepr { payload: &scratch[..n], ..header }
+    }
+
+    /// A segment carrying our current ACK, window, timestamps and SACK
+    /// blocks. Sending it counts as acknowledging: the delayed-ACK state is
+    /// cleared.
+    fn segment<'a>(&mut self, now: Instant, seq: SeqNum, flags: TcpFlags, payload: &'a [u8]) -> TcpRepr<'a> {
+        let window = self.advertise_window();
+        let mut options = TcpOptions::default();
+        if self.ts_ok {
+            options.timestamps = Some((now.total_millis() as u32, self.ts_recent));
+        }
+        if self.sack_ok {
+            // RFC 2018 §4: the most recently received block first.
+            for (slot, (l, r)) in options.sack_blocks.iter_mut().zip(self.assembler.recent_first()) {
+                *slot = Some((self.rcv_nxt + l, self.rcv_nxt + r));
+            }
+        }
+        self.ack_now = false;
+        self.rcv_unacked = 0;
+        self.timers.stop(Timer::DelayedAck);
+        self.last_ack_sent = self.rcv_nxt;
+        TcpRepr {
+            src_port: self.tuple.local.port(),
+            dst_port: self.tuple.remote.port(),
+            seq,
+            ack: self.rcv_nxt,
+            flags,
+            window,
+            urgent: 0,
+            options,
+            payload,
+        }
+    }
+
+    /// The window field to send. Receiver-side SWS avoidance (RFC 9293
+    /// §3.8.6.2.2): the right edge moves only by at least
+    /// min(buffer/2, MSS); it never moves left (RFC 7323 §2.4).
+    fn advertise_window(&mut self) -> u16 {
+        let room = self.rcv_wnd();
+        let edge = self.rcv_nxt + room;
+        let threshold = (self.rx.capacity() as u32 / 2).min(self.rcv_mss).max(1);
+        let offered = if self.rcv_adv.after(self.rcv_nxt) { self.rcv_adv.since(self.rcv_nxt) } else { 0 };
+        let wnd = if edge.after(self.rcv_adv) && edge.since(self.rcv_adv) < threshold {
+            offered.min(room)
+        } else {
+            room.max(offered.min(room))
+        };
+        let field = (wnd >> self.rcv_wscale).min(0xffff);
+        let new_edge = self.rcv_nxt + (field << self.rcv_wscale);
+        if new_edge.after(self.rcv_adv) {
+            self.rcv_adv = new_edge;
+        }
+        field as u16
+    }
+
+    /// Handles every timer due at `now`.
+    pub fn handle_timeout(&mut self, now: Instant) {
+        for t in self.timers.expire(now) {
+            match t {
+                Timer::Retransmit => self.on_retransmit_timeout(now),
+                Timer::Persist => {
+                    if self.snd_wnd == 0 {
+                        self.probe_pending = true;
+                    } else {
+                        // The override timeout of RFC 9293 §3.8.6.2.1.
+                        self.force_send = true;
+                    }
+                    self.persist_backoff = self.persist_backoff.saturating_add(1);
+                }
+                Timer::DelayedAck => {
+                    if self.state != State::Closed {
+                        self.ack_now = true;
+                    }
+                }
+                Timer::Keepalive => self.on_keepalive_timeout(now),
+                Timer::Close => self.set_closed(),
+            }
+            if self.state == State::Closed {
+                return;
+            }
+        }
+    }
+
+    /// RFC 6298 §5.4–5.7 and RFC 5681 §3.1: retransmit from SND.UNA,
+    /// back off, shrink cwnd to the loss window; give up after the
+    /// configured number of retries.
+    fn on_retransmit_timeout(&mut self, now: Instant) {
+        let handshake = matches!(self.state, State::SynSent | State::SynReceived);
+        if !handshake && self.snd_una == self.snd_max {
+            return;
+        }
+        self.retransmits += 1;
+        let limit = match self.state {
+            State::SynSent => self.config.syn_retries,
+            State::SynReceived => self.config.synack_retries,
+            _ => self.config.max_retries,
+        };
+        if self.retransmits > limit {
+            let err = self.soft_error.unwrap_or(TcpError::TimedOut);
+            self.fail(err);
+            return;
+        }
+        if handshake {
+            self.snd_nxt = self.iss;
+        } else {
+            self.cc.on_rto(now, self.flight());
+            self.snd_nxt = self.snd_una;
+            self.recover = None;
+            self.dupacks = 0;
+            self.rexmit_head = false;
+        }
+        self.total_retrans = self.total_retrans.wrapping_add(u32::from(handshake));
+        self.rtt.back_off();
+        self.rtt_seq = None;
+        self.timers.set(Timer::Retransmit, now + self.rtt.rto());
+    }
+
+    /// RFC 1122 §4.2.3.6: after `keepalive_idle` of silence, probe every
+    /// `keepalive_intvl`; `keepalive_cnt` unanswered probes end it.
+    fn on_keepalive_timeout(&mut self, now: Instant) {
+        if !self.keepalive || !matches!(self.state, State::Established | State::CloseWait) {
+            return;
+        }
+        if self.flight() > 0 || !self.tx.is_empty() {
+            // The retransmission timer watches this connection.
+            self.timers.set(Timer::Keepalive, now + self.config.keepalive_idle);
+            return;
+        }
+        if self.keepalive_probes >= self.config.keepalive_cnt {
+            self.fail(TcpError::TimedOut);
+            return;
+        }
+        self.keepalive_probes += 1;
+        self.keepalive_pending = true;
+        self.timers.set(Timer::Keepalive, now + self.config.keepalive_intvl);
+    }
+}

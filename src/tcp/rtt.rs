@@ -1,0 +1,123 @@
+//! Round-trip time estimation and the retransmission timeout, RFC 6298.
+//!
+//! The seed notes smooth with `rtt = 0.9·old + 0.1·new` (RFC 793's SRTT with
+//! α = 0.9). RFC 6298 keeps that idea with α = 1/8 and adds the variance, so
+//! that the RTO follows a jittery path instead of firing spuriously:
+//!
+//! ```text
+//! first sample R:  SRTT = R, RTTVAR = R/2
+//! later samples:   RTTVAR = 3/4·RTTVAR + 1/4·|SRTT − R|
+//!                  SRTT   = 7/8·SRTT   + 1/8·R
+//! RTO = SRTT + max(G, 4·RTTVAR), clamped to [rto_min, rto_max]
+//! ```
+
+use crate::time::Duration;
+
+/// SRTT, RTTVAR and RTO, in microseconds.
+#[derive(Debug, Clone, Copy)]
+pub struct RttEstimator {
+    /// Smoothed RTT (RFC 6298 §2), µs; 0 before the first sample.
+    pub srtt: u64,
+    /// RTT variation (RFC 6298 §2), µs.
+    pub rttvar: u64,
+    /// The current RTO without backoff, µs.
+    rto_base: u64,
+    /// Number of consecutive backoffs (RFC 6298 §5.5).
+    pub backoff: u32,
+    has_sample: bool,
+    min: u64,
+    max: u64,
+}
+
+/// Clock granularity G (RFC 6298 §2): our timers are exact, 1 ms is a safe
+/// stand-in for the runtime's timer slack.
+const GRANULARITY_US: u64 = 1000;
+
+fn micros(d: Duration) -> u64 {
+    u64::try_from(d.as_micros()).unwrap_or(u64::MAX)
+}
+
+impl RttEstimator {
+    /// Before any sample: RTO = `initial` (RFC 6298 §2.1).
+    pub fn new(initial: Duration, min: Duration, max: Duration) -> RttEstimator {
+        RttEstimator {
+            srtt: 0,
+            rttvar: 0,
+            rto_base: micros(initial),
+            backoff: 0,
+            has_sample: false,
+            min: micros(min),
+            max: micros(max),
+        }
+    }
+
+    /// Takes one RTT measurement (RFC 6298 §2.2, §2.3) and clears the backoff.
+    pub fn sample(&mut self, rtt: Duration) {
+        let r = micros(rtt);
+        if self.has_sample {
+            let delta = self.srtt.abs_diff(r);
+            self.rttvar = (3 * self.rttvar + delta) / 4;
+            self.srtt = (7 * self.srtt + r) / 8;
+        } else {
+            self.srtt = r;
+            self.rttvar = r / 2;
+            self.has_sample = true;
+        }
+        self.rto_base = (self.srtt + GRANULARITY_US.max(4 * self.rttvar)).clamp(self.min, self.max);
+        self.backoff = 0;
+    }
+
+    /// A measurement has been taken.
+    pub fn has_sample(&self) -> bool {
+        self.has_sample
+    }
+
+    /// The RTO, backoff included (RFC 6298 §5.5), at most `rto_max`.
+    pub fn rto(&self) -> Duration {
+        let shifted = self.rto_base.checked_shl(self.backoff.min(32)).unwrap_or(u64::MAX);
+        Duration::from_micros(shifted.min(self.max))
+    }
+
+    /// The timer expired: double the RTO (RFC 6298 §5.5).
+    pub fn back_off(&mut self) {
+        self.backoff = self.backoff.saturating_add(1);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn est() -> RttEstimator {
+        RttEstimator::new(Duration::from_secs(1), Duration::from_millis(200), Duration::from_secs(120))
+    }
+
+    #[test]
+    fn first_sample_then_smoothing() {
+        let mut e = est();
+        assert_eq!(e.rto(), Duration::from_secs(1));
+        e.sample(Duration::from_millis(100));
+        assert_eq!(e.srtt, 100_000);
+        assert_eq!(e.rttvar, 50_000);
+        assert_eq!(e.rto(), Duration::from_millis(300));
+        e.sample(Duration::from_millis(200));
+        assert_eq!(e.rttvar, (3 * 50_000 + 100_000) / 4);
+        assert_eq!(e.srtt, (7 * 100_000 + 200_000) / 8);
+    }
+
+    #[test]
+    fn rto_is_bounded_and_backs_off() {
+        let mut e = est();
+        e.sample(Duration::from_millis(1));
+        assert_eq!(e.rto(), Duration::from_millis(200));
+        e.back_off();
+        e.back_off();
+        assert_eq!(e.rto(), Duration::from_millis(800));
+        for _ in 0..40 {
+            e.back_off();
+        }
+        assert_eq!(e.rto(), Duration::from_secs(120));
+        e.sample(Duration::from_millis(1));
+        assert_eq!(e.backoff, 0);
+    }
+}

@@ -1,0 +1,581 @@
+//! The transmission control block (RFC 9293 §3.3.1) and the application's
+//! side of it: open, send, receive, close.
+//!
+//! The send queue is laid out as the seed notes draw it: everything before
+//! `snd_una` is acknowledged and already dropped from `tx`; `tx` starts at
+//! `tx_seq` (the first data byte not yet acknowledged, `snd_una` once the
+//! SYN is acknowledged) and holds the bytes sent but not acknowledged
+//! (up to `snd_nxt`) followed by those not yet sent. Our FIN, once queued,
+//! sits right after the last byte of `tx`.
+
+use super::congestion::{CongestionControl, new_controller};
+use super::rtt::RttEstimator;
+use super::timer::{Timer, TimerTable};
+use super::{FourTuple, Readiness, State, TcpConfig, TcpError, TcpInfo};
+use crate::storage::{Assembler, RingBuffer};
+use crate::time::{Duration, Instant};
+use crate::wire::SeqNum;
+use crate::wire::tcp::{TcpFlags, TcpRepr};
+
+/// RFC 9293 §3.7.1: the MSS to assume when the peer sends no MSS option.
+pub const DEFAULT_MSS: u16 = 536;
+
+/// Segments acknowledged at once at the start of a connection ("quick ACK"
+/// mode, like Linux's `TCP_MAX_QUICKACKS`).
+pub(super) const QUICKACKS: u32 = 16;
+
+/// A TCP connection.
+#[derive(Debug)]
+pub struct Tcb {
+    pub(super) state: State,
+    pub(super) tuple: FourTuple,
+    pub(super) config: TcpConfig,
+
+    // --- Send sequence variables (RFC 9293 §3.3.1, Figure 3).
+    /// ISS: our initial sequence number.
+    pub(super) iss: SeqNum,
+    /// SND.UNA: oldest unacknowledged sequence number.
+    pub(super) snd_una: SeqNum,
+    /// SND.NXT: next sequence number to send (rewound on timeout).
+    pub(super) snd_nxt: SeqNum,
+    /// The highest sequence number sent so far (Linux `snd_nxt` before a
+    /// rewind; RFC 6582's "highest sequence number transmitted").
+    pub(super) snd_max: SeqNum,
+    /// SND.WND: the peer's window, scaled, bytes.
+    pub(super) snd_wnd: u32,
+    /// The largest window the peer ever offered (RFC 9293 §3.8.6.2.1's
+    /// Max(SND.WND), RFC 5961 §5.2's MAX.SND.WND).
+    pub(super) max_snd_wnd: u32,
+    /// SND.WL1: segment sequence number used for the last window update.
+    pub(super) snd_wl1: SeqNum,
+    /// SND.WL2: segment acknowledgment number used for the last window update.
+    pub(super) snd_wl2: SeqNum,
+    /// Shift applied to the peer's window field (RFC 7323 §2.3).
+    pub(super) snd_wscale: u8,
+    /// Sequence number of the first byte of `tx`.
+    pub(super) tx_seq: SeqNum,
+    /// The send queue.
+    pub(super) tx: RingBuffer,
+    /// The application asked for a FIN after the queued data.
+    pub(super) fin_queued: bool,
+    /// Effective send MSS: the peer's MSS option (or 536), capped by ours.
+    pub(super) snd_mss: u32,
+
+    // --- Receive sequence variables (RFC 9293 §3.3.1, Figure 4).
+    /// IRS: the peer's initial sequence number.
+    pub(super) irs: SeqNum,
+    /// RCV.NXT: next sequence number expected.
+    pub(super) rcv_nxt: SeqNum,
+    /// The right edge of the window we last advertised (RCV.NXT + RCV.WND
+    /// as sent); never moved left (RFC 9293 §3.8.6.2.2, RFC 7323 §2.4).
+    pub(super) rcv_adv: SeqNum,
+    /// Shift we apply to our window field (RFC 7323 §2.3).
+    pub(super) rcv_wscale: u8,
+    /// The receive queue; out-of-order bytes are written past its end.
+    pub(super) rx: RingBuffer,
+    /// Which out-of-order ranges past RCV.NXT have arrived.
+    pub(super) assembler: Assembler,
+    /// Sequence number of the peer's FIN when it arrived out of order.
+    pub(super) rx_fin_seq: Option<SeqNum>,
+    /// The peer's FIN has been received in order.
+    pub(super) fin_received: bool,
+    /// Largest segment payload received (Linux `rcv_mss`).
+    pub(super) rcv_mss: u32,
+
+    // --- Options negotiated on the SYNs.
+    pub(super) sack_ok: bool,
+    pub(super) ts_ok: bool,
+    /// TS.Recent (RFC 7323 §4.3).
+    pub(super) ts_recent: u32,
+    /// Last ACK we sent (RFC 7323 §4.3's Last.ACK.sent).
+    pub(super) last_ack_sent: SeqNum,
+
+    // --- Retransmission and congestion.
+    pub(super) rtt: RttEstimator,
+    /// Karn's rule without timestamps: the sequence number being timed and
+    /// when it was first sent; dropped when anything is retransmitted.
+    pub(super) rtt_seq: Option<(SeqNum, Instant)>,
+    pub(super) cc: Box<dyn CongestionControl>,
+    /// Duplicate ACKs in a row (RFC 5681 §2).
+    pub(super) dupacks: u32,
+    /// RFC 6582's `recover`: fast recovery lasts until it is acknowledged.
+    pub(super) recover: Option<SeqNum>,
+    /// Retransmit one segment at SND.UNA on the next poll (fast retransmit).
+    pub(super) rexmit_head: bool,
+    /// Consecutive timeouts (`tcpi_retransmits`).
+    pub(super) retransmits: u32,
+    pub(super) total_retrans: u32,
+    /// Persist (zero-window probe) backoff count.
+    pub(super) persist_backoff: u32,
+    /// Send a zero-window probe on the next poll.
+    pub(super) probe_pending: bool,
+    /// Ignore SWS and Nagle once: the persist timer fired with a window open.
+    pub(super) force_send: bool,
+
+    // --- ACK generation.
+    /// Send an ACK on the next poll.
+    pub(super) ack_now: bool,
+    /// Bytes received in order since our last ACK (an ACK goes out once
+    /// two full-sized segments' worth is waiting, RFC 5681 §4.2).
+    pub(super) rcv_unacked: u32,
+    /// Quick ACKs left (every segment acknowledged at once).
+    pub(super) quickacks: u32,
+    /// Emit a RST on the next poll: its sequence number, and whether it
+    /// carries an ACK (an abort does; the answer to a bad ACK does not).
+    pub(super) rst_pending: Option<(SeqNum, bool)>,
+
+    // --- Application flags.
+    pub(super) nodelay: bool,
+    pub(super) cork: bool,
+    pub(super) keepalive: bool,
+    pub(super) keepalive_probes: u32,
+    pub(super) keepalive_pending: bool,
+    /// The application called `close` (the socket is orphaned).
+    pub(super) app_closed: bool,
+    /// The pending error for `SO_ERROR`.
+    pub(super) error: Option<TcpError>,
+    /// The last soft error (ICMP), reported if the connection times out.
+    pub(super) soft_error: Option<TcpError>,
+    /// Last time a segment arrived (keepalive idle time).
+    pub(super) last_recv: Instant,
+
+    pub(super) timers: TimerTable,
+    pub(super) bytes_acked: u64,
+    pub(super) bytes_received: u64,
+    pub(super) segs_in: u32,
+    pub(super) segs_out: u32,
+}
+
+/// The shift to offer so that `buf` fits a 16-bit window (RFC 7323 §2.3,
+/// at most 14).
+fn wscale_for(buf: usize) -> u8 {
+    let mut shift = 0u8;
+    while shift < 14 && (buf >> shift) > 0xffff {
+        shift += 1;
+    }
+    shift
+}
+
+impl Tcb {
+    fn new(now: Instant, tuple: FourTuple, iss: SeqNum, config: TcpConfig, state: State) -> Tcb {
+        let mss = u32::from(config.mss.max(64));
+        Tcb {
+            state,
+            tuple,
+            iss,
+            snd_una: iss,
+            snd_nxt: iss,
+            snd_max: iss,
+            snd_wnd: 0,
+            max_snd_wnd: 0,
+            snd_wl1: SeqNum(0),
+            snd_wl2: iss,
+            snd_wscale: 0,
+            tx_seq: iss + 1u32,
+            tx: RingBuffer::new(config.snd_buf),
+            fin_queued: false,
+            snd_mss: u32::from(DEFAULT_MSS).min(mss),
+            irs: SeqNum(0),
+            rcv_nxt: SeqNum(0),
+            rcv_adv: SeqNum(0),
+            rcv_wscale: if config.window_scaling { wscale_for(config.rcv_buf) } else { 0 },
+            rx: RingBuffer::new(config.rcv_buf),
+            assembler: Assembler::new(config.max_ooo_ranges),
+            rx_fin_seq: None,
+            fin_received: false,
+            rcv_mss: u32::from(DEFAULT_MSS),
+            sack_ok: false,
+            ts_ok: false,
+            ts_recent: 0,
+            last_ack_sent: SeqNum(0),
+            rtt: RttEstimator::new(config.rto_initial, config.rto_min, config.rto_max),
+            rtt_seq: None,
+            cc: new_controller(config.congestion, u32::from(DEFAULT_MSS)),
+            dupacks: 0,
+            recover: None,
+            rexmit_head: false,
+            retransmits: 0,
+            total_retrans: 0,
+            persist_backoff: 0,
+            probe_pending: false,
+            force_send: false,
+            ack_now: false,
+            rcv_unacked: 0,
+            quickacks: QUICKACKS,
+            rst_pending: None,
+            nodelay: config.nodelay,
+            cork: false,
+            keepalive: false,
+            keepalive_probes: 0,
+            keepalive_pending: false,
+            app_closed: false,
+            error: None,
+            soft_error: None,
+            last_recv: now,
+            timers: TimerTable::default(),
+            bytes_acked: 0,
+            bytes_received: 0,
+            segs_in: 0,
+            segs_out: 0,
+            config,
+        }
+    }
+
+    /// Active open (RFC 9293 §3.10.1): SYN-SENT, with the SYN queued for the
+    /// next [`poll_transmit`](Self::poll_transmit).
+    pub fn connect(now: Instant, tuple: FourTuple, iss: SeqNum, config: TcpConfig) -> Tcb {
+        Tcb::new(now, tuple, iss, config, State::SynSent)
+    }
+
+    /// Passive open: the listener got `syn` (RFC 9293 §3.10.7.2). Returns a
+    /// TCB in SYN-RECEIVED with the SYN-ACK queued, or None when `syn` is not
+    /// a plain SYN.
+    pub fn accept_syn(
+        now: Instant,
+        tuple: FourTuple,
+        iss: SeqNum,
+        syn: &TcpRepr,
+        config: TcpConfig,
+    ) -> Option<Tcb> {
+        let f = syn.flags;
+        if !f.contains(TcpFlags::SYN) || f.contains(TcpFlags::ACK) || f.contains(TcpFlags::RST) || f.contains(TcpFlags::FIN)
+        {
+            return None;
+        }
+        let mut tcb = Tcb::new(now, tuple, iss, config, State::SynReceived);
+        tcb.take_syn(syn);
+        Some(tcb)
+    }
+
+    /// Takes the peer's SYN: IRS, RCV.NXT and the options it offers
+    /// (RFC 9293 §3.10.7.2 and §3.10.7.3).
+    pub(super) fn take_syn(&mut self, syn: &TcpRepr) {
+        self.irs = syn.seq;
+        self.rcv_nxt = syn.seq + 1u32;
+        self.rcv_adv = self.rcv_nxt;
+        self.last_ack_sent = self.rcv_nxt;
+        self.snd_wl1 = syn.seq;
+        let o = &syn.options;
+        let our_mss = u32::from(self.config.mss.max(64));
+        self.snd_mss = u32::from(o.mss.unwrap_or(DEFAULT_MSS)).clamp(64, our_mss);
+        self.rcv_mss = self.snd_mss;
+        match (self.config.window_scaling, o.window_scale) {
+            // RFC 7323 §2.3: shifts above 14 are treated as 14.
+            (true, Some(ws)) => self.snd_wscale = ws.min(14),
+            _ => {
+                self.snd_wscale = 0;
+                self.rcv_wscale = 0;
+            }
+        }
+        self.sack_ok = self.config.sack && o.sack_permitted;
+        match (self.config.timestamps, o.timestamps) {
+            (true, Some((val, _))) => {
+                self.ts_ok = true;
+                self.ts_recent = val;
+            }
+            _ => self.ts_ok = false,
+        }
+        // The SYN's window is never scaled (RFC 7323 §2.2).
+        self.snd_wnd = u32::from(syn.window);
+        self.max_snd_wnd = self.snd_wnd;
+        self.cc.set_mss(self.eff_mss());
+    }
+
+    /// The payload of a full-sized segment: SND.MSS less the timestamp option
+    /// we put on every segment (like Linux's `mss_cache`).
+    pub(super) fn eff_mss(&self) -> u32 {
+        if self.ts_ok { self.snd_mss.saturating_sub(12).max(1) } else { self.snd_mss }
+    }
+
+    /// Sequence number of our FIN (valid once queued).
+    pub(super) fn fin_seq(&self) -> SeqNum {
+        self.tx_seq + self.tx.len()
+    }
+
+    /// Our FIN has been acknowledged.
+    pub(super) fn fin_acked(&self) -> bool {
+        self.fin_queued && self.snd_una.after(self.fin_seq())
+    }
+
+    /// Bytes in flight: sent and not acknowledged (RFC 5681's FlightSize).
+    pub(super) fn flight(&self) -> u32 {
+        self.snd_max.since(self.snd_una)
+    }
+
+    /// RCV.WND: free room in the receive buffer, the window we can offer.
+    pub(super) fn rcv_wnd(&self) -> u32 {
+        u32::try_from(self.rx.window()).unwrap_or(u32::MAX)
+    }
+
+    /// The delayed-ACK timeout ("ato"). The rule: a quarter of the smoothed
+    /// RTT, clamped to `[delack_min, delack_max]` (40 ms and 200 ms by
+    /// default, Linux's `TCP_ATO_MIN` and `TCP_DELACK_MAX`); `delack_min`
+    /// before any RTT sample. A quarter RTT keeps the ACK well inside the
+    /// peer's RTO (at least SRTT + 4·RTTVAR), while the bounds stop a LAN
+    /// from ACKing every segment and a slow path from stalling the sender.
+    pub(super) fn ato(&self) -> Duration {
+        if !self.rtt.has_sample() {
+            return self.config.delack_min;
+        }
+        Duration::from_micros(self.rtt.srtt / 4).clamp(self.config.delack_min, self.config.delack_max)
+    }
+
+    /// Goes to CLOSED: timers stop, queues stay readable.
+    pub(super) fn set_closed(&mut self) {
+        self.state = State::Closed;
+        self.timers.clear();
+        self.ack_now = false;
+        self.probe_pending = false;
+        self.keepalive_pending = false;
+        self.rexmit_head = false;
+    }
+
+    /// Fails the connection with `err` (reset, timeout).
+    pub(super) fn fail(&mut self, err: TcpError) {
+        self.error = Some(err);
+        self.set_closed();
+    }
+
+    // --- The application's side.
+
+    /// Queues `data` for sending; returns how much fit.
+    pub fn send(&mut self, data: &[u8]) -> Result<usize, TcpError> {
+        if self.fin_queued {
+            return Err(TcpError::BrokenPipe);
+        }
+        match self.state {
+            State::Established | State::CloseWait => {}
+            State::SynSent | State::SynReceived => return Err(TcpError::WouldBlock),
+            State::Closed => return Err(self.error.take().unwrap_or(TcpError::NotConnected)),
+            State::Listen => return Err(TcpError::NotConnected),
+            _ => return Err(TcpError::BrokenPipe),
+        }
+        if data.is_empty() {
+            return Ok(0);
+        }
+        match self.tx.enqueue(data) {
+            0 => Err(TcpError::WouldBlock),
+            n => Ok(n),
+        }
+    }
+
+    /// Reads received bytes. `Ok(0)` is end of stream (the peer's FIN).
+    pub fn recv(&mut self, buf: &mut [u8]) -> Result<usize, TcpError> {
+        let n = self.peek(buf)?;
+        self.rx.discard(n);
+        if n > 0 {
+            self.window_update_after_read();
+        }
+        Ok(n)
+    }
+
+    /// Like [`recv`](Self::recv) without consuming.
+    pub fn peek(&self, buf: &mut [u8]) -> Result<usize, TcpError> {
+        if !self.rx.is_empty() {
+            return Ok(self.rx.peek(0, buf));
+        }
+        if self.fin_received || buf.is_empty() {
+            return Ok(0);
+        }
+        match self.state {
+            State::SynSent | State::SynReceived => Err(TcpError::WouldBlock),
+            State::Established | State::FinWait1 | State::FinWait2 => Err(TcpError::WouldBlock),
+            State::Closed | State::Listen => match self.error {
+                Some(e) => Err(e),
+                None if self.state == State::Closed && self.snd_max != self.iss => Ok(0),
+                None => Err(TcpError::NotConnected),
+            },
+            _ => Ok(0),
+        }
+    }
+
+    /// After the application read: offer the freed room when it moves the
+    /// window's right edge by at least min(buffer/2, MSS) (receiver-side
+    /// SWS avoidance, RFC 9293 §3.8.6.2.2).
+    fn window_update_after_read(&mut self) {
+        if !self.state.can_receive() || self.fin_received {
+            return;
+        }
+        let new_edge = self.rcv_nxt + self.rcv_wnd();
+        let threshold = (self.rx.capacity() as u32 / 2).min(self.rcv_mss);
+        if new_edge.after(self.rcv_adv) && new_edge.since(self.rcv_adv) >= threshold {
+            // Only worth a segment if the peer may be held back by it: the
+            // window it knows is less than half the buffer.
+            let known = self.rcv_adv.since(self.rcv_nxt);
+            if known < self.rx.capacity() as u32 / 2 {
+                self.ack_now = true;
+            }
+        }
+    }
+
+    /// `shutdown(SHUT_WR)`: a FIN after the queued data (half-close,
+    /// RFC 9293 §3.10.4).
+    pub fn shutdown_write(&mut self) {
+        match self.state {
+            State::Established => {
+                self.fin_queued = true;
+                self.state = State::FinWait1;
+            }
+            State::CloseWait => {
+                self.fin_queued = true;
+                self.state = State::LastAck;
+            }
+            // The FIN follows the handshake (RFC 9293 §3.10.4: "queue for
+            // processing after entering ESTABLISHED").
+            State::SynReceived => self.fin_queued = true,
+            State::SynSent | State::Listen => self.set_closed(),
+            _ => {}
+        }
+    }
+
+    /// `close()`: FIN after queued data; with unread received data, RST
+    /// instead (RFC 2525 §2.17, as Linux does).
+    pub fn close(&mut self) {
+        self.app_closed = true;
+        if !self.rx.is_empty() && self.state != State::Closed {
+            self.abort();
+            return;
+        }
+        self.shutdown_write();
+    }
+
+    /// Abort (RFC 9293 §3.10.5, `SO_LINGER` 0): RST now if synchronized,
+    /// then CLOSED.
+    pub fn abort(&mut self) {
+        self.app_closed = true;
+        if matches!(
+            self.state,
+            State::SynReceived | State::Established | State::FinWait1 | State::FinWait2 | State::CloseWait
+        ) {
+            self.rst_pending = Some((self.snd_nxt, true));
+        }
+        self.tx.discard(self.tx.len());
+        self.set_closed();
+    }
+
+    /// The current state.
+    pub fn state(&self) -> State {
+        self.state
+    }
+
+    /// The 4-tuple.
+    pub fn tuple(&self) -> FourTuple {
+        self.tuple
+    }
+
+    /// What `poll`/`epoll` would report.
+    pub fn readiness(&self) -> Readiness {
+        let closed = self.state == State::Closed;
+        Readiness {
+            readable: !self.rx.is_empty() || self.fin_received || self.error.is_some() || closed,
+            writable: matches!(self.state, State::Established | State::CloseWait)
+                && !self.fin_queued
+                && self.tx.window() > 0,
+            read_closed: self.fin_received,
+            hup: closed || (self.fin_received && self.fin_queued),
+            error: self.error.is_some(),
+        }
+    }
+
+    /// `SO_ERROR`: takes the pending error.
+    pub fn take_error(&mut self) -> Option<TcpError> {
+        self.error.take()
+    }
+
+    /// CLOSED with nothing left to send: the stack may drop it.
+    pub fn is_reapable(&self) -> bool {
+        self.state == State::Closed && self.rst_pending.is_none()
+    }
+
+    /// Bytes the application can read.
+    pub fn recv_queue_len(&self) -> usize {
+        self.rx.len()
+    }
+
+    /// Bytes queued and not yet acknowledged.
+    pub fn send_queue_len(&self) -> usize {
+        self.tx.len()
+    }
+
+    /// `TCP_NODELAY`.
+    pub fn set_nodelay(&mut self, on: bool) {
+        self.nodelay = on;
+    }
+
+    /// `TCP_CORK`: hold partial segments until uncorked.
+    pub fn set_cork(&mut self, on: bool) {
+        self.cork = on;
+    }
+
+    /// `SO_KEEPALIVE`.
+    pub fn set_keepalive(&mut self, on: bool) {
+        self.keepalive = on;
+        self.keepalive_probes = 0;
+        if on && self.state.is_synchronized() {
+            self.timers.set(Timer::Keepalive, self.last_recv + self.config.keepalive_idle);
+        } else {
+            self.timers.stop(Timer::Keepalive);
+        }
+    }
+
+    /// `SO_SNDBUF`: grows the send buffer.
+    pub fn set_send_buffer(&mut self, bytes: usize) {
+        self.tx.resize(bytes);
+    }
+
+    /// `SO_RCVBUF` before connecting: grows the receive buffer.
+    pub fn set_recv_buffer(&mut self, bytes: usize) {
+        self.rx.resize(bytes);
+    }
+
+    /// The congestion controller's name (`TCP_CONGESTION`).
+    pub fn congestion_name(&self) -> &'static str {
+        self.cc.name()
+    }
+
+    /// SND.UNA, SND.NXT, RCV.NXT, for tests and tools.
+    pub fn seq_vars(&self) -> (SeqNum, SeqNum, SeqNum) {
+        (self.snd_una, self.snd_nxt, self.rcv_nxt)
+    }
+
+    /// `TCP_INFO`.
+    pub fn info(&self) -> TcpInfo {
+        let mss = self.eff_mss().max(1);
+        let clamp = |v: u64| u32::try_from(v).unwrap_or(u32::MAX);
+        TcpInfo {
+            state: self.state.linux_code(),
+            ca_state: if self.retransmits > 0 {
+                4
+            } else if self.recover.is_some() {
+                3
+            } else {
+                0
+            },
+            retransmits: self.retransmits.min(255) as u8,
+            backoff: self.rtt.backoff.min(255) as u8,
+            options: u8::from(self.ts_ok) | (u8::from(self.sack_ok) << 1) | (u8::from(self.snd_wscale > 0 || self.rcv_wscale > 0) << 2),
+            snd_wscale: self.snd_wscale,
+            rcv_wscale: self.rcv_wscale,
+            rto: clamp(self.rtt.rto().as_micros() as u64),
+            ato: clamp(self.ato().as_micros() as u64),
+            snd_mss: mss,
+            rcv_mss: self.rcv_mss,
+            unacked: self.flight().div_ceil(mss),
+            sacked: 0,
+            lost: if self.retransmits > 0 { self.flight().div_ceil(mss) } else { 0 },
+            retrans: u32::from(self.retransmits > 0 || self.recover.is_some()),
+            rtt: clamp(self.rtt.srtt),
+            rttvar: clamp(self.rtt.rttvar),
+            snd_ssthresh: self.cc.ssthresh().checked_div(mss).unwrap_or(0).min(0x7fff_ffff),
+            snd_cwnd: self.cc.cwnd() / mss,
+            advmss: u32::from(self.config.mss),
+            rcv_space: self.rcv_wnd(),
+            snd_wnd: self.snd_wnd,
+            total_retrans: self.total_retrans,
+            bytes_acked: self.bytes_acked,
+            bytes_received: self.bytes_received,
+            segs_out: self.segs_out,
+            segs_in: self.segs_in,
+        }
+    }
+}

@@ -1,0 +1,89 @@
+//! The connection's timers: a small table whose next deadline is its minimum.
+
+use crate::time::Instant;
+
+/// Each timer a connection can run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Timer {
+    /// Retransmission (RFC 6298 §5), also for SYN and SYN-ACK.
+    Retransmit = 0,
+    /// Zero-window probe (RFC 9293 §3.8.6.1).
+    Persist = 1,
+    /// Delayed ACK (RFC 9293 §3.8.6.3, RFC 5681 §4.2).
+    DelayedAck = 2,
+    /// Keepalive (RFC 9293 §3.8.4, RFC 1122 §4.2.3.6).
+    Keepalive = 3,
+    /// TIME-WAIT's 2×MSL, and FIN-WAIT-2's orphan timeout.
+    Close = 4,
+}
+
+const COUNT: usize = 5;
+const ALL: [Timer; COUNT] =
+    [Timer::Retransmit, Timer::Persist, Timer::DelayedAck, Timer::Keepalive, Timer::Close];
+
+/// Deadlines, one slot per [`Timer`].
+#[derive(Debug, Clone, Copy, Default)]
+pub struct TimerTable {
+    deadlines: [Option<Instant>; COUNT],
+}
+
+impl TimerTable {
+    /// Arms `t` to fire at `at`.
+    pub fn set(&mut self, t: Timer, at: Instant) {
+        self.deadlines[t as usize] = Some(at);
+    }
+
+    /// Disarms `t`.
+    pub fn stop(&mut self, t: Timer) {
+        self.deadlines[t as usize] = None;
+    }
+
+    /// When `t` fires, if armed.
+    pub fn get(&self, t: Timer) -> Option<Instant> {
+        self.deadlines[t as usize]
+    }
+
+    /// `t` is armed.
+    pub fn is_armed(&self, t: Timer) -> bool {
+        self.get(t).is_some()
+    }
+
+    /// The earliest deadline.
+    pub fn next(&self) -> Option<Instant> {
+        self.deadlines.iter().flatten().min().copied()
+    }
+
+    /// Disarms and returns the timers due at `now`.
+    pub fn expire(&mut self, now: Instant) -> impl Iterator<Item = Timer> + use<> {
+        let mut due = [None; COUNT];
+        for t in ALL {
+            if self.get(t).is_some_and(|at| at <= now) {
+                self.stop(t);
+                due[t as usize] = Some(t);
+            }
+        }
+        due.into_iter().flatten()
+    }
+
+    /// Disarms everything.
+    pub fn clear(&mut self) {
+        self.deadlines = [None; COUNT];
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn next_is_the_minimum_and_expire_takes_due_ones() {
+        let mut t = TimerTable::default();
+        assert_eq!(t.next(), None);
+        t.set(Timer::Keepalive, Instant::from_millis(50));
+        t.set(Timer::Retransmit, Instant::from_millis(20));
+        assert_eq!(t.next(), Some(Instant::from_millis(20)));
+        let due: Vec<_> = t.expire(Instant::from_millis(30)).collect();
+        assert_eq!(due, [Timer::Retransmit]);
+        assert_eq!(t.next(), Some(Instant::from_millis(50)));
+    }
+}
