@@ -3,7 +3,9 @@
 //! Linux's errno for the same situation.
 
 use super::Stack;
-use super::socket::{Listener, Owner, SOMAXCONN, Socket, SocketError, SocketHandle, SocketKind, SocketOptions};
+use super::socket::{
+    Listener, Owner, SOMAXCONN, Socket, SocketError, SocketHandle, SocketKind, SocketOptions,
+};
 use crate::tcp::{FourTuple, Readiness, State, Tcb, TcpConfig, TcpInfo};
 use crate::time::Instant;
 use std::collections::VecDeque;
@@ -96,7 +98,10 @@ impl Stack {
             syn_queue: 0,
             accept_queue: VecDeque::new(),
         });
-        self.listeners.entry(local.port()).or_default().push(h.index);
+        self.listeners
+            .entry(local.port())
+            .or_default()
+            .push(h.index);
         Ok(())
     }
 
@@ -110,7 +115,10 @@ impl Stack {
         self.mark_dirty(h.index);
         let s = self.sock_mut(child)?;
         s.owner = Owner::App;
-        let remote = s.tuple().map(|t| t.remote).ok_or(SocketError::InvalidInput)?;
+        let remote = s
+            .tuple()
+            .map(|t| t.remote)
+            .ok_or(SocketError::InvalidInput)?;
         Ok((child, remote))
     }
 
@@ -132,7 +140,11 @@ impl Stack {
                 });
             }
         };
-        if remote.port() == 0 || remote.ip().is_unspecified() || remote.ip().is_broadcast() || remote.ip().is_multicast() {
+        if remote.port() == 0
+            || remote.ip().is_unspecified()
+            || remote.ip().is_broadcast()
+            || remote.ip().is_multicast()
+        {
             return Err(SocketError::ConnectionRefused);
         }
         if self.next_hop(*remote.ip()).is_none() {
@@ -278,7 +290,9 @@ impl Stack {
     /// `getsockname`.
     pub fn local_addr(&self, h: SocketHandle) -> Result<SocketAddrV4> {
         Ok(match &self.sock(h)?.kind {
-            SocketKind::Idle { bound } => bound.unwrap_or(SocketAddrV4::new(Ipv4Addr::UNSPECIFIED, 0)),
+            SocketKind::Idle { bound } => {
+                bound.unwrap_or(SocketAddrV4::new(Ipv4Addr::UNSPECIFIED, 0))
+            }
             SocketKind::Listener(l) => l.local,
             SocketKind::Tcp(t) => t.tuple().local,
         })
@@ -301,7 +315,11 @@ impl Stack {
 
     /// Changes the socket's options; those that matter to a live
     /// connection (Nagle, cork, keepalive) take effect at once.
-    pub fn set_options(&mut self, h: SocketHandle, f: impl FnOnce(&mut SocketOptions)) -> Result<()> {
+    pub fn set_options(
+        &mut self,
+        h: SocketHandle,
+        f: impl FnOnce(&mut SocketOptions),
+    ) -> Result<()> {
         let s = self.sock_mut(h)?;
         f(&mut s.options);
         let opts = s.options;

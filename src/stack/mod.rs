@@ -27,17 +27,19 @@ mod tcp_output;
 
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod tests_tcp;
 
 pub use counters::Counters;
 pub use socket::{SocketError, SocketHandle, SocketOptions};
 
+use crate::tcp::{FourTuple, TcpConfig};
 use crate::time::Instant;
 use crate::wire::arp::{ArpPacket, ArpRepr, Operation};
 use crate::wire::ethernet::{self, EtherType, EthernetAddress, EthernetFrame, EthernetRepr};
 use crate::wire::ipv4::Ipv4Cidr;
 use arp_cache::ArpCache;
 use reassembly::Reassembler;
-use crate::tcp::{FourTuple, TcpConfig};
 use socket::Slot;
 use std::collections::{BTreeSet, HashMap, VecDeque};
 use std::net::Ipv4Addr;
@@ -311,16 +313,20 @@ impl Stack {
             self.reasm.poll_timeout(),
             self.tcp_timers.first().map(|&(t, _)| t),
         ]
-            .into_iter()
-            .flatten()
-            .min()
+        .into_iter()
+        .flatten()
+        .min()
     }
 
     /// Appends the sockets whose readiness may have changed since the last
     /// call and clears the set.
     pub fn take_dirty(&mut self, out: &mut Vec<SocketHandle>) {
         for h in &self.dirty {
-            if let Some(s) = self.slot_mut(h.index) {
+            if let Some(s) = self
+                .sockets
+                .get_mut(h.index as usize)
+                .and_then(|s| s.socket.as_mut())
+            {
                 s.dirty = false;
             }
         }

@@ -10,7 +10,6 @@
 use super::Stack;
 use super::socket::{Owner, Slot, Socket, SocketError, SocketHandle, SocketKind};
 use crate::tcp::State;
-use crate::time::Instant;
 
 /// Linux's default `ip_local_port_range`.
 pub const EPHEMERAL_PORTS: core::ops::RangeInclusive<u16> = 32768..=60999;
@@ -85,8 +84,7 @@ impl Stack {
         };
         slot.generation = slot.generation.wrapping_add(1);
         // Wake anyone still waiting on it; they will find a stale handle.
-        sock.wait
-            .fetch_add(1, std::sync::atomic::Ordering::Release);
+        sock.wait.fetch_add(1, std::sync::atomic::Ordering::Release);
         if let Some(t) = sock.timer_at {
             self.tcp_timers.remove(&(t, index));
         }

@@ -148,7 +148,12 @@ impl Stack {
             *tuple.remote.ip(),
         );
         if self
-            .send_ip(now, *tuple.remote.ip(), crate::wire::checksum::PROTO_TCP, &buf)
+            .send_ip(
+                now,
+                *tuple.remote.ip(),
+                crate::wire::checksum::PROTO_TCP,
+                &buf,
+            )
             .is_ok()
         {
             self.counters.tcp_tx_rst_no_socket += 1;

@@ -59,7 +59,10 @@ impl Stack {
                 }
                 continue;
             };
-            let mac = match self.next_hop(remote).map(|hop| (hop, self.arp.lookup(now, hop))) {
+            let mac = match self
+                .next_hop(remote)
+                .map(|hop| (hop, self.arp.lookup(now, hop)))
+            {
                 Some((_, Lookup::Found(mac))) => mac,
                 Some((hop, Lookup::Pending)) => {
                     // Nothing is lost: the segments stay in the TCB until
@@ -84,7 +87,9 @@ impl Stack {
                 }
             };
             let mut scratch = core::mem::take(&mut self.scratch);
-            let sent = self.slot_mut(index).and_then(|s| {
+            let our_mac = self.config.mac;
+            let ident = self.ip_ident.wrapping_add(1);
+            let sent = self.sockets[index as usize].socket.as_mut().and_then(|s| {
                 let tcb = s.tcb_mut()?;
                 let tuple = tcb.tuple();
                 let seg = tcb.poll_transmit(now, &mut scratch)?;
@@ -96,19 +101,18 @@ impl Stack {
                 }
                 let mut eth = EthernetFrame::new_unchecked(&mut buf[..frame_len]);
                 EthernetRepr {
-                    src_addr: self.config.mac,
+                    src_addr: our_mac,
                     dst_addr: mac,
                     ethertype: EtherType::Ipv4,
                 }
                 .emit(&mut eth);
-                self.ip_ident = self.ip_ident.wrapping_add(1);
                 let ip = Ipv4Repr {
                     src_addr: *tuple.local.ip(),
                     dst_addr: *tuple.remote.ip(),
                     protocol: PROTO_TCP,
                     payload_len: tcp_len,
                     ttl: DEFAULT_TTL,
-                    ident: self.ip_ident,
+                    ident,
                     dont_frag: true,
                     more_frags: false,
                     frag_offset: 0,
@@ -126,6 +130,7 @@ impl Stack {
             self.scratch = scratch;
             match sent {
                 Some(Some(len)) => {
+                    self.ip_ident = ident;
                     self.counters.tcp_tx += 1;
                     self.counters.tx_frames += 1;
                     return Some(len);

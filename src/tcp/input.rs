@@ -43,7 +43,8 @@ impl Tcb {
         // First: is the sequence number acceptable (§3.10.7.4)?
         let mut seg = *seg;
         if !self.acceptable(&seg) {
-            let wnd_zero_ack = self.rcv_wnd() == 0 && seg.seq == self.rcv_nxt && f.contains(TcpFlags::ACK);
+            let wnd_zero_ack =
+                self.rcv_wnd() == 0 && seg.seq == self.rcv_nxt && f.contains(TcpFlags::ACK);
             if !wnd_zero_ack {
                 if !f.contains(TcpFlags::RST) {
                     self.ack_now = true;
@@ -65,7 +66,8 @@ impl Tcb {
         self.last_recv = now;
         if self.keepalive {
             self.keepalive_probes = 0;
-            self.timers.set(Timer::Keepalive, now + self.config.keepalive_idle);
+            self.timers
+                .set(Timer::Keepalive, now + self.config.keepalive_idle);
         }
 
         // Second: RST. RFC 5961 §3.2: only an exact match resets; anything
@@ -104,7 +106,11 @@ impl Tcb {
         }
         if self.state == State::SynReceived {
             if seg.ack.after(self.snd_una) && seg.ack.before_eq(self.snd_max) {
-                self.state = if self.fin_queued { State::FinWait1 } else { State::Established };
+                self.state = if self.fin_queued {
+                    State::FinWait1
+                } else {
+                    State::Established
+                };
                 self.snd_wl1 = seg.seq - 1u32;
                 self.on_established(now);
             } else {
@@ -184,7 +190,8 @@ impl Tcb {
             (0, _) => seg.seq.in_window(self.rcv_nxt, wnd),
             (_, 0) => false,
             (_, _) => {
-                seg.seq.in_window(self.rcv_nxt, wnd) || (seg.seq + (len - 1)).in_window(self.rcv_nxt, wnd)
+                seg.seq.in_window(self.rcv_nxt, wnd)
+                    || (seg.seq + (len - 1)).in_window(self.rcv_nxt, wnd)
             }
         }
     }
@@ -232,7 +239,8 @@ impl Tcb {
     /// Entering ESTABLISHED (or FIN-WAIT-1 straight from SYN-RECEIVED).
     fn on_established(&mut self, now: Instant) {
         if self.keepalive {
-            self.timers.set(Timer::Keepalive, now + self.config.keepalive_idle);
+            self.timers
+                .set(Timer::Keepalive, now + self.config.keepalive_idle);
         }
     }
 
@@ -305,7 +313,10 @@ impl Tcb {
                 }
                 None => {
                     self.dupacks = 0;
-                    let srtt = self.rtt.has_sample().then(|| Duration::from_micros(self.rtt.srtt));
+                    let srtt = self
+                        .rtt
+                        .has_sample()
+                        .then(|| Duration::from_micros(self.rtt.srtt));
                     self.cc.on_ack(now, acked, srtt);
                 }
             }
@@ -331,7 +342,8 @@ impl Tcb {
 
         // Window update (§3.10.7.4): only from a segment newer than the last
         // one used (SND.WL1, SND.WL2).
-        if self.snd_wl1.before(seg.seq) || (self.snd_wl1 == seg.seq && self.snd_wl2.before_eq(ack)) {
+        if self.snd_wl1.before(seg.seq) || (self.snd_wl1 == seg.seq && self.snd_wl2.before_eq(ack))
+        {
             self.snd_wnd = wnd;
             self.max_snd_wnd = self.max_snd_wnd.max(wnd);
             self.snd_wl1 = seg.seq;
@@ -369,7 +381,9 @@ impl Tcb {
         let ready = self.rx.commit(ready);
         self.rcv_nxt += ready;
         self.bytes_received += ready as u64;
-        self.rcv_mss = self.rcv_mss.max((data.len() as u32).min(u32::from(self.config.mss)));
+        self.rcv_mss = self
+            .rcv_mss
+            .max((data.len() as u32).min(u32::from(self.config.mss)));
         if let Some(fin) = self.rx_fin_seq {
             if fin == self.rcv_nxt {
                 self.process_fin(now);

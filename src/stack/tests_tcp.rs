@@ -1,0 +1,327 @@
+//! Two stacks over an in-memory Ethernet, with virtual time: ARP, the
+//! handshake through the listener's queues, data both ways, RST for a
+//! closed port, and what a full backlog does.
+
+use super::*;
+use crate::tcp::State;
+use crate::time::Duration;
+use std::net::SocketAddrV4;
+
+const A: Ipv4Addr = Ipv4Addr::new(10, 0, 0, 1);
+const B: Ipv4Addr = Ipv4Addr::new(10, 0, 0, 2);
+
+struct Pair {
+    a: Stack,
+    b: Stack,
+    now: Instant,
+    /// Frames A→B and B→A seen on the wire.
+    a_to_b: Vec<Vec<u8>>,
+    b_to_a: Vec<Vec<u8>>,
+}
+
+fn cfg(ip: Ipv4Addr) -> StackConfig {
+    StackConfig {
+        mac: StackConfig::default_mac(ip),
+        ip,
+        prefix_len: 24,
+        gateway: None,
+        mtu: 1500,
+    }
+}
+
+impl Pair {
+    fn new() -> Pair {
+        Pair {
+            a: Stack::new(cfg(A), Instant::ZERO, 11),
+            b: Stack::new(cfg(B), Instant::ZERO, 22),
+            now: Instant::ZERO,
+            a_to_b: Vec::new(),
+            b_to_a: Vec::new(),
+        }
+    }
+
+    /// Moves frames until both are quiet, without advancing time.
+    fn exchange(&mut self) {
+        let mut buf = vec![0u8; 1514];
+        for _ in 0..100_000 {
+            let mut moved = false;
+            while let Some(n) = self.a.poll_transmit(self.now, &mut buf) {
+                self.a_to_b.push(buf[..n].to_vec());
+                self.b.handle_frame(self.now, &buf[..n]);
+                moved = true;
+            }
+            while let Some(n) = self.b.poll_transmit(self.now, &mut buf) {
+                self.b_to_a.push(buf[..n].to_vec());
+                self.a.handle_frame(self.now, &buf[..n]);
+                moved = true;
+            }
+            if !moved {
+                return;
+            }
+        }
+        panic!("livelock: frames never stop");
+    }
+
+    /// Exchanges, then advances time to the next timer, `steps` times or
+    /// until `done`.
+    fn run_until(&mut self, limit: Duration, mut done: impl FnMut(&mut Pair) -> bool) {
+        let end = self.now + limit;
+        loop {
+            self.exchange();
+            if done(self) {
+                return;
+            }
+            if self.a.has_pending_transmit() || self.b.has_pending_transmit() {
+                continue;
+            }
+            let next = [self.a.poll_timeout(), self.b.poll_timeout()]
+                .into_iter()
+                .flatten()
+                .min();
+            match next {
+                Some(t) if t <= end => {
+                    self.now = self.now.max(t);
+                    self.a.handle_timeout(self.now);
+                    self.b.handle_timeout(self.now);
+                }
+                _ => return,
+            }
+        }
+    }
+}
+
+fn listen(s: &mut Stack, port: u16, backlog: i32) -> SocketHandle {
+    let l = s.socket();
+    s.bind(l, SocketAddrV4::new(Ipv4Addr::UNSPECIFIED, port))
+        .unwrap();
+    s.listen(l, backlog).unwrap();
+    l
+}
+
+fn tcp_flags_seen(frames: &[Vec<u8>]) -> Vec<String> {
+    use crate::wire::ipv4::{Ipv4Packet, Ipv4Repr};
+    use crate::wire::tcp::{TcpPacket, TcpRepr};
+    frames
+        .iter()
+        .filter_map(|f| {
+            let e = EthernetFrame::new_checked(&f[..]).ok()?;
+            let p = Ipv4Packet::new_checked(e.payload()).ok()?;
+            let ip = Ipv4Repr::parse(&p).ok()?;
+            if ip.protocol != 6 {
+                return None;
+            }
+            let t = TcpPacket::new_checked(p.payload()).ok()?;
+            let r = TcpRepr::parse(&t, ip.src_addr, ip.dst_addr).ok()?;
+            Some(r.flags.to_string())
+        })
+        .collect()
+}
+
+#[test]
+fn handshake_transfer_and_close_between_two_stacks() {
+    let mut p = Pair::new();
+    let l = listen(&mut p.b, 80, 16);
+    let c = p.a.socket();
+    assert_eq!(
+        p.a.connect(p.now, c, SocketAddrV4::new(B, 80)),
+        Err(SocketError::InProgress)
+    );
+    p.run_until(Duration::from_secs(5), |p| {
+        p.b.readiness(l).unwrap().readable
+    });
+    assert_eq!(p.a.state(c).unwrap(), State::Established);
+    assert!(p.a.readiness(c).unwrap().writable);
+    let (s, peer) = p.b.accept(l).unwrap();
+    assert_eq!(*peer.ip(), A);
+    assert_eq!(p.b.accept(l), Err(SocketError::WouldBlock));
+    assert_eq!(p.b.local_addr(s).unwrap(), SocketAddrV4::new(B, 80));
+    assert_eq!(p.a.peer_addr(c).unwrap(), SocketAddrV4::new(B, 80));
+
+    // 1 MiB from A to B and 300 KiB back, in pieces as an application would.
+    let up: Vec<u8> = (0..1 << 20)
+        .map(|i: u32| (i.wrapping_mul(2654435761) >> 24) as u8)
+        .collect();
+    let down: Vec<u8> = (0..300_000u32).map(|i| (i % 253) as u8).collect();
+    let (mut sent_up, mut sent_down) = (0, 0);
+    let (mut got_up, mut got_down) = (Vec::new(), Vec::new());
+    let mut buf = vec![0u8; 70_000];
+    p.run_until(Duration::from_secs(120), |p| {
+        while sent_up < up.len() {
+            match p.a.send(c, &up[sent_up..]) {
+                Ok(n) => sent_up += n,
+                Err(SocketError::WouldBlock) => break,
+                Err(e) => panic!("{e:?}"),
+            }
+        }
+        while sent_down < down.len() {
+            match p.b.send(s, &down[sent_down..]) {
+                Ok(n) => sent_down += n,
+                Err(SocketError::WouldBlock) => break,
+                Err(e) => panic!("{e:?}"),
+            }
+        }
+        while let Ok(n) = p.b.recv(s, &mut buf, false) {
+            if n == 0 {
+                break;
+            }
+            got_up.extend_from_slice(&buf[..n]);
+        }
+        while let Ok(n) = p.a.recv(c, &mut buf, false) {
+            if n == 0 {
+                break;
+            }
+            got_down.extend_from_slice(&buf[..n]);
+        }
+        got_up.len() == up.len() && got_down.len() == down.len()
+    });
+    assert!(
+        got_up == up,
+        "A→B bytes differ ({} of {})",
+        got_up.len(),
+        up.len()
+    );
+    assert!(got_down == down, "B→A bytes differ");
+
+    // A closes first: A ends in TIME-WAIT, B sees EOF and sits in CLOSE-WAIT
+    // until it closes, then LAST-ACK, then the connection is gone.
+    p.a.close(c);
+    p.run_until(Duration::from_secs(1), |p| {
+        p.b.readiness(s).unwrap().read_closed
+    });
+    assert_eq!(p.b.state(s).unwrap(), State::CloseWait);
+    assert_eq!(p.b.recv(s, &mut buf, false), Ok(0));
+    p.b.close(s);
+    p.exchange();
+    let a_states: Vec<State> = p.a.socket_list().iter().map(|x| x.1).collect();
+    assert!(a_states.contains(&State::TimeWait), "{a_states:?}");
+    p.run_until(Duration::from_secs(200), |p| p.a.socket_list().is_empty());
+    assert!(
+        p.a.socket_list().is_empty(),
+        "TIME-WAIT ended and was reaped"
+    );
+    assert_eq!(p.b.socket_list().len(), 1, "only B's listener is left");
+    let flags = tcp_flags_seen(&p.a_to_b);
+    assert_eq!(flags.first().map(String::as_str), Some("[S]"));
+}
+
+#[test]
+fn syn_to_closed_port_is_refused_with_rst() {
+    let mut p = Pair::new();
+    let c = p.a.socket();
+    let _ = p.a.connect(p.now, c, SocketAddrV4::new(B, 9));
+    p.run_until(Duration::from_secs(5), |p| p.a.readiness(c).unwrap().error);
+    assert_eq!(
+        p.a.take_error(c).unwrap(),
+        Some(SocketError::ConnectionRefused)
+    );
+    assert_eq!(p.a.state(c).unwrap(), State::Closed);
+    assert_eq!(p.b.counters().tcp_tx_rst_no_socket, 1);
+    assert_eq!(tcp_flags_seen(&p.b_to_a), vec!["[R.]".to_string()]);
+}
+
+#[test]
+fn bind_conflicts_and_reuse() {
+    let mut s = Stack::new(cfg(A), Instant::ZERO, 1);
+    let l = listen(&mut s, 8080, 4);
+    let x = s.socket();
+    assert_eq!(
+        s.bind(x, SocketAddrV4::new(Ipv4Addr::UNSPECIFIED, 8080)),
+        Err(SocketError::AddrInUse)
+    );
+    s.set_options(x, |o| o.reuse_addr = true).unwrap();
+    assert_eq!(
+        s.bind(x, SocketAddrV4::new(Ipv4Addr::UNSPECIFIED, 8080)),
+        Err(SocketError::AddrInUse),
+        "SO_REUSEADDR does not share with a listener"
+    );
+    assert_eq!(
+        s.bind(x, SocketAddrV4::new(Ipv4Addr::new(1, 2, 3, 4), 1)),
+        Err(SocketError::AddrNotAvailable)
+    );
+    s.close(l);
+    assert_eq!(
+        s.bind(x, SocketAddrV4::new(Ipv4Addr::UNSPECIFIED, 8080)),
+        Ok(())
+    );
+    assert_eq!(
+        s.bind(x, SocketAddrV4::new(Ipv4Addr::UNSPECIFIED, 8081)),
+        Err(SocketError::InvalidInput),
+        "bound twice"
+    );
+    let e = s.socket();
+    s.bind(e, SocketAddrV4::new(Ipv4Addr::UNSPECIFIED, 0))
+        .unwrap();
+    let port = s.local_addr(e).unwrap().port();
+    assert!(table::EPHEMERAL_PORTS.contains(&port));
+}
+
+/// Backlog 1: the SYN queue holds one half-open connection and the accept
+/// queue backlog + 1 = 2 established ones. Three clients connect at once:
+/// SYNs that find a queue full get no answer, their retransmissions (1 s,
+/// 3 s, 7 s...) fill the accept queue, the third client stays in SYN-SENT,
+/// and it connects once `accept` makes room.
+#[test]
+fn full_accept_queue_drops_syns_until_accept_makes_room() {
+    let mut p = Pair::new();
+    let l = listen(&mut p.b, 80, 1);
+    let clients: Vec<SocketHandle> = (0..3).map(|_| p.a.socket()).collect();
+    for &c in &clients {
+        let _ = p.a.connect(p.now, c, SocketAddrV4::new(B, 80));
+    }
+    p.run_until(Duration::from_secs(5), |_| false);
+    let (syn_q, acc_q, backlog) = p.b.listener_queues(l).unwrap();
+    assert_eq!((syn_q, acc_q, backlog), (0, 2, 1));
+    let states: Vec<State> = clients.iter().map(|&c| p.a.state(c).unwrap()).collect();
+    assert_eq!(
+        states.iter().filter(|s| **s == State::Established).count(),
+        2,
+        "{states:?}"
+    );
+    assert_eq!(states.iter().filter(|s| **s == State::SynSent).count(), 1);
+    assert!(p.b.counters().tcp_syn_queue_overflow >= 1);
+    assert!(p.b.counters().tcp_accept_queue_overflow >= 1);
+    p.b.accept(l).unwrap();
+    p.b.accept(l).unwrap();
+    // The third SYN's next retransmission now gets through.
+    p.run_until(Duration::from_secs(30), |p| {
+        p.b.readiness(l).unwrap().readable
+    });
+    assert!(
+        clients
+            .iter()
+            .all(|&c| p.a.state(c).unwrap() == State::Established)
+    );
+    assert!(p.b.accept(l).is_ok());
+}
+
+#[test]
+fn closing_a_listener_resets_connections_never_accepted() {
+    let mut p = Pair::new();
+    let l = listen(&mut p.b, 80, 8);
+    let c = p.a.socket();
+    let _ = p.a.connect(p.now, c, SocketAddrV4::new(B, 80));
+    p.run_until(Duration::from_secs(2), |p| {
+        p.b.readiness(l).unwrap().readable
+    });
+    p.b.close(l);
+    p.run_until(Duration::from_secs(2), |p| p.a.readiness(c).unwrap().error);
+    assert_eq!(
+        p.a.take_error(c).unwrap(),
+        Some(SocketError::ConnectionReset)
+    );
+    p.exchange();
+    assert!(p.b.socket_list().is_empty(), "the reset child was reaped");
+}
+
+#[test]
+fn connect_to_unresolvable_host_fails_with_ehostunreach() {
+    let mut p = Pair::new();
+    let c = p.a.socket();
+    let _ =
+        p.a.connect(p.now, c, SocketAddrV4::new(Ipv4Addr::new(10, 0, 0, 99), 80));
+    p.run_until(Duration::from_secs(10), |p| p.a.readiness(c).unwrap().error);
+    assert_eq!(
+        p.a.take_error(c).unwrap(),
+        Some(SocketError::HostUnreachable)
+    );
+}
