@@ -1,1 +1,3 @@
 //! The stack thread: the only place that reads the clock or blocks.
+
+pub mod log;
