@@ -92,7 +92,11 @@ pub struct ConfigError {
 impl fmt::Display for ConfigError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         // `{:?}` quotes and escapes, so a newline in the value stays on one line.
-        write!(f, "tapstack: {}={:?}: {}", self.var, self.value, self.problem)
+        write!(
+            f,
+            "tapstack: {}={:?}: {}",
+            self.var, self.value, self.problem
+        )
     }
 }
 
@@ -132,10 +136,13 @@ impl Config {
             c.faults = Some(parse_faults(&v).map_err(|p| err(var, &v, p))?);
         }
         if let Some((var, v)) = get("TAPSTACK_LOG") {
-            c.log = v
-                .trim()
-                .parse()
-                .map_err(|()| err(var, &v, "not a log level (error, warn, info, debug or trace)".into()))?;
+            c.log = v.trim().parse().map_err(|()| {
+                err(
+                    var,
+                    &v,
+                    "not a log level (error, warn, info, debug or trace)".into(),
+                )
+            })?;
         }
         if let Some((var, v)) = get("TAPSTACK_MSL") {
             c.msl = parse_msl(&v).map_err(|p| err(var, &v, p))?;
@@ -172,7 +179,8 @@ fn parse_ifname(v: &str) -> Result<String, String> {
     let ok = v.len() < libc::IFNAMSIZ
         && v != "."
         && v != ".."
-        && v.bytes().all(|b| b.is_ascii_graphic() && b != b'/' && b != b':');
+        && v.bytes()
+            .all(|b| b.is_ascii_graphic() && b != b'/' && b != b':');
     if ok {
         Ok(v.to_string())
     } else {
@@ -198,7 +206,9 @@ fn parse_cidr(v: &str) -> Result<(Ipv4Addr, u8), String> {
 }
 
 fn network(ip: Ipv4Addr, prefix_len: u8) -> u32 {
-    let mask = u32::MAX.checked_shl(32 - u32::from(prefix_len)).unwrap_or(0);
+    let mask = u32::MAX
+        .checked_shl(32 - u32::from(prefix_len))
+        .unwrap_or(0);
     u32::from(ip) & mask
 }
 
@@ -251,13 +261,21 @@ fn parse_msl(v: &str) -> Result<Duration, String> {
 fn parse_probability(key: &str, v: &str) -> Result<f64, String> {
     match v.parse::<f64>() {
         Ok(p) if (0.0..=1.0).contains(&p) => Ok(p),
-        _ => Err(format!("{key}={} is not a probability from 0 to 1", v.escape_debug())),
+        _ => Err(format!(
+            "{key}={} is not a probability from 0 to 1",
+            v.escape_debug()
+        )),
     }
 }
 
 /// `2ms`, `500us`, `1.5s`, or `0`.
 fn parse_duration(key: &str, v: &str) -> Result<Duration, String> {
-    let bad = || format!("{key}={} is not a duration (like 2ms, 500us or 1s)", v.escape_debug());
+    let bad = || {
+        format!(
+            "{key}={} is not a duration (like 2ms, 500us or 1s)",
+            v.escape_debug()
+        )
+    };
     if v == "0" {
         return Ok(Duration::ZERO);
     }
@@ -292,9 +310,9 @@ fn parse_faults(v: &str) -> Result<FaultConfig, String> {
             "corrupt" => f.corrupt = parse_probability(key, val)?,
             "delay" => f.delay = parse_duration(key, val)?,
             "seed" => {
-                f.seed = val
-                    .parse()
-                    .map_err(|_| format!("seed={} is not an unsigned integer", val.escape_debug()))?
+                f.seed = val.parse().map_err(|_| {
+                    format!("seed={} is not an unsigned integer", val.escape_debug())
+                })?
             }
             _ => {
                 return Err(format!(
@@ -346,12 +364,18 @@ mod tests {
 
     #[test]
     fn empty_values_count_as_unset() {
-        assert_eq!(parse(&[("TAPSTACK_GW", ""), ("TAPSTACK_IP", "")]).unwrap(), Config::default());
+        assert_eq!(
+            parse(&[("TAPSTACK_GW", ""), ("TAPSTACK_IP", "")]).unwrap(),
+            Config::default()
+        );
     }
 
     #[test]
     fn ifname() {
-        assert_eq!(parse(&[("TAPSTACK_IFNAME", "tapx1")]).unwrap().ifname, "tapx1");
+        assert_eq!(
+            parse(&[("TAPSTACK_IFNAME", "tapx1")]).unwrap().ifname,
+            "tapx1"
+        );
         bad("TAPSTACK_IFNAME", "a-name-that-is-far-too-long");
         bad("TAPSTACK_IFNAME", "../x");
         bad("TAPSTACK_IFNAME", "has space");
@@ -379,7 +403,9 @@ mod tests {
         assert_eq!(c.gateway, Some(Ipv4Addr::new(198, 18, 0, 1)));
         let c = parse(&[("TAPSTACK_IP", "10.0.0.5/8"), ("TAPSTACK_GW", "10.9.9.9")]).unwrap();
         assert_eq!(c.gateway, Some(Ipv4Addr::new(10, 9, 9, 9)));
-        assert!(bad("TAPSTACK_GW", "10.0.0.1").contains("not on the TAPSTACK_IP network 198.18.0.0/24"));
+        assert!(
+            bad("TAPSTACK_GW", "10.0.0.1").contains("not on the TAPSTACK_IP network 198.18.0.0/24")
+        );
         bad("TAPSTACK_GW", "198.18.0.2");
         bad("TAPSTACK_GW", "gateway");
     }
@@ -430,11 +456,20 @@ mod tests {
                 seed: 7,
             }
         );
-        let f = parse(&[("TAPSTACK_FAULTS", "delay=500us")]).unwrap().faults.unwrap();
+        let f = parse(&[("TAPSTACK_FAULTS", "delay=500us")])
+            .unwrap()
+            .faults
+            .unwrap();
         assert_eq!(f.delay, Duration::from_micros(500));
-        let f = parse(&[("TAPSTACK_FAULTS", "delay=1.5s, drop=1")]).unwrap().faults.unwrap();
+        let f = parse(&[("TAPSTACK_FAULTS", "delay=1.5s, drop=1")])
+            .unwrap()
+            .faults
+            .unwrap();
         assert_eq!((f.delay, f.drop), (Duration::from_millis(1500), 1.0));
-        assert!(bad("TAPSTACK_FAULTS", "drop=1.5").contains(": drop=1.5 is not a probability from 0 to 1"));
+        assert!(
+            bad("TAPSTACK_FAULTS", "drop=1.5")
+                .contains(": drop=1.5 is not a probability from 0 to 1")
+        );
         assert!(bad("TAPSTACK_FAULTS", "loss=0.1").contains("unknown fault"));
         bad("TAPSTACK_FAULTS", "drop");
         bad("TAPSTACK_FAULTS", "delay=2");
@@ -444,8 +479,14 @@ mod tests {
 
     #[test]
     fn log() {
-        assert_eq!(parse(&[("TAPSTACK_LOG", "debug")]).unwrap().log, LogLevel::Debug);
-        assert_eq!(parse(&[("TAPSTACK_LOG", "TRACE")]).unwrap().log, LogLevel::Trace);
+        assert_eq!(
+            parse(&[("TAPSTACK_LOG", "debug")]).unwrap().log,
+            LogLevel::Debug
+        );
+        assert_eq!(
+            parse(&[("TAPSTACK_LOG", "TRACE")]).unwrap().log,
+            LogLevel::Trace
+        );
         assert!(bad("TAPSTACK_LOG", "loud").contains("not a log level"));
     }
 

@@ -79,7 +79,10 @@ fn kernel_arp_request_reaches_the_pcap() {
     let _ = std::fs::remove_file(&pcap);
     let output = std::fs::read_to_string(&log_path).unwrap_or_default();
     let _ = std::fs::remove_file(&log_path);
-    assert!(status.success(), "the test in the namespace failed ({status}):\n{output}");
+    assert!(
+        status.success(),
+        "the test in the namespace failed ({status}):\n{output}"
+    );
 }
 
 /// CPU ticks (utime + stime) of the thread named `tapstack`.
@@ -123,7 +126,11 @@ fn child(pcap: &Path) {
     let before = stack_thread_ticks().expect("a thread named tapstack");
     std::thread::sleep(Duration::from_secs(1));
     let after = stack_thread_ticks().unwrap();
-    assert!(after - before <= 5, "idle stack thread used {} ticks in 1 s", after - before);
+    assert!(
+        after - before <= 5,
+        "idle stack thread used {} ticks in 1 s",
+        after - before
+    );
 
     // The stack does not answer yet; the kernel's ARP request is what we want.
     let _ = Command::new("ping")
@@ -150,13 +157,23 @@ fn child(pcap: &Path) {
         off += 16 + incl;
     }
     assert_eq!(off, bytes.len(), "pcap ends mid-record");
-    assert!(arp_requests >= 1, "no ARP request for 198.18.0.2 in the pcap");
+    assert!(
+        arp_requests >= 1,
+        "no ARP request for 198.18.0.2 in the pcap"
+    );
 
     if have("tcpdump") {
-        let out = Command::new("tcpdump").args(["-nr"]).arg(pcap).output().unwrap();
+        let out = Command::new("tcpdump")
+            .args(["-nr"])
+            .arg(pcap)
+            .output()
+            .unwrap();
         let text = String::from_utf8_lossy(&out.stdout);
         assert!(out.status.success(), "tcpdump -r failed");
-        assert!(text.contains("Request who-has 198.18.0.2"), "tcpdump read:\n{text}");
+        assert!(
+            text.contains("Request who-has 198.18.0.2"),
+            "tcpdump read:\n{text}"
+        );
     }
     eprintln!("ok: {arp_requests} ARP request(s) captured");
 }

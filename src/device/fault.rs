@@ -448,7 +448,10 @@ mod tests {
         let mut b = Batch::new(4, 1514);
         assert_eq!(dev.recv(t0, &mut b).unwrap().frames, 0);
         assert_eq!(dev.poll_at(), Some(Instant::from_millis(12)));
-        assert_eq!(dev.recv(Instant::from_millis(12), &mut b).unwrap().frames, 1);
+        assert_eq!(
+            dev.recv(Instant::from_millis(12), &mut b).unwrap().frames,
+            1
+        );
         assert_eq!(b.get(0), &frame(2)[..]);
     }
 

@@ -104,7 +104,11 @@ impl<D: Device> PcapDevice<D> {
     ) -> io::Result<PcapDevice<D>> {
         let file = File::create(path)?;
         let writer = PcapWriter::new(BufWriter::with_capacity(1 << 16, file), LINKTYPE_ETHERNET)?;
-        let mut dev = PcapDevice::new(inner, writer, realtime_micros.wrapping_sub(now.total_micros()));
+        let mut dev = PcapDevice::new(
+            inner,
+            writer,
+            realtime_micros.wrapping_sub(now.total_micros()),
+        );
         dev.flush()?;
         Ok(dev)
     }
@@ -199,7 +203,8 @@ mod tests {
     #[test]
     fn golden_bytes() {
         let mut w = PcapWriter::new(Vec::new(), LINKTYPE_ETHERNET).unwrap();
-        w.write_packet(1_700_000_000_123_456, &[0xde, 0xad, 0xbe]).unwrap();
+        w.write_packet(1_700_000_000_123_456, &[0xde, 0xad, 0xbe])
+            .unwrap();
         let bytes = w.into_inner();
         #[rustfmt::skip]
         let expected: [u8; 24 + 16 + 3] = [

@@ -95,10 +95,12 @@ impl Device for TapDevice {
                     }
                     // The kernel refuses a malformed frame (EINVAL) or one
                     // too large (EMSGSIZE): a stack bug, not a dead device.
-                    Err(e)
-                        if matches!(e.raw_os_error(), Some(libc::EINVAL | libc::EMSGSIZE)) =>
-                    {
-                        crate::log_warn!("{}: frame of {} bytes refused: {e}", self.tap.name, frame.len());
+                    Err(e) if matches!(e.raw_os_error(), Some(libc::EINVAL | libc::EMSGSIZE)) => {
+                        crate::log_warn!(
+                            "{}: frame of {} bytes refused: {e}",
+                            self.tap.name,
+                            frame.len()
+                        );
                         break;
                     }
                     Err(e) => return Err(e),

@@ -111,10 +111,15 @@ fn tap_error(name: &str, e: &std::io::Error) -> StartError {
 /// Opens the TAP and wraps it as configured: `FaultDevice<PcapDevice<TapDevice>>`
 /// (the capture shows the wire; the faults sit between the wire and the stack).
 pub fn open_device(config: &Config, now: Instant) -> Result<Box<dyn Device + Send>, StartError> {
-    let tap = TapDevice::open(&config.ifname, config.mtu).map_err(|e| tap_error(&config.ifname, &e))?;
+    let tap =
+        TapDevice::open(&config.ifname, config.mtu).map_err(|e| tap_error(&config.ifname, &e))?;
     crate::log_info!(
         "{} {} (MTU {})",
-        if tap.created() { "created" } else { "attached to" },
+        if tap.created() {
+            "created"
+        } else {
+            "attached to"
+        },
         tap.name(),
         config.mtu
     );
@@ -150,7 +155,9 @@ impl Runtime {
         dev: Box<dyn Device + Send>,
     ) -> Result<&'static Runtime, StartError> {
         let io_error = |what: &str, e: std::io::Error| {
-            start_error(format!("tapstack: cannot start the stack thread: {what}: {e}"))
+            start_error(format!(
+                "tapstack: cannot start the stack thread: {what}: {e}"
+            ))
         };
         let poll = Poll::new().map_err(|e| io_error("epoll_create1", e))?;
         let waker = Waker::new(poll.registry(), WAKER).map_err(|e| io_error("eventfd", e))?;
@@ -225,7 +232,9 @@ impl Runtime {
         let _ = self.waker.wake();
         let mut finished = self.finished.lock();
         if !*finished {
-            let _ = self.finished_cv.wait_for(&mut finished, Duration::from_secs(1));
+            let _ = self
+                .finished_cv
+                .wait_for(&mut finished, Duration::from_secs(1));
         }
     }
 
@@ -247,7 +256,8 @@ impl Runtime {
                 true
             }
         };
-        self.state.store(if failed { FAILED } else { STOPPED }, Ordering::Release);
+        self.state
+            .store(if failed { FAILED } else { STOPPED }, Ordering::Release);
         // Wake every waiter so nobody sleeps forever on a dead stack.
         let mut words = Vec::new();
         if let Some(stack) = self.stack.try_lock_for(Duration::from_millis(100)) {
@@ -426,7 +436,8 @@ mod tests {
     #[test]
     fn loop_consumes_frames_and_shuts_down() {
         let mock = Arc::new(Mutex::new(MockDevice::new(1500)));
-        let rt = Runtime::start_with_device(Config::default(), Box::new(Shared(mock.clone()))).unwrap();
+        let rt =
+            Runtime::start_with_device(Config::default(), Box::new(Shared(mock.clone()))).unwrap();
         assert_eq!(rt.health(), Ok(()));
         assert_eq!(rt.config().mtu, 1500);
         mock.lock().rx = VecDeque::from(vec![vec![0u8; 60]; 100]);
@@ -469,7 +480,10 @@ mod tests {
     #[test]
     fn tap_errors_read_as_one_line() {
         let e = tap_error("tap0", &std::io::Error::from_raw_os_error(libc::EBUSY));
-        assert!(e.message.starts_with("tapstack: cannot open TAP \"tap0\""), "{e}");
+        assert!(
+            e.message.starts_with("tapstack: cannot open TAP \"tap0\""),
+            "{e}"
+        );
         assert!(e.message.contains("(EBUSY)"), "{e}");
         assert!(!e.message.contains('\n'));
         assert_eq!(e.errno, libc::ENETDOWN);

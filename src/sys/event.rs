@@ -32,9 +32,8 @@ pub fn eventfd_add(fd: &OwnedFd, n: u64) -> io::Result<()> {
 pub fn eventfd_take(fd: &OwnedFd) -> io::Result<u64> {
     let mut buf = [0u8; 8];
     // SAFETY: `buf` is valid for 8 bytes of writes.
-    match cvt(unsafe {
-        libc::syscall(libc::SYS_read, fd.as_raw_fd(), buf.as_mut_ptr(), buf.len())
-    }) {
+    match cvt(unsafe { libc::syscall(libc::SYS_read, fd.as_raw_fd(), buf.as_mut_ptr(), buf.len()) })
+    {
         Ok(_) => Ok(u64::from_ne_bytes(buf)),
         Err(e) if e.kind() == io::ErrorKind::WouldBlock => Ok(0),
         Err(e) => Err(e),
