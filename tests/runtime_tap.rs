@@ -175,5 +175,11 @@ fn child(pcap: &Path) {
             "tcpdump read:\n{text}"
         );
     }
+    if have("tshark") {
+        let out = Command::new("tshark").arg("-r").arg(pcap).output().unwrap();
+        let text = String::from_utf8_lossy(&out.stdout);
+        assert!(out.status.success(), "tshark -r failed");
+        assert!(text.contains("Who has 198.18.0.2"), "tshark read:\n{text}");
+    }
     eprintln!("ok: {arp_requests} ARP request(s) captured");
 }
