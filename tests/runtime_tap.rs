@@ -138,7 +138,8 @@ fn child(pcap: &Path) {
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .status();
-    rt.shutdown();
+    // Read the capture while the runtime still runs: it is flushed after
+    // every batch, so a process killed now would leave a complete file.
 
     let bytes = std::fs::read(pcap).unwrap();
     assert!(bytes.len() >= 24, "pcap too short");
@@ -181,5 +182,6 @@ fn child(pcap: &Path) {
         assert!(out.status.success(), "tshark -r failed");
         assert!(text.contains("Who has 198.18.0.2"), "tshark read:\n{text}");
     }
+    rt.shutdown();
     eprintln!("ok: {arp_requests} ARP request(s) captured");
 }
