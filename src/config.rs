@@ -1,1 +1,510 @@
-//! Configuration from the `TAPSTACK_*` environment variables.
+//! Configuration from the `TAPSTACK_*` environment variables, read once when
+//! the stack starts (SPEC.md §1).
+//!
+//! | variable | meaning | default |
+//! |---|---|---|
+//! | `TAPSTACK_IFNAME` | TAP to attach to (created when missing and allowed) | `tap0` |
+//! | `TAPSTACK_IP` | our address with its prefix | `198.18.0.2/24` |
+//! | `TAPSTACK_GW` | default gateway, on the prefix | none |
+//! | `TAPSTACK_MAC` | our MAC, unicast | `02:00:` + the IP's four octets |
+//! | `TAPSTACK_MTU` | IP MTU, `576..=65521` | `1500` |
+//! | `TAPSTACK_PCAP` | write every frame in and out to this pcap file | none |
+//! | `TAPSTACK_FAULTS` | fault injection, e.g. `drop=0.05,dup=0.01,reorder=0.1,corrupt=0.001,delay=2ms,seed=7` | none |
+//! | `TAPSTACK_LOG` | `error`, `warn`, `info`, `debug` or `trace` | `warn` |
+//! | `TAPSTACK_MSL` | *our extension*: Maximum Segment Lifetime in seconds (TIME-WAIT lasts 2×MSL) | `30` (TIME-WAIT 60 s, like Linux) |
+//!
+//! An empty value counts as unset. A bad value is a [`ConfigError`] whose
+//! `Display` is one line naming the variable, its value and the problem; the
+//! stack then does not start.
+
+use crate::device::FaultConfig;
+use crate::runtime::log::LogLevel;
+use crate::stack::StackConfig;
+use crate::time::Duration;
+use crate::wire::ethernet::EthernetAddress;
+use std::fmt;
+use std::net::Ipv4Addr;
+use std::path::PathBuf;
+
+/// Smallest MTU accepted (RFC 791: every host must take 576-byte datagrams).
+pub const MIN_MTU: usize = 576;
+/// Largest MTU accepted (the largest a TAP carries: 65535 minus headers).
+pub const MAX_MTU: usize = 65521;
+/// Longest MSL accepted, in seconds.
+pub const MAX_MSL_SECS: f64 = 3600.0;
+
+/// The configuration the stack runs with.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Config {
+    /// `TAPSTACK_IFNAME`.
+    pub ifname: String,
+    /// `TAPSTACK_IP`, the address.
+    pub ip: Ipv4Addr,
+    /// `TAPSTACK_IP`, the prefix length.
+    pub prefix_len: u8,
+    /// `TAPSTACK_GW`.
+    pub gateway: Option<Ipv4Addr>,
+    /// `TAPSTACK_MAC`.
+    pub mac: EthernetAddress,
+    /// `TAPSTACK_MTU`.
+    pub mtu: usize,
+    /// `TAPSTACK_PCAP`.
+    pub pcap: Option<PathBuf>,
+    /// `TAPSTACK_FAULTS`.
+    pub faults: Option<FaultConfig>,
+    /// `TAPSTACK_LOG`.
+    pub log: LogLevel,
+    /// `TAPSTACK_MSL`.
+    pub msl: Duration,
+}
+
+/// The default address.
+pub const DEFAULT_IP: Ipv4Addr = Ipv4Addr::new(198, 18, 0, 2);
+
+impl Default for Config {
+    fn default() -> Config {
+        Config {
+            ifname: "tap0".to_string(),
+            ip: DEFAULT_IP,
+            prefix_len: 24,
+            gateway: None,
+            mac: StackConfig::default_mac(DEFAULT_IP),
+            mtu: 1500,
+            pcap: None,
+            faults: None,
+            log: LogLevel::Warn,
+            msl: Duration::from_secs(30),
+        }
+    }
+}
+
+/// A bad value: which variable, its value, and what is wrong.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConfigError {
+    /// The variable (`TAPSTACK_IP`).
+    pub var: &'static str,
+    /// Its value.
+    pub value: String,
+    /// What is wrong, in a few words.
+    pub problem: String,
+}
+
+impl fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        // `{:?}` quotes and escapes, so a newline in the value stays on one line.
+        write!(
+            f,
+            "tapstack: {}={:?}: {}",
+            self.var, self.value, self.problem
+        )
+    }
+}
+
+impl std::error::Error for ConfigError {}
+
+impl Config {
+    /// Reads the process environment.
+    pub fn from_env() -> Result<Config, ConfigError> {
+        Config::from_lookup(|name| std::env::var_os(name).map(|v| v.to_string_lossy().into_owned()))
+    }
+
+    /// Reads the variables through `lookup` (name → value), so tests need
+    /// not touch the real environment.
+    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Config, ConfigError> {
+        let get = |var: &'static str| lookup(var).filter(|v| !v.is_empty()).map(|v| (var, v));
+        let mut c = Config::default();
+        if let Some((var, v)) = get("TAPSTACK_IFNAME") {
+            c.ifname = parse_ifname(&v).map_err(|p| err(var, &v, p))?;
+        }
+        if let Some((var, v)) = get("TAPSTACK_IP") {
+            (c.ip, c.prefix_len) = parse_cidr(&v).map_err(|p| err(var, &v, p))?;
+        }
+        c.mac = StackConfig::default_mac(c.ip);
+        if let Some((var, v)) = get("TAPSTACK_GW") {
+            c.gateway = Some(parse_gateway(&v, c.ip, c.prefix_len).map_err(|p| err(var, &v, p))?);
+        }
+        if let Some((var, v)) = get("TAPSTACK_MAC") {
+            c.mac = parse_mac(&v).map_err(|p| err(var, &v, p))?;
+        }
+        if let Some((var, v)) = get("TAPSTACK_MTU") {
+            c.mtu = parse_mtu(&v).map_err(|p| err(var, &v, p))?;
+        }
+        if let Some((_, v)) = get("TAPSTACK_PCAP") {
+            c.pcap = Some(PathBuf::from(v));
+        }
+        if let Some((var, v)) = get("TAPSTACK_FAULTS") {
+            c.faults = Some(parse_faults(&v).map_err(|p| err(var, &v, p))?);
+        }
+        if let Some((var, v)) = get("TAPSTACK_LOG") {
+            c.log = v.trim().parse().map_err(|()| {
+                err(
+                    var,
+                    &v,
+                    "not a log level (error, warn, info, debug or trace)".into(),
+                )
+            })?;
+        }
+        if let Some((var, v)) = get("TAPSTACK_MSL") {
+            c.msl = parse_msl(&v).map_err(|p| err(var, &v, p))?;
+        }
+        Ok(c)
+    }
+
+    /// The stack's part of the configuration.
+    pub fn stack_config(&self) -> StackConfig {
+        StackConfig {
+            mac: self.mac,
+            ip: self.ip,
+            prefix_len: self.prefix_len,
+            gateway: self.gateway,
+            mtu: self.mtu,
+        }
+    }
+
+    /// How long TIME-WAIT lasts: 2×MSL (RFC 9293 §3.6.1).
+    pub fn time_wait(&self) -> Duration {
+        self.msl * 2
+    }
+}
+
+fn err(var: &'static str, value: &str, problem: String) -> ConfigError {
+    ConfigError {
+        var,
+        value: value.to_string(),
+        problem,
+    }
+}
+
+fn parse_ifname(v: &str) -> Result<String, String> {
+    let ok = v.len() < libc::IFNAMSIZ
+        && v != "."
+        && v != ".."
+        && v.bytes()
+            .all(|b| b.is_ascii_graphic() && b != b'/' && b != b':');
+    if ok {
+        Ok(v.to_string())
+    } else {
+        Err(format!(
+            "not an interface name (at most {} printable characters, no '/', ':' or spaces)",
+            libc::IFNAMSIZ - 1
+        ))
+    }
+}
+
+fn parse_cidr(v: &str) -> Result<(Ipv4Addr, u8), String> {
+    const BAD: &str = "not an IPv4 address with a prefix (like 198.18.0.2/24)";
+    let (addr, prefix) = v.trim().split_once('/').ok_or(BAD)?;
+    let ip: Ipv4Addr = addr.parse().map_err(|_| BAD)?;
+    let prefix: u8 = prefix.parse().map_err(|_| BAD)?;
+    if prefix == 0 || prefix > 32 {
+        return Err("the prefix length must be 1 to 32".into());
+    }
+    if ip.is_unspecified() || ip.is_multicast() || ip.is_broadcast() {
+        return Err("not a unicast address".into());
+    }
+    Ok((ip, prefix))
+}
+
+fn network(ip: Ipv4Addr, prefix_len: u8) -> u32 {
+    let mask = u32::MAX
+        .checked_shl(32 - u32::from(prefix_len))
+        .unwrap_or(0);
+    u32::from(ip) & mask
+}
+
+fn parse_gateway(v: &str, ip: Ipv4Addr, prefix_len: u8) -> Result<Ipv4Addr, String> {
+    let gw: Ipv4Addr = v
+        .trim()
+        .parse()
+        .map_err(|_| "not an IPv4 address (like 198.18.0.1)".to_string())?;
+    if network(gw, prefix_len) != network(ip, prefix_len) {
+        let net = Ipv4Addr::from(network(ip, prefix_len));
+        return Err(format!("not on the TAPSTACK_IP network {net}/{prefix_len}"));
+    }
+    if gw == ip {
+        return Err("is our own address".into());
+    }
+    Ok(gw)
+}
+
+fn parse_mac(v: &str) -> Result<EthernetAddress, String> {
+    let mac: EthernetAddress = v
+        .trim()
+        .parse()
+        .map_err(|()| "not a MAC address (like 02:00:c6:12:00:02)".to_string())?;
+    if !mac.is_unicast() || mac == EthernetAddress([0; 6]) {
+        return Err("not a unicast MAC address (the first octet must be even)".into());
+    }
+    Ok(mac)
+}
+
+fn parse_mtu(v: &str) -> Result<usize, String> {
+    let bad = || format!("not an MTU from {MIN_MTU} to {MAX_MTU}");
+    let mtu: usize = v.trim().parse().map_err(|_| bad())?;
+    if (MIN_MTU..=MAX_MTU).contains(&mtu) {
+        Ok(mtu)
+    } else {
+        Err(bad())
+    }
+}
+
+fn parse_msl(v: &str) -> Result<Duration, String> {
+    let bad = || format!("not a number of seconds from 0 to {MAX_MSL_SECS}");
+    let secs: f64 = v.trim().parse().map_err(|_| bad())?;
+    if secs.is_finite() && (0.0..=MAX_MSL_SECS).contains(&secs) {
+        Ok(Duration::from_secs_f64(secs))
+    } else {
+        Err(bad())
+    }
+}
+
+fn parse_probability(key: &str, v: &str) -> Result<f64, String> {
+    match v.parse::<f64>() {
+        Ok(p) if (0.0..=1.0).contains(&p) => Ok(p),
+        _ => Err(format!(
+            "{key}={} is not a probability from 0 to 1",
+            v.escape_debug()
+        )),
+    }
+}
+
+/// `2ms`, `500us`, `1.5s`, or `0`.
+fn parse_duration(key: &str, v: &str) -> Result<Duration, String> {
+    let bad = || {
+        format!(
+            "{key}={} is not a duration (like 2ms, 500us or 1s)",
+            v.escape_debug()
+        )
+    };
+    if v == "0" {
+        return Ok(Duration::ZERO);
+    }
+    let (num, unit_micros) = if let Some(n) = v.strip_suffix("us") {
+        (n, 1.0)
+    } else if let Some(n) = v.strip_suffix("ms") {
+        (n, 1e3)
+    } else if let Some(n) = v.strip_suffix('s') {
+        (n, 1e6)
+    } else {
+        return Err(bad());
+    };
+    let x: f64 = num.parse().map_err(|_| bad())?;
+    let micros = x * unit_micros;
+    if !micros.is_finite() || !(0.0..=60e6).contains(&micros) {
+        return Err(bad());
+    }
+    Ok(Duration::from_micros(micros.round() as u64))
+}
+
+fn parse_faults(v: &str) -> Result<FaultConfig, String> {
+    let mut f = FaultConfig::default();
+    for item in v.split(',').map(str::trim).filter(|s| !s.is_empty()) {
+        let (key, val) = item
+            .split_once('=')
+            .ok_or_else(|| format!("{item:?} is not key=value"))?;
+        let (key, val) = (key.trim(), val.trim());
+        match key {
+            "drop" => f.drop = parse_probability(key, val)?,
+            "dup" => f.dup = parse_probability(key, val)?,
+            "reorder" => f.reorder = parse_probability(key, val)?,
+            "corrupt" => f.corrupt = parse_probability(key, val)?,
+            "delay" => f.delay = parse_duration(key, val)?,
+            "seed" => {
+                f.seed = val.parse().map_err(|_| {
+                    format!("seed={} is not an unsigned integer", val.escape_debug())
+                })?
+            }
+            _ => {
+                return Err(format!(
+                    "unknown fault {key:?} (known: drop, dup, reorder, corrupt, delay, seed)"
+                ));
+            }
+        }
+    }
+    Ok(f)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(vars: &[(&str, &str)]) -> Result<Config, ConfigError> {
+        Config::from_lookup(|name| {
+            vars.iter()
+                .find(|(k, _)| *k == name)
+                .map(|(_, v)| v.to_string())
+        })
+    }
+
+    fn bad(var: &str, value: &str) -> String {
+        let e = parse(&[(var, value)]).unwrap_err();
+        assert_eq!(e.var, var);
+        let line = e.to_string();
+        assert!(!line.contains('\n'), "{line}");
+        assert!(line.starts_with(&format!("tapstack: {var}=")), "{line}");
+        line
+    }
+
+    #[test]
+    fn defaults() {
+        let c = parse(&[]).unwrap();
+        assert_eq!(c, Config::default());
+        assert_eq!(c.ifname, "tap0");
+        assert_eq!((c.ip, c.prefix_len), (Ipv4Addr::new(198, 18, 0, 2), 24));
+        assert_eq!(c.gateway, None);
+        assert_eq!(c.mac.to_string(), "02:00:c6:12:00:02");
+        assert_eq!(c.mtu, 1500);
+        assert_eq!(c.pcap, None);
+        assert_eq!(c.faults, None);
+        assert_eq!(c.log, LogLevel::Warn);
+        assert_eq!(c.time_wait(), Duration::from_secs(60));
+        let s = c.stack_config();
+        assert_eq!((s.ip, s.prefix_len, s.mtu), (c.ip, 24, 1500));
+    }
+
+    #[test]
+    fn empty_values_count_as_unset() {
+        assert_eq!(
+            parse(&[("TAPSTACK_GW", ""), ("TAPSTACK_IP", "")]).unwrap(),
+            Config::default()
+        );
+    }
+
+    #[test]
+    fn ifname() {
+        assert_eq!(
+            parse(&[("TAPSTACK_IFNAME", "tapx1")]).unwrap().ifname,
+            "tapx1"
+        );
+        bad("TAPSTACK_IFNAME", "a-name-that-is-far-too-long");
+        bad("TAPSTACK_IFNAME", "../x");
+        bad("TAPSTACK_IFNAME", "has space");
+    }
+
+    #[test]
+    fn ip_and_derived_mac() {
+        let c = parse(&[("TAPSTACK_IP", "10.1.2.3/16")]).unwrap();
+        assert_eq!((c.ip, c.prefix_len), (Ipv4Addr::new(10, 1, 2, 3), 16));
+        assert_eq!(c.mac.to_string(), "02:00:0a:01:02:03");
+        assert_eq!(
+            bad("TAPSTACK_IP", "10.0.0/24"),
+            "tapstack: TAPSTACK_IP=\"10.0.0/24\": not an IPv4 address with a prefix (like 198.18.0.2/24)"
+        );
+        bad("TAPSTACK_IP", "10.0.0.1");
+        bad("TAPSTACK_IP", "10.0.0.1/33");
+        bad("TAPSTACK_IP", "10.0.0.1/0");
+        bad("TAPSTACK_IP", "224.0.0.1/24");
+        bad("TAPSTACK_IP", "0.0.0.0/8");
+    }
+
+    #[test]
+    fn gateway() {
+        let c = parse(&[("TAPSTACK_GW", "198.18.0.1")]).unwrap();
+        assert_eq!(c.gateway, Some(Ipv4Addr::new(198, 18, 0, 1)));
+        let c = parse(&[("TAPSTACK_IP", "10.0.0.5/8"), ("TAPSTACK_GW", "10.9.9.9")]).unwrap();
+        assert_eq!(c.gateway, Some(Ipv4Addr::new(10, 9, 9, 9)));
+        assert!(
+            bad("TAPSTACK_GW", "10.0.0.1").contains("not on the TAPSTACK_IP network 198.18.0.0/24")
+        );
+        bad("TAPSTACK_GW", "198.18.0.2");
+        bad("TAPSTACK_GW", "gateway");
+    }
+
+    #[test]
+    fn mac() {
+        let c = parse(&[("TAPSTACK_MAC", "02:aa:bb:cc:dd:ee")]).unwrap();
+        assert_eq!(c.mac, EthernetAddress([2, 0xaa, 0xbb, 0xcc, 0xdd, 0xee]));
+        bad("TAPSTACK_MAC", "02:aa:bb:cc:dd");
+        bad("TAPSTACK_MAC", "zz:aa:bb:cc:dd:ee");
+        assert!(bad("TAPSTACK_MAC", "01:00:5e:00:00:01").contains("unicast"));
+        bad("TAPSTACK_MAC", "00:00:00:00:00:00");
+    }
+
+    #[test]
+    fn mtu() {
+        assert_eq!(parse(&[("TAPSTACK_MTU", "9000")]).unwrap().mtu, 9000);
+        assert_eq!(parse(&[("TAPSTACK_MTU", "576")]).unwrap().mtu, 576);
+        assert_eq!(parse(&[("TAPSTACK_MTU", "65521")]).unwrap().mtu, 65521);
+        bad("TAPSTACK_MTU", "575");
+        bad("TAPSTACK_MTU", "65522");
+        bad("TAPSTACK_MTU", "-1");
+        bad("TAPSTACK_MTU", "1500b");
+    }
+
+    #[test]
+    fn pcap() {
+        let c = parse(&[("TAPSTACK_PCAP", "/tmp/x.pcap")]).unwrap();
+        assert_eq!(c.pcap, Some(PathBuf::from("/tmp/x.pcap")));
+    }
+
+    #[test]
+    fn faults() {
+        let c = parse(&[(
+            "TAPSTACK_FAULTS",
+            "drop=0.05,dup=0.01,reorder=0.1,corrupt=0.001,delay=2ms,seed=7",
+        )])
+        .unwrap();
+        let f = c.faults.unwrap();
+        assert_eq!(
+            f,
+            FaultConfig {
+                drop: 0.05,
+                dup: 0.01,
+                reorder: 0.1,
+                corrupt: 0.001,
+                delay: Duration::from_millis(2),
+                seed: 7,
+            }
+        );
+        let f = parse(&[("TAPSTACK_FAULTS", "delay=500us")])
+            .unwrap()
+            .faults
+            .unwrap();
+        assert_eq!(f.delay, Duration::from_micros(500));
+        let f = parse(&[("TAPSTACK_FAULTS", "delay=1.5s, drop=1")])
+            .unwrap()
+            .faults
+            .unwrap();
+        assert_eq!((f.delay, f.drop), (Duration::from_millis(1500), 1.0));
+        assert!(
+            bad("TAPSTACK_FAULTS", "drop=1.5")
+                .contains(": drop=1.5 is not a probability from 0 to 1")
+        );
+        assert!(bad("TAPSTACK_FAULTS", "loss=0.1").contains("unknown fault"));
+        bad("TAPSTACK_FAULTS", "drop");
+        bad("TAPSTACK_FAULTS", "delay=2");
+        bad("TAPSTACK_FAULTS", "delay=-2ms");
+        bad("TAPSTACK_FAULTS", "seed=-1");
+    }
+
+    #[test]
+    fn log() {
+        assert_eq!(
+            parse(&[("TAPSTACK_LOG", "debug")]).unwrap().log,
+            LogLevel::Debug
+        );
+        assert_eq!(
+            parse(&[("TAPSTACK_LOG", "TRACE")]).unwrap().log,
+            LogLevel::Trace
+        );
+        assert!(bad("TAPSTACK_LOG", "loud").contains("not a log level"));
+    }
+
+    #[test]
+    fn msl() {
+        let c = parse(&[("TAPSTACK_MSL", "1")]).unwrap();
+        assert_eq!(c.time_wait(), Duration::from_secs(2));
+        let c = parse(&[("TAPSTACK_MSL", "0.25")]).unwrap();
+        assert_eq!(c.msl, Duration::from_millis(250));
+        assert_eq!(parse(&[("TAPSTACK_MSL", "0")]).unwrap().msl, Duration::ZERO);
+        bad("TAPSTACK_MSL", "-1");
+        bad("TAPSTACK_MSL", "30s");
+        bad("TAPSTACK_MSL", "inf");
+        bad("TAPSTACK_MSL", "7200");
+    }
+
+    #[test]
+    fn newline_in_value_stays_on_one_line() {
+        bad("TAPSTACK_MTU", "15\n00");
+    }
+}

@@ -1,1 +1,491 @@
 //! The stack thread: the only place that reads the clock or blocks.
+//!
+//! One thread per process, named `tapstack`, started lazily by the first
+//! [`ensure_started`] (the shim calls it for the first IPv4 TCP socket).
+//! Application threads lock the [`Stack`] directly ([`Runtime::lock`]) and
+//! call [`Runtime::wake`] when they leave work for the stack thread.
+//!
+//! One turn of the loop:
+//!
+//! 1. block in `epoll_wait` (mio) on the TAP fd and a waker, until the
+//!    earlier of the stack's and the device's deadlines;
+//! 2. read a batch of frames from the device (no lock held);
+//! 3. under **one** lock: `handle_frame` for each, `handle_timeout` when
+//!    due, drain `poll_transmit` into a batch, `take_dirty`;
+//! 4. unlock, write the batch to the device, wake the threads waiting on
+//!    the dirty sockets (bump their futex word, `FUTEX_WAKE`).
+//!
+//! No real syscall runs while the stack lock is held. A panic in the loop is
+//! caught: the runtime is marked failed (later calls get `EIO`), every
+//! waiter is woken, the pcap is flushed, and the host program goes on.
+
+pub mod log;
+pub mod stack_ext;
+
+use crate::config::Config;
+use crate::device::{Batch, Device, FaultDevice, PcapDevice, TapDevice};
+use crate::stack::Stack;
+use crate::sys;
+use crate::sys::clock::{monotonic_now, realtime_micros};
+use crate::time::{Duration, Instant};
+use mio::unix::SourceFd;
+use mio::{Events, Interest, Poll, Token, Waker};
+use once_cell::sync::OnceCell;
+use parking_lot::{Condvar, Mutex, MutexGuard};
+use stack_ext::WaitWord;
+use std::cell::Cell;
+use std::fmt;
+use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU8, AtomicU32, Ordering};
+use std::thread::ThreadId;
+
+const TAP: Token = Token(0);
+const WAKER: Token = Token(1);
+
+/// Most frames moved per batch.
+const MAX_BATCH: usize = 64;
+/// Upper bound on one batch's buffer, so jumbo MTUs do not cost megabytes.
+const BATCH_BYTES: usize = 1 << 20;
+
+const RUNNING: u8 = 0;
+const FAILED: u8 = 1;
+const STOPPED: u8 = 2;
+
+/// The running stack: the [`Stack`] behind its lock, and the stack thread.
+pub struct Runtime {
+    stack: Mutex<Stack>,
+    config: Config,
+    waker: Waker,
+    wake_pending: AtomicBool,
+    stop: AtomicBool,
+    state: AtomicU8,
+    finished: Mutex<bool>,
+    finished_cv: Condvar,
+    thread: OnceCell<ThreadId>,
+}
+
+/// Why the runtime could not start: one line for the user, and the errno
+/// the failing call returns.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StartError {
+    /// The line to print (starts with `tapstack: `).
+    pub message: String,
+    /// The errno for the application's call (`ENETDOWN`).
+    pub errno: i32,
+}
+
+impl fmt::Display for StartError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+impl std::error::Error for StartError {}
+
+fn start_error(message: String) -> StartError {
+    StartError {
+        message,
+        errno: libc::ENETDOWN,
+    }
+}
+
+fn tap_error(name: &str, e: &std::io::Error) -> StartError {
+    let errno = e.raw_os_error().unwrap_or(0);
+    let hint = match errno {
+        libc::EPERM | libc::EACCES => {
+            " (needs CAP_NET_ADMIN, or a persistent TAP this user may use: ip tuntap add dev NAME mode tap user USER)"
+        }
+        libc::EBUSY => " (another process holds it: a TAP serves one process at a time)",
+        libc::ENOENT | libc::ENODEV => " (no /dev/net/tun: is the tun module loaded?)",
+        libc::EINVAL => " (is there a non-TAP interface with that name?)",
+        _ => "",
+    };
+    start_error(format!(
+        "tapstack: cannot open TAP {name:?} (TAPSTACK_IFNAME): {} ({}){hint}",
+        std::io::Error::from_raw_os_error(errno),
+        sys::errno_name(errno),
+    ))
+}
+
+/// Opens the TAP and wraps it as configured: `FaultDevice<PcapDevice<TapDevice>>`
+/// (the capture shows the wire; the faults sit between the wire and the stack).
+pub fn open_device(config: &Config, now: Instant) -> Result<Box<dyn Device + Send>, StartError> {
+    let tap =
+        TapDevice::open(&config.ifname, config.mtu).map_err(|e| tap_error(&config.ifname, &e))?;
+    crate::log_info!(
+        "{} {} (MTU {})",
+        if tap.created() {
+            "created"
+        } else {
+            "attached to"
+        },
+        tap.name(),
+        config.mtu
+    );
+    let mut dev: Box<dyn Device + Send> = Box::new(tap);
+    if let Some(path) = &config.pcap {
+        let pcap = PcapDevice::create(dev, path, now, realtime_micros()).map_err(|e| {
+            start_error(format!(
+                "tapstack: TAPSTACK_PCAP={:?}: cannot write: {e}",
+                path.display().to_string()
+            ))
+        })?;
+        dev = Box::new(pcap);
+    }
+    if let Some(faults) = config.faults.filter(|f| !f.is_noop()) {
+        crate::log_info!("fault injection: {faults:?}");
+        dev = Box::new(FaultDevice::new(dev, faults));
+    }
+    Ok(dev)
+}
+
+impl Runtime {
+    /// Opens the device `config` names and starts a stack thread on it.
+    /// The runtime lives for the rest of the process.
+    pub fn start(config: Config) -> Result<&'static Runtime, StartError> {
+        let dev = open_device(&config, monotonic_now())?;
+        Runtime::start_with_device(config, dev)
+    }
+
+    /// Starts a stack thread on `dev` (which [`Runtime::start`] opens; tests
+    /// pass their own). A device without an fd is polled on every wakeup.
+    pub fn start_with_device(
+        config: Config,
+        dev: Box<dyn Device + Send>,
+    ) -> Result<&'static Runtime, StartError> {
+        let io_error = |what: &str, e: std::io::Error| {
+            start_error(format!(
+                "tapstack: cannot start the stack thread: {what}: {e}"
+            ))
+        };
+        let poll = Poll::new().map_err(|e| io_error("epoll_create1", e))?;
+        let waker = Waker::new(poll.registry(), WAKER).map_err(|e| io_error("eventfd", e))?;
+        if let Some(fd) = dev.raw_fd() {
+            poll.registry()
+                .register(&mut SourceFd(&fd), TAP, Interest::READABLE)
+                .map_err(|e| io_error("epoll_ctl", e))?;
+        }
+        let seed = sys::getrandom_u64().map_err(|e| io_error("getrandom", e))?;
+        let stack = Stack::new(config.stack_config(), monotonic_now(), seed);
+        let rt: &'static Runtime = Box::leak(Box::new(Runtime {
+            stack: Mutex::new(stack),
+            config,
+            waker,
+            wake_pending: AtomicBool::new(false),
+            stop: AtomicBool::new(false),
+            state: AtomicU8::new(RUNNING),
+            finished: Mutex::new(false),
+            finished_cv: Condvar::new(),
+            thread: OnceCell::new(),
+        }));
+        // The thread starts with every signal blocked: the application's
+        // handlers must never run on it.
+        let old_mask = sys::block_all_signals();
+        let spawned = std::thread::Builder::new()
+            .name("tapstack".into())
+            .spawn(move || rt.thread_main(dev, poll));
+        sys::restore_signals(&old_mask);
+        let handle = spawned.map_err(|e| io_error("spawn", e))?;
+        let _ = rt.thread.set(handle.thread().id());
+        Ok(rt)
+    }
+
+    /// Locks the stack. Application threads call the stack directly under
+    /// this lock; make no real syscall while holding it.
+    pub fn lock(&self) -> MutexGuard<'_, Stack> {
+        self.stack.lock()
+    }
+
+    /// Tells the stack thread there is new work (data to send, a socket
+    /// closed). Cheap when a wakeup is already pending.
+    pub fn wake(&self) {
+        if !self.wake_pending.swap(true, Ordering::AcqRel)
+            && let Err(e) = self.waker.wake()
+        {
+            crate::log_error!("waking the stack thread failed: {e}");
+        }
+    }
+
+    /// The configuration the runtime started with.
+    pub fn config(&self) -> &Config {
+        &self.config
+    }
+
+    /// `Ok` while the stack thread runs; `Err(EIO)` after it failed,
+    /// `Err(ENETDOWN)` after [`Runtime::shutdown`].
+    pub fn health(&self) -> Result<(), i32> {
+        match self.state.load(Ordering::Acquire) {
+            RUNNING => Ok(()),
+            FAILED => Err(libc::EIO),
+            _ => Err(libc::ENETDOWN),
+        }
+    }
+
+    /// Stops the stack thread and flushes the pcap, waiting up to a second
+    /// for it (at exit, other threads may still hold the stack lock).
+    pub fn shutdown(&self) {
+        self.stop.store(true, Ordering::Release);
+        if self.thread.get() == Some(&std::thread::current().id()) {
+            return;
+        }
+        let _ = self.waker.wake();
+        let mut finished = self.finished.lock();
+        if !*finished {
+            let _ = self
+                .finished_cv
+                .wait_for(&mut finished, Duration::from_secs(1));
+        }
+    }
+
+    fn thread_main(&'static self, mut dev: Box<dyn Device + Send>, mut poll: Poll) {
+        let result = catch_unwind(AssertUnwindSafe(|| self.run(&mut *dev, &mut poll)));
+        let failed = match result {
+            Ok(Ok(())) => false,
+            Ok(Err(e)) => {
+                crate::log_error!("stack thread stopped: {e}");
+                true
+            }
+            Err(panic) => {
+                let msg = panic
+                    .downcast_ref::<&str>()
+                    .map(|s| s.to_string())
+                    .or_else(|| panic.downcast_ref::<String>().cloned())
+                    .unwrap_or_else(|| "unknown panic".into());
+                crate::log_error!("stack thread panicked, sockets now fail with EIO: {msg}");
+                true
+            }
+        };
+        self.state
+            .store(if failed { FAILED } else { STOPPED }, Ordering::Release);
+        // Wake every waiter so nobody sleeps forever on a dead stack.
+        let mut words = Vec::new();
+        if let Some(stack) = self.stack.try_lock_for(Duration::from_millis(100)) {
+            stack.for_each_wait_word(&mut |w| words.push(w.clone()));
+        }
+        wake_words(&words);
+        let flushed = catch_unwind(AssertUnwindSafe(|| dev.flush()));
+        if let Ok(Err(e)) = flushed {
+            crate::log_warn!("flushing the device: {e}");
+        }
+        *self.finished.lock() = true;
+        self.finished_cv.notify_all();
+    }
+
+    fn run(&self, dev: &mut dyn Device, poll: &mut Poll) -> std::io::Result<()> {
+        let caps = dev.capabilities();
+        let slot = caps.max_frame.max(64);
+        let per_batch = (BATCH_BYTES / slot).clamp(4, MAX_BATCH);
+        let mut rx = Batch::new(per_batch, slot);
+        let mut tx = Batch::new(per_batch, slot);
+        let mut events = Events::with_capacity(16);
+        let mut dirty = Vec::new();
+        let mut words: Vec<Arc<AtomicU32>> = Vec::new();
+        let polled = dev.raw_fd().is_none();
+        let mut rx_ready = true;
+        let mut tx_more = false;
+        let mut stack_deadline = self.stack.lock().poll_timeout();
+
+        while !self.stop.load(Ordering::Acquire) {
+            let now = monotonic_now();
+            let deadline = [stack_deadline, dev.poll_at()].into_iter().flatten().min();
+            let timeout = if rx_ready || tx_more {
+                Some(Duration::ZERO)
+            } else {
+                deadline.map(|d| d.saturating_duration_since(now))
+            };
+            match poll.poll(&mut events, timeout) {
+                Ok(()) => {}
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+                Err(e) => return Err(e),
+            }
+            for ev in events.iter() {
+                match ev.token() {
+                    TAP => rx_ready = true,
+                    _ => self.wake_pending.store(false, Ordering::Release),
+                }
+            }
+            let now = monotonic_now();
+            let dev_due = dev.poll_at().is_some_and(|d| d <= now);
+
+            rx.clear();
+            if rx_ready || dev_due || polled {
+                rx_ready = dev.recv(now, &mut rx)?.more;
+            }
+            if dev_due {
+                dev.handle_timeout(now)?;
+            }
+
+            tx.clear();
+            {
+                let mut stack = self.stack.lock();
+                for frame in rx.iter() {
+                    stack.handle_frame(now, frame);
+                }
+                if stack.poll_timeout().is_some_and(|t| t <= now) {
+                    stack.handle_timeout(now);
+                }
+                while let Ok(Some(_)) =
+                    tx.push_with(|buf| Ok::<_, ()>(stack.poll_transmit(now, buf)))
+                {}
+                tx_more = tx.is_full();
+                stack.take_dirty(&mut dirty);
+                words.extend(dirty.drain(..).filter_map(|h| stack.wait_word(h)));
+                stack_deadline = stack.poll_timeout();
+            }
+            if !tx.is_empty() {
+                dev.send(now, &tx)?;
+            }
+            wake_words(&words);
+            words.clear();
+        }
+        Ok(())
+    }
+}
+
+/// Bumps each word and wakes its sleepers.
+fn wake_words(words: &[Arc<AtomicU32>]) {
+    for w in words {
+        w.fetch_add(1, Ordering::Release);
+        sys::event::futex_wake_all(w);
+    }
+}
+
+static GLOBAL: OnceCell<Result<&'static Runtime, i32>> = OnceCell::new();
+
+thread_local! {
+    static STARTING: Cell<bool> = const { Cell::new(false) };
+}
+
+/// Starts the runtime once per process from the environment, lazily and
+/// thread-safely. A bad configuration or an unusable TAP prints one line,
+/// once, and every call returns `ENETDOWN`; after the stack thread failed,
+/// `EIO`.
+pub fn ensure_started() -> Result<&'static Runtime, i32> {
+    if let Some(started) = GLOBAL.get() {
+        let rt = (*started)?;
+        return rt.health().map(|()| rt);
+    }
+    // A call from inside the start-up itself (through an interposed libc
+    // call) must not deadlock on the cell.
+    if STARTING.with(Cell::get) {
+        return Err(libc::EAGAIN);
+    }
+    STARTING.with(|s| s.set(true));
+    let started = *GLOBAL.get_or_init(start_from_env);
+    STARTING.with(|s| s.set(false));
+    let rt = started?;
+    rt.health().map(|()| rt)
+}
+
+fn start_from_env() -> Result<&'static Runtime, i32> {
+    let config = match Config::from_env() {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("{e}");
+            return Err(libc::ENETDOWN);
+        }
+    };
+    log::set_level(config.log);
+    Runtime::start(config).map_err(|e| {
+        eprintln!("{e}");
+        e.errno
+    })
+}
+
+/// The runtime, if it started and its thread has not failed.
+pub fn get() -> Option<&'static Runtime> {
+    match GLOBAL.get() {
+        Some(Ok(rt)) if rt.health().is_ok() => Some(rt),
+        _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::device::mock::MockDevice;
+    use crate::device::{Capabilities, Received};
+    use std::collections::VecDeque;
+
+    /// A device whose queues the test shares with the stack thread.
+    struct Shared(Arc<Mutex<MockDevice>>);
+
+    impl Device for Shared {
+        fn capabilities(&self) -> Capabilities {
+            self.0.lock().capabilities()
+        }
+        fn recv(&mut self, now: Instant, batch: &mut Batch) -> std::io::Result<Received> {
+            self.0.lock().recv(now, batch)
+        }
+        fn send(&mut self, now: Instant, batch: &Batch) -> std::io::Result<()> {
+            self.0.lock().send(now, batch)
+        }
+    }
+
+    fn wait_until(mut f: impl FnMut() -> bool) -> bool {
+        for _ in 0..500 {
+            if f() {
+                return true;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(2));
+        }
+        false
+    }
+
+    #[test]
+    fn loop_consumes_frames_and_shuts_down() {
+        let mock = Arc::new(Mutex::new(MockDevice::new(1500)));
+        let rt =
+            Runtime::start_with_device(Config::default(), Box::new(Shared(mock.clone()))).unwrap();
+        assert_eq!(rt.health(), Ok(()));
+        assert_eq!(rt.config().mtu, 1500);
+        mock.lock().rx = VecDeque::from(vec![vec![0u8; 60]; 100]);
+        rt.wake();
+        assert!(wait_until(|| mock.lock().rx.is_empty()));
+        drop(rt.lock());
+        rt.shutdown();
+        assert_eq!(rt.health(), Err(libc::ENETDOWN));
+        assert!(*rt.finished.lock());
+    }
+
+    struct Panicking;
+
+    impl Device for Panicking {
+        fn capabilities(&self) -> Capabilities {
+            Capabilities {
+                mtu: 1500,
+                max_frame: 1514,
+                vnet_hdr: false,
+            }
+        }
+        fn recv(&mut self, _: Instant, _: &mut Batch) -> std::io::Result<Received> {
+            panic!("injected")
+        }
+        fn send(&mut self, _: Instant, _: &Batch) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+
+    #[test]
+    fn a_panic_marks_the_runtime_failed() {
+        let rt = Runtime::start_with_device(Config::default(), Box::new(Panicking)).unwrap();
+        assert!(wait_until(|| rt.health() == Err(libc::EIO)));
+        // The lock is usable and shutdown returns at once.
+        drop(rt.lock());
+        rt.shutdown();
+        assert_eq!(rt.health(), Err(libc::EIO));
+    }
+
+    #[test]
+    fn tap_errors_read_as_one_line() {
+        let e = tap_error("tap0", &std::io::Error::from_raw_os_error(libc::EBUSY));
+        assert!(
+            e.message.starts_with("tapstack: cannot open TAP \"tap0\""),
+            "{e}"
+        );
+        assert!(e.message.contains("(EBUSY)"), "{e}");
+        assert!(!e.message.contains('\n'));
+        assert_eq!(e.errno, libc::ENETDOWN);
+    }
+}

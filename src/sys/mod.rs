@@ -1,3 +1,134 @@
-//! Every raw libc call lives here.
+//! Every raw libc call lives here, so `unsafe` stays in one place.
+//!
+//! The calls the stack thread makes on its own fds (the TAP's `read` and
+//! `write`, the interface ioctls) go straight to the kernel with
+//! `syscall(2)`: in the final library our own exported `read`, `write`,
+//! `ioctl`... interpose on libc for the whole process, and the stack thread
+//! must bypass them (DESIGN.md, "Re-entrancy").
+//!
+//! - [`clock`]: `CLOCK_MONOTONIC` as an [`Instant`](crate::time::Instant),
+//!   `CLOCK_REALTIME` for pcap timestamps.
+//! - [`tap`]: opening, attaching to and configuring a TAP device.
+//! - [`event`]: eventfd and futex wait/wake.
+//! - [`real`]: the table of real libc functions, found with `dlsym`.
 
+pub mod clock;
+pub mod event;
 pub mod real;
+pub mod tap;
+
+use std::io;
+
+/// The calling thread's `errno`.
+pub fn errno() -> i32 {
+    io::Error::last_os_error().raw_os_error().unwrap_or(0)
+}
+
+/// Sets the calling thread's `errno` (the C boundary reports errors this way).
+pub fn set_errno(value: i32) {
+    // SAFETY: `__errno_location` returns a valid pointer to this thread's
+    // errno for the lifetime of the thread.
+    unsafe { *libc::__errno_location() = value }
+}
+
+/// The symbolic name of an errno value (`EPERM`), for one-line messages.
+pub fn errno_name(errno: i32) -> &'static str {
+    match errno {
+        libc::EPERM => "EPERM",
+        libc::ENOENT => "ENOENT",
+        libc::EINTR => "EINTR",
+        libc::EIO => "EIO",
+        libc::EBADF => "EBADF",
+        libc::EAGAIN => "EAGAIN",
+        libc::ENOMEM => "ENOMEM",
+        libc::EACCES => "EACCES",
+        libc::EBUSY => "EBUSY",
+        libc::EEXIST => "EEXIST",
+        libc::ENODEV => "ENODEV",
+        libc::EINVAL => "EINVAL",
+        libc::ENFILE => "ENFILE",
+        libc::EMFILE => "EMFILE",
+        libc::ENOSPC => "ENOSPC",
+        libc::ENOSYS => "ENOSYS",
+        libc::ETIMEDOUT => "ETIMEDOUT",
+        libc::ENETDOWN => "ENETDOWN",
+        libc::EBADFD => "EBADFD",
+        _ => "E?",
+    }
+}
+
+/// `ret` from a raw `syscall(2)`: -1 becomes the thread's errno as an error.
+fn cvt(ret: libc::c_long) -> io::Result<libc::c_long> {
+    if ret == -1 {
+        Err(io::Error::last_os_error())
+    } else {
+        Ok(ret)
+    }
+}
+
+/// Eight random bytes from the kernel (`getrandom(2)`), to seed the stack.
+pub fn getrandom_u64() -> io::Result<u64> {
+    let mut buf = [0u8; 8];
+    let mut filled = 0;
+    while filled < buf.len() {
+        let rest = &mut buf[filled..];
+        // SAFETY: `rest` is valid for writes of `rest.len()` bytes.
+        let ret = cvt(unsafe {
+            libc::syscall(
+                libc::SYS_getrandom,
+                rest.as_mut_ptr(),
+                rest.len(),
+                0 as libc::c_uint,
+            )
+        });
+        match ret {
+            Ok(n) => filled += n as usize,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(u64::from_ne_bytes(buf))
+}
+
+/// Blocks every blockable signal in the calling thread and returns the
+/// previous mask, so a thread spawned now inherits a full mask: the
+/// application's signal handlers never run on the stack thread (where they
+/// could find the stack lock held).
+pub fn block_all_signals() -> libc::sigset_t {
+    // SAFETY: sigset_t is plain data; sigfillset and pthread_sigmask only
+    // write to the sets we pass, which live on this stack frame.
+    unsafe {
+        let mut all: libc::sigset_t = std::mem::zeroed();
+        let mut old: libc::sigset_t = std::mem::zeroed();
+        libc::sigfillset(&mut all);
+        libc::pthread_sigmask(libc::SIG_BLOCK, &all, &mut old);
+        old
+    }
+}
+
+/// Restores a signal mask saved by [`block_all_signals`].
+pub fn restore_signals(old: &libc::sigset_t) {
+    // SAFETY: `old` is a valid sigset_t; a null old-set pointer is allowed.
+    unsafe {
+        libc::pthread_sigmask(libc::SIG_SETMASK, old, std::ptr::null_mut());
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn errno_round_trip() {
+        set_errno(libc::EBUSY);
+        assert_eq!(errno(), libc::EBUSY);
+        assert_eq!(errno_name(libc::EBUSY), "EBUSY");
+    }
+
+    #[test]
+    fn getrandom_differs() {
+        let a = getrandom_u64().unwrap();
+        let b = getrandom_u64().unwrap();
+        assert_ne!(a, b);
+    }
+}

@@ -1,0 +1,116 @@
+//! The TAP device: one `read` per incoming frame, one `write` per outgoing.
+
+use super::{Batch, Capabilities, Device, Received};
+use crate::sys;
+use crate::time::Instant;
+use std::io;
+use std::os::fd::{AsRawFd, RawFd};
+
+/// A Linux TAP device (`IFF_TAP | IFF_NO_PI`), non-blocking.
+#[derive(Debug)]
+pub struct TapDevice {
+    tap: sys::tap::Tap,
+    mtu: usize,
+}
+
+impl TapDevice {
+    /// Attaches to the TAP `name`, creating it when it does not exist and
+    /// the process may. A TAP we create gets `mtu` and is brought up; an
+    /// existing one keeps its settings (a warning says when its MTU differs).
+    pub fn open(name: &str, mtu: usize) -> io::Result<TapDevice> {
+        let tap = sys::tap::open_tap(name)?;
+        if tap.created {
+            if let Err(e) = sys::tap::set_mtu(&tap.name, mtu) {
+                crate::log_warn!("cannot set the MTU of {} to {mtu}: {e}", tap.name);
+            }
+        } else if let Ok(kernel_mtu) = sys::tap::mtu(&tap.name)
+            && kernel_mtu != mtu
+        {
+            crate::log_warn!(
+                "{} has MTU {kernel_mtu} on the kernel side, TAPSTACK_MTU is {mtu}",
+                tap.name
+            );
+        }
+        if let Err(e) = sys::tap::set_up(&tap.name) {
+            crate::log_warn!("cannot bring {} up: {e}", tap.name);
+        }
+        Ok(TapDevice { tap, mtu })
+    }
+
+    /// The interface name.
+    pub fn name(&self) -> &str {
+        &self.tap.name
+    }
+
+    /// True when the interface did not exist before `open`.
+    pub fn created(&self) -> bool {
+        self.tap.created
+    }
+}
+
+impl Device for TapDevice {
+    fn capabilities(&self) -> Capabilities {
+        Capabilities {
+            mtu: self.mtu,
+            max_frame: self.mtu + crate::wire::ethernet::HEADER_LEN,
+            vnet_hdr: false,
+        }
+    }
+
+    fn recv(&mut self, _now: Instant, batch: &mut Batch) -> io::Result<Received> {
+        let fd = self.tap.fd.as_raw_fd();
+        let mut got = Received::default();
+        loop {
+            if batch.is_full() {
+                got.more = true;
+                return Ok(got);
+            }
+            let read = batch.push_with(|slot| {
+                loop {
+                    match sys::tap::read_frame(fd, slot) {
+                        Ok(n) => return Ok(Some(n)),
+                        Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(None),
+                        Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                        Err(e) => return Err(e),
+                    }
+                }
+            })?;
+            match read {
+                Some(_) => got.frames += 1,
+                None => return Ok(got),
+            }
+        }
+    }
+
+    fn send(&mut self, _now: Instant, batch: &Batch) -> io::Result<()> {
+        let fd = self.tap.fd.as_raw_fd();
+        for frame in batch.iter() {
+            loop {
+                match sys::tap::write_frame(fd, frame) {
+                    Ok(_) => break,
+                    Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                    Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                        crate::log_debug!("{}: queue full, frame dropped", self.tap.name);
+                        break;
+                    }
+                    // The kernel refuses a malformed frame (EINVAL) or one
+                    // too large (EMSGSIZE): a stack bug, not a dead device.
+                    Err(e) if matches!(e.raw_os_error(), Some(libc::EINVAL | libc::EMSGSIZE)) => {
+                        crate::log_warn!(
+                            "{}: frame of {} bytes refused: {e}",
+                            self.tap.name,
+                            frame.len()
+                        );
+                        break;
+                    }
+                    Err(e) => return Err(e),
+                }
+            }
+        }
+        Ok(())
+    }
+
+    fn raw_fd(&self) -> Option<RawFd> {
+        Some(self.tap.fd.as_raw_fd())
+    }
+}

@@ -1,0 +1,186 @@
+//! The TAP ioctls: attach to (or create) a TAP device and configure it.
+//!
+//! `TUNSETIFF` on a fresh `/dev/net/tun` fd does both: it attaches to an
+//! existing (persistent) TAP of that name when we may (`EPERM` when it
+//! belongs to another user, `EBUSY` when another fd holds it), or creates it
+//! when it does not exist and we have `CAP_NET_ADMIN`. A TAP we create
+//! disappears when its last fd closes.
+
+use super::cvt;
+use std::ffi::CString;
+use std::io;
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
+
+/// An open TAP: its fd (close-on-exec, non-blocking) and interface name.
+#[derive(Debug)]
+pub struct Tap {
+    /// The `/dev/net/tun` fd attached to the interface.
+    pub fd: OwnedFd,
+    /// The interface name (as the kernel reports it).
+    pub name: String,
+    /// True when the interface did not exist before we opened it.
+    pub created: bool,
+}
+
+fn ifreq_for(name: &str) -> io::Result<libc::ifreq> {
+    let bytes = name.as_bytes();
+    if bytes.is_empty() || bytes.len() >= libc::IFNAMSIZ || bytes.contains(&0) {
+        return Err(io::Error::from_raw_os_error(libc::EINVAL));
+    }
+    // SAFETY: ifreq is plain old data; all-zero is a valid value.
+    let mut req: libc::ifreq = unsafe { std::mem::zeroed() };
+    for (dst, src) in req.ifr_name.iter_mut().zip(bytes) {
+        *dst = *src as libc::c_char;
+    }
+    Ok(req)
+}
+
+fn name_of(req: &libc::ifreq) -> String {
+    let bytes: Vec<u8> = req
+        .ifr_name
+        .iter()
+        .take_while(|&&c| c != 0)
+        .map(|&c| c as u8)
+        .collect();
+    String::from_utf8_lossy(&bytes).into_owned()
+}
+
+fn ioctl(fd: RawFd, request: libc::c_ulong, req: &mut libc::ifreq) -> io::Result<()> {
+    // SAFETY: every request used here reads or writes one `struct ifreq`,
+    // and `req` is a valid, writable ifreq for the duration of the call.
+    cvt(unsafe { libc::syscall(libc::SYS_ioctl, fd, request, req as *mut libc::ifreq) }).map(drop)
+}
+
+/// True when an interface named `name` exists in this network namespace.
+pub fn interface_exists(name: &str) -> bool {
+    !name.contains('/') && std::path::Path::new("/sys/class/net").join(name).exists()
+}
+
+/// Opens `/dev/net/tun` and attaches it to the TAP `name` (`IFF_TAP |
+/// IFF_NO_PI`), creating the interface when it does not exist.
+pub fn open_tap(name: &str) -> io::Result<Tap> {
+    let mut req = ifreq_for(name)?;
+    let existed = interface_exists(name);
+    let path = CString::new("/dev/net/tun").expect("no NUL in a literal");
+    // SAFETY: `path` is a valid NUL-terminated string.
+    let fd = cvt(unsafe {
+        libc::syscall(
+            libc::SYS_openat,
+            libc::AT_FDCWD,
+            path.as_ptr(),
+            libc::O_RDWR | libc::O_CLOEXEC | libc::O_NONBLOCK,
+        )
+    })?;
+    // SAFETY: the kernel just returned this fd; we are its only owner.
+    let fd = unsafe { OwnedFd::from_raw_fd(fd as RawFd) };
+    req.ifr_ifru.ifru_flags = (libc::IFF_TAP | libc::IFF_NO_PI) as libc::c_short;
+    ioctl(fd.as_raw_fd(), libc::TUNSETIFF as libc::c_ulong, &mut req)?;
+    Ok(Tap {
+        fd,
+        name: name_of(&req),
+        created: !existed,
+    })
+}
+
+/// A throwaway `AF_INET` datagram socket for the interface ioctls. Made with
+/// a raw syscall so it never passes through our own `socket` export.
+fn control_socket() -> io::Result<OwnedFd> {
+    // SAFETY: plain syscall with integer arguments.
+    let fd = cvt(unsafe {
+        libc::syscall(
+            libc::SYS_socket,
+            libc::AF_INET,
+            libc::SOCK_DGRAM | libc::SOCK_CLOEXEC,
+            0,
+        )
+    })?;
+    // SAFETY: the kernel just returned this fd; we are its only owner.
+    Ok(unsafe { OwnedFd::from_raw_fd(fd as RawFd) })
+}
+
+/// The interface's flags (`IFF_UP`, ...).
+pub fn interface_flags(name: &str) -> io::Result<libc::c_int> {
+    let sock = control_socket()?;
+    let mut req = ifreq_for(name)?;
+    ioctl(sock.as_raw_fd(), libc::SIOCGIFFLAGS, &mut req)?;
+    // SAFETY: SIOCGIFFLAGS filled the `ifru_flags` member.
+    Ok(unsafe { req.ifr_ifru.ifru_flags } as u16 as libc::c_int)
+}
+
+/// Brings the interface up (`IFF_UP`); a no-op when it already is.
+pub fn set_up(name: &str) -> io::Result<()> {
+    let flags = interface_flags(name)?;
+    if flags & libc::IFF_UP != 0 {
+        return Ok(());
+    }
+    let sock = control_socket()?;
+    let mut req = ifreq_for(name)?;
+    req.ifr_ifru.ifru_flags = (flags | libc::IFF_UP) as libc::c_short;
+    ioctl(sock.as_raw_fd(), libc::SIOCSIFFLAGS, &mut req)
+}
+
+/// The interface's MTU.
+pub fn mtu(name: &str) -> io::Result<usize> {
+    let sock = control_socket()?;
+    let mut req = ifreq_for(name)?;
+    ioctl(sock.as_raw_fd(), libc::SIOCGIFMTU, &mut req)?;
+    // SAFETY: SIOCGIFMTU filled the `ifru_mtu` member.
+    Ok(unsafe { req.ifr_ifru.ifru_mtu }.max(0) as usize)
+}
+
+/// Sets the interface's MTU.
+pub fn set_mtu(name: &str, mtu: usize) -> io::Result<()> {
+    let sock = control_socket()?;
+    let mut req = ifreq_for(name)?;
+    req.ifr_ifru.ifru_mtu = libc::c_int::try_from(mtu).unwrap_or(libc::c_int::MAX);
+    ioctl(sock.as_raw_fd(), libc::SIOCSIFMTU, &mut req)
+}
+
+/// The kernel side's MAC address of the interface.
+pub fn hardware_address(name: &str) -> io::Result<[u8; 6]> {
+    let sock = control_socket()?;
+    let mut req = ifreq_for(name)?;
+    ioctl(sock.as_raw_fd(), libc::SIOCGIFHWADDR, &mut req)?;
+    // SAFETY: SIOCGIFHWADDR filled the `ifru_hwaddr` member.
+    let sa = unsafe { req.ifr_ifru.ifru_hwaddr };
+    let mut mac = [0u8; 6];
+    for (dst, src) in mac.iter_mut().zip(sa.sa_data.iter()) {
+        *dst = *src as u8;
+    }
+    Ok(mac)
+}
+
+/// Reads one frame into `buf` (raw `read(2)`, bypassing our own export).
+/// `Err(WouldBlock)` when no frame is waiting.
+pub fn read_frame(fd: RawFd, buf: &mut [u8]) -> io::Result<usize> {
+    // SAFETY: `buf` is valid for `buf.len()` bytes of writes.
+    cvt(unsafe { libc::syscall(libc::SYS_read, fd, buf.as_mut_ptr(), buf.len()) })
+        .map(|n| n as usize)
+}
+
+/// Writes one frame (raw `write(2)`, bypassing our own export).
+pub fn write_frame(fd: RawFd, frame: &[u8]) -> io::Result<usize> {
+    // SAFETY: `frame` is valid for `frame.len()` bytes of reads.
+    cvt(unsafe { libc::syscall(libc::SYS_write, fd, frame.as_ptr(), frame.len()) })
+        .map(|n| n as usize)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bad_names_are_einval() {
+        for name in ["", "a-name-that-is-far-too-long", "nul\0"] {
+            let e = open_tap(name).unwrap_err();
+            assert_eq!(e.raw_os_error(), Some(libc::EINVAL), "{name:?}");
+        }
+    }
+
+    #[test]
+    fn loopback_has_flags_and_mtu() {
+        assert!(interface_exists("lo"));
+        assert!(interface_flags("lo").unwrap() & libc::IFF_LOOPBACK != 0);
+        assert!(mtu("lo").unwrap() >= 1500);
+    }
+}
