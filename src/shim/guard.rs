@@ -43,6 +43,19 @@ thread_local! {
 
 static HOOK: Once = Once::new();
 
+/// Installs the hook when the library is loaded, so that no exported call
+/// (`close` in a signal handler, say) has to allocate to install it later.
+/// `guard` still checks, for when the crate is linked as an rlib.
+#[used]
+#[unsafe(link_section = ".init_array")]
+static INSTALL_AT_LOAD: extern "C" fn() = {
+    extern "C" fn install_at_load() {
+        // A panic must not unwind out of a constructor.
+        let _ = panic::catch_unwind(|| HOOK.call_once(install_hook));
+    }
+    install_at_load
+};
+
 /// Runs `body` as the exported function `name`: a panic becomes
 /// `R::FAILED` with `errno = EIO`.
 #[inline]
