@@ -1,0 +1,22 @@
+#!/usr/bin/env bash
+# Usage: scripts/system/bad_config.sh   (root; after cargo build --release and make -C c-tests)
+#
+# A bad TAPSTACK_IP must not crash the program: socket() fails with
+# ENETDOWN, the program exits normally, and stderr has one line naming the
+# variable.
+source "$(dirname "$0")/../lib/netns.sh"
+T=bad_config
+need_built $T bad_config
+netns_create $T
+
+status=0
+ns_preload TAPSTACK_IP=banana "$CBUILD/bad_config" >"$TEST_TMP/out" 2>"$TEST_TMP/err" || status=$?
+((status == 0)) || fail "$T: the program exited with status $status (killed or crashed?)"
+grep -qx 'errno=ENETDOWN' "$TEST_TMP/out" ||
+    fail "$T: want socket() errno=ENETDOWN, program said: $(head -n 1 "$TEST_TMP/out")"
+lines=$(wc -l <"$TEST_TMP/err")
+named=$(grep -c 'TAPSTACK_IP' "$TEST_TMP/err" || true)
+((lines == 1 && named == 1)) ||
+    fail "$T: want exactly one stderr line naming TAPSTACK_IP, got $lines lines: $(head -n 3 "$TEST_TMP/err" | tr '\n' '|')"
+
+pass $T

@@ -1,0 +1,136 @@
+//! The panic boundary: no panic ever crosses the C ABI.
+//!
+//! Every exported function runs its body through [`guard`]. A panic inside
+//! is caught, reported on stderr in one line (function, message, location),
+//! and turned into the function's failure value ([`Failure::FAILED`]) with
+//! `errno = EIO`, so the host program gets an ordinary error and carries on.
+//!
+//! The one line comes from a panic hook installed on first use: while a
+//! thread is inside a guard it prints our line instead of the default report;
+//! elsewhere (the stack thread, tests) it defers to the previous hook.
+
+use super::errno::set_errno;
+use std::cell::Cell;
+use std::panic::{self, AssertUnwindSafe, PanicHookInfo};
+use std::sync::Once;
+
+/// The value an exported function returns when it fails.
+pub trait Failure {
+    /// `-1` for counts and fds, NULL for pointers.
+    const FAILED: Self;
+}
+
+impl Failure for libc::c_int {
+    const FAILED: Self = -1;
+}
+
+impl Failure for libc::ssize_t {
+    const FAILED: Self = -1;
+}
+
+impl<T> Failure for *const T {
+    const FAILED: Self = std::ptr::null();
+}
+
+impl<T> Failure for *mut T {
+    const FAILED: Self = std::ptr::null_mut();
+}
+
+thread_local! {
+    /// The exported function this thread is running, if any.
+    static CURRENT: Cell<Option<&'static str>> = const { Cell::new(None) };
+}
+
+static HOOK: Once = Once::new();
+
+/// Installs the hook when the library is loaded, so that no exported call
+/// (`close` in a signal handler, say) has to allocate to install it later.
+/// `guard` still checks, for when the crate is linked as an rlib.
+#[used]
+#[unsafe(link_section = ".init_array")]
+static INSTALL_AT_LOAD: extern "C" fn() = {
+    extern "C" fn install_at_load() {
+        // A panic must not unwind out of a constructor.
+        let _ = panic::catch_unwind(|| HOOK.call_once(install_hook));
+    }
+    install_at_load
+};
+
+/// Runs `body` as the exported function `name`: a panic becomes
+/// `R::FAILED` with `errno = EIO`.
+#[inline]
+pub fn guard<R: Failure>(name: &'static str, body: impl FnOnce() -> R) -> R {
+    HOOK.call_once(install_hook);
+    let outer = CURRENT.with(|c| c.replace(Some(name)));
+    let result = panic::catch_unwind(AssertUnwindSafe(body));
+    CURRENT.with(|c| c.set(outer));
+    match result {
+        Ok(value) => value,
+        Err(_) => {
+            set_errno(libc::EIO);
+            R::FAILED
+        }
+    }
+}
+
+fn install_hook() {
+    let previous = panic::take_hook();
+    panic::set_hook(Box::new(move |info| {
+        match CURRENT.try_with(|c| c.get()).ok().flatten() {
+            Some(name) => eprintln!("{}", panic_line(name, info)),
+            None => previous(info),
+        }
+    }));
+}
+
+/// `tapstack: panic in NAME(): MESSAGE at FILE:LINE; returning EIO`.
+fn panic_line(name: &str, info: &PanicHookInfo<'_>) -> String {
+    let payload = info.payload();
+    let message = payload
+        .downcast_ref::<&str>()
+        .copied()
+        .or_else(|| payload.downcast_ref::<String>().map(String::as_str))
+        .unwrap_or("(no message)");
+    let location = info
+        .location()
+        .map(|l| format!(" at {}:{}", l.file(), l.line()))
+        .unwrap_or_default();
+    format!("tapstack: panic in {name}(): {message}{location}; returning EIO")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::shim::errno::errno;
+
+    #[test]
+    fn passes_the_value_through() {
+        assert_eq!(guard("t", || 7 as libc::c_int), 7);
+    }
+
+    #[test]
+    fn panic_becomes_minus_one_and_eio() {
+        set_errno(0);
+        let r: libc::ssize_t = guard("t", || panic!("boom"));
+        assert_eq!(r, -1);
+        assert_eq!(errno(), libc::EIO);
+        // The guard is reusable after a panic.
+        assert_eq!(guard("t", || 3 as libc::c_int), 3);
+    }
+
+    #[test]
+    fn pointer_functions_return_null() {
+        let r: *const libc::c_char = guard("t", || panic!("boom"));
+        assert!(r.is_null());
+    }
+
+    #[test]
+    fn nested_guards_restore_the_name() {
+        guard("outer", || {
+            let _: libc::c_int = guard("inner", || panic!("inner"));
+            assert_eq!(CURRENT.with(|c| c.get()), Some("outer"));
+            0 as libc::c_int
+        });
+        assert_eq!(CURRENT.with(|c| c.get()), None);
+    }
+}

@@ -1,0 +1,77 @@
+//! The built `libtapstack.so` exports exactly the C ABI this stage promises:
+//! the `tapstack_*` API and the POSIX names it intercepts so far (`socket`,
+//! `close`), and not yet the others (`read`, `write`, ...).
+
+use std::ffi::{CStr, CString, c_void};
+use std::path::PathBuf;
+
+/// `target/<profile>/libtapstack.so`, next to this test's `deps/` directory.
+fn library() -> PathBuf {
+    let exe = std::env::current_exe().expect("test binary path");
+    let profile_dir = exe
+        .parent()
+        .and_then(|d| d.parent())
+        .expect("target/<profile>");
+    profile_dir.join("libtapstack.so")
+}
+
+/// The file of the object that defines `name`, looked up from `handle`.
+fn defining_object(handle: *mut c_void, name: &str) -> Option<String> {
+    let name = CString::new(name).unwrap();
+    // SAFETY: valid handle and NUL-terminated name.
+    let sym = unsafe { libc::dlsym(handle, name.as_ptr()) };
+    if sym.is_null() {
+        return None;
+    }
+    // SAFETY: dladdr fills `info` for an address dlsym returned.
+    let mut info: libc::Dl_info = unsafe { std::mem::zeroed() };
+    assert_ne!(unsafe { libc::dladdr(sym, &mut info) }, 0);
+    // SAFETY: dli_fname is a NUL-terminated path owned by the loader.
+    Some(
+        unsafe { CStr::from_ptr(info.dli_fname) }
+            .to_string_lossy()
+            .into_owned(),
+    )
+}
+
+#[test]
+fn exports_the_api_and_only_the_posix_names_served_so_far() {
+    let path = library();
+    assert!(path.exists(), "{} is not built", path.display());
+    let cpath = CString::new(path.to_str().unwrap()).unwrap();
+    // SAFETY: loading our own library; RTLD_LOCAL keeps its symbols from
+    // interposing on this test process.
+    let handle = unsafe { libc::dlopen(cpath.as_ptr(), libc::RTLD_NOW | libc::RTLD_LOCAL) };
+    assert!(!handle.is_null(), "dlopen {} failed", path.display());
+
+    for name in [
+        "tapstack_init",
+        "tapstack_version",
+        "tapstack_debug_panic",
+        "socket",
+        "close",
+    ] {
+        let object = defining_object(handle, name).unwrap_or_default();
+        assert!(
+            object.ends_with("libtapstack.so"),
+            "{name} comes from '{object}'"
+        );
+    }
+    for name in ["read", "write", "epoll_wait"] {
+        let object = defining_object(handle, name).unwrap_or_default();
+        assert!(
+            !object.ends_with("libtapstack.so"),
+            "{name} is exported too early"
+        );
+    }
+
+    let version = defining_object(handle, "tapstack_version");
+    assert!(version.is_some());
+    let name = CString::new("tapstack_version").unwrap();
+    // SAFETY: the symbol is `const char *tapstack_version(void)`.
+    let f: extern "C" fn() -> *const libc::c_char =
+        unsafe { std::mem::transmute(libc::dlsym(handle, name.as_ptr())) };
+    // SAFETY: it returns a static NUL-terminated string.
+    let v = unsafe { CStr::from_ptr(f()) };
+    assert_eq!(v.to_str().unwrap(), env!("CARGO_PKG_VERSION"));
+}
