@@ -20,9 +20,7 @@
 //! waiter is woken, the pcap is flushed, and the host program goes on.
 
 pub mod log;
-pub mod stack_ext;
-
-use crate::config::Config;
+pub use crate::config::Config;
 use crate::device::{Batch, Device, FaultDevice, PcapDevice, TapDevice};
 use crate::stack::Stack;
 use crate::sys;
@@ -32,7 +30,6 @@ use mio::unix::SourceFd;
 use mio::{Events, Interest, Poll, Token, Waker};
 use once_cell::sync::OnceCell;
 use parking_lot::{Condvar, Mutex, MutexGuard};
-use stack_ext::WaitWord;
 use std::cell::Cell;
 use std::fmt;
 use std::panic::{AssertUnwindSafe, catch_unwind};
@@ -167,7 +164,9 @@ impl Runtime {
                 .map_err(|e| io_error("epoll_ctl", e))?;
         }
         let seed = sys::getrandom_u64().map_err(|e| io_error("getrandom", e))?;
-        let stack = Stack::new(config.stack_config(), monotonic_now(), seed);
+        let mut stack = Stack::new(config.stack_config(), monotonic_now(), seed);
+        stack.tcp_defaults_mut().time_wait = config.time_wait();
+        stack.tcp_defaults_mut().msl = config.time_wait() / 2;
         let rt: &'static Runtime = Box::leak(Box::new(Runtime {
             stack: Mutex::new(stack),
             config,
@@ -204,6 +203,22 @@ impl Runtime {
             && let Err(e) = self.waker.wake()
         {
             crate::log_error!("waking the stack thread failed: {e}");
+        }
+    }
+
+    /// Ends an application thread's call on the stack: takes the sockets
+    /// whose readiness the call changed, unlocks, wakes the threads waiting
+    /// on them (e.g. a `recv` blocked on a socket another thread just shut
+    /// down), and wakes the stack thread when there is something to send.
+    pub fn finish(&self, mut stack: parking_lot::MutexGuard<'_, Stack>) {
+        let mut dirty = Vec::new();
+        stack.take_dirty(&mut dirty);
+        let words: Vec<Arc<AtomicU32>> = dirty.iter().filter_map(|&h| stack.wait_word(h)).collect();
+        let transmit = stack.has_pending_transmit();
+        drop(stack);
+        wake_words(&words);
+        if transmit {
+            self.wake();
         }
     }
 

@@ -395,6 +395,16 @@ impl Stack {
         self.sock(h).ok().map(|s| s.wait.clone())
     }
 
+    /// Calls `f` with every socket's wait word (to wake everyone when the
+    /// stack thread fails).
+    pub fn for_each_wait_word(&self, f: &mut dyn FnMut(&Arc<AtomicU32>)) {
+        for slot in &self.sockets {
+            if let Some(s) = &slot.socket {
+                f(&s.wait);
+            }
+        }
+    }
+
     /// A listener's queue lengths: (SYN queue, accept queue, backlog).
     pub fn listener_queues(&self, h: SocketHandle) -> Result<(usize, usize, usize)> {
         match &self.sock(h)?.kind {

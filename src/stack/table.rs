@@ -88,17 +88,17 @@ impl Stack {
         if let Some(t) = sock.timer_at {
             self.tcp_timers.remove(&(t, index));
         }
-        if let Some(tuple) = sock.tuple() {
-            if self.conns.get(&tuple) == Some(&index) {
-                self.conns.remove(&tuple);
-            }
+        if let Some(tuple) = sock.tuple()
+            && self.conns.get(&tuple) == Some(&index)
+        {
+            self.conns.remove(&tuple);
         }
-        if let SocketKind::Listener(l) = &sock.kind {
-            if let Some(v) = self.listeners.get_mut(&l.local.port()) {
-                v.retain(|&i| i != index);
-                if v.is_empty() {
-                    self.listeners.remove(&l.local.port());
-                }
+        if let SocketKind::Listener(l) = &sock.kind
+            && let Some(v) = self.listeners.get_mut(&l.local.port())
+        {
+            v.retain(|&i| i != index);
+            if v.is_empty() {
+                self.listeners.remove(&l.local.port());
             }
         }
         if let Some(port) = sock.port {
@@ -171,11 +171,11 @@ impl Stack {
     /// Marks the socket's readiness as possibly changed.
     pub(super) fn mark_dirty(&mut self, index: u32) {
         let generation = self.sockets[index as usize].generation;
-        if let Some(s) = self.slot_mut(index) {
-            if !s.dirty {
-                s.dirty = true;
-                self.dirty.push(super::SocketHandle { index, generation });
-            }
+        if let Some(s) = self.slot_mut(index)
+            && !s.dirty
+        {
+            s.dirty = true;
+            self.dirty.push(super::SocketHandle { index, generation });
         }
     }
 

@@ -34,10 +34,8 @@ impl Stack {
             return;
         };
         for index in waiters {
-            if failed {
-                if let Some(tcb) = self.slot_mut(index).and_then(|s| s.tcb_mut()) {
-                    tcb.handle_unreachable(now, crate::tcp::TcpError::HostUnreachable);
-                }
+            if failed && let Some(tcb) = self.slot_mut(index).and_then(|s| s.tcb_mut()) {
+                tcb.handle_unreachable(now, crate::tcp::TcpError::HostUnreachable);
             }
             self.touch(index);
         }

@@ -31,13 +31,13 @@ impl Tcb {
         }
 
         // RFC 7323 §5.3 R1: PAWS, before the window check.
-        if self.ts_ok && !f.contains(TcpFlags::RST) {
-            if let Some((val, _)) = seg.options.timestamps {
-                if (val.wrapping_sub(self.ts_recent) as i32) < 0 {
-                    self.ack_now = true;
-                    return;
-                }
-            }
+        if self.ts_ok
+            && !f.contains(TcpFlags::RST)
+            && let Some((val, _)) = seg.options.timestamps
+            && (val.wrapping_sub(self.ts_recent) as i32) < 0
+        {
+            self.ack_now = true;
+            return;
         }
 
         // First: is the sequence number acceptable (§3.10.7.4)?
@@ -150,12 +150,11 @@ impl Tcb {
 
         // RFC 7323 §4.3: TS.Recent follows the segment that covers
         // Last.ACK.sent.
-        if self.ts_ok {
-            if let Some((val, _)) = seg.options.timestamps {
-                if seg.seq.before_eq(self.last_ack_sent) {
-                    self.ts_recent = val;
-                }
-            }
+        if self.ts_ok
+            && let Some((val, _)) = seg.options.timestamps
+            && seg.seq.before_eq(self.last_ack_sent)
+        {
+            self.ts_recent = val;
         }
 
         // Seventh: text.
@@ -247,20 +246,20 @@ impl Tcb {
     /// An RTT sample from the timestamp echo (RFC 7323 §4.1) or the timed
     /// segment (Karn's rule: never a retransmitted one, RFC 6298 §3).
     fn rtt_sample(&mut self, now: Instant, seg: &TcpRepr) {
-        if self.ts_ok {
-            if let Some((_, ecr)) = seg.options.timestamps {
-                let ms = (now.total_millis() as u32).wrapping_sub(ecr);
-                if ecr != 0 && ms < 60_000 {
-                    self.rtt.sample(Duration::from_millis(u64::from(ms)));
-                }
-                return;
+        if self.ts_ok
+            && let Some((_, ecr)) = seg.options.timestamps
+        {
+            let ms = (now.total_millis() as u32).wrapping_sub(ecr);
+            if ecr != 0 && ms < 60_000 {
+                self.rtt.sample(Duration::from_millis(u64::from(ms)));
             }
+            return;
         }
-        if let Some((seq, at)) = self.rtt_seq {
-            if seg.ack.after(seq) {
-                self.rtt.sample(now - at);
-                self.rtt_seq = None;
-            }
+        if let Some((seq, at)) = self.rtt_seq
+            && seg.ack.after(seq)
+        {
+            self.rtt.sample(now - at);
+            self.rtt_seq = None;
         }
     }
 
@@ -384,10 +383,10 @@ impl Tcb {
         self.rcv_mss = self
             .rcv_mss
             .max((data.len() as u32).min(u32::from(self.config.mss)));
-        if let Some(fin) = self.rx_fin_seq {
-            if fin == self.rcv_nxt {
-                self.process_fin(now);
-            }
+        if let Some(fin) = self.rx_fin_seq
+            && fin == self.rcv_nxt
+        {
+            self.process_fin(now);
         }
         // ACK policy (RFC 9293 §3.8.6.3, RFC 5681 §4.2): at once for
         // out-of-order data or a filled hole, and in quick-ACK mode;

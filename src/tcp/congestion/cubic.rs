@@ -72,7 +72,7 @@ impl CongestionControl for Cubic {
             return;
         }
         let mss = f64::from(self.mss);
-        let epoch = *self.epoch.get_or_insert_with(|| {
+        let epoch = *self.epoch.get_or_insert({
             // RFC 9438 §4.2: a new epoch; when cwnd is above W_max (no loss
             // yet), start from the plateau right away.
             now
