@@ -22,7 +22,9 @@
 pub mod log;
 pub use crate::config::Config;
 use crate::device::{Batch, Device, FaultDevice, PcapDevice, TapDevice};
+use crate::stack::SocketHandle;
 use crate::stack::Stack;
+use crate::stack::socket::WaitQueue;
 use crate::sys;
 use crate::sys::clock::{monotonic_now, realtime_micros};
 use crate::time::{Duration, Instant};
@@ -34,7 +36,7 @@ use std::cell::Cell;
 use std::fmt;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicU8, AtomicU32, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU8, Ordering};
 use std::thread::ThreadId;
 
 const TAP: Token = Token(0);
@@ -211,9 +213,8 @@ impl Runtime {
     /// on them (e.g. a `recv` blocked on a socket another thread just shut
     /// down), and wakes the stack thread when there is something to send.
     pub fn finish(&self, mut stack: parking_lot::MutexGuard<'_, Stack>) {
-        let mut dirty = Vec::new();
-        stack.take_dirty(&mut dirty);
-        let words: Vec<Arc<AtomicU32>> = dirty.iter().filter_map(|&h| stack.wait_word(h)).collect();
+        let mut words = Vec::new();
+        stack.take_wakeups(&mut words);
         let transmit = stack.has_pending_transmit();
         drop(stack);
         wake_words(&words);
@@ -276,7 +277,7 @@ impl Runtime {
         // Wake every waiter so nobody sleeps forever on a dead stack.
         let mut words = Vec::new();
         if let Some(stack) = self.stack.try_lock_for(Duration::from_millis(100)) {
-            stack.for_each_wait_word(&mut |w| words.push(w.clone()));
+            stack.for_each_wait_word(&mut |h, w| words.push((h, w.clone())));
         }
         wake_words(&words);
         let flushed = catch_unwind(AssertUnwindSafe(|| dev.flush()));
@@ -294,8 +295,7 @@ impl Runtime {
         let mut rx = Batch::new(per_batch, slot);
         let mut tx = Batch::new(per_batch, slot);
         let mut events = Events::with_capacity(16);
-        let mut dirty = Vec::new();
-        let mut words: Vec<Arc<AtomicU32>> = Vec::new();
+        let mut words: Vec<(SocketHandle, Arc<WaitQueue>)> = Vec::new();
         let polled = dev.raw_fd().is_none();
         let mut rx_ready = true;
         let mut tx_more = false;
@@ -344,8 +344,7 @@ impl Runtime {
                     tx.push_with(|buf| Ok::<_, ()>(stack.poll_transmit(now, buf)))
                 {}
                 tx_more = tx.is_full();
-                stack.take_dirty(&mut dirty);
-                words.extend(dirty.drain(..).filter_map(|h| stack.wait_word(h)));
+                stack.take_wakeups(&mut words);
                 stack_deadline = stack.poll_timeout();
             }
             if !tx.is_empty() {
@@ -358,11 +357,20 @@ impl Runtime {
     }
 }
 
-/// Bumps each word and wakes its sleepers.
-fn wake_words(words: &[Arc<AtomicU32>]) {
-    for w in words {
-        w.fetch_add(1, Ordering::Release);
-        sys::event::futex_wake_all(w);
+/// Bumps each socket's word, wakes its sleepers and tells its watchers.
+/// Called with the stack unlocked.
+fn wake_words(words: &[(SocketHandle, Arc<WaitQueue>)]) {
+    for (h, w) in words {
+        w.word.fetch_add(1, Ordering::Release);
+        sys::event::futex_wake_all(&w.word);
+        let watchers: Vec<_> = {
+            let mut list = w.watchers.lock();
+            list.retain(|x| x.strong_count() > 0);
+            list.iter().filter_map(|x| x.upgrade()).collect()
+        };
+        for watcher in watchers {
+            watcher.wake(*h);
+        }
     }
 }
 

@@ -10,8 +10,10 @@
 //! Fds at or above [`MAX_FD`] cannot be ours: `socket()` refuses with
 //! `EMFILE` rather than reserve one.
 
+use crate::stack::SocketHandle;
 use parking_lot::RwLock;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
 /// One past the largest fd the table can hold (Linux's default hard limit
 /// for `RLIMIT_NOFILE` is 2^20). The bitmap is 128 KiB of zero pages.
@@ -22,14 +24,53 @@ const WORDS: usize = MAX_FD / 64;
 /// Bit `fd` is set while `fd` is ours.
 static OURS: [AtomicU64; WORDS] = [const { AtomicU64::new(0) }; WORDS];
 
+/// A stack socket as the program holds it: POSIX's "open file
+/// description", shared by the fds `dup` makes. When the last fd that
+/// refers to it is closed, the stack socket is closed
+/// ([`OpenSocket`]'s `Drop`, installed by the socket calls).
+#[derive(Debug)]
+pub struct OpenSocket {
+    /// The socket in the stack.
+    pub handle: SocketHandle,
+    /// `O_NONBLOCK`: a file status flag, shared by dup'ed fds.
+    pub nonblocking: AtomicBool,
+}
+
+impl OpenSocket {
+    /// A new open socket for `handle`.
+    pub fn new(handle: SocketHandle, nonblocking: bool) -> Arc<OpenSocket> {
+        Arc::new(OpenSocket {
+            handle,
+            nonblocking: AtomicBool::new(nonblocking),
+        })
+    }
+
+    /// `O_NONBLOCK` is set.
+    pub fn is_nonblocking(&self) -> bool {
+        self.nonblocking.load(Ordering::Relaxed)
+    }
+}
+
+impl Drop for OpenSocket {
+    fn drop(&mut self) {
+        super::socket::release(self.handle);
+    }
+}
+
 /// What one of our fds is.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone)]
 pub struct Entry {
-    /// `O_NONBLOCK` (from `SOCK_NONBLOCK`, later `fcntl`/`ioctl`).
-    pub nonblocking: bool,
-    /// `FD_CLOEXEC` as the program sees it (the reserved fd is always
-    /// close-on-exec: the stack does not survive `exec`).
+    /// The socket it refers to.
+    pub socket: Arc<OpenSocket>,
+    /// `FD_CLOEXEC` as the program sees it (a per-fd flag; the reserved fd
+    /// itself is always close-on-exec: the stack does not survive `exec`).
     pub cloexec: bool,
+}
+
+impl PartialEq for Entry {
+    fn eq(&self, other: &Entry) -> bool {
+        Arc::ptr_eq(&self.socket, &other.socket) && self.cloexec == other.cloexec
+    }
 }
 
 static ENTRIES: RwLock<Vec<Option<Entry>>> = RwLock::new(Vec::new());
@@ -90,8 +131,14 @@ mod tests {
     const B: i32 = 900_065;
 
     fn entry() -> Entry {
+        thread_local! {
+            static SOCKET: Arc<OpenSocket> = OpenSocket::new(
+                SocketHandle { index: u32::MAX, generation: 0 },
+                true,
+            );
+        }
         Entry {
-            nonblocking: true,
+            socket: SOCKET.with(Arc::clone),
             cloexec: false,
         }
     }

@@ -4,9 +4,10 @@
 //! header can be included next to `<sys/socket.h>`.
 
 use super::errno::fail;
-use super::fd_table::{self, Entry};
+use super::fd_table::{self, Entry, OpenSocket};
 use super::guard::guard;
 use crate::runtime;
+use crate::stack::SocketHandle;
 use crate::sys::real;
 use libc::c_int;
 
@@ -38,11 +39,28 @@ pub unsafe extern "C" fn socket(domain: c_int, ty: c_int, protocol: c_int) -> c_
 
 /// Starts the stack if needed and reserves the fd of a new stack socket.
 pub(crate) fn new_socket(ty: c_int) -> Result<c_int, c_int> {
-    runtime::ensure_started()?;
+    let rt = runtime::ensure_started()?;
     let fd = reserve_fd()?;
+    let handle = rt.lock().socket();
+    install(
+        fd,
+        handle,
+        ty & libc::SOCK_NONBLOCK != 0,
+        ty & libc::SOCK_CLOEXEC != 0,
+    )
+}
+
+/// Makes `fd` (a freshly reserved fd) stand for the stack socket `handle`.
+/// On failure the fd is closed and the socket released.
+pub(crate) fn install(
+    fd: c_int,
+    handle: SocketHandle,
+    nonblocking: bool,
+    cloexec: bool,
+) -> Result<c_int, c_int> {
     let entry = Entry {
-        nonblocking: ty & libc::SOCK_NONBLOCK != 0,
-        cloexec: ty & libc::SOCK_CLOEXEC != 0,
+        socket: OpenSocket::new(handle, nonblocking),
+        cloexec,
     };
     if let Err(e) = fd_table::insert(fd, entry) {
         // SAFETY: `fd` is the eventfd we just opened and nobody else has.
@@ -50,6 +68,21 @@ pub(crate) fn new_socket(ty: c_int) -> Result<c_int, c_int> {
         return Err(e);
     }
     Ok(fd)
+}
+
+/// Closes the stack socket `handle` once no fd refers to it any more
+/// (called from [`OpenSocket`]'s `Drop`). In a process whose stack is not
+/// running (e.g. a forked child), it does nothing: the socket belongs to
+/// the stack of the process that created it.
+pub(crate) fn release(handle: SocketHandle) {
+    if handle.index == u32::MAX {
+        return;
+    }
+    if let Some(rt) = runtime::get() {
+        let mut stack = rt.lock();
+        stack.close(handle);
+        rt.finish(stack);
+    }
 }
 
 /// A real kernel fd to stand for a stack socket: an eventfd, small, closable
@@ -72,10 +105,9 @@ fn reserve_fd() -> Result<c_int, c_int> {
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn close(fd: c_int) -> c_int {
     guard("close", || {
-        if fd_table::remove(fd).is_some() {
-            // The socket itself is released by the next issue's code; for
-            // now a stack socket is only its reserved fd.
-        }
+        // Dropping the entry releases the stack socket when this was the
+        // last fd that referred to it.
+        drop(fd_table::remove(fd));
         // SAFETY: closing an fd is always memory-safe.
         unsafe { real::close(fd) }
     })

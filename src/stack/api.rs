@@ -3,6 +3,7 @@
 //! Linux's errno for the same situation.
 
 use super::Stack;
+use super::socket::WaitQueue;
 use super::socket::{
     Listener, Owner, SOMAXCONN, Socket, SocketError, SocketHandle, SocketKind, SocketOptions,
 };
@@ -11,7 +12,6 @@ use crate::time::Instant;
 use std::collections::VecDeque;
 use std::net::{Ipv4Addr, SocketAddrV4};
 use std::sync::Arc;
-use std::sync::atomic::AtomicU32;
 
 type Result<T> = core::result::Result<T, SocketError>;
 
@@ -389,18 +389,22 @@ impl Stack {
         Ok(self.sock(h)?.tcb().map_or(0, |t| t.send_queue_len()))
     }
 
-    /// The word a thread blocked on this socket waits on; it changes
-    /// whenever the socket's readiness may have changed.
-    pub fn wait_word(&self, h: SocketHandle) -> Option<Arc<AtomicU32>> {
+    /// The wait queue of this socket: its word changes, and its watchers
+    /// are told, whenever the socket's readiness may have changed.
+    pub fn wait_word(&self, h: SocketHandle) -> Option<Arc<WaitQueue>> {
         self.sock(h).ok().map(|s| s.wait.clone())
     }
 
     /// Calls `f` with every socket's wait word (to wake everyone when the
     /// stack thread fails).
-    pub fn for_each_wait_word(&self, f: &mut dyn FnMut(&Arc<AtomicU32>)) {
-        for slot in &self.sockets {
+    pub fn for_each_wait_word(&self, f: &mut dyn FnMut(SocketHandle, &Arc<WaitQueue>)) {
+        for (i, slot) in self.sockets.iter().enumerate() {
             if let Some(s) = &slot.socket {
-                f(&s.wait);
+                let h = SocketHandle {
+                    index: i as u32,
+                    generation: slot.generation,
+                };
+                f(h, &s.wait);
             }
         }
     }

@@ -40,9 +40,10 @@ use crate::wire::ethernet::{self, EtherType, EthernetAddress, EthernetFrame, Eth
 use crate::wire::ipv4::Ipv4Cidr;
 use arp_cache::ArpCache;
 use reassembly::Reassembler;
-use socket::Slot;
+use socket::{Slot, WaitQueue};
 use std::collections::{BTreeSet, HashMap, VecDeque};
 use std::net::Ipv4Addr;
+use std::sync::Arc;
 
 /// The host's addressing and link parameters.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -109,6 +110,8 @@ pub struct Stack {
     tcp_defaults: TcpConfig,
     isn_secret: [u8; 16],
     ephemeral_next: u32,
+    /// Wait queues of sockets freed since the last `take_wakeups`.
+    freed_waits: Vec<(SocketHandle, Arc<WaitQueue>)>,
     /// Where a TCB copies a segment's payload on its way out.
     scratch: Vec<u8>,
 }
@@ -143,6 +146,7 @@ impl Stack {
             },
             isn_secret: secret_from_seed(seed),
             ephemeral_next: (seed as u32) ^ ((seed >> 32) as u32),
+            freed_waits: Vec::new(),
             scratch: vec![0u8; 65536],
         };
         s.queue_arp(
@@ -331,6 +335,26 @@ impl Stack {
             }
         }
         out.append(&mut self.dirty);
+    }
+
+    /// Like [`take_dirty`](Self::take_dirty), with each socket's wait queue,
+    /// and including sockets freed since the last call, so that a thread
+    /// still blocked on a socket another thread closed is woken too.
+    pub fn take_wakeups(&mut self, out: &mut Vec<(SocketHandle, Arc<WaitQueue>)>) {
+        let mut dirty = core::mem::take(&mut self.dirty);
+        for h in dirty.drain(..) {
+            if let Some(s) = self
+                .sockets
+                .get_mut(h.index as usize)
+                .filter(|slot| slot.generation == h.generation)
+                .and_then(|s| s.socket.as_mut())
+            {
+                s.dirty = false;
+                out.push((h, s.wait.clone()));
+            }
+        }
+        self.dirty = dirty;
+        out.append(&mut self.freed_waits);
     }
 
     /// The stack has frames or segments waiting for `poll_transmit`.

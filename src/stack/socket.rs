@@ -33,8 +33,8 @@ use crate::tcp::{FourTuple, Tcb, TcpConfig};
 use crate::time::Duration;
 use std::collections::VecDeque;
 use std::net::SocketAddrV4;
-use std::sync::Arc;
 use std::sync::atomic::AtomicU32;
+use std::sync::{Arc, Weak};
 
 /// Linux's default `net.core.somaxconn`.
 pub const SOMAXCONN: usize = 4096;
@@ -226,8 +226,8 @@ pub struct Socket {
     /// Its options.
     pub options: SocketOptions,
     /// Bumped when its readiness may have changed; threads blocked on it
-    /// wait on this word (a futex in the runtime).
-    pub wait: Arc<AtomicU32>,
+    /// wait on its word (a futex in the runtime), watchers are told.
+    pub wait: Arc<WaitQueue>,
     /// The local port it holds in the port table, if any.
     pub port: Option<u16>,
     /// `shutdown(SHUT_RD)` was called.
@@ -247,7 +247,7 @@ impl Socket {
             kind: SocketKind::Idle { bound: None },
             owner: Owner::App,
             options: SocketOptions::default(),
-            wait: Arc::new(AtomicU32::new(0)),
+            wait: Arc::new(WaitQueue::default()),
             port: None,
             read_shutdown: false,
             dirty: false,
@@ -281,6 +281,36 @@ impl Socket {
 impl Default for Socket {
     fn default() -> Self {
         Socket::new()
+    }
+}
+
+/// Something that wants to hear when a socket's readiness may have changed
+/// (an epoll instance, a thread in `poll`). The runtime calls it after the
+/// stack lock is released, so it may make system calls.
+pub trait Watcher: Send + Sync {
+    /// Socket `h` may have changed.
+    fn wake(&self, h: SocketHandle);
+}
+
+/// Where threads wait for a socket: a futex word that changes whenever the
+/// socket's readiness may have changed, and the watchers to notify then.
+#[derive(Default)]
+pub struct WaitQueue {
+    /// Threads blocked on the socket sleep on this word (futex).
+    pub word: AtomicU32,
+    /// Notified with the word; dead ones are pruned as they are found.
+    pub watchers: parking_lot::Mutex<Vec<Weak<dyn Watcher>>>,
+}
+
+impl WaitQueue {
+    /// Adds a watcher.
+    pub fn watch(&self, w: Weak<dyn Watcher>) {
+        self.watchers.lock().push(w);
+    }
+
+    /// Removes a watcher (compared by address).
+    pub fn unwatch(&self, w: &Weak<dyn Watcher>) {
+        self.watchers.lock().retain(|x| !Weak::ptr_eq(x, w));
     }
 }
 

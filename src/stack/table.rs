@@ -82,9 +82,13 @@ impl Stack {
         let Some(sock) = slot.socket.take() else {
             return;
         };
+        let old = SocketHandle {
+            index,
+            generation: slot.generation,
+        };
         slot.generation = slot.generation.wrapping_add(1);
         // Wake anyone still waiting on it; they will find a stale handle.
-        sock.wait.fetch_add(1, std::sync::atomic::Ordering::Release);
+        self.freed_waits.push((old, sock.wait.clone()));
         if let Some(t) = sock.timer_at {
             self.tcp_timers.remove(&(t, index));
         }
