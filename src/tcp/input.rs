@@ -242,7 +242,8 @@ impl Tcb {
         if self.ts_ok {
             if let Some((_, ecr)) = seg.options.timestamps {
                 let ms = (now.total_millis() as u32).wrapping_sub(ecr);
-                if ecr != 0 && ms < 60_000 {
+                let stale = self.ts_rexmit_floor.is_some_and(|floor| (ecr.wrapping_sub(floor) as i32) < 0);
+                if ecr != 0 && ms < 60_000 && !stale {
                     self.rtt.sample(Duration::from_millis(u64::from(ms)));
                 }
                 return;

@@ -64,7 +64,7 @@ impl Tcb {
             // RFC 1122 §4.2.3.6: SEG.SEQ = SND.NXT − 1, no data.
             self.keepalive_pending = false;
             self.segs_out = self.segs_out.wrapping_add(1);
-            return Some(self.segment(now, self.snd_nxt - 1u32, TcpFlags::ACK, &[]));
+            return Some(self.segment(now, self.snd_max - 1u32, TcpFlags::ACK, &[]));
         }
         self.ack_if_due(now)
     }
@@ -74,12 +74,15 @@ impl Tcb {
         self.timers.next()
     }
 
+    /// A bare ACK. Its sequence number is the highest we sent, not SND.NXT
+    /// after a go-back-N rewind: the peer has seen up to there, and a number
+    /// behind its RCV.NXT would make the ACK unacceptable.
     fn ack_if_due(&mut self, now: Instant) -> Option<TcpRepr<'static>> {
         if !self.ack_now {
             return None;
         }
         self.segs_out = self.segs_out.wrapping_add(1);
-        Some(self.segment(now, self.snd_nxt, TcpFlags::ACK, &[]))
+        Some(self.segment(now, self.snd_max, TcpFlags::ACK, &[]))
     }
 
     /// Our SYN (SYN-SENT) or SYN-ACK (SYN-RECEIVED) with the options we
@@ -193,6 +196,7 @@ impl Tcb {
         if retransmission {
             self.total_retrans = self.total_retrans.wrapping_add(1);
             self.rtt_seq = None;
+            self.ts_rexmit_floor = Some(now.total_millis() as u32);
         } else if self.rtt_seq.is_none() && !self.ts_ok {
             self.rtt_seq = Some((seq, now));
         }

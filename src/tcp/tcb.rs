@@ -95,6 +95,10 @@ pub struct Tcb {
     /// Karn's rule without timestamps: the sequence number being timed and
     /// when it was first sent; dropped when anything is retransmitted.
     pub(super) rtt_seq: Option<(SeqNum, Instant)>,
+    /// Karn's rule for timestamps: our TSval clock at the last
+    /// retransmission. An echo older than it may answer the original
+    /// transmission or a long-gone segment, so it gives no RTT sample.
+    pub(super) ts_rexmit_floor: Option<u32>,
     pub(super) cc: Box<dyn CongestionControl>,
     /// Duplicate ACKs in a row (RFC 5681 §2).
     pub(super) dupacks: u32,
@@ -190,6 +194,7 @@ impl Tcb {
             last_ack_sent: SeqNum(0),
             rtt: RttEstimator::new(config.rto_initial, config.rto_min, config.rto_max),
             rtt_seq: None,
+            ts_rexmit_floor: None,
             cc: new_controller(config.congestion, u32::from(DEFAULT_MSS)),
             dupacks: 0,
             recover: None,
