@@ -28,7 +28,11 @@ pub struct Assembler {
 impl Assembler {
     /// An empty assembler holding at most `max_ranges` ranges (holes).
     pub fn new(max_ranges: usize) -> Assembler {
-        Assembler { ranges: Vec::new(), max_ranges: max_ranges.max(1), clock: 0 }
+        Assembler {
+            ranges: Vec::new(),
+            max_ranges: max_ranges.max(1),
+            clock: 0,
+        }
     }
 
     /// No range held.
@@ -59,7 +63,14 @@ impl Assembler {
             if self.ranges.len() >= self.max_ranges {
                 return false;
             }
-            self.ranges.insert(first, Range { start, end, stamp: self.clock });
+            self.ranges.insert(
+                first,
+                Range {
+                    start,
+                    end,
+                    stamp: self.clock,
+                },
+            );
         } else {
             let merged = Range {
                 start: start.min(self.ranges[first].start),
@@ -98,7 +109,7 @@ impl Assembler {
     /// The ranges, most recently extended first (for SACK blocks).
     pub fn recent_first(&self) -> impl Iterator<Item = (u32, u32)> + '_ {
         let mut v: Vec<&Range> = self.ranges.iter().collect();
-        v.sort_by(|a, b| b.stamp.cmp(&a.stamp));
+        v.sort_by_key(|r| core::cmp::Reverse(r.stamp));
         v.into_iter().map(|r| (r.start, r.end))
     }
 

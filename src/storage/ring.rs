@@ -13,7 +13,11 @@ pub struct RingBuffer {
 impl RingBuffer {
     /// An empty buffer of `capacity` bytes.
     pub fn new(capacity: usize) -> RingBuffer {
-        RingBuffer { storage: vec![0; capacity], read_at: 0, len: 0 }
+        RingBuffer {
+            storage: vec![0; capacity],
+            read_at: 0,
+            len: 0,
+        }
     }
 
     /// Total capacity.

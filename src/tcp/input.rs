@@ -31,19 +31,20 @@ impl Tcb {
         }
 
         // RFC 7323 §5.3 R1: PAWS, before the window check.
-        if self.ts_ok && !f.contains(TcpFlags::RST) {
-            if let Some((val, _)) = seg.options.timestamps {
-                if (val.wrapping_sub(self.ts_recent) as i32) < 0 {
-                    self.ack_now = true;
-                    return;
-                }
-            }
+        if self.ts_ok
+            && !f.contains(TcpFlags::RST)
+            && let Some((val, _)) = seg.options.timestamps
+            && (val.wrapping_sub(self.ts_recent) as i32) < 0
+        {
+            self.ack_now = true;
+            return;
         }
 
         // First: is the sequence number acceptable (§3.10.7.4)?
         let mut seg = *seg;
         if !self.acceptable(&seg) {
-            let wnd_zero_ack = self.rcv_wnd() == 0 && seg.seq == self.rcv_nxt && f.contains(TcpFlags::ACK);
+            let wnd_zero_ack =
+                self.rcv_wnd() == 0 && seg.seq == self.rcv_nxt && f.contains(TcpFlags::ACK);
             if !wnd_zero_ack {
                 if !f.contains(TcpFlags::RST) {
                     self.ack_now = true;
@@ -65,7 +66,8 @@ impl Tcb {
         self.last_recv = now;
         if self.keepalive {
             self.keepalive_probes = 0;
-            self.timers.set(Timer::Keepalive, now + self.config.keepalive_idle);
+            self.timers
+                .set(Timer::Keepalive, now + self.config.keepalive_idle);
         }
 
         // Second: RST. RFC 5961 §3.2: only an exact match resets; anything
@@ -104,7 +106,11 @@ impl Tcb {
         }
         if self.state == State::SynReceived {
             if seg.ack.after(self.snd_una) && seg.ack.before_eq(self.snd_max) {
-                self.state = if self.fin_queued { State::FinWait1 } else { State::Established };
+                self.state = if self.fin_queued {
+                    State::FinWait1
+                } else {
+                    State::Established
+                };
                 self.snd_wl1 = seg.seq - 1u32;
                 self.on_established(now);
             } else {
@@ -144,12 +150,11 @@ impl Tcb {
 
         // RFC 7323 §4.3: TS.Recent follows the segment that covers
         // Last.ACK.sent.
-        if self.ts_ok {
-            if let Some((val, _)) = seg.options.timestamps {
-                if seg.seq.before_eq(self.last_ack_sent) {
-                    self.ts_recent = val;
-                }
-            }
+        if self.ts_ok
+            && let Some((val, _)) = seg.options.timestamps
+            && seg.seq.before_eq(self.last_ack_sent)
+        {
+            self.ts_recent = val;
         }
 
         // Seventh: text.
@@ -184,7 +189,8 @@ impl Tcb {
             (0, _) => seg.seq.in_window(self.rcv_nxt, wnd),
             (_, 0) => false,
             (_, _) => {
-                seg.seq.in_window(self.rcv_nxt, wnd) || (seg.seq + (len - 1)).in_window(self.rcv_nxt, wnd)
+                seg.seq.in_window(self.rcv_nxt, wnd)
+                    || (seg.seq + (len - 1)).in_window(self.rcv_nxt, wnd)
             }
         }
     }
@@ -232,28 +238,31 @@ impl Tcb {
     /// Entering ESTABLISHED (or FIN-WAIT-1 straight from SYN-RECEIVED).
     fn on_established(&mut self, now: Instant) {
         if self.keepalive {
-            self.timers.set(Timer::Keepalive, now + self.config.keepalive_idle);
+            self.timers
+                .set(Timer::Keepalive, now + self.config.keepalive_idle);
         }
     }
 
     /// An RTT sample from the timestamp echo (RFC 7323 §4.1) or the timed
     /// segment (Karn's rule: never a retransmitted one, RFC 6298 §3).
     fn rtt_sample(&mut self, now: Instant, seg: &TcpRepr) {
-        if self.ts_ok {
-            if let Some((_, ecr)) = seg.options.timestamps {
-                let ms = (now.total_millis() as u32).wrapping_sub(ecr);
-                let stale = self.ts_rexmit_floor.is_some_and(|floor| (ecr.wrapping_sub(floor) as i32) < 0);
-                if ecr != 0 && ms < 60_000 && !stale {
-                    self.rtt.sample(Duration::from_millis(u64::from(ms)));
-                }
-                return;
+        if self.ts_ok
+            && let Some((_, ecr)) = seg.options.timestamps
+        {
+            let ms = (now.total_millis() as u32).wrapping_sub(ecr);
+            let stale = self
+                .ts_rexmit_floor
+                .is_some_and(|floor| (ecr.wrapping_sub(floor) as i32) < 0);
+            if ecr != 0 && ms < 60_000 && !stale {
+                self.rtt.sample(Duration::from_millis(u64::from(ms)));
             }
+            return;
         }
-        if let Some((seq, at)) = self.rtt_seq {
-            if seg.ack.after(seq) {
-                self.rtt.sample(now - at);
-                self.rtt_seq = None;
-            }
+        if let Some((seq, at)) = self.rtt_seq
+            && seg.ack.after(seq)
+        {
+            self.rtt.sample(now - at);
+            self.rtt_seq = None;
         }
     }
 
@@ -306,7 +315,10 @@ impl Tcb {
                 }
                 None => {
                     self.dupacks = 0;
-                    let srtt = self.rtt.has_sample().then(|| Duration::from_micros(self.rtt.srtt));
+                    let srtt = self
+                        .rtt
+                        .has_sample()
+                        .then(|| Duration::from_micros(self.rtt.srtt));
                     self.cc.on_ack(now, acked, srtt);
                 }
             }
@@ -332,7 +344,8 @@ impl Tcb {
 
         // Window update (§3.10.7.4): only from a segment newer than the last
         // one used (SND.WL1, SND.WL2).
-        if self.snd_wl1.before(seg.seq) || (self.snd_wl1 == seg.seq && self.snd_wl2.before_eq(ack)) {
+        if self.snd_wl1.before(seg.seq) || (self.snd_wl1 == seg.seq && self.snd_wl2.before_eq(ack))
+        {
             self.snd_wnd = wnd;
             self.max_snd_wnd = self.max_snd_wnd.max(wnd);
             self.snd_wl1 = seg.seq;
@@ -370,11 +383,11 @@ impl Tcb {
         let ready = self.rx.commit(ready);
         self.rcv_nxt += ready;
         self.bytes_received += ready as u64;
-        self.rcv_mss = self.rcv_mss.max((data.len() as u32).min(u32::from(self.config.mss)));
-        if let Some(fin) = self.rx_fin_seq {
-            if fin == self.rcv_nxt {
-                self.process_fin(now);
-            }
+        self.rcv_mss = self
+            .rcv_mss
+            .max((data.len() as u32).min(u32::from(self.config.mss)));
+        if self.rx_fin_seq == Some(self.rcv_nxt) {
+            self.process_fin(now);
         }
         // ACK policy (RFC 9293 §3.8.6.3, RFC 5681 §4.2): at once for
         // out-of-order data or a filled hole, and in quick-ACK mode;

@@ -93,7 +93,10 @@ mod tests {
         let a = isn(key(), Instant::ZERO, &t);
         let b = isn(key(), Instant::from_micros(400), &t);
         assert_eq!(b.since(a), 100);
-        let other = FourTuple { local: SocketAddrV4::new(Ipv4Addr::new(10, 0, 0, 1), 1235), ..t };
+        let other = FourTuple {
+            local: SocketAddrV4::new(Ipv4Addr::new(10, 0, 0, 1), 1235),
+            ..t
+        };
         assert_ne!(isn(key(), Instant::ZERO, &other), a);
         assert_ne!(isn([7; 16], Instant::ZERO, &t), a);
     }

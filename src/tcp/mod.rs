@@ -118,7 +118,11 @@ pub fn rst_for(seg: &TcpRepr) -> Option<TcpRepr<'static>> {
     let (seq, ack, flags) = if seg.flags.contains(TcpFlags::ACK) {
         (seg.ack, SeqNum(0), TcpFlags::RST)
     } else {
-        (SeqNum(0), seg.seq + seg.segment_len(), TcpFlags::RST | TcpFlags::ACK)
+        (
+            SeqNum(0),
+            seg.seq + seg.segment_len(),
+            TcpFlags::RST | TcpFlags::ACK,
+        )
     };
     Some(TcpRepr {
         src_port: seg.dst_port,

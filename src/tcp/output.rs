@@ -14,7 +14,11 @@ use crate::wire::tcp::{TcpFlags, TcpOptions, TcpRepr};
 impl Tcb {
     /// The next segment to send, if any. The payload is copied into
     /// `scratch`, which must hold at least one MSS (64 KiB is plenty).
-    pub fn poll_transmit<'a>(&mut self, now: Instant, scratch: &'a mut [u8]) -> Option<TcpRepr<'a>> {
+    pub fn poll_transmit<'a>(
+        &mut self,
+        now: Instant,
+        scratch: &'a mut [u8],
+    ) -> Option<TcpRepr<'a>> {
         if let Some((seq, with_ack)) = self.rst_pending.take() {
             let mut r = self.segment(now, seq, TcpFlags::RST, &[]);
             r.options = TcpOptions::default();
@@ -93,14 +97,21 @@ impl Tcb {
         let c = &self.config;
         let options = TcpOptions {
             mss: Some(c.mss),
-            window_scale: (c.window_scaling && (active || self.snd_wscale > 0 || self.rcv_wscale > 0))
+            window_scale: (c.window_scaling
+                && (active || self.snd_wscale > 0 || self.rcv_wscale > 0))
                 .then_some(self.rcv_wscale),
             sack_permitted: c.sack && (active || self.sack_ok),
             sack_blocks: [None; 4],
-            timestamps: (c.timestamps && (active || self.ts_ok))
-                .then_some((now.total_millis() as u32, if active { 0 } else { self.ts_recent })),
+            timestamps: (c.timestamps && (active || self.ts_ok)).then_some((
+                now.total_millis() as u32,
+                if active { 0 } else { self.ts_recent },
+            )),
         };
-        let flags = if active { TcpFlags::SYN } else { TcpFlags::SYN | TcpFlags::ACK };
+        let flags = if active {
+            TcpFlags::SYN
+        } else {
+            TcpFlags::SYN | TcpFlags::ACK
+        };
         let retransmission = self.snd_max != self.iss;
         self.snd_nxt = self.iss + 1u32;
         self.snd_max = self.snd_nxt;
@@ -134,7 +145,10 @@ impl Tcb {
     fn data_ready(&mut self, now: Instant) -> Option<usize> {
         let sent_off = self.snd_nxt.since(self.tx_seq) as usize;
         let avail = self.tx.len().saturating_sub(sent_off);
-        let fin_allowed = matches!(self.state, State::FinWait1 | State::Closing | State::LastAck);
+        let fin_allowed = matches!(
+            self.state,
+            State::FinWait1 | State::Closing | State::LastAck
+        );
         let fin_unsent = self.fin_queued && fin_allowed && self.snd_nxt.before_eq(self.fin_seq());
         if avail == 0 {
             return fin_unsent.then_some(0);
@@ -152,7 +166,8 @@ impl Tcb {
             true
         } else {
             let empties_queue = len == avail;
-            let push = empties_queue && (fin_unsent || ((self.nodelay || in_flight == 0) && !self.cork));
+            let push =
+                empties_queue && (fin_unsent || ((self.nodelay || in_flight == 0) && !self.cork));
             let sws = self.max_snd_wnd > 0 && len as u32 >= self.max_snd_wnd / 2 && !self.cork;
             // Nagle holds a small segment while data is in flight; the SWS
             // rule sends a big share of the peer's largest window.
@@ -163,8 +178,13 @@ impl Tcb {
             // flight: probe it when the persist timer fires.
             if !self.timers.is_armed(Timer::Persist) {
                 let backoff = self.persist_backoff.min(16);
-                let t = self.rtt.rto().checked_mul(1 << backoff).unwrap_or(self.config.rto_max);
-                self.timers.set(Timer::Persist, now + t.min(self.config.rto_max));
+                let t = self
+                    .rtt
+                    .rto()
+                    .checked_mul(1 << backoff)
+                    .unwrap_or(self.config.rto_max);
+                self.timers
+                    .set(Timer::Persist, now + t.min(self.config.rto_max));
             }
         }
         ok.then_some(len)
@@ -184,7 +204,10 @@ impl Tcb {
         let len = len.min(scratch.len());
         let n = self.tx.peek(off, &mut scratch[..len]);
         let end = seq + n;
-        let fin_allowed = matches!(self.state, State::FinWait1 | State::Closing | State::LastAck);
+        let fin_allowed = matches!(
+            self.state,
+            State::FinWait1 | State::Closing | State::LastAck
+        );
         let mut flags = TcpFlags::ACK;
         if self.fin_queued && fin_allowed && end == self.fin_seq() {
             flags = flags | TcpFlags::FIN;
@@ -212,13 +235,22 @@ impl Tcb {
         self.timers.stop(Timer::Persist);
         self.segs_out = self.segs_out.wrapping_add(1);
         let header = self.segment(now, seq, flags, &[]);
-        TcpRepr { payload: &scratch[..n], ..header }
+        TcpRepr {
+            payload: &scratch[..n],
+            ..header
+        }
     }
 
     /// A segment carrying our current ACK, window, timestamps and SACK
     /// blocks. Sending it counts as acknowledging: the delayed-ACK state is
     /// cleared.
-    fn segment<'a>(&mut self, now: Instant, seq: SeqNum, flags: TcpFlags, payload: &'a [u8]) -> TcpRepr<'a> {
+    fn segment<'a>(
+        &mut self,
+        now: Instant,
+        seq: SeqNum,
+        flags: TcpFlags,
+        payload: &'a [u8],
+    ) -> TcpRepr<'a> {
         let window = self.advertise_window();
         let mut options = TcpOptions::default();
         if self.ts_ok {
@@ -226,7 +258,11 @@ impl Tcb {
         }
         if self.sack_ok {
             // RFC 2018 §4: the most recently received block first.
-            for (slot, (l, r)) in options.sack_blocks.iter_mut().zip(self.assembler.recent_first()) {
+            for (slot, (l, r)) in options
+                .sack_blocks
+                .iter_mut()
+                .zip(self.assembler.recent_first())
+            {
                 *slot = Some((self.rcv_nxt + l, self.rcv_nxt + r));
             }
         }
@@ -254,7 +290,11 @@ impl Tcb {
         let room = self.rcv_wnd();
         let edge = self.rcv_nxt + room;
         let threshold = (self.rx.capacity() as u32 / 2).min(self.rcv_mss).max(1);
-        let offered = if self.rcv_adv.after(self.rcv_nxt) { self.rcv_adv.since(self.rcv_nxt) } else { 0 };
+        let offered = if self.rcv_adv.after(self.rcv_nxt) {
+            self.rcv_adv.since(self.rcv_nxt)
+        } else {
+            0
+        };
         let wnd = if edge.after(self.rcv_adv) && edge.since(self.rcv_adv) < threshold {
             offered.min(room)
         } else {
@@ -338,7 +378,8 @@ impl Tcb {
         }
         if self.flight() > 0 || !self.tx.is_empty() {
             // The retransmission timer watches this connection.
-            self.timers.set(Timer::Keepalive, now + self.config.keepalive_idle);
+            self.timers
+                .set(Timer::Keepalive, now + self.config.keepalive_idle);
             return;
         }
         if self.keepalive_probes >= self.config.keepalive_cnt {
@@ -347,6 +388,7 @@ impl Tcb {
         }
         self.keepalive_probes += 1;
         self.keepalive_pending = true;
-        self.timers.set(Timer::Keepalive, now + self.config.keepalive_intvl);
+        self.timers
+            .set(Timer::Keepalive, now + self.config.keepalive_intvl);
     }
 }

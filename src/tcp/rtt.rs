@@ -74,7 +74,10 @@ impl RttEstimator {
 
     /// The RTO, backoff included (RFC 6298 §5.5), at most `rto_max`.
     pub fn rto(&self) -> Duration {
-        let shifted = self.rto_base.checked_shl(self.backoff.min(32)).unwrap_or(u64::MAX);
+        let shifted = self
+            .rto_base
+            .checked_shl(self.backoff.min(32))
+            .unwrap_or(u64::MAX);
         Duration::from_micros(shifted.min(self.max))
     }
 
@@ -89,7 +92,11 @@ mod tests {
     use super::*;
 
     fn est() -> RttEstimator {
-        RttEstimator::new(Duration::from_secs(1), Duration::from_millis(200), Duration::from_secs(120))
+        RttEstimator::new(
+            Duration::from_secs(1),
+            Duration::from_millis(200),
+            Duration::from_secs(120),
+        )
     }
 
     #[test]

@@ -51,7 +51,10 @@ impl State {
 
     /// RFC 9293's "synchronized states": ESTABLISHED and after.
     pub fn is_synchronized(self) -> bool {
-        !matches!(self, State::Closed | State::Listen | State::SynSent | State::SynReceived)
+        !matches!(
+            self,
+            State::Closed | State::Listen | State::SynSent | State::SynReceived
+        )
     }
 
     /// We may still receive data in this state (RFC 9293 §3.10.7.4, seventh).

@@ -182,7 +182,11 @@ impl Tcb {
             irs: SeqNum(0),
             rcv_nxt: SeqNum(0),
             rcv_adv: SeqNum(0),
-            rcv_wscale: if config.window_scaling { wscale_for(config.rcv_buf) } else { 0 },
+            rcv_wscale: if config.window_scaling {
+                wscale_for(config.rcv_buf)
+            } else {
+                0
+            },
             rx: RingBuffer::new(config.rcv_buf),
             assembler: Assembler::new(config.max_ooo_ranges),
             rx_fin_seq: None,
@@ -243,7 +247,10 @@ impl Tcb {
         config: TcpConfig,
     ) -> Option<Tcb> {
         let f = syn.flags;
-        if !f.contains(TcpFlags::SYN) || f.contains(TcpFlags::ACK) || f.contains(TcpFlags::RST) || f.contains(TcpFlags::FIN)
+        if !f.contains(TcpFlags::SYN)
+            || f.contains(TcpFlags::ACK)
+            || f.contains(TcpFlags::RST)
+            || f.contains(TcpFlags::FIN)
         {
             return None;
         }
@@ -289,7 +296,11 @@ impl Tcb {
     /// The payload of a full-sized segment: SND.MSS less the timestamp option
     /// we put on every segment (like Linux's `mss_cache`).
     pub(super) fn eff_mss(&self) -> u32 {
-        if self.ts_ok { self.snd_mss.saturating_sub(12).max(1) } else { self.snd_mss }
+        if self.ts_ok {
+            self.snd_mss.saturating_sub(12).max(1)
+        } else {
+            self.snd_mss
+        }
     }
 
     /// Sequence number of our FIN (valid once queued).
@@ -322,7 +333,8 @@ impl Tcb {
         if !self.rtt.has_sample() {
             return self.config.delack_min;
         }
-        Duration::from_micros(self.rtt.srtt / 4).clamp(self.config.delack_min, self.config.delack_max)
+        Duration::from_micros(self.rtt.srtt / 4)
+            .clamp(self.config.delack_min, self.config.delack_max)
     }
 
     /// Goes to CLOSED: timers stop, queues stay readable.
@@ -450,7 +462,11 @@ impl Tcb {
         self.app_closed = true;
         if matches!(
             self.state,
-            State::SynReceived | State::Established | State::FinWait1 | State::FinWait2 | State::CloseWait
+            State::SynReceived
+                | State::Established
+                | State::FinWait1
+                | State::FinWait2
+                | State::CloseWait
         ) {
             self.rst_pending = Some((self.snd_nxt, true));
         }
@@ -517,7 +533,10 @@ impl Tcb {
         self.keepalive = on;
         self.keepalive_probes = 0;
         if on && self.state.is_synchronized() {
-            self.timers.set(Timer::Keepalive, self.last_recv + self.config.keepalive_idle);
+            self.timers.set(
+                Timer::Keepalive,
+                self.last_recv + self.config.keepalive_idle,
+            );
         } else {
             self.timers.stop(Timer::Keepalive);
         }
@@ -543,6 +562,12 @@ impl Tcb {
         (self.snd_una, self.snd_nxt, self.rcv_nxt)
     }
 
+    /// Leaves quick-ACK mode (tests of the delayed-ACK rule).
+    #[cfg(test)]
+    pub(crate) fn quickacks_off_for_test(&mut self) {
+        self.quickacks = 0;
+    }
+
     /// `TCP_INFO`.
     pub fn info(&self) -> TcpInfo {
         let mss = self.eff_mss().max(1);
@@ -558,7 +583,9 @@ impl Tcb {
             },
             retransmits: self.retransmits.min(255) as u8,
             backoff: self.rtt.backoff.min(255) as u8,
-            options: u8::from(self.ts_ok) | (u8::from(self.sack_ok) << 1) | (u8::from(self.snd_wscale > 0 || self.rcv_wscale > 0) << 2),
+            options: u8::from(self.ts_ok)
+                | (u8::from(self.sack_ok) << 1)
+                | (u8::from(self.snd_wscale > 0 || self.rcv_wscale > 0) << 2),
             snd_wscale: self.snd_wscale,
             rcv_wscale: self.rcv_wscale,
             rto: clamp(self.rtt.rto().as_micros() as u64),
@@ -567,11 +594,20 @@ impl Tcb {
             rcv_mss: self.rcv_mss,
             unacked: self.flight().div_ceil(mss),
             sacked: 0,
-            lost: if self.retransmits > 0 { self.flight().div_ceil(mss) } else { 0 },
+            lost: if self.retransmits > 0 {
+                self.flight().div_ceil(mss)
+            } else {
+                0
+            },
             retrans: u32::from(self.retransmits > 0 || self.recover.is_some()),
             rtt: clamp(self.rtt.srtt),
             rttvar: clamp(self.rtt.rttvar),
-            snd_ssthresh: self.cc.ssthresh().checked_div(mss).unwrap_or(0).min(0x7fff_ffff),
+            snd_ssthresh: self
+                .cc
+                .ssthresh()
+                .checked_div(mss)
+                .unwrap_or(0)
+                .min(0x7fff_ffff),
             snd_cwnd: self.cc.cwnd() / mss,
             advmss: u32::from(self.config.mss),
             rcv_space: self.rcv_wnd(),

@@ -18,8 +18,13 @@ pub enum Timer {
 }
 
 const COUNT: usize = 5;
-const ALL: [Timer; COUNT] =
-    [Timer::Retransmit, Timer::Persist, Timer::DelayedAck, Timer::Keepalive, Timer::Close];
+const ALL: [Timer; COUNT] = [
+    Timer::Retransmit,
+    Timer::Persist,
+    Timer::DelayedAck,
+    Timer::Keepalive,
+    Timer::Close,
+];
 
 /// Deadlines, one slot per [`Timer`].
 #[derive(Debug, Clone, Copy, Default)]

@@ -93,7 +93,11 @@ impl core::str::FromStr for EthernetAddress {
             out[n] = u8::from_str_radix(part, 16).map_err(|_| ())?;
             n += 1;
         }
-        if n == 6 { Ok(EthernetAddress(out)) } else { Err(()) }
+        if n == 6 {
+            Ok(EthernetAddress(out))
+        } else {
+            Err(())
+        }
     }
 }
 
@@ -257,7 +261,11 @@ impl EthernetRepr {
 
 impl fmt::Display for EthernetRepr {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{} > {}, ethertype {}", self.src_addr, self.dst_addr, self.ethertype)
+        write!(
+            f,
+            "{} > {}, ethertype {}",
+            self.src_addr, self.dst_addr, self.ethertype
+        )
     }
 }
 
@@ -276,7 +284,10 @@ mod tests {
         let f = EthernetFrame::new_checked(&FRAME[..]).unwrap();
         let r = EthernetRepr::parse(&f).unwrap();
         assert!(r.dst_addr.is_broadcast());
-        assert_eq!(r.src_addr, EthernetAddress([0x02, 0x00, 0xc6, 0x12, 0x00, 0x02]));
+        assert_eq!(
+            r.src_addr,
+            EthernetAddress([0x02, 0x00, 0xc6, 0x12, 0x00, 0x02])
+        );
         assert_eq!(r.ethertype, EtherType::Arp);
         assert_eq!(f.payload(), &[0xaa, 0xbb]);
     }
@@ -299,7 +310,10 @@ mod tests {
 
     #[test]
     fn truncated_is_an_error() {
-        assert_eq!(EthernetFrame::new_checked(&FRAME[..13]).unwrap_err(), Error::Truncated);
+        assert_eq!(
+            EthernetFrame::new_checked(&FRAME[..13]).unwrap_err(),
+            Error::Truncated
+        );
     }
 
     #[test]

@@ -408,7 +408,11 @@ impl TcpOptions {
         // 40 option bytes at most: with timestamps (12 with padding) there is
         // room for 3 blocks, otherwise 4 (RFC 2018 §3).
         let max = if self.timestamps.is_some() { 3 } else { 4 };
-        self.sack_blocks.iter().take(max).filter(|b| b.is_some()).count()
+        self.sack_blocks
+            .iter()
+            .take(max)
+            .filter(|b| b.is_some())
+            .count()
     }
 
     /// Encoded length, padded to a multiple of 4.
@@ -488,7 +492,11 @@ pub struct TcpRepr<'a> {
 impl<'a> TcpRepr<'a> {
     /// Decodes and validates a segment: the checksum must verify
     /// (`Error::Checksum` otherwise) and the options must be well formed.
-    pub fn parse(packet: &TcpPacket<&'a [u8]>, src: Ipv4Addr, dst: Ipv4Addr) -> Result<TcpRepr<'a>> {
+    pub fn parse(
+        packet: &TcpPacket<&'a [u8]>,
+        src: Ipv4Addr,
+        dst: Ipv4Addr,
+    ) -> Result<TcpRepr<'a>> {
         packet.check_len()?;
         if !packet.verify_checksum(src, dst) {
             return Err(Error::Checksum);
@@ -549,7 +557,11 @@ impl fmt::Display for TcpRepr<'_> {
     /// Like tcpdump: `1234 > 80: Flags [S.], seq 1:11, ack 5, win 512,
     /// options [mss 1460,wscale 7], length 10`.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{} > {}: Flags {}, seq {}", self.src_port, self.dst_port, self.flags, self.seq)?;
+        write!(
+            f,
+            "{} > {}: Flags {}, seq {}",
+            self.src_port, self.dst_port, self.flags, self.seq
+        )?;
         if !self.payload.is_empty() {
             write!(f, ":{}", self.seq + self.payload.len())?;
         }
@@ -641,8 +653,16 @@ mod tests {
     fn checksum_is_known_value() {
         // Independently: sum of pseudo-header and segment must verify.
         let b = golden();
-        assert!(TcpPacket::new_checked(&b[..]).unwrap().verify_checksum(SRC, DST));
-        assert!(!TcpPacket::new_checked(&b[..]).unwrap().verify_checksum(DST, Ipv4Addr::LOCALHOST));
+        assert!(
+            TcpPacket::new_checked(&b[..])
+                .unwrap()
+                .verify_checksum(SRC, DST)
+        );
+        assert!(
+            !TcpPacket::new_checked(&b[..])
+                .unwrap()
+                .verify_checksum(DST, Ipv4Addr::LOCALHOST)
+        );
     }
 
     #[test]
@@ -672,10 +692,19 @@ mod tests {
 
     #[test]
     fn sack_blocks_round_trip() {
-        let mut r = TcpRepr { payload: &[], flags: TcpFlags::ACK, ..golden_repr() };
+        let mut r = TcpRepr {
+            payload: &[],
+            flags: TcpFlags::ACK,
+            ..golden_repr()
+        };
         r.options = TcpOptions {
             timestamps: Some((7, 8)),
-            sack_blocks: [Some((SeqNum(10), SeqNum(20))), Some((SeqNum(30), SeqNum(40))), None, None],
+            sack_blocks: [
+                Some((SeqNum(10), SeqNum(20))),
+                Some((SeqNum(30), SeqNum(40))),
+                None,
+                None,
+            ],
             ..TcpOptions::default()
         };
         assert_eq!(r.header_len(), 20 + 28);
@@ -689,17 +718,29 @@ mod tests {
     #[test]
     fn truncated_is_an_error() {
         let b = golden();
-        assert_eq!(TcpPacket::new_checked(&b[..19]).unwrap_err(), Error::Truncated);
-        assert_eq!(TcpPacket::new_checked(&b[..39]).unwrap_err(), Error::Truncated);
+        assert_eq!(
+            TcpPacket::new_checked(&b[..19]).unwrap_err(),
+            Error::Truncated
+        );
+        assert_eq!(
+            TcpPacket::new_checked(&b[..39]).unwrap_err(),
+            Error::Truncated
+        );
     }
 
     #[test]
     fn bad_data_offset_is_an_error() {
         let mut b = golden();
         b[12] = 0x40; // 4 words < 5
-        assert_eq!(TcpPacket::new_checked(&b[..]).unwrap_err(), Error::Malformed);
+        assert_eq!(
+            TcpPacket::new_checked(&b[..]).unwrap_err(),
+            Error::Malformed
+        );
         b[12] = 0xf0; // 60 bytes > 44
-        assert_eq!(TcpPacket::new_checked(&b[..]).unwrap_err(), Error::Truncated);
+        assert_eq!(
+            TcpPacket::new_checked(&b[..]).unwrap_err(),
+            Error::Truncated
+        );
     }
 
     #[test]

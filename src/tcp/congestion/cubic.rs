@@ -72,11 +72,9 @@ impl CongestionControl for Cubic {
             return;
         }
         let mss = f64::from(self.mss);
-        let epoch = *self.epoch.get_or_insert_with(|| {
-            // RFC 9438 §4.2: a new epoch; when cwnd is above W_max (no loss
-            // yet), start from the plateau right away.
-            now
-        });
+        // RFC 9438 §4.2: the first ACK in congestion avoidance starts an
+        // epoch.
+        let epoch = *self.epoch.get_or_insert(now);
         if self.w_est == 0.0 {
             self.w_est = self.segs();
         }
@@ -96,7 +94,9 @@ impl CongestionControl for Cubic {
         if self.carry >= 1.0 {
             let add = self.carry.floor();
             self.carry -= add;
-            self.cwnd = self.cwnd.saturating_add(add.min(f64::from(u32::MAX / 2)) as u32);
+            self.cwnd = self
+                .cwnd
+                .saturating_add(add.min(f64::from(u32::MAX / 2)) as u32);
         }
         let _ = mss;
     }
@@ -104,7 +104,11 @@ impl CongestionControl for Cubic {
     fn on_loss(&mut self, _now: Instant, flight: u32) {
         let cur = self.segs();
         // §4.7 fast convergence.
-        self.w_max = if cur < self.w_max { cur * (1.0 + BETA) / 2.0 } else { cur };
+        self.w_max = if cur < self.w_max {
+            cur * (1.0 + BETA) / 2.0
+        } else {
+            cur
+        };
         // §4.6: ssthresh = cwnd·β (flight is not used: CUBIC follows cwnd).
         let _ = flight;
         let reduced = (f64::from(self.cwnd) * BETA) as u32;

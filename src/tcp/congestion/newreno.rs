@@ -16,7 +16,12 @@ pub struct NewReno {
 impl NewReno {
     /// IW10 (RFC 6928) and an arbitrarily high ssthresh (RFC 5681 §3.1).
     pub fn new(mss: u32) -> NewReno {
-        NewReno { cwnd: initial_window(mss), ssthresh: u32::MAX, mss, acked_in_ca: 0 }
+        NewReno {
+            cwnd: initial_window(mss),
+            ssthresh: u32::MAX,
+            mss,
+            acked_in_ca: 0,
+        }
     }
 }
 

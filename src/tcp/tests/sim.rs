@@ -86,12 +86,22 @@ struct Side {
 
 impl Side {
     fn new(data: Vec<u8>) -> Side {
-        Side { tcb: None, data, sent: 0, received: Vec::new(), shut: false, eof: false, closed: false }
+        Side {
+            tcb: None,
+            data,
+            sent: 0,
+            received: Vec::new(),
+            shut: false,
+            eof: false,
+            closed: false,
+        }
     }
 
     /// The application: write all, shut down writing, read to EOF, close.
     fn app(&mut self) -> Result<(), String> {
-        let Some(tcb) = self.tcb.as_mut() else { return Ok(()) };
+        let Some(tcb) = self.tcb.as_mut() else {
+            return Ok(());
+        };
         while self.sent < self.data.len() {
             match tcb.send(&self.data[self.sent..]) {
                 Ok(n) => self.sent += n,
@@ -99,7 +109,11 @@ impl Side {
                 Err(e) => return Err(format!("send: {e} in {}", tcb.state())),
             }
         }
-        if self.sent == self.data.len() && !self.shut && tcb.state() != State::SynSent && tcb.state() != State::SynReceived {
+        if self.sent == self.data.len()
+            && !self.shut
+            && tcb.state() != State::SynSent
+            && tcb.state() != State::SynReceived
+        {
             tcb.shutdown_write();
             self.shut = true;
         }
@@ -120,7 +134,11 @@ impl Side {
     }
 
     fn done(&self) -> bool {
-        self.closed && self.tcb.as_ref().is_some_and(|t| matches!(t.state(), State::Closed | State::TimeWait))
+        self.closed
+            && self
+                .tcb
+                .as_ref()
+                .is_some_and(|t| matches!(t.state(), State::Closed | State::TimeWait))
     }
 }
 
@@ -141,7 +159,17 @@ pub(crate) struct Sim {
 fn tuple(a_to_b: bool) -> FourTuple {
     let a = SocketAddrV4::new(A_ADDR, 40000);
     let b = SocketAddrV4::new(B_ADDR, 80);
-    if a_to_b { FourTuple { local: a, remote: b } } else { FourTuple { local: b, remote: a } }
+    if a_to_b {
+        FourTuple {
+            local: a,
+            remote: b,
+        }
+    } else {
+        FourTuple {
+            local: b,
+            remote: a,
+        }
+    }
 }
 
 fn pattern(seed: u64, len: usize, salt: u64) -> Vec<u8> {
@@ -150,7 +178,13 @@ fn pattern(seed: u64, len: usize, salt: u64) -> Vec<u8> {
 }
 
 impl Sim {
-    pub(crate) fn new(seed: u64, faults: Faults, a_cfg: TcpConfig, b_cfg: TcpConfig, len: usize) -> Sim {
+    pub(crate) fn new(
+        seed: u64,
+        faults: Faults,
+        a_cfg: TcpConfig,
+        b_cfg: TcpConfig,
+        len: usize,
+    ) -> Sim {
         let mut a = Side::new(pattern(seed, len, 0xa));
         let b = Side::new(pattern(seed, len, 0xb));
         let iss = SeqNum((Rng::new(seed).next() >> 7) as u32);
@@ -174,8 +208,14 @@ impl Sim {
         loop {
             let side = if from_a { &mut self.a } else { &mut self.b };
             let Some(tcb) = side.tcb.as_mut() else { return };
-            let Some(seg) = tcb.poll_transmit(self.now, scratch) else { return };
-            let (src, dst) = if from_a { (A_ADDR, B_ADDR) } else { (B_ADDR, A_ADDR) };
+            let Some(seg) = tcb.poll_transmit(self.now, scratch) else {
+                return;
+            };
+            let (src, dst) = if from_a {
+                (A_ADDR, B_ADDR)
+            } else {
+                (B_ADDR, A_ADDR)
+            };
             let mut bytes = vec![0u8; seg.buffer_len()];
             seg.emit(&mut TcpPacket::new_unchecked(&mut bytes[..]), src, dst);
             self.segments += 1;
@@ -183,7 +223,11 @@ impl Sim {
             if self.rng.chance(self.faults.loss) {
                 continue;
             }
-            let copies = if self.rng.chance(self.faults.dup) { 2 } else { 1 };
+            let copies = if self.rng.chance(self.faults.dup) {
+                2
+            } else {
+                1
+            };
             for _ in 0..copies {
                 let mut b = bytes.clone();
                 if self.rng.chance(self.faults.corrupt) {
@@ -195,13 +239,22 @@ impl Sim {
                 let jitter = self.rng.below(self.faults.jitter.as_micros() as u64 + 1);
                 let at = self.now + self.faults.latency + Duration::from_micros(jitter);
                 self.order += 1;
-                self.wire.push(InFlight { at, order: self.order, to_b: from_a, bytes: b });
+                self.wire.push(InFlight {
+                    at,
+                    order: self.order,
+                    to_b: from_a,
+                    bytes: b,
+                });
             }
         }
     }
 
     fn deliver(&mut self, p: InFlight) {
-        let (src, dst) = if p.to_b { (A_ADDR, B_ADDR) } else { (B_ADDR, A_ADDR) };
+        let (src, dst) = if p.to_b {
+            (A_ADDR, B_ADDR)
+        } else {
+            (B_ADDR, A_ADDR)
+        };
         let Ok(pkt) = TcpPacket::new_checked(&p.bytes[..]) else {
             self.corrupted += 1;
             return;
@@ -217,7 +270,10 @@ impl Sim {
         let side = if p.to_b { &mut self.b } else { &mut self.a };
         match side.tcb.as_mut() {
             Some(t) => t.handle_segment(now, &seg),
-            None if p.to_b => side.tcb = Tcb::accept_syn(now, tuple(false), SeqNum(0x8000_0000), &seg, self.b_config),
+            None if p.to_b => {
+                side.tcb =
+                    Tcb::accept_syn(now, tuple(false), SeqNum(0x8000_0000), &seg, self.b_config)
+            }
             None => {}
         }
     }
@@ -234,10 +290,11 @@ impl Sim {
                 return self.check();
             }
             for s in [&self.a, &self.b] {
-                if let Some(t) = &s.tcb {
-                    if t.state() == State::Closed && !s.done() {
-                        return Err(format!("closed early: {:?}", t.info()));
-                    }
+                if let Some(t) = &s.tcb
+                    && t.state() == State::Closed
+                    && !s.done()
+                {
+                    return Err(format!("closed early: {:?}", t.info()));
                 }
             }
             let mut next = self.wire.peek().map(|p| p.at);
@@ -277,10 +334,18 @@ impl Sim {
             return Err(format!("A's byte {i} differs"));
         }
         if self.b.received != self.a.data {
-            return Err(format!("B got {} bytes of {} (or wrong bytes)", self.b.received.len(), self.a.data.len()));
+            return Err(format!(
+                "B got {} bytes of {} (or wrong bytes)",
+                self.b.received.len(),
+                self.a.data.len()
+            ));
         }
         if self.a.received != self.b.data {
-            return Err(format!("A got {} bytes of {} (or wrong bytes)", self.a.received.len(), self.b.data.len()));
+            return Err(format!(
+                "A got {} bytes of {} (or wrong bytes)",
+                self.a.received.len(),
+                self.b.data.len()
+            ));
         }
         Ok(())
     }
@@ -313,7 +378,11 @@ impl Sim {
         let f = std::io::BufWriter::new(std::fs::File::create(path)?);
         let mut w = PcapWriter::new(f, LINKTYPE_RAW)?;
         for (at, from_a, tcp) in &self.log {
-            let (src, dst) = if *from_a { (A_ADDR, B_ADDR) } else { (B_ADDR, A_ADDR) };
+            let (src, dst) = if *from_a {
+                (A_ADDR, B_ADDR)
+            } else {
+                (B_ADDR, A_ADDR)
+            };
             let total = (20 + tcp.len()) as u16;
             let mut ip = vec![0x45, 0, 0, 0, 0, 0, 0x40, 0, 64, 6, 0, 0];
             ip[2..4].copy_from_slice(&total.to_be_bytes());
@@ -339,7 +408,11 @@ fn config_for(seed: u64, side: u64) -> TcpConfig {
         sack: !r.chance(300),
         timestamps: !r.chance(300),
         nodelay: r.chance(300),
-        congestion: if r.chance(500) { CongestionAlgo::Cubic } else { CongestionAlgo::NewReno },
+        congestion: if r.chance(500) {
+            CongestionAlgo::Cubic
+        } else {
+            CongestionAlgo::NewReno
+        },
         mss: [1460, 1460, 536, 9000][r.below(4) as usize],
         ..TcpConfig::default()
     }
@@ -355,11 +428,21 @@ fn run_seeds(loss_per_mille: u64, seeds: core::ops::Range<u64>) {
             latency: Duration::from_millis(1 + seed % 20),
             jitter: Duration::from_millis(if loss_per_mille > 0 { seed % 7 } else { 0 }),
         };
-        let mut sim = Sim::new(seed, faults, config_for(seed, 0), config_for(seed, 1), 1 << 20);
+        let mut sim = Sim::new(
+            seed,
+            faults,
+            config_for(seed, 0),
+            config_for(seed, 1),
+            1 << 20,
+        );
         if let Err(e) = sim.drive(2_000_000, Duration::from_secs(3600)) {
             let path = std::env::temp_dir().join(format!("tapstack-tcp-sim-{seed}.pcap"));
             let _ = sim.write_pcap(&path);
-            eprintln!("seed {seed} (loss {loss_per_mille}‰) failed: {e}\n  {}\n  pcap: {}", sim.status(), path.display());
+            eprintln!(
+                "seed {seed} (loss {loss_per_mille}‰) failed: {e}\n  {}\n  pcap: {}",
+                sim.status(),
+                path.display()
+            );
             failures.push(seed);
         }
     }
