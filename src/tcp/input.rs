@@ -279,6 +279,7 @@ impl Tcb {
             && seg.payload.is_empty()
             && !seg.flags.contains(TcpFlags::FIN)
             && wnd == self.snd_wnd
+            && wnd > 0 // answers to zero-window probes are not loss signals
             && self.flight() > 0;
 
         if ack.after(self.snd_una) {

@@ -45,7 +45,8 @@ impl Tcb {
             self.rexmit_head = false;
             if self.snd_una.before(self.snd_max) {
                 let off = self.snd_una.since(self.tx_seq) as usize;
-                let len = (self.eff_mss() as usize)
+                let len = self
+                    .seg_mss(now)
                     .min(self.snd_max.since(self.snd_una) as usize)
                     .min(self.tx.len().saturating_sub(off));
                 return Some(self.data_segment(now, self.snd_una, len, scratch, true));
@@ -156,7 +157,7 @@ impl Tcb {
         let in_flight = self.snd_nxt.since(self.snd_una);
         let wnd = self.snd_wnd.min(self.cc.cwnd());
         let usable = wnd.saturating_sub(in_flight) as usize;
-        let mss = self.eff_mss() as usize;
+        let mss = self.seg_mss(now);
         let len = avail.min(usable).min(mss);
         let retransmission = self.snd_nxt.before(self.snd_max);
         let force = std::mem::take(&mut self.force_send);
@@ -252,20 +253,7 @@ impl Tcb {
         payload: &'a [u8],
     ) -> TcpRepr<'a> {
         let window = self.advertise_window();
-        let mut options = TcpOptions::default();
-        if self.ts_ok {
-            options.timestamps = Some((now.total_millis() as u32, self.ts_recent));
-        }
-        if self.sack_ok {
-            // RFC 2018 §4: the most recently received block first.
-            for (slot, (l, r)) in options
-                .sack_blocks
-                .iter_mut()
-                .zip(self.assembler.recent_first())
-            {
-                *slot = Some((self.rcv_nxt + l, self.rcv_nxt + r));
-            }
-        }
+        let options = self.ack_options(now);
         self.ack_now = false;
         self.rcv_unacked = 0;
         self.timers.stop(Timer::DelayedAck);
@@ -281,6 +269,33 @@ impl Tcb {
             options,
             payload,
         }
+    }
+
+    /// The options on every non-SYN segment: timestamps (RFC 7323 §3.2)
+    /// and SACK blocks, the most recently received first (RFC 2018 §4).
+    fn ack_options(&self, now: Instant) -> TcpOptions {
+        let mut options = TcpOptions::default();
+        if self.ts_ok {
+            options.timestamps = Some((now.total_millis() as u32, self.ts_recent));
+        }
+        if self.sack_ok {
+            for (slot, (l, r)) in options
+                .sack_blocks
+                .iter_mut()
+                .zip(self.assembler.recent_first())
+            {
+                *slot = Some((self.rcv_nxt + l, self.rcv_nxt + r));
+            }
+        }
+        options
+    }
+
+    /// The payload that fits a segment sent now: SND.MSS less the options
+    /// it will carry (SACK blocks take room from the data, RFC 2018 §3).
+    fn seg_mss(&self, now: Instant) -> usize {
+        (self.snd_mss as usize)
+            .saturating_sub(self.ack_options(now).len())
+            .max(1)
     }
 
     /// The window field to send. Receiver-side SWS avoidance (RFC 9293
@@ -353,6 +368,14 @@ impl Tcb {
         if self.retransmits > limit {
             let err = self.soft_error.unwrap_or(TcpError::TimedOut);
             self.fail(err);
+            return;
+        }
+        if !handshake && self.snd_wnd == 0 {
+            // The peer's window is closed: nothing was lost, it is the
+            // persist timer's job (RFC 9293 §3.8.6.1) to probe, and the
+            // data goes again once the window opens.
+            self.retransmits -= 1;
+            self.snd_nxt = self.snd_una;
             return;
         }
         if handshake {

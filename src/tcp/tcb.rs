@@ -378,7 +378,14 @@ impl Tcb {
 
     /// Reads received bytes. `Ok(0)` is end of stream (the peer's FIN).
     pub fn recv(&mut self, buf: &mut [u8]) -> Result<usize, TcpError> {
-        let n = self.peek(buf)?;
+        let n = match self.peek(buf) {
+            Err(e) if Some(e) == self.error => {
+                // Reported once, like Linux: then end of stream.
+                self.error = None;
+                return Err(e);
+            }
+            other => other?,
+        };
         self.rx.discard(n);
         if n > 0 {
             self.window_update_after_read();

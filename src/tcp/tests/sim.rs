@@ -468,3 +468,33 @@ fn sim_loss_5_percent() {
 fn sim_loss_20_percent() {
     run_seeds(200, 3000..3050);
 }
+
+#[test]
+fn failed_run_writes_a_readable_pcap() {
+    let faults = Faults {
+        loss: 0,
+        dup: 0,
+        corrupt: 0,
+        latency: Duration::from_millis(5),
+        jitter: Duration::ZERO,
+    };
+    let mut sim = Sim::new(
+        1,
+        faults,
+        TcpConfig::default(),
+        TcpConfig::default(),
+        10_000,
+    );
+    // Too few steps: the run "fails", as a livelock would.
+    assert!(sim.drive(3, Duration::from_secs(10)).is_err());
+    let path =
+        std::env::temp_dir().join(format!("tapstack-tcp-sim-test-{}.pcap", std::process::id()));
+    sim.write_pcap(&path).unwrap();
+    let bytes = std::fs::read(&path).unwrap();
+    let _ = std::fs::remove_file(&path);
+    assert_eq!(&bytes[..4], &0xa1b2_c3d4u32.to_le_bytes());
+    assert_eq!(&bytes[20..24], &LINKTYPE_RAW.to_le_bytes());
+    // The first record is the SYN: 16-byte record header, 20-byte IPv4.
+    assert_eq!(bytes[24 + 16], 0x45);
+    assert_eq!(bytes[24 + 16 + 9], 6);
+}

@@ -1409,3 +1409,112 @@ fn garbage_segments_never_panic() {
         }
     }
 }
+
+#[test]
+fn reset_is_reported_once_then_eof() {
+    let mut t = established();
+    send!(
+        t,
+        TcpRepr {
+            flags: RST,
+            ..from_peer()
+        }
+    );
+    let mut buf = [0u8; 4];
+    assert_eq!(t.recv(&mut buf), Err(TcpError::ConnectionReset));
+    assert_eq!(t.recv(&mut buf), Ok(0));
+}
+
+#[test]
+fn closed_window_with_data_in_flight_does_not_time_out() {
+    let mut t = established();
+    t.send(b"abc").unwrap();
+    let _ = out_at(&mut t, T0);
+    // The peer takes nothing and closes its window.
+    send!(
+        t,
+        TcpRepr {
+            window: 0,
+            ..from_peer()
+        }
+    );
+    let mut now = T0;
+    for _ in 0..40 {
+        now = t.poll_timeout().unwrap();
+        t.handle_timeout(now);
+        while let Some(seg) = out_at(&mut t, now) {
+            assert!(
+                seg.payload.is_empty(),
+                "no data into a zero window: {seg} at {now:?} {:?}",
+                t.seq_vars()
+            );
+        }
+        send!(
+            t,
+            now,
+            TcpRepr {
+                window: 0,
+                ..from_peer()
+            }
+        );
+    }
+    assert_eq!(t.state(), State::Established);
+    send!(
+        t,
+        now,
+        TcpRepr {
+            window: 1000,
+            ..from_peer()
+        }
+    );
+    assert_eq!(out_at(&mut t, now).unwrap().payload, b"abc");
+}
+
+#[test]
+fn sack_blocks_take_room_from_data() {
+    let mut t = Tcb::connect(
+        T0,
+        tuple(),
+        LOCAL_ISS,
+        TcpConfig {
+            sack: true,
+            timestamps: true,
+            ..config()
+        },
+    );
+    let _ = out_at(&mut t, T0);
+    let opts = TcpOptions {
+        sack_permitted: true,
+        timestamps: Some((1, 1000)),
+        ..mss_opt()
+    };
+    send!(
+        t,
+        TcpRepr {
+            options: opts,
+            window: 65535,
+            ..syn_ack_from_peer()
+        }
+    );
+    let _ = out_at(&mut t, T0);
+    let ts = TcpOptions {
+        timestamps: Some((2, 1000)),
+        ..TcpOptions::default()
+    };
+    send!(
+        t,
+        TcpRepr {
+            seq: REMOTE_ISS + 10u32,
+            options: ts,
+            payload: b"x",
+            window: 65535,
+            ..from_peer()
+        }
+    );
+    let _ = out_at(&mut t, T0);
+    t.send(&[0u8; 3000]).unwrap();
+    let seg = out_at(&mut t, T0).unwrap();
+    assert!(seg.options.sack_blocks[0].is_some());
+    // MSS 1460 covers options and data: 1460 - 12 (timestamps) - 12 (one block).
+    assert_eq!(seg.header_len() - 20 + seg.payload.len(), 1460);
+}
