@@ -275,8 +275,15 @@ impl Tcb {
         }
         let wnd = u32::from(seg.window) << self.snd_wscale;
         let mss = self.eff_mss();
+        // RFC 6675 §2: with SACK, an ACK that reports new SACKed data is a
+        // duplicate ACK even when it carries data.
+        let new_sack = self.sack_ok
+            && ack.before(self.snd_max)
+            && self
+                .scoreboard
+                .add(&seg.options.sack_blocks, ack, self.snd_max);
         let dup_candidate = ack == self.snd_una
-            && seg.payload.is_empty()
+            && (seg.payload.is_empty() || new_sack)
             && !seg.flags.contains(TcpFlags::FIN)
             && wnd == self.snd_wnd
             && wnd > 0 // answers to zero-window probes are not loss signals
@@ -294,6 +301,7 @@ impl Tcb {
             self.tx_seq += removable;
             self.bytes_acked += removable as u64;
             self.snd_una = ack;
+            self.scoreboard.prune(ack);
             if self.snd_nxt.before(self.snd_una) {
                 self.snd_nxt = self.snd_una;
             }
@@ -310,7 +318,11 @@ impl Tcb {
                 Some(_) => {
                     // Partial acknowledgment: retransmit the next hole,
                     // deflate by what was acked, add back one segment.
+                    // Without SACK the hole is at the new SND.UNA.
                     self.rexmit_head = true;
+                    if !self.sack_ok {
+                        self.high_rxt = self.snd_una;
+                    }
                     let w = self.cc.cwnd().saturating_sub(acked).saturating_add(mss);
                     self.cc.set_cwnd(w);
                 }
@@ -337,9 +349,15 @@ impl Tcb {
                 self.cc.on_loss(now, flight);
                 self.cc.set_cwnd(self.cc.ssthresh() + 3 * mss);
                 self.recover = Some(self.snd_max);
+                self.high_rxt = self.snd_una;
                 self.rexmit_head = true;
             } else if self.recover.is_some() && self.dupacks > 3 {
                 self.cc.set_cwnd(self.cc.cwnd().saturating_add(mss));
+                // RFC 6675 §5 (C): each ACK in recovery may send the next
+                // hole the scoreboard shows.
+                if self.sack_ok {
+                    self.rexmit_head = true;
+                }
             }
         }
 

@@ -43,15 +43,15 @@ impl Tcb {
         }
         if self.rexmit_head {
             self.rexmit_head = false;
-            if self.snd_una.before(self.snd_max) {
-                let off = self.snd_una.since(self.tx_seq) as usize;
+            if let Some((start, end)) = self.next_hole() {
+                let off = start.since(self.tx_seq) as usize;
                 let len = self
                     .seg_mss(now)
-                    .min(self.snd_max.since(self.snd_una) as usize)
+                    .min(end.since(start) as usize)
                     .min(self.tx.len().saturating_sub(off));
-                return Some(self.data_segment(now, self.snd_una, len, scratch, true));
+                self.high_rxt = start + len;
+                return Some(self.data_segment(now, start, len, scratch, true));
             }
-            return self.ack_if_due(now);
         }
         if let Some(len) = self.data_ready(now) {
             let seq = self.snd_nxt;
@@ -72,6 +72,30 @@ impl Tcb {
             return Some(self.segment(now, self.snd_max - 1u32, TcpFlags::ACK, &[]));
         }
         self.ack_if_due(now)
+    }
+
+    /// The next range to retransmit in recovery: the segment at SND.UNA
+    /// first, then (with SACK) the holes below the highest SACKed byte not
+    /// yet retransmitted (RFC 6675 §4's NextSeg, rule 1).
+    fn next_hole(&self) -> Option<(SeqNum, SeqNum)> {
+        if !self.snd_una.before(self.snd_max) {
+            return None;
+        }
+        let from = if self.high_rxt.after(self.snd_una) {
+            self.high_rxt
+        } else {
+            self.snd_una
+        };
+        if from == self.snd_una {
+            let end = self
+                .scoreboard
+                .next_hole(from)
+                .map_or(self.snd_max, |(_, e)| e);
+            return Some((from, end));
+        }
+        self.scoreboard
+            .next_hole(from)
+            .filter(|(s, _)| s.before(self.snd_max))
     }
 
     /// When the TCB next needs [`handle_timeout`](Self::handle_timeout).
@@ -386,6 +410,8 @@ impl Tcb {
             self.recover = None;
             self.dupacks = 0;
             self.rexmit_head = false;
+            self.scoreboard.clear();
+            self.high_rxt = self.snd_una;
         }
         self.total_retrans = self.total_retrans.wrapping_add(u32::from(handshake));
         self.rtt.back_off();

@@ -10,6 +10,7 @@
 
 use super::congestion::{CongestionControl, new_controller};
 use super::rtt::RttEstimator;
+use super::sack::Scoreboard;
 use super::timer::{Timer, TimerTable};
 use super::{FourTuple, Readiness, State, TcpConfig, TcpError, TcpInfo};
 use crate::storage::{Assembler, RingBuffer};
@@ -104,8 +105,14 @@ pub struct Tcb {
     pub(super) dupacks: u32,
     /// RFC 6582's `recover`: fast recovery lasts until it is acknowledged.
     pub(super) recover: Option<SeqNum>,
-    /// Retransmit one segment at SND.UNA on the next poll (fast retransmit).
+    /// Retransmit the next hole on the next poll (fast retransmit, NewReno
+    /// partial ACKs, SACK recovery).
     pub(super) rexmit_head: bool,
+    /// What the peer SACKed (RFC 6675 §3).
+    pub(super) scoreboard: Scoreboard,
+    /// RFC 6675's HighRxt: the highest sequence number retransmitted in
+    /// this recovery.
+    pub(super) high_rxt: SeqNum,
     /// Consecutive timeouts (`tcpi_retransmits`).
     pub(super) retransmits: u32,
     pub(super) total_retrans: u32,
@@ -203,6 +210,8 @@ impl Tcb {
             dupacks: 0,
             recover: None,
             rexmit_head: false,
+            scoreboard: Scoreboard::default(),
+            high_rxt: iss,
             retransmits: 0,
             total_retrans: 0,
             persist_backoff: 0,
@@ -600,7 +609,7 @@ impl Tcb {
             snd_mss: mss,
             rcv_mss: self.rcv_mss,
             unacked: self.flight().div_ceil(mss),
-            sacked: 0,
+            sacked: self.scoreboard.sacked_bytes().div_ceil(mss),
             lost: if self.retransmits > 0 {
                 self.flight().div_ceil(mss)
             } else {

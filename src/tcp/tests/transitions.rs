@@ -1518,3 +1518,56 @@ fn sack_blocks_take_room_from_data() {
     // MSS 1460 covers options and data: 1460 - 12 (timestamps) - 12 (one block).
     assert_eq!(seg.header_len() - 20 + seg.payload.len(), 1460);
 }
+
+#[test]
+fn sack_recovery_retransmits_each_hole() {
+    let mut t = Tcb::connect(
+        T0,
+        tuple(),
+        LOCAL_ISS,
+        TcpConfig {
+            sack: true,
+            ..config()
+        },
+    );
+    let _ = out_at(&mut t, T0);
+    let opts = TcpOptions {
+        sack_permitted: true,
+        ..mss_opt()
+    };
+    send!(
+        t,
+        TcpRepr {
+            options: opts,
+            window: 65535,
+            ..syn_ack_from_peer()
+        }
+    );
+    let _ = out_at(&mut t, T0);
+    t.send(&[1u8; 1460 * 6]).unwrap();
+    for _ in 0..6 {
+        assert!(out_at(&mut t, T0).is_some());
+    }
+    // Segments 0 and 2 are lost; the peer SACKs 1, then 3, 4, 5.
+    let seg = |i: u32| LOCAL_ISS + 1u32 + i * 1460;
+    let sack = |blocks: &[(u32, u32)]| {
+        let mut o = TcpOptions::default();
+        for (slot, &(a, b)) in o.sack_blocks.iter_mut().zip(blocks) {
+            *slot = Some((seg(a), seg(b)));
+        }
+        TcpRepr {
+            options: o,
+            window: 65535,
+            ..from_peer()
+        }
+    };
+    send!(t, sack(&[(1, 2)]));
+    send!(t, sack(&[(3, 4), (1, 2)]));
+    send!(t, sack(&[(3, 5), (1, 2)]));
+    let r = out_at(&mut t, T0).unwrap();
+    assert_eq!((r.seq, r.payload.len()), (seg(0), 1460));
+    send!(t, sack(&[(3, 6), (1, 2)]));
+    let r = out_at(&mut t, T0).unwrap();
+    assert_eq!((r.seq, r.payload.len()), (seg(2), 1460));
+    assert_eq!(t.info().sacked, 4);
+}
