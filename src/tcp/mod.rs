@@ -23,7 +23,7 @@ mod input;
 pub mod isn;
 mod output;
 pub mod rtt;
-mod sack;
+pub mod sack;
 mod state;
 mod tcb;
 pub mod timer;
