@@ -343,7 +343,8 @@ impl Tcb {
             return self.config.delack_min;
         }
         Duration::from_micros(self.rtt.srtt / 4)
-            .clamp(self.config.delack_min, self.config.delack_max)
+            .max(self.config.delack_min)
+            .min(self.config.delack_max)
     }
 
     /// Goes to CLOSED: timers stop, queues stay readable.
