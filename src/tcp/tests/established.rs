@@ -419,3 +419,60 @@ fn sack_blocks_take_room_from_data() {
     // MSS 1460 covers options and data: 1460 - 12 (timestamps) - 12 (one block).
     assert_eq!(seg.header_len() - 20 + seg.payload.len(), 1460);
 }
+
+#[test]
+fn receiver_avoids_silly_window_updates() {
+    let mut t = established();
+    let fill = [1u8; WIN as usize];
+    send!(
+        t,
+        TcpRepr {
+            payload: &fill,
+            ..from_peer()
+        }
+    );
+    let full = out_at(&mut t, T0).unwrap();
+    assert_eq!(full.window, 0);
+    // Reading a little does not reopen the window (RFC 9293 §3.8.6.2.2)...
+    let mut buf = [0u8; 4096];
+    assert_eq!(t.recv(&mut buf[..100]), Ok(100));
+    recv_nothing!(t);
+    // ...reading at least min(buffer/2, MSS) does, with a window update.
+    assert_eq!(t.recv(&mut buf[..2000]), Ok(2000));
+    let update = out_at(&mut t, T0).unwrap();
+    assert_eq!(update.window, 2100);
+}
+
+#[test]
+fn window_scale_is_negotiated_and_applied() {
+    let cfg = TcpConfig {
+        rcv_buf: 1 << 20,
+        window_scaling: true,
+        ..config()
+    };
+    let mut t = Tcb::connect(T0, tuple(), LOCAL_ISS, cfg);
+    let syn = out_at(&mut t, T0).unwrap();
+    assert_eq!(syn.options.window_scale, Some(5)); // 1 MiB >> 5 fits 16 bits
+    assert_eq!(syn.window, 65535); // never scaled in a SYN
+    let opts = TcpOptions {
+        window_scale: Some(2),
+        ..mss_opt()
+    };
+    send!(
+        t,
+        TcpRepr {
+            options: opts,
+            ..syn_ack_from_peer()
+        }
+    );
+    let ack = out_at(&mut t, T0).unwrap();
+    assert_eq!(ack.window, ((1u32 << 20) >> 5) as u16);
+    send!(
+        t,
+        TcpRepr {
+            window: 1000,
+            ..from_peer()
+        }
+    );
+    assert_eq!(t.info().snd_wnd, 4000);
+}

@@ -420,6 +420,7 @@ fn config_for(seed: u64, side: u64) -> TcpConfig {
 
 fn run_seeds(loss_per_mille: u64, seeds: core::ops::Range<u64>) {
     let mut failures = Vec::new();
+    let mut corrupted = 0;
     for seed in seeds {
         let faults = Faults {
             loss: loss_per_mille,
@@ -445,8 +446,12 @@ fn run_seeds(loss_per_mille: u64, seeds: core::ops::Range<u64>) {
             );
             failures.push(seed);
         }
+        corrupted += sim.corrupted;
     }
     assert!(failures.is_empty(), "failing seeds: {failures:?}");
+    // Corruption was injected and every corrupted segment was caught by
+    // its checksum (the byte-exact comparison would fail otherwise).
+    assert_eq!(corrupted > 0, loss_per_mille > 0);
 }
 
 #[test]
