@@ -249,7 +249,7 @@ impl Tcb {
         if self.ts_ok
             && let Some((_, ecr)) = seg.options.timestamps
         {
-            let ms = (now.total_millis() as u32).wrapping_sub(ecr);
+            let ms = self.ts_now(now).wrapping_sub(ecr);
             let stale = self
                 .ts_rexmit_floor
                 .is_some_and(|floor| (ecr.wrapping_sub(floor) as i32) < 0);

@@ -127,10 +127,8 @@ impl Tcb {
                 .then_some(self.rcv_wscale),
             sack_permitted: c.sack && (active || self.sack_ok),
             sack_blocks: [None; 4],
-            timestamps: (c.timestamps && (active || self.ts_ok)).then_some((
-                now.total_millis() as u32,
-                if active { 0 } else { self.ts_recent },
-            )),
+            timestamps: (c.timestamps && (active || self.ts_ok))
+                .then_some((self.ts_now(now), if active { 0 } else { self.ts_recent })),
         };
         let flags = if active {
             TcpFlags::SYN
@@ -244,7 +242,7 @@ impl Tcb {
         if retransmission {
             self.total_retrans = self.total_retrans.wrapping_add(1);
             self.rtt_seq = None;
-            self.ts_rexmit_floor = Some(now.total_millis() as u32);
+            self.ts_rexmit_floor = Some(self.ts_now(now));
         } else if self.rtt_seq.is_none() && !self.ts_ok {
             self.rtt_seq = Some((seq, now));
         }
@@ -300,7 +298,7 @@ impl Tcb {
     fn ack_options(&self, now: Instant) -> TcpOptions {
         let mut options = TcpOptions::default();
         if self.ts_ok {
-            options.timestamps = Some((now.total_millis() as u32, self.ts_recent));
+            options.timestamps = Some((self.ts_now(now), self.ts_recent));
         }
         if self.sack_ok {
             for (slot, (l, r)) in options

@@ -312,6 +312,12 @@ impl Tcb {
         }
     }
 
+    /// Our TSval clock (RFC 7323 §5.4): milliseconds, offset by the ISS so
+    /// that it reveals neither uptime nor a clock shared across connections.
+    pub(super) fn ts_now(&self, now: Instant) -> u32 {
+        (now.total_millis() as u32).wrapping_add(self.iss.0)
+    }
+
     /// Sequence number of our FIN (valid once queued).
     pub(super) fn fin_seq(&self) -> SeqNum {
         self.tx_seq + self.tx.len()

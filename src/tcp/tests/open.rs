@@ -24,7 +24,7 @@ fn connect_sends_syn_with_our_options() {
     assert_eq!(syn.options.mss, Some(1460));
     assert_eq!(syn.options.window_scale, Some(0)); // 4096 needs no shift
     assert!(syn.options.sack_permitted);
-    assert_eq!(syn.options.timestamps, Some((1000, 0)));
+    assert_eq!(syn.options.timestamps, Some((1000 + LOCAL_ISS.0, 0)));
     assert_eq!(t.state(), State::SynSent);
     assert_eq!(t.state().to_string(), "SYN-SENT");
     recv_nothing!(t);
@@ -321,4 +321,11 @@ fn rst_for_answers_per_rfc() {
         })
         .is_none()
     );
+}
+
+#[test]
+fn tcb_is_send() {
+    // The stack keeps TCBs behind a lock shared with application threads.
+    fn assert_send<T: Send>() {}
+    assert_send::<Tcb>();
 }
