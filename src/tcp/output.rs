@@ -32,6 +32,11 @@ impl Tcb {
             self.segs_out = self.segs_out.wrapping_add(1);
             return Some(r);
         }
+        if self.state == State::FinWait2 && self.app_closed && !self.timers.is_armed(Timer::Close) {
+            // close() after shutdown(): the orphan's FIN-WAIT-2 is bounded
+            // (Linux's tcp_fin_timeout); close() has no clock, so arm here.
+            self.timers.set(Timer::Close, now + self.config.time_wait);
+        }
         match self.state {
             State::Closed | State::Listen => return None,
             State::SynSent | State::SynReceived if self.snd_nxt == self.iss => {

@@ -231,3 +231,24 @@ fn reset_is_reported_once_then_eof() {
     assert_eq!(t.recv(&mut buf), Err(TcpError::ConnectionReset));
     assert_eq!(t.recv(&mut buf), Ok(0));
 }
+
+#[test]
+fn orphaned_fin_wait_2_times_out() {
+    let mut t = established();
+    t.shutdown_write();
+    let _ = out_at(&mut t, T0);
+    send!(
+        t,
+        TcpRepr {
+            ack: LOCAL_ISS + 2u32,
+            ..from_peer()
+        }
+    );
+    assert_eq!(t.state(), State::FinWait2);
+    assert_eq!(t.poll_timeout(), None); // half-closed: waits for the peer
+    t.close();
+    recv_nothing!(t);
+    let at = t.poll_timeout().unwrap();
+    t.handle_timeout(at);
+    assert_eq!(t.state(), State::Closed);
+}
