@@ -32,6 +32,9 @@
 //! | FIN-WAIT-1   | FIN+ACK together                       | TIME-WAIT    | `fin_wait_1_fin_ack_together_goes_time_wait` |
 //! | FIN-WAIT-2   | FIN (send ACK)                         | TIME-WAIT    | `fin_wait_2_fin_goes_time_wait` |
 //! | FIN-WAIT-2   | data (half-close keeps receiving)      | FIN-WAIT-2   | `fin_wait_2_still_receives_data` |
+//! | FIN-WAIT-2   | orphan timeout after close             | CLOSED       | `orphaned_fin_wait_2_times_out` |
+//! | SYN-RECEIVED | SYN-ACK retries exhausted              | CLOSED       | `syn_received_synack_retries_exhausted` |
+//! | ESTABLISHED  | keepalive probes unanswered            | CLOSED       | `keepalive_probes_then_times_out` |
 //! | CLOSE-WAIT   | close (send FIN)                       | LAST-ACK     | `close_wait_close_goes_last_ack` |
 //! | CLOSING      | ACK of FIN                             | TIME-WAIT    | `closing_ack_goes_time_wait` |
 //! | LAST-ACK     | ACK of FIN                             | CLOSED       | `last_ack_ack_goes_closed` |
@@ -53,3 +56,22 @@
 //! | PAWS: old TSval → ACK, drop                      | `paws_drops_old_timestamp` |
 //! | out-of-order data → quick ACK with SACK          | `out_of_order_data_is_sacked_and_reassembled` |
 //! | no connection → RST per §3.10.7.1                | `rst_for_answers_per_rfc` |
+//!
+//! Sending and timers (in `timers` and `established`):
+//!
+//! | Behaviour                                              | Test |
+//! |--------------------------------------------------------|------|
+//! | RTO doubles up to rto_max, 15 retries then ETIMEDOUT   | `established_retries_exhausted_times_out` |
+//! | SYN retried 6 times (1+2+…+64 s) then ETIMEDOUT        | `syn_sent_retries_exhausted_times_out` |
+//! | fast retransmit, NewReno partial and full ACK          | `fast_retransmit_after_three_dup_acks` |
+//! | SACK recovery retransmits each hole (RFC 6675)         | `sack_recovery_retransmits_each_hole` |
+//! | zero-window probe, then data when the window opens     | `zero_window_is_probed` |
+//! | a closed window is not a loss (no timeout)             | `closed_window_with_data_in_flight_does_not_time_out` |
+//! | quick ACKs at start, then delayed ACK after ato        | `delayed_ack_after_quick_acks` |
+//! | ACK every second full-sized segment                    | `every_second_full_segment_is_acked` |
+//! | Nagle; TCP_NODELAY; TCP_CORK                           | `nagle_holds_small_segments_until_acked`, `nodelay_sends_small_segments_at_once`, `cork_holds_partial_segments` |
+//! | receiver SWS avoidance and window updates              | `receiver_avoids_silly_window_updates` |
+//! | window scale negotiated and applied                    | `window_scale_is_negotiated_and_applied` |
+//! | SACK blocks count against the MSS                      | `sack_blocks_take_room_from_data` |
+//! | 64 KiB segment accepted                                | `large_segment_of_64k_is_accepted` |
+//! | random segments in every state never panic             | `garbage_segments_never_panic` |
