@@ -85,7 +85,9 @@ impl Tcb {
                     self.set_closed();
                 }
                 State::Established | State::FinWait1 | State::FinWait2 | State::CloseWait => {
+                    // "All segment queues should be flushed."
                     self.tx.discard(self.tx.len());
+                    self.rx.discard(self.rx.len());
                     self.fail(TcpError::ConnectionReset);
                 }
                 _ => self.set_closed(),

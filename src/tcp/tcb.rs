@@ -526,9 +526,12 @@ impl Tcb {
         self.error.take()
     }
 
-    /// CLOSED with nothing left to send: the stack may drop it.
+    /// CLOSED with nothing left to send (no pending RST) nor to read: the
+    /// stack may drop it. A connection whose TIME-WAIT ended while the
+    /// application still had data to read stays until it is read (or the
+    /// socket is closed, which the stack knows).
     pub fn is_reapable(&self) -> bool {
-        self.state == State::Closed && self.rst_pending.is_none()
+        self.state == State::Closed && self.rst_pending.is_none() && self.rx.is_empty()
     }
 
     /// Bytes the application can read.

@@ -82,6 +82,9 @@ struct Side {
     shut: bool,
     eof: bool,
     closed: bool,
+    /// Most bytes the application reads per step (a slow reader closes
+    /// the window).
+    read_limit: usize,
 }
 
 impl Side {
@@ -94,6 +97,7 @@ impl Side {
             shut: false,
             eof: false,
             closed: false,
+            read_limit: usize::MAX,
         }
     }
 
@@ -118,10 +122,15 @@ impl Side {
             self.shut = true;
         }
         let mut buf = [0u8; 16384];
-        while !self.eof {
-            match tcb.recv(&mut buf) {
+        let mut budget = self.read_limit;
+        while !self.eof && budget > 0 {
+            let want = budget.min(buf.len());
+            match tcb.recv(&mut buf[..want]) {
                 Ok(0) => self.eof = true,
-                Ok(n) => self.received.extend_from_slice(&buf[..n]),
+                Ok(n) => {
+                    budget -= n;
+                    self.received.extend_from_slice(&buf[..n]);
+                }
                 Err(TcpError::WouldBlock) => break,
                 Err(e) => return Err(format!("recv: {e} in {}", tcb.state())),
             }
@@ -290,9 +299,11 @@ impl Sim {
                 return self.check();
             }
             for s in [&self.a, &self.b] {
+                // CLOSED before the application is done is fine (TIME-WAIT
+                // may end while it still reads), unless it is an error.
                 if let Some(t) = &s.tcb
                     && t.state() == State::Closed
-                    && !s.done()
+                    && t.readiness().error
                 {
                     return Err(format!("closed early: {:?}", t.info()));
                 }
@@ -302,6 +313,13 @@ impl Sim {
                 if let Some(at) = t.poll_timeout() {
                     next = Some(next.map_or(at, |n| n.min(at)));
                 }
+            }
+            // A slow reader with data waiting works on the next step.
+            let reading = [&self.a, &self.b]
+                .iter()
+                .any(|s| s.tcb.as_ref().is_some_and(|t| t.recv_queue_len() > 0));
+            if reading {
+                next = Some(next.map_or(self.now, |n| n.min(self.now)));
             }
             let Some(next) = next else {
                 return Err(format!("stuck: nothing to do at {}", self.now));
@@ -371,6 +389,14 @@ impl Sim {
             })
         };
         format!("t={} A: {} | B: {}", self.now, st(&self.a), st(&self.b))
+    }
+
+    /// Segments sent advertising a zero window.
+    fn zero_windows(&self) -> usize {
+        self.log
+            .iter()
+            .filter(|(_, _, b)| b.len() >= 20 && b[13] & 0x02 == 0 && b[14] == 0 && b[15] == 0)
+            .count()
     }
 
     /// Writes the run as a pcap of raw IPv4 packets.
@@ -452,6 +478,43 @@ fn run_seeds(loss_per_mille: u64, seeds: core::ops::Range<u64>) {
     // Corruption was injected and every corrupted segment was caught by
     // its checksum (the byte-exact comparison would fail otherwise).
     assert_eq!(corrupted > 0, loss_per_mille > 0);
+}
+
+/// A slow reader behind a small buffer: zero windows, persist probes and
+/// window updates, under light loss.
+#[test]
+fn sim_slow_reader_zero_windows() {
+    let mut failures = Vec::new();
+    let mut zero_windows = 0;
+    for seed in 5000..5020 {
+        let faults = Faults {
+            loss: 10,
+            dup: 5,
+            corrupt: 5,
+            latency: Duration::from_millis(2),
+            jitter: Duration::from_millis(1),
+        };
+        let small = TcpConfig {
+            rcv_buf: 4096,
+            ..config_for(seed, 0)
+        };
+        let mut sim = Sim::new(seed, faults, small, config_for(seed, 1), 256 * 1024);
+        sim.a.read_limit = 300;
+        sim.b.read_limit = 700;
+        if let Err(e) = sim.drive(2_000_000, Duration::from_secs(3600)) {
+            let path = std::env::temp_dir().join(format!("tapstack-tcp-sim-{seed}.pcap"));
+            let _ = sim.write_pcap(&path);
+            eprintln!(
+                "seed {seed} (slow reader) failed: {e}\n  {}\n  pcap: {}",
+                sim.status(),
+                path.display()
+            );
+            failures.push(seed);
+        }
+        zero_windows += sim.zero_windows();
+    }
+    assert!(failures.is_empty(), "failing seeds: {failures:?}");
+    assert!(zero_windows > 0, "the windows never closed");
 }
 
 #[test]
