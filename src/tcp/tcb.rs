@@ -578,6 +578,17 @@ impl Tcb {
         self.rx.resize(bytes);
     }
 
+    /// `TCP_CONGESTION`: switches the controller, keeping the current cwnd.
+    pub fn set_congestion(&mut self, algo: super::CongestionAlgo) {
+        let cwnd = self.cc.cwnd();
+        let started = self.snd_max != self.iss;
+        self.config.congestion = algo;
+        self.cc = new_controller(algo, self.eff_mss());
+        if started {
+            self.cc.set_cwnd(cwnd);
+        }
+    }
+
     /// The congestion controller's name (`TCP_CONGESTION`).
     pub fn congestion_name(&self) -> &'static str {
         self.cc.name()

@@ -329,3 +329,12 @@ fn tcb_is_send() {
     fn assert_send<T: Send>() {}
     assert_send::<Tcb>();
 }
+
+#[test]
+fn congestion_control_is_selectable() {
+    let mut t = established();
+    assert_eq!(t.congestion_name(), "cubic");
+    t.set_congestion(CongestionAlgo::NewReno);
+    assert_eq!(t.congestion_name(), "reno");
+    assert_eq!(t.info().snd_cwnd, 10);
+}
