@@ -109,7 +109,7 @@ impl Assembler {
     /// The ranges, most recently extended first (for SACK blocks).
     pub fn recent_first(&self) -> impl Iterator<Item = (u32, u32)> + '_ {
         let mut v: Vec<&Range> = self.ranges.iter().collect();
-        v.sort_by(|a, b| b.stamp.cmp(&a.stamp));
+        v.sort_by_key(|r| core::cmp::Reverse(r.stamp));
         v.into_iter().map(|r| (r.start, r.end))
     }
 

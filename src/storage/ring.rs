@@ -111,10 +111,9 @@ impl RingBuffer {
         if self.capacity() > 0 {
             self.read_at = (self.read_at + n) % self.capacity();
         }
+        // read_at is not reset when the buffer empties: out-of-order bytes
+        // may be waiting past the end (write_unallocated).
         self.len -= n;
-        if self.len == 0 {
-            self.read_at = 0;
-        }
         n
     }
 
@@ -177,6 +176,19 @@ mod tests {
         let mut out = [0u8; 8];
         assert_eq!(r.dequeue(&mut out), 8);
         assert_eq!(&out, b"abcdefgh");
+    }
+
+    #[test]
+    fn emptying_keeps_unallocated_bytes_in_place() {
+        let mut r = RingBuffer::new(8);
+        r.enqueue(b"ab");
+        assert_eq!(r.write_unallocated(1, b"d"), 1);
+        r.discard(2);
+        r.write_unallocated(0, b"c");
+        r.commit(2);
+        let mut out = [0u8; 2];
+        r.dequeue(&mut out);
+        assert_eq!(&out, b"cd");
     }
 
     #[test]

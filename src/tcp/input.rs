@@ -85,7 +85,9 @@ impl Tcb {
                     self.set_closed();
                 }
                 State::Established | State::FinWait1 | State::FinWait2 | State::CloseWait => {
+                    // "All segment queues should be flushed."
                     self.tx.discard(self.tx.len());
+                    self.rx.discard(self.rx.len());
                     self.fail(TcpError::ConnectionReset);
                 }
                 _ => self.set_closed(),
@@ -249,8 +251,11 @@ impl Tcb {
         if self.ts_ok
             && let Some((_, ecr)) = seg.options.timestamps
         {
-            let ms = (now.total_millis() as u32).wrapping_sub(ecr);
-            if ecr != 0 && ms < 60_000 {
+            let ms = self.ts_now(now).wrapping_sub(ecr);
+            let stale = self
+                .ts_rexmit_floor
+                .is_some_and(|floor| (ecr.wrapping_sub(floor) as i32) < 0);
+            if ecr != 0 && ms < 60_000 && !stale {
                 self.rtt.sample(Duration::from_millis(u64::from(ms)));
             }
             return;
@@ -272,10 +277,18 @@ impl Tcb {
         }
         let wnd = u32::from(seg.window) << self.snd_wscale;
         let mss = self.eff_mss();
+        // RFC 6675 §2: with SACK, an ACK that reports new SACKed data is a
+        // duplicate ACK even when it carries data.
+        let new_sack = self.sack_ok
+            && ack.before(self.snd_max)
+            && self
+                .scoreboard
+                .add(&seg.options.sack_blocks, ack, self.snd_max);
         let dup_candidate = ack == self.snd_una
-            && seg.payload.is_empty()
+            && (seg.payload.is_empty() || new_sack)
             && !seg.flags.contains(TcpFlags::FIN)
             && wnd == self.snd_wnd
+            && wnd > 0 // answers to zero-window probes are not loss signals
             && self.flight() > 0;
 
         if ack.after(self.snd_una) {
@@ -290,6 +303,7 @@ impl Tcb {
             self.tx_seq += removable;
             self.bytes_acked += removable as u64;
             self.snd_una = ack;
+            self.scoreboard.prune(ack);
             if self.snd_nxt.before(self.snd_una) {
                 self.snd_nxt = self.snd_una;
             }
@@ -306,7 +320,11 @@ impl Tcb {
                 Some(_) => {
                     // Partial acknowledgment: retransmit the next hole,
                     // deflate by what was acked, add back one segment.
+                    // Without SACK the hole is at the new SND.UNA.
                     self.rexmit_head = true;
+                    if !self.sack_ok {
+                        self.high_rxt = self.snd_una;
+                    }
                     let w = self.cc.cwnd().saturating_sub(acked).saturating_add(mss);
                     self.cc.set_cwnd(w);
                 }
@@ -333,9 +351,15 @@ impl Tcb {
                 self.cc.on_loss(now, flight);
                 self.cc.set_cwnd(self.cc.ssthresh() + 3 * mss);
                 self.recover = Some(self.snd_max);
+                self.high_rxt = self.snd_una;
                 self.rexmit_head = true;
             } else if self.recover.is_some() && self.dupacks > 3 {
                 self.cc.set_cwnd(self.cc.cwnd().saturating_add(mss));
+                // RFC 6675 §5 (C): each ACK in recovery may send the next
+                // hole the scoreboard shows.
+                if self.sack_ok {
+                    self.rexmit_head = true;
+                }
             }
         }
 
@@ -383,9 +407,7 @@ impl Tcb {
         self.rcv_mss = self
             .rcv_mss
             .max((data.len() as u32).min(u32::from(self.config.mss)));
-        if let Some(fin) = self.rx_fin_seq
-            && fin == self.rcv_nxt
-        {
+        if self.rx_fin_seq == Some(self.rcv_nxt) {
             self.process_fin(now);
         }
         // ACK policy (RFC 9293 §3.8.6.3, RFC 5681 §4.2): at once for

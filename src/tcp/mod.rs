@@ -12,7 +12,8 @@
 //! - `tcb.rs`: the control block, its variables and the application's side;
 //! - `input.rs`: segment arrival, RFC 9293 §3.10.7, in the RFC's order;
 //! - `output.rs`: what to send next (data, FIN, ACKs, probes) and timers;
-//! - `rtt.rs`: RFC 6298; `congestion/`: NewReno and CUBIC;
+//! - `rtt.rs`: RFC 6298; `congestion/`: NewReno and CUBIC; `sack.rs`: the
+//!   sender's SACK scoreboard for RFC 6675 recovery;
 //! - `timer.rs`, `isn.rs` (RFC 6528), `config.rs`, `info.rs` (`TCP_INFO`).
 
 mod config;
@@ -22,6 +23,7 @@ mod input;
 pub mod isn;
 mod output;
 pub mod rtt;
+pub mod sack;
 mod state;
 mod tcb;
 pub mod timer;

@@ -32,6 +32,11 @@ impl Tcb {
             self.segs_out = self.segs_out.wrapping_add(1);
             return Some(r);
         }
+        if self.state == State::FinWait2 && self.app_closed && !self.timers.is_armed(Timer::Close) {
+            // close() after shutdown(): the orphan's FIN-WAIT-2 is bounded
+            // (Linux's tcp_fin_timeout); close() has no clock, so arm here.
+            self.timers.set(Timer::Close, now + self.config.time_wait);
+        }
         match self.state {
             State::Closed | State::Listen => return None,
             State::SynSent | State::SynReceived if self.snd_nxt == self.iss => {
@@ -43,14 +48,15 @@ impl Tcb {
         }
         if self.rexmit_head {
             self.rexmit_head = false;
-            if self.snd_una.before(self.snd_max) {
-                let off = self.snd_una.since(self.tx_seq) as usize;
-                let len = (self.eff_mss() as usize)
-                    .min(self.snd_max.since(self.snd_una) as usize)
+            if let Some((start, end)) = self.next_hole() {
+                let off = start.since(self.tx_seq) as usize;
+                let len = self
+                    .seg_mss(now)
+                    .min(end.since(start) as usize)
                     .min(self.tx.len().saturating_sub(off));
-                return Some(self.data_segment(now, self.snd_una, len, scratch, true));
+                self.high_rxt = start + len;
+                return Some(self.data_segment(now, start, len, scratch, true));
             }
-            return self.ack_if_due(now);
         }
         if let Some(len) = self.data_ready(now) {
             let seq = self.snd_nxt;
@@ -68,9 +74,33 @@ impl Tcb {
             // RFC 1122 §4.2.3.6: SEG.SEQ = SND.NXT − 1, no data.
             self.keepalive_pending = false;
             self.segs_out = self.segs_out.wrapping_add(1);
-            return Some(self.segment(now, self.snd_nxt - 1u32, TcpFlags::ACK, &[]));
+            return Some(self.segment(now, self.snd_max - 1u32, TcpFlags::ACK, &[]));
         }
         self.ack_if_due(now)
+    }
+
+    /// The next range to retransmit in recovery: the segment at SND.UNA
+    /// first, then (with SACK) the holes below the highest SACKed byte not
+    /// yet retransmitted (RFC 6675 §4's NextSeg, rule 1).
+    fn next_hole(&self) -> Option<(SeqNum, SeqNum)> {
+        if !self.snd_una.before(self.snd_max) {
+            return None;
+        }
+        let from = if self.high_rxt.after(self.snd_una) {
+            self.high_rxt
+        } else {
+            self.snd_una
+        };
+        if from == self.snd_una {
+            let end = self
+                .scoreboard
+                .next_hole(from)
+                .map_or(self.snd_max, |(_, e)| e);
+            return Some((from, end));
+        }
+        self.scoreboard
+            .next_hole(from)
+            .filter(|(s, _)| s.before(self.snd_max))
     }
 
     /// When the TCB next needs [`handle_timeout`](Self::handle_timeout).
@@ -78,12 +108,15 @@ impl Tcb {
         self.timers.next()
     }
 
+    /// A bare ACK. Its sequence number is the highest we sent, not SND.NXT
+    /// after a go-back-N rewind: the peer has seen up to there, and a number
+    /// behind its RCV.NXT would make the ACK unacceptable.
     fn ack_if_due(&mut self, now: Instant) -> Option<TcpRepr<'static>> {
         if !self.ack_now {
             return None;
         }
         self.segs_out = self.segs_out.wrapping_add(1);
-        Some(self.segment(now, self.snd_nxt, TcpFlags::ACK, &[]))
+        Some(self.segment(now, self.snd_max, TcpFlags::ACK, &[]))
     }
 
     /// Our SYN (SYN-SENT) or SYN-ACK (SYN-RECEIVED) with the options we
@@ -99,10 +132,8 @@ impl Tcb {
                 .then_some(self.rcv_wscale),
             sack_permitted: c.sack && (active || self.sack_ok),
             sack_blocks: [None; 4],
-            timestamps: (c.timestamps && (active || self.ts_ok)).then_some((
-                now.total_millis() as u32,
-                if active { 0 } else { self.ts_recent },
-            )),
+            timestamps: (c.timestamps && (active || self.ts_ok))
+                .then_some((self.ts_now(now), if active { 0 } else { self.ts_recent })),
         };
         let flags = if active {
             TcpFlags::SYN
@@ -153,7 +184,7 @@ impl Tcb {
         let in_flight = self.snd_nxt.since(self.snd_una);
         let wnd = self.snd_wnd.min(self.cc.cwnd());
         let usable = wnd.saturating_sub(in_flight) as usize;
-        let mss = self.eff_mss() as usize;
+        let mss = self.seg_mss(now);
         let len = avail.min(usable).min(mss);
         let retransmission = self.snd_nxt.before(self.snd_max);
         let force = std::mem::take(&mut self.force_send);
@@ -216,6 +247,7 @@ impl Tcb {
         if retransmission {
             self.total_retrans = self.total_retrans.wrapping_add(1);
             self.rtt_seq = None;
+            self.ts_rexmit_floor = Some(self.ts_now(now));
         } else if self.rtt_seq.is_none() && !self.ts_ok {
             self.rtt_seq = Some((seq, now));
         }
@@ -248,20 +280,7 @@ impl Tcb {
         payload: &'a [u8],
     ) -> TcpRepr<'a> {
         let window = self.advertise_window();
-        let mut options = TcpOptions::default();
-        if self.ts_ok {
-            options.timestamps = Some((now.total_millis() as u32, self.ts_recent));
-        }
-        if self.sack_ok {
-            // RFC 2018 §4: the most recently received block first.
-            for (slot, (l, r)) in options
-                .sack_blocks
-                .iter_mut()
-                .zip(self.assembler.recent_first())
-            {
-                *slot = Some((self.rcv_nxt + l, self.rcv_nxt + r));
-            }
-        }
+        let options = self.ack_options(now);
         self.ack_now = false;
         self.rcv_unacked = 0;
         self.timers.stop(Timer::DelayedAck);
@@ -277,6 +296,33 @@ impl Tcb {
             options,
             payload,
         }
+    }
+
+    /// The options on every non-SYN segment: timestamps (RFC 7323 §3.2)
+    /// and SACK blocks, the most recently received first (RFC 2018 §4).
+    fn ack_options(&self, now: Instant) -> TcpOptions {
+        let mut options = TcpOptions::default();
+        if self.ts_ok {
+            options.timestamps = Some((self.ts_now(now), self.ts_recent));
+        }
+        if self.sack_ok {
+            for (slot, (l, r)) in options
+                .sack_blocks
+                .iter_mut()
+                .zip(self.assembler.recent_first())
+            {
+                *slot = Some((self.rcv_nxt + l, self.rcv_nxt + r));
+            }
+        }
+        options
+    }
+
+    /// The payload that fits a segment sent now: SND.MSS less the options
+    /// it will carry (SACK blocks take room from the data, RFC 2018 §3).
+    fn seg_mss(&self, now: Instant) -> usize {
+        (self.snd_mss as usize)
+            .saturating_sub(self.ack_options(now).len())
+            .max(1)
     }
 
     /// The window field to send. Receiver-side SWS avoidance (RFC 9293
@@ -351,6 +397,14 @@ impl Tcb {
             self.fail(err);
             return;
         }
+        if !handshake && self.snd_wnd == 0 {
+            // The peer's window is closed: nothing was lost, it is the
+            // persist timer's job (RFC 9293 §3.8.6.1) to probe, and the
+            // data goes again once the window opens.
+            self.retransmits -= 1;
+            self.snd_nxt = self.snd_una;
+            return;
+        }
         if handshake {
             self.snd_nxt = self.iss;
         } else {
@@ -359,6 +413,8 @@ impl Tcb {
             self.recover = None;
             self.dupacks = 0;
             self.rexmit_head = false;
+            self.scoreboard.clear();
+            self.high_rxt = self.snd_una;
         }
         self.total_retrans = self.total_retrans.wrapping_add(u32::from(handshake));
         self.rtt.back_off();

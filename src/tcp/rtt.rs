@@ -63,7 +63,9 @@ impl RttEstimator {
             self.rttvar = r / 2;
             self.has_sample = true;
         }
-        self.rto_base = (self.srtt + GRANULARITY_US.max(4 * self.rttvar)).clamp(self.min, self.max);
+        self.rto_base = (self.srtt + GRANULARITY_US.max(4 * self.rttvar))
+            .max(self.min)
+            .min(self.max);
         self.backoff = 0;
     }
 

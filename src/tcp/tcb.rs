@@ -10,6 +10,7 @@
 
 use super::congestion::{CongestionControl, new_controller};
 use super::rtt::RttEstimator;
+use super::sack::Scoreboard;
 use super::timer::{Timer, TimerTable};
 use super::{FourTuple, Readiness, State, TcpConfig, TcpError, TcpInfo};
 use crate::storage::{Assembler, RingBuffer};
@@ -95,13 +96,23 @@ pub struct Tcb {
     /// Karn's rule without timestamps: the sequence number being timed and
     /// when it was first sent; dropped when anything is retransmitted.
     pub(super) rtt_seq: Option<(SeqNum, Instant)>,
+    /// Karn's rule for timestamps: our TSval clock at the last
+    /// retransmission. An echo older than it may answer the original
+    /// transmission or a long-gone segment, so it gives no RTT sample.
+    pub(super) ts_rexmit_floor: Option<u32>,
     pub(super) cc: Box<dyn CongestionControl>,
     /// Duplicate ACKs in a row (RFC 5681 §2).
     pub(super) dupacks: u32,
     /// RFC 6582's `recover`: fast recovery lasts until it is acknowledged.
     pub(super) recover: Option<SeqNum>,
-    /// Retransmit one segment at SND.UNA on the next poll (fast retransmit).
+    /// Retransmit the next hole on the next poll (fast retransmit, NewReno
+    /// partial ACKs, SACK recovery).
     pub(super) rexmit_head: bool,
+    /// What the peer SACKed (RFC 6675 §3).
+    pub(super) scoreboard: Scoreboard,
+    /// RFC 6675's HighRxt: the highest sequence number retransmitted in
+    /// this recovery.
+    pub(super) high_rxt: SeqNum,
     /// Consecutive timeouts (`tcpi_retransmits`).
     pub(super) retransmits: u32,
     pub(super) total_retrans: u32,
@@ -194,10 +205,13 @@ impl Tcb {
             last_ack_sent: SeqNum(0),
             rtt: RttEstimator::new(config.rto_initial, config.rto_min, config.rto_max),
             rtt_seq: None,
+            ts_rexmit_floor: None,
             cc: new_controller(config.congestion, u32::from(DEFAULT_MSS)),
             dupacks: 0,
             recover: None,
             rexmit_head: false,
+            scoreboard: Scoreboard::default(),
+            high_rxt: iss,
             retransmits: 0,
             total_retrans: 0,
             persist_backoff: 0,
@@ -298,6 +312,12 @@ impl Tcb {
         }
     }
 
+    /// Our TSval clock (RFC 7323 §5.4): milliseconds, offset by the ISS so
+    /// that it reveals neither uptime nor a clock shared across connections.
+    pub(super) fn ts_now(&self, now: Instant) -> u32 {
+        (now.total_millis() as u32).wrapping_add(self.iss.0)
+    }
+
     /// Sequence number of our FIN (valid once queued).
     pub(super) fn fin_seq(&self) -> SeqNum {
         self.tx_seq + self.tx.len()
@@ -329,7 +349,8 @@ impl Tcb {
             return self.config.delack_min;
         }
         Duration::from_micros(self.rtt.srtt / 4)
-            .clamp(self.config.delack_min, self.config.delack_max)
+            .max(self.config.delack_min)
+            .min(self.config.delack_max)
     }
 
     /// Goes to CLOSED: timers stop, queues stay readable.
@@ -373,7 +394,14 @@ impl Tcb {
 
     /// Reads received bytes. `Ok(0)` is end of stream (the peer's FIN).
     pub fn recv(&mut self, buf: &mut [u8]) -> Result<usize, TcpError> {
-        let n = self.peek(buf)?;
+        let n = match self.peek(buf) {
+            Err(e) if Some(e) == self.error => {
+                // Reported once, like Linux: then end of stream.
+                self.error = None;
+                return Err(e);
+            }
+            other => other?,
+        };
         self.rx.discard(n);
         if n > 0 {
             self.window_update_after_read();
@@ -498,9 +526,12 @@ impl Tcb {
         self.error.take()
     }
 
-    /// CLOSED with nothing left to send: the stack may drop it.
+    /// CLOSED with nothing left to send (no pending RST) nor to read: the
+    /// stack may drop it. A connection whose TIME-WAIT ended while the
+    /// application still had data to read stays until it is read (or the
+    /// socket is closed, which the stack knows).
     pub fn is_reapable(&self) -> bool {
-        self.state == State::Closed && self.rst_pending.is_none()
+        self.state == State::Closed && self.rst_pending.is_none() && self.rx.is_empty()
     }
 
     /// Bytes the application can read.
@@ -547,6 +578,17 @@ impl Tcb {
         self.rx.resize(bytes);
     }
 
+    /// `TCP_CONGESTION`: switches the controller, keeping the current cwnd.
+    pub fn set_congestion(&mut self, algo: super::CongestionAlgo) {
+        let cwnd = self.cc.cwnd();
+        let started = self.snd_max != self.iss;
+        self.config.congestion = algo;
+        self.cc = new_controller(algo, self.eff_mss());
+        if started {
+            self.cc.set_cwnd(cwnd);
+        }
+    }
+
     /// The congestion controller's name (`TCP_CONGESTION`).
     pub fn congestion_name(&self) -> &'static str {
         self.cc.name()
@@ -555,6 +597,12 @@ impl Tcb {
     /// SND.UNA, SND.NXT, RCV.NXT, for tests and tools.
     pub fn seq_vars(&self) -> (SeqNum, SeqNum, SeqNum) {
         (self.snd_una, self.snd_nxt, self.rcv_nxt)
+    }
+
+    /// Leaves quick-ACK mode (tests of the delayed-ACK rule).
+    #[cfg(test)]
+    pub(crate) fn quickacks_off_for_test(&mut self) {
+        self.quickacks = 0;
     }
 
     /// `TCP_INFO`.
@@ -582,7 +630,7 @@ impl Tcb {
             snd_mss: mss,
             rcv_mss: self.rcv_mss,
             unacked: self.flight().div_ceil(mss),
-            sacked: 0,
+            sacked: self.scoreboard.sacked_bytes().div_ceil(mss),
             lost: if self.retransmits > 0 {
                 self.flight().div_ceil(mss)
             } else {

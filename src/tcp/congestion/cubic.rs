@@ -72,11 +72,9 @@ impl CongestionControl for Cubic {
             return;
         }
         let mss = f64::from(self.mss);
-        let epoch = *self.epoch.get_or_insert({
-            // RFC 9438 §4.2: a new epoch; when cwnd is above W_max (no loss
-            // yet), start from the plateau right away.
-            now
-        });
+        // RFC 9438 §4.2: the first ACK in congestion avoidance starts an
+        // epoch.
+        let epoch = *self.epoch.get_or_insert(now);
         if self.w_est == 0.0 {
             self.w_est = self.segs();
         }

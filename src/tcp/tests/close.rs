@@ -1,0 +1,254 @@
+//! Closing: FIN-WAIT-1/2, CLOSING, TIME-WAIT, CLOSE-WAIT, LAST-ACK, resets (RFC 9293 §3.6).
+
+use super::harness::*;
+use crate::tcp::*;
+use crate::time::Duration;
+use crate::wire::tcp::TcpRepr;
+
+#[test]
+fn established_close_goes_fin_wait_1() {
+    let t = fin_wait_1();
+    assert!(!t.readiness().writable);
+}
+
+#[test]
+fn established_fin_goes_close_wait() {
+    let mut t = close_wait();
+    let mut buf = [0u8; 4];
+    assert_eq!(t.recv(&mut buf), Ok(0));
+    assert_eq!(
+        t.readiness(),
+        Readiness {
+            readable: true,
+            writable: true,
+            read_closed: true,
+            hup: false,
+            error: false
+        }
+    );
+}
+
+#[test]
+fn established_abort_sends_rst() {
+    let mut t = established();
+    t.abort();
+    assert_eq!(t.state(), State::Closed);
+    assert!(!t.is_reapable());
+    recv!(
+        t,
+        TcpRepr {
+            flags: RST | ACK,
+            window: 0,
+            ..to_peer()
+        }
+    );
+    assert!(t.is_reapable());
+}
+
+#[test]
+fn close_with_unread_data_sends_rst() {
+    let mut t = established();
+    send!(
+        t,
+        TcpRepr {
+            payload: b"unread",
+            ..from_peer()
+        }
+    );
+    let _ = out_at(&mut t, T0);
+    t.close();
+    assert_eq!(t.state(), State::Closed);
+    recv!(
+        t,
+        TcpRepr {
+            ack: REMOTE_ISS + 7u32,
+            flags: RST | ACK,
+            window: 0,
+            ..to_peer()
+        }
+    );
+}
+
+#[test]
+fn fin_wait_1_ack_goes_fin_wait_2() {
+    let t = fin_wait_2();
+    assert_eq!(t.state(), State::FinWait2);
+}
+
+#[test]
+fn fin_wait_1_fin_goes_closing() {
+    let mut t = fin_wait_1();
+    send!(
+        t,
+        TcpRepr {
+            flags: FIN | ACK,
+            ..from_peer()
+        }
+    );
+    assert_eq!(t.state(), State::Closing);
+    recv!(
+        t,
+        TcpRepr {
+            seq: LOCAL_ISS + 2u32,
+            ack: REMOTE_ISS + 2u32,
+            window: WIN - 1,
+            ..to_peer()
+        }
+    );
+}
+
+#[test]
+fn closing_ack_goes_time_wait() {
+    let mut t = fin_wait_1();
+    send!(
+        t,
+        TcpRepr {
+            flags: FIN | ACK,
+            ..from_peer()
+        }
+    );
+    send!(
+        t,
+        TcpRepr {
+            seq: REMOTE_ISS + 2u32,
+            ack: LOCAL_ISS + 2u32,
+            ..from_peer()
+        }
+    );
+    assert_eq!(t.state(), State::TimeWait);
+}
+
+#[test]
+fn fin_wait_1_fin_ack_together_goes_time_wait() {
+    let mut t = fin_wait_1();
+    send!(
+        t,
+        TcpRepr {
+            flags: FIN | ACK,
+            ack: LOCAL_ISS + 2u32,
+            ..from_peer()
+        }
+    );
+    assert_eq!(t.state(), State::TimeWait);
+}
+
+#[test]
+fn fin_wait_2_fin_goes_time_wait() {
+    let t = time_wait();
+    assert_eq!(t.state().to_string(), "TIME-WAIT");
+}
+
+#[test]
+fn fin_wait_2_still_receives_data() {
+    let mut t = established();
+    t.shutdown_write();
+    let _ = out_at(&mut t, T0);
+    send!(
+        t,
+        TcpRepr {
+            ack: LOCAL_ISS + 2u32,
+            payload: b"more",
+            ..from_peer()
+        }
+    );
+    assert_eq!(t.state(), State::FinWait2);
+    let mut buf = [0u8; 8];
+    assert_eq!(t.recv(&mut buf), Ok(4));
+    assert_eq!(t.send(b"x"), Err(TcpError::BrokenPipe));
+}
+
+#[test]
+fn close_wait_close_goes_last_ack() {
+    let mut t = close_wait();
+    t.close();
+    assert_eq!(t.state(), State::LastAck);
+    recv!(
+        t,
+        TcpRepr {
+            flags: FIN | ACK,
+            ack: REMOTE_ISS + 2u32,
+            window: WIN - 1,
+            ..to_peer()
+        }
+    );
+}
+
+#[test]
+fn last_ack_ack_goes_closed() {
+    let mut t = close_wait();
+    t.close();
+    let _ = out_at(&mut t, T0);
+    send!(
+        t,
+        TcpRepr {
+            seq: REMOTE_ISS + 2u32,
+            ack: LOCAL_ISS + 2u32,
+            ..from_peer()
+        }
+    );
+    assert_eq!(t.state(), State::Closed);
+    assert!(t.is_reapable());
+    assert_eq!(t.take_error(), None);
+}
+
+#[test]
+fn time_wait_expires_to_closed() {
+    let mut t = time_wait();
+    let at = t.poll_timeout().unwrap();
+    assert_eq!(at - T0, Duration::from_secs(60));
+    t.handle_timeout(at);
+    assert_eq!(t.state(), State::Closed);
+}
+
+#[test]
+fn time_wait_retransmitted_fin_restarts_timer() {
+    let mut t = time_wait();
+    let later = T0 + Duration::from_secs(30);
+    send!(
+        t,
+        later,
+        TcpRepr {
+            flags: FIN | ACK,
+            ack: LOCAL_ISS + 2u32,
+            ..from_peer()
+        }
+    );
+    recv!(t, at later, TcpRepr { seq: LOCAL_ISS + 2u32, ack: REMOTE_ISS + 2u32, window: WIN - 1, ..to_peer() });
+    assert_eq!(t.poll_timeout(), Some(later + Duration::from_secs(60)));
+}
+
+#[test]
+fn reset_is_reported_once_then_eof() {
+    let mut t = established();
+    send!(
+        t,
+        TcpRepr {
+            flags: RST,
+            ..from_peer()
+        }
+    );
+    let mut buf = [0u8; 4];
+    assert_eq!(t.recv(&mut buf), Err(TcpError::ConnectionReset));
+    assert_eq!(t.recv(&mut buf), Ok(0));
+}
+
+#[test]
+fn orphaned_fin_wait_2_times_out() {
+    let mut t = established();
+    t.shutdown_write();
+    let _ = out_at(&mut t, T0);
+    send!(
+        t,
+        TcpRepr {
+            ack: LOCAL_ISS + 2u32,
+            ..from_peer()
+        }
+    );
+    assert_eq!(t.state(), State::FinWait2);
+    assert_eq!(t.poll_timeout(), None); // half-closed: waits for the peer
+    t.close();
+    recv_nothing!(t);
+    let at = t.poll_timeout().unwrap();
+    t.handle_timeout(at);
+    assert_eq!(t.state(), State::Closed);
+}

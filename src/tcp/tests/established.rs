@@ -1,0 +1,478 @@
+//! ESTABLISHED: data, and the acceptance rules of RFC 9293 §3.10.7.4, RFC 5961 and RFC 7323.
+
+use super::harness::*;
+use crate::tcp::*;
+use crate::wire::SeqNum;
+use crate::wire::tcp::{TcpFlags, TcpOptions, TcpRepr};
+
+#[test]
+fn established_data_is_delivered_and_acked() {
+    let mut t = established();
+    send!(
+        t,
+        TcpRepr {
+            payload: b"hello",
+            ..from_peer()
+        }
+    );
+    recv!(
+        t,
+        TcpRepr {
+            ack: REMOTE_ISS + 6u32,
+            window: WIN - 5,
+            ..to_peer()
+        }
+    );
+    let mut buf = [0u8; 16];
+    assert_eq!(t.recv(&mut buf), Ok(5));
+    assert_eq!(&buf[..5], b"hello");
+    assert_eq!(t.recv(&mut buf), Err(TcpError::WouldBlock));
+}
+
+#[test]
+fn established_send_goes_out_and_ack_frees_it() {
+    let mut t = established();
+    assert_eq!(t.send(b"abc"), Ok(3));
+    recv!(
+        t,
+        TcpRepr {
+            flags: ACK | PSH,
+            payload: b"abc",
+            ..to_peer()
+        }
+    );
+    assert_eq!(t.send_queue_len(), 3);
+    send!(
+        t,
+        TcpRepr {
+            ack: LOCAL_ISS + 4u32,
+            ..from_peer()
+        }
+    );
+    assert_eq!(t.send_queue_len(), 0);
+    assert_eq!(t.poll_timeout(), None);
+}
+
+#[test]
+fn established_rst_exact_resets() {
+    let mut t = established();
+    send!(
+        t,
+        TcpRepr {
+            flags: RST,
+            ..from_peer()
+        }
+    );
+    assert_eq!(t.state(), State::Closed);
+    assert!(t.readiness().error);
+    assert_eq!(t.take_error(), Some(TcpError::ConnectionReset));
+}
+
+#[test]
+fn established_rst_in_window_sends_challenge_ack() {
+    let mut t = established();
+    send!(
+        t,
+        TcpRepr {
+            seq: REMOTE_ISS + 100u32,
+            flags: RST,
+            ..from_peer()
+        }
+    );
+    assert_eq!(t.state(), State::Established);
+    recv!(t, to_peer());
+}
+
+#[test]
+fn established_rst_out_of_window_is_ignored() {
+    let mut t = established();
+    send!(
+        t,
+        TcpRepr {
+            seq: REMOTE_ISS + 100_000u32,
+            flags: RST,
+            ..from_peer()
+        }
+    );
+    assert_eq!(t.state(), State::Established);
+    recv_nothing!(t);
+}
+
+#[test]
+fn established_syn_sends_challenge_ack() {
+    let mut t = established();
+    send!(
+        t,
+        TcpRepr {
+            seq: REMOTE_ISS + 10u32,
+            flags: SYN,
+            ..from_peer()
+        }
+    );
+    assert_eq!(t.state(), State::Established);
+    recv!(t, to_peer());
+}
+
+#[test]
+fn established_ack_beyond_snd_nxt_is_dropped() {
+    let mut t = established();
+    send!(
+        t,
+        TcpRepr {
+            ack: LOCAL_ISS + 1000u32,
+            payload: b"zz",
+            ..from_peer()
+        }
+    );
+    recv!(t, to_peer()); // ACK, and the data was not taken
+    assert_eq!(t.recv_queue_len(), 0);
+}
+
+#[test]
+fn established_ack_too_old_sends_challenge_ack() {
+    let mut t = established();
+    send!(
+        t,
+        TcpRepr {
+            ack: LOCAL_ISS - 100_000u32,
+            ..from_peer()
+        }
+    );
+    recv!(t, to_peer());
+}
+
+#[test]
+fn segment_without_ack_is_dropped() {
+    let mut t = established();
+    send!(
+        t,
+        TcpRepr {
+            flags: TcpFlags::NONE,
+            payload: b"x",
+            ..from_peer()
+        }
+    );
+    assert_eq!(t.recv_queue_len(), 0);
+}
+
+#[test]
+fn unacceptable_segment_is_acked_and_dropped() {
+    let mut t = established();
+    send!(
+        t,
+        TcpRepr {
+            seq: REMOTE_ISS + 5000u32,
+            payload: b"late",
+            ..from_peer()
+        }
+    );
+    recv!(t, to_peer());
+    send!(
+        t,
+        TcpRepr {
+            seq: REMOTE_ISS - 10u32,
+            payload: b"old",
+            ..from_peer()
+        }
+    );
+    recv!(t, to_peer());
+    assert_eq!(t.recv_queue_len(), 0);
+}
+
+#[test]
+fn zero_window_still_processes_ack() {
+    let mut t = established();
+    let fill = [1u8; WIN as usize];
+    send!(
+        t,
+        TcpRepr {
+            payload: &fill,
+            ..from_peer()
+        }
+    );
+    recv!(
+        t,
+        TcpRepr {
+            ack: REMOTE_ISS + 1u32 + u32::from(WIN),
+            window: 0,
+            ..to_peer()
+        }
+    );
+    t.send(b"q").unwrap();
+    let _ = out_at(&mut t, T0);
+    let seq = REMOTE_ISS + 1u32 + u32::from(WIN);
+    send!(
+        t,
+        TcpRepr {
+            seq,
+            ack: LOCAL_ISS + 2u32,
+            payload: b"more",
+            ..from_peer()
+        }
+    );
+    assert_eq!(t.send_queue_len(), 0); // the ACK was taken
+    assert_eq!(t.recv_queue_len(), usize::from(WIN)); // the data was not
+}
+
+#[test]
+fn out_of_order_data_is_sacked_and_reassembled() {
+    let mut t = Tcb::connect(
+        T0,
+        tuple(),
+        LOCAL_ISS,
+        TcpConfig {
+            sack: true,
+            ..config()
+        },
+    );
+    let _ = out_at(&mut t, T0);
+    send!(
+        t,
+        TcpRepr {
+            options: TcpOptions {
+                sack_permitted: true,
+                ..mss_opt()
+            },
+            ..syn_ack_from_peer()
+        }
+    );
+    let _ = out_at(&mut t, T0);
+    send!(
+        t,
+        TcpRepr {
+            seq: REMOTE_ISS + 4u32,
+            payload: b"def",
+            ..from_peer()
+        }
+    );
+    let ack = out_at(&mut t, T0).unwrap();
+    assert_eq!(ack.ack, REMOTE_ISS + 1u32);
+    assert_eq!(
+        ack.options.sack_blocks[0],
+        Some((REMOTE_ISS + 4u32, REMOTE_ISS + 7u32))
+    );
+    send!(
+        t,
+        TcpRepr {
+            payload: b"abc",
+            ..from_peer()
+        }
+    );
+    assert_eq!(out_at(&mut t, T0).unwrap().ack, REMOTE_ISS + 7u32);
+    let mut buf = [0u8; 8];
+    assert_eq!(t.recv(&mut buf), Ok(6));
+    assert_eq!(&buf[..6], b"abcdef");
+}
+
+#[test]
+fn large_segment_of_64k_is_accepted() {
+    let cfg = TcpConfig {
+        rcv_buf: 1 << 20,
+        window_scaling: true,
+        ..config()
+    };
+    let mut t = Tcb::connect(T0, tuple(), LOCAL_ISS, cfg);
+    let _ = out_at(&mut t, T0);
+    send!(
+        t,
+        TcpRepr {
+            options: TcpOptions {
+                window_scale: Some(0),
+                ..mss_opt()
+            },
+            ..syn_ack_from_peer()
+        }
+    );
+    let _ = out_at(&mut t, T0);
+    let big = vec![9u8; 65535];
+    send!(
+        t,
+        TcpRepr {
+            payload: &big,
+            ..from_peer()
+        }
+    );
+    assert_eq!(t.recv_queue_len(), 65535);
+}
+
+#[test]
+fn paws_drops_old_timestamp() {
+    let cfg = TcpConfig {
+        timestamps: true,
+        ..config()
+    };
+    let mut t = Tcb::connect(T0, tuple(), LOCAL_ISS, cfg);
+    let _ = out_at(&mut t, T0);
+    let ts = |v| TcpOptions {
+        timestamps: Some((v, 1000)),
+        ..TcpOptions::default()
+    };
+    send!(
+        t,
+        TcpRepr {
+            options: TcpOptions {
+                timestamps: Some((500, 1000)),
+                ..mss_opt()
+            },
+            ..syn_ack_from_peer()
+        }
+    );
+    let _ = out_at(&mut t, T0);
+    send!(
+        t,
+        TcpRepr {
+            options: ts(400),
+            payload: b"old",
+            ..from_peer()
+        }
+    );
+    assert_eq!(t.recv_queue_len(), 0);
+    assert!(out_at(&mut t, T0).is_some());
+    send!(
+        t,
+        TcpRepr {
+            options: ts(600),
+            payload: b"new",
+            ..from_peer()
+        }
+    );
+    assert_eq!(t.recv_queue_len(), 3);
+}
+
+#[test]
+fn garbage_segments_never_panic() {
+    let mut r = super::sim::Rng::new(5);
+    for fixture in [
+        syn_sent as fn() -> Tcb,
+        syn_received,
+        established,
+        fin_wait_1,
+        close_wait,
+        time_wait,
+    ] {
+        let mut t = fixture();
+        let payload = [0u8; 100];
+        for _ in 0..2000 {
+            let x = r.next();
+            let seg = TcpRepr {
+                seq: SeqNum((x >> 32) as u32),
+                ack: SeqNum(x as u32),
+                flags: TcpFlags((r.next() & 0x3f) as u8),
+                window: r.next() as u16,
+                payload: &payload[..(r.next() % 100) as usize],
+                ..from_peer()
+            };
+            send!(t, seg);
+            let _ = out_at(&mut t, T0);
+            if let Some(at) = t.poll_timeout() {
+                t.handle_timeout(at);
+            }
+        }
+    }
+}
+
+#[test]
+fn sack_blocks_take_room_from_data() {
+    let mut t = Tcb::connect(
+        T0,
+        tuple(),
+        LOCAL_ISS,
+        TcpConfig {
+            sack: true,
+            timestamps: true,
+            ..config()
+        },
+    );
+    let _ = out_at(&mut t, T0);
+    let opts = TcpOptions {
+        sack_permitted: true,
+        timestamps: Some((1, 1000)),
+        ..mss_opt()
+    };
+    send!(
+        t,
+        TcpRepr {
+            options: opts,
+            window: 65535,
+            ..syn_ack_from_peer()
+        }
+    );
+    let _ = out_at(&mut t, T0);
+    let ts = TcpOptions {
+        timestamps: Some((2, 1000)),
+        ..TcpOptions::default()
+    };
+    send!(
+        t,
+        TcpRepr {
+            seq: REMOTE_ISS + 10u32,
+            options: ts,
+            payload: b"x",
+            window: 65535,
+            ..from_peer()
+        }
+    );
+    let _ = out_at(&mut t, T0);
+    t.send(&[0u8; 3000]).unwrap();
+    let seg = out_at(&mut t, T0).unwrap();
+    assert!(seg.options.sack_blocks[0].is_some());
+    // MSS 1460 covers options and data: 1460 - 12 (timestamps) - 12 (one block).
+    assert_eq!(seg.header_len() - 20 + seg.payload.len(), 1460);
+}
+
+#[test]
+fn receiver_avoids_silly_window_updates() {
+    let mut t = established();
+    let fill = [1u8; WIN as usize];
+    send!(
+        t,
+        TcpRepr {
+            payload: &fill,
+            ..from_peer()
+        }
+    );
+    let full = out_at(&mut t, T0).unwrap();
+    assert_eq!(full.window, 0);
+    // Reading a little does not reopen the window (RFC 9293 §3.8.6.2.2)...
+    let mut buf = [0u8; 4096];
+    assert_eq!(t.recv(&mut buf[..100]), Ok(100));
+    recv_nothing!(t);
+    // ...reading at least min(buffer/2, MSS) does, with a window update.
+    assert_eq!(t.recv(&mut buf[..2000]), Ok(2000));
+    let update = out_at(&mut t, T0).unwrap();
+    assert_eq!(update.window, 2100);
+}
+
+#[test]
+fn window_scale_is_negotiated_and_applied() {
+    let cfg = TcpConfig {
+        rcv_buf: 1 << 20,
+        window_scaling: true,
+        ..config()
+    };
+    let mut t = Tcb::connect(T0, tuple(), LOCAL_ISS, cfg);
+    let syn = out_at(&mut t, T0).unwrap();
+    assert_eq!(syn.options.window_scale, Some(5)); // 1 MiB >> 5 fits 16 bits
+    assert_eq!(syn.window, 65535); // never scaled in a SYN
+    let opts = TcpOptions {
+        window_scale: Some(2),
+        ..mss_opt()
+    };
+    send!(
+        t,
+        TcpRepr {
+            options: opts,
+            ..syn_ack_from_peer()
+        }
+    );
+    let ack = out_at(&mut t, T0).unwrap();
+    assert_eq!(ack.window, ((1u32 << 20) >> 5) as u16);
+    send!(
+        t,
+        TcpRepr {
+            window: 1000,
+            ..from_peer()
+        }
+    );
+    assert_eq!(t.info().snd_wnd, 4000);
+}

@@ -1,0 +1,320 @@
+//! Timers and sending policy: RTO, delayed ACK, persist, keepalive, Nagle, cork, recovery.
+
+use super::harness::*;
+use crate::tcp::*;
+use crate::time::Duration;
+use crate::wire::tcp::{TcpOptions, TcpRepr};
+
+#[test]
+fn delayed_ack_after_quick_acks() {
+    let mut t = established();
+    let mut seq = REMOTE_ISS + 1u32;
+    let mut buf = [0u8; 100];
+    for _ in 0..16 {
+        send!(
+            t,
+            TcpRepr {
+                seq,
+                payload: b"x",
+                ..from_peer()
+            }
+        );
+        seq += 1u32;
+        assert!(out_at(&mut t, T0).is_some());
+        t.recv(&mut buf).unwrap();
+    }
+    send!(
+        t,
+        TcpRepr {
+            seq,
+            payload: b"x",
+            ..from_peer()
+        }
+    );
+    recv_nothing!(t);
+    let at = t.poll_timeout().unwrap();
+    assert_eq!(at - T0, Duration::from_millis(40)); // ato: delack_min (SRTT 0)
+    t.handle_timeout(at);
+    assert_eq!(out_at(&mut t, at).unwrap().ack, seq + 1u32);
+}
+
+#[test]
+fn every_second_full_segment_is_acked() {
+    let mut t = established();
+    t.quickacks_off_for_test();
+    let data = [7u8; 1460];
+    send!(
+        t,
+        TcpRepr {
+            payload: &data,
+            ..from_peer()
+        }
+    );
+    recv_nothing!(t);
+    let mut buf = [0u8; 4096];
+    t.recv(&mut buf).unwrap();
+    send!(
+        t,
+        TcpRepr {
+            seq: REMOTE_ISS + 1461u32,
+            payload: &data,
+            ..from_peer()
+        }
+    );
+    assert_eq!(out_at(&mut t, T0).unwrap().ack, REMOTE_ISS + 2921u32);
+}
+
+#[test]
+fn established_retries_exhausted_times_out() {
+    let mut t = established();
+    t.send(b"data").unwrap();
+    let _ = out_at(&mut t, T0);
+    let mut rto = Duration::from_millis(200);
+    let mut now;
+    now = T0;
+    for _ in 0..15 {
+        let at = t.poll_timeout().unwrap();
+        assert_eq!(at - now, rto); // RFC 6298 §5.5: doubles, up to rto_max
+        now = at;
+        t.handle_timeout(now);
+        let seg = out_at(&mut t, now).unwrap();
+        assert_eq!(seg.payload, b"data");
+        rto = (rto * 2).min(Duration::from_secs(120));
+    }
+    let at = t.poll_timeout().unwrap();
+    t.handle_timeout(at);
+    assert_eq!(t.state(), State::Closed);
+    assert_eq!(t.take_error(), Some(TcpError::TimedOut));
+    assert_eq!(t.info().total_retrans, 15);
+}
+
+#[test]
+fn fast_retransmit_after_three_dup_acks() {
+    let mut t = established();
+    send!(
+        t,
+        TcpRepr {
+            window: 65535,
+            ..from_peer()
+        }
+    );
+    let data = [5u8; 1460 * 4];
+    t.send(&data).unwrap();
+    for _ in 0..4 {
+        assert_eq!(out_at(&mut t, T0).unwrap().payload.len(), 1460);
+    }
+    recv_nothing!(t);
+    for _ in 0..3 {
+        send!(
+            t,
+            TcpRepr {
+                window: 65535,
+                ..from_peer()
+            }
+        );
+    }
+    // RFC 5681 §3.2: the third duplicate retransmits the head at once.
+    let r = out_at(&mut t, T0).unwrap();
+    assert_eq!((r.seq, r.payload.len()), (LOCAL_ISS + 1u32, 1460));
+    assert_eq!(t.info().ca_state, 3);
+    // A partial ACK (RFC 6582) retransmits the next hole.
+    send!(
+        t,
+        TcpRepr {
+            ack: LOCAL_ISS + 1461u32,
+            window: 65535,
+            ..from_peer()
+        }
+    );
+    let r = out_at(&mut t, T0).unwrap();
+    assert_eq!(r.seq, LOCAL_ISS + 1461u32);
+    // The full ACK ends recovery.
+    send!(
+        t,
+        TcpRepr {
+            ack: LOCAL_ISS + 1u32 + 4 * 1460u32,
+            window: 65535,
+            ..from_peer()
+        }
+    );
+    assert_eq!(t.info().ca_state, 0);
+}
+
+#[test]
+fn zero_window_is_probed() {
+    let mut t = established();
+    send!(
+        t,
+        TcpRepr {
+            window: 0,
+            ..from_peer()
+        }
+    );
+    t.send(b"abc").unwrap();
+    recv_nothing!(t);
+    let at = t.poll_timeout().unwrap();
+    t.handle_timeout(at);
+    recv!(t, at at, TcpRepr { seq: LOCAL_ISS, ..to_peer() });
+    send!(
+        t,
+        at,
+        TcpRepr {
+            window: 100,
+            ..from_peer()
+        }
+    );
+    let seg = out_at(&mut t, at).unwrap();
+    assert_eq!(seg.payload, b"abc");
+}
+
+#[test]
+fn closed_window_with_data_in_flight_does_not_time_out() {
+    let mut t = established();
+    t.send(b"abc").unwrap();
+    let _ = out_at(&mut t, T0);
+    // The peer takes nothing and closes its window.
+    send!(
+        t,
+        TcpRepr {
+            window: 0,
+            ..from_peer()
+        }
+    );
+    let mut now = T0;
+    for _ in 0..40 {
+        now = t.poll_timeout().unwrap();
+        t.handle_timeout(now);
+        while let Some(seg) = out_at(&mut t, now) {
+            assert!(
+                seg.payload.is_empty(),
+                "no data into a zero window: {seg} at {now:?} {:?}",
+                t.seq_vars()
+            );
+        }
+        send!(
+            t,
+            now,
+            TcpRepr {
+                window: 0,
+                ..from_peer()
+            }
+        );
+    }
+    assert_eq!(t.state(), State::Established);
+    send!(
+        t,
+        now,
+        TcpRepr {
+            window: 1000,
+            ..from_peer()
+        }
+    );
+    assert_eq!(out_at(&mut t, now).unwrap().payload, b"abc");
+}
+
+#[test]
+fn nagle_holds_small_segments_until_acked() {
+    let mut t = established();
+    t.send(b"a").unwrap();
+    assert!(out_at(&mut t, T0).is_some());
+    t.send(b"b").unwrap();
+    recv_nothing!(t);
+    send!(
+        t,
+        TcpRepr {
+            ack: LOCAL_ISS + 2u32,
+            ..from_peer()
+        }
+    );
+    assert_eq!(out_at(&mut t, T0).unwrap().payload, b"b");
+}
+
+#[test]
+fn nodelay_sends_small_segments_at_once() {
+    let mut t = established();
+    t.set_nodelay(true);
+    t.send(b"a").unwrap();
+    assert!(out_at(&mut t, T0).is_some());
+    t.send(b"b").unwrap();
+    assert_eq!(out_at(&mut t, T0).unwrap().payload, b"b");
+}
+
+#[test]
+fn cork_holds_partial_segments() {
+    let mut t = established();
+    t.set_cork(true);
+    t.send(b"a").unwrap();
+    recv_nothing!(t);
+    t.set_cork(false);
+    assert_eq!(out_at(&mut t, T0).unwrap().payload, b"a");
+}
+
+#[test]
+fn keepalive_probes_then_times_out() {
+    let mut t = established();
+    t.set_keepalive(true);
+    let at = t.poll_timeout().unwrap();
+    assert_eq!(at - T0, Duration::from_secs(7200));
+    t.handle_timeout(at);
+    recv!(t, at at, TcpRepr { seq: LOCAL_ISS, ..to_peer() });
+    for _ in 0..9 {
+        let at = t.poll_timeout().unwrap();
+        t.handle_timeout(at);
+        let _ = out_at(&mut t, at);
+    }
+    assert_eq!(t.state(), State::Closed);
+    assert_eq!(t.take_error(), Some(TcpError::TimedOut));
+}
+
+#[test]
+fn sack_recovery_retransmits_each_hole() {
+    let mut t = Tcb::connect(
+        T0,
+        tuple(),
+        LOCAL_ISS,
+        TcpConfig {
+            sack: true,
+            ..config()
+        },
+    );
+    let _ = out_at(&mut t, T0);
+    let opts = TcpOptions {
+        sack_permitted: true,
+        ..mss_opt()
+    };
+    send!(
+        t,
+        TcpRepr {
+            options: opts,
+            window: 65535,
+            ..syn_ack_from_peer()
+        }
+    );
+    let _ = out_at(&mut t, T0);
+    t.send(&[1u8; 1460 * 6]).unwrap();
+    for _ in 0..6 {
+        assert!(out_at(&mut t, T0).is_some());
+    }
+    // Segments 0 and 2 are lost; the peer SACKs 1, then 3, 4, 5.
+    let seg = |i: u32| LOCAL_ISS + 1u32 + i * 1460;
+    let sack = |blocks: &[(u32, u32)]| {
+        let mut o = TcpOptions::default();
+        for (slot, &(a, b)) in o.sack_blocks.iter_mut().zip(blocks) {
+            *slot = Some((seg(a), seg(b)));
+        }
+        TcpRepr {
+            options: o,
+            window: 65535,
+            ..from_peer()
+        }
+    };
+    send!(t, sack(&[(1, 2)]));
+    send!(t, sack(&[(3, 4), (1, 2)]));
+    send!(t, sack(&[(3, 5), (1, 2)]));
+    let r = out_at(&mut t, T0).unwrap();
+    assert_eq!((r.seq, r.payload.len()), (seg(0), 1460));
+    send!(t, sack(&[(3, 6), (1, 2)]));
+    let r = out_at(&mut t, T0).unwrap();
+    assert_eq!((r.seq, r.payload.len()), (seg(2), 1460));
+    assert_eq!(t.info().sacked, 4);
+}
