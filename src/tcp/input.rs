@@ -284,12 +284,20 @@ impl Tcb {
             && self
                 .scoreboard
                 .add(&seg.options.sack_blocks, ack, self.snd_max);
+        // RFC 5681 §2 counts an ACK as duplicate only if it leaves the
+        // window unchanged; RFC 6675 §2, with SACK, only asks that it SACK
+        // new data. A peer whose receive buffer autotunes (Linux) changes
+        // the window on nearly every ACK, so with SACK the window must not
+        // matter, or fast retransmit never happens and every loss costs an
+        // RTO.
         let dup_candidate = ack == self.snd_una
-            && (seg.payload.is_empty() || new_sack)
             && !seg.flags.contains(TcpFlags::FIN)
-            && wnd == self.snd_wnd
-            && wnd > 0 // answers to zero-window probes are not loss signals
-            && self.flight() > 0;
+            && self.flight() > 0
+            && if self.sack_ok {
+                new_sack
+            } else {
+                seg.payload.is_empty() && wnd == self.snd_wnd && wnd > 0 // answers to zero-window probes are not loss signals
+            };
 
         if ack.after(self.snd_una) {
             self.rtt_sample(now, seg);
@@ -346,7 +354,12 @@ impl Tcb {
         } else if dup_candidate {
             // RFC 5681 §3.2 and RFC 6582 §3.2.
             self.dupacks += 1;
-            if self.recover.is_none() && self.dupacks == 3 {
+            // RFC 6675 §4 IsLost(SND.UNA): DupThresh duplicate ACKs, or at
+            // least DupThresh segments' worth SACKed above it (one
+            // stretch ACK may SACK several segments at once).
+            let lost =
+                self.dupacks >= 3 || (self.sack_ok && self.scoreboard.sacked_bytes() >= 3 * mss);
+            if self.recover.is_none() && lost {
                 let flight = self.flight();
                 self.cc.on_loss(now, flight);
                 self.cc.set_cwnd(self.cc.ssthresh() + 3 * mss);
