@@ -1,0 +1,97 @@
+#!/usr/bin/env bash
+# Usage: scripts/system/real_nginx.sh   (root; after cargo build --release)
+#
+# Unmodified nginx (daemon off, master_process off) on tapstack, with
+# sendfile on and off and tcp_nopush on, serving a 1 KiB and a 10 MiB file:
+# curl from the kernel side fetches both and the sha256 must match; wrk runs
+# with keep-alive and with "Connection: close", and a Lua check compares
+# every response body with the file.
+source "$(dirname "$0")/../lib/netns.sh"
+source "$(dirname "$0")/../lib/real.sh"
+T=real_nginx
+command -v nginx >/dev/null || fail "$T: nginx is not installed"
+command -v wrk >/dev/null || fail "$T: wrk is not installed"
+need_built $T
+real_setup nginx
+
+www=$TEST_TMP/www
+mkdir -p "$www" "$TEST_TMP/nginx"
+make_file "$www/1k" 1024
+make_file "$www/10m" $((10 << 20))
+
+# A wrk script that checks status and body of every response.
+cat >"$TEST_TMP/check.lua" <<LUA
+local threads = {}
+function setup(thread) table.insert(threads, thread) end
+function init(args)
+  local f = io.open(args[1], "rb"); expected = f:read("*a"); f:close()
+  good = 0; bad = 0
+end
+function response(status, headers, body)
+  if status == 200 and body == expected then good = good + 1 else bad = bad + 1 end
+end
+function done(summary, latency, requests)
+  local g, b = 0, 0
+  for _, t in ipairs(threads) do g = g + t:get("good"); b = b + t:get("bad") end
+  io.write(string.format("CHECKED good=%d bad=%d\n", g, b))
+end
+LUA
+
+for sf in on off; do
+    conf=$TEST_TMP/nginx/nginx-$sf.conf
+    cat >"$conf" <<CONF
+daemon off;
+master_process off;
+worker_processes 1;
+pid $TEST_TMP/nginx/nginx.pid;
+error_log $TEST_TMP/nginx/error.log warn;
+events { worker_connections 1024; }
+http {
+    access_log off;
+    client_body_temp_path $TEST_TMP/nginx/body;
+    proxy_temp_path $TEST_TMP/nginx/proxy;
+    fastcgi_temp_path $TEST_TMP/nginx/fastcgi;
+    uwsgi_temp_path $TEST_TMP/nginx/uwsgi;
+    scgi_temp_path $TEST_TMP/nginx/scgi;
+    sendfile $sf;
+    tcp_nopush on;
+    keepalive_requests 100000;
+    default_type application/octet-stream;
+    server {
+        listen $STACK_IP:8080;
+        root $www;
+    }
+}
+CONF
+    start_bg "$TEST_TMP/nginx-$sf.out" "$TEST_TMP/nginx-$sf.err" \
+        "${UNDER[@]}" "$(command -v nginx)" -c "$conf" -p "$TEST_TMP/nginx"
+    pid=$BG_PID
+    wait_for 10 ns_exec curl -s -o /dev/null "http://$STACK_IP:8080/1k" ||
+        fail "$T: nginx (sendfile $sf) does not answer: $(tail -n 3 "$TEST_TMP/nginx-$sf.err" "$TEST_TMP/nginx/error.log" 2>/dev/null | tr '\n' ' ')"
+    for f in 1k 10m; do
+        ns_exec curl -s --max-time 30 -o "$TEST_TMP/got-$f" "http://$STACK_IP:8080/$f" ||
+            fail "$T: curl of /$f (sendfile $sf) failed"
+        [[ $(sha "$TEST_TMP/got-$f") == $(sha "$www/$f") ]] ||
+            fail "$T: /$f (sendfile $sf) arrived with other content ($(stat -c %s "$TEST_TMP/got-$f") bytes)"
+    done
+    for f in 1k 10m; do
+        for conn in keep-alive close; do
+            hdr=()
+            [[ $conn == close ]] && hdr=(-H "Connection: close")
+            out=$(ns_exec wrk -t 2 -c 8 -d 2s --timeout 5s "${hdr[@]}" -s "$TEST_TMP/check.lua" \
+                "http://$STACK_IP:8080/$f" -- "$www/$f" 2>&1) ||
+                fail "$T: wrk /$f $conn (sendfile $sf) failed: $(tail -n 3 <<<"$out" | tr '\n' ' ')"
+            checked=$(grep -o 'CHECKED good=[0-9]* bad=[0-9]*' <<<"$out") ||
+                fail "$T: wrk /$f $conn (sendfile $sf) printed no check: $(tail -n 5 <<<"$out" | tr '\n' ' ')"
+            good=$(sed 's/.*good=\([0-9]*\).*/\1/' <<<"$checked")
+            bad=$(sed 's/.*bad=\([0-9]*\)/\1/' <<<"$checked")
+            ((good > 0 && bad == 0)) ||
+                fail "$T: wrk /$f $conn (sendfile $sf): $checked"
+            ! grep -q 'Socket errors' <<<"$out" ||
+                fail "$T: wrk /$f $conn (sendfile $sf): $(grep 'Socket errors' <<<"$out")"
+            echo "  sendfile $sf, /$f, $conn: $good responses checked, $(grep 'Requests/sec' <<<"$out" | tr -s ' ')"
+        done
+    done
+    stop_pid "$pid"
+done
+pass $T
