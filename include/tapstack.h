@@ -41,6 +41,51 @@ const char *tapstack_version(void);
  */
 int tapstack_debug_panic(void);
 
+/**
+ * `tapstack_epoll_create1`: `epoll_create1(2)`.
+ */
+int tapstack_epoll_create1(int flags);
+
+/**
+ * `tapstack_epoll_ctl`: `epoll_ctl(2)` for stack sockets and kernel fds.
+ *
+ * # Safety
+ * `event` is NULL or valid, as for `epoll_ctl(2)`.
+ */
+int tapstack_epoll_ctl(int epfd, int op, int fd, epoll_event *event);
+
+/**
+ * `tapstack_epoll_wait`: `epoll_wait(2)` over stack sockets and kernel
+ * fds.
+ *
+ * # Safety
+ * `events` is valid for `maxevents` `struct epoll_event`s.
+ */
+int tapstack_epoll_wait(int epfd, epoll_event *events, int maxevents, int timeout);
+
+/**
+ * `tapstack_poll`: `poll(2)` over stack sockets and kernel fds (the
+ * function the preloaded `poll` runs).
+ *
+ * # Safety
+ * `fds` is valid for `nfds` `struct pollfd`s.
+ */
+int tapstack_poll(pollfd *fds, nfds_t nfds, int timeout);
+
+/**
+ * `tapstack_select`: `select(2)` over stack sockets and kernel fds (the
+ * function the preloaded `select` runs). Like Linux, the timeout is
+ * updated with the time left.
+ *
+ * # Safety
+ * Each non-null set holds at least `nfds` bits; `timeout` is NULL or valid.
+ */
+int tapstack_select(int nfds,
+                    fd_set *readfds,
+                    fd_set *writefds,
+                    fd_set *exceptfds,
+                    timeval *timeout);
+
 #ifdef __cplusplus
 }  // extern "C"
 #endif  // __cplusplus

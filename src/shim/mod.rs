@@ -6,11 +6,13 @@
 //! - [`socket`]: the POSIX-named exports (`socket`, `close`), kept out of
 //!   the header.
 //! - [`api`]: the `tapstack_*` functions declared in `include/tapstack.h`.
+//! - [`readiness`]: `epoll_*`, `poll`, `select` and their cousins.
 
 pub mod api;
 pub mod errno;
 pub mod fd_table;
 pub mod guard;
+pub mod readiness;
 pub mod socket;
 
 #[cfg(test)]
