@@ -39,7 +39,7 @@ static int by_data(const void *a, const void *b)
 }
 
 /* epoll_wait, then one line: "step: tag=EVENTS tag=EVENTS" sorted by tag. */
-static int show_wait(const char *step, int ep, int timeout_ms)
+__attribute__((unused)) static int show_wait(const char *step, int ep, int timeout_ms)
 {
     struct epoll_event evs[32];
     int n = epoll_wait(ep, evs, 32, timeout_ms);
@@ -60,7 +60,7 @@ static int show_wait(const char *step, int ep, int timeout_ms)
     return n;
 }
 
-static void show_ret(const char *what, int r)
+__attribute__((unused)) static void show_ret(const char *what, int r)
 {
     if (r < 0)
         printf("%s: -1 %s\n", what, strerrorname_np(errno));
