@@ -13,6 +13,10 @@
 
 #include <stdint.h>
 #include <sys/types.h>
+#include <sys/epoll.h>
+#include <poll.h>
+#include <sys/select.h>
+#include <sys/time.h>
 
 #ifdef __cplusplus
 extern "C" {
@@ -52,7 +56,7 @@ int tapstack_epoll_create1(int flags);
  * # Safety
  * `event` is NULL or valid, as for `epoll_ctl(2)`.
  */
-int tapstack_epoll_ctl(int epfd, int op, int fd, epoll_event *event);
+int tapstack_epoll_ctl(int epfd, int op, int fd, struct epoll_event *event);
 
 /**
  * `tapstack_epoll_wait`: `epoll_wait(2)` over stack sockets and kernel
@@ -61,7 +65,7 @@ int tapstack_epoll_ctl(int epfd, int op, int fd, epoll_event *event);
  * # Safety
  * `events` is valid for `maxevents` `struct epoll_event`s.
  */
-int tapstack_epoll_wait(int epfd, epoll_event *events, int maxevents, int timeout);
+int tapstack_epoll_wait(int epfd, struct epoll_event *events, int maxevents, int timeout);
 
 /**
  * `tapstack_poll`: `poll(2)` over stack sockets and kernel fds (the
@@ -70,7 +74,7 @@ int tapstack_epoll_wait(int epfd, epoll_event *events, int maxevents, int timeou
  * # Safety
  * `fds` is valid for `nfds` `struct pollfd`s.
  */
-int tapstack_poll(pollfd *fds, nfds_t nfds, int timeout);
+int tapstack_poll(struct pollfd *fds, nfds_t nfds, int timeout);
 
 /**
  * `tapstack_select`: `select(2)` over stack sockets and kernel fds (the
@@ -84,7 +88,7 @@ int tapstack_select(int nfds,
                     fd_set *readfds,
                     fd_set *writefds,
                     fd_set *exceptfds,
-                    timeval *timeout);
+                    struct timeval *timeout);
 
 #ifdef __cplusplus
 }  // extern "C"
