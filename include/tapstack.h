@@ -13,6 +13,10 @@
 
 #include <stdint.h>
 #include <sys/types.h>
+#include <sys/epoll.h>
+#include <poll.h>
+#include <sys/select.h>
+#include <sys/time.h>
 
 #ifdef __cplusplus
 extern "C" {
@@ -40,6 +44,51 @@ const char *tapstack_version(void);
  * at the time of the call, else -1 with `errno = ENOSYS`.
  */
 int tapstack_debug_panic(void);
+
+/**
+ * `tapstack_epoll_create1`: `epoll_create1(2)`.
+ */
+int tapstack_epoll_create1(int flags);
+
+/**
+ * `tapstack_epoll_ctl`: `epoll_ctl(2)` for stack sockets and kernel fds.
+ *
+ * # Safety
+ * `event` is NULL or valid, as for `epoll_ctl(2)`.
+ */
+int tapstack_epoll_ctl(int epfd, int op, int fd, struct epoll_event *event);
+
+/**
+ * `tapstack_epoll_wait`: `epoll_wait(2)` over stack sockets and kernel
+ * fds.
+ *
+ * # Safety
+ * `events` is valid for `maxevents` `struct epoll_event`s.
+ */
+int tapstack_epoll_wait(int epfd, struct epoll_event *events, int maxevents, int timeout);
+
+/**
+ * `tapstack_poll`: `poll(2)` over stack sockets and kernel fds (the
+ * function the preloaded `poll` runs).
+ *
+ * # Safety
+ * `fds` is valid for `nfds` `struct pollfd`s.
+ */
+int tapstack_poll(struct pollfd *fds, nfds_t nfds, int timeout);
+
+/**
+ * `tapstack_select`: `select(2)` over stack sockets and kernel fds (the
+ * function the preloaded `select` runs). Like Linux, the timeout is
+ * updated with the time left.
+ *
+ * # Safety
+ * Each non-null set holds at least `nfds` bits; `timeout` is NULL or valid.
+ */
+int tapstack_select(int nfds,
+                    fd_set *readfds,
+                    fd_set *writefds,
+                    fd_set *exceptfds,
+                    struct timeval *timeout);
 
 #ifdef __cplusplus
 }  // extern "C"
