@@ -41,7 +41,7 @@ fn count(r: Errno<usize>) -> ssize_t {
 ///
 /// # Safety
 /// `iov` must point at `cnt` iovecs whose buffers are valid.
-unsafe fn iovecs<'a>(iov: *const iovec, cnt: usize) -> Errno<Vec<(*mut u8, usize)>> {
+unsafe fn iovecs(iov: *const iovec, cnt: usize) -> Errno<Vec<(*mut u8, usize)>> {
     if cnt > IOV_MAX {
         return Err(libc::EINVAL);
     }
