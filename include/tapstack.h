@@ -358,17 +358,17 @@ int tapstack_ioctl(int fd, unsigned long request, void *arg);
 int tapstack_dup(int fd);
 
 /**
- * `dup2(2)`: as [`tapstack_dup`], onto `new`; what `new` was is closed
+ * `dup2(2)`: as [`tapstack_dup`], onto `newfd`; what `newfd` was is closed
  * first (a stack socket there is forgotten, and closed if that was its
  * last fd). `dup2(fd, fd)` returns `fd`.
  */
-int tapstack_dup2(int old, int new_);
+int tapstack_dup2(int oldfd, int newfd);
 
 /**
- * `dup3(2)`: [`tapstack_dup2`] with `flags` 0 or `O_CLOEXEC`; `old ==
- * new` is `EINVAL`.
+ * `dup3(2)`: [`tapstack_dup2`] with `flags` 0 or `O_CLOEXEC`; `oldfd ==
+ * newfd` is `EINVAL`.
  */
-int tapstack_dup3(int old, int new_, int flags);
+int tapstack_dup3(int oldfd, int newfd, int flags);
 
 #ifdef __cplusplus
 }  // extern "C"

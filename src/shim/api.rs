@@ -65,7 +65,7 @@ pub extern "C" fn tapstack_debug_panic() -> c_int {
 /// close-on-exec in the kernel whatever `SOCK_CLOEXEC` says: the stack does
 /// not survive `exec`.
 #[unsafe(no_mangle)]
-pub extern "C" fn tapstack_socket(domain: c_int, r#type: c_int, protocol: c_int) -> c_int {
+pub extern "C-unwind" fn tapstack_socket(domain: c_int, r#type: c_int, protocol: c_int) -> c_int {
     // SAFETY: integer arguments.
     unsafe { socket::socket(domain, r#type, protocol) }
 }
@@ -81,7 +81,11 @@ pub extern "C" fn tapstack_socket(domain: c_int, r#type: c_int, protocol: c_int)
 /// # Safety
 /// `addr` must point at `len` readable bytes.
 #[unsafe(no_mangle)]
-pub unsafe extern "C" fn tapstack_bind(fd: c_int, addr: *const sockaddr, len: socklen_t) -> c_int {
+pub unsafe extern "C-unwind" fn tapstack_bind(
+    fd: c_int,
+    addr: *const sockaddr,
+    len: socklen_t,
+) -> c_int {
     // SAFETY: the caller's contract.
     unsafe { connect::bind(fd, addr, len) }
 }
@@ -96,7 +100,7 @@ pub unsafe extern "C" fn tapstack_bind(fd: c_int, addr: *const sockaddr, len: so
 /// the peer retries. Calling `listen` again changes the backlog. A
 /// connected socket is `EINVAL`.
 #[unsafe(no_mangle)]
-pub extern "C" fn tapstack_listen(fd: c_int, backlog: c_int) -> c_int {
+pub extern "C-unwind" fn tapstack_listen(fd: c_int, backlog: c_int) -> c_int {
     // SAFETY: integer arguments.
     unsafe { connect::listen(fd, backlog) }
 }
@@ -114,7 +118,7 @@ pub extern "C" fn tapstack_listen(fd: c_int, backlog: c_int) -> c_int {
 /// `addr` is NULL, or `len` points at its length and `addr` at that many
 /// writable bytes.
 #[unsafe(no_mangle)]
-pub unsafe extern "C" fn tapstack_accept(
+pub unsafe extern "C-unwind" fn tapstack_accept(
     fd: c_int,
     addr: *mut sockaddr,
     len: *mut socklen_t,
@@ -130,7 +134,7 @@ pub unsafe extern "C" fn tapstack_accept(
 /// # Safety
 /// As for [`tapstack_accept`].
 #[unsafe(no_mangle)]
-pub unsafe extern "C" fn tapstack_accept4(
+pub unsafe extern "C-unwind" fn tapstack_accept4(
     fd: c_int,
     addr: *mut sockaddr,
     len: *mut socklen_t,
@@ -153,7 +157,7 @@ pub unsafe extern "C" fn tapstack_accept4(
 /// # Safety
 /// `addr` must point at `len` readable bytes.
 #[unsafe(no_mangle)]
-pub unsafe extern "C" fn tapstack_connect(
+pub unsafe extern "C-unwind" fn tapstack_connect(
     fd: c_int,
     addr: *const sockaddr,
     len: socklen_t,
@@ -174,7 +178,7 @@ pub unsafe extern "C" fn tapstack_connect(
 /// # Safety
 /// `buf` must hold `len` readable bytes.
 #[unsafe(no_mangle)]
-pub unsafe extern "C" fn tapstack_send(
+pub unsafe extern "C-unwind" fn tapstack_send(
     fd: c_int,
     buf: *const c_void,
     len: size_t,
@@ -190,7 +194,7 @@ pub unsafe extern "C" fn tapstack_send(
 /// # Safety
 /// As for [`tapstack_send`].
 #[unsafe(no_mangle)]
-pub unsafe extern "C" fn tapstack_sendto(
+pub unsafe extern "C-unwind" fn tapstack_sendto(
     fd: c_int,
     buf: *const c_void,
     len: size_t,
@@ -208,7 +212,11 @@ pub unsafe extern "C" fn tapstack_sendto(
 /// # Safety
 /// `msg` must point at a valid `struct msghdr`.
 #[unsafe(no_mangle)]
-pub unsafe extern "C" fn tapstack_sendmsg(fd: c_int, msg: *const msghdr, flags: c_int) -> ssize_t {
+pub unsafe extern "C-unwind" fn tapstack_sendmsg(
+    fd: c_int,
+    msg: *const msghdr,
+    flags: c_int,
+) -> ssize_t {
     // SAFETY: the caller's contract.
     unsafe { io::sendmsg(fd, msg, flags) }
 }
@@ -218,7 +226,11 @@ pub unsafe extern "C" fn tapstack_sendmsg(fd: c_int, msg: *const msghdr, flags: 
 /// # Safety
 /// `buf` must hold `len` readable bytes.
 #[unsafe(no_mangle)]
-pub unsafe extern "C" fn tapstack_write(fd: c_int, buf: *const c_void, len: size_t) -> ssize_t {
+pub unsafe extern "C-unwind" fn tapstack_write(
+    fd: c_int,
+    buf: *const c_void,
+    len: size_t,
+) -> ssize_t {
     // SAFETY: the caller's contract.
     unsafe { io::write(fd, buf, len) }
 }
@@ -229,7 +241,11 @@ pub unsafe extern "C" fn tapstack_write(fd: c_int, buf: *const c_void, len: size
 /// # Safety
 /// `iov` must point at `cnt` valid iovecs.
 #[unsafe(no_mangle)]
-pub unsafe extern "C" fn tapstack_writev(fd: c_int, iov: *const iovec, cnt: c_int) -> ssize_t {
+pub unsafe extern "C-unwind" fn tapstack_writev(
+    fd: c_int,
+    iov: *const iovec,
+    cnt: c_int,
+) -> ssize_t {
     // SAFETY: the caller's contract.
     unsafe { io::writev(fd, iov, cnt) }
 }
@@ -244,7 +260,7 @@ pub unsafe extern "C" fn tapstack_writev(fd: c_int, iov: *const iovec, cnt: c_in
 /// # Safety
 /// `offset` is NULL or points at a writable `off_t`.
 #[unsafe(no_mangle)]
-pub unsafe extern "C" fn tapstack_sendfile(
+pub unsafe extern "C-unwind" fn tapstack_sendfile(
     out_fd: c_int,
     in_fd: c_int,
     offset: *mut off_t,
@@ -260,7 +276,7 @@ pub unsafe extern "C" fn tapstack_sendfile(
 /// # Safety
 /// As for [`tapstack_sendfile`].
 #[unsafe(no_mangle)]
-pub unsafe extern "C" fn tapstack_sendfile64(
+pub unsafe extern "C-unwind" fn tapstack_sendfile64(
     out_fd: c_int,
     in_fd: c_int,
     offset: *mut i64,
@@ -282,7 +298,7 @@ pub unsafe extern "C" fn tapstack_sendfile64(
 /// # Safety
 /// `buf` must hold `len` writable bytes.
 #[unsafe(no_mangle)]
-pub unsafe extern "C" fn tapstack_recv(
+pub unsafe extern "C-unwind" fn tapstack_recv(
     fd: c_int,
     buf: *mut c_void,
     len: size_t,
@@ -299,7 +315,7 @@ pub unsafe extern "C" fn tapstack_recv(
 /// As for [`tapstack_recv`]; `addr` is NULL or `addrlen` points at its
 /// length.
 #[unsafe(no_mangle)]
-pub unsafe extern "C" fn tapstack_recvfrom(
+pub unsafe extern "C-unwind" fn tapstack_recvfrom(
     fd: c_int,
     buf: *mut c_void,
     len: size_t,
@@ -317,7 +333,11 @@ pub unsafe extern "C" fn tapstack_recvfrom(
 /// # Safety
 /// `msg` must point at a valid, writable `struct msghdr`.
 #[unsafe(no_mangle)]
-pub unsafe extern "C" fn tapstack_recvmsg(fd: c_int, msg: *mut msghdr, flags: c_int) -> ssize_t {
+pub unsafe extern "C-unwind" fn tapstack_recvmsg(
+    fd: c_int,
+    msg: *mut msghdr,
+    flags: c_int,
+) -> ssize_t {
     // SAFETY: the caller's contract.
     unsafe { io::recvmsg(fd, msg, flags) }
 }
@@ -327,7 +347,7 @@ pub unsafe extern "C" fn tapstack_recvmsg(fd: c_int, msg: *mut msghdr, flags: c_
 /// # Safety
 /// `buf` must hold `len` writable bytes.
 #[unsafe(no_mangle)]
-pub unsafe extern "C" fn tapstack_read(fd: c_int, buf: *mut c_void, len: size_t) -> ssize_t {
+pub unsafe extern "C-unwind" fn tapstack_read(fd: c_int, buf: *mut c_void, len: size_t) -> ssize_t {
     // SAFETY: the caller's contract.
     unsafe { io::read(fd, buf, len) }
 }
@@ -337,7 +357,11 @@ pub unsafe extern "C" fn tapstack_read(fd: c_int, buf: *mut c_void, len: size_t)
 /// # Safety
 /// `iov` must point at `cnt` valid iovecs.
 #[unsafe(no_mangle)]
-pub unsafe extern "C" fn tapstack_readv(fd: c_int, iov: *const iovec, cnt: c_int) -> ssize_t {
+pub unsafe extern "C-unwind" fn tapstack_readv(
+    fd: c_int,
+    iov: *const iovec,
+    cnt: c_int,
+) -> ssize_t {
     // SAFETY: the caller's contract.
     unsafe { io::readv(fd, iov, cnt) }
 }
@@ -347,7 +371,7 @@ pub unsafe extern "C" fn tapstack_readv(fd: c_int, iov: *const iovec, cnt: c_int
 /// a half-close; later sends are `EPIPE`) or `SHUT_RDWR`; others `EINVAL`.
 /// `ENOTCONN` on a socket that is not connected.
 #[unsafe(no_mangle)]
-pub extern "C" fn tapstack_shutdown(fd: c_int, how: c_int) -> c_int {
+pub extern "C-unwind" fn tapstack_shutdown(fd: c_int, how: c_int) -> c_int {
     // SAFETY: integer arguments.
     unsafe { connect::shutdown(fd, how) }
 }
@@ -360,7 +384,7 @@ pub extern "C" fn tapstack_shutdown(fd: c_int, how: c_int) -> c_int {
 /// `recv` on the socket keeps it open until its call returns (as in
 /// Linux). In a forked child, closing an inherited socket sends nothing.
 #[unsafe(no_mangle)]
-pub extern "C" fn tapstack_close(fd: c_int) -> c_int {
+pub extern "C-unwind" fn tapstack_close(fd: c_int) -> c_int {
     // SAFETY: closing an fd is memory-safe.
     unsafe { socket::close(fd) }
 }
@@ -371,7 +395,7 @@ pub extern "C" fn tapstack_close(fd: c_int) -> c_int {
 /// # Safety
 /// `len` points at the length of `addr`, which must be writable.
 #[unsafe(no_mangle)]
-pub unsafe extern "C" fn tapstack_getsockname(
+pub unsafe extern "C-unwind" fn tapstack_getsockname(
     fd: c_int,
     addr: *mut sockaddr,
     len: *mut socklen_t,
@@ -386,7 +410,7 @@ pub unsafe extern "C" fn tapstack_getsockname(
 /// # Safety
 /// As for [`tapstack_getsockname`].
 #[unsafe(no_mangle)]
-pub unsafe extern "C" fn tapstack_getpeername(
+pub unsafe extern "C-unwind" fn tapstack_getpeername(
     fd: c_int,
     addr: *mut sockaddr,
     len: *mut socklen_t,
@@ -407,7 +431,7 @@ pub unsafe extern "C" fn tapstack_getpeername(
 /// # Safety
 /// `val` must hold `len` readable bytes.
 #[unsafe(no_mangle)]
-pub unsafe extern "C" fn tapstack_setsockopt(
+pub unsafe extern "C-unwind" fn tapstack_setsockopt(
     fd: c_int,
     level: c_int,
     name: c_int,
@@ -426,7 +450,7 @@ pub unsafe extern "C" fn tapstack_setsockopt(
 /// # Safety
 /// `len` points at the length of `val`, which must be writable.
 #[unsafe(no_mangle)]
-pub unsafe extern "C" fn tapstack_getsockopt(
+pub unsafe extern "C-unwind" fn tapstack_getsockopt(
     fd: c_int,
     level: c_int,
     name: c_int,
@@ -445,7 +469,7 @@ pub unsafe extern "C" fn tapstack_getsockopt(
 /// # Safety
 /// The same contract as `fcntl` for `cmd`.
 #[unsafe(no_mangle)]
-pub unsafe extern "C" fn tapstack_fcntl(fd: c_int, cmd: c_int, arg: c_ulong) -> c_int {
+pub unsafe extern "C-unwind" fn tapstack_fcntl(fd: c_int, cmd: c_int, arg: c_ulong) -> c_int {
     // SAFETY: the caller's contract.
     unsafe { options::fcntl(fd, cmd, arg) }
 }
@@ -456,7 +480,7 @@ pub unsafe extern "C" fn tapstack_fcntl(fd: c_int, cmd: c_int, arg: c_ulong) -> 
 /// # Safety
 /// The same contract as `fcntl` for `cmd`.
 #[unsafe(no_mangle)]
-pub unsafe extern "C" fn tapstack_fcntl64(fd: c_int, cmd: c_int, arg: c_ulong) -> c_int {
+pub unsafe extern "C-unwind" fn tapstack_fcntl64(fd: c_int, cmd: c_int, arg: c_ulong) -> c_int {
     // SAFETY: the caller's contract.
     unsafe { options::fcntl64(fd, cmd, arg) }
 }
@@ -469,7 +493,11 @@ pub unsafe extern "C" fn tapstack_fcntl64(fd: c_int, cmd: c_int, arg: c_ulong) -
 /// # Safety
 /// The same contract as `ioctl` for `request`.
 #[unsafe(no_mangle)]
-pub unsafe extern "C" fn tapstack_ioctl(fd: c_int, request: c_ulong, arg: *mut c_void) -> c_int {
+pub unsafe extern "C-unwind" fn tapstack_ioctl(
+    fd: c_int,
+    request: c_ulong,
+    arg: *mut c_void,
+) -> c_int {
     // SAFETY: the caller's contract.
     unsafe { options::ioctl(fd, request, arg) }
 }
@@ -478,26 +506,26 @@ pub unsafe extern "C" fn tapstack_ioctl(fd: c_int, request: c_ulong, arg: *mut c
 /// kernel's own dup) for the same socket: options, `O_NONBLOCK` and the
 /// connection are shared; the connection closes when its last fd does.
 #[unsafe(no_mangle)]
-pub extern "C" fn tapstack_dup(fd: c_int) -> c_int {
+pub extern "C-unwind" fn tapstack_dup(fd: c_int) -> c_int {
     // SAFETY: integer argument.
     unsafe { socket::dup(fd) }
 }
 
-/// `dup2(2)`: as [`tapstack_dup`], onto `new`; what `new` was is closed
+/// `dup2(2)`: as [`tapstack_dup`], onto `newfd`; what `newfd` was is closed
 /// first (a stack socket there is forgotten, and closed if that was its
 /// last fd). `dup2(fd, fd)` returns `fd`.
 #[unsafe(no_mangle)]
-pub extern "C" fn tapstack_dup2(old: c_int, new: c_int) -> c_int {
+pub extern "C-unwind" fn tapstack_dup2(oldfd: c_int, newfd: c_int) -> c_int {
     // SAFETY: integer arguments.
-    unsafe { socket::dup2(old, new) }
+    unsafe { socket::dup2(oldfd, newfd) }
 }
 
-/// `dup3(2)`: [`tapstack_dup2`] with `flags` 0 or `O_CLOEXEC`; `old ==
-/// new` is `EINVAL`.
+/// `dup3(2)`: [`tapstack_dup2`] with `flags` 0 or `O_CLOEXEC`; `oldfd ==
+/// newfd` is `EINVAL`.
 #[unsafe(no_mangle)]
-pub extern "C" fn tapstack_dup3(old: c_int, new: c_int, flags: c_int) -> c_int {
+pub extern "C-unwind" fn tapstack_dup3(oldfd: c_int, newfd: c_int, flags: c_int) -> c_int {
     // SAFETY: integer arguments.
-    unsafe { socket::dup3(old, new, flags) }
+    unsafe { socket::dup3(oldfd, newfd, flags) }
 }
 
 #[cfg(test)]
