@@ -9,10 +9,13 @@
 //!   the inherited runtime answers `EBADFD` ([`Runtime::health`]), a socket
 //!   closed there sends nothing, and the child's first new socket tries to
 //!   start a stack of its own.
-//! - **exit**: an `atexit` handler resets the application's connections,
-//!   lets the stack thread send the RSTs, and stops it (flushing the pcap),
-//!   all bounded in time and without waiting forever for a lock another
-//!   thread may hold.
+//! - **exit**: an `atexit` handler resets the connections the application
+//!   still holds (and those not yet accepted), gives the ones it closed up
+//!   to 2 s to deliver their data and FIN (the kernel would go on
+//!   delivering them after the process is gone; we cannot), resets what is
+//!   left, lets the stack thread send the RSTs, and stops it (flushing the
+//!   pcap): all bounded in time, never waiting without a bound for a lock
+//!   another thread may hold.
 
 use super::{CURRENT, Runtime, START, current};
 use crate::time::Duration;
@@ -21,7 +24,9 @@ use std::sync::atomic::{AtomicBool, Ordering};
 
 /// How long `fork` waits for the stack lock before forking without it.
 const FORK_LOCK_WAIT: Duration = Duration::from_secs(2);
-/// Bound on the whole exit handler's wait for the RSTs to leave.
+/// Bound on the exit handler's wait for closed connections to deliver
+/// their data, and then for the RSTs to leave.
+const EXIT_DRAIN: Duration = Duration::from_secs(2);
 const EXIT_FLUSH: Duration = Duration::from_millis(300);
 
 /// The locks [`fork_prepare`] took (the forking thread's, so plain statics
@@ -91,24 +96,39 @@ extern "C" fn at_exit() {
         if let Some(rt) = running()
             && rt.health().is_ok()
         {
-            rt.reset_and_stop(EXIT_FLUSH);
+            rt.reset_and_stop(EXIT_DRAIN, EXIT_FLUSH);
         }
     });
 }
 
 impl Runtime {
-    /// At exit: resets every connection (RST to each peer), gives the stack
-    /// thread up to `limit` to put the RSTs on the wire, then stops it.
-    /// Never waits on a lock without a bound: another thread may hold the
-    /// stack lock when `exit` is called.
-    pub fn reset_and_stop(&self, limit: Duration) {
-        let start = std::time::Instant::now();
-        if let Some(mut stack) = self.stack.try_lock_for(limit / 3) {
-            stack.abort_all();
+    /// At exit: resets the connections the application holds, waits up to
+    /// `drain` for closed ones to deliver their data, resets the rest, gives
+    /// the stack thread up to `flush` to put the RSTs on the wire, then
+    /// stops it. Never waits on a lock without a bound: another thread may
+    /// hold the stack lock when `exit` is called.
+    pub fn reset_and_stop(&self, drain: Duration, flush: Duration) {
+        let step = Duration::from_millis(20);
+        if let Some(mut stack) = self.stack.try_lock_for(flush) {
+            stack.abort_all(false);
             self.finish(stack);
-            while start.elapsed() < limit {
+            let start = std::time::Instant::now();
+            while start.elapsed() < drain {
+                match self.stack.try_lock_for(step) {
+                    Some(stack) if !stack.orphans_draining() => break,
+                    Some(stack) => drop(stack),
+                    None => {}
+                }
+                std::thread::sleep(Duration::from_millis(2));
+            }
+            if let Some(mut stack) = self.stack.try_lock_for(step) {
+                stack.abort_all(true);
+                self.finish(stack);
+            }
+            let start = std::time::Instant::now();
+            while start.elapsed() < flush {
                 self.wake();
-                match self.stack.try_lock_for(Duration::from_millis(20)) {
+                match self.stack.try_lock_for(step) {
                     Some(stack) if !stack.has_pending_transmit() => break,
                     _ => std::thread::sleep(Duration::from_millis(1)),
                 }

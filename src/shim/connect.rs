@@ -39,12 +39,12 @@ pub(crate) fn with_stack<T>(
 /// # Safety
 /// `addr` must point at `len` readable bytes (NULL is `EFAULT`).
 #[unsafe(no_mangle)]
-pub unsafe extern "C" fn bind(fd: c_int, addr: *const sockaddr, len: socklen_t) -> c_int {
+pub unsafe extern "C-unwind" fn bind(fd: c_int, addr: *const sockaddr, len: socklen_t) -> c_int {
+    if !fd_table::is_ours(fd) {
+        // SAFETY: passed on unchanged.
+        return unsafe { real::bind(fd, addr, len) };
+    }
     guard("bind", || {
-        if !fd_table::is_ours(fd) {
-            // SAFETY: passed on unchanged.
-            return unsafe { real::bind(fd, addr, len) };
-        }
         // SAFETY: the caller's contract.
         let r = unsafe { read_sockaddr(addr, len, true) }
             .and_then(|a| with_stack(fd, |st, h| st.bind(h, a)));
@@ -57,12 +57,12 @@ pub unsafe extern "C" fn bind(fd: c_int, addr: *const sockaddr, len: socklen_t) 
 /// # Safety
 /// None beyond libc's.
 #[unsafe(no_mangle)]
-pub unsafe extern "C" fn listen(fd: c_int, backlog: c_int) -> c_int {
+pub unsafe extern "C-unwind" fn listen(fd: c_int, backlog: c_int) -> c_int {
+    if !fd_table::is_ours(fd) {
+        // SAFETY: integer arguments.
+        return unsafe { real::listen(fd, backlog) };
+    }
     guard("listen", || {
-        if !fd_table::is_ours(fd) {
-            // SAFETY: integer arguments.
-            return unsafe { real::listen(fd, backlog) };
-        }
         ret(with_stack(fd, |st, h| st.listen(h, backlog)).map(|()| 0))
     })
 }
@@ -106,14 +106,16 @@ fn accept_ours(fd: c_int, addr: *mut sockaddr, len: *mut socklen_t, flags: c_int
 /// `addr` is NULL, or `len` points at its length and `addr` at that many
 /// writable bytes.
 #[unsafe(no_mangle)]
-pub unsafe extern "C" fn accept(fd: c_int, addr: *mut sockaddr, len: *mut socklen_t) -> c_int {
-    guard("accept", || {
-        if !fd_table::is_ours(fd) {
-            // SAFETY: passed on unchanged.
-            return unsafe { real::accept(fd, addr, len) };
-        }
-        ret(accept_ours(fd, addr, len, 0))
-    })
+pub unsafe extern "C-unwind" fn accept(
+    fd: c_int,
+    addr: *mut sockaddr,
+    len: *mut socklen_t,
+) -> c_int {
+    if !fd_table::is_ours(fd) {
+        // SAFETY: passed on unchanged.
+        return unsafe { real::accept(fd, addr, len) };
+    }
+    guard("accept", || ret(accept_ours(fd, addr, len, 0)))
 }
 
 /// `accept4(2)`: the oldest connection of the accept queue, on a new fd
@@ -124,19 +126,17 @@ pub unsafe extern "C" fn accept(fd: c_int, addr: *mut sockaddr, len: *mut sockle
 /// # Safety
 /// As for [`accept`].
 #[unsafe(no_mangle)]
-pub unsafe extern "C" fn accept4(
+pub unsafe extern "C-unwind" fn accept4(
     fd: c_int,
     addr: *mut sockaddr,
     len: *mut socklen_t,
     flags: c_int,
 ) -> c_int {
-    guard("accept4", || {
-        if !fd_table::is_ours(fd) {
-            // SAFETY: passed on unchanged.
-            return unsafe { real::accept4(fd, addr, len, flags) };
-        }
-        ret(accept_ours(fd, addr, len, flags))
-    })
+    if !fd_table::is_ours(fd) {
+        // SAFETY: passed on unchanged.
+        return unsafe { real::accept4(fd, addr, len, flags) };
+    }
+    guard("accept4", || ret(accept_ours(fd, addr, len, flags)))
 }
 
 /// Waits for a connect under way: `Ok` once established, its error once
@@ -206,14 +206,12 @@ fn connect_ours(fd: c_int, addr: *const sockaddr, len: socklen_t) -> Errno<()> {
 /// # Safety
 /// `addr` must point at `len` readable bytes.
 #[unsafe(no_mangle)]
-pub unsafe extern "C" fn connect(fd: c_int, addr: *const sockaddr, len: socklen_t) -> c_int {
-    guard("connect", || {
-        if !fd_table::is_ours(fd) {
-            // SAFETY: passed on unchanged.
-            return unsafe { real::connect(fd, addr, len) };
-        }
-        ret(connect_ours(fd, addr, len).map(|()| 0))
-    })
+pub unsafe extern "C-unwind" fn connect(fd: c_int, addr: *const sockaddr, len: socklen_t) -> c_int {
+    if !fd_table::is_ours(fd) {
+        // SAFETY: passed on unchanged.
+        return unsafe { real::connect(fd, addr, len) };
+    }
+    guard("connect", || ret(connect_ours(fd, addr, len).map(|()| 0)))
 }
 
 /// `shutdown(2)`: `SHUT_RD` makes later reads see end of file (and wakes a
@@ -222,12 +220,12 @@ pub unsafe extern "C" fn connect(fd: c_int, addr: *const sockaddr, len: socklen_
 /// # Safety
 /// None beyond libc's.
 #[unsafe(no_mangle)]
-pub unsafe extern "C" fn shutdown(fd: c_int, how: c_int) -> c_int {
+pub unsafe extern "C-unwind" fn shutdown(fd: c_int, how: c_int) -> c_int {
+    if !fd_table::is_ours(fd) {
+        // SAFETY: integer arguments.
+        return unsafe { real::shutdown(fd, how) };
+    }
     guard("shutdown", || {
-        if !fd_table::is_ours(fd) {
-            // SAFETY: integer arguments.
-            return unsafe { real::shutdown(fd, how) };
-        }
         let (read, write) = match how {
             libc::SHUT_RD => (true, false),
             libc::SHUT_WR => (false, true),
@@ -265,14 +263,16 @@ fn name_ours(fd: c_int, addr: *mut sockaddr, len: *mut socklen_t, peer: bool) ->
 /// # Safety
 /// `len` points at the length of `addr`, which must be writable.
 #[unsafe(no_mangle)]
-pub unsafe extern "C" fn getsockname(fd: c_int, addr: *mut sockaddr, len: *mut socklen_t) -> c_int {
-    guard("getsockname", || {
-        if !fd_table::is_ours(fd) {
-            // SAFETY: passed on unchanged.
-            return unsafe { real::getsockname(fd, addr, len) };
-        }
-        ret(name_ours(fd, addr, len, false))
-    })
+pub unsafe extern "C-unwind" fn getsockname(
+    fd: c_int,
+    addr: *mut sockaddr,
+    len: *mut socklen_t,
+) -> c_int {
+    if !fd_table::is_ours(fd) {
+        // SAFETY: passed on unchanged.
+        return unsafe { real::getsockname(fd, addr, len) };
+    }
+    guard("getsockname", || ret(name_ours(fd, addr, len, false)))
 }
 
 /// `getpeername(2)`: the peer's address; `ENOTCONN` unless connected.
@@ -280,12 +280,14 @@ pub unsafe extern "C" fn getsockname(fd: c_int, addr: *mut sockaddr, len: *mut s
 /// # Safety
 /// As for [`getsockname`].
 #[unsafe(no_mangle)]
-pub unsafe extern "C" fn getpeername(fd: c_int, addr: *mut sockaddr, len: *mut socklen_t) -> c_int {
-    guard("getpeername", || {
-        if !fd_table::is_ours(fd) {
-            // SAFETY: passed on unchanged.
-            return unsafe { real::getpeername(fd, addr, len) };
-        }
-        ret(name_ours(fd, addr, len, true))
-    })
+pub unsafe extern "C-unwind" fn getpeername(
+    fd: c_int,
+    addr: *mut sockaddr,
+    len: *mut socklen_t,
+) -> c_int {
+    if !fd_table::is_ours(fd) {
+        // SAFETY: passed on unchanged.
+        return unsafe { real::getpeername(fd, addr, len) };
+    }
+    guard("getpeername", || ret(name_ours(fd, addr, len, true)))
 }

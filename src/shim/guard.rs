@@ -5,6 +5,14 @@
 //! and turned into the function's failure value ([`Failure::FAILED`]) with
 //! `errno = EIO`, so the host program gets an ordinary error and carries on.
 //!
+//! Thread cancellation is disabled inside the guard: glibc's
+//! `pthread_cancel` unwinds a thread at a cancellation point (`read`,
+//! `write`...), and the library makes such calls (the stack thread's
+//! waker). Calls that are not for a stack socket go to libc *outside* the
+//! guard, through `extern "C-unwind"` exports, so they stay cancellation
+//! points as the program expects. A thread blocked in a stack socket call
+//! is therefore not cancelled until it returns.
+//!
 //! The one line comes from a panic hook installed on first use: while a
 //! thread is inside a guard it prints our line instead of the default report;
 //! elsewhere (the stack thread, tests) it defers to the previous hook.
@@ -62,7 +70,9 @@ static INSTALL_AT_LOAD: extern "C" fn() = {
 pub fn guard<R: Failure>(name: &'static str, body: impl FnOnce() -> R) -> R {
     HOOK.call_once(install_hook);
     let outer = CURRENT.with(|c| c.replace(Some(name)));
+    let cancel = crate::sys::real::disable_cancel();
     let result = panic::catch_unwind(AssertUnwindSafe(body));
+    crate::sys::real::restore_cancel(cancel);
     CURRENT.with(|c| c.set(outer));
     match result {
         Ok(value) => value,

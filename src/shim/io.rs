@@ -41,7 +41,7 @@ fn count(r: Errno<usize>) -> ssize_t {
 ///
 /// # Safety
 /// `iov` must point at `cnt` iovecs whose buffers are valid.
-unsafe fn iovecs<'a>(iov: *const iovec, cnt: usize) -> Errno<Vec<(*mut u8, usize)>> {
+unsafe fn iovecs(iov: *const iovec, cnt: usize) -> Errno<Vec<(*mut u8, usize)>> {
     if cnt > IOV_MAX {
         return Err(libc::EINVAL);
     }
@@ -117,6 +117,19 @@ fn send_bufs(sock: &OpenSocket, bufs: &[(*mut u8, usize)], flags: c_int) -> Errn
     Ok(done)
 }
 
+/// The errors a connection keeps pending until they are reported.
+fn is_connection_error(e: SocketError) -> bool {
+    matches!(
+        e,
+        SocketError::ConnectionReset
+            | SocketError::ConnectionRefused
+            | SocketError::ConnectionAborted
+            | SocketError::TimedOut
+            | SocketError::HostUnreachable
+            | SocketError::NetworkUnreachable
+    )
+}
+
 /// Receives into one buffer (see the module documentation).
 fn recv_one(sock: &OpenSocket, buf: &mut [u8], flags: c_int) -> Errno<usize> {
     if flags & libc::MSG_OOB != 0 {
@@ -128,7 +141,16 @@ fn recv_one(sock: &OpenSocket, buf: &mut [u8], flags: c_int) -> Errno<usize> {
     let w = Waiter::new(sock, dontwait(flags), Dir::Recv)?;
     let mut done = 0;
     loop {
-        match w.run(|st, h| st.recv(h, &mut buf[done..], peek)) {
+        let attempt = |st: &mut crate::stack::Stack, h| match st.recv(h, &mut buf[done..], peek) {
+            // A connection error is reported once, as Linux's sock_error()
+            // clears sk_err: later reads see end of file, later sends EPIPE.
+            Err(e) if is_connection_error(e) => {
+                let _ = st.take_error(h);
+                Err(e)
+            }
+            r => r,
+        };
+        match w.run(attempt) {
             Ok(0) => return Ok(done),
             Ok(n) => {
                 done += n;
@@ -182,14 +204,17 @@ fn recv_ours(fd: c_int, buf: *mut c_void, len: size_t, flags: c_int) -> Errno<us
 /// # Safety
 /// `buf` must hold `len` readable bytes.
 #[unsafe(no_mangle)]
-pub unsafe extern "C" fn send(fd: c_int, buf: *const c_void, len: size_t, flags: c_int) -> ssize_t {
-    guard("send", || {
-        if !fd_table::is_ours(fd) {
-            // SAFETY: passed on unchanged.
-            return unsafe { real::send(fd, buf, len, flags) };
-        }
-        count(send_ours(fd, buf, len, flags))
-    })
+pub unsafe extern "C-unwind" fn send(
+    fd: c_int,
+    buf: *const c_void,
+    len: size_t,
+    flags: c_int,
+) -> ssize_t {
+    if !fd_table::is_ours(fd) {
+        // SAFETY: passed on unchanged.
+        return unsafe { real::send(fd, buf, len, flags) };
+    }
+    guard("send", || count(send_ours(fd, buf, len, flags)))
 }
 
 /// `sendto(2)`: as `send`; the address is ignored on a TCP socket.
@@ -197,7 +222,7 @@ pub unsafe extern "C" fn send(fd: c_int, buf: *const c_void, len: size_t, flags:
 /// # Safety
 /// As for [`send`].
 #[unsafe(no_mangle)]
-pub unsafe extern "C" fn sendto(
+pub unsafe extern "C-unwind" fn sendto(
     fd: c_int,
     buf: *const c_void,
     len: size_t,
@@ -205,13 +230,11 @@ pub unsafe extern "C" fn sendto(
     addr: *const sockaddr,
     addrlen: socklen_t,
 ) -> ssize_t {
-    guard("sendto", || {
-        if !fd_table::is_ours(fd) {
-            // SAFETY: passed on unchanged.
-            return unsafe { real::sendto(fd, buf, len, flags, addr, addrlen) };
-        }
-        count(send_ours(fd, buf, len, flags))
-    })
+    if !fd_table::is_ours(fd) {
+        // SAFETY: passed on unchanged.
+        return unsafe { real::sendto(fd, buf, len, flags, addr, addrlen) };
+    }
+    guard("sendto", || count(send_ours(fd, buf, len, flags)))
 }
 
 /// `sendmsg(2)`: the iovecs in order; name and control data are ignored.
@@ -219,12 +242,12 @@ pub unsafe extern "C" fn sendto(
 /// # Safety
 /// `msg` must point at a valid `msghdr`.
 #[unsafe(no_mangle)]
-pub unsafe extern "C" fn sendmsg(fd: c_int, msg: *const msghdr, flags: c_int) -> ssize_t {
+pub unsafe extern "C-unwind" fn sendmsg(fd: c_int, msg: *const msghdr, flags: c_int) -> ssize_t {
+    if !fd_table::is_ours(fd) {
+        // SAFETY: passed on unchanged.
+        return unsafe { real::sendmsg(fd, msg, flags) };
+    }
     guard("sendmsg", || {
-        if !fd_table::is_ours(fd) {
-            // SAFETY: passed on unchanged.
-            return unsafe { real::sendmsg(fd, msg, flags) };
-        }
         let r = check_ptr(msg).and_then(|()| {
             // SAFETY: checked above.
             let m = unsafe { msg.read_unaligned() };
@@ -241,14 +264,12 @@ pub unsafe extern "C" fn sendmsg(fd: c_int, msg: *const msghdr, flags: c_int) ->
 /// # Safety
 /// `buf` must hold `len` readable bytes.
 #[unsafe(no_mangle)]
-pub unsafe extern "C" fn write(fd: c_int, buf: *const c_void, len: size_t) -> ssize_t {
-    guard("write", || {
-        if !fd_table::is_ours(fd) {
-            // SAFETY: passed on unchanged.
-            return unsafe { real::write(fd, buf, len) };
-        }
-        count(send_ours(fd, buf, len, 0))
-    })
+pub unsafe extern "C-unwind" fn write(fd: c_int, buf: *const c_void, len: size_t) -> ssize_t {
+    if !fd_table::is_ours(fd) {
+        // SAFETY: passed on unchanged.
+        return unsafe { real::write(fd, buf, len) };
+    }
+    guard("write", || count(send_ours(fd, buf, len, 0)))
 }
 
 /// `writev(2)` on a socket: the buffers in order, no flags.
@@ -256,12 +277,12 @@ pub unsafe extern "C" fn write(fd: c_int, buf: *const c_void, len: size_t) -> ss
 /// # Safety
 /// `iov` must point at `cnt` valid iovecs.
 #[unsafe(no_mangle)]
-pub unsafe extern "C" fn writev(fd: c_int, iov: *const iovec, cnt: c_int) -> ssize_t {
+pub unsafe extern "C-unwind" fn writev(fd: c_int, iov: *const iovec, cnt: c_int) -> ssize_t {
+    if !fd_table::is_ours(fd) {
+        // SAFETY: passed on unchanged.
+        return unsafe { real::writev(fd, iov, cnt) };
+    }
     guard("writev", || {
-        if !fd_table::is_ours(fd) {
-            // SAFETY: passed on unchanged.
-            return unsafe { real::writev(fd, iov, cnt) };
-        }
         let r = usize::try_from(cnt)
             .map_err(|_| libc::EINVAL)
             // SAFETY: the caller's contract.
@@ -276,14 +297,17 @@ pub unsafe extern "C" fn writev(fd: c_int, iov: *const iovec, cnt: c_int) -> ssi
 /// # Safety
 /// `buf` must hold `len` writable bytes.
 #[unsafe(no_mangle)]
-pub unsafe extern "C" fn recv(fd: c_int, buf: *mut c_void, len: size_t, flags: c_int) -> ssize_t {
-    guard("recv", || {
-        if !fd_table::is_ours(fd) {
-            // SAFETY: passed on unchanged.
-            return unsafe { real::recv(fd, buf, len, flags) };
-        }
-        count(recv_ours(fd, buf, len, flags))
-    })
+pub unsafe extern "C-unwind" fn recv(
+    fd: c_int,
+    buf: *mut c_void,
+    len: size_t,
+    flags: c_int,
+) -> ssize_t {
+    if !fd_table::is_ours(fd) {
+        // SAFETY: passed on unchanged.
+        return unsafe { real::recv(fd, buf, len, flags) };
+    }
+    guard("recv", || count(recv_ours(fd, buf, len, flags)))
 }
 
 /// `recvfrom(2)`: as `recv`; a TCP socket reports no address (`*addrlen`
@@ -292,7 +316,7 @@ pub unsafe extern "C" fn recv(fd: c_int, buf: *mut c_void, len: size_t, flags: c
 /// # Safety
 /// As for [`recv`]; `addr` is NULL or `addrlen` points at its length.
 #[unsafe(no_mangle)]
-pub unsafe extern "C" fn recvfrom(
+pub unsafe extern "C-unwind" fn recvfrom(
     fd: c_int,
     buf: *mut c_void,
     len: size_t,
@@ -300,11 +324,11 @@ pub unsafe extern "C" fn recvfrom(
     addr: *mut sockaddr,
     addrlen: *mut socklen_t,
 ) -> ssize_t {
+    if !fd_table::is_ours(fd) {
+        // SAFETY: passed on unchanged.
+        return unsafe { real::recvfrom(fd, buf, len, flags, addr, addrlen) };
+    }
     guard("recvfrom", || {
-        if !fd_table::is_ours(fd) {
-            // SAFETY: passed on unchanged.
-            return unsafe { real::recvfrom(fd, buf, len, flags, addr, addrlen) };
-        }
         // SAFETY: the caller's contract.
         let r = unsafe { check_out(addr, addrlen) }.and_then(|()| recv_ours(fd, buf, len, flags));
         if r.is_ok() {
@@ -321,12 +345,12 @@ pub unsafe extern "C" fn recvfrom(
 /// # Safety
 /// `msg` must point at a valid, writable `msghdr`.
 #[unsafe(no_mangle)]
-pub unsafe extern "C" fn recvmsg(fd: c_int, msg: *mut msghdr, flags: c_int) -> ssize_t {
+pub unsafe extern "C-unwind" fn recvmsg(fd: c_int, msg: *mut msghdr, flags: c_int) -> ssize_t {
+    if !fd_table::is_ours(fd) {
+        // SAFETY: passed on unchanged.
+        return unsafe { real::recvmsg(fd, msg, flags) };
+    }
     guard("recvmsg", || {
-        if !fd_table::is_ours(fd) {
-            // SAFETY: passed on unchanged.
-            return unsafe { real::recvmsg(fd, msg, flags) };
-        }
         let r = check_ptr(msg).and_then(|()| {
             // SAFETY: checked above.
             let m = unsafe { msg.read_unaligned() };
@@ -352,14 +376,12 @@ pub unsafe extern "C" fn recvmsg(fd: c_int, msg: *mut msghdr, flags: c_int) -> s
 /// # Safety
 /// `buf` must hold `len` writable bytes.
 #[unsafe(no_mangle)]
-pub unsafe extern "C" fn read(fd: c_int, buf: *mut c_void, len: size_t) -> ssize_t {
-    guard("read", || {
-        if !fd_table::is_ours(fd) {
-            // SAFETY: passed on unchanged.
-            return unsafe { real::read(fd, buf, len) };
-        }
-        count(recv_ours(fd, buf, len, 0))
-    })
+pub unsafe extern "C-unwind" fn read(fd: c_int, buf: *mut c_void, len: size_t) -> ssize_t {
+    if !fd_table::is_ours(fd) {
+        // SAFETY: passed on unchanged.
+        return unsafe { real::read(fd, buf, len) };
+    }
+    guard("read", || count(recv_ours(fd, buf, len, 0)))
 }
 
 /// `readv(2)` on a socket: into the buffers in order, no flags.
@@ -367,12 +389,12 @@ pub unsafe extern "C" fn read(fd: c_int, buf: *mut c_void, len: size_t) -> ssize
 /// # Safety
 /// `iov` must point at `cnt` valid iovecs.
 #[unsafe(no_mangle)]
-pub unsafe extern "C" fn readv(fd: c_int, iov: *const iovec, cnt: c_int) -> ssize_t {
+pub unsafe extern "C-unwind" fn readv(fd: c_int, iov: *const iovec, cnt: c_int) -> ssize_t {
+    if !fd_table::is_ours(fd) {
+        // SAFETY: passed on unchanged.
+        return unsafe { real::readv(fd, iov, cnt) };
+    }
     guard("readv", || {
-        if !fd_table::is_ours(fd) {
-            // SAFETY: passed on unchanged.
-            return unsafe { real::readv(fd, iov, cnt) };
-        }
         let r = usize::try_from(cnt)
             .map_err(|_| libc::EINVAL)
             // SAFETY: the caller's contract.
@@ -451,17 +473,17 @@ fn sendfile_ours(out_fd: c_int, in_fd: c_int, offset: *mut off_t, len: size_t) -
 /// # Safety
 /// `offset` is NULL or points at a writable `off_t`.
 #[unsafe(no_mangle)]
-pub unsafe extern "C" fn sendfile(
+pub unsafe extern "C-unwind" fn sendfile(
     out_fd: c_int,
     in_fd: c_int,
     offset: *mut off_t,
     len: size_t,
 ) -> ssize_t {
+    if !fd_table::is_ours(out_fd) && !fd_table::is_ours(in_fd) {
+        // SAFETY: passed on unchanged.
+        return unsafe { real::sendfile(out_fd, in_fd, offset, len) };
+    }
     guard("sendfile", || {
-        if !fd_table::is_ours(out_fd) && !fd_table::is_ours(in_fd) {
-            // SAFETY: passed on unchanged.
-            return unsafe { real::sendfile(out_fd, in_fd, offset, len) };
-        }
         if !fd_table::is_ours(out_fd) {
             // From a stack socket: Linux cannot either.
             return super::errno::fail(libc::EINVAL);
@@ -476,17 +498,17 @@ pub unsafe extern "C" fn sendfile(
 /// # Safety
 /// As for [`sendfile`].
 #[unsafe(no_mangle)]
-pub unsafe extern "C" fn sendfile64(
+pub unsafe extern "C-unwind" fn sendfile64(
     out_fd: c_int,
     in_fd: c_int,
     offset: *mut off64_t,
     len: size_t,
 ) -> ssize_t {
+    if !fd_table::is_ours(out_fd) && !fd_table::is_ours(in_fd) {
+        // SAFETY: passed on unchanged.
+        return unsafe { real::sendfile64(out_fd, in_fd, offset, len) };
+    }
     guard("sendfile64", || {
-        if !fd_table::is_ours(out_fd) && !fd_table::is_ours(in_fd) {
-            // SAFETY: passed on unchanged.
-            return unsafe { real::sendfile64(out_fd, in_fd, offset, len) };
-        }
         if !fd_table::is_ours(out_fd) {
             return super::errno::fail(libc::EINVAL);
         }

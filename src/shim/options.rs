@@ -400,18 +400,18 @@ fn getsockopt_ours(
 /// # Safety
 /// `val` must hold `len` readable bytes.
 #[unsafe(no_mangle)]
-pub unsafe extern "C" fn setsockopt(
+pub unsafe extern "C-unwind" fn setsockopt(
     fd: c_int,
     level: c_int,
     name: c_int,
     val: *const c_void,
     len: socklen_t,
 ) -> c_int {
+    if !fd_table::is_ours(fd) {
+        // SAFETY: passed on unchanged.
+        return unsafe { real::setsockopt(fd, level, name, val, len) };
+    }
     guard("setsockopt", || {
-        if !fd_table::is_ours(fd) {
-            // SAFETY: passed on unchanged.
-            return unsafe { real::setsockopt(fd, level, name, val, len) };
-        }
         ret(setsockopt_ours(fd, level, name, val, len).map(|()| 0))
     })
 }
@@ -421,18 +421,18 @@ pub unsafe extern "C" fn setsockopt(
 /// # Safety
 /// `len` must point at the length of `val`, which must be writable.
 #[unsafe(no_mangle)]
-pub unsafe extern "C" fn getsockopt(
+pub unsafe extern "C-unwind" fn getsockopt(
     fd: c_int,
     level: c_int,
     name: c_int,
     val: *mut c_void,
     len: *mut socklen_t,
 ) -> c_int {
+    if !fd_table::is_ours(fd) {
+        // SAFETY: passed on unchanged.
+        return unsafe { real::getsockopt(fd, level, name, val, len) };
+    }
     guard("getsockopt", || {
-        if !fd_table::is_ours(fd) {
-            // SAFETY: passed on unchanged.
-            return unsafe { real::getsockopt(fd, level, name, val, len) };
-        }
         ret(getsockopt_ours(fd, level, name, val, len).map(|()| 0))
     })
 }
@@ -480,14 +480,12 @@ fn fcntl_ours(fd: c_int, cmd: c_int, arg: c_ulong) -> Errno<c_int> {
 /// # Safety
 /// The same contract as libc's `fcntl` for `cmd`.
 #[unsafe(no_mangle)]
-pub unsafe extern "C" fn fcntl(fd: c_int, cmd: c_int, arg: c_ulong) -> c_int {
-    guard("fcntl", || {
-        if !fd_table::is_ours(fd) {
-            // SAFETY: passed on unchanged.
-            return unsafe { real::fcntl(fd, cmd, arg) };
-        }
-        ret(fcntl_ours(fd, cmd, arg))
-    })
+pub unsafe extern "C-unwind" fn fcntl(fd: c_int, cmd: c_int, arg: c_ulong) -> c_int {
+    if !fd_table::is_ours(fd) {
+        // SAFETY: passed on unchanged.
+        return unsafe { real::fcntl(fd, cmd, arg) };
+    }
+    guard("fcntl", || ret(fcntl_ours(fd, cmd, arg)))
 }
 
 /// `fcntl64`: glibc's name for `fcntl` with 64-bit file locks.
@@ -495,7 +493,7 @@ pub unsafe extern "C" fn fcntl(fd: c_int, cmd: c_int, arg: c_ulong) -> c_int {
 /// # Safety
 /// As for [`fcntl`].
 #[unsafe(no_mangle)]
-pub unsafe extern "C" fn fcntl64(fd: c_int, cmd: c_int, arg: c_ulong) -> c_int {
+pub unsafe extern "C-unwind" fn fcntl64(fd: c_int, cmd: c_int, arg: c_ulong) -> c_int {
     // SAFETY: the same contract.
     unsafe { fcntl(fd, cmd, arg) }
 }
@@ -565,14 +563,12 @@ fn ioctl_ours(fd: c_int, request: c_ulong, arg: *mut c_void) -> Errno<c_int> {
 /// # Safety
 /// The same contract as libc's `ioctl` for `request`.
 #[unsafe(no_mangle)]
-pub unsafe extern "C" fn ioctl(fd: c_int, request: c_ulong, arg: *mut c_void) -> c_int {
-    guard("ioctl", || {
-        if !fd_table::is_ours(fd) {
-            // SAFETY: passed on unchanged.
-            return unsafe { real::ioctl(fd, request, arg) };
-        }
-        ret(ioctl_ours(fd, request, arg))
-    })
+pub unsafe extern "C-unwind" fn ioctl(fd: c_int, request: c_ulong, arg: *mut c_void) -> c_int {
+    if !fd_table::is_ours(fd) {
+        // SAFETY: passed on unchanged.
+        return unsafe { real::ioctl(fd, request, arg) };
+    }
+    guard("ioctl", || ret(ioctl_ours(fd, request, arg)))
 }
 
 #[cfg(test)]

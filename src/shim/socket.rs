@@ -31,14 +31,12 @@ fn is_ipv4_tcp(domain: c_int, ty: c_int, protocol: c_int) -> bool {
 /// # Safety
 /// None beyond libc's: the arguments are integers.
 #[unsafe(no_mangle)]
-pub unsafe extern "C" fn socket(domain: c_int, ty: c_int, protocol: c_int) -> c_int {
-    guard("socket", || {
-        if !is_ipv4_tcp(domain, ty, protocol) {
-            // SAFETY: integer arguments, passed on unchanged.
-            return unsafe { real::socket(domain, ty, protocol) };
-        }
-        ret(new_socket(ty))
-    })
+pub unsafe extern "C-unwind" fn socket(domain: c_int, ty: c_int, protocol: c_int) -> c_int {
+    if !is_ipv4_tcp(domain, ty, protocol) {
+        // SAFETY: integer arguments, passed on unchanged.
+        return unsafe { real::socket(domain, ty, protocol) };
+    }
+    guard("socket", || ret(new_socket(ty)))
 }
 
 /// Starts the stack if needed and reserves the fd of a new stack socket.
@@ -110,7 +108,11 @@ pub(crate) fn lookup(fd: c_int) -> Errno<Arc<OpenSocket>> {
 /// # Safety
 /// None beyond libc's.
 #[unsafe(no_mangle)]
-pub unsafe extern "C" fn close(fd: c_int) -> c_int {
+pub unsafe extern "C-unwind" fn close(fd: c_int) -> c_int {
+    if !fd_table::is_ours(fd) {
+        // SAFETY: closing an fd is always memory-safe.
+        return unsafe { real::close(fd) };
+    }
     guard("close", || {
         // Dropping the entry releases the stack socket when this was the
         // last fd that referred to it (and no call in another thread still
@@ -175,14 +177,12 @@ fn dup_onto(old: c_int, new: c_int, cloexec: bool) -> Errno<c_int> {
 /// # Safety
 /// None beyond libc's.
 #[unsafe(no_mangle)]
-pub unsafe extern "C" fn dup(fd: c_int) -> c_int {
-    guard("dup", || {
-        if !fd_table::is_ours(fd) {
-            // SAFETY: integer argument.
-            return unsafe { real::dup(fd) };
-        }
-        ret(dup_ours(fd, 0, false))
-    })
+pub unsafe extern "C-unwind" fn dup(fd: c_int) -> c_int {
+    if !fd_table::is_ours(fd) {
+        // SAFETY: integer argument.
+        return unsafe { real::dup(fd) };
+    }
+    guard("dup", || ret(dup_ours(fd, 0, false)))
 }
 
 /// `dup2(2)`: as `dup`, onto `new` (closing what `new` was first; a stack
@@ -191,12 +191,12 @@ pub unsafe extern "C" fn dup(fd: c_int) -> c_int {
 /// # Safety
 /// None beyond libc's.
 #[unsafe(no_mangle)]
-pub unsafe extern "C" fn dup2(old: c_int, new: c_int) -> c_int {
+pub unsafe extern "C-unwind" fn dup2(old: c_int, new: c_int) -> c_int {
+    if !fd_table::is_ours(old) && !fd_table::is_ours(new) {
+        // SAFETY: integer arguments.
+        return unsafe { real::dup2(old, new) };
+    }
     guard("dup2", || {
-        if !fd_table::is_ours(old) && !fd_table::is_ours(new) {
-            // SAFETY: integer arguments.
-            return unsafe { real::dup2(old, new) };
-        }
         if old == new {
             // Ours, so open: dup2(fd, fd) does nothing and returns fd.
             return new;
@@ -210,12 +210,12 @@ pub unsafe extern "C" fn dup2(old: c_int, new: c_int) -> c_int {
 /// # Safety
 /// None beyond libc's.
 #[unsafe(no_mangle)]
-pub unsafe extern "C" fn dup3(old: c_int, new: c_int, flags: c_int) -> c_int {
+pub unsafe extern "C-unwind" fn dup3(old: c_int, new: c_int, flags: c_int) -> c_int {
+    if !fd_table::is_ours(old) && !fd_table::is_ours(new) {
+        // SAFETY: integer arguments.
+        return unsafe { real::dup3(old, new, flags) };
+    }
     guard("dup3", || {
-        if !fd_table::is_ours(old) && !fd_table::is_ours(new) {
-            // SAFETY: integer arguments.
-            return unsafe { real::dup3(old, new, flags) };
-        }
         if flags & !libc::O_CLOEXEC != 0 || old == new {
             return fail(libc::EINVAL);
         }

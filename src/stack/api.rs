@@ -443,13 +443,21 @@ fn apply_live_options(tcb: &mut Tcb, o: &SocketOptions) {
 
 /// Calls the shim needs beyond the socket calls above (process exit).
 impl Stack {
-    /// At process exit: aborts every connection (RST to each synchronized
-    /// peer, RFC 9293 §3.10.5), so that no peer is left waiting for a
-    /// process that is gone. Listeners and fresh sockets stay as they are.
-    pub fn abort_all(&mut self) {
+    /// At process exit: aborts the connections the application still
+    /// holds or has not accepted yet (RST to each synchronized peer, RFC
+    /// 9293 §3.10.5), so that no peer is left waiting for a process that is
+    /// gone. With `orphans`, also those the application closed that are
+    /// still delivering their data. Listeners and fresh sockets stay.
+    pub fn abort_all(&mut self, orphans: bool) {
         let mut touched = Vec::new();
         for (i, slot) in self.sockets.iter_mut().enumerate() {
-            if let Some(tcb) = slot.socket.as_mut().and_then(|s| s.tcb_mut())
+            let Some(s) = slot.socket.as_mut() else {
+                continue;
+            };
+            if s.owner == Owner::Orphan && !orphans {
+                continue;
+            }
+            if let Some(tcb) = s.tcb_mut()
                 && tcb.state() != State::Closed
             {
                 tcb.abort();
@@ -459,6 +467,19 @@ impl Stack {
         for i in touched {
             self.touch(i);
         }
+    }
+
+    /// Some connection the application closed still has data or its FIN
+    /// to deliver (FIN-WAIT-1, CLOSING, LAST-ACK).
+    pub fn orphans_draining(&self) -> bool {
+        self.sockets.iter().any(|slot| {
+            slot.socket.as_ref().is_some_and(|s| {
+                s.owner == Owner::Orphan
+                    && s.tcb().is_some_and(|t| {
+                        matches!(t.state(), State::FinWait1 | State::Closing | State::LastAck)
+                    })
+            })
+        })
     }
 
     /// The defaults new connections start from.

@@ -81,7 +81,9 @@ macro_rules! real {
         pub unsafe fn $name($($arg: $ty),*) -> $ret {
             static SLOT: Slot = Slot::new();
             const NAME: &CStr = cstr(concat!(stringify!($name), "\0"));
-            type Real = unsafe extern "C" fn($($ty),*) -> $ret;
+            // C-unwind: a thread cancelled inside the real call (glibc
+            // unwinds it) passes through our exports legally.
+            type Real = unsafe extern "C-unwind" fn($($ty),*) -> $ret;
             match SLOT.get(NAME) {
                 Some(addr) => {
                     // SAFETY: dlsym found the libc function of this name,
@@ -249,6 +251,11 @@ real! {
     /// Not intercepted (`sendfile` without an offset moves the file position).
     fn lseek(fd: c_int, offset: off_t, whence: c_int) -> off_t =
         libc::syscall(libc::SYS_lseek, fd, offset, whence) as off_t;
+    /// Not intercepted: see [`disable_cancel`].
+    fn pthread_setcancelstate(state: c_int, old: *mut c_int) -> c_int = {
+        let _ = (state, old);
+        0
+    };
     /// Not intercepted; here so that every raw call goes through `sys`.
     fn eventfd(initval: c_uint, flags: c_int) -> c_int =
         sys_int!(libc::SYS_eventfd2, initval, flags);
@@ -265,7 +272,7 @@ const SIGSET_BYTES: usize = 8;
 /// The same contract as libc's `fcntl` for `cmd`.
 pub unsafe fn fcntl(fd: c_int, cmd: c_int, arg: c_ulong) -> c_int {
     static SLOT: Slot = Slot::new();
-    type Real = unsafe extern "C" fn(c_int, c_int, ...) -> c_int;
+    type Real = unsafe extern "C-unwind" fn(c_int, c_int, ...) -> c_int;
     match SLOT.get(c"fcntl") {
         // SAFETY: dlsym found libc's variadic `fcntl`; the caller upholds its
         // contract for `cmd`.
@@ -281,7 +288,7 @@ pub unsafe fn fcntl(fd: c_int, cmd: c_int, arg: c_ulong) -> c_int {
 /// The same contract as libc's `ioctl` for `request`.
 pub unsafe fn ioctl(fd: c_int, request: c_ulong, arg: *mut c_void) -> c_int {
     static SLOT: Slot = Slot::new();
-    type Real = unsafe extern "C" fn(c_int, c_ulong, ...) -> c_int;
+    type Real = unsafe extern "C-unwind" fn(c_int, c_ulong, ...) -> c_int;
     match SLOT.get(c"ioctl") {
         // SAFETY: dlsym found libc's variadic `ioctl`; the caller upholds its
         // contract for `request`.
@@ -306,6 +313,27 @@ pub fn pthread_atfork(
 ) {
     // SAFETY: plain functions that live as long as the process.
     unsafe { libc::pthread_atfork(Some(prepare), Some(parent), Some(child)) };
+}
+
+/// glibc's `PTHREAD_CANCEL_DISABLE`.
+const PTHREAD_CANCEL_DISABLE: c_int = 1;
+
+/// Disables thread cancellation for the calling thread and returns the
+/// previous state, for [`restore_cancel`]. The library's own code must not
+/// be unwound by `pthread_cancel` at a cancellation point inside it (the
+/// panic guard would stop the unwind, and glibc aborts).
+pub fn disable_cancel() -> c_int {
+    let mut old = 0;
+    // SAFETY: `old` is a valid out-pointer.
+    unsafe { pthread_setcancelstate(PTHREAD_CANCEL_DISABLE, &mut old) };
+    old
+}
+
+/// Restores the cancellation state [`disable_cancel`] returned.
+pub fn restore_cancel(old: c_int) {
+    let mut ignored = 0;
+    // SAFETY: as above.
+    unsafe { pthread_setcancelstate(old, &mut ignored) };
 }
 
 /// Sends `SIGPIPE` to the calling thread, as Linux does for `EPIPE`.
