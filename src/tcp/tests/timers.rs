@@ -308,13 +308,16 @@ fn sack_recovery_retransmits_each_hole() {
             ..from_peer()
         }
     };
-    send!(t, sack(&[(1, 2)]));
-    send!(t, sack(&[(3, 4), (1, 2)]));
-    send!(t, sack(&[(3, 5), (1, 2)]));
-    let r = out_at(&mut t, T0).unwrap();
+    // The SACKs come one round trip (10 ms) later: RACK does not yet call
+    // anything lost, the third duplicate ACK does.
+    let at = T0 + Duration::from_millis(10);
+    send!(t, at, sack(&[(1, 2)]));
+    send!(t, at, sack(&[(3, 4), (1, 2)]));
+    send!(t, at, sack(&[(3, 5), (1, 2)]));
+    let r = out_at(&mut t, at).unwrap();
     assert_eq!((r.seq, r.payload.len()), (seg(0), 1460));
-    send!(t, sack(&[(3, 6), (1, 2)]));
-    let r = out_at(&mut t, T0).unwrap();
+    send!(t, at, sack(&[(3, 6), (1, 2)]));
+    let r = out_at(&mut t, at).unwrap();
     assert_eq!((r.seq, r.payload.len()), (seg(2), 1460));
     assert_eq!(t.info().sacked, 4);
 }
