@@ -2,6 +2,7 @@
 //! sequence number (with PAWS before it, RFC 7323 §5.3), RST (RFC 5961 §3),
 //! SYN (RFC 5961 §4), ACK (RFC 5961 §5), text, FIN.
 
+use super::sack::Scoreboard;
 use super::timer::Timer;
 use super::{State, Tcb, TcpError};
 use crate::time::{Duration, Instant};
@@ -277,8 +278,10 @@ impl Tcb {
         }
         let wnd = u32::from(seg.window) << self.snd_wscale;
         let mss = self.eff_mss();
+        let advanced = ack.after(self.snd_una);
         // RFC 6675 §2: with SACK, an ACK that reports new SACKed data is a
         // duplicate ACK even when it carries data.
+        let dsack = self.sack_ok && Scoreboard::is_dsack(&seg.options.sack_blocks, ack);
         let new_sack = self.sack_ok
             && ack.before(self.snd_max)
             && self
@@ -317,6 +320,11 @@ impl Tcb {
             }
             self.retransmits = 0;
             self.rtt.backoff = 0;
+            if let Some(high) = self.tlp_high_seq
+                && ack.after_eq(high)
+            {
+                self.end_tlp_episode(now, seg, dsack);
+            }
             match self.recover {
                 Some(recover) if ack.after_eq(recover) => {
                     // RFC 6582 §3.2 step 3, full acknowledgment: deflate.
@@ -360,12 +368,7 @@ impl Tcb {
             let lost =
                 self.dupacks >= 3 || (self.sack_ok && self.scoreboard.sacked_bytes() >= 3 * mss);
             if self.recover.is_none() && lost {
-                let flight = self.flight();
-                self.cc.on_loss(now, flight);
-                self.cc.set_cwnd(self.cc.ssthresh() + 3 * mss);
-                self.recover = Some(self.snd_max);
-                self.high_rxt = self.snd_una;
-                self.rexmit_head = true;
+                self.enter_recovery(now);
             } else if self.recover.is_some() && self.dupacks > 3 {
                 self.cc.set_cwnd(self.cc.cwnd().saturating_add(mss));
                 // RFC 6675 §5 (C): each ACK in recovery may send the next
@@ -374,6 +377,16 @@ impl Tcb {
                     self.rexmit_head = true;
                 }
             }
+        }
+
+        // RFC 8985 §6: what this ACK delivered, and what that says was lost.
+        if self.sack_ok {
+            self.rack.on_ack(now, self.snd_una, &self.scoreboard, dsack);
+            self.rack_detect_loss(now);
+        }
+        if advanced {
+            // RFC 8985 §7.2: the probe timer restarts on a cumulative ACK.
+            self.arm_loss_probe(now);
         }
 
         // Window update (§3.10.7.4): only from a segment newer than the last
@@ -389,6 +402,56 @@ impl Tcb {
                 self.persist_backoff = 0;
             }
         }
+    }
+
+    /// Fast recovery begins (RFC 5681 §3.2 steps 2–3, RFC 6582 §3.2,
+    /// RFC 6675 §5): ssthresh from the flight, cwnd inflated by the three
+    /// segments that left the network, retransmit the first hole.
+    pub(super) fn enter_recovery(&mut self, now: Instant) {
+        let mss = self.eff_mss();
+        let flight = self.flight();
+        self.cc.on_loss(now, flight);
+        self.cc.set_cwnd(self.cc.ssthresh() + 3 * mss);
+        self.recover = Some(self.snd_max);
+        self.high_rxt = self.snd_una;
+        self.rexmit_head = true;
+        self.timers.stop(Timer::LossProbe);
+    }
+
+    /// RACK's loss detection (RFC 8985 §6.2 step 5) and its reorder timer
+    /// (§6.3). A loss found outside recovery starts it; none is acted on
+    /// while a timeout's go-back-N resends everything anyway.
+    pub(super) fn rack_detect_loss(&mut self, now: Instant) {
+        let srtt = Duration::from_micros(self.rtt.srtt);
+        let (lost, timeout) = self.rack.detect_loss(now, self.recover.is_some(), srtt);
+        match timeout {
+            Some(at) => self.timers.set(Timer::Reorder, at),
+            None => self.timers.stop(Timer::Reorder),
+        }
+        if !lost || self.snd_nxt.before(self.snd_max) || !self.state.is_synchronized() {
+            return;
+        }
+        if self.recover.is_none() {
+            self.enter_recovery(now);
+        }
+        self.rexmit_head = true;
+    }
+
+    /// An ACK covered the tail loss probe (RFC 8985 §7.4): if the probe was
+    /// a retransmission and the ACK answers it (its timestamp echo is the
+    /// probe's, and no D-SACK says the original arrived), the probe
+    /// repaired a loss, which congestion control must hear about.
+    fn end_tlp_episode(&mut self, now: Instant, seg: &TcpRepr, dsack: bool) {
+        self.tlp_high_seq = None;
+        let answered_probe = match (self.tlp_ts, seg.options.timestamps) {
+            (Some(probe), Some((_, ecr))) => (ecr.wrapping_sub(probe) as i32) >= 0,
+            _ => false,
+        };
+        if self.tlp_retrans && answered_probe && !dsack && self.recover.is_none() {
+            let cwnd = self.cc.cwnd();
+            self.cc.on_loss(now, cwnd);
+        }
+        self.tlp_ts = None;
     }
 
     /// Seventh step: in-order data into the receive queue, out-of-order data
@@ -474,6 +537,7 @@ impl Tcb {
         self.rexmit_head = false;
         self.probe_pending = false;
         self.keepalive_pending = false;
+        self.tlp_pending = false;
     }
 
     /// An ICMP error or ARP failure for this connection (RFC 9293 §3.9.2.4,

@@ -22,6 +22,7 @@ mod info;
 mod input;
 pub mod isn;
 mod output;
+pub mod rack;
 pub mod rtt;
 pub mod sack;
 mod state;

@@ -7,9 +7,14 @@
 
 use super::timer::Timer;
 use super::{State, Tcb, TcpError};
-use crate::time::Instant;
+use crate::time::{Duration, Instant};
 use crate::wire::SeqNum;
 use crate::wire::tcp::{TcpFlags, TcpOptions, TcpRepr};
+
+/// The least probe timeout (RFC 8985 §7.2 leaves the floor to the
+/// implementation; Linux adds `TCP_TIMEOUT_MIN`, two jiffies): below it,
+/// timer slack and scheduling would fire probes at every ACK's jitter.
+pub(super) const TLP_MIN: Duration = Duration::from_millis(2);
 
 impl Tcb {
     /// The next segment to send, if any. The payload is copied into
@@ -46,6 +51,11 @@ impl Tcb {
             State::SynReceived => return self.ack_if_due(now),
             _ => {}
         }
+        if self.sack_ok
+            && let Some((start, len)) = self.rack_retransmit(now)
+        {
+            return Some(self.data_segment(now, start, len, scratch, true));
+        }
         if self.rexmit_head {
             self.rexmit_head = false;
             if let Some((start, end)) = self.next_hole() {
@@ -57,6 +67,9 @@ impl Tcb {
                 self.high_rxt = start + len;
                 return Some(self.data_segment(now, start, len, scratch, true));
             }
+        }
+        if std::mem::take(&mut self.tlp_pending) && self.flight() > 0 {
+            return Some(self.loss_probe(now, scratch));
         }
         if let Some(len) = self.data_ready(now) {
             let seq = self.snd_nxt;
@@ -77,6 +90,111 @@ impl Tcb {
             return Some(self.segment(now, self.snd_max - 1u32, TcpFlags::ACK, &[]));
         }
         self.ack_if_due(now)
+    }
+
+    /// RFC 8985 §6: a segment RACK marked lost goes again, while the
+    /// pipe (RFC 6675 §4) is below cwnd, and always once per ACK that asked
+    /// for a retransmission.
+    /// Returns the range to send.
+    fn rack_retransmit(&mut self, now: Instant) -> Option<(SeqNum, usize)> {
+        let (start, end) = self.rack.first_lost()?;
+        if !self.rexmit_head && self.rack.pipe() >= self.cc.cwnd() {
+            return None;
+        }
+        let start = if start.before(self.snd_una) {
+            self.snd_una
+        } else {
+            start
+        };
+        let off = start.since(self.tx_seq) as usize;
+        let len = self
+            .seg_mss(now)
+            .min(end.since(start) as usize)
+            .min(self.tx.len().saturating_sub(off));
+        let fin = self.fin_queued && start == self.fin_seq();
+        if len == 0 && !fin {
+            return None;
+        }
+        self.rexmit_head = false;
+        if (start + len).after(self.high_rxt) {
+            self.high_rxt = start + len;
+        }
+        Some((start, len))
+    }
+
+    /// The tail loss probe (RFC 8985 §7.3): one new segment if the peer's
+    /// window allows, else the highest segment sent again; then the RTO
+    /// restarts. Only one per tail: no other until an ACK covers SND.MAX
+    /// as it is now.
+    fn loss_probe<'a>(&mut self, now: Instant, scratch: &'a mut [u8]) -> TcpRepr<'a> {
+        let mss = self.seg_mss(now);
+        let sent_off = self.snd_nxt.since(self.tx_seq) as usize;
+        let avail = self.tx.len().saturating_sub(sent_off);
+        let room = self
+            .snd_wnd
+            .saturating_sub(self.snd_nxt.since(self.snd_una)) as usize;
+        let new_len = avail.min(mss).min(room);
+        let seg = if self.snd_nxt == self.snd_max && new_len > 0 && new_len == avail.min(mss) {
+            self.tlp_retrans = false;
+            self.tlp_ts = None;
+            self.data_segment(now, self.snd_nxt, new_len, scratch, false)
+        } else {
+            let fin_sent = self.fin_queued && self.snd_max.after(self.fin_seq());
+            let data_end = if fin_sent {
+                self.fin_seq()
+            } else {
+                self.snd_max
+            };
+            let len = (data_end.since(self.snd_una) as usize).min(mss);
+            self.tlp_retrans = true;
+            self.tlp_ts = self.ts_ok.then(|| self.ts_now(now));
+            self.data_segment(now, data_end - len as u32, len, scratch, true)
+        };
+        self.tlp_high_seq = Some(self.snd_max);
+        self.timers.stop(Timer::LossProbe);
+        self.timers.set(Timer::Retransmit, now + self.rtt.rto());
+        seg
+    }
+
+    /// Arms the tail loss probe (RFC 8985 §7.2) when the connection is
+    /// open, has data in flight, is in neither recovery nor RTO backoff,
+    /// has no probe outstanding, and the RTO is armed. PTO = 2·SRTT, at
+    /// least [`TLP_MIN`]; with one segment in flight, plus the peer's
+    /// delayed-ACK allowance (our `delack_min`, Linux's 40 ms
+    /// `TCP_ATO_MIN`: a lone segment may wait that long for its ACK). A PTO
+    /// at or past the RTO is not armed: the RTO fires first.
+    pub(super) fn arm_loss_probe(&mut self, now: Instant) {
+        self.timers.stop(Timer::LossProbe);
+        let open = matches!(
+            self.state,
+            State::Established
+                | State::CloseWait
+                | State::FinWait1
+                | State::Closing
+                | State::LastAck
+        );
+        let flight = self.flight();
+        if !self.sack_ok
+            || !open
+            || flight == 0
+            || self.recover.is_some()
+            || self.retransmits > 0
+            || self.tlp_high_seq.is_some()
+            || !self.rtt.has_sample()
+            || self.snd_nxt.before(self.snd_max)
+        {
+            return;
+        }
+        let Some(rto_at) = self.timers.get(Timer::Retransmit) else {
+            return;
+        };
+        let mut pto = Duration::from_micros(2 * self.rtt.srtt).max(TLP_MIN);
+        if flight <= self.eff_mss() {
+            pto += self.config.delack_min;
+        }
+        if now + pto < rto_at {
+            self.timers.set(Timer::LossProbe, now + pto);
+        }
     }
 
     /// The next range to retransmit in recovery: the segment at SND.UNA
@@ -254,11 +372,19 @@ impl Tcb {
         if seq == self.snd_nxt {
             self.snd_nxt = seg_end;
         }
-        if seg_end.after(self.snd_max) {
+        let new_data = seg_end.after(self.snd_max);
+        if new_data {
             self.snd_max = seg_end;
+        }
+        if self.sack_ok {
+            self.rack.on_send(now, seq, seg_end);
         }
         if !self.timers.is_armed(Timer::Retransmit) {
             self.timers.set(Timer::Retransmit, now + self.rtt.rto());
+        }
+        if new_data && !self.tlp_pending {
+            // RFC 8985 §7.2: (re)arm the probe after sending new data.
+            self.arm_loss_probe(now);
         }
         self.timers.stop(Timer::Persist);
         self.segs_out = self.segs_out.wrapping_add(1);
@@ -370,6 +496,12 @@ impl Tcb {
                     }
                 }
                 Timer::Keepalive => self.on_keepalive_timeout(now),
+                Timer::LossProbe => {
+                    if self.flight() > 0 && self.recover.is_none() {
+                        self.tlp_pending = true;
+                    }
+                }
+                Timer::Reorder => self.rack_detect_loss(now),
                 Timer::Close => self.set_closed(),
             }
             if self.state == State::Closed {
@@ -415,6 +547,11 @@ impl Tcb {
             self.rexmit_head = false;
             self.scoreboard.clear();
             self.high_rxt = self.snd_una;
+            self.rack.on_rto();
+            self.tlp_pending = false;
+            self.tlp_high_seq = None;
+            self.timers.stop(Timer::LossProbe);
+            self.timers.stop(Timer::Reorder);
         }
         self.total_retrans = self.total_retrans.wrapping_add(u32::from(handshake));
         self.rtt.back_off();

@@ -97,6 +97,27 @@ impl Scoreboard {
         None
     }
 
+    /// The SACKed ranges, in order from SND.UNA.
+    pub fn ranges(&self) -> impl Iterator<Item = (SeqNum, SeqNum)> + '_ {
+        self.ranges.iter().copied()
+    }
+
+    /// Whether `blocks` start with a D-SACK (RFC 2883 §4): a first block
+    /// below the cumulative ACK, or inside the second block.
+    pub fn is_dsack(blocks: &[Option<(SeqNum, SeqNum)>], ack: SeqNum) -> bool {
+        match blocks {
+            [Some((l, r)), rest @ ..] => {
+                r.before_eq(ack)
+                    || rest
+                        .first()
+                        .copied()
+                        .flatten()
+                        .is_some_and(|(l2, r2)| l2.before_eq(*l) && r.before_eq(r2))
+            }
+            _ => false,
+        }
+    }
+
     /// No range held.
     pub fn is_empty(&self) -> bool {
         self.ranges.is_empty()

@@ -9,6 +9,7 @@
 //! sits right after the last byte of `tx`.
 
 use super::congestion::{CongestionControl, new_controller};
+use super::rack::Rack;
 use super::rtt::RttEstimator;
 use super::sack::Scoreboard;
 use super::timer::{Timer, TimerTable};
@@ -113,6 +114,17 @@ pub struct Tcb {
     /// RFC 6675's HighRxt: the highest sequence number retransmitted in
     /// this recovery.
     pub(super) high_rxt: SeqNum,
+    /// RACK's record of sent segments and loss detection (RFC 8985 §6).
+    pub(super) rack: Rack,
+    /// Send a tail loss probe on the next poll (RFC 8985 §7.3).
+    pub(super) tlp_pending: bool,
+    /// TLP.end_seq (RFC 8985 §7.4): SND.MAX when the probe went out; no
+    /// other probe until it is acknowledged (one probe per tail).
+    pub(super) tlp_high_seq: Option<SeqNum>,
+    /// The probe was a retransmission (TLP.is_retrans).
+    pub(super) tlp_retrans: bool,
+    /// Our TSval on the probe, to tell its ACK from the original's.
+    pub(super) tlp_ts: Option<u32>,
     /// Consecutive timeouts (`tcpi_retransmits`).
     pub(super) retransmits: u32,
     pub(super) total_retrans: u32,
@@ -212,6 +224,11 @@ impl Tcb {
             rexmit_head: false,
             scoreboard: Scoreboard::default(),
             high_rxt: iss,
+            rack: Rack::default(),
+            tlp_pending: false,
+            tlp_high_seq: None,
+            tlp_retrans: false,
+            tlp_ts: None,
             retransmits: 0,
             total_retrans: 0,
             persist_backoff: 0,
@@ -361,6 +378,7 @@ impl Tcb {
         self.probe_pending = false;
         self.keepalive_pending = false;
         self.rexmit_head = false;
+        self.tlp_pending = false;
     }
 
     /// Fails the connection with `err` (reset, timeout).

@@ -15,15 +15,21 @@ pub enum Timer {
     Keepalive = 3,
     /// TIME-WAIT's 2×MSL, and FIN-WAIT-2's orphan timeout.
     Close = 4,
+    /// Tail loss probe (RFC 8985 §7.2).
+    LossProbe = 5,
+    /// RACK's reordering timeout (RFC 8985 §6.3).
+    Reorder = 6,
 }
 
-const COUNT: usize = 5;
+const COUNT: usize = 7;
 const ALL: [Timer; COUNT] = [
     Timer::Retransmit,
     Timer::Persist,
     Timer::DelayedAck,
     Timer::Keepalive,
     Timer::Close,
+    Timer::LossProbe,
+    Timer::Reorder,
 ];
 
 /// Deadlines, one slot per [`Timer`].

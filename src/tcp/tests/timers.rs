@@ -2,7 +2,7 @@
 
 use super::harness::*;
 use crate::tcp::*;
-use crate::time::Duration;
+use crate::time::{Duration, Instant};
 use crate::wire::tcp::{TcpOptions, TcpRepr};
 
 #[test]
@@ -308,13 +308,142 @@ fn sack_recovery_retransmits_each_hole() {
             ..from_peer()
         }
     };
-    send!(t, sack(&[(1, 2)]));
-    send!(t, sack(&[(3, 4), (1, 2)]));
-    send!(t, sack(&[(3, 5), (1, 2)]));
-    let r = out_at(&mut t, T0).unwrap();
+    // The SACKs come one round trip (10 ms) later: RACK does not yet call
+    // anything lost, the third duplicate ACK does.
+    let at = T0 + Duration::from_millis(10);
+    send!(t, at, sack(&[(1, 2)]));
+    send!(t, at, sack(&[(3, 4), (1, 2)]));
+    send!(t, at, sack(&[(3, 5), (1, 2)]));
+    let r = out_at(&mut t, at).unwrap();
     assert_eq!((r.seq, r.payload.len()), (seg(0), 1460));
-    send!(t, sack(&[(3, 6), (1, 2)]));
-    let r = out_at(&mut t, T0).unwrap();
+    send!(t, at, sack(&[(3, 6), (1, 2)]));
+    let r = out_at(&mut t, at).unwrap();
     assert_eq!((r.seq, r.payload.len()), (seg(2), 1460));
     assert_eq!(t.info().sacked, 4);
+}
+
+/// ESTABLISHED with SACK, a 65535-byte peer window and SRTT = 10 ms (the
+/// SYN-ACK came 10 ms after the SYN). Returns the TCB and when it is.
+fn established_sack() -> (Tcb, Instant) {
+    let mut t = Tcb::connect(
+        T0,
+        tuple(),
+        LOCAL_ISS,
+        TcpConfig {
+            sack: true,
+            ..config()
+        },
+    );
+    let _ = out_at(&mut t, T0);
+    let at = T0 + Duration::from_millis(10);
+    send!(
+        t,
+        at,
+        TcpRepr {
+            options: TcpOptions {
+                sack_permitted: true,
+                ..mss_opt()
+            },
+            window: 65535,
+            ..syn_ack_from_peer()
+        }
+    );
+    let _ = out_at(&mut t, at);
+    assert_eq!(t.info().rtt, 10_000);
+    (t, at)
+}
+
+#[test]
+fn tail_loss_probe_resends_the_last_segment_once() {
+    let (mut t, at) = established_sack();
+    t.send(&[3u8; 1460 * 2]).unwrap();
+    assert!(out_at(&mut t, at).is_some());
+    assert!(out_at(&mut t, at).is_some());
+    assert_eq!(out_at(&mut t, at), None);
+    // RFC 8985 §7.2: PTO = 2·SRTT, well before the RTO (200 ms).
+    let pto = at + Duration::from_millis(20);
+    assert_eq!(t.poll_timeout(), Some(pto));
+    t.handle_timeout(pto);
+    // Nothing new to send: the highest segment goes again.
+    let r = out_at(&mut t, pto).unwrap();
+    assert_eq!((r.seq, r.payload.len()), (LOCAL_ISS + 1461u32, 1460));
+    assert_eq!(out_at(&mut t, pto), None);
+    // One probe per tail: next is the RTO, restarted by the probe.
+    let rto = t.poll_timeout().unwrap();
+    assert_eq!(rto, pto + Duration::from_millis(200));
+    assert_eq!(t.info().ca_state, 0);
+}
+
+#[test]
+fn tail_loss_probe_sends_new_data_when_the_window_allows() {
+    let (mut t, at) = established_sack();
+    // One full segment goes; Nagle holds the 100-byte rest.
+    t.send(&[4u8; 1460 + 100]).unwrap();
+    assert_eq!(out_at(&mut t, at).unwrap().payload.len(), 1460);
+    assert_eq!(out_at(&mut t, at), None);
+    // One segment in flight: PTO = 2·SRTT + the delayed-ACK allowance.
+    let pto = at + Duration::from_millis(20 + 40);
+    assert_eq!(t.poll_timeout(), Some(pto));
+    t.handle_timeout(pto);
+    let r = out_at(&mut t, pto).unwrap();
+    assert_eq!((r.seq, r.payload.len()), (LOCAL_ISS + 1461u32, 100));
+    // The probe's SACK-less ACK of everything ends the episode; a new
+    // tail gets its own probe.
+    send!(
+        t,
+        pto + Duration::from_millis(10),
+        TcpRepr {
+            ack: LOCAL_ISS + 1561u32,
+            window: 65535,
+            ..from_peer()
+        }
+    );
+    t.send(&[5u8; 1460 * 2]).unwrap();
+    let now = pto + Duration::from_millis(10);
+    assert!(out_at(&mut t, now).is_some());
+    assert!(out_at(&mut t, now).is_some());
+    assert!(t.poll_timeout().unwrap() < now + Duration::from_millis(100));
+}
+
+#[test]
+fn rack_retransmits_with_two_segments_in_flight() {
+    let (mut t, at) = established_sack();
+    t.send(&[6u8; 1460 * 2]).unwrap();
+    assert!(out_at(&mut t, at).is_some());
+    assert!(out_at(&mut t, at).is_some());
+    // The first is lost; the second is SACKed one RTT later. One duplicate
+    // ACK: far from DupThresh.
+    let seg = |i: u32| LOCAL_ISS + 1u32 + i * 1460;
+    let sacked_at = at + Duration::from_millis(10);
+    let mut o = TcpOptions::default();
+    o.sack_blocks[0] = Some((seg(1), seg(2)));
+    send!(
+        t,
+        sacked_at,
+        TcpRepr {
+            options: o,
+            window: 65535,
+            ..from_peer()
+        }
+    );
+    assert_eq!(out_at(&mut t, sacked_at), None);
+    // RFC 8985 §6.2: lost once RACK.rtt (10 ms) + reo_wnd (min_RTT/4)
+    // has passed since it was sent; the reorder timer says when.
+    let deadline = at + Duration::from_micros(12_500);
+    assert_eq!(t.poll_timeout(), Some(deadline));
+    t.handle_timeout(deadline);
+    let r = out_at(&mut t, deadline).unwrap();
+    assert_eq!((r.seq, r.payload.len()), (seg(0), 1460));
+    assert_eq!(t.info().ca_state, 3);
+    // Its ACK ends recovery.
+    send!(
+        t,
+        deadline + Duration::from_millis(10),
+        TcpRepr {
+            ack: seg(2),
+            window: 65535,
+            ..from_peer()
+        }
+    );
+    assert_eq!(t.info().ca_state, 0);
 }

@@ -65,6 +65,10 @@
 //! | SYN retried 6 times (1+2+…+64 s) then ETIMEDOUT        | `syn_sent_retries_exhausted_times_out` |
 //! | fast retransmit, NewReno partial and full ACK          | `fast_retransmit_after_three_dup_acks` |
 //! | SACK recovery retransmits each hole (RFC 6675)         | `sack_recovery_retransmits_each_hole` |
+//! | tail loss probe at PTO: last segment again, one per tail | `tail_loss_probe_resends_the_last_segment_once` |
+//! | tail loss probe sends new data when the window allows  | `tail_loss_probe_sends_new_data_when_the_window_allows` |
+//! | RACK: lost after RACK.rtt + reo_wnd, 2 segments flying | `rack_retransmits_with_two_segments_in_flight` |
+//! | tail losses repaired without RTOs (sim, virtual time)  | `sim_tail_losses_are_repaired_without_timeouts` |
 //! | zero-window probe, then data when the window opens     | `zero_window_is_probed` |
 //! | a closed window is not a loss (no timeout)             | `closed_window_with_data_in_flight_does_not_time_out` |
 //! | quick ACKs at start, then delayed ACK after ato        | `delayed_ack_after_quick_acks` |
