@@ -41,7 +41,7 @@ use crate::wire::ipv4::Ipv4Cidr;
 use arp_cache::ArpCache;
 use reassembly::Reassembler;
 use socket::{Slot, WaitQueue};
-use std::collections::{BTreeSet, HashMap, VecDeque};
+use std::collections::{BTreeSet, HashMap, HashSet, VecDeque};
 use std::net::Ipv4Addr;
 use std::sync::Arc;
 
@@ -99,8 +99,9 @@ pub struct Stack {
     conns: HashMap<FourTuple, u32>,
     /// Listeners by port (several with `SO_REUSEPORT`).
     listeners: HashMap<u16, Vec<u32>>,
-    /// Sockets holding each local port.
-    ports: HashMap<u16, Vec<u32>>,
+    /// Sockets holding each local port (a set: a busy server's port is
+    /// held by every one of its connections, and they come and go).
+    ports: HashMap<u16, HashSet<u32>>,
     /// Connection deadlines, earliest first.
     tcp_timers: BTreeSet<(Instant, u32)>,
     /// Connections that may have something to send.

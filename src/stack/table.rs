@@ -113,7 +113,7 @@ impl Stack {
 
     /// Records that slot `index` uses `port`.
     pub(super) fn hold_port(&mut self, port: u16, index: u32) {
-        self.ports.entry(port).or_default().push(index);
+        self.ports.entry(port).or_default().insert(index);
         if let Some(s) = self.slot_mut(index) {
             s.port = Some(port);
         }
@@ -121,7 +121,7 @@ impl Stack {
 
     fn release_port(&mut self, port: u16, index: u32) {
         if let Some(v) = self.ports.get_mut(&port) {
-            v.retain(|&i| i != index);
+            v.remove(&index);
             if v.is_empty() {
                 self.ports.remove(&port);
             }

@@ -1,28 +1,71 @@
-//! A byte ring buffer with a fixed capacity that can be grown.
+//! A byte ring buffer with a capacity limit, whose memory grows on demand.
+
+/// Smallest allocation, once the buffer holds anything.
+const MIN_STORAGE: usize = 4096;
 
 /// A FIFO of bytes over a circular `Vec<u8>`.
 ///
 /// Offsets in `peek`/`write_unallocated` are relative to the read end.
+///
+/// `capacity` is a limit (SO_SNDBUF/SO_RCVBUF); the memory behind it is
+/// allocated as bytes arrive, doubling from [`MIN_STORAGE`], so a connection
+/// that moves little costs little: 10,000 idle connections must not each
+/// hold two 256 KiB buffers. [`release`](Self::release) gives it back.
 #[derive(Debug, Clone)]
 pub struct RingBuffer {
     storage: Vec<u8>,
+    limit: usize,
     read_at: usize,
     len: usize,
 }
 
 impl RingBuffer {
-    /// An empty buffer of `capacity` bytes.
+    /// An empty buffer that may hold up to `capacity` bytes; no memory is
+    /// allocated until the first write.
     pub fn new(capacity: usize) -> RingBuffer {
         RingBuffer {
-            storage: vec![0; capacity],
+            storage: Vec::new(),
+            limit: capacity,
             read_at: 0,
             len: 0,
         }
     }
 
-    /// Total capacity.
+    /// The most it may hold.
     pub fn capacity(&self) -> usize {
+        self.limit
+    }
+
+    /// Bytes of memory allocated now.
+    pub fn allocated(&self) -> usize {
         self.storage.len()
+    }
+
+    /// Makes sure the first `end` bytes past the read end have memory,
+    /// keeping what is stored (in order, out-of-order bytes included).
+    fn reserve(&mut self, end: usize) {
+        let phys = self.storage.len();
+        if end <= phys {
+            return;
+        }
+        let new = end
+            .next_power_of_two()
+            .max(MIN_STORAGE)
+            .min(self.limit.max(end));
+        let mut storage = vec![0; new];
+        storage[..phys - self.read_at].copy_from_slice(&self.storage[self.read_at..]);
+        storage[phys - self.read_at..phys].copy_from_slice(&self.storage[..self.read_at]);
+        self.storage = storage;
+        self.read_at = 0;
+    }
+
+    /// Frees the memory of an empty buffer. The caller must know that no
+    /// out-of-order bytes wait past the end (they would be lost).
+    pub fn release(&mut self) {
+        if self.len == 0 {
+            self.storage = Vec::new();
+            self.read_at = 0;
+        }
     }
 
     /// Bytes held.
@@ -45,19 +88,14 @@ impl RingBuffer {
         self.capacity() - self.len
     }
 
-    /// Grows the capacity to `capacity` (never shrinks below the bytes held),
-    /// keeping the contents and the unallocated bytes past them.
+    /// Changes the limit to `capacity` (never below the bytes held); the
+    /// memory follows as bytes arrive.
     pub fn resize(&mut self, capacity: usize) {
-        let capacity = capacity.max(self.len);
-        let keep = capacity.min(self.capacity());
-        let mut storage = vec![0; capacity];
-        self.read_into(0, &mut storage[..keep]);
-        self.storage = storage;
-        self.read_at = 0;
+        self.limit = capacity.max(self.len);
     }
 
     fn read_into(&self, offset: usize, out: &mut [u8]) {
-        let cap = self.capacity();
+        let cap = self.storage.len();
         if cap == 0 || out.is_empty() {
             return;
         }
@@ -69,7 +107,8 @@ impl RingBuffer {
     }
 
     fn write_from(&mut self, offset: usize, data: &[u8]) {
-        let cap = self.capacity();
+        self.reserve(offset + data.len());
+        let cap = self.storage.len();
         if cap == 0 || data.is_empty() {
             return;
         }
@@ -108,8 +147,8 @@ impl RingBuffer {
     /// Drops up to `n` bytes from the front; returns how many.
     pub fn discard(&mut self, n: usize) -> usize {
         let n = n.min(self.len);
-        if self.capacity() > 0 {
-            self.read_at = (self.read_at + n) % self.capacity();
+        if !self.storage.is_empty() {
+            self.read_at = (self.read_at + n) % self.storage.len();
         }
         // read_at is not reset when the buffer empties: out-of-order bytes
         // may be waiting past the end (write_unallocated).
@@ -206,5 +245,42 @@ mod tests {
         let mut z = RingBuffer::new(0);
         assert_eq!(z.enqueue(b"a"), 0);
         assert_eq!(z.discard(1), 0);
+    }
+
+    #[test]
+    fn memory_grows_on_demand_keeping_order_and_out_of_order_bytes() {
+        let mut r = RingBuffer::new(1 << 20);
+        assert_eq!(r.allocated(), 0, "nothing allocated before the first write");
+        assert_eq!(r.enqueue(&[1; 3000]), 3000);
+        assert_eq!(r.allocated(), MIN_STORAGE);
+        let mut out = vec![0u8; 2500];
+        assert_eq!(r.dequeue(&mut out), 2500);
+        // Wrap around the 4 KiB, then leave out-of-order bytes past the end.
+        let data: Vec<u8> = (0..3000u32).map(|i| i as u8).collect();
+        assert_eq!(r.enqueue(&data), 3000);
+        assert_eq!(r.write_unallocated(10_000, b"later"), 5);
+        assert!(r.allocated() >= 3500 + 10_005 && r.allocated() <= 16384);
+        let mut head = vec![0u8; 500];
+        assert_eq!(r.dequeue(&mut head), 500);
+        assert!(head.iter().all(|&b| b == 1));
+        let mut body = vec![0u8; 3000];
+        assert_eq!(r.dequeue(&mut body), 3000);
+        assert_eq!(body, data);
+        assert_eq!(r.write_unallocated(10_000, b"LATER"), 5);
+        assert_eq!(r.commit(10_005), 10_005);
+        let mut tail = vec![0u8; 10_005];
+        assert_eq!(r.dequeue(&mut tail), 10_005);
+        assert_eq!(&tail[10_000..], b"LATER");
+        r.release();
+        assert_eq!(r.allocated(), 0);
+        assert_eq!(r.capacity(), 1 << 20);
+    }
+
+    #[test]
+    fn never_allocates_past_the_limit() {
+        let mut r = RingBuffer::new(5000);
+        assert_eq!(r.enqueue(&[7; 9000]), 5000);
+        assert_eq!(r.allocated(), 5000);
+        assert!(r.is_full());
     }
 }

@@ -538,6 +538,7 @@ impl Tcb {
         self.probe_pending = false;
         self.keepalive_pending = false;
         self.tlp_pending = false;
+        self.release_buffers();
     }
 
     /// An ICMP error or ARP failure for this connection (RFC 9293 §3.9.2.4,

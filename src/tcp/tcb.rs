@@ -379,6 +379,19 @@ impl Tcb {
         self.keepalive_pending = false;
         self.rexmit_head = false;
         self.tlp_pending = false;
+        self.release_buffers();
+    }
+
+    /// Gives back the memory of the queues that are empty: a connection in
+    /// TIME-WAIT or CLOSED keeps only what the application has yet to read,
+    /// so thousands of them cost little. Out-of-order bytes are dropped
+    /// with the assembler: nothing more will be acknowledged.
+    pub(super) fn release_buffers(&mut self) {
+        self.tx.release();
+        if self.assembler.is_empty() || self.state == State::Closed {
+            self.assembler.clear();
+            self.rx.release();
+        }
     }
 
     /// Fails the connection with `err` (reset, timeout).
