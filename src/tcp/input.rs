@@ -350,7 +350,16 @@ impl Tcb {
                         .rtt
                         .has_sample()
                         .then(|| Duration::from_micros(self.rtt.srtt));
-                    self.cc.on_ack(now, acked, srtt);
+                    // Grow the window only when it was what limited the
+                    // sender (RFC 7661 §4.1, Linux's tcp_is_cwnd_limited):
+                    // an application- or receiver-limited connection would
+                    // otherwise inflate cwnd without bound and burst when
+                    // it finally has data. Half a window in flight counts,
+                    // as slow start may double from what was used.
+                    let prior_flight = acked.saturating_add(self.flight());
+                    if prior_flight.saturating_mul(2) >= self.cc.cwnd() {
+                        self.cc.on_ack(now, acked, srtt);
+                    }
                 }
             }
             if self.snd_una == self.snd_max {
