@@ -478,19 +478,20 @@ fn window_scale_is_negotiated_and_applied() {
 }
 
 /// RFC 7661 §4.1 (Linux's tcp_is_cwnd_limited): an application-limited
-/// sender, one small segment at a time, must not grow its window with
-/// every ACK, or it would burst a huge window when data finally comes.
+/// sender, one segment at a time, must not grow its window with every ACK,
+/// or it would burst a huge window when data finally comes.
 #[test]
 fn application_limited_sender_does_not_grow_cwnd() {
     let mut t = established();
     let initial = t.info().snd_cwnd;
     let mut seq = LOCAL_ISS + 1u32;
+    let chunk = [7u8; 1000];
     for i in 0..200u32 {
-        assert_eq!(t.send(b"x"), Ok(1));
+        assert_eq!(t.send(&chunk), Ok(1000));
         let at = T0 + crate::time::Duration::from_millis(u64::from(i) * 10);
-        let seg = out_at(&mut t, at).expect("the byte goes out");
-        assert_eq!(seg.seq, seq);
-        seq += 1u32;
+        let seg = out_at(&mut t, at).unwrap_or_else(|| panic!("segment {i} did not go out"));
+        assert_eq!((seg.seq, seg.payload.len()), (seq, 1000));
+        seq += 1000u32;
         send!(
             t,
             at,
@@ -503,6 +504,6 @@ fn application_limited_sender_does_not_grow_cwnd() {
     assert_eq!(
         t.info().snd_cwnd,
         initial,
-        "one byte in flight at a time never fills the window"
+        "one segment in flight at a time never fills the window"
     );
 }
