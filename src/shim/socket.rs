@@ -110,6 +110,9 @@ pub(crate) fn lookup(fd: c_int) -> Errno<Arc<OpenSocket>> {
 #[unsafe(no_mangle)]
 pub unsafe extern "C-unwind" fn close(fd: c_int) -> c_int {
     if !fd_table::is_ours(fd) {
+        // An epoll fd with stack sockets in it has state of ours to drop
+        // (one atomic load when it has none).
+        crate::shim::readiness::epoll::forget(fd);
         // SAFETY: closing an fd is always memory-safe.
         return unsafe { real::close(fd) };
     }
@@ -193,6 +196,10 @@ pub unsafe extern "C-unwind" fn dup(fd: c_int) -> c_int {
 #[unsafe(no_mangle)]
 pub unsafe extern "C-unwind" fn dup2(old: c_int, new: c_int) -> c_int {
     if !fd_table::is_ours(old) && !fd_table::is_ours(new) {
+        // dup2 closes `new` first: if it was an epoll fd, forget it.
+        if old != new {
+            crate::shim::readiness::epoll::forget(new);
+        }
         // SAFETY: integer arguments.
         return unsafe { real::dup2(old, new) };
     }
@@ -212,6 +219,9 @@ pub unsafe extern "C-unwind" fn dup2(old: c_int, new: c_int) -> c_int {
 #[unsafe(no_mangle)]
 pub unsafe extern "C-unwind" fn dup3(old: c_int, new: c_int, flags: c_int) -> c_int {
     if !fd_table::is_ours(old) && !fd_table::is_ours(new) {
+        if old != new {
+            crate::shim::readiness::epoll::forget(new);
+        }
         // SAFETY: integer arguments.
         return unsafe { real::dup3(old, new, flags) };
     }
