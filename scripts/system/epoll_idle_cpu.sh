@@ -7,6 +7,7 @@
 # thread) less than 5 % of a CPU over 3 s, then still serves. A bound on
 # spinning, not a performance measurement.
 source "$(dirname "$0")/../lib/netns.sh"
+source "$(dirname "$0")/../lib/cpu.sh"
 T=epoll_idle_cpu
 need_built $T readiness_epoll_echo
 netns_create $T
@@ -29,20 +30,7 @@ wait_for 10 grep -q connected "$TEST_TMP/cli.out" ||
     fail "$T: the kernel client did not connect: $(cat "$TEST_TMP/cli.err" | tail -n 2)"
 sleep 0.5
 
-cpu_ticks() {
-    local stat
-    stat=$(<"/proc/$srv/stat")
-    stat=${stat##*) }
-    read -r -a f <<<"$stat"
-    echo $((f[11] + f[12]))
-}
-hz=$(getconf CLK_TCK)
-before=$(cpu_ticks)
-sleep 3
-after=$(cpu_ticks)
-used=$((after - before))
-((used * 100 < 15 * hz)) ||
-    fail "$T: idle in epoll_wait for 3 s it used $used ticks of $((3 * hz)) ($((used * 100 / (3 * hz))) %), want < 5 %"
+cpu_bound "$srv" 3 5 "$T: idle in epoll_wait"
 wait "$cli" || fail "$T: the idle connection did not echo afterwards: $(cat "$TEST_TMP/cli.err" | tail -n 2)"
 grep -q echoed "$TEST_TMP/cli.out" || fail "$T: no echo after idling"
 stop_pid "$srv"

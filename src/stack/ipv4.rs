@@ -33,29 +33,17 @@ pub enum SendError {
 
 impl Stack {
     pub(super) fn handle_ipv4(&mut self, now: Instant, payload: &[u8]) {
-        let packet = match Ipv4Packet::new_checked(payload) {
+        let parsed = Ipv4Packet::new_checked(payload)
+            .and_then(|packet| Ipv4Repr::parse(&packet).map(|repr| (packet, repr)));
+        let (packet, repr) = match parsed {
             Ok(p) => p,
-            Err(Error::Truncated) => {
-                self.counters.drop_ip_truncated += 1;
-                return;
-            }
-            Err(_) => {
-                self.counters.drop_ip_malformed += 1;
-                return;
-            }
-        };
-        let repr = match Ipv4Repr::parse(&packet) {
-            Ok(r) => r,
-            Err(Error::Checksum) => {
-                self.counters.drop_ip_checksum += 1;
-                return;
-            }
-            Err(Error::Truncated) => {
-                self.counters.drop_ip_truncated += 1;
-                return;
-            }
-            Err(_) => {
-                self.counters.drop_ip_malformed += 1;
+            Err(e) => {
+                let c = &mut self.counters;
+                *match e {
+                    Error::Truncated => &mut c.drop_ip_truncated,
+                    Error::Checksum => &mut c.drop_ip_checksum,
+                    Error::Malformed | Error::Unsupported => &mut c.drop_ip_malformed,
+                } += 1;
                 return;
             }
         };

@@ -68,7 +68,7 @@ impl CongestionControl for Cubic {
 
     fn on_ack(&mut self, now: Instant, acked: u32, srtt: Option<Duration>) {
         if self.cwnd < self.ssthresh {
-            self.cwnd = self.cwnd.saturating_add(acked.min(self.mss));
+            self.cwnd = super::slow_start(self.cwnd, acked, self.mss);
             return;
         }
         let mss = f64::from(self.mss);

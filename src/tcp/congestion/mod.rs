@@ -44,6 +44,13 @@ pub trait CongestionControl: core::fmt::Debug + Send {
 }
 
 /// A controller of the given kind for segments of `mss` bytes.
+/// Slow start's growth for an ACK of `acked` bytes: cwnd += min(N, SMSS)
+/// (RFC 5681 eq. 2, with RFC 3465's byte counting bounded to one SMSS).
+/// Every algorithm here starts the same way.
+pub fn slow_start(cwnd: u32, acked: u32, mss: u32) -> u32 {
+    cwnd.saturating_add(acked.min(mss))
+}
+
 pub fn new_controller(algo: CongestionAlgo, mss: u32) -> Box<dyn CongestionControl> {
     match algo {
         CongestionAlgo::NewReno => Box::new(NewReno::new(mss)),

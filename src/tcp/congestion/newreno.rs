@@ -40,9 +40,7 @@ impl CongestionControl for NewReno {
 
     fn on_ack(&mut self, _now: Instant, acked: u32, _srtt: Option<Duration>) {
         if self.cwnd < self.ssthresh {
-            // Slow start: cwnd += min(N, SMSS) per ACK (RFC 5681 eq. 2, with
-            // RFC 3465's byte counting bounded to one SMSS).
-            self.cwnd = self.cwnd.saturating_add(acked.min(self.mss));
+            self.cwnd = super::slow_start(self.cwnd, acked, self.mss);
         } else {
             // Congestion avoidance: about one SMSS per RTT (RFC 5681 eq. 3,
             // counted in bytes as RFC 3465 §2.1 suggests).
