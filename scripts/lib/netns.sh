@@ -48,6 +48,12 @@
 #                        `ctl NAME LINE` writes a command line to it (sockctl)
 #   await SECONDS FILE REGEX
 #                        wait until a line of FILE matches REGEX
+#   kernel_echo PORT [--http|--close]
+#                        start c-tests' echo_server on the kernel's side
+#   run_side T SECONDS PROG ARGS...
+#                        run c-tests' PROG on the tapstack side, bounded;
+#                        fail T with its FAIL lines unless it exits 0 and
+#                        prints OK; its output is in $TEST_TMP/PROG.out
 #   known_failing NAME   true when NAME (script or script:case) is in
 #                        KNOWN_FAILING_LIST, exported by scripts/test
 
@@ -239,4 +245,27 @@ wait_for() {
         ((SECONDS < deadline)) || return 1
         sleep 0.1
     done
+}
+
+kernel_echo() {
+    local port=$1
+    shift
+    start_bg "$TEST_TMP/kecho.$port.out" "$TEST_TMP/kecho.$port.err" \
+        ip netns exec "$NS" "$KBUILD/echo_server" "$@" "$port"
+    await 10 "$TEST_TMP/kecho.$port.out" '^listening' ||
+        fail "kernel echo_server on port $port did not start: $(head -c 300 "$TEST_TMP/kecho.$port.err")"
+}
+
+run_side() {
+    local t=$1 secs=$2 prog=$3 status=0 why
+    shift 3
+    timeout "$secs" "${PRELOAD[@]}" "$CBUILD/$prog" "$@" \
+        >"$TEST_TMP/$prog.out" 2>"$TEST_TMP/$prog.err" || status=$?
+    sed 's/^/  /' "$TEST_TMP/$prog.out"
+    if ((status != 0)) || ! grep -qx OK "$TEST_TMP/$prog.out"; then
+        why=$(grep '^FAIL' "$TEST_TMP/$prog.out" | head -n 3 | tr '\n' ';')
+        ((status != 124)) || why="timed out after $secs s; $why"
+        [[ -n $why ]] || why="exit status $status; $(tail -n 2 "$TEST_TMP/$prog.err" | tr '\n' ' ')"
+        fail "$t: $prog: $why"
+    fi
 }
