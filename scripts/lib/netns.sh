@@ -163,11 +163,13 @@ netns_create() {
 
 capture_start() {
     if [[ $SIDE == kernel ]]; then
-        start_bg "$TEST_TMP/tcpdump.out" "$TEST_TMP/tcpdump.err" \
-            ip netns exec "$NS" tcpdump -i tap0 -U -n -w "$1"
+        local err
+        err="$TEST_TMP/tcpdump.$(basename "$1").err"
+        start_bg "$TEST_TMP/tcpdump.out" "$err" \
+            ip netns exec "$NS" tcpdump -i tap0 --immediate-mode -U -Z root -n -w "$1"
         CAPTURE_PID=$BG_PID
-        wait_for 10 grep -q 'listening on' "$TEST_TMP/tcpdump.err" ||
-            fail "capture: tcpdump did not start: $(head -c 300 "$TEST_TMP/tcpdump.err")"
+        wait_for 10 grep -q 'listening on' "$err" ||
+            fail "capture: tcpdump did not start: $(head -c 300 "$err")"
     else
         PRELOAD+=(TAPSTACK_PCAP="$1")
     fi
