@@ -13,6 +13,8 @@
 
 #include <stdint.h>
 #include <sys/types.h>
+#include <sys/socket.h>
+#include <sys/uio.h>
 
 #ifdef __cplusplus
 extern "C" {
@@ -40,6 +42,333 @@ const char *tapstack_version(void);
  * at the time of the call, else -1 with `errno = ENOSYS`.
  */
 int tapstack_debug_panic(void);
+
+/**
+ * `socket(2)` for the stack. `domain` must be `AF_INET` and `type`
+ * `SOCK_STREAM` (optionally `| SOCK_NONBLOCK | SOCK_CLOEXEC`), `protocol`
+ * 0 or `IPPROTO_TCP` for a stack socket; anything else is a kernel socket.
+ * Starts the stack on first use (`ENETDOWN` when it cannot: a bad
+ * `TAPSTACK_*` variable, or a TAP another process holds). The fd is a real
+ * kernel fd (an eventfd reserved for the socket, the lowest free number),
+ * close-on-exec in the kernel whatever `SOCK_CLOEXEC` says: the stack does
+ * not survive `exec`.
+ */
+int tapstack_socket(int domain, int type, int protocol);
+
+/**
+ * `bind(2)`: `addr` points at a `struct sockaddr_in` of `len` bytes
+ * (`len` < 16 is `EINVAL`, NULL `EFAULT`, another family `EAFNOSUPPORT`).
+ * The address must be the stack's (`TAPSTACK_IP`) or `INADDR_ANY`
+ * (`EADDRNOTAVAIL` otherwise); port 0 picks an ephemeral port. A port in
+ * use is `EADDRINUSE`, unless `SO_REUSEADDR` lets it rebind over
+ * connections in TIME-WAIT (or `SO_REUSEPORT` on every socket shares it).
+ * Binding twice is `EINVAL`.
+ *
+ * # Safety
+ * `addr` must point at `len` readable bytes.
+ */
+int tapstack_bind(int fd, const struct sockaddr *addr, socklen_t len);
+
+/**
+ * `listen(2)`: makes `fd` a listener (binding an ephemeral port first if
+ * it is unbound). `backlog` sizes its two queues, as in Linux: it is
+ * clamped to 0..=4096 (`SOMAXCONN`; negative means 4096); the **SYN
+ * queue** holds half-open connections (SYN received, SYN-ACK sent), at
+ * most `max(backlog, 1)`, and the **accept queue** holds established
+ * connections waiting for `accept`, at most `backlog + 1`. While a queue
+ * is full, new SYNs (and the ACK completing a handshake) are dropped and
+ * the peer retries. Calling `listen` again changes the backlog. A
+ * connected socket is `EINVAL`.
+ */
+int tapstack_listen(int fd, int backlog);
+
+/**
+ * `accept(2)`: takes the oldest connection from the listener's **accept
+ * queue** (never a half-open one from the SYN queue) and gives it a new
+ * fd: a freshly reserved kernel eventfd, so the lowest free number. When
+ * `addr` is not NULL, the peer's `sockaddr_in` is written there,
+ * truncated to `*len`, and `*len` set to 16. Blocks while the queue is
+ * empty (`SO_RCVTIMEO` bounds it: `EAGAIN`; a signal: `EINTR`), or fails
+ * with `EAGAIN` on a non-blocking listener. `EINVAL` if `fd` is not
+ * listening.
+ *
+ * # Safety
+ * `addr` is NULL, or `len` points at its length and `addr` at that many
+ * writable bytes.
+ */
+int tapstack_accept(int fd, struct sockaddr *addr, socklen_t *len);
+
+/**
+ * `accept4(2)`: as [`tapstack_accept`]; `flags` may hold `SOCK_NONBLOCK`
+ * and `SOCK_CLOEXEC` for the new fd (others: `EINVAL`). The new fd does
+ * not inherit the listener's `O_NONBLOCK`.
+ *
+ * # Safety
+ * As for [`tapstack_accept`].
+ */
+int tapstack_accept4(int fd, struct sockaddr *addr, socklen_t *len, int flags);
+
+/**
+ * `connect(2)`: `addr` points at the peer's `sockaddr_in` (`len` >= 16).
+ * Sends SYN from an ephemeral port (unless bound). A blocking socket waits
+ * for the handshake: 0, or `ECONNREFUSED` (RST), `ETIMEDOUT` (no answer),
+ * `EINTR` (a signal; the handshake goes on), `EINPROGRESS` when
+ * `SO_SNDTIMEO` expires. A non-blocking socket returns `EINPROGRESS` at
+ * once; wait for it to become writable, then read `SO_ERROR`. While the
+ * handshake is under way another `connect` is `EALREADY`; the first one
+ * after it finished returns 0 (or its error), later ones `EISCONN`.
+ * `ENETUNREACH` when no route leads to the address.
+ *
+ * # Safety
+ * `addr` must point at `len` readable bytes.
+ */
+int tapstack_connect(int fd, const struct sockaddr *addr, socklen_t len);
+
+/**
+ * `send(2)`: copies `buf[0..len]` into the send buffer. Blocking: returns
+ * when all of it is queued (short when a signal or `SO_SNDTIMEO` stops it
+ * after some bytes; `EINTR`/`EAGAIN` before any). Non-blocking (or
+ * `MSG_DONTWAIT` in `flags`): queues what fits, `EAGAIN` when nothing
+ * does. On a connection that cannot send (never connected, shut down for
+ * writing, closed by the peer's RST after the error was reported): `EPIPE`
+ * and `SIGPIPE` on the calling thread, unless `MSG_NOSIGNAL`. A NULL
+ * `buf` with `len` > 0 is `EFAULT`.
+ *
+ * # Safety
+ * `buf` must hold `len` readable bytes.
+ */
+ssize_t tapstack_send(int fd, const void *buf, size_t len, int flags);
+
+/**
+ * `sendto(2)`: [`tapstack_send`]; `addr` and `addrlen` are ignored on a
+ * connected TCP socket, as in Linux.
+ *
+ * # Safety
+ * As for [`tapstack_send`].
+ */
+ssize_t tapstack_sendto(int fd,
+                        const void *buf,
+                        size_t len,
+                        int flags,
+                        const struct sockaddr *addr,
+                        socklen_t addrlen);
+
+/**
+ * `sendmsg(2)`: sends `msg->msg_iov` (at most 1024 iovecs) in order, as
+ * [`tapstack_send`]; name and control data are ignored.
+ *
+ * # Safety
+ * `msg` must point at a valid `struct msghdr`.
+ */
+ssize_t tapstack_sendmsg(int fd, const struct msghdr *msg, int flags);
+
+/**
+ * `write(2)`: [`tapstack_send`] with no flags (so `SIGPIPE` on `EPIPE`).
+ *
+ * # Safety
+ * `buf` must hold `len` readable bytes.
+ */
+ssize_t tapstack_write(int fd, const void *buf, size_t len);
+
+/**
+ * `writev(2)`: the `cnt` buffers of `iov` in order, no flags (`cnt`
+ * outside 0..=1024 is `EINVAL`).
+ *
+ * # Safety
+ * `iov` must point at `cnt` valid iovecs.
+ */
+ssize_t tapstack_writev(int fd, const struct iovec *iov, int cnt);
+
+/**
+ * `sendfile(2)` from a seekable file `in_fd` to the stack socket
+ * `out_fd`: up to `count` bytes read with `pread` from `*offset` (then
+ * advanced past what was sent), or from the file position (then moved) when
+ * `offset` is NULL. Blocks as [`tapstack_send`]; returns the bytes sent, 0
+ * at end of file. A non-seekable `in_fd` is `EINVAL`. Between kernel fds
+ * it is the kernel's `sendfile`.
+ *
+ * # Safety
+ * `offset` is NULL or points at a writable `off_t`.
+ */
+ssize_t tapstack_sendfile(int out_fd, int in_fd, off_t *offset, size_t count);
+
+/**
+ * `sendfile64`: [`tapstack_sendfile`] with a 64-bit offset (`off64_t`,
+ * declared here as `int64_t` so the header needs no `_LARGEFILE64_SOURCE`).
+ *
+ * # Safety
+ * As for [`tapstack_sendfile`].
+ */
+ssize_t tapstack_sendfile64(int out_fd, int in_fd, int64_t *offset, size_t count);
+
+/**
+ * `recv(2)`: copies up to `len` received bytes into `buf` and returns as
+ * soon as there are some (a short read), 0 at end of file (the peer's FIN,
+ * or `shutdown(SHUT_RD)`). Blocks while there is nothing (`SO_RCVTIMEO`:
+ * `EAGAIN`; a signal: `EINTR`), or `EAGAIN` when non-blocking or with
+ * `MSG_DONTWAIT`. `MSG_PEEK` leaves the bytes queued; `MSG_WAITALL` waits
+ * for all `len` bytes (short only at end of file, an error, a signal or a
+ * timeout). `ECONNRESET` after the peer's RST, `ETIMEDOUT` when
+ * retransmissions ran out, `ENOTCONN` on a socket that never connected.
+ *
+ * # Safety
+ * `buf` must hold `len` writable bytes.
+ */
+ssize_t tapstack_recv(int fd, void *buf, size_t len, int flags);
+
+/**
+ * `recvfrom(2)`: [`tapstack_recv`]; TCP reports no address: when `addr`
+ * is not NULL, `*addrlen` becomes 0, as in Linux.
+ *
+ * # Safety
+ * As for [`tapstack_recv`]; `addr` is NULL or `addrlen` points at its
+ * length.
+ */
+ssize_t tapstack_recvfrom(int fd,
+                          void *buf,
+                          size_t len,
+                          int flags,
+                          struct sockaddr *addr,
+                          socklen_t *addrlen);
+
+/**
+ * `recvmsg(2)`: [`tapstack_recv`] into `msg->msg_iov`; `msg_namelen`,
+ * `msg_controllen` and `msg_flags` are set to 0.
+ *
+ * # Safety
+ * `msg` must point at a valid, writable `struct msghdr`.
+ */
+ssize_t tapstack_recvmsg(int fd, struct msghdr *msg, int flags);
+
+/**
+ * `read(2)`: [`tapstack_recv`] with no flags.
+ *
+ * # Safety
+ * `buf` must hold `len` writable bytes.
+ */
+ssize_t tapstack_read(int fd, void *buf, size_t len);
+
+/**
+ * `readv(2)`: [`tapstack_recv`] into the `cnt` buffers of `iov` in order.
+ *
+ * # Safety
+ * `iov` must point at `cnt` valid iovecs.
+ */
+ssize_t tapstack_readv(int fd, const struct iovec *iov, int cnt);
+
+/**
+ * `shutdown(2)`: `how` is `SHUT_RD` (later reads return 0; a thread
+ * blocked in `recv` wakes with 0), `SHUT_WR` (FIN after the queued data:
+ * a half-close; later sends are `EPIPE`) or `SHUT_RDWR`; others `EINVAL`.
+ * `ENOTCONN` on a socket that is not connected.
+ */
+int tapstack_shutdown(int fd, int how);
+
+/**
+ * `close(2)`: forgets `fd` and closes its kernel fd. When it was the last
+ * fd of the socket (see `dup`), the connection is closed: FIN after the
+ * queued data, or RST when received data was left unread or `SO_LINGER`
+ * is on with 0 s; a listener resets the connections nobody accepted. The
+ * FIN exchange and TIME-WAIT then go on in the stack. A thread blocked in
+ * `recv` on the socket keeps it open until its call returns (as in
+ * Linux). In a forked child, closing an inherited socket sends nothing.
+ */
+int tapstack_close(int fd);
+
+/**
+ * `getsockname(2)`: the local `sockaddr_in` (0.0.0.0:0 before `bind`),
+ * truncated to `*len`; `*len` becomes 16.
+ *
+ * # Safety
+ * `len` points at the length of `addr`, which must be writable.
+ */
+int tapstack_getsockname(int fd, struct sockaddr *addr, socklen_t *len);
+
+/**
+ * `getpeername(2)`: the peer's `sockaddr_in`, as [`tapstack_getsockname`];
+ * `ENOTCONN` unless connected.
+ *
+ * # Safety
+ * As for [`tapstack_getsockname`].
+ */
+int tapstack_getpeername(int fd, struct sockaddr *addr, socklen_t *len);
+
+/**
+ * `setsockopt(2)`. `SOL_SOCKET`: `SO_REUSEADDR`, `SO_REUSEPORT`,
+ * `SO_KEEPALIVE`, `SO_RCVBUF`/`SO_SNDBUF` (doubled and clamped as in
+ * Linux), `SO_LINGER`, `SO_RCVTIMEO`/`SO_SNDTIMEO` (`struct timeval`;
+ * `EDOM` for `tv_usec` out of range). `IPPROTO_TCP`: `TCP_NODELAY`,
+ * `TCP_CORK`, `TCP_MAXSEG` (88..=32767), `TCP_KEEPIDLE`/`TCP_KEEPINTVL`
+ * (seconds), `TCP_KEEPCNT`, `TCP_CONGESTION` (`"reno"` or `"cubic"`, for a
+ * later `connect`; other names `ENOENT`). Int values need `len` >= 4
+ * (`EINVAL`); other options are `ENOPROTOOPT`.
+ *
+ * # Safety
+ * `val` must hold `len` readable bytes.
+ */
+int tapstack_setsockopt(int fd, int level, int name, const void *val, socklen_t len);
+
+/**
+ * `getsockopt(2)`: the options of [`tapstack_setsockopt`], plus `SO_TYPE`,
+ * `SO_ERROR` (the pending error, cleared by reading it), `SO_ACCEPTCONN`,
+ * `SO_DOMAIN`, `SO_PROTOCOL` and `TCP_INFO` (Linux's `struct tcp_info`).
+ * The value is truncated to `*len`, which is set to the length written.
+ *
+ * # Safety
+ * `len` points at the length of `val`, which must be writable.
+ */
+int tapstack_getsockopt(int fd, int level, int name, void *val, socklen_t *len);
+
+/**
+ * `fcntl(2)` with one argument (`arg`, 0 when `cmd` takes none):
+ * `F_GETFL`/`F_SETFL` (`O_NONBLOCK`, shared by dup'ed fds),
+ * `F_GETFD`/`F_SETFD` (`FD_CLOEXEC`, per fd), `F_DUPFD` and
+ * `F_DUPFD_CLOEXEC` (a duplicate at or above `arg`, as [`tapstack_dup`]).
+ *
+ * # Safety
+ * The same contract as `fcntl` for `cmd`.
+ */
+int tapstack_fcntl(int fd, int cmd, unsigned long arg);
+
+/**
+ * `fcntl64`: [`tapstack_fcntl`] (glibc's name for `fcntl` with 64-bit
+ * file locks).
+ *
+ * # Safety
+ * The same contract as `fcntl` for `cmd`.
+ */
+int tapstack_fcntl64(int fd, int cmd, unsigned long arg);
+
+/**
+ * `ioctl(2)` with one argument: `FIONBIO` (`arg` points at an int: non-zero
+ * sets `O_NONBLOCK`), `FIONREAD`/`SIOCINQ` (bytes ready to read) and
+ * `SIOCOUTQ` (bytes not yet acknowledged) into the int `arg` points at
+ * (`EINVAL` on a listener), `FIOCLEX`/`FIONCLEX`; others `ENOTTY`.
+ *
+ * # Safety
+ * The same contract as `ioctl` for `request`.
+ */
+int tapstack_ioctl(int fd, unsigned long request, void *arg);
+
+/**
+ * `dup(2)`: a new fd (the kernel's lowest free number, made with the
+ * kernel's own dup) for the same socket: options, `O_NONBLOCK` and the
+ * connection are shared; the connection closes when its last fd does.
+ */
+int tapstack_dup(int fd);
+
+/**
+ * `dup2(2)`: as [`tapstack_dup`], onto `new`; what `new` was is closed
+ * first (a stack socket there is forgotten, and closed if that was its
+ * last fd). `dup2(fd, fd)` returns `fd`.
+ */
+int tapstack_dup2(int old, int new_);
+
+/**
+ * `dup3(2)`: [`tapstack_dup2`] with `flags` 0 or `O_CLOEXEC`; `old ==
+ * new` is `EINVAL`.
+ */
+int tapstack_dup3(int old, int new_, int flags);
 
 #ifdef __cplusplus
 }  // extern "C"

@@ -20,6 +20,7 @@
 //! waiter is woken, the pcap is flushed, and the host program goes on.
 
 pub mod log;
+pub mod process;
 pub use crate::config::Config;
 use crate::device::{Batch, Device, FaultDevice, PcapDevice, TapDevice};
 use crate::stack::SocketHandle;
@@ -36,7 +37,7 @@ use std::cell::Cell;
 use std::fmt;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicU8, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicPtr, AtomicU8, Ordering};
 use std::thread::ThreadId;
 
 const TAP: Token = Token(0);
@@ -62,6 +63,18 @@ pub struct Runtime {
     finished: Mutex<bool>,
     finished_cv: Condvar,
     thread: OnceCell<ThreadId>,
+    /// Set in a forked child: this runtime is the parent's (see
+    /// [`process`]).
+    inherited: AtomicBool,
+}
+
+impl fmt::Debug for Runtime {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Runtime")
+            .field("ifname", &self.config.ifname)
+            .field("health", &self.health())
+            .finish_non_exhaustive()
+    }
 }
 
 /// Why the runtime could not start: one line for the user, and the errno
@@ -179,6 +192,7 @@ impl Runtime {
             finished: Mutex::new(false),
             finished_cv: Condvar::new(),
             thread: OnceCell::new(),
+            inherited: AtomicBool::new(false),
         }));
         // The thread starts with every signal blocked: the application's
         // handlers must never run on it.
@@ -229,8 +243,12 @@ impl Runtime {
     }
 
     /// `Ok` while the stack thread runs; `Err(EIO)` after it failed,
-    /// `Err(ENETDOWN)` after [`Runtime::shutdown`].
+    /// `Err(ENETDOWN)` after [`Runtime::shutdown`], `Err(EBADFD)` in a
+    /// forked child (the runtime is the parent's).
     pub fn health(&self) -> Result<(), i32> {
+        if self.inherited.load(Ordering::Acquire) {
+            return Err(libc::EBADFD);
+        }
         match self.state.load(Ordering::Acquire) {
             RUNNING => Ok(()),
             FAILED => Err(libc::EIO),
@@ -374,10 +392,22 @@ fn wake_words(words: &[(SocketHandle, Arc<WaitQueue>)]) {
     }
 }
 
-static GLOBAL: OnceCell<Result<&'static Runtime, i32>> = OnceCell::new();
+/// The runtime of this process: null until started, else a leaked
+/// `Result` (a failed start is remembered too). A forked child resets it
+/// to null ([`process`]), so that its first socket tries a stack of its own.
+static CURRENT: AtomicPtr<Result<&'static Runtime, i32>> = AtomicPtr::new(std::ptr::null_mut());
+
+/// Held while a thread starts the runtime (and across `fork`).
+static START: Mutex<()> = Mutex::new(());
 
 thread_local! {
     static STARTING: Cell<bool> = const { Cell::new(false) };
+}
+
+fn current() -> Option<Result<&'static Runtime, i32>> {
+    let p = CURRENT.load(Ordering::Acquire);
+    // SAFETY: a non-null CURRENT points at a leaked, never freed Result.
+    (!p.is_null()).then(|| unsafe { *p })
 }
 
 /// Starts the runtime once per process from the environment, lazily and
@@ -385,17 +415,31 @@ thread_local! {
 /// once, and every call returns `ENETDOWN`; after the stack thread failed,
 /// `EIO`.
 pub fn ensure_started() -> Result<&'static Runtime, i32> {
-    if let Some(started) = GLOBAL.get() {
-        let rt = (*started)?;
+    if let Some(started) = current() {
+        let rt = started?;
         return rt.health().map(|()| rt);
     }
     // A call from inside the start-up itself (through an interposed libc
-    // call) must not deadlock on the cell.
+    // call) must not deadlock on the lock.
     if STARTING.with(Cell::get) {
         return Err(libc::EAGAIN);
     }
     STARTING.with(|s| s.set(true));
-    let started = *GLOBAL.get_or_init(start_from_env);
+    let started = {
+        let _start = START.lock();
+        match current() {
+            Some(started) => started,
+            None => {
+                let started = start_from_env();
+                let leaked = Box::into_raw(Box::new(started));
+                CURRENT.store(leaked, Ordering::Release);
+                if started.is_ok() {
+                    process::register_exit_handler();
+                }
+                started
+            }
+        }
+    };
     STARTING.with(|s| s.set(false));
     let rt = started?;
     rt.health().map(|()| rt)
@@ -416,9 +460,10 @@ fn start_from_env() -> Result<&'static Runtime, i32> {
     })
 }
 
-/// The runtime, if it started and its thread has not failed.
+/// The runtime, if it started in this process and its thread has not
+/// failed. `None` in a forked child until it starts a stack of its own.
 pub fn get() -> Option<&'static Runtime> {
-    match GLOBAL.get() {
+    match current() {
         Some(Ok(rt)) if rt.health().is_ok() => Some(rt),
         _ => None,
     }

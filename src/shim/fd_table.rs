@@ -10,10 +10,11 @@
 //! Fds at or above [`MAX_FD`] cannot be ours: `socket()` refuses with
 //! `EMFILE` rather than reserve one.
 
+use crate::runtime::Runtime;
 use crate::stack::SocketHandle;
 use parking_lot::RwLock;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU8, AtomicU64, Ordering};
 
 /// One past the largest fd the table can hold (Linux's default hard limit
 /// for `RLIMIT_NOFILE` is 2^20). The bitmap is 128 KiB of zero pages.
@@ -27,21 +28,44 @@ static OURS: [AtomicU64; WORDS] = [const { AtomicU64::new(0) }; WORDS];
 /// A stack socket as the program holds it: POSIX's "open file
 /// description", shared by the fds `dup` makes. When the last fd that
 /// refers to it is closed, the stack socket is closed
-/// ([`OpenSocket`]'s `Drop`, installed by the socket calls).
+/// ([`OpenSocket`]'s `Drop`, installed by the socket calls). A thread
+/// blocked in a call holds a reference too, so a `close` from another
+/// thread takes effect when that call returns (as in Linux, which holds
+/// the file during the call).
 #[derive(Debug)]
 pub struct OpenSocket {
     /// The socket in the stack.
     pub handle: SocketHandle,
+    /// The runtime whose stack holds it (`None` only in unit tests).
+    pub rt: Option<&'static Runtime>,
     /// `O_NONBLOCK`: a file status flag, shared by dup'ed fds.
     pub nonblocking: AtomicBool,
+    /// `SO_RCVTIMEO` in microseconds, 0 for none.
+    pub rcv_timeout_us: AtomicU64,
+    /// `SO_SNDTIMEO` in microseconds, 0 for none.
+    pub snd_timeout_us: AtomicU64,
+    /// A `connect` returned `EINPROGRESS` (or was interrupted) and no later
+    /// `connect` has seen it finish: Linux's `SS_CONNECTING`.
+    pub connecting: AtomicBool,
+    /// `TCP_CONGESTION` chosen before `connect`: 0 default, 1 reno, 2 cubic.
+    pub congestion: AtomicU8,
 }
 
 impl OpenSocket {
-    /// A new open socket for `handle`.
-    pub fn new(handle: SocketHandle, nonblocking: bool) -> Arc<OpenSocket> {
+    /// A new open socket for `handle` in `rt`'s stack.
+    pub fn new(
+        handle: SocketHandle,
+        rt: Option<&'static Runtime>,
+        nonblocking: bool,
+    ) -> Arc<OpenSocket> {
         Arc::new(OpenSocket {
             handle,
+            rt,
             nonblocking: AtomicBool::new(nonblocking),
+            rcv_timeout_us: AtomicU64::new(0),
+            snd_timeout_us: AtomicU64::new(0),
+            connecting: AtomicBool::new(false),
+            congestion: AtomicU8::new(0),
         })
     }
 
@@ -49,11 +73,22 @@ impl OpenSocket {
     pub fn is_nonblocking(&self) -> bool {
         self.nonblocking.load(Ordering::Relaxed)
     }
+
+    /// The runtime to call, when it can serve this socket: `EBADFD` in a
+    /// forked child (the socket is the parent's), `EIO` after the stack
+    /// thread failed, `ENETDOWN` after it stopped.
+    pub fn runtime(&self) -> Result<&'static Runtime, i32> {
+        let rt = self.rt.ok_or(libc::EBADFD)?;
+        rt.health()?;
+        Ok(rt)
+    }
 }
 
 impl Drop for OpenSocket {
     fn drop(&mut self) {
-        super::socket::release(self.handle);
+        if let Some(rt) = self.rt {
+            super::socket::release(rt, self.handle);
+        }
     }
 }
 
@@ -114,6 +149,33 @@ pub fn remove(fd: i32) -> Option<Entry> {
     ENTRIES.write().get_mut(fd as usize).and_then(Option::take)
 }
 
+/// Sets `fd`'s `FD_CLOEXEC` as the program sees it; false if not ours.
+pub fn set_cloexec(fd: i32, cloexec: bool) -> bool {
+    if !is_ours(fd) {
+        return false;
+    }
+    match ENTRIES.write().get_mut(fd as usize) {
+        Some(Some(e)) => {
+            e.cloexec = cloexec;
+            true
+        }
+        _ => false,
+    }
+}
+
+/// Before `fork`: holds the table's lock across the fork, so the child's
+/// copy is whole and its lock free (released by [`unlock_after_fork`]).
+pub fn lock_for_fork() {
+    std::mem::forget(ENTRIES.write());
+}
+
+/// After `fork`, in the parent and in the child.
+pub fn unlock_after_fork() {
+    // SAFETY: lock_for_fork took the write lock in this thread and forgot
+    // the guard.
+    unsafe { ENTRIES.force_unlock_write() };
+}
+
 /// A copy of `fd`'s entry, if it is ours.
 pub fn get(fd: i32) -> Option<Entry> {
     if !is_ours(fd) {
@@ -134,6 +196,7 @@ mod tests {
         thread_local! {
             static SOCKET: Arc<OpenSocket> = OpenSocket::new(
                 SocketHandle { index: u32::MAX, generation: 0 },
+                None,
                 true,
             );
         }

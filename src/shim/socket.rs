@@ -1,15 +1,22 @@
-//! The POSIX-named socket calls: `socket` and `close`.
+//! The POSIX-named socket calls that make and unmake fds: `socket`,
+//! `close`, `dup`, `dup2`, `dup3`.
 //!
 //! These names stay out of `include/tapstack.h` (see `cbindgen.toml`), so the
 //! header can be included next to `<sys/socket.h>`.
+//!
+//! Every stack socket sits on a real kernel fd (an eventfd, always
+//! close-on-exec in the kernel), so fd numbers are the kernel's. `dup`s are
+//! made by the kernel from that fd, and the new number is registered with
+//! the same [`OpenSocket`].
 
-use super::errno::fail;
+use super::errno::{Errno, errno, fail, ret};
 use super::fd_table::{self, Entry, OpenSocket};
 use super::guard::guard;
-use crate::runtime;
+use crate::runtime::{self, Runtime};
 use crate::stack::SocketHandle;
 use crate::sys::real;
 use libc::c_int;
+use std::sync::Arc;
 
 /// The `socket()` calls the stack serves: IPv4 TCP.
 fn is_ipv4_tcp(domain: c_int, ty: c_int, protocol: c_int) -> bool {
@@ -30,19 +37,17 @@ pub unsafe extern "C" fn socket(domain: c_int, ty: c_int, protocol: c_int) -> c_
             // SAFETY: integer arguments, passed on unchanged.
             return unsafe { real::socket(domain, ty, protocol) };
         }
-        match new_socket(ty) {
-            Ok(fd) => fd,
-            Err(e) => fail(e),
-        }
+        ret(new_socket(ty))
     })
 }
 
 /// Starts the stack if needed and reserves the fd of a new stack socket.
-pub(crate) fn new_socket(ty: c_int) -> Result<c_int, c_int> {
+pub(crate) fn new_socket(ty: c_int) -> Errno<c_int> {
     let rt = runtime::ensure_started()?;
     let fd = reserve_fd()?;
     let handle = rt.lock().socket();
     install(
+        rt,
         fd,
         handle,
         ty & libc::SOCK_NONBLOCK != 0,
@@ -53,13 +58,14 @@ pub(crate) fn new_socket(ty: c_int) -> Result<c_int, c_int> {
 /// Makes `fd` (a freshly reserved fd) stand for the stack socket `handle`.
 /// On failure the fd is closed and the socket released.
 pub(crate) fn install(
+    rt: &'static Runtime,
     fd: c_int,
     handle: SocketHandle,
     nonblocking: bool,
     cloexec: bool,
-) -> Result<c_int, c_int> {
+) -> Errno<c_int> {
     let entry = Entry {
-        socket: OpenSocket::new(handle, nonblocking),
+        socket: OpenSocket::new(handle, Some(rt), nonblocking),
         cloexec,
     };
     if let Err(e) = fd_table::insert(fd, entry) {
@@ -71,30 +77,31 @@ pub(crate) fn install(
 }
 
 /// Closes the stack socket `handle` once no fd refers to it any more
-/// (called from [`OpenSocket`]'s `Drop`). In a process whose stack is not
-/// running (e.g. a forked child), it does nothing: the socket belongs to
-/// the stack of the process that created it.
-pub(crate) fn release(handle: SocketHandle) {
-    if handle.index == u32::MAX {
+/// (called from [`OpenSocket`]'s `Drop`). In a forked child, where the
+/// runtime is the parent's, it does nothing: the socket and its connection
+/// belong to the parent.
+pub(crate) fn release(rt: &'static Runtime, handle: SocketHandle) {
+    if rt.health().is_err() {
         return;
     }
-    if let Some(rt) = runtime::get() {
-        let mut stack = rt.lock();
-        stack.close(handle);
-        rt.finish(stack);
-    }
+    let mut stack = rt.lock();
+    stack.close(handle);
+    rt.finish(stack);
 }
 
-/// A real kernel fd to stand for a stack socket: an eventfd, small, closable
-/// and pollable.
-fn reserve_fd() -> Result<c_int, c_int> {
+/// A real kernel fd to stand for a stack socket: an eventfd, small,
+/// closable, pollable, and close-on-exec (the stack does not survive
+/// `exec`).
+pub(crate) fn reserve_fd() -> Errno<c_int> {
     // SAFETY: integer arguments.
     let fd = unsafe { real::eventfd(0, libc::EFD_CLOEXEC | libc::EFD_NONBLOCK) };
-    if fd < 0 {
-        Err(super::errno::errno())
-    } else {
-        Ok(fd)
-    }
+    if fd < 0 { Err(errno()) } else { Ok(fd) }
+}
+
+/// The open socket behind one of our fds (`EBADF` if another thread
+/// closed it meanwhile).
+pub(crate) fn lookup(fd: c_int) -> Errno<Arc<OpenSocket>> {
+    fd_table::get(fd).map(|e| e.socket).ok_or(libc::EBADF)
 }
 
 /// `close(2)`: a stack socket is forgotten and its reserved fd closed; any
@@ -106,17 +113,119 @@ fn reserve_fd() -> Result<c_int, c_int> {
 pub unsafe extern "C" fn close(fd: c_int) -> c_int {
     guard("close", || {
         // Dropping the entry releases the stack socket when this was the
-        // last fd that referred to it.
+        // last fd that referred to it (and no call in another thread still
+        // uses it).
         drop(fd_table::remove(fd));
         // SAFETY: closing an fd is always memory-safe.
         unsafe { real::close(fd) }
     })
 }
 
+/// Registers `new` (a kernel duplicate of `old`) as the same open socket.
+fn register_dup(new: c_int, socket: Arc<OpenSocket>, cloexec: bool) -> Errno<c_int> {
+    if let Err(e) = fd_table::insert(new, Entry { socket, cloexec }) {
+        // SAFETY: our own fresh duplicate.
+        unsafe { real::close(new) };
+        return Err(e);
+    }
+    Ok(new)
+}
+
+/// `dup`/`F_DUPFD`/`F_DUPFD_CLOEXEC` of one of our fds: the kernel picks
+/// the lowest free number at or above `min`.
+pub(crate) fn dup_ours(fd: c_int, min: c_int, cloexec: bool) -> Errno<c_int> {
+    let socket = lookup(fd)?;
+    // The kernel fd stays close-on-exec whatever the program asks: the
+    // program's flag is kept in the table.
+    // SAFETY: integer arguments.
+    let new = unsafe { real::fcntl(fd, libc::F_DUPFD_CLOEXEC, min as libc::c_ulong) };
+    if new < 0 {
+        return Err(errno());
+    }
+    register_dup(new, socket, cloexec)
+}
+
+/// `dup2`/`dup3` when `old` or `new` may be ours.
+fn dup_onto(old: c_int, new: c_int, cloexec: bool) -> Errno<c_int> {
+    if !fd_table::is_ours(old) {
+        // SAFETY: integer arguments.
+        let r = unsafe { real::dup3(old, new, if cloexec { libc::O_CLOEXEC } else { 0 }) };
+        if r < 0 {
+            return Err(errno());
+        }
+        // The kernel closed `new` (ours, maybe): forget it.
+        drop(fd_table::remove(new));
+        return Ok(r);
+    }
+    let socket = lookup(old)?;
+    // Forget `new` first, outside the table's lock, so that a stack socket
+    // it was the last fd of is released cleanly.
+    drop(fd_table::remove(new));
+    // SAFETY: integer arguments.
+    let r = unsafe { real::dup3(old, new, libc::O_CLOEXEC) };
+    if r < 0 {
+        return Err(errno());
+    }
+    register_dup(r, socket, cloexec)
+}
+
+/// `dup(2)`: a stack socket's duplicate is a new kernel fd for the same
+/// open socket; any other fd goes to the kernel.
+///
+/// # Safety
+/// None beyond libc's.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn dup(fd: c_int) -> c_int {
+    guard("dup", || {
+        if !fd_table::is_ours(fd) {
+            // SAFETY: integer argument.
+            return unsafe { real::dup(fd) };
+        }
+        ret(dup_ours(fd, 0, false))
+    })
+}
+
+/// `dup2(2)`: as `dup`, onto `new` (closing what `new` was first; a stack
+/// socket there is forgotten).
+///
+/// # Safety
+/// None beyond libc's.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn dup2(old: c_int, new: c_int) -> c_int {
+    guard("dup2", || {
+        if !fd_table::is_ours(old) && !fd_table::is_ours(new) {
+            // SAFETY: integer arguments.
+            return unsafe { real::dup2(old, new) };
+        }
+        if old == new {
+            // Ours, so open: dup2(fd, fd) does nothing and returns fd.
+            return new;
+        }
+        ret(dup_onto(old, new, false))
+    })
+}
+
+/// `dup3(2)`: as `dup2`, with `O_CLOEXEC`; `old == new` is `EINVAL`.
+///
+/// # Safety
+/// None beyond libc's.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn dup3(old: c_int, new: c_int, flags: c_int) -> c_int {
+    guard("dup3", || {
+        if !fd_table::is_ours(old) && !fd_table::is_ours(new) {
+            // SAFETY: integer arguments.
+            return unsafe { real::dup3(old, new, flags) };
+        }
+        if flags & !libc::O_CLOEXEC != 0 || old == new {
+            return fail(libc::EINVAL);
+        }
+        ret(dup_onto(old, new, flags & libc::O_CLOEXEC != 0))
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::shim::errno::errno;
 
     #[test]
     fn only_ipv4_tcp_is_ours() {
@@ -142,6 +251,16 @@ mod tests {
         let fd = unsafe { socket(libc::AF_UNIX, libc::SOCK_STREAM | libc::SOCK_CLOEXEC, 0) };
         assert!(fd >= 0);
         assert!(!fd_table::is_ours(fd));
+        // SAFETY: our own fd.
+        unsafe {
+            let d = dup(fd);
+            assert!(d > fd && !fd_table::is_ours(d));
+            assert_eq!(dup2(fd, d), d);
+            assert_eq!(dup3(fd, d, 0), d);
+            assert_eq!(dup3(fd, fd, 0), -1);
+            assert_eq!(errno(), libc::EINVAL);
+            assert_eq!(close(d), 0);
+        }
         // SAFETY: our own fd.
         assert_eq!(unsafe { close(fd) }, 0);
         // SAFETY: closing a closed fd is an error, not UB.

@@ -440,3 +440,64 @@ fn apply_live_options(tcb: &mut Tcb, o: &SocketOptions) {
     tcb.set_cork(o.cork);
     tcb.set_keepalive(o.keepalive);
 }
+
+/// Calls the shim needs beyond the socket calls above (process exit).
+impl Stack {
+    /// At process exit: aborts every connection (RST to each synchronized
+    /// peer, RFC 9293 §3.10.5), so that no peer is left waiting for a
+    /// process that is gone. Listeners and fresh sockets stay as they are.
+    pub fn abort_all(&mut self) {
+        let mut touched = Vec::new();
+        for (i, slot) in self.sockets.iter_mut().enumerate() {
+            if let Some(tcb) = slot.socket.as_mut().and_then(|s| s.tcb_mut())
+                && tcb.state() != State::Closed
+            {
+                tcb.abort();
+                touched.push(i as u32);
+            }
+        }
+        for i in touched {
+            self.touch(i);
+        }
+    }
+
+    /// The defaults new connections start from.
+    pub fn tcp_defaults(&self) -> &TcpConfig {
+        &self.tcp_defaults
+    }
+}
+
+/// Options the shim sets beyond [`SocketOptions`].
+impl Stack {
+    /// `connect` with `TCP_CONGESTION` chosen before it (`None`: the
+    /// stack's default).
+    pub fn connect_with_congestion(
+        &mut self,
+        now: Instant,
+        h: SocketHandle,
+        remote: SocketAddrV4,
+        congestion: Option<crate::tcp::CongestionAlgo>,
+    ) -> Result<()> {
+        let saved = self.tcp_defaults.congestion;
+        if let Some(c) = congestion {
+            self.tcp_defaults.congestion = c;
+        }
+        let r = self.connect(now, h, remote);
+        self.tcp_defaults.congestion = saved;
+        r
+    }
+
+    /// `TCP_CONGESTION` of a connection (`None` before it has a TCB).
+    pub fn congestion_name(&self, h: SocketHandle) -> Result<Option<&'static str>> {
+        Ok(self.sock(h)?.tcb().map(|t| t.congestion_name()))
+    }
+
+    /// `SO_SNDBUF` on a live connection: resizes its send buffer now.
+    pub fn resize_send_buffer(&mut self, h: SocketHandle, bytes: usize) -> Result<()> {
+        if let Some(tcb) = self.sock_mut(h)?.tcb_mut() {
+            tcb.set_send_buffer(bytes);
+            self.touch(h.index);
+        }
+        Ok(())
+    }
+}

@@ -243,6 +243,12 @@ real! {
         let _ = fdslen;
         poll(fds, nfds, timeout)
     };
+    /// Not intercepted (`sendfile` reads the file with it).
+    fn pread(fd: c_int, buf: *mut c_void, count: size_t, offset: off_t) -> ssize_t =
+        sys_ssize!(libc::SYS_pread64, fd, buf, count, offset);
+    /// Not intercepted (`sendfile` without an offset moves the file position).
+    fn lseek(fd: c_int, offset: off_t, whence: c_int) -> off_t =
+        libc::syscall(libc::SYS_lseek, fd, offset, whence) as off_t;
     /// Not intercepted; here so that every raw call goes through `sys`.
     fn eventfd(initval: c_uint, flags: c_int) -> c_int =
         sys_int!(libc::SYS_eventfd2, initval, flags);
@@ -283,6 +289,29 @@ pub unsafe fn ioctl(fd: c_int, request: c_ulong, arg: *mut c_void) -> c_int {
         // SAFETY: as above, for the system call.
         None => unsafe { sys_int!(libc::SYS_ioctl, fd, request, arg) },
     }
+}
+
+/// Registers `f` to run at `exit` (libc's `atexit`).
+pub fn atexit(f: extern "C" fn()) {
+    // SAFETY: `f` is a plain function that lives as long as the process
+    // (the library is never unloaded while preloaded).
+    unsafe { libc::atexit(f) };
+}
+
+/// Registers fork handlers (libc's `pthread_atfork`).
+pub fn pthread_atfork(
+    prepare: unsafe extern "C" fn(),
+    parent: unsafe extern "C" fn(),
+    child: unsafe extern "C" fn(),
+) {
+    // SAFETY: plain functions that live as long as the process.
+    unsafe { libc::pthread_atfork(Some(prepare), Some(parent), Some(child)) };
+}
+
+/// Sends `SIGPIPE` to the calling thread, as Linux does for `EPIPE`.
+pub fn raise_sigpipe() {
+    // SAFETY: signalling the calling thread.
+    unsafe { libc::pthread_kill(libc::pthread_self(), libc::SIGPIPE) };
 }
 
 /// `dup2` from `dup3`, which differs when both fds are the same.

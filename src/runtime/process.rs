@@ -1,0 +1,121 @@
+//! The runtime across `fork` and `exit` (see `docs/processes.md`).
+//!
+//! - **fork**: the shim's `pthread_atfork` handlers call [`fork_prepare`]
+//!   before the fork (it takes the start lock and the stack lock, so the
+//!   child's copy of the stack is not caught half-changed), [`fork_parent`]
+//!   after it in the parent (unlocks) and [`fork_child`] in the child
+//!   (unlocks, marks the runtime *inherited* and forgets it). In the child
+//!   the stack thread does not exist and the TAP belongs to the parent:
+//!   the inherited runtime answers `EBADFD` ([`Runtime::health`]), a socket
+//!   closed there sends nothing, and the child's first new socket tries to
+//!   start a stack of its own.
+//! - **exit**: an `atexit` handler resets the application's connections,
+//!   lets the stack thread send the RSTs, and stops it (flushing the pcap),
+//!   all bounded in time and without waiting forever for a lock another
+//!   thread may hold.
+
+use super::{CURRENT, Runtime, START, current};
+use crate::time::Duration;
+use std::panic::catch_unwind;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+/// How long `fork` waits for the stack lock before forking without it.
+const FORK_LOCK_WAIT: Duration = Duration::from_secs(2);
+/// Bound on the whole exit handler's wait for the RSTs to leave.
+const EXIT_FLUSH: Duration = Duration::from_millis(300);
+
+/// The locks [`fork_prepare`] took (the forking thread's, so plain statics
+/// are enough: the handlers run in that one thread).
+static HELD_START: AtomicBool = AtomicBool::new(false);
+static HELD_STACK: AtomicBool = AtomicBool::new(false);
+
+fn running() -> Option<&'static Runtime> {
+    match current() {
+        Some(Ok(rt)) if !rt.inherited.load(Ordering::Acquire) => Some(rt),
+        _ => None,
+    }
+}
+
+/// Before `fork`: takes the start lock and the stack lock, and keeps them
+/// across the fork.
+pub fn fork_prepare() {
+    if let Some(g) = START.try_lock_for(FORK_LOCK_WAIT) {
+        std::mem::forget(g);
+        HELD_START.store(true, Ordering::Relaxed);
+    }
+    if let Some(rt) = running()
+        && let Some(g) = rt.stack.try_lock_for(FORK_LOCK_WAIT)
+    {
+        std::mem::forget(g);
+        HELD_STACK.store(true, Ordering::Relaxed);
+    }
+}
+
+fn release_held() {
+    if HELD_STACK.swap(false, Ordering::Relaxed)
+        && let Some(rt) = running()
+    {
+        // SAFETY: fork_prepare locked it in this thread and forgot the guard.
+        unsafe { rt.stack.force_unlock() };
+    }
+    if HELD_START.swap(false, Ordering::Relaxed) {
+        // SAFETY: as above, for the start lock.
+        unsafe { START.force_unlock() };
+    }
+}
+
+/// After `fork`, in the parent: unlocks; the parent goes on as before.
+pub fn fork_parent() {
+    release_held();
+}
+
+/// After `fork`, in the child: unlocks, then marks the parent's runtime
+/// inherited and forgets it.
+pub fn fork_child() {
+    let inherited = running();
+    release_held();
+    if let Some(rt) = inherited {
+        rt.inherited.store(true, Ordering::Release);
+    }
+    CURRENT.store(std::ptr::null_mut(), Ordering::Release);
+}
+
+/// Registers [`at_exit`] (once, when the runtime starts).
+pub(super) fn register_exit_handler() {
+    crate::sys::real::atexit(at_exit);
+}
+
+extern "C" fn at_exit() {
+    // No panic may unwind into libc's exit.
+    let _ = catch_unwind(|| {
+        if let Some(rt) = running()
+            && rt.health().is_ok()
+        {
+            rt.reset_and_stop(EXIT_FLUSH);
+        }
+    });
+}
+
+impl Runtime {
+    /// At exit: resets every connection (RST to each peer), gives the stack
+    /// thread up to `limit` to put the RSTs on the wire, then stops it.
+    /// Never waits on a lock without a bound: another thread may hold the
+    /// stack lock when `exit` is called.
+    pub fn reset_and_stop(&self, limit: Duration) {
+        let start = std::time::Instant::now();
+        if let Some(mut stack) = self.stack.try_lock_for(limit / 3) {
+            stack.abort_all();
+            self.finish(stack);
+            while start.elapsed() < limit {
+                self.wake();
+                match self.stack.try_lock_for(Duration::from_millis(20)) {
+                    Some(stack) if !stack.has_pending_transmit() => break,
+                    _ => std::thread::sleep(Duration::from_millis(1)),
+                }
+            }
+        }
+        // The stack thread finishes its turn (writing what it took) before
+        // it sees the stop flag.
+        self.shutdown();
+    }
+}

@@ -1,0 +1,291 @@
+//! Making connections: `bind`, `listen`, `accept`, `accept4`, `connect`,
+//! `shutdown`, `getsockname`, `getpeername`.
+//!
+//! `listen(fd, backlog)` sizes the listener's two queues (see
+//! `src/stack/socket.rs`): the SYN queue of half-open connections and the
+//! accept queue of established ones waiting for `accept`. `accept` takes the
+//! oldest connection from the accept queue (never from the SYN queue) and
+//! gives it a new fd: a fresh reserved eventfd, the lowest free number, as
+//! the kernel would allocate it.
+
+use super::addr::{check_out, read_sockaddr, write_sockaddr};
+use super::errno::{Errno, errno_of, ret};
+use super::fd_table::{self, OpenSocket};
+use super::guard::guard;
+use super::socket::{install, lookup, reserve_fd};
+use super::wait::{Dir, Waiter};
+use crate::stack::{SocketError, SocketHandle, Stack};
+use crate::sys::clock::monotonic_now;
+use crate::sys::real;
+use crate::tcp::{CongestionAlgo, State};
+use libc::{c_int, sockaddr, socklen_t};
+use std::sync::atomic::Ordering;
+
+/// Runs `f` on `fd`'s stack socket under the lock, ending with `finish`.
+pub(crate) fn with_stack<T>(
+    fd: c_int,
+    f: impl FnOnce(&mut Stack, SocketHandle) -> Result<T, SocketError>,
+) -> Errno<T> {
+    let sock = lookup(fd)?;
+    let rt = sock.runtime()?;
+    let mut stack = rt.lock();
+    let r = f(&mut stack, sock.handle);
+    rt.finish(stack);
+    r.map_err(errno_of)
+}
+
+/// `bind(2)`: our address or `INADDR_ANY`, port 0 for an ephemeral port.
+///
+/// # Safety
+/// `addr` must point at `len` readable bytes (NULL is `EFAULT`).
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn bind(fd: c_int, addr: *const sockaddr, len: socklen_t) -> c_int {
+    guard("bind", || {
+        if !fd_table::is_ours(fd) {
+            // SAFETY: passed on unchanged.
+            return unsafe { real::bind(fd, addr, len) };
+        }
+        // SAFETY: the caller's contract.
+        let r = unsafe { read_sockaddr(addr, len, true) }
+            .and_then(|a| with_stack(fd, |st, h| st.bind(h, a)));
+        ret(r.map(|()| 0))
+    })
+}
+
+/// `listen(2)`: see the module documentation for `backlog`.
+///
+/// # Safety
+/// None beyond libc's.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn listen(fd: c_int, backlog: c_int) -> c_int {
+    guard("listen", || {
+        if !fd_table::is_ours(fd) {
+            // SAFETY: integer arguments.
+            return unsafe { real::listen(fd, backlog) };
+        }
+        ret(with_stack(fd, |st, h| st.listen(h, backlog)).map(|()| 0))
+    })
+}
+
+fn accept_ours(fd: c_int, addr: *mut sockaddr, len: *mut socklen_t, flags: c_int) -> Errno<c_int> {
+    if flags & !(libc::SOCK_NONBLOCK | libc::SOCK_CLOEXEC) != 0 {
+        return Err(libc::EINVAL);
+    }
+    // SAFETY: the caller's contract for `addr` and `len`.
+    unsafe { check_out(addr, len)? };
+    let sock = lookup(fd)?;
+    let w = Waiter::new(&sock, false, Dir::Recv)?;
+    let rt = w.rt();
+    let (child, peer) = w.run(|st, h| st.accept(h))?;
+    let newfd = match reserve_fd() {
+        Ok(f) => f,
+        Err(e) => {
+            // No fd for it: the connection is closed (reset), as if the
+            // program had accepted and closed it.
+            let mut st = rt.lock();
+            st.close(child);
+            rt.finish(st);
+            return Err(e);
+        }
+    };
+    let newfd = install(
+        rt,
+        newfd,
+        child,
+        flags & libc::SOCK_NONBLOCK != 0,
+        flags & libc::SOCK_CLOEXEC != 0,
+    )?;
+    // SAFETY: checked by check_out above.
+    unsafe { write_sockaddr(Some(peer), addr, len) };
+    Ok(newfd)
+}
+
+/// `accept(2)`: see [`accept4`].
+///
+/// # Safety
+/// `addr` is NULL, or `len` points at its length and `addr` at that many
+/// writable bytes.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn accept(fd: c_int, addr: *mut sockaddr, len: *mut socklen_t) -> c_int {
+    guard("accept", || {
+        if !fd_table::is_ours(fd) {
+            // SAFETY: passed on unchanged.
+            return unsafe { real::accept(fd, addr, len) };
+        }
+        ret(accept_ours(fd, addr, len, 0))
+    })
+}
+
+/// `accept4(2)`: the oldest connection of the accept queue, on a new fd
+/// with `SOCK_NONBLOCK`/`SOCK_CLOEXEC` from `flags` (the listener's
+/// `O_NONBLOCK` is not inherited). Blocks while the queue is empty unless
+/// the listener is non-blocking (`EAGAIN`).
+///
+/// # Safety
+/// As for [`accept`].
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn accept4(
+    fd: c_int,
+    addr: *mut sockaddr,
+    len: *mut socklen_t,
+    flags: c_int,
+) -> c_int {
+    guard("accept4", || {
+        if !fd_table::is_ours(fd) {
+            // SAFETY: passed on unchanged.
+            return unsafe { real::accept4(fd, addr, len, flags) };
+        }
+        ret(accept_ours(fd, addr, len, flags))
+    })
+}
+
+/// Waits for a connect under way: `Ok` once established, its error once
+/// failed (`ECONNABORTED` when the error was already read via `SO_ERROR`).
+fn finish_connect(sock: &OpenSocket, w: &Waiter<'_>) -> Errno<()> {
+    let r = w.run(|st, h| match st.state(h)? {
+        State::SynSent | State::SynReceived => Err(SocketError::WouldBlock),
+        State::Closed => Err(st.take_error(h)?.unwrap_or(SocketError::ConnectionAborted)),
+        _ => Ok(()),
+    });
+    match r {
+        // Interrupted: still connecting; a later connect says EALREADY.
+        Err(libc::EINTR) => Err(libc::EINTR),
+        Err(libc::EAGAIN) => Err(libc::EALREADY),
+        r => {
+            sock.connecting.store(false, Ordering::Relaxed);
+            r
+        }
+    }
+}
+
+fn connect_ours(fd: c_int, addr: *const sockaddr, len: socklen_t) -> Errno<()> {
+    // SAFETY: the caller's contract.
+    let remote = unsafe { read_sockaddr(addr, len, false) }?;
+    let sock = lookup(fd)?;
+    let w = Waiter::new(&sock, false, Dir::Send)?;
+    if sock.connecting.load(Ordering::Relaxed) {
+        // Linux's SS_CONNECTING: EALREADY while under way (a blocking call
+        // waits), 0 the first time after it succeeded, its error after it
+        // failed; later calls get EISCONN from the stack.
+        return finish_connect(&sock, &w);
+    }
+    let congestion = match sock.congestion.load(Ordering::Relaxed) {
+        1 => Some(CongestionAlgo::NewReno),
+        2 => Some(CongestionAlgo::Cubic),
+        _ => None,
+    };
+    let rt = w.rt();
+    let r = {
+        let mut st = rt.lock();
+        let r = st.connect_with_congestion(monotonic_now(), sock.handle, remote, congestion);
+        rt.finish(st);
+        r
+    };
+    match r {
+        Err(SocketError::InProgress) => {}
+        r => return r.map_err(errno_of),
+    }
+    sock.connecting.store(true, Ordering::Relaxed);
+    if w.nonblocking() {
+        return Err(libc::EINPROGRESS);
+    }
+    match finish_connect(&sock, &w) {
+        // SO_SNDTIMEO expired: Linux says EINPROGRESS.
+        Err(libc::EALREADY) => Err(libc::EINPROGRESS),
+        r => r,
+    }
+}
+
+/// `connect(2)`: starts the handshake. A blocking socket waits for it to
+/// finish (`SO_SNDTIMEO` bounds the wait: `EINPROGRESS`; a signal:
+/// `EINTR`, the handshake goes on); a non-blocking one returns
+/// `EINPROGRESS` at once, and `SO_ERROR` tells the outcome once the socket
+/// is writable. A second `connect` while under way: `EALREADY`; once
+/// connected: `EISCONN`.
+///
+/// # Safety
+/// `addr` must point at `len` readable bytes.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn connect(fd: c_int, addr: *const sockaddr, len: socklen_t) -> c_int {
+    guard("connect", || {
+        if !fd_table::is_ours(fd) {
+            // SAFETY: passed on unchanged.
+            return unsafe { real::connect(fd, addr, len) };
+        }
+        ret(connect_ours(fd, addr, len).map(|()| 0))
+    })
+}
+
+/// `shutdown(2)`: `SHUT_RD` makes later reads see end of file (and wakes a
+/// blocked `recv` with it), `SHUT_WR` sends FIN after the queued data.
+///
+/// # Safety
+/// None beyond libc's.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn shutdown(fd: c_int, how: c_int) -> c_int {
+    guard("shutdown", || {
+        if !fd_table::is_ours(fd) {
+            // SAFETY: integer arguments.
+            return unsafe { real::shutdown(fd, how) };
+        }
+        let (read, write) = match how {
+            libc::SHUT_RD => (true, false),
+            libc::SHUT_WR => (false, true),
+            libc::SHUT_RDWR => (true, true),
+            _ => return super::errno::fail(libc::EINVAL),
+        };
+        ret(with_stack(fd, |st, h| st.shutdown(h, read, write)).map(|()| 0))
+    })
+}
+
+fn name_ours(fd: c_int, addr: *mut sockaddr, len: *mut socklen_t, peer: bool) -> Errno<c_int> {
+    if addr.is_null() {
+        return Err(libc::EFAULT);
+    }
+    // SAFETY: the caller's contract.
+    unsafe { check_out(addr, len)? };
+    let sock = lookup(fd)?;
+    let rt = sock.runtime()?;
+    let a = {
+        let st = rt.lock();
+        if peer {
+            st.peer_addr(sock.handle)
+        } else {
+            st.local_addr(sock.handle)
+        }
+    }
+    .map_err(errno_of)?;
+    // SAFETY: checked above.
+    unsafe { write_sockaddr(Some(a), addr, len) };
+    Ok(0)
+}
+
+/// `getsockname(2)`: the local address (`0.0.0.0:0` before `bind`).
+///
+/// # Safety
+/// `len` points at the length of `addr`, which must be writable.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn getsockname(fd: c_int, addr: *mut sockaddr, len: *mut socklen_t) -> c_int {
+    guard("getsockname", || {
+        if !fd_table::is_ours(fd) {
+            // SAFETY: passed on unchanged.
+            return unsafe { real::getsockname(fd, addr, len) };
+        }
+        ret(name_ours(fd, addr, len, false))
+    })
+}
+
+/// `getpeername(2)`: the peer's address; `ENOTCONN` unless connected.
+///
+/// # Safety
+/// As for [`getsockname`].
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn getpeername(fd: c_int, addr: *mut sockaddr, len: *mut socklen_t) -> c_int {
+    guard("getpeername", || {
+        if !fd_table::is_ours(fd) {
+            // SAFETY: passed on unchanged.
+            return unsafe { real::getpeername(fd, addr, len) };
+        }
+        ret(name_ours(fd, addr, len, true))
+    })
+}

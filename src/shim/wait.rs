@@ -1,0 +1,126 @@
+//! Blocking, non-blocking and timeouts: how a call waits for its socket.
+//!
+//! A call tries its operation under the stack lock. When the stack says
+//! "would block" and the call may block, the thread sleeps on the socket's
+//! wait word (a futex): it reads the word under the lock *before* trying,
+//! unlocks, and sleeps only while the word still holds that value. Whoever
+//! changes the socket (the stack thread, or another application thread via
+//! `Runtime::finish`) bumps the word after unlocking, so no wakeup is lost
+//! between the check and the sleep.
+//!
+//! Signals: the futex wait is interrupted like Linux's socket waits
+//! (`sock_intr_errno`). Without a timeout, the kernel restarts the wait
+//! itself after a handler installed with `SA_RESTART`, and the call fails
+//! with `EINTR` otherwise; with a timeout (`SO_RCVTIMEO`/`SO_SNDTIMEO`) it
+//! always fails with `EINTR`. A timeout that expires fails with `EAGAIN`
+//! (Linux's `EWOULDBLOCK`), or with `EINPROGRESS` for `connect`.
+//! Callers that moved some bytes before the interruption return the count.
+
+use super::errno::{Errno, errno_of};
+use super::fd_table::OpenSocket;
+use crate::runtime::Runtime;
+use crate::stack::{SocketError, SocketHandle, Stack};
+use crate::sys::clock::monotonic_now;
+use crate::sys::event::{FutexWait, futex_wait};
+use crate::time::{Duration, Instant};
+use std::sync::atomic::Ordering;
+
+/// Which timeout applies to a call.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Dir {
+    /// `SO_RCVTIMEO`: receiving and accepting.
+    Recv,
+    /// `SO_SNDTIMEO`: sending and connecting.
+    Send,
+}
+
+/// One call's way of waiting: blocking or not, and its deadline. Made once
+/// per call, so that a call that waits several times (a large blocking
+/// `send`, `MSG_WAITALL`) has one deadline in all.
+pub struct Waiter<'a> {
+    sock: &'a OpenSocket,
+    rt: &'static Runtime,
+    nonblocking: bool,
+    deadline: Option<Instant>,
+}
+
+impl<'a> Waiter<'a> {
+    /// A waiter for a call on `sock`; `dontwait` is `MSG_DONTWAIT`.
+    pub fn new(sock: &'a OpenSocket, dontwait: bool, dir: Dir) -> Errno<Waiter<'a>> {
+        let rt = sock.runtime()?;
+        let nonblocking = dontwait || sock.is_nonblocking();
+        let timeout_us = match dir {
+            Dir::Recv => sock.rcv_timeout_us.load(Ordering::Relaxed),
+            Dir::Send => sock.snd_timeout_us.load(Ordering::Relaxed),
+        };
+        let deadline = (!nonblocking && timeout_us > 0)
+            .then(|| monotonic_now() + Duration::from_micros(timeout_us));
+        Ok(Waiter {
+            sock,
+            rt,
+            nonblocking,
+            deadline,
+        })
+    }
+
+    /// The runtime the call runs on.
+    pub fn rt(&self) -> &'static Runtime {
+        self.rt
+    }
+
+    /// The call does not block.
+    pub fn nonblocking(&self) -> bool {
+        self.nonblocking
+    }
+
+    /// Runs `attempt` under the stack lock (ending with `finish`, which
+    /// wakes whoever the attempt affected) until it returns something other
+    /// than `WouldBlock`. A non-blocking call tries once (`EAGAIN`); a
+    /// blocking one sleeps between tries and fails with `EINTR` when a
+    /// signal interrupts it, `EAGAIN` when its timeout expires.
+    pub fn run<T>(
+        &self,
+        mut attempt: impl FnMut(&mut Stack, SocketHandle) -> Result<T, SocketError>,
+    ) -> Errno<T> {
+        let h = self.sock.handle;
+        loop {
+            let mut stack = self.rt.lock();
+            let wait = stack.wait_word(h);
+            let seen = wait.as_ref().map(|w| w.word.load(Ordering::Acquire));
+            let r = attempt(&mut stack, h);
+            self.rt.finish(stack);
+            match r {
+                Err(SocketError::WouldBlock) if !self.nonblocking => {}
+                Err(e) => return Err(errno_of(e)),
+                Ok(v) => return Ok(v),
+            }
+            let (Some(wait), Some(seen)) = (wait, seen) else {
+                return Err(libc::EBADF);
+            };
+            let timeout = match self.deadline {
+                None => None,
+                Some(d) => {
+                    let now = monotonic_now();
+                    if now >= d {
+                        return Err(libc::EAGAIN);
+                    }
+                    Some(d.saturating_duration_since(now))
+                }
+            };
+            match futex_wait(&wait.word, seen, timeout) {
+                FutexWait::Interrupted => return Err(libc::EINTR),
+                FutexWait::TimedOut => return Err(libc::EAGAIN),
+                FutexWait::Woken | FutexWait::Changed => {}
+            }
+            // The stack thread may have failed while we slept.
+            self.rt.health()?;
+        }
+    }
+}
+
+/// A call that moved `done` bytes before failing with `e`: Linux returns
+/// the count when it is not zero (an interrupted or timed-out transfer is
+/// short, not failed).
+pub fn partial(done: usize, e: i32) -> Errno<usize> {
+    if done > 0 { Ok(done) } else { Err(e) }
+}
