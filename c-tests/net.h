@@ -16,6 +16,15 @@
 #include "tapstack.h"
 #define NET(f) tapstack_##f
 #define NET_MODE "direct"
+/* tapstack_fcntl takes its argument as a plain third parameter: calls with
+ * two arguments (F_GETFL, F_GETFD) get 0, and pointers or ints are passed
+ * as unsigned long, as fcntl's variadic argument would be. */
+static inline int net_fcntl3(int fd, int cmd, unsigned long arg)
+{
+    return (tapstack_fcntl)(fd, cmd, arg);
+}
+#define NET_FCNTL_(fd, cmd, arg, ...) net_fcntl3(fd, cmd, (unsigned long)(arg))
+#define tapstack_fcntl(...) NET_FCNTL_(__VA_ARGS__, 0, 0)
 #else
 #define NET(f) f
 #define NET_MODE "posix"
