@@ -25,6 +25,37 @@
 #                        run CMD every 0.1 s until it succeeds; 1 on timeout
 #   fail "test: why"     print FAIL with the reason and exit 1
 #   pass "test"          print PASS and exit 0
+#
+# Which stack is "the tapstack side" (TAPSTACK_SIDE, default tapstack):
+#   tapstack   the program runs under LD_PRELOAD on tap0 at 198.18.0.2
+#   direct     the same program built against include/tapstack.h
+#              (c-tests/build/direct/), tapstack_* called directly, no preload
+#   kernel     no tapstack at all: tap0 in NS is one end of a veth pair whose
+#              other end (eth0, 198.18.0.2, MAC 02:00:c6:12:00:02) is in a
+#              second namespace NS_FAR where the program runs on the kernel's
+#              own stack. Proves a test right before it judges tapstack.
+# Scripts that work in every mode say so with a line "# modes: tapstack
+# kernel direct"; scripts/test --kernel / --direct run only those.
+#   CBUILD               where the tapstack side's programs are (build/ or
+#                        build/direct/); KBUILD: build/, for the kernel's side
+#   capture_start FILE   capture the tapstack side's frames into FILE: sets
+#                        TAPSTACK_PCAP for the next programs started with
+#                        PRELOAD (tapstack/direct), or runs tcpdump on tap0
+#                        (kernel mode)
+#   capture_stop         ends the tcpdump of kernel mode (no-op otherwise)
+#   start_ctl NAME OUT ERR CMD...
+#                        like start_bg, with CMD's stdin a FIFO; then
+#                        `ctl NAME LINE` writes a command line to it (sockctl)
+#   await SECONDS FILE REGEX
+#                        wait until a line of FILE matches REGEX
+#   kernel_echo PORT [--http|--close]
+#                        start c-tests' echo_server on the kernel's side
+#   run_side T SECONDS PROG ARGS...
+#                        run c-tests' PROG on the tapstack side, bounded;
+#                        fail T with its FAIL lines unless it exits 0 and
+#                        prints OK; its output is in $TEST_TMP/PROG.out
+#   known_failing NAME   true when NAME (script or script:case) is in
+#                        KNOWN_FAILING_LIST, exported by scripts/test
 
 set -euo pipefail
 # A failure inside $(...) must stop the test too.
@@ -34,24 +65,42 @@ exec 3>&1
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 LIB="$ROOT/target/release/libtapstack.so"
-CBUILD="$ROOT/c-tests/build"
+KBUILD="$ROOT/c-tests/build"
+SIDE=${TAPSTACK_SIDE:-tapstack}
+case $SIDE in
+tapstack | kernel) CBUILD="$ROOT/c-tests/build" ;;
+direct) CBUILD="$ROOT/c-tests/build/direct" ;;
+*)
+    echo "TAPSTACK_SIDE must be tapstack, kernel or direct, not '$SIDE'" >&2
+    exit 2
+    ;;
+esac
 
 NS=""
+NS_FAR=""
+CAPTURE_PID=""
+declare -A CTL_FDS=()
 PRELOAD=()
 STARTED_PIDS=()
 PASSED=0
 TEST_TMP=$(mktemp -d /tmp/tapstack-test.XXXXXX)
 
 netns_cleanup() {
-    local pid
+    local pid fd
     for pid in "${STARTED_PIDS[@]}"; do
         if kill -0 "$pid" 2>/dev/null; then
             kill -KILL "$pid" 2>/dev/null || true
             wait "$pid" 2>/dev/null || true
         fi
     done
+    for fd in "${CTL_FDS[@]}"; do
+        exec {fd}>&- || true
+    done
     if [[ -n $NS ]]; then
         ip netns del "$NS" 2>/dev/null || true
+    fi
+    if [[ -n $NS_FAR ]]; then
+        ip netns del "$NS_FAR" 2>/dev/null || true
     fi
     if [[ $PASSED == 1 ]]; then
         rm -rf "$TEST_TMP"
@@ -88,11 +137,74 @@ netns_create() {
     ip -n "$NS" link set lo up
     ip netns exec "$NS" sysctl -qw net.ipv6.conf.all.disable_ipv6=1
     ip netns exec "$NS" sysctl -qw net.ipv6.conf.default.disable_ipv6=1
-    ip -n "$NS" tuntap add dev tap0 mode tap
+    if [[ $SIDE == kernel ]]; then
+        NS_FAR="$NS-far"
+        ip netns add "$NS_FAR"
+        ip -n "$NS_FAR" link set lo up
+        ip netns exec "$NS_FAR" sysctl -qw net.ipv6.conf.all.disable_ipv6=1
+        ip netns exec "$NS_FAR" sysctl -qw net.ipv6.conf.default.disable_ipv6=1
+        ip -n "$NS" link add tap0 type veth peer name eth0 netns "$NS_FAR"
+        ip -n "$NS_FAR" link set eth0 address 02:00:c6:12:00:02
+        ip -n "$NS_FAR" addr add 198.18.0.2/24 dev eth0
+        ip -n "$NS_FAR" link set eth0 up
+        PRELOAD=(ip netns exec "$NS_FAR" env TAPSTACK_IFNAME=tap0 TAPSTACK_IP=198.18.0.2/24)
+    else
+        ip -n "$NS" tuntap add dev tap0 mode tap
+        if [[ $SIDE == direct ]]; then
+            PRELOAD=(ip netns exec "$NS" env TAPSTACK_IFNAME=tap0 TAPSTACK_IP=198.18.0.2/24)
+        else
+            PRELOAD=(ip netns exec "$NS" env LD_PRELOAD="$LIB" TAPSTACK_IFNAME=tap0
+                TAPSTACK_IP=198.18.0.2/24)
+        fi
+    fi
     ip -n "$NS" addr add 198.18.0.1/24 dev tap0
     ip -n "$NS" link set tap0 up
-    PRELOAD=(ip netns exec "$NS" env LD_PRELOAD="$LIB" TAPSTACK_IFNAME=tap0
-        TAPSTACK_IP=198.18.0.2/24)
+}
+
+capture_start() {
+    if [[ $SIDE == kernel ]]; then
+        local err
+        err="$TEST_TMP/tcpdump.$(basename "$1").err"
+        start_bg "$TEST_TMP/tcpdump.out" "$err" \
+            ip netns exec "$NS" tcpdump -i tap0 --immediate-mode -U -Z root -n -w "$1"
+        CAPTURE_PID=$BG_PID
+        wait_for 10 grep -q 'listening on' "$err" ||
+            fail "capture: tcpdump did not start: $(head -c 300 "$err")"
+    else
+        PRELOAD+=(TAPSTACK_PCAP="$1")
+    fi
+}
+
+capture_stop() {
+    if [[ -n $CAPTURE_PID ]]; then
+        sleep 0.3 # the last frames
+        stop_pid "$CAPTURE_PID"
+        CAPTURE_PID=""
+    fi
+}
+
+start_ctl() {
+    local name=$1 out=$2 err=$3 fifo fd
+    shift 3
+    fifo="$TEST_TMP/ctl.$name"
+    mkfifo "$fifo"
+    "$@" <"$fifo" >"$out" 2>"$err" &
+    BG_PID=$!
+    STARTED_PIDS+=("$BG_PID")
+    exec {fd}>"$fifo"
+    CTL_FDS[$name]=$fd
+}
+
+ctl() {
+    echo "$2" >&"${CTL_FDS[$1]}"
+}
+
+await() {
+    wait_for "$1" grep -Eq "$3" "$2"
+}
+
+known_failing() {
+    [[ " ${KNOWN_FAILING_LIST:-} " == *" $1 "* ]]
 }
 
 ns_exec() {
@@ -135,4 +247,27 @@ wait_for() {
         ((SECONDS < deadline)) || return 1
         sleep 0.1
     done
+}
+
+kernel_echo() {
+    local port=$1
+    shift
+    start_bg "$TEST_TMP/kecho.$port.out" "$TEST_TMP/kecho.$port.err" \
+        ip netns exec "$NS" "$KBUILD/echo_server" "$@" "$port"
+    await 10 "$TEST_TMP/kecho.$port.out" '^listening' ||
+        fail "kernel echo_server on port $port did not start: $(head -c 300 "$TEST_TMP/kecho.$port.err")"
+}
+
+run_side() {
+    local t=$1 secs=$2 prog=$3 status=0 why
+    shift 3
+    timeout "$secs" "${PRELOAD[@]}" "$CBUILD/$prog" "$@" \
+        >"$TEST_TMP/$prog.out" 2>"$TEST_TMP/$prog.err" || status=$?
+    sed 's/^/  /' "$TEST_TMP/$prog.out"
+    if ((status != 0)) || ! grep -qx OK "$TEST_TMP/$prog.out"; then
+        why=$(grep '^FAIL' "$TEST_TMP/$prog.out" | head -n 3 | tr '\n' ';')
+        ((status != 124)) || why="timed out after $secs s; $why"
+        [[ -n $why ]] || why="exit status $status; $(tail -n 2 "$TEST_TMP/$prog.err" | tr '\n' ' ')"
+        fail "$t: $prog: $why"
+    fi
 }

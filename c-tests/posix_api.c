@@ -1,0 +1,509 @@
+/*
+ * posix_api HOST ECHO_PORT CLOSE_PORT REFUSED_PORT CASE
+ * posix_api --list
+ *
+ * One check of the socket API per run (the script runs each CASE in a
+ * process of its own, so one failure or hang cannot hide the others).
+ * HOST:ECHO_PORT is an echo server on the kernel, HOST:CLOSE_PORT a server
+ * that accepts and closes at once, HOST:REFUSED_PORT a port nobody listens
+ * on. Prints "ok CASE", or "FAIL CASE: what" lines and exits 1. Each case is
+ * bounded by a 20 s watchdog. The expected values are Linux's: every case
+ * passes against the kernel's own stack first.
+ */
+#include "common.h"
+#include <pthread.h>
+#include <sys/ioctl.h>
+#include <sys/uio.h>
+
+static const char *host;
+static int echo_port, close_port, refused_port;
+static volatile sig_atomic_t sigpipes;
+
+static void on_sigpipe(int sig)
+{
+    (void)sig;
+    sigpipes++;
+}
+
+static void on_alarm(int sig)
+{
+    (void)sig;
+    static const char m[] = "FAIL watchdog: the case did not finish in 20 s (a call blocked?)\n";
+    ssize_t r = write(1, m, sizeof m - 1);
+    (void)r;
+    _exit(1);
+}
+
+static int fionread(int fd)
+{
+    int n = -1;
+    if (NET(ioctl)(fd, FIONREAD, &n) != 0)
+        return -1;
+    return n;
+}
+
+/* Waits up to 5 s until FIONREAD reports at least want bytes. */
+static int wait_readable(int fd, int want)
+{
+    long long end = now_ms() + 5000;
+    int n = fionread(fd);
+    while (n < want && now_ms() < end) {
+        sleep_ms(5);
+        n = fionread(fd);
+    }
+    return n;
+}
+
+static int connect_echo(void)
+{
+    return tcp_connect(host, echo_port);
+}
+
+static void case_refused(void)
+{
+    int fd = tcp_socket();
+    struct sockaddr_in a = addr_of(host, refused_port);
+    errno = 0;
+    int r = NET(connect)(fd, (struct sockaddr *)&a, sizeof a);
+    CHECK_ERR("connect to a closed port", r, errno, ECONNREFUSED);
+    NET(close)(fd);
+}
+
+/* Non-blocking connect: EINPROGRESS, then poll SO_ERROR and getpeername
+ * (no poll/select: those are checked elsewhere) until it is decided. */
+static int nb_connect(int port, int *so_error)
+{
+    int fd = tcp_socket();
+    int fl = NET(fcntl)(fd, F_GETFL, 0);
+    CHECK(fl >= 0 && NET(fcntl)(fd, F_SETFL, fl | O_NONBLOCK) == 0, "fcntl O_NONBLOCK: %s",
+          ERRNAME(errno));
+    CHECK((NET(fcntl)(fd, F_GETFL, 0) & O_NONBLOCK) != 0, "F_GETFL lacks O_NONBLOCK after F_SETFL");
+    struct sockaddr_in a = addr_of(host, port);
+    errno = 0;
+    int r = NET(connect)(fd, (struct sockaddr *)&a, sizeof a);
+    CHECK_ERR("non-blocking connect", r, errno, EINPROGRESS);
+    long long end = now_ms() + 5000;
+    *so_error = -1;
+    while (now_ms() < end) {
+        int err = -1;
+        socklen_t len = sizeof err;
+        CHECK(NET(getsockopt)(fd, SOL_SOCKET, SO_ERROR, &err, &len) == 0, "getsockopt SO_ERROR: %s",
+              ERRNAME(errno));
+        if (err != 0) {
+            *so_error = err;
+            break;
+        }
+        struct sockaddr_in p;
+        len = sizeof p;
+        if (NET(getpeername)(fd, (struct sockaddr *)&p, &len) == 0) {
+            *so_error = 0;
+            break;
+        }
+        CHECK(errno == ENOTCONN, "getpeername while connecting: %s, want ENOTCONN", ERRNAME(errno));
+        sleep_ms(5);
+    }
+    return fd;
+}
+
+static void case_nbconnect(void)
+{
+    int err;
+    int fd = nb_connect(echo_port, &err);
+    CHECK(err == 0, "non-blocking connect: SO_ERROR %s, want 0 (connected)",
+          err < 0 ? "undecided after 5 s" : ERRNAME(err));
+    char c;
+    errno = 0;
+    ssize_t n = NET(recv)(fd, &c, 1, 0);
+    CHECK_ERR("recv on an idle non-blocking socket", n, errno, EAGAIN);
+    n = NET(send)(fd, "x", 1, 0);
+    CHECK(n == 1, "send on the connected non-blocking socket: %zd %s", n, ERRNAME(errno));
+    NET(close)(fd);
+}
+
+static void case_nbconnect_refused(void)
+{
+    int err;
+    int fd = nb_connect(refused_port, &err);
+    CHECK(err == ECONNREFUSED, "non-blocking connect to a closed port: SO_ERROR %s, want ECONNREFUSED",
+          err < 0 ? "undecided after 5 s" : ERRNAME(err));
+    socklen_t len = sizeof err;
+    err = -1;
+    NET(getsockopt)(fd, SOL_SOCKET, SO_ERROR, &err, &len);
+    CHECK(err == 0, "SO_ERROR read twice: second read %d, want 0 (reading clears it)", err);
+    NET(close)(fd);
+}
+
+static void case_peek_fionread(void)
+{
+    int fd = connect_echo();
+    CHECK(fionread(fd) == 0, "FIONREAD on a fresh connection: %d, want 0", fionread(fd));
+    CHECK(write_all(fd, "hello world", 11) == 11, "send: %s", ERRNAME(errno));
+    int n = wait_readable(fd, 11);
+    CHECK(n == 11, "FIONREAD after the echo: %d, want 11", n);
+    char buf[64] = {0};
+    ssize_t r = NET(recv)(fd, buf, 5, MSG_PEEK);
+    CHECK(r == 5 && memcmp(buf, "hello", 5) == 0, "recv(5, MSG_PEEK): %zd '%.*s'", r,
+          r > 0 ? (int)r : 0, buf);
+    CHECK(fionread(fd) == 11, "FIONREAD after MSG_PEEK: %d, want 11 (peek consumes nothing)",
+          fionread(fd));
+    r = NET(recv)(fd, buf, sizeof buf, 0);
+    CHECK(r == 11 && memcmp(buf, "hello world", 11) == 0, "recv after peek: %zd '%.*s'", r,
+          r > 0 ? (int)r : 0, buf);
+    CHECK(fionread(fd) == 0, "FIONREAD after reading all: %d, want 0", fionread(fd));
+    NET(close)(fd);
+}
+
+static void case_waitall(void)
+{
+    enum { N = 50000 };
+    static unsigned char out[N], in[N];
+    struct pattern p;
+    pattern_init(&p, 7);
+    pattern_fill(&p, out, N);
+    int fd = connect_echo();
+    CHECK(write_all(fd, out, N) == N, "send %d: %s", N, ERRNAME(errno));
+    ssize_t r = NET(recv)(fd, in, N, MSG_WAITALL);
+    CHECK(r == N, "recv(%d, MSG_WAITALL) returned %zd %s", N, r, r < 0 ? ERRNAME(errno) : "");
+    CHECK(r != N || memcmp(in, out, N) == 0, "MSG_WAITALL: the bytes differ from those sent");
+    NET(close)(fd);
+}
+
+static void case_dontwait(void)
+{
+    int fd = connect_echo();
+    char c;
+    errno = 0;
+    ssize_t r = NET(recv)(fd, &c, 1, MSG_DONTWAIT);
+    CHECK_ERR("recv(MSG_DONTWAIT) with nothing queued", r, errno, EAGAIN);
+    CHECK(write_all(fd, "z", 1) == 1, "send: %s", ERRNAME(errno));
+    long long end = now_ms() + 5000;
+    do {
+        r = NET(recv)(fd, &c, 1, MSG_DONTWAIT);
+    } while (r < 0 && errno == EAGAIN && now_ms() < end && (sleep_ms(5), 1));
+    CHECK(r == 1 && c == 'z', "recv(MSG_DONTWAIT) after the echo: %zd %s", r,
+          r < 0 ? ERRNAME(errno) : "");
+    int fl = NET(fcntl)(fd, F_GETFL, 0);
+    CHECK((fl & O_NONBLOCK) == 0, "MSG_DONTWAIT left O_NONBLOCK set on the socket");
+    NET(close)(fd);
+}
+
+static void case_rcvtimeo(void)
+{
+    int fd = connect_echo();
+    struct timeval tv = {0, 300000};
+    CHECK(NET(setsockopt)(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv) == 0,
+          "setsockopt SO_RCVTIMEO: %s", ERRNAME(errno));
+    struct timeval got = {0, 0};
+    socklen_t len = sizeof got;
+    CHECK(NET(getsockopt)(fd, SOL_SOCKET, SO_RCVTIMEO, &got, &len) == 0 && got.tv_sec == 0 &&
+              got.tv_usec >= 290000 && got.tv_usec <= 310000,
+          "getsockopt SO_RCVTIMEO: %ld.%06ld, want 0.300000", (long)got.tv_sec, (long)got.tv_usec);
+    char c;
+    long long t0 = now_ms();
+    errno = 0;
+    ssize_t r = NET(recv)(fd, &c, 1, 0);
+    long long ms = now_ms() - t0;
+    CHECK_ERR("recv with SO_RCVTIMEO and nothing coming", r, errno, EAGAIN);
+    CHECK(ms >= 250 && ms < 5000, "recv with SO_RCVTIMEO 300 ms returned after %lld ms", ms);
+    NET(close)(fd);
+}
+
+static void case_epipe_local(void)
+{
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_sigpipe;
+    sigaction(SIGPIPE, &sa, NULL);
+    int fd = connect_echo();
+    CHECK(NET(shutdown)(fd, SHUT_WR) == 0, "shutdown(SHUT_WR): %s", ERRNAME(errno));
+    sigpipes = 0;
+    errno = 0;
+    ssize_t r = NET(send)(fd, "x", 1, 0);
+    CHECK_ERR("send after shutdown(SHUT_WR)", r, errno, EPIPE);
+    CHECK(sigpipes == 1, "send after shutdown(SHUT_WR): %d SIGPIPE, want 1", (int)sigpipes);
+    errno = 0;
+    r = NET(write)(fd, "x", 1);
+    CHECK_ERR("write after shutdown(SHUT_WR)", r, errno, EPIPE);
+    CHECK(sigpipes == 2, "write after shutdown(SHUT_WR): %d SIGPIPE in all, want 2", (int)sigpipes);
+    errno = 0;
+    r = NET(send)(fd, "x", 1, MSG_NOSIGNAL);
+    CHECK_ERR("send(MSG_NOSIGNAL) after shutdown(SHUT_WR)", r, errno, EPIPE);
+    CHECK(sigpipes == 2, "send(MSG_NOSIGNAL) raised SIGPIPE (%d in all, want 2)", (int)sigpipes);
+    NET(close)(fd);
+}
+
+static void case_epipe_peer(void)
+{
+    int fd = tcp_connect(host, close_port);
+    char c;
+    ssize_t r = NET(recv)(fd, &c, 1, 0);
+    CHECK(r == 0, "recv from a peer that closed: %zd %s, want 0 (EOF)", r,
+          r < 0 ? ERRNAME(errno) : "");
+    /* The first send is accepted; the peer answers it with RST; a later one
+     * fails with EPIPE (Linux: RST in CLOSE_WAIT). */
+    long long end = now_ms() + 5000;
+    int sent = 0;
+    for (;;) {
+        errno = 0;
+        r = NET(send)(fd, "x", 1, MSG_NOSIGNAL);
+        if (r < 0 || now_ms() > end)
+            break;
+        sent++;
+        sleep_ms(20);
+    }
+    CHECK_ERR("send to a peer that closed and reset", r, errno, EPIPE);
+    CHECK(sent >= 1, "the first send after the peer's FIN failed (%d sent)", sent);
+    NET(close)(fd);
+}
+
+static void case_ebadf(void)
+{
+    int fd = tcp_socket();
+    CHECK(NET(close)(fd) == 0, "close: %s", ERRNAME(errno));
+    char c = 0;
+    errno = 0;
+    ssize_t r = NET(send)(fd, &c, 1, MSG_NOSIGNAL);
+    CHECK_ERR("send on a closed fd", r, errno, EBADF);
+    errno = 0;
+    r = NET(recv)(fd, &c, 1, MSG_DONTWAIT);
+    CHECK_ERR("recv on a closed fd", r, errno, EBADF);
+    errno = 0;
+    r = NET(close)(fd);
+    CHECK_ERR("close twice", r, errno, EBADF);
+    int v;
+    socklen_t len = sizeof v;
+    errno = 0;
+    r = NET(getsockopt)(fd, SOL_SOCKET, SO_ERROR, &v, &len);
+    CHECK_ERR("getsockopt on a closed fd", r, errno, EBADF);
+    struct sockaddr_in a = addr_of(host, echo_port);
+    errno = 0;
+    r = NET(connect)(-1, (struct sockaddr *)&a, sizeof a);
+    CHECK_ERR("connect(-1)", r, errno, EBADF);
+}
+
+static void case_enotconn(void)
+{
+    int fd = tcp_socket();
+    char c;
+    errno = 0;
+    ssize_t r = NET(recv)(fd, &c, 1, 0);
+    CHECK_ERR("recv on an unconnected socket", r, errno, ENOTCONN);
+    struct sockaddr_in p;
+    socklen_t len = sizeof p;
+    errno = 0;
+    r = NET(getpeername)(fd, (struct sockaddr *)&p, &len);
+    CHECK_ERR("getpeername on an unconnected socket", r, errno, ENOTCONN);
+    errno = 0;
+    r = NET(shutdown)(fd, SHUT_RDWR);
+    CHECK_ERR("shutdown on an unconnected socket", r, errno, ENOTCONN);
+    /* Linux: send on a never-connected TCP socket is EPIPE, not ENOTCONN. */
+    errno = 0;
+    r = NET(send)(fd, "x", 1, MSG_NOSIGNAL);
+    CHECK_ERR("send on an unconnected socket", r, errno, EPIPE);
+    NET(close)(fd);
+}
+
+static void case_eisconn(void)
+{
+    int fd = connect_echo();
+    struct sockaddr_in a = addr_of(host, echo_port);
+    errno = 0;
+    int r = NET(connect)(fd, (struct sockaddr *)&a, sizeof a);
+    CHECK_ERR("connect on a connected socket", r, errno, EISCONN);
+    CHECK(write_all(fd, "ok", 2) == 2, "send after the failed connect: %s", ERRNAME(errno));
+    char buf[2];
+    CHECK(read_full(fd, buf, 2) == 2 && memcmp(buf, "ok", 2) == 0,
+          "the connection broke after connect gave EISCONN");
+    NET(close)(fd);
+}
+
+static void case_efault(void)
+{
+    int fd = connect_echo();
+    CHECK(write_all(fd, "abc", 3) == 3, "send: %s", ERRNAME(errno));
+    CHECK(wait_readable(fd, 3) == 3, "FIONREAD: %d, want 3", fionread(fd));
+    errno = 0;
+    ssize_t r = NET(recv)(fd, NULL, 10, 0);
+    CHECK_ERR("recv into NULL with data queued", r, errno, EFAULT);
+    errno = 0;
+    r = NET(send)(fd, NULL, 10, MSG_NOSIGNAL);
+    CHECK_ERR("send from NULL", r, errno, EFAULT);
+    errno = 0;
+    r = NET(getsockname)(fd, NULL, NULL);
+    CHECK_ERR("getsockname(NULL, NULL)", r, errno, EFAULT);
+    char buf[8];
+    r = NET(recv)(fd, buf, sizeof buf, 0);
+    CHECK(r == 3 && memcmp(buf, "abc", 3) == 0,
+          "the bytes are still there after EFAULT: recv gave %zd", r);
+    NET(close)(fd);
+}
+
+static void case_dup(void)
+{
+    int fd = connect_echo();
+    int d = NET(dup)(fd);
+    CHECK(d >= 0 && d != fd, "dup: %d %s", d, ERRNAME(errno));
+    char buf[8];
+    CHECK(write_all(d, "one", 3) == 3, "send on the dup: %s", ERRNAME(errno));
+    CHECK(read_full(fd, buf, 3) == 3 && memcmp(buf, "one", 3) == 0,
+          "recv on the original of what went out through the dup");
+    int d2 = NET(fcntl)(fd, F_DUPFD, 100);
+    CHECK(d2 >= 100, "fcntl(F_DUPFD, 100): %d %s", d2, ERRNAME(errno));
+    int d3 = NET(dup2)(fd, 150);
+    CHECK(d3 == 150, "dup2(fd, 150): %d %s", d3, ERRNAME(errno));
+    CHECK(NET(close)(fd) == 0, "close the original: %s", ERRNAME(errno));
+    CHECK(NET(close)(d2) == 0 && NET(close)(d3) == 0, "close the F_DUPFD/dup2 copies: %s",
+          ERRNAME(errno));
+    CHECK(write_all(d, "two", 3) == 3, "send on the dup after closing the original: %s",
+          ERRNAME(errno));
+    CHECK(read_full(d, buf, 3) == 3 && memcmp(buf, "two", 3) == 0,
+          "the connection did not survive closing the original fd");
+    CHECK(tcp_state(d) == 1, "state after closing the original: %s, want ESTABLISHED",
+          STATE_NAME(tcp_state(d)));
+    NET(close)(d);
+}
+
+static void case_halfclose(void)
+{
+    enum { N = 30000 };
+    static unsigned char out[N], in[N + 1];
+    struct pattern p;
+    pattern_init(&p, 9);
+    pattern_fill(&p, out, N);
+    int fd = connect_echo();
+    CHECK(write_all(fd, out, N) == N, "send: %s", ERRNAME(errno));
+    CHECK(NET(shutdown)(fd, SHUT_WR) == 0, "shutdown(SHUT_WR): %s", ERRNAME(errno));
+    ssize_t r = read_full(fd, in, N + 1);
+    CHECK(r == N && memcmp(in, out, N) == 0,
+          "after shutdown(SHUT_WR) read %zd bytes to EOF, want the %d sent, same bytes", r, N);
+    char c;
+    r = NET(recv)(fd, &c, 1, 0);
+    CHECK(r == 0, "recv after EOF: %zd, want 0 again", r);
+    /* TIME_WAIT, or CLOSE as Linux reports it: the kernel moves TIME_WAIT
+     * to a mini-socket and the fd's own state becomes CLOSE. close_states.sh
+     * asserts TIME_WAIT strictly on each side. */
+    int s = wait_state(fd, 6, 3000);
+    CHECK(s == 6 || s == 7, "state after our FIN and theirs: %s, want TIME_WAIT (or CLOSE)",
+          STATE_NAME(s));
+    NET(close)(fd);
+}
+
+static void case_iovec(void)
+{
+    int fd = connect_echo();
+    struct iovec out[3] = {{"ab", 2}, {"cde", 3}, {"f", 1}};
+    ssize_t r = NET(writev)(fd, out, 3);
+    CHECK(r == 6, "writev of 2+3+1 bytes: %zd %s", r, ERRNAME(errno));
+    struct msghdr m;
+    memset(&m, 0, sizeof m);
+    struct iovec o2[2] = {{"gh", 2}, {"ij", 2}};
+    m.msg_iov = o2;
+    m.msg_iovlen = 2;
+    r = NET(sendmsg)(fd, &m, 0);
+    CHECK(r == 4, "sendmsg of 2+2 bytes: %zd %s", r, ERRNAME(errno));
+    CHECK(wait_readable(fd, 10) == 10, "FIONREAD: %d, want 10", fionread(fd));
+    char a[4] = {0}, b[3] = {0}, c[16] = {0};
+    struct iovec in[2] = {{a, 4}, {b, 3}};
+    r = NET(readv)(fd, in, 2);
+    CHECK(r == 7 && memcmp(a, "abcd", 4) == 0 && memcmp(b, "efg", 3) == 0,
+          "readv 4+3: %zd '%.4s' '%.3s'", r, a, b);
+    struct iovec i2 = {c, sizeof c};
+    memset(&m, 0, sizeof m);
+    m.msg_iov = &i2;
+    m.msg_iovlen = 1;
+    r = NET(recvmsg)(fd, &m, 0);
+    CHECK(r == 3 && memcmp(c, "hij", 3) == 0, "recvmsg: %zd '%.3s'", r, c);
+    NET(close)(fd);
+}
+
+static void case_sockopts(void)
+{
+    int fd = NET(socket)(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    CHECK(fd >= 0, "socket(SOCK_CLOEXEC): %s", ERRNAME(errno));
+    CHECK(NET(fcntl)(fd, F_GETFD) == FD_CLOEXEC, "F_GETFD after SOCK_CLOEXEC: %d",
+          NET(fcntl)(fd, F_GETFD));
+    CHECK(NET(fcntl)(fd, F_SETFD, 0) == 0 && NET(fcntl)(fd, F_GETFD) == 0,
+          "F_SETFD 0 did not clear FD_CLOEXEC");
+    int v = -1;
+    socklen_t len = sizeof v;
+    CHECK(NET(getsockopt)(fd, SOL_SOCKET, SO_TYPE, &v, &len) == 0 && v == SOCK_STREAM,
+          "SO_TYPE: %d, want SOCK_STREAM", v);
+    int one = 1;
+    CHECK(NET(setsockopt)(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one) == 0,
+          "TCP_NODELAY: %s", ERRNAME(errno));
+    v = 0;
+    len = sizeof v;
+    CHECK(NET(getsockopt)(fd, IPPROTO_TCP, TCP_NODELAY, &v, &len) == 0 && v == 1,
+          "TCP_NODELAY reads back %d", v);
+    CHECK(NET(setsockopt)(fd, SOL_SOCKET, SO_KEEPALIVE, &one, sizeof one) == 0,
+          "SO_KEEPALIVE: %s", ERRNAME(errno));
+    v = 0;
+    len = sizeof v;
+    CHECK(NET(getsockopt)(fd, SOL_SOCKET, SO_KEEPALIVE, &v, &len) == 0 && v == 1,
+          "SO_KEEPALIVE reads back %d", v);
+    int on = 1;
+    CHECK(NET(ioctl)(fd, FIONBIO, &on) == 0 && (NET(fcntl)(fd, F_GETFL) & O_NONBLOCK),
+          "ioctl(FIONBIO, 1) did not set O_NONBLOCK");
+    on = 0;
+    CHECK(NET(ioctl)(fd, FIONBIO, &on) == 0 && !(NET(fcntl)(fd, F_GETFL) & O_NONBLOCK),
+          "ioctl(FIONBIO, 0) did not clear O_NONBLOCK");
+    errno = 0;
+    int r = NET(setsockopt)(fd, SOL_SOCKET, SO_RCVTIMEO, &one, 1);
+    CHECK_ERR("setsockopt(SO_RCVTIMEO) with a 1-byte value", r, errno, EINVAL);
+    NET(close)(fd);
+}
+
+static const struct {
+    const char *name;
+    void (*run)(void);
+} cases[] = {
+    {"refused", case_refused},
+    {"nbconnect", case_nbconnect},
+    {"nbconnect_refused", case_nbconnect_refused},
+    {"peek_fionread", case_peek_fionread},
+    {"waitall", case_waitall},
+    {"dontwait", case_dontwait},
+    {"rcvtimeo", case_rcvtimeo},
+    {"epipe_local", case_epipe_local},
+    {"epipe_peer", case_epipe_peer},
+    {"ebadf", case_ebadf},
+    {"enotconn", case_enotconn},
+    {"eisconn", case_eisconn},
+    {"efault", case_efault},
+    {"dup", case_dup},
+    {"halfclose", case_halfclose},
+    {"iovec", case_iovec},
+    {"sockopts", case_sockopts},
+};
+
+int main(int argc, char **argv)
+{
+    setvbuf(stdout, NULL, _IOLBF, 0);
+    if (argc == 2 && strcmp(argv[1], "--list") == 0) {
+        for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++)
+            printf("%s\n", cases[i].name);
+        return 0;
+    }
+    if (argc != 6) {
+        fprintf(stderr, "usage: %s HOST ECHO_PORT CLOSE_PORT REFUSED_PORT CASE | --list\n", argv[0]);
+        return 2;
+    }
+    host = argv[1];
+    echo_port = atoi(argv[2]);
+    close_port = atoi(argv[3]);
+    refused_port = atoi(argv[4]);
+    signal(SIGPIPE, SIG_IGN);
+    signal(SIGALRM, on_alarm);
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        if (strcmp(cases[i].name, argv[5]) == 0) {
+            alarm(20);
+            cases[i].run();
+            if (failures)
+                return 1;
+            printf("ok %s\n", argv[5]);
+            return 0;
+        }
+    }
+    fprintf(stderr, "no case %s\n", argv[5]);
+    return 2;
+}

@@ -1,0 +1,126 @@
+/*
+ * signals HOST ECHO_PORT LISTEN_PORT
+ *
+ * A signal interrupting a blocking call. A helper thread sends SIGUSR1 to
+ * the main thread (pthread_kill) 300 ms after it blocked:
+ *   recv_eintr      handler without SA_RESTART: recv returns -1 EINTR
+ *   recv_restart    with SA_RESTART: recv carries on and returns the byte
+ *                   the helper sends at 800 ms (through the echo server)
+ *   accept_eintr    without SA_RESTART: accept returns -1 EINTR
+ *   accept_restart  with SA_RESTART: accept carries on; prints
+ *                   "accept_restart waiting" and the test script connects
+ *                   to LISTEN_PORT about 1 s later
+ * Prints "ok NAME" per check, "OK" at the end; FAIL lines and exit 1 else.
+ */
+#include "common.h"
+#include <pthread.h>
+
+static volatile sig_atomic_t hits;
+static pthread_t main_thread;
+static int echo_fd = -1;
+
+static void on_usr1(int sig)
+{
+    (void)sig;
+    hits++;
+}
+
+static void on_alarm(int sig)
+{
+    (void)sig;
+    static const char m[] = "FAIL watchdog: a blocking call did not return in 20 s\n";
+    ssize_t r = write(1, m, sizeof m - 1);
+    (void)r;
+    _exit(1);
+}
+
+static void handler(int restart)
+{
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_usr1;
+    sa.sa_flags = restart ? SA_RESTART : 0;
+    sigaction(SIGUSR1, &sa, NULL);
+    hits = 0;
+}
+
+/* 300 ms: signal the main thread; 800 ms: if send_byte, send "k" to echo. */
+static void *helper(void *arg)
+{
+    sleep_ms(300);
+    pthread_kill(main_thread, SIGUSR1);
+    if (arg) {
+        sleep_ms(500);
+        if (NET(send)(echo_fd, "k", 1, MSG_NOSIGNAL) != 1)
+            printf("FAIL helper: send: %s\n", ERRNAME(errno));
+    }
+    return NULL;
+}
+
+int main(int argc, char **argv)
+{
+    if (argc != 4) {
+        fprintf(stderr, "usage: %s HOST ECHO_PORT LISTEN_PORT\n", argv[0]);
+        return 2;
+    }
+    setvbuf(stdout, NULL, _IOLBF, 0);
+    signal(SIGALRM, on_alarm);
+    main_thread = pthread_self();
+    pthread_t t;
+    char c = 0;
+
+    alarm(20);
+    echo_fd = tcp_connect(argv[1], atoi(argv[2]));
+    handler(0);
+    pthread_create(&t, NULL, helper, NULL);
+    errno = 0;
+    ssize_t r = NET(recv)(echo_fd, &c, 1, 0);
+    int e = errno;
+    pthread_join(t, NULL);
+    CHECK_ERR("recv_eintr: blocking recv hit by a signal without SA_RESTART", r, e, EINTR);
+    CHECK(hits == 1, "recv_eintr: the handler ran %d times, want 1", (int)hits);
+    if (!failures)
+        printf("ok recv_eintr\n");
+
+    handler(1);
+    pthread_create(&t, NULL, helper, (void *)1);
+    r = NET(recv)(echo_fd, &c, 1, 0);
+    e = errno;
+    pthread_join(t, NULL);
+    CHECK(r == 1 && c == 'k', "recv_restart: with SA_RESTART recv gave %zd %s, want the byte 'k'",
+          r, r < 0 ? ERRNAME(e) : "");
+    CHECK(hits == 1, "recv_restart: the handler ran %d times, want 1", (int)hits);
+    if (!failures)
+        printf("ok recv_restart\n");
+    NET(close)(echo_fd);
+
+    int lfd = tcp_listen(atoi(argv[3]), 4, 1);
+    alarm(20);
+    handler(0);
+    pthread_create(&t, NULL, helper, NULL);
+    errno = 0;
+    int fd = NET(accept)(lfd, NULL, NULL);
+    e = errno;
+    pthread_join(t, NULL);
+    CHECK_ERR("accept_eintr: blocking accept hit by a signal without SA_RESTART", fd, e, EINTR);
+    CHECK(hits == 1, "accept_eintr: the handler ran %d times, want 1", (int)hits);
+    if (!failures)
+        printf("ok accept_eintr\n");
+
+    handler(1);
+    pthread_create(&t, NULL, helper, NULL);
+    printf("accept_restart waiting\n");
+    fd = NET(accept)(lfd, NULL, NULL);
+    e = errno;
+    pthread_join(t, NULL);
+    CHECK(fd >= 0, "accept_restart: with SA_RESTART accept gave %d %s, want a connection", fd,
+          ERRNAME(e));
+    CHECK(hits == 1, "accept_restart: the handler ran %d times, want 1", (int)hits);
+    if (fd >= 0)
+        NET(close)(fd);
+    NET(close)(lfd);
+    if (failures)
+        return 1;
+    printf("ok accept_restart\nOK\n");
+    return 0;
+}

@@ -1,0 +1,75 @@
+#!/usr/bin/env bash
+# Usage: scripts/system/tcp_bulk.sh   (root; after cargo build --release and make -C c-tests)
+# modes: tapstack kernel direct
+#
+# Bulk data both ways at once, with the kernel at the other end, checked by
+# SHA-256 on both sides (c-tests/bulk.c hashes what it sends and receives;
+# the kernel side is scripts/lib/kpeer.py with files, and sha256sum):
+#   1. the kernel connects to a tapstack listener (bulk listen / kpeer.py)
+#   2. tapstack connects to a kernel listener (bulk connect / kpeer.py listen)
+# BULK_BYTES (default 100 MiB) each way, each transfer bounded by
+# BULK_SECONDS (default 300). TAPSTACK_FAULTS, when set (tcp_faults.sh sets
+# it), applies to the tapstack side; the kernel mode ignores it.
+source "$(dirname "$0")/../lib/netns.sh"
+T=${BULK_NAME:-tcp_bulk}
+BYTES=${BULK_BYTES:-$((100 * 1024 * 1024))}
+SECS=${BULK_SECONDS:-300}
+need_built $T bulk
+netns_create $T
+if [[ -n ${TAPSTACK_FAULTS:-} ]]; then
+    PRELOAD+=(TAPSTACK_FAULTS="$TAPSTACK_FAULTS")
+    echo "  faults on the tapstack side: $TAPSTACK_FAULTS"
+fi
+
+head -c "$BYTES" /dev/urandom >"$TEST_TMP/k.in"
+kin=$(sha256sum "$TEST_TMP/k.in" | cut -d' ' -f1)
+
+# check WHAT OUT: compare bulk's report in OUT with the kernel's files.
+check() {
+    local what=$1 out=$2 sent recv kout
+    grep -h '^info' "$out" | sed "s/^/  $what: /"
+    ! grep -q '^FAIL' "$out" || fail "$T: $what: $(grep '^FAIL' "$out" | head -n 2 | tr '\n' ';')"
+    kout=$(sha256sum "$TEST_TMP/k.out" | cut -d' ' -f1)
+    sent=$(grep '^sent ' "$out" || true)
+    recv=$(grep '^received ' "$out" || true)
+    [[ $sent == "sent $BYTES sha256 $kout" ]] ||
+        fail "$T: $what: tapstack sent '$sent', the kernel received $(stat -c %s "$TEST_TMP/k.out") bytes sha256 $kout"
+    [[ $recv == "received $BYTES sha256 $kin" ]] ||
+        fail "$T: $what: the kernel sent $BYTES bytes sha256 $kin, tapstack received '$recv'"
+    echo "  $what: $BYTES bytes each way, hashes match"
+}
+
+# 1. The kernel connects.
+start_bg "$TEST_TMP/listen.out" "$TEST_TMP/listen.err" "${PRELOAD[@]}" "$CBUILD/bulk" listen 9000 "$BYTES" "$SECS"
+prog=$BG_PID
+await 10 "$TEST_TMP/listen.out" '^listening' ||
+    fail "$T: bulk listen did not start: $(head -c 300 "$TEST_TMP/listen.out" "$TEST_TMP/listen.err")"
+status=0
+ns_exec timeout "$SECS" python3 "$ROOT/scripts/lib/kpeer.py" connect 198.18.0.2 9000 \
+    "$TEST_TMP/k.in" "$TEST_TMP/k.out" >"$TEST_TMP/kpeer.out" 2>&1 || status=$?
+((status == 0)) || fail "$T: the kernel's kpeer.py to 198.18.0.2:9000 exited with $status: $(tail -c 300 "$TEST_TMP/kpeer.out")"
+for ((i = 0; i < 100; i++)); do
+    kill -0 "$prog" 2>/dev/null || break
+    sleep 0.1
+done
+stop_pid "$prog"
+check "kernel -> tapstack listener" "$TEST_TMP/listen.out"
+((STOP_STATUS == 0)) || fail "$T: bulk listen exited with status $STOP_STATUS"
+
+# 2. tapstack connects.
+rm -f "$TEST_TMP/k.out"
+start_bg "$TEST_TMP/knc.out" "$TEST_TMP/knc.err" ip netns exec "$NS" \
+    timeout "$SECS" python3 "$ROOT/scripts/lib/kpeer.py" listen 198.18.0.1 9001 "$TEST_TMP/k.in" "$TEST_TMP/k.out"
+knc=$BG_PID
+await 10 "$TEST_TMP/knc.out" '^listening' || fail "$T: the kernel's kpeer.py listen did not start"
+status=0
+timeout "$SECS" "${PRELOAD[@]}" "$CBUILD/bulk" connect 198.18.0.1 9001 "$BYTES" "$SECS" \
+    >"$TEST_TMP/connect.out" 2>"$TEST_TMP/connect.err" || status=$?
+for ((i = 0; i < 100; i++)); do
+    kill -0 "$knc" 2>/dev/null || break
+    sleep 0.1
+done
+stop_pid "$knc"
+check "tapstack -> kernel listener" "$TEST_TMP/connect.out"
+((status == 0)) || fail "$T: bulk connect exited with status $status"
+pass $T

@@ -1,0 +1,65 @@
+#!/usr/bin/env bash
+# Usage: scripts/system/tcp_handshake.sh   (root; after cargo build --release and make -C c-tests)
+# modes: tapstack kernel direct
+#
+# The handshake's options, read from the capture with tshark: the kernel
+# connects to tapstack's echo_server (tapstack sends the SYN-ACK), then
+# tapstack's echo_client connects to the kernel's echo server (tapstack
+# sends the SYN). Every SYN and SYN-ACK, from either side, must carry MSS
+# (1460 from tapstack), window scale, SACK-permitted and timestamps
+# (tcp.options.mss_val, tcp.options.wscale.shift, tcp.options.sack_perm,
+# tcp.options.timestamp.tsval). The exchanges themselves check the bytes.
+source "$(dirname "$0")/../lib/netns.sh"
+T=tcp_handshake
+need_built $T echo_server echo_client
+netns_create $T
+
+# options PCAP FILTER WHAT: assert the four options on every packet matching.
+options() {
+    local pcap=$1 filter=$2 what=$3 n rows row mss ws sack ts
+    rows=$(tshark -r "$pcap" -Y "$filter" -T fields -E separator=, \
+        -e tcp.options.mss_val -e tcp.options.wscale.shift -e tcp.options.sack_perm \
+        -e tcp.options.timestamp.tsval 2>"$TEST_TMP/tshark.err") ||
+        fail "$T: tshark: $(head -n 1 "$TEST_TMP/tshark.err")"
+    n=$(grep -c . <<<"$rows" || true)
+    ((n >= 1)) || fail "$T: no $what in the capture ($filter)"
+    n=$(tshark -r "$pcap" -Y "$filter && tcp.options.sack_perm" -T fields -e frame.number 2>/dev/null | grep -c . || true)
+    while IFS=, read -r mss ws sack ts; do
+        [[ -n $mss && -n $ws && -n $ts ]] ||
+            fail "$T: $what lacks options: mss='$mss' wscale='$ws' tsval='$ts'"
+        echo "  $what: mss $mss, wscale shift $ws, sack_perm, tsval $ts"
+    done <<<"$rows"
+    ((n == $(grep -c . <<<"$rows"))) || fail "$T: $what without SACK-permitted"
+}
+
+# 1. The kernel connects: tapstack answers with the SYN-ACK.
+pcap1=$TEST_TMP/passive.pcap
+capture_start "$pcap1"
+start_bg "$TEST_TMP/server.out" "$TEST_TMP/server.err" "${PRELOAD[@]}" "$CBUILD/echo_server" 8080
+server=$BG_PID
+await 10 "$TEST_TMP/server.out" '^listening' ||
+    fail "$T: echo_server did not start: $(head -c 300 "$TEST_TMP/server.err")"
+ns_exec timeout 30 "$KBUILD/echo_client" 198.18.0.2 8080 >"$TEST_TMP/kclient.out" 2>&1 ||
+    fail "$T: the kernel's echo_client to tapstack: $(grep FAIL "$TEST_TMP/kclient.out" | head -n 2 | tr '\n' ';')"
+stop_pid "$server"
+capture_stop
+syn='tcp.flags.syn == 1 && tcp.flags.ack == 0'
+synack='tcp.flags.syn == 1 && tcp.flags.ack == 1'
+options "$pcap1" "ip.src == 198.18.0.1 && $syn" "kernel SYN"
+options "$pcap1" "ip.src == 198.18.0.2 && $synack" "tapstack SYN-ACK"
+
+# 2. tapstack connects: it sends the SYN.
+kernel_echo 7000
+pcap2=$TEST_TMP/active.pcap
+capture_start "$pcap2"
+run_side $T 30 echo_client 198.18.0.1 7000
+capture_stop
+options "$pcap2" "ip.src == 198.18.0.2 && $syn" "tapstack SYN"
+options "$pcap2" "ip.src == 198.18.0.1 && $synack" "kernel SYN-ACK"
+
+mss=$(tshark -r "$pcap2" -Y "ip.src == 198.18.0.2 && $syn" -T fields -e tcp.options.mss_val 2>/dev/null | head -n 1)
+[[ $mss == 1460 ]] || fail "$T: tapstack's SYN announces MSS $mss, want 1460 (MTU 1500)"
+# (Not in kernel mode: veth leaves checksums to offload, so they look bad.)
+[[ $SIDE == kernel ]] || bad=$(tshark -r "$pcap2" -o tcp.check_checksum:TRUE -Y 'tcp.checksum.status == "Bad" || _ws.malformed' -T fields -e frame.number 2>/dev/null | grep -c . || true)
+((${bad:-0} == 0)) || fail "$T: $bad TCP segments with a bad checksum or malformed"
+pass $T
