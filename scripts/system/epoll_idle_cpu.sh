@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
 # Usage: scripts/system/epoll_idle_cpu.sh   (root; after cargo build --release
+# modes: tapstack kernel
 #        and make -C c-tests/readiness)
 #
 # No busy polling: an epoll server under the preload, idle in epoll_wait

@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
 # Usage: scripts/system/epoll_scale.sh   (root; after cargo build --release
+# modes: tapstack kernel
 #        and make -C c-tests/readiness; N=connections, default 10000)
 #
 # An epoll echo server under the preload, level- and then edge-triggered,

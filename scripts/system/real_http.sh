@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
 # Usage: scripts/system/real_http.sh   (root; after cargo build --release)
+# modes: tapstack kernel
 #
 # Unmodified curl and python3's http.server on tapstack: curl under the
 # preload fetches a 10 MiB file (and a small one) from the kernel side's

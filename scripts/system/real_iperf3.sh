@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
 # Usage: scripts/system/real_iperf3.sh   (root; after cargo build --release)
+# modes: tapstack kernel
 #
 # Unmodified iperf3 on tapstack, the kernel's iperf3 on the other side, both
 # roles and both directions (-R). The bytes each end counts must agree
@@ -58,7 +59,7 @@ run_pair "client on stack, stack sends" KERNEL UNDER "$PEER_IP"
 ((LAST_CWND >= 10 * 1400)) || fail "$T: the stack's cwnd as iperf3 reports it is $LAST_CWND"
 run_pair "client on stack, kernel sends (-R)" KERNEL UNDER "$PEER_IP" -R
 # With frames dropped, a sender on tapstack reports real retransmissions.
-if [[ ${TAPSTACK_TEST_KERNEL:-0} != 1 ]]; then
+if [[ $SIDE != kernel ]]; then
     FAULTY=("${UNDER[@]}" TAPSTACK_FAULTS=drop=0.01,seed=5)
     run_pair "client on stack, 1% drop" KERNEL FAULTY "$PEER_IP"
     ((LAST_RETR > 0)) || fail "$T: with 1% of frames dropped, iperf3 reports no retransmits for the stack"

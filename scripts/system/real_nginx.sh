@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
 # Usage: scripts/system/real_nginx.sh   (root; after cargo build --release)
+# modes: tapstack kernel
 #
 # Unmodified nginx (daemon off, master_process off) on tapstack, with
 # sendfile on and off and tcp_nopush on, serving a 1 KiB and a 10 MiB file:

@@ -11,6 +11,8 @@ use std::os::fd::{AsRawFd, RawFd};
 pub struct TapDevice {
     tap: sys::tap::Tap,
     mtu: usize,
+    /// Writes fail with EIO: the kernel's side of the TAP is down.
+    link_down: bool,
 }
 
 impl TapDevice {
@@ -34,7 +36,11 @@ impl TapDevice {
         if let Err(e) = sys::tap::set_up(&tap.name) {
             crate::log_warn!("cannot bring {} up: {e}", tap.name);
         }
-        Ok(TapDevice { tap, mtu })
+        Ok(TapDevice {
+            tap,
+            mtu,
+            link_down: false,
+        })
     }
 
     /// The interface name.
@@ -87,7 +93,23 @@ impl Device for TapDevice {
         for frame in batch.iter() {
             loop {
                 match sys::tap::write_frame(fd, frame) {
-                    Ok(_) => break,
+                    Ok(_) => {
+                        if self.link_down {
+                            self.link_down = false;
+                            crate::log_info!("{}: link is up again", self.tap.name);
+                        }
+                        break;
+                    }
+                    // The kernel's side of the TAP is down (`ip link set
+                    // down`): the frame is lost, as on a pulled cable, and
+                    // TCP retransmits once the link is back. Not fatal.
+                    Err(e) if e.raw_os_error() == Some(libc::EIO) => {
+                        if !self.link_down {
+                            self.link_down = true;
+                            crate::log_warn!("{}: link is down, frames are dropped", self.tap.name);
+                        }
+                        break;
+                    }
                     Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
                     Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
                         crate::log_debug!("{}: queue full, frame dropped", self.tap.name);

@@ -9,13 +9,17 @@
 //!   the inherited runtime answers `EBADFD` ([`Runtime::health`]), a socket
 //!   closed there sends nothing, and the child's first new socket tries to
 //!   start a stack of its own.
-//! - **exit**: an `atexit` handler resets the connections the application
-//!   still holds (and those not yet accepted), gives the ones it closed up
-//!   to 2 s to deliver their data and FIN (the kernel would go on
-//!   delivering them after the process is gone; we cannot), resets what is
-//!   left, lets the stack thread send the RSTs, and stops it (flushing the
-//!   pcap): all bounded in time, never waiting without a bound for a lock
-//!   another thread may hold.
+//! - **exit**: the kernel closes a process's fds when it exits, so an
+//!   `atexit` handler closes the sockets the application still holds as
+//!   `close` would (FIN after the queued data; RST with unread data or
+//!   `SO_LINGER` 0; connections not yet accepted are reset, as Linux does
+//!   when a listener closes). Then it gives the closing connections up to
+//!   5 s to deliver their data and finish the FIN exchange (the kernel
+//!   would go on after the process is gone; we cannot), resets what is
+//!   still open (never a connection in TIME-WAIT, RFC 1337), lets the stack
+//!   thread send the RSTs, and stops it (flushing the pcap): all bounded in
+//!   time, never waiting without a bound for a lock another thread may
+//!   hold.
 
 use super::{CURRENT, Runtime, START, current};
 use crate::time::Duration;
@@ -26,7 +30,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 const FORK_LOCK_WAIT: Duration = Duration::from_secs(2);
 /// Bound on the exit handler's wait for closed connections to deliver
 /// their data, and then for the RSTs to leave.
-const EXIT_DRAIN: Duration = Duration::from_secs(2);
+const EXIT_DRAIN: Duration = Duration::from_secs(5);
 const EXIT_FLUSH: Duration = Duration::from_millis(300);
 
 /// The locks [`fork_prepare`] took (the forking thread's, so plain statics
@@ -102,15 +106,16 @@ extern "C" fn at_exit() {
 }
 
 impl Runtime {
-    /// At exit: resets the connections the application holds, waits up to
-    /// `drain` for closed ones to deliver their data, resets the rest, gives
+    /// At exit: closes the connections the application holds (as `close`
+    /// does), waits up to `drain` for closing ones to deliver their data
+    /// and finish the FIN exchange, resets the rest, gives
     /// the stack thread up to `flush` to put the RSTs on the wire, then
     /// stops it. Never waits on a lock without a bound: another thread may
     /// hold the stack lock when `exit` is called.
     pub fn reset_and_stop(&self, drain: Duration, flush: Duration) {
         let step = Duration::from_millis(20);
         if let Some(mut stack) = self.stack.try_lock_for(flush) {
-            stack.abort_all(false);
+            stack.close_all_held();
             self.finish(stack);
             let start = std::time::Instant::now();
             while start.elapsed() < drain {

@@ -457,8 +457,9 @@ impl Stack {
             if s.owner == Owner::Orphan && !orphans {
                 continue;
             }
+            // RFC 1337: no RST from TIME-WAIT; it ends quietly.
             if let Some(tcb) = s.tcb_mut()
-                && tcb.state() != State::Closed
+                && !matches!(tcb.state(), State::Closed | State::TimeWait)
             {
                 tcb.abort();
                 touched.push(i as u32);
@@ -469,14 +470,38 @@ impl Stack {
         }
     }
 
-    /// Some connection the application closed still has data or its FIN
-    /// to deliver (FIN-WAIT-1, CLOSING, LAST-ACK).
+    /// What the kernel does to a process's sockets when it exits: closes
+    /// each socket the application holds as `close` would (FIN after the
+    /// queued data, RST with unread data or `SO_LINGER` 0; a listener resets
+    /// the connections it had not handed out).
+    pub fn close_all_held(&mut self) {
+        let held: Vec<SocketHandle> = self
+            .sockets
+            .iter()
+            .enumerate()
+            .filter(|(_, slot)| slot.socket.as_ref().is_some_and(|s| s.owner == Owner::App))
+            .map(|(i, slot)| SocketHandle {
+                index: i as u32,
+                generation: slot.generation,
+            })
+            .collect();
+        for h in held {
+            self.close(h);
+        }
+    }
+
+    /// Some connection the application closed is still exchanging FINs:
+    /// its data or FIN is unacknowledged (FIN-WAIT-1, CLOSING, LAST-ACK),
+    /// or the peer's FIN has yet to come (FIN-WAIT-2).
     pub fn orphans_draining(&self) -> bool {
         self.sockets.iter().any(|slot| {
             slot.socket.as_ref().is_some_and(|s| {
                 s.owner == Owner::Orphan
                     && s.tcb().is_some_and(|t| {
-                        matches!(t.state(), State::FinWait1 | State::Closing | State::LastAck)
+                        matches!(
+                            t.state(),
+                            State::FinWait1 | State::FinWait2 | State::Closing | State::LastAck
+                        )
                     })
             })
         })

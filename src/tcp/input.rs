@@ -86,10 +86,19 @@ impl Tcb {
                     self.set_closed();
                 }
                 State::Established | State::FinWait1 | State::FinWait2 | State::CloseWait => {
-                    // "All segment queues should be flushed."
+                    // RFC 9293: "all segment queues should be flushed". The
+                    // send queue is; received data stays readable before
+                    // the error, as Linux's tcp_recvmsg hands over what is
+                    // queued first (a client may still read a response
+                    // that a RST followed). In CLOSE-WAIT the peer had
+                    // already finished sending, and Linux's tcp_reset
+                    // reports EPIPE there, ECONNRESET elsewhere.
                     self.tx.discard(self.tx.len());
-                    self.rx.discard(self.rx.len());
-                    self.fail(TcpError::ConnectionReset);
+                    self.fail(if self.state == State::CloseWait {
+                        TcpError::BrokenPipe
+                    } else {
+                        TcpError::ConnectionReset
+                    });
                 }
                 _ => self.set_closed(),
             }
