@@ -542,12 +542,18 @@ pub unsafe extern "C" fn tapstack_epoll_ctl(
 /// # Safety
 /// `events` is valid for `maxevents` `struct epoll_event`s.
 #[unsafe(no_mangle)]
-pub unsafe extern "C" fn tapstack_epoll_wait(
+pub unsafe extern "C-unwind" fn tapstack_epoll_wait(
     epfd: c_int,
     events: *mut epoll_event,
     maxevents: c_int,
     timeout: c_int,
 ) -> c_int {
+    // No stack socket in it: the real call, outside the guard, so that a
+    // thread cancelled in it (a cancellation point) unwinds as in libc.
+    if !has_instance(epfd) {
+        // SAFETY: passed on unchanged.
+        return unsafe { real::epoll_wait(epfd, events, maxevents, timeout) };
+    }
     // SAFETY: the caller's contract.
     guard("epoll_wait", || unsafe {
         wait(epfd, events, maxevents, timeout, std::ptr::null())
@@ -591,7 +597,7 @@ pub unsafe extern "C" fn epoll_ctl(
 /// # Safety
 /// As `epoll_wait(2)`.
 #[unsafe(no_mangle)]
-pub unsafe extern "C" fn epoll_wait(
+pub unsafe extern "C-unwind" fn epoll_wait(
     epfd: c_int,
     events: *mut epoll_event,
     maxevents: c_int,
@@ -606,13 +612,17 @@ pub unsafe extern "C" fn epoll_wait(
 /// # Safety
 /// As `epoll_pwait(2)`.
 #[unsafe(no_mangle)]
-pub unsafe extern "C" fn epoll_pwait(
+pub unsafe extern "C-unwind" fn epoll_pwait(
     epfd: c_int,
     events: *mut epoll_event,
     maxevents: c_int,
     timeout: c_int,
     sigmask: *const sigset_t,
 ) -> c_int {
+    if !has_instance(epfd) {
+        // SAFETY: passed on unchanged (see tapstack_epoll_wait).
+        return unsafe { real::epoll_pwait(epfd, events, maxevents, timeout, sigmask) };
+    }
     // SAFETY: the caller's contract.
     guard("epoll_pwait", || unsafe {
         wait(epfd, events, maxevents, timeout, sigmask)

@@ -182,13 +182,19 @@ unsafe fn has_stack_fd(fds: *const pollfd, nfds: nfds_t) -> bool {
 /// # Safety
 /// `fds` is valid for `nfds` `struct pollfd`s.
 #[unsafe(no_mangle)]
-pub unsafe extern "C" fn tapstack_poll(fds: *mut pollfd, nfds: nfds_t, timeout: c_int) -> c_int {
+pub unsafe extern "C-unwind" fn tapstack_poll(
+    fds: *mut pollfd,
+    nfds: nfds_t,
+    timeout: c_int,
+) -> c_int {
+    // Only kernel fds: the real call, outside the guard, so that a thread
+    // cancelled in it (a cancellation point) unwinds as in libc.
+    // SAFETY: the caller's contract.
+    if !unsafe { has_stack_fd(fds, nfds) } {
+        // SAFETY: passed on unchanged.
+        return unsafe { real::poll(fds, nfds, timeout) };
+    }
     guard("poll", || {
-        // SAFETY: the caller's contract.
-        if !unsafe { has_stack_fd(fds, nfds) } {
-            // SAFETY: passed on unchanged.
-            return unsafe { real::poll(fds, nfds, timeout) };
-        }
         // SAFETY: as above.
         unsafe {
             poll_common(
@@ -206,7 +212,7 @@ pub unsafe extern "C" fn tapstack_poll(fds: *mut pollfd, nfds: nfds_t, timeout: 
 /// # Safety
 /// As `poll(2)`.
 #[unsafe(no_mangle)]
-pub unsafe extern "C" fn poll(fds: *mut pollfd, nfds: nfds_t, timeout: c_int) -> c_int {
+pub unsafe extern "C-unwind" fn poll(fds: *mut pollfd, nfds: nfds_t, timeout: c_int) -> c_int {
     // SAFETY: the same contract.
     unsafe { tapstack_poll(fds, nfds, timeout) }
 }
@@ -217,7 +223,7 @@ pub unsafe extern "C" fn poll(fds: *mut pollfd, nfds: nfds_t, timeout: c_int) ->
 /// # Safety
 /// As `poll(2)`; `fdslen` is the size of the array in bytes.
 #[unsafe(no_mangle)]
-pub unsafe extern "C" fn __poll_chk(
+pub unsafe extern "C-unwind" fn __poll_chk(
     fds: *mut pollfd,
     nfds: nfds_t,
     timeout: c_int,
@@ -237,18 +243,18 @@ pub unsafe extern "C" fn __poll_chk(
 /// # Safety
 /// As `ppoll(2)`.
 #[unsafe(no_mangle)]
-pub unsafe extern "C" fn ppoll(
+pub unsafe extern "C-unwind" fn ppoll(
     fds: *mut pollfd,
     nfds: nfds_t,
     timeout: *const timespec,
     sigmask: *const sigset_t,
 ) -> c_int {
+    // SAFETY: the caller's contract.
+    if !unsafe { has_stack_fd(fds, nfds) } {
+        // SAFETY: passed on unchanged (see tapstack_poll).
+        return unsafe { real::ppoll(fds, nfds, timeout, sigmask) };
+    }
     guard("ppoll", || {
-        // SAFETY: the caller's contract.
-        if !unsafe { has_stack_fd(fds, nfds) } {
-            // SAFETY: passed on unchanged.
-            return unsafe { real::ppoll(fds, nfds, timeout, sigmask) };
-        }
         let deadline = || {
             if timeout.is_null() {
                 return Ok(Deadline::after(None));

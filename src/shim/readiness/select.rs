@@ -151,25 +151,27 @@ fn check_nfds(nfds: c_int) -> Result<usize, i32> {
 /// # Safety
 /// Each non-null set holds at least `nfds` bits; `timeout` is NULL or valid.
 #[unsafe(no_mangle)]
-pub unsafe extern "C" fn tapstack_select(
+pub unsafe extern "C-unwind" fn tapstack_select(
     nfds: c_int,
     readfds: *mut fd_set,
     writefds: *mut fd_set,
     exceptfds: *mut fd_set,
     timeout: *mut timeval,
 ) -> c_int {
+    // Only kernel fds (or an nfds the kernel will refuse): the real call,
+    // outside the guard, so that a thread cancelled in it (a cancellation
+    // point) unwinds as in libc.
+    let sets = match check_nfds(nfds) {
+        Ok(n) => Sets::new(n, readfds, writefds, exceptfds),
+        // SAFETY: passed on unchanged; the kernel reports the error.
+        Err(_) => return unsafe { real::select(nfds, readfds, writefds, exceptfds, timeout) },
+    };
+    // SAFETY: the caller's contract.
+    if !unsafe { sets.any_ours() } {
+        // SAFETY: passed on unchanged.
+        return unsafe { real::select(nfds, readfds, writefds, exceptfds, timeout) };
+    }
     guard("select", || {
-        let n = match check_nfds(nfds) {
-            Ok(n) => n,
-            // SAFETY: passed on unchanged; the kernel reports the error.
-            Err(_) => return unsafe { real::select(nfds, readfds, writefds, exceptfds, timeout) },
-        };
-        let sets = Sets::new(n, readfds, writefds, exceptfds);
-        // SAFETY: the caller's contract.
-        if !unsafe { sets.any_ours() } {
-            // SAFETY: passed on unchanged.
-            return unsafe { real::select(nfds, readfds, writefds, exceptfds, timeout) };
-        }
         let deadline = if timeout.is_null() {
             Deadline::after(None)
         } else {
@@ -205,7 +207,7 @@ pub unsafe extern "C" fn tapstack_select(
 /// # Safety
 /// As `select(2)`.
 #[unsafe(no_mangle)]
-pub unsafe extern "C" fn select(
+pub unsafe extern "C-unwind" fn select(
     nfds: c_int,
     readfds: *mut fd_set,
     writefds: *mut fd_set,
@@ -222,7 +224,7 @@ pub unsafe extern "C" fn select(
 /// # Safety
 /// As `pselect(2)`.
 #[unsafe(no_mangle)]
-pub unsafe extern "C" fn pselect(
+pub unsafe extern "C-unwind" fn pselect(
     nfds: c_int,
     readfds: *mut fd_set,
     writefds: *mut fd_set,
@@ -230,19 +232,19 @@ pub unsafe extern "C" fn pselect(
     timeout: *const timespec,
     sigmask: *const sigset_t,
 ) -> c_int {
+    let pass = || {
+        // SAFETY: passed on unchanged (outside the guard: see select).
+        unsafe { real::pselect(nfds, readfds, writefds, exceptfds, timeout, sigmask) }
+    };
+    let Ok(n) = check_nfds(nfds) else {
+        return pass();
+    };
+    let sets = Sets::new(n, readfds, writefds, exceptfds);
+    // SAFETY: the caller's contract.
+    if !unsafe { sets.any_ours() } {
+        return pass();
+    }
     guard("pselect", || {
-        let pass = || {
-            // SAFETY: passed on unchanged.
-            unsafe { real::pselect(nfds, readfds, writefds, exceptfds, timeout, sigmask) }
-        };
-        let Ok(n) = check_nfds(nfds) else {
-            return pass();
-        };
-        let sets = Sets::new(n, readfds, writefds, exceptfds);
-        // SAFETY: the caller's contract.
-        if !unsafe { sets.any_ours() } {
-            return pass();
-        }
         let deadline = if timeout.is_null() {
             Deadline::after(None)
         } else {
