@@ -27,6 +27,17 @@ impl Stack {
         &mut self.tcp_defaults
     }
 
+    /// Sets the most connections kept in TIME-WAIT ([`super::table::MAX_TIME_WAIT`]
+    /// by default).
+    pub fn set_max_time_wait(&mut self, n: usize) {
+        self.max_time_wait = n;
+    }
+
+    /// Connections in TIME-WAIT now.
+    pub fn time_wait_count(&self) -> usize {
+        self.time_wait_count
+    }
+
     /// `bind`: our address or `0.0.0.0`, port 0 for an ephemeral one.
     pub fn bind(&mut self, h: SocketHandle, addr: SocketAddrV4) -> Result<()> {
         let (reuse_addr, reuse_port) = {

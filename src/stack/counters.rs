@@ -99,6 +99,9 @@ counters! {
     tcp_accept_queue_overflow,
     /// Segments larger than the MTU that a TCB produced (a bug; dropped).
     tcp_tx_oversize,
+    /// Connections dropped on entering TIME-WAIT because the most allowed
+    /// were already there (Linux: "time wait bucket table overflow").
+    tcp_time_wait_overflow,
     /// Connections opened actively (connect).
     tcp_active_opens,
     /// Connections opened passively (accept).

@@ -111,6 +111,10 @@ pub struct Stack {
     tcp_defaults: TcpConfig,
     isn_secret: [u8; 16],
     ephemeral_next: u32,
+    /// Connections in TIME-WAIT now, and the most there may be (Linux's
+    /// `tcp_max_tw_buckets`).
+    time_wait_count: usize,
+    max_time_wait: usize,
     /// Wait queues of sockets freed since the last `take_wakeups`.
     freed_waits: Vec<(SocketHandle, Arc<WaitQueue>)>,
     /// Where a TCB copies a segment's payload on its way out.
@@ -147,6 +151,8 @@ impl Stack {
             },
             isn_secret: secret_from_seed(seed),
             ephemeral_next: (seed as u32) ^ ((seed >> 32) as u32),
+            time_wait_count: 0,
+            max_time_wait: table::MAX_TIME_WAIT,
             freed_waits: Vec::new(),
             scratch: vec![0u8; 65536],
         };

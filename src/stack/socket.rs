@@ -238,6 +238,8 @@ pub struct Socket {
     pub tx_queued: bool,
     /// The deadline registered in the stack's timer set.
     pub timer_at: Option<crate::time::Instant>,
+    /// Counted among the stack's connections in TIME-WAIT.
+    pub in_time_wait: bool,
 }
 
 impl Socket {
@@ -253,6 +255,7 @@ impl Socket {
             dirty: false,
             tx_queued: false,
             timer_at: None,
+            in_time_wait: false,
         }
     }
 

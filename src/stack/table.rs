@@ -11,6 +11,13 @@ use super::Stack;
 use super::socket::{Owner, Slot, Socket, SocketError, SocketHandle, SocketKind};
 use crate::tcp::State;
 
+/// Connections kept in TIME-WAIT at most (Linux's `tcp_max_tw_buckets`
+/// default). Beyond it, a connection that enters TIME-WAIT is dropped at
+/// once, as Linux does when its table overflows ("time wait bucket table
+/// overflow"): a client churning connections cannot grow memory without
+/// bound for the 60 s each would otherwise wait.
+pub const MAX_TIME_WAIT: usize = 262_144;
+
 /// Linux's default `ip_local_port_range`.
 pub const EPHEMERAL_PORTS: core::ops::RangeInclusive<u16> = 32768..=60999;
 
@@ -82,6 +89,9 @@ impl Stack {
         let Some(sock) = slot.socket.take() else {
             return;
         };
+        if sock.in_time_wait {
+            self.time_wait_count -= 1;
+        }
         let old = SocketHandle {
             index,
             generation: slot.generation,
@@ -224,6 +234,22 @@ impl Stack {
         }
         if state == State::Closed && self.conns.get(&tuple) == Some(&index) {
             self.conns.remove(&tuple);
+        }
+        if state == State::TimeWait
+            && !self.sockets[index as usize]
+                .socket
+                .as_ref()
+                .is_some_and(|s| s.in_time_wait)
+        {
+            if self.time_wait_count >= self.max_time_wait && owner == Owner::Orphan {
+                self.counters.tcp_time_wait_overflow += 1;
+                self.free_socket(index);
+                return;
+            }
+            self.time_wait_count += 1;
+            if let Some(s) = self.slot_mut(index) {
+                s.in_time_wait = true;
+            }
         }
         match owner {
             Owner::Listener {

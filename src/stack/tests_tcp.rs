@@ -325,3 +325,37 @@ fn connect_to_unresolvable_host_fails_with_ehostunreach() {
         Some(SocketError::HostUnreachable)
     );
 }
+
+/// Linux's tcp_max_tw_buckets: beyond the cap, a connection entering
+/// TIME-WAIT is dropped at once (and counted), so churning connections
+/// cannot grow memory for 2·MSL each.
+#[test]
+fn time_wait_connections_are_capped() {
+    let mut p = Pair::new();
+    p.a.set_max_time_wait(2);
+    let l = listen(&mut p.b, 80, 16);
+    let mut accepted = Vec::new();
+    for _ in 0..3 {
+        let c = p.a.socket();
+        let _ = p.a.connect(p.now, c, SocketAddrV4::new(B, 80));
+        p.run_until(Duration::from_secs(2), |p| {
+            p.b.readiness(l).unwrap().readable
+        });
+        accepted.push(p.b.accept(l).unwrap().0);
+        // A closes first: A goes to TIME-WAIT once B has closed too.
+        p.a.close(c);
+        p.exchange();
+    }
+    for s in accepted {
+        p.b.close(s);
+    }
+    p.run_until(Duration::from_secs(5), |p| p.a.time_wait_count() >= 2);
+    p.exchange();
+    assert_eq!(p.a.time_wait_count(), 2);
+    assert_eq!(p.a.counters().tcp_time_wait_overflow, 1);
+    let states: Vec<State> = p.a.socket_list().iter().map(|x| x.1).collect();
+    assert_eq!(states, vec![State::TimeWait, State::TimeWait]);
+    // The two end after 2·MSL and the count follows.
+    p.run_until(Duration::from_secs(200), |p| p.a.socket_list().is_empty());
+    assert_eq!(p.a.time_wait_count(), 0);
+}

@@ -69,6 +69,14 @@ pub struct Rack {
     reo_wnd_mult: u32,
 }
 
+impl Rack {
+    /// Frees the record (TIME-WAIT, CLOSED: nothing more will be sent). It
+    /// grows again as segments are sent, so an idle connection costs little.
+    pub fn release(&mut self) {
+        self.segs = VecDeque::new();
+    }
+}
+
 /// `a` was sent before `b` (RFC 8985 §6.2, RACK_sent_after reversed):
 /// earlier, or at the same time with a lower end.
 fn sent_before(a_at: Instant, a_end: SeqNum, b_at: Instant, b_end: SeqNum) -> bool {
@@ -81,9 +89,6 @@ impl Rack {
     pub fn on_send(&mut self, now: Instant, start: SeqNum, end: SeqNum) {
         if !start.before(end) {
             return;
-        }
-        if self.segs.capacity() == 0 {
-            self.segs.reserve_exact(MAX_SEGS);
         }
         let mut from = start;
         if let Some(last) = self.segs.back() {

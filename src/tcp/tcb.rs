@@ -388,6 +388,7 @@ impl Tcb {
     /// with the assembler: nothing more will be acknowledged.
     pub(super) fn release_buffers(&mut self) {
         self.tx.release();
+        self.rack.release();
         if self.assembler.is_empty() || self.state == State::Closed {
             self.assembler.clear();
             self.rx.release();
