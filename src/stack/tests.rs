@@ -541,3 +541,123 @@ fn a_million_random_and_mutated_frames() {
     assert!(s.reasm.buffered_bytes() <= reassembly::MAX_BYTES);
     assert!(s.tx_frames.len() <= TX_QUEUE_LIMIT);
 }
+
+/// Recomputes the IPv4 header checksum and the TCP checksum of an
+/// Ethernet/IPv4/TCP frame in place (when it still looks like one), so that
+/// a mutated segment reaches TCP instead of dying at a checksum.
+fn fix_checksums(frame: &mut [u8]) {
+    use crate::wire::tcp::TcpPacket;
+    if frame.len() < 14 + 20 || frame[14] >> 4 != 4 {
+        return;
+    }
+    let ihl = usize::from(frame[14] & 0x0f) * 4;
+    let total = usize::from(u16::from_be_bytes([frame[16], frame[17]]));
+    if ihl < 20 || total < ihl || 14 + total > frame.len() {
+        return;
+    }
+    frame[24] = 0;
+    frame[25] = 0;
+    let c = checksum::checksum(&frame[14..14 + ihl]);
+    frame[24..26].copy_from_slice(&c.to_be_bytes());
+    if frame[23] != 6 {
+        return;
+    }
+    let src = Ipv4Addr::new(frame[26], frame[27], frame[28], frame[29]);
+    let dst = Ipv4Addr::new(frame[30], frame[31], frame[32], frame[33]);
+    let tcp = &mut frame[14 + ihl..14 + total];
+    if tcp.len() >= 20 {
+        TcpPacket::new_unchecked(tcp).fill_checksum(src, dst);
+    }
+}
+
+/// Segments that pass every checksum but carry random headers, options
+/// and flags, to a listener and the connections it opens: the TCP input
+/// path (demultiplexing, the listener, every TCB state reached) must never
+/// panic, and the listener's queues stay within their bounds.
+#[test]
+fn mutated_tcp_segments_with_valid_checksums() {
+    use crate::wire::SeqNum;
+    use crate::wire::tcp::{TcpFlags, TcpOptions, TcpPacket, TcpRepr};
+    let mut s = stack();
+    learn_peer(&mut s);
+    let l = s.socket();
+    s.bind(l, std::net::SocketAddrV4::new(Ipv4Addr::UNSPECIFIED, 80))
+        .unwrap();
+    s.listen(l, 8).unwrap();
+    let segment = |flags: TcpFlags, seq: u32, ack: u32, payload: &[u8], options: TcpOptions| {
+        let repr = TcpRepr {
+            src_port: 40000,
+            dst_port: 80,
+            seq: SeqNum(seq),
+            ack: SeqNum(ack),
+            flags,
+            window: 65535,
+            urgent: 0,
+            options,
+            payload,
+        };
+        let mut tcp = vec![0u8; repr.buffer_len()];
+        repr.emit(&mut TcpPacket::new_unchecked(&mut tcp[..]), PEER, US);
+        ip_frames(6, &tcp, 1, 1500).remove(0)
+    };
+    let syn_opts = TcpOptions {
+        mss: Some(1460),
+        window_scale: Some(7),
+        sack_permitted: true,
+        timestamps: Some((1, 0)),
+        ..TcpOptions::default()
+    };
+    let seeds = [
+        segment(TcpFlags::SYN, 1000, 0, &[], syn_opts),
+        segment(TcpFlags::ACK, 1001, 1, &[], TcpOptions::default()),
+        segment(
+            TcpFlags::ACK | TcpFlags::PSH,
+            1001,
+            1,
+            b"GET / HTTP/1.0\r\n\r\n",
+            TcpOptions::default(),
+        ),
+        segment(
+            TcpFlags::FIN | TcpFlags::ACK,
+            1001,
+            1,
+            &[],
+            TcpOptions::default(),
+        ),
+        segment(TcpFlags::RST, 1001, 0, &[], TcpOptions::default()),
+    ];
+    let mut rng = Rng(0x5eed_1234_abcd_ef01);
+    let mut buf = vec![0u8; 1514];
+    let mut t = Instant::ZERO;
+    for i in 0..200_000u32 {
+        let mut f = seeds[rng.below(seeds.len())].clone();
+        // Mutate the TCP header and options (offset 34..), sometimes the
+        // ports and sequence numbers, sometimes the data offset.
+        for _ in 0..1 + rng.below(3) {
+            let at = 34 + rng.below(f.len() - 34);
+            f[at] = rng.next() as u8;
+        }
+        if rng.below(4) == 0 {
+            // A different source port: a new connection attempt.
+            f[34] = rng.next() as u8;
+        }
+        fix_checksums(&mut f);
+        s.handle_frame(t, &f);
+        if i % 32 == 0 {
+            t += Duration::from_millis(7);
+            s.handle_timeout(t);
+            while s.poll_transmit(t, &mut buf).is_some() {}
+            while s.accept(l).is_ok() {}
+        }
+        let (syn_q, acc_q, backlog) = s.listener_queues(l).unwrap();
+        assert!(
+            syn_q <= backlog && acc_q <= backlog + 1,
+            "queues {syn_q}/{acc_q}"
+        );
+    }
+    assert!(s.counters().tcp_rx > 100_000, "most segments reached TCP");
+    assert!(
+        s.counters().tcp_passive_opens > 0,
+        "the listener opened connections"
+    );
+}
