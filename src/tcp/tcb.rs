@@ -17,7 +17,7 @@ use super::{FourTuple, Readiness, State, TcpConfig, TcpError, TcpInfo};
 use crate::storage::{Assembler, RingBuffer};
 use crate::time::{Duration, Instant};
 use crate::wire::SeqNum;
-use crate::wire::tcp::{TcpFlags, TcpRepr};
+use crate::wire::tcp::{TcpFlags, TcpOptions, TcpRepr};
 
 /// RFC 9293 §3.7.1: the MSS to assume when the peer sends no MSS option.
 pub const DEFAULT_MSS: u16 = 536;
@@ -283,6 +283,75 @@ impl Tcb {
         let mut tcb = Tcb::new(now, tuple, iss, config, State::SynReceived);
         tcb.take_syn(syn);
         Some(tcb)
+    }
+
+    /// A listener whose SYN queue is full answers `syn` with a SYN cookie
+    /// (see [`super::cookie`]) and keeps no state: this TCB, in SYN-RECEIVED
+    /// with ISS `cookie`, is only there to produce that one SYN-ACK through
+    /// [`poll_transmit`](Self::poll_transmit) and is then dropped. The SYN's
+    /// MSS is rounded down to what the cookie encodes, and window scaling
+    /// and SACK are not offered, since nothing will remember them;
+    /// timestamps are, as our TSval clock derives from the ISS alone.
+    /// Returns None when `syn` is not a plain SYN.
+    pub fn syn_cookie_reply(
+        now: Instant,
+        tuple: FourTuple,
+        cookie: SeqNum,
+        syn: &TcpRepr,
+        config: TcpConfig,
+    ) -> Option<Tcb> {
+        let mss = super::cookie::MSS_TABLE[usize::from(super::cookie::mss_index(syn.options.mss))];
+        let mut stateless = *syn;
+        stateless.options = TcpOptions {
+            mss: Some(mss),
+            timestamps: syn.options.timestamps,
+            ..TcpOptions::default()
+        };
+        Tcb::accept_syn(now, tuple, cookie, &stateless, config)
+    }
+
+    /// Completes a handshake the listener answered with a SYN cookie: `ack`
+    /// acknowledges `cookie` (already validated, encoding the peer's `mss`).
+    /// Rebuilds the TCB the SYN would have made, with the options a cookie
+    /// connection has (the MSS; timestamps if `ack` carries them; no window
+    /// scaling, no SACK), as if its SYN-ACK had been sent, and lets `ack` move
+    /// it to ESTABLISHED, taking any data or FIN it carries. Returns None
+    /// when `ack` does not complete the handshake.
+    pub fn establish_from_cookie(
+        now: Instant,
+        tuple: FourTuple,
+        cookie: SeqNum,
+        ack: &TcpRepr,
+        mss: u16,
+        config: TcpConfig,
+    ) -> Option<Tcb> {
+        let f = ack.flags;
+        if !f.contains(TcpFlags::ACK)
+            || f.contains(TcpFlags::SYN)
+            || f.contains(TcpFlags::RST)
+            || ack.ack != cookie + 1u32
+        {
+            return None;
+        }
+        let syn = TcpRepr {
+            seq: ack.seq - 1u32,
+            ack: SeqNum(0),
+            flags: TcpFlags::SYN,
+            options: TcpOptions {
+                mss: Some(mss),
+                timestamps: ack.options.timestamps.map(|(val, _)| (val, 0)),
+                ..TcpOptions::default()
+            },
+            payload: &[],
+            ..*ack
+        };
+        let mut tcb = Tcb::new(now, tuple, cookie, config, State::SynReceived);
+        tcb.take_syn(&syn);
+        // Our SYN-ACK went out, from the listener.
+        tcb.snd_nxt = cookie + 1u32;
+        tcb.snd_max = tcb.snd_nxt;
+        tcb.handle_segment(now, ack);
+        (!matches!(tcb.state, State::SynReceived | State::Closed)).then_some(tcb)
     }
 
     /// Takes the peer's SYN: IRS, RCV.NXT and the options it offers
