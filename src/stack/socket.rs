@@ -37,9 +37,10 @@
 //!   handshake completes when a later segment of the peer (a retransmission
 //!   of its data) returns the cookie while there is room, within its
 //!   lifetime. Either way the peer believes it is connected meanwhile, and
-//!   what it sends waits in its retransmission queue; a peer that waits for
-//!   the server to speak first, after a dropped cookie ACK, waits until its
-//!   own timeouts (as with Linux).
+//!   what it sends waits in its retransmission queue. A peer whose cookie
+//!   ACK was dropped and that waits for the server to speak first sends
+//!   nothing that could return the cookie: it waits until its own timeout
+//!   or keepalive, as with Linux.
 //! - `accept` takes the oldest connection from the accept queue and gives it
 //!   an fd (in the shim, a new reserved kernel fd).
 //! - Closing a listener drops its half-open connections silently and resets
