@@ -23,10 +23,12 @@
 //!   in the current or the previous 64 s period), creates the connection
 //!   directly in ESTABLISHED, in the accept queue. A cookie SYN-ACK is never
 //!   retransmitted (nothing remembers it): if it is lost, the peer's SYN
-//!   retransmission gets a new one. A cookie connection has its MSS (rounded
-//!   down to 536, 1300, 1440 or 1460) and timestamps when both sides offered
-//!   them, but no window scaling (so at most 64 KiB in flight each way) and
-//!   no SACK. Any other ACK for no connection still gets a RST.
+//!   retransmission gets a new one. A cookie connection has its MSS rounded
+//!   down to 536, 1300, 1440 or 1460. When the SYN offered timestamps, the
+//!   SYN-ACK's TSval carries the peer's window scale and SACK-permitted (as
+//!   Linux does), so the connection has all three; without timestamps it
+//!   has no window scaling (at most 64 KiB in flight each way) and no SACK.
+//!   Any other ACK for no connection still gets a RST.
 //! - The **accept queue** holds established connections waiting for
 //!   `accept`, at most `backlog + 1` (Linux's `sk_acceptq_is_full` uses `>`).
 //!   While it is full, new SYNs are dropped without an answer, cookie or not

@@ -153,10 +153,7 @@ impl Stack {
     ) {
         let index = cookie::mss_index(syn.options.mss);
         let iss = cookie::encode(self.isn_secret, now, &tuple, syn.seq, index);
-        let Some(mut tcb) = Tcb::syn_cookie_reply(now, tuple, iss, syn, config) else {
-            return;
-        };
-        let Some(reply) = tcb.poll_transmit(now, &mut []) else {
+        let Some(reply) = Tcb::syn_cookie_reply(now, tuple, iss, syn, config) else {
             return;
         };
         let mut buf = vec![0u8; reply.buffer_len()];

@@ -355,7 +355,8 @@ fn spoofed_syn(b: &Stack, src: Ipv4Addr, port: u16) -> Vec<u8> {
 /// through cookies. The third one's ACK finds the accept queue full and is
 /// dropped, so it believes itself connected while the listener knows
 /// nothing of it; once `accept` makes room, its data returns the cookie and
-/// the connection is made. Data flows both ways on a cookie connection.
+/// the connection is made. Data flows both ways on a cookie connection,
+/// which has timestamps, window scaling and SACK.
 #[test]
 fn syn_flood_is_answered_with_cookies_and_clients_still_connect() {
     let mut p = Pair::new();
@@ -397,6 +398,9 @@ fn syn_flood_is_answered_with_cookies_and_clients_still_connect() {
     let (s, peer) = p.b.accept(l).unwrap();
     assert_eq!(peer, p.a.local_addr(clients[0]).unwrap());
     assert_eq!(p.b.state(s).unwrap(), State::Established);
+    let info = p.b.tcp_info(s).unwrap().unwrap();
+    assert_eq!(info.options, 7, "the TSval carried window scale and SACK");
+    assert_eq!(p.a.tcp_info(clients[0]).unwrap().unwrap().options, 7);
     assert_eq!(p.a.send(clients[2], b"hello"), Ok(5));
     p.run_until(Duration::from_secs(10), |p| {
         p.b.listener_queues(l).unwrap().1 == 2
