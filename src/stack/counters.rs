@@ -93,9 +93,17 @@ counters! {
     tcp_tx,
     /// RSTs sent for segments that matched no connection.
     tcp_tx_rst_no_socket,
-    /// SYNs dropped because a listener's SYN queue was full.
-    tcp_syn_queue_overflow,
-    /// Handshakes completed when the accept queue was full (ACK dropped).
+    /// SYN-ACKs sent with a SYN cookie because a listener's SYN queue was
+    /// full (Linux `SyncookiesSent`).
+    tcp_syncookies_sent,
+    /// ACKs to a listener that returned a valid SYN cookie (Linux
+    /// `SyncookiesRecv`).
+    tcp_syncookies_validated,
+    /// ACKs to a listener that carried no valid SYN cookie, answered with a
+    /// RST (Linux `SyncookiesFailed`).
+    tcp_syncookies_failed,
+    /// SYNs, and ACKs that would complete a handshake, dropped because a
+    /// listener's accept queue was full (Linux `ListenOverflows`).
     tcp_accept_queue_overflow,
     /// Segments larger than the MTU that a TCB produced (a bug; dropped).
     tcp_tx_oversize,

@@ -13,17 +13,36 @@
 //! - `backlog` is clamped to `0..=SOMAXCONN` (4096); a negative value
 //!   means `SOMAXCONN`. Calling `listen` again changes it.
 //! - The **SYN queue** holds half-open connections (SYN received, our
-//!   SYN-ACK sent, in SYN-RECEIVED), at most `max(backlog, 1)`. When it is
-//!   full, a new SYN is dropped without an answer, and the peer's SYN
-//!   retransmission (1 s, 2 s, 4 s...) tries again later. Our SYN-ACK is
-//!   retransmitted with backoff up to `synack_retries` times.
+//!   SYN-ACK sent, in SYN-RECEIVED), at most `max(backlog, 1)`. Our SYN-ACK
+//!   is retransmitted with backoff up to `synack_retries` times. When the
+//!   SYN queue is full (a SYN flood, or many clients at once), a new SYN is
+//!   answered with a **SYN cookie** (Linux's `tcp_syncookies = 1`, see
+//!   [`crate::tcp::cookie`]): a SYN-ACK whose ISN encodes the 4-tuple, a
+//!   64 s time counter and the peer's MSS, and no state is kept. The peer
+//!   sees an ordinary SYN-ACK. Its ACK, if it returns a valid cookie (made
+//!   in the current or the previous 64 s period), creates the connection
+//!   directly in ESTABLISHED, in the accept queue. A cookie SYN-ACK is never
+//!   retransmitted (nothing remembers it): if it is lost, the peer's SYN
+//!   retransmission gets a new one. A cookie connection has its MSS rounded
+//!   down to 536, 1300, 1440 or 1460. When the SYN offered timestamps, the
+//!   SYN-ACK's TSval carries the peer's window scale and SACK-permitted (as
+//!   Linux does), so the connection has all three; without timestamps it
+//!   has no window scaling (at most 64 KiB in flight each way) and no SACK.
+//!   Any other ACK for no connection still gets a RST.
 //! - The **accept queue** holds established connections waiting for
 //!   `accept`, at most `backlog + 1` (Linux's `sk_acceptq_is_full` uses `>`).
-//!   While it is full, new SYNs are dropped (the peer retries), and the ACK
-//!   that would complete a handshake is dropped too: the connection stays in
+//!   While it is full, new SYNs are dropped without an answer, cookie or not
+//!   (the peer retries: 1 s, 2 s, 4 s...), and the ACK that would complete a
+//!   handshake is dropped too. For a half-open connection, it stays in
 //!   SYN-RECEIVED, our SYN-ACK is retransmitted, and the handshake completes
-//!   when the application makes room. Meanwhile the peer believes it is
-//!   connected, and what it sends waits in its retransmission queue.
+//!   when the application makes room. For a cookie, nothing is kept: the
+//!   handshake completes when a later segment of the peer (a retransmission
+//!   of its data) returns the cookie while there is room, within its
+//!   lifetime. Either way the peer believes it is connected meanwhile, and
+//!   what it sends waits in its retransmission queue. A peer whose cookie
+//!   ACK was dropped and that waits for the server to speak first sends
+//!   nothing that could return the cookie: it waits until its own timeout
+//!   or keepalive, as with Linux.
 //! - `accept` takes the oldest connection from the accept queue and gives it
 //!   an fd (in the shim, a new reserved kernel fd).
 //! - Closing a listener drops its half-open connections silently and resets

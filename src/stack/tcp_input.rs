@@ -4,7 +4,7 @@
 
 use super::Stack;
 use super::socket::{Owner, Socket, SocketKind};
-use crate::tcp::{self, FourTuple, State, Tcb, TcpError};
+use crate::tcp::{self, FourTuple, State, Tcb, TcpError, cookie};
 use crate::time::Instant;
 use crate::wire::icmpv4::unreachable;
 use crate::wire::ipv4::Ipv4Repr;
@@ -81,14 +81,18 @@ impl Stack {
     }
 
     /// RFC 9293 §3.10.7.2, LISTEN state: ignore RST, answer an ACK with a
-    /// RST, and open a half-open connection for a SYN when the queues have
-    /// room (see [`super::socket`] for what happens when they do not).
+    /// RST unless it returns a valid SYN cookie, and open a half-open
+    /// connection for a SYN when the queues have room, or answer it with a
+    /// SYN cookie when only the SYN queue is full (see [`super::socket`]).
     fn listener_input(&mut self, now: Instant, l: u32, tuple: FourTuple, seg: &TcpRepr) {
         let f = seg.flags;
         if f.contains(TcpFlags::RST) {
             return;
         }
         if f.contains(TcpFlags::ACK) {
+            if !f.contains(TcpFlags::SYN) && self.cookie_ack(now, l, tuple, seg) {
+                return;
+            }
             self.send_rst_for(now, tuple, seg);
             return;
         }
@@ -107,13 +111,16 @@ impl Stack {
             self.counters.tcp_accept_queue_overflow += 1;
             return;
         }
-        if li.syn_queue_full() {
-            self.counters.tcp_syn_queue_overflow += 1;
-            return;
+        let syn_queue_full = li.syn_queue_full();
+        if !syn_queue_full {
+            li.syn_queue += 1;
         }
-        li.syn_queue += 1;
         let options = *options;
         let config = options.apply(&self.tcp_defaults);
+        if syn_queue_full {
+            self.send_syn_cookie(now, tuple, seg, config);
+            return;
+        }
         let iss = tcp::isn::isn(self.isn_secret, now, &tuple);
         let Some(tcb) = Tcb::accept_syn(now, tuple, iss, seg, config) else {
             if let Some(SocketKind::Listener(li)) = self.slot_mut(l).map(|s| &mut s.kind) {
@@ -133,6 +140,88 @@ impl Stack {
         self.conns.insert(tuple, h.index);
         self.counters.tcp_passive_opens += 1;
         self.touch(h.index);
+    }
+
+    /// The SYN queue is full: answer `syn` with a SYN-ACK whose ISN is a
+    /// SYN cookie, and keep nothing (Linux, `tcp_syncookies = 1`).
+    fn send_syn_cookie(
+        &mut self,
+        now: Instant,
+        tuple: FourTuple,
+        syn: &TcpRepr,
+        config: tcp::TcpConfig,
+    ) {
+        let index = cookie::mss_index(syn.options.mss);
+        let iss = cookie::encode(self.isn_secret, now, &tuple, syn.seq, index);
+        let Some(reply) = Tcb::syn_cookie_reply(now, tuple, iss, syn, config) else {
+            return;
+        };
+        let mut buf = vec![0u8; reply.buffer_len()];
+        reply.emit(
+            &mut TcpPacket::new_unchecked(&mut buf[..]),
+            *tuple.local.ip(),
+            *tuple.remote.ip(),
+        );
+        if self
+            .send_ip(
+                now,
+                *tuple.remote.ip(),
+                crate::wire::checksum::PROTO_TCP,
+                &buf,
+            )
+            .is_ok()
+        {
+            self.counters.tcp_tx += 1;
+            self.counters.tcp_syncookies_sent += 1;
+        }
+    }
+
+    /// An ACK for no connection on listener `l`: if it returns a valid SYN
+    /// cookie, the connection is made, ESTABLISHED, straight into the
+    /// accept queue; when that queue is full the ACK is dropped, as in
+    /// Linux. Returns false when `seg` carries no valid cookie.
+    fn cookie_ack(&mut self, now: Instant, l: u32, tuple: FourTuple, seg: &TcpRepr) -> bool {
+        let cookie = seg.ack - 1u32;
+        let Some(mss) = cookie::validate(self.isn_secret, now, &tuple, seg.seq - 1u32, cookie)
+        else {
+            self.counters.tcp_syncookies_failed += 1;
+            return false;
+        };
+        let Some(Socket {
+            kind: SocketKind::Listener(li),
+            options,
+            ..
+        }) = self.slot_mut(l)
+        else {
+            return false;
+        };
+        if li.accept_queue_full() {
+            self.counters.tcp_accept_queue_overflow += 1;
+            return true;
+        }
+        let options = *options;
+        let config = options.apply(&self.tcp_defaults);
+        let Some(tcb) = Tcb::establish_from_cookie(now, tuple, cookie, seg, mss, config) else {
+            return false;
+        };
+        self.counters.tcp_syncookies_validated += 1;
+        let mut sock = Socket::new();
+        sock.kind = SocketKind::Tcp(Box::new(tcb));
+        sock.owner = Owner::Listener {
+            index: l,
+            queued: true,
+        };
+        sock.options = options;
+        let h = self.alloc_socket(sock);
+        if let Some(SocketKind::Listener(li)) = self.slot_mut(l).map(|s| &mut s.kind) {
+            li.accept_queue.push_back(h);
+        }
+        self.hold_port(tuple.local.port(), h.index);
+        self.conns.insert(tuple, h.index);
+        self.counters.tcp_passive_opens += 1;
+        self.touch(h.index);
+        self.mark_dirty(l);
+        true
     }
 
     /// Answers a segment for which no connection exists (RFC 9293

@@ -18,6 +18,7 @@
 
 mod config;
 pub mod congestion;
+pub mod cookie;
 mod info;
 mod input;
 pub mod isn;
