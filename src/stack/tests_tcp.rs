@@ -26,6 +26,7 @@ fn cfg(ip: Ipv4Addr) -> StackConfig {
         prefix_len: 24,
         gateway: None,
         mtu: 1500,
+        offload: false,
     }
 }
 
