@@ -63,7 +63,8 @@ pub const VNET_HDR_LEN: usize = 10;
 /// IFF_NO_PI`), creating the interface when it does not exist. With
 /// `offload`, frames carry a 10-byte `virtio_net_hdr` (`IFF_VNET_HDR`) and
 /// the kernel may pass TCP/IPv4 segments of up to 64 KiB either way with
-/// partial checksums (`TUNSETOFFLOAD`: `TUN_F_CSUM | TUN_F_TSO4`).
+/// partial checksums (`TUNSETOFFLOAD`: `TUN_F_CSUM | TUN_F_TSO4`); without,
+/// the offloads are turned off (a persistent TAP keeps the last ones set).
 pub fn open_tap(name: &str, offload: bool) -> io::Result<Tap> {
     let mut req = ifreq_for(name)?;
     let existed = interface_exists(name);
@@ -96,17 +97,24 @@ pub fn open_tap(name: &str, offload: bool) -> io::Result<Tap> {
                 &size as *const libc::c_int,
             )
         })?;
-        let features = libc::c_ulong::from(libc::TUN_F_CSUM | libc::TUN_F_TSO4);
-        // SAFETY: TUNSETOFFLOAD takes its argument by value.
-        cvt(unsafe {
-            libc::syscall(
-                libc::SYS_ioctl,
-                fd.as_raw_fd(),
-                libc::TUNSETOFFLOAD as libc::c_ulong,
-                features,
-            )
-        })?;
     }
+    // The offloads are the interface's, not the fd's: a persistent TAP keeps
+    // those the last process set. Without our headers, the kernel must not
+    // hand us 64 KiB segments or partial checksums: turn them off then.
+    let features = if offload {
+        libc::c_ulong::from(libc::TUN_F_CSUM | libc::TUN_F_TSO4)
+    } else {
+        0
+    };
+    // SAFETY: TUNSETOFFLOAD takes its argument by value.
+    cvt(unsafe {
+        libc::syscall(
+            libc::SYS_ioctl,
+            fd.as_raw_fd(),
+            libc::TUNSETOFFLOAD as libc::c_ulong,
+            features,
+        )
+    })?;
     Ok(Tap {
         fd,
         name: name_of(&req),
