@@ -10,6 +10,7 @@
 //! | `TAPSTACK_MTU` | IP MTU, `576..=65521` | `1500` |
 //! | `TAPSTACK_PCAP` | write every frame in and out to this pcap file | none |
 //! | `TAPSTACK_FAULTS` | fault injection, e.g. `drop=0.05,dup=0.01,reorder=0.1,corrupt=0.001,delay=2ms,seed=7` | none |
+//! | `TAPSTACK_OFFLOAD` | `on` or `off`: TCP segmentation and checksum offload on the TAP (`IFF_VNET_HDR`); always off with `TAPSTACK_PCAP` or `TAPSTACK_FAULTS` | `on` |
 //! | `TAPSTACK_LOG` | `error`, `warn`, `info`, `debug` or `trace` | `warn` |
 //! | `TAPSTACK_MSL` | *our extension*: Maximum Segment Lifetime in seconds (TIME-WAIT lasts 2×MSL) | `30` (TIME-WAIT 60 s, like Linux) |
 //!
@@ -52,11 +53,16 @@ pub struct Config {
     pub pcap: Option<PathBuf>,
     /// `TAPSTACK_FAULTS`.
     pub faults: Option<FaultConfig>,
+    /// `TAPSTACK_OFFLOAD` as given (see [`Config::use_offload`]).
+    pub offload: bool,
     /// `TAPSTACK_LOG`.
     pub log: LogLevel,
     /// `TAPSTACK_MSL`.
     pub msl: Duration,
 }
+
+/// `TAPSTACK_OFFLOAD` when unset.
+pub const DEFAULT_OFFLOAD: bool = true;
 
 /// The default address.
 pub const DEFAULT_IP: Ipv4Addr = Ipv4Addr::new(198, 18, 0, 2);
@@ -72,6 +78,7 @@ impl Default for Config {
             mtu: 1500,
             pcap: None,
             faults: None,
+            offload: DEFAULT_OFFLOAD,
             log: LogLevel::Warn,
             msl: Duration::from_secs(30),
         }
@@ -135,6 +142,13 @@ impl Config {
         if let Some((var, v)) = get("TAPSTACK_FAULTS") {
             c.faults = Some(parse_faults(&v).map_err(|p| err(var, &v, p))?);
         }
+        if let Some((var, v)) = get("TAPSTACK_OFFLOAD") {
+            c.offload = match v.trim() {
+                "on" => true,
+                "off" => false,
+                _ => return Err(err(var, &v, "not on or off".into())),
+            };
+        }
         if let Some((var, v)) = get("TAPSTACK_LOG") {
             c.log = v.trim().parse().map_err(|()| {
                 err(
@@ -158,7 +172,16 @@ impl Config {
             prefix_len: self.prefix_len,
             gateway: self.gateway,
             mtu: self.mtu,
+            offload: false,
         }
+    }
+
+    /// Whether to open the TAP with offloads: as `TAPSTACK_OFFLOAD` says,
+    /// but never with a pcap (it would hold virtio-net headers and partial
+    /// checksums) or fault injection (faults apply per frame, and one frame
+    /// would be dozens of segments).
+    pub fn use_offload(&self) -> bool {
+        self.offload && self.pcap.is_none() && self.faults.is_none_or(|f| f.is_noop())
     }
 
     /// How long TIME-WAIT lasts: 2×MSL (RFC 9293 §3.6.1).
@@ -429,6 +452,22 @@ mod tests {
         bad("TAPSTACK_MTU", "65522");
         bad("TAPSTACK_MTU", "-1");
         bad("TAPSTACK_MTU", "1500b");
+    }
+
+    #[test]
+    fn offload() {
+        assert_eq!(parse(&[]).unwrap().offload, DEFAULT_OFFLOAD);
+        let on = parse(&[("TAPSTACK_OFFLOAD", "on")]).unwrap();
+        assert!(on.offload && on.use_offload());
+        let off = parse(&[("TAPSTACK_OFFLOAD", "off")]).unwrap();
+        assert!(!off.offload && !off.use_offload());
+        let e = bad("TAPSTACK_OFFLOAD", "yes");
+        assert!(e.contains("TAPSTACK_OFFLOAD") && !e.contains('\n'), "{e}");
+        // A capture or faults turn it off, whatever the variable says.
+        let pcap = [("TAPSTACK_OFFLOAD", "on"), ("TAPSTACK_PCAP", "/tmp/x.pcap")];
+        assert!(!parse(&pcap).unwrap().use_offload());
+        let faults = [("TAPSTACK_OFFLOAD", "on"), ("TAPSTACK_FAULTS", "drop=0.1")];
+        assert!(!parse(&faults).unwrap().use_offload());
     }
 
     #[test]

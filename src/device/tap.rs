@@ -1,4 +1,9 @@
 //! The TAP device: one `read` per incoming frame, one `write` per outgoing.
+//!
+//! Opened with offloads, every frame in a [`Batch`] starts with the
+//! 10-byte virtio-net header (`wire::virtio_net`), and a frame may be a TCP
+//! segment of up to 64 KiB that the kernel cuts into MSS-sized ones (or
+//! glued together from them, GRO). The stack reads and writes the header.
 
 use super::{Batch, Capabilities, Device, Received};
 use crate::sys;
@@ -11,6 +16,8 @@ use std::os::fd::{AsRawFd, RawFd};
 pub struct TapDevice {
     tap: sys::tap::Tap,
     mtu: usize,
+    /// Frames carry a virtio-net header; TSO and checksum offload are on.
+    offload: bool,
     /// Writes fail with EIO: the kernel's side of the TAP is down.
     link_down: bool,
 }
@@ -19,8 +26,12 @@ impl TapDevice {
     /// Attaches to the TAP `name`, creating it when it does not exist and
     /// the process may. A TAP we create gets `mtu` and is brought up; an
     /// existing one keeps its settings (a warning says when its MTU differs).
-    pub fn open(name: &str, mtu: usize) -> io::Result<TapDevice> {
-        let tap = sys::tap::open_tap(name)?;
+    ///
+    /// With `offload` (little-endian hosts only: the header's byte order),
+    /// the TAP carries virtio-net headers and large TCP segments.
+    pub fn open(name: &str, mtu: usize, offload: bool) -> io::Result<TapDevice> {
+        let offload = offload && cfg!(target_endian = "little");
+        let tap = sys::tap::open_tap(name, offload)?;
         if tap.created {
             if let Err(e) = sys::tap::set_mtu(&tap.name, mtu) {
                 crate::log_warn!("cannot set the MTU of {} to {mtu}: {e}", tap.name);
@@ -39,6 +50,7 @@ impl TapDevice {
         Ok(TapDevice {
             tap,
             mtu,
+            offload,
             link_down: false,
         })
     }
@@ -56,10 +68,20 @@ impl TapDevice {
 
 impl Device for TapDevice {
     fn capabilities(&self) -> Capabilities {
-        Capabilities {
-            mtu: self.mtu,
-            max_frame: self.mtu + crate::wire::ethernet::HEADER_LEN,
-            vnet_hdr: false,
+        if self.offload {
+            Capabilities {
+                mtu: self.mtu,
+                max_frame: sys::tap::VNET_HDR_LEN
+                    + crate::wire::ethernet::HEADER_LEN
+                    + crate::wire::ipv4::MAX_PACKET_LEN,
+                vnet_hdr: true,
+            }
+        } else {
+            Capabilities {
+                mtu: self.mtu,
+                max_frame: self.mtu + crate::wire::ethernet::HEADER_LEN,
+                vnet_hdr: false,
+            }
         }
     }
 

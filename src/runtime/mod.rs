@@ -123,17 +123,23 @@ fn tap_error(name: &str, e: &std::io::Error) -> StartError {
 /// Opens the TAP and wraps it as configured: `FaultDevice<PcapDevice<TapDevice>>`
 /// (the capture shows the wire; the faults sit between the wire and the stack).
 pub fn open_device(config: &Config, now: Instant) -> Result<Box<dyn Device + Send>, StartError> {
-    let tap =
-        TapDevice::open(&config.ifname, config.mtu).map_err(|e| tap_error(&config.ifname, &e))?;
+    let offload = config.use_offload();
+    let tap = TapDevice::open(&config.ifname, config.mtu, offload)
+        .map_err(|e| tap_error(&config.ifname, &e))?;
     crate::log_info!(
-        "{} {} (MTU {})",
+        "{} {} (MTU {}, offload {})",
         if tap.created() {
             "created"
         } else {
             "attached to"
         },
         tap.name(),
-        config.mtu
+        config.mtu,
+        if tap.capabilities().vnet_hdr {
+            "on"
+        } else {
+            "off"
+        }
     );
     let mut dev: Box<dyn Device + Send> = Box::new(tap);
     if let Some(path) = &config.pcap {
@@ -179,7 +185,9 @@ impl Runtime {
                 .map_err(|e| io_error("epoll_ctl", e))?;
         }
         let seed = sys::getrandom_u64().map_err(|e| io_error("getrandom", e))?;
-        let mut stack = Stack::new(config.stack_config(), monotonic_now(), seed);
+        let mut stack_config = config.stack_config();
+        stack_config.offload = dev.capabilities().vnet_hdr;
+        let mut stack = Stack::new(stack_config, monotonic_now(), seed);
         stack.tcp_defaults_mut().time_wait = config.time_wait();
         stack.tcp_defaults_mut().msl = config.time_wait() / 2;
         let rt: &'static Runtime = Box::leak(Box::new(Runtime {

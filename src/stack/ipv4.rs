@@ -32,7 +32,10 @@ pub enum SendError {
 }
 
 impl Stack {
-    pub(super) fn handle_ipv4(&mut self, now: Instant, payload: &[u8]) {
+    ///
+    /// `csum_trusted`: the link vouched for the transport checksum (see
+    /// `wire::virtio_net`), which is then not verified again.
+    pub(super) fn handle_ipv4(&mut self, now: Instant, payload: &[u8], csum_trusted: bool) {
         let parsed = Ipv4Packet::new_checked(payload)
             .and_then(|packet| Ipv4Repr::parse(&packet).map(|repr| (packet, repr)));
         let (packet, repr) = match parsed {
@@ -68,7 +71,7 @@ impl Stack {
                 Ok(None) => {}
                 Ok(Some((whole, data))) => {
                     self.counters.ip_reassembled += 1;
-                    self.dispatch_ip(now, &whole, &data);
+                    self.dispatch_ip(now, &whole, &data, false);
                 }
                 Err(FragError::Overlap | FragError::BadLength | FragError::NoMemory) => {
                     self.counters.drop_ip_frag += 1;
@@ -76,14 +79,14 @@ impl Stack {
             }
             return;
         }
-        self.dispatch_ip(now, &repr, packet.payload());
+        self.dispatch_ip(now, &repr, packet.payload(), csum_trusted);
     }
 
     /// Hands a whole datagram to its protocol.
-    fn dispatch_ip(&mut self, now: Instant, repr: &Ipv4Repr, payload: &[u8]) {
+    fn dispatch_ip(&mut self, now: Instant, repr: &Ipv4Repr, payload: &[u8], csum_trusted: bool) {
         match repr.protocol {
             PROTO_ICMP => self.handle_icmp(now, repr, payload),
-            PROTO_TCP => self.handle_tcp(now, repr, payload),
+            PROTO_TCP => self.handle_tcp(now, repr, payload, csum_trusted),
             other => {
                 self.counters.drop_ip_unknown_protocol += 1;
                 // We have no UDP: answer as a host with no UDP listener would

@@ -13,9 +13,16 @@ use std::net::{Ipv4Addr, SocketAddrV4};
 
 impl Stack {
     /// A TCP segment addressed to us.
-    pub(super) fn handle_tcp(&mut self, now: Instant, ip: &Ipv4Repr, payload: &[u8]) {
+    /// `csum_trusted`: the link vouched for the checksum.
+    pub(super) fn handle_tcp(
+        &mut self,
+        now: Instant,
+        ip: &Ipv4Repr,
+        payload: &[u8],
+        csum_trusted: bool,
+    ) {
         let seg = match TcpPacket::new_checked(payload)
-            .and_then(|p| TcpRepr::parse(&p, ip.src_addr, ip.dst_addr))
+            .and_then(|p| TcpRepr::parse_with(&p, ip.src_addr, ip.dst_addr, !csum_trusted))
         {
             Ok(s) => s,
             Err(_) => {

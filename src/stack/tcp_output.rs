@@ -8,6 +8,10 @@ use crate::wire::checksum::PROTO_TCP;
 use crate::wire::ethernet::{self, EtherType, EthernetFrame, EthernetRepr};
 use crate::wire::ipv4::{self, DEFAULT_TTL, Ipv4Packet, Ipv4Repr};
 use crate::wire::tcp::TcpPacket;
+use crate::wire::virtio_net::{self, VnetRepr};
+
+/// Where the checksum sits in a TCP header (`csum_offset`).
+const TCP_CHECKSUM_OFFSET: u16 = 16;
 
 impl Stack {
     /// Runs the connection timers due at `now`.
@@ -43,8 +47,16 @@ impl Stack {
 
     /// Writes the next TCP segment of any connection into `buf` as a whole
     /// Ethernet frame.
+    ///
+    /// With offload, the frame starts with a virtio-net header: the TCP
+    /// checksum is left partial for the device to complete (`NEEDS_CSUM`),
+    /// and a segment larger than the MTU allows is marked for the device to
+    /// cut at the TCB's MSS (`GSO_TCPV4`).
     pub(super) fn poll_tcp_transmit(&mut self, now: Instant, buf: &mut [u8]) -> Option<usize> {
+        let offload = self.config.offload;
+        let vnet = if offload { virtio_net::HEADER_LEN } else { 0 };
         let mtu = self.config.mtu;
+        let max_ip = if offload { ipv4::MAX_PACKET_LEN } else { mtu };
         while let Some(&index) = self.tx_queue.front() {
             let Some(remote) = self
                 .slot_mut(index)
@@ -93,10 +105,33 @@ impl Stack {
                 let seg = tcb.poll_transmit(now, &mut scratch)?;
                 let tcp_len = seg.buffer_len();
                 let ip_len = ipv4::HEADER_LEN + tcp_len;
-                let frame_len = ethernet::HEADER_LEN + ip_len;
-                if ip_len > mtu || frame_len > buf.len() {
+                let frame_len = vnet + ethernet::HEADER_LEN + ip_len;
+                if ip_len > max_ip || frame_len > buf.len() {
                     return Some(None);
                 }
+                let (head, buf) = buf.split_at_mut(vnet);
+                if offload {
+                    let l4_start = ethernet::HEADER_LEN + ipv4::HEADER_LEN;
+                    let gso = ip_len > mtu;
+                    VnetRepr {
+                        flags: virtio_net::F_NEEDS_CSUM,
+                        gso_type: if gso {
+                            virtio_net::GSO_TCPV4
+                        } else {
+                            virtio_net::GSO_NONE
+                        },
+                        hdr_len: (l4_start + seg.header_len()) as u16,
+                        gso_size: if gso {
+                            tcb.tso_segment_size() as u16
+                        } else {
+                            0
+                        },
+                        csum_start: l4_start as u16,
+                        csum_offset: TCP_CHECKSUM_OFFSET,
+                    }
+                    .emit(head);
+                }
+                let frame_len = frame_len - vnet;
                 let mut eth = EthernetFrame::new_unchecked(&mut buf[..frame_len]);
                 EthernetRepr {
                     src_addr: our_mac,
@@ -118,12 +153,13 @@ impl Stack {
                 };
                 let mut packet = Ipv4Packet::new_unchecked(eth.payload_mut());
                 ip.emit(&mut packet);
-                seg.emit(
-                    &mut TcpPacket::new_unchecked(packet.payload_mut()),
-                    ip.src_addr,
-                    ip.dst_addr,
-                );
-                Some(Some(frame_len))
+                let mut tcp = TcpPacket::new_unchecked(packet.payload_mut());
+                if offload {
+                    seg.emit_partial(&mut tcp, ip.src_addr, ip.dst_addr);
+                } else {
+                    seg.emit(&mut tcp, ip.src_addr, ip.dst_addr);
+                }
+                Some(Some(vnet + frame_len))
             });
             self.scratch = scratch;
             match sent {

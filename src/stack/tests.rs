@@ -18,6 +18,7 @@ fn config(ip: Ipv4Addr) -> StackConfig {
         prefix_len: 24,
         gateway: None,
         mtu: 1500,
+        offload: false,
     }
 }
 

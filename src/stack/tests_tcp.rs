@@ -26,10 +26,35 @@ fn cfg(ip: Ipv4Addr) -> StackConfig {
         prefix_len: 24,
         gateway: None,
         mtu: 1500,
+        offload: false,
     }
 }
 
 impl Pair {
+    /// Two stacks whose link carries virtio-net headers and 64 KiB TCP
+    /// segments, passed whole (as a GRO'd segment would arrive).
+    fn with_offload() -> Pair {
+        Pair {
+            a: Stack::new(
+                StackConfig {
+                    offload: true,
+                    ..cfg(A)
+                },
+                Instant::ZERO,
+                11,
+            ),
+            b: Stack::new(
+                StackConfig {
+                    offload: true,
+                    ..cfg(B)
+                },
+                Instant::ZERO,
+                22,
+            ),
+            ..Pair::new()
+        }
+    }
+
     fn new() -> Pair {
         Pair {
             a: Stack::new(cfg(A), Instant::ZERO, 11),
@@ -42,7 +67,7 @@ impl Pair {
 
     /// Moves frames until both are quiet, without advancing time.
     fn exchange(&mut self) {
-        let mut buf = vec![0u8; 1514];
+        let mut buf = vec![0u8; 70_000];
         for _ in 0..100_000 {
             let mut moved = false;
             while let Some(n) = self.a.poll_transmit(self.now, &mut buf) {
@@ -489,4 +514,62 @@ fn time_wait_connections_are_capped() {
     // The two end after 2·MSL and the count follows.
     p.run_until(Duration::from_secs(200), |p| p.a.socket_list().is_empty());
     assert_eq!(p.a.time_wait_count(), 0);
+}
+
+#[test]
+fn offload_sends_tso_segments_with_partial_checksums() {
+    use crate::wire::virtio_net::{self, VnetHeader};
+    let mut p = Pair::with_offload();
+    let l = listen(&mut p.b, 80, 16);
+    let c = p.a.socket();
+    let _ = p.a.connect(p.now, c, SocketAddrV4::new(B, 80));
+    p.run_until(Duration::from_secs(5), |p| {
+        p.b.readiness(l).unwrap().readable
+    });
+    let (s, _) = p.b.accept(l).unwrap();
+    let up: Vec<u8> = (0..1 << 20).map(|i: u32| (i % 251) as u8).collect();
+    let mut sent = 0;
+    let mut got = Vec::new();
+    let mut buf = vec![0u8; 70_000];
+    p.run_until(Duration::from_secs(60), |p| {
+        while sent < up.len() {
+            match p.a.send(c, &up[sent..]) {
+                Ok(n) => sent += n,
+                Err(_) => break,
+            }
+        }
+        while let Ok(n) = p.b.recv(s, &mut buf, false) {
+            if n == 0 {
+                break;
+            }
+            got.extend_from_slice(&buf[..n]);
+        }
+        got.len() == up.len()
+    });
+    assert!(got == up, "bytes differ ({} of {})", got.len(), up.len());
+    assert_eq!(p.b.counters().drop_tcp_malformed, 0);
+    let mut tso = 0;
+    for f in &p.a_to_b {
+        let h = VnetHeader::new_checked(&f[..]).unwrap();
+        let eth = EthernetFrame::new_checked(&f[virtio_net::HEADER_LEN..]).unwrap();
+        if eth.ethertype() != EtherType::Ipv4 {
+            assert_eq!(h.flags(), 0);
+            continue;
+        }
+        // Every TCP segment leaves its checksum to the device.
+        assert_eq!(h.flags(), virtio_net::F_NEEDS_CSUM);
+        assert_eq!((h.csum_start(), h.csum_offset()), (34, 16));
+        if f.len() > virtio_net::HEADER_LEN + 1514 {
+            // Cut at the MSS less the timestamp option; headers of
+            // Ethernet, IP and TCP with timestamps.
+            assert_eq!(h.gso_type(), virtio_net::GSO_TCPV4);
+            assert_eq!(h.gso_size(), 1448);
+            assert_eq!(h.hdr_len(), 14 + 20 + 32);
+            tso += 1;
+        } else {
+            assert_eq!(h.gso_type(), virtio_net::GSO_NONE);
+        }
+    }
+    assert!(tso > 0, "no TSO segment in {} frames", p.a_to_b.len());
+    assert!(p.a_to_b.len() < 400, "{} frames for 1 MiB", p.a_to_b.len());
 }

@@ -56,9 +56,16 @@ pub fn interface_exists(name: &str) -> bool {
     !name.contains('/') && std::path::Path::new("/sys/class/net").join(name).exists()
 }
 
+/// Length of the virtio-net header we ask for (`TUNSETVNETHDRSZ`).
+pub const VNET_HDR_LEN: usize = 10;
+
 /// Opens `/dev/net/tun` and attaches it to the TAP `name` (`IFF_TAP |
-/// IFF_NO_PI`), creating the interface when it does not exist.
-pub fn open_tap(name: &str) -> io::Result<Tap> {
+/// IFF_NO_PI`), creating the interface when it does not exist. With
+/// `offload`, frames carry a 10-byte `virtio_net_hdr` (`IFF_VNET_HDR`) and
+/// the kernel may pass TCP/IPv4 segments of up to 64 KiB either way with
+/// partial checksums (`TUNSETOFFLOAD`: `TUN_F_CSUM | TUN_F_TSO4`); without,
+/// the offloads are turned off (a persistent TAP keeps the last ones set).
+pub fn open_tap(name: &str, offload: bool) -> io::Result<Tap> {
     let mut req = ifreq_for(name)?;
     let existed = interface_exists(name);
     let path = CString::new("/dev/net/tun").expect("no NUL in a literal");
@@ -73,8 +80,41 @@ pub fn open_tap(name: &str) -> io::Result<Tap> {
     })?;
     // SAFETY: the kernel just returned this fd; we are its only owner.
     let fd = unsafe { OwnedFd::from_raw_fd(fd as RawFd) };
-    req.ifr_ifru.ifru_flags = (libc::IFF_TAP | libc::IFF_NO_PI) as libc::c_short;
+    let mut flags = libc::IFF_TAP | libc::IFF_NO_PI;
+    if offload {
+        flags |= libc::IFF_VNET_HDR;
+    }
+    req.ifr_ifru.ifru_flags = flags as libc::c_short;
     ioctl(fd.as_raw_fd(), libc::TUNSETIFF as libc::c_ulong, &mut req)?;
+    if offload {
+        let size: libc::c_int = VNET_HDR_LEN as libc::c_int;
+        // SAFETY: TUNSETVNETHDRSZ reads one int through the pointer.
+        cvt(unsafe {
+            libc::syscall(
+                libc::SYS_ioctl,
+                fd.as_raw_fd(),
+                libc::TUNSETVNETHDRSZ as libc::c_ulong,
+                &size as *const libc::c_int,
+            )
+        })?;
+    }
+    // The offloads are the interface's, not the fd's: a persistent TAP keeps
+    // those the last process set. Without our headers, the kernel must not
+    // hand us 64 KiB segments or partial checksums: turn them off then.
+    let features = if offload {
+        libc::c_ulong::from(libc::TUN_F_CSUM | libc::TUN_F_TSO4)
+    } else {
+        0
+    };
+    // SAFETY: TUNSETOFFLOAD takes its argument by value.
+    cvt(unsafe {
+        libc::syscall(
+            libc::SYS_ioctl,
+            fd.as_raw_fd(),
+            libc::TUNSETOFFLOAD as libc::c_ulong,
+            features,
+        )
+    })?;
     Ok(Tap {
         fd,
         name: name_of(&req),
@@ -172,7 +212,7 @@ mod tests {
     #[test]
     fn bad_names_are_einval() {
         for name in ["", "a-name-that-is-far-too-long", "nul\0"] {
-            let e = open_tap(name).unwrap_err();
+            let e = open_tap(name, false).unwrap_err();
             assert_eq!(e.raw_os_error(), Some(libc::EINVAL), "{name:?}");
         }
     }

@@ -59,6 +59,11 @@ pub struct TcpConfig {
     pub rto_max: Duration,
     /// Bound on the out-of-order assembler's separate ranges.
     pub max_ooo_ranges: usize,
+    /// Largest payload of one segment handed to a device that segments
+    /// (TSO): new data goes out in runs of whole MSS-sized segments up to
+    /// this many bytes, which the device cuts at the MSS. 0: no TSO, one
+    /// MSS per segment.
+    pub tso_max: usize,
 }
 
 impl Default for TcpConfig {
@@ -86,6 +91,7 @@ impl Default for TcpConfig {
             rto_min: Duration::from_millis(200),
             rto_max: Duration::from_secs(120),
             max_ooo_ranges: 32,
+            tso_max: 0,
         }
     }
 }

@@ -303,12 +303,27 @@ impl Tcb {
         let wnd = self.snd_wnd.min(self.cc.cwnd());
         let usable = wnd.saturating_sub(in_flight) as usize;
         let mss = self.seg_mss(now);
-        let len = avail.min(usable).min(mss);
         let retransmission = self.snd_nxt.before(self.snd_max);
+        let mut len = avail.min(usable).min(mss);
+        if !retransmission && self.config.tso_max > mss && len == mss {
+            // TSO: a run of whole segments in one. The device cuts it at
+            // the MSS, so a part below the MSS at its end is a segment of
+            // its own: it goes only where Nagle would let it (it empties
+            // the queue and nothing holds it back, the segments before it
+            // being in flight by then).
+            let big = avail.min(usable).min(self.config.tso_max);
+            let tail = big % mss;
+            let tail_ok = big == avail && !self.cork && (fin_unsent || self.nodelay);
+            len = if tail == 0 || tail_ok {
+                big
+            } else {
+                big - tail
+            };
+        }
         let force = std::mem::take(&mut self.force_send);
         let ok = if len == 0 {
             false
-        } else if len == mss || retransmission || force {
+        } else if len >= mss || retransmission || force {
             true
         } else {
             let empties_queue = len == avail;
@@ -376,8 +391,19 @@ impl Tcb {
         if new_data {
             self.snd_max = seg_end;
         }
+        // A TSO segment leaves as several on the wire, each MSS long but
+        // the last: RACK records them one by one, as the peer SACKs them,
+        // and they count one by one as segments sent.
+        let wire_mss = self.seg_mss(now);
+        let wire_segs = n.div_ceil(wire_mss).max(1);
         if self.sack_ok {
-            self.rack.on_send(now, seq, seg_end);
+            let mut from = seq;
+            for _ in 1..wire_segs {
+                let to = from + wire_mss;
+                self.rack.on_send(now, from, to);
+                from = to;
+            }
+            self.rack.on_send(now, from, seg_end);
         }
         if !self.timers.is_armed(Timer::Retransmit) {
             self.timers.set(Timer::Retransmit, now + self.rtt.rto());
@@ -387,7 +413,8 @@ impl Tcb {
             self.arm_loss_probe(now);
         }
         self.timers.stop(Timer::Persist);
-        self.segs_out = self.segs_out.wrapping_add(1);
+        self.segs_out = self.segs_out.wrapping_add(wire_segs as u32);
+        self.last_seg_mss = wire_mss as u32;
         let header = self.segment(now, seq, flags, &[]);
         TcpRepr {
             payload: &scratch[..n],
@@ -441,6 +468,12 @@ impl Tcb {
             }
         }
         options
+    }
+
+    /// The payload of each wire segment the last data segment is to be cut
+    /// into: the `gso_size` for a device doing TSO.
+    pub fn tso_segment_size(&self) -> usize {
+        self.last_seg_mss as usize
     }
 
     /// The payload that fits a segment sent now: SND.MSS less the options

@@ -167,6 +167,9 @@ pub struct Tcb {
     pub(super) bytes_received: u64,
     pub(super) segs_in: u32,
     pub(super) segs_out: u32,
+    /// The wire MSS of the last data segment sent (its `gso_size` if the
+    /// device cuts it: [`Tcb::tso_segment_size`]).
+    pub(super) last_seg_mss: u32,
 }
 
 /// The shift to offer so that `buf` fits a 16-bit window (RFC 7323 §2.3,
@@ -252,6 +255,7 @@ impl Tcb {
             bytes_received: 0,
             segs_in: 0,
             segs_out: 0,
+            last_seg_mss: 0,
             config,
         }
     }

@@ -38,6 +38,9 @@ pub const HEADER_LEN: usize = field::DST_ADDR.end;
 /// The default TTL we send with (Linux's `ip_default_ttl`).
 pub const DEFAULT_TTL: u8 = 64;
 
+/// The largest IPv4 datagram (the total length field is 16 bits).
+pub const MAX_PACKET_LEN: usize = 65535;
+
 /// An IPv4 prefix (`198.18.0.0/24`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Ipv4Cidr {

@@ -12,6 +12,7 @@ pub mod icmpv4;
 pub mod ipv4;
 pub mod seq;
 pub mod tcp;
+pub mod virtio_net;
 
 pub use seq::SeqNum;
 

@@ -497,8 +497,21 @@ impl<'a> TcpRepr<'a> {
         src: Ipv4Addr,
         dst: Ipv4Addr,
     ) -> Result<TcpRepr<'a>> {
+        Self::parse_with(packet, src, dst, true)
+    }
+
+    /// Like [`parse`](Self::parse), but the checksum is verified only when
+    /// `verify`: false where the link vouched for it (a virtio-net header's
+    /// `DATA_VALID`, or `NEEDS_CSUM` from the local kernel, whose checksum
+    /// field holds a partial sum).
+    pub fn parse_with(
+        packet: &TcpPacket<&'a [u8]>,
+        src: Ipv4Addr,
+        dst: Ipv4Addr,
+        verify: bool,
+    ) -> Result<TcpRepr<'a>> {
         packet.check_len()?;
-        if !packet.verify_checksum(src, dst) {
+        if verify && !packet.verify_checksum(src, dst) {
             return Err(Error::Checksum);
         }
         let buf: &'a [u8] = packet.buffer;
@@ -550,6 +563,24 @@ impl<'a> TcpRepr<'a> {
         self.options.emit(packet.options_mut());
         packet.payload_mut()[..self.payload.len()].copy_from_slice(self.payload);
         packet.fill_checksum(src, dst);
+    }
+
+    /// Like [`emit`](Self::emit), but the checksum field gets only the
+    /// pseudo-header sum, not complemented (Linux's `CHECKSUM_PARTIAL`):
+    /// the device completes it (a virtio-net header's `NEEDS_CSUM`).
+    pub fn emit_partial(&self, packet: &mut TcpPacket<&mut [u8]>, src: Ipv4Addr, dst: Ipv4Addr) {
+        packet.set_src_port(self.src_port);
+        packet.set_dst_port(self.dst_port);
+        packet.set_seq_number(self.seq);
+        packet.set_ack_number(self.ack);
+        packet.set_header_len(self.header_len());
+        packet.set_flags(self.flags);
+        packet.set_window_len(self.window);
+        packet.set_urgent_at(self.urgent);
+        self.options.emit(packet.options_mut());
+        packet.payload_mut()[..self.payload.len()].copy_from_slice(self.payload);
+        let len = self.buffer_len() as u32;
+        packet.set_checksum(checksum::pseudo_header(src, dst, PROTO_TCP, len));
     }
 }
 
@@ -688,6 +719,30 @@ mod tests {
         assert_eq!(buf[..], golden()[..]);
         let back = TcpRepr::parse(&TcpPacket::new_checked(&buf[..]).unwrap(), SRC, DST).unwrap();
         assert_eq!(back, r);
+    }
+
+    #[test]
+    fn emit_partial_leaves_the_pseudo_header_sum() {
+        let r = golden_repr();
+        let mut buf = vec![0u8; r.buffer_len()];
+        r.emit_partial(&mut TcpPacket::new_unchecked(&mut buf[..]), SRC, DST);
+        // Everything but the checksum matches the golden bytes.
+        let g = golden();
+        assert_eq!(buf[..16], g[..16]);
+        assert_eq!(buf[18..], g[18..]);
+        let partial = u16::from_be_bytes([buf[16], buf[17]]);
+        assert_eq!(partial, checksum::pseudo_header(SRC, DST, PROTO_TCP, 44));
+        // A device completes it as Linux does: the complement of the sum
+        // from csum_start on, written at csum_offset.
+        let c = !checksum::sum(&buf);
+        buf[16..18].copy_from_slice(&c.to_be_bytes());
+        assert_eq!(buf[..], g[..]);
+        // Unverified parsing takes a partial checksum; verified does not.
+        let mut partial_buf = buf.clone();
+        partial_buf[16..18].copy_from_slice(&partial.to_be_bytes());
+        let p = TcpPacket::new_checked(&partial_buf[..]).unwrap();
+        assert_eq!(TcpRepr::parse(&p, SRC, DST), Err(Error::Checksum));
+        assert_eq!(TcpRepr::parse_with(&p, SRC, DST, false).unwrap(), r);
     }
 
     #[test]

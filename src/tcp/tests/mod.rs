@@ -11,3 +11,4 @@ mod open;
 mod sim;
 mod timers;
 mod transitions;
+mod tso;

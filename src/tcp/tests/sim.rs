@@ -466,6 +466,9 @@ fn config_for(seed: u64, side: u64) -> TcpConfig {
             CongestionAlgo::NewReno
         },
         mss: [1460, 1460, 536, 9000][r.below(4) as usize],
+        // A third of the TCBs send TSO-sized segments (the wire carries
+        // them whole, as one GRO segment would arrive).
+        tso_max: if r.chance(333) { 65000 } else { 0 },
         ..TcpConfig::default()
     }
 }
