@@ -26,8 +26,9 @@ if "error" in j:
 end = j["end"]
 sent, recv = end["sum_sent"]["bytes"], end["sum_received"]["bytes"]
 # The two ends stop counting at slightly different moments (what is in
-# flight when the test ends), so they agree within the buffers' size.
-if sent <= 0 or recv <= 0 or abs(sent - recv) > 8 << 20:
+# flight when the test ends), so they agree within the buffers' size:
+# 16 MiB, or 1 % at the kernel's speeds, where autotuned buffers are large.
+if sent <= 0 or recv <= 0 or abs(sent - recv) > max(16 << 20, sent // 100):
     sys.exit(f"sent {sent} bytes but received {recv}")
 cwnd = max((s.get("max_snd_cwnd", 0) for s in end.get("streams", [{}]) for s in [s.get("sender", {})]), default=0)
 print(sent, end["sum_sent"].get("retransmits", 0), cwnd)
