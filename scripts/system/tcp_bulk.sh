@@ -11,6 +11,7 @@
 # BULK_SECONDS (default 300). TAPSTACK_FAULTS, when set (tcp_faults.sh sets
 # it), applies to the tapstack side; the kernel mode ignores it.
 source "$(dirname "$0")/../lib/netns.sh"
+source "$(dirname "$0")/../lib/bulk.sh"
 T=${BULK_NAME:-tcp_bulk}
 BYTES=${BULK_BYTES:-$((100 * 1024 * 1024))}
 SECS=${BULK_SECONDS:-300}
@@ -40,19 +41,7 @@ check() {
 }
 
 # 1. The kernel connects.
-start_bg "$TEST_TMP/listen.out" "$TEST_TMP/listen.err" "${PRELOAD[@]}" "$CBUILD/bulk" listen 9000 "$BYTES" "$SECS"
-prog=$BG_PID
-await 10 "$TEST_TMP/listen.out" '^listening' ||
-    fail "$T: bulk listen did not start: $(head -c 300 "$TEST_TMP/listen.out" "$TEST_TMP/listen.err")"
-status=0
-ns_exec timeout "$SECS" python3 "$ROOT/scripts/lib/kpeer.py" connect 198.18.0.2 9000 \
-    "$TEST_TMP/k.in" "$TEST_TMP/k.out" >"$TEST_TMP/kpeer.out" 2>&1 || status=$?
-((status == 0)) || fail "$T: the kernel's kpeer.py to 198.18.0.2:9000 exited with $status: $(tail -c 300 "$TEST_TMP/kpeer.out")"
-for ((i = 0; i < 100; i++)); do
-    kill -0 "$prog" 2>/dev/null || break
-    sleep 0.1
-done
-stop_pid "$prog"
+bulk_kernel_connects $T 9000 "$BYTES" "$SECS"
 check "kernel -> tapstack listener" "$TEST_TMP/listen.out"
 ((STOP_STATUS == 0)) || fail "$T: bulk listen exited with status $STOP_STATUS"
 

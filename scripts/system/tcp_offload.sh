@@ -11,6 +11,7 @@
 # TAP: the offloads belong to the interface and must not outlive the
 # process that set them. OFFLOAD_BYTES (default 50 MiB) each way.
 source "$(dirname "$0")/../lib/netns.sh"
+source "$(dirname "$0")/../lib/bulk.sh"
 T=tcp_offload
 BYTES=${OFFLOAD_BYTES:-$((50 * 1024 * 1024))}
 SECS=120
@@ -24,19 +25,7 @@ stat_of() { ns_exec cat "/sys/class/net/tap0/statistics/$1"; }
 rx_p0=$(stat_of rx_packets) rx_b0=$(stat_of rx_bytes)
 tx_p0=$(stat_of tx_packets) tx_b0=$(stat_of tx_bytes)
 
-start_bg "$TEST_TMP/listen.out" "$TEST_TMP/listen.err" "${PRELOAD[@]}" "$CBUILD/bulk" listen 9000 "$BYTES" "$SECS"
-prog=$BG_PID
-await 10 "$TEST_TMP/listen.out" '^listening' ||
-    fail "$T: bulk listen did not start: $(head -c 300 "$TEST_TMP/listen.out" "$TEST_TMP/listen.err")"
-status=0
-ns_exec timeout "$SECS" python3 "$ROOT/scripts/lib/kpeer.py" connect 198.18.0.2 9000 \
-    "$TEST_TMP/k.in" "$TEST_TMP/k.out" >"$TEST_TMP/kpeer.out" 2>&1 || status=$?
-((status == 0)) || fail "$T: the kernel's kpeer.py exited with $status: $(tail -c 300 "$TEST_TMP/kpeer.out")"
-for ((i = 0; i < 100; i++)); do
-    kill -0 "$prog" 2>/dev/null || break
-    sleep 0.1
-done
-stop_pid "$prog"
+bulk_kernel_connects $T 9000 "$BYTES" "$SECS"
 out=$TEST_TMP/listen.out
 grep -h '^info' "$out" | sed "s/^/  /"
 ! grep -q '^FAIL' "$out" || fail "$T: $(grep '^FAIL' "$out" | head -n 2 | tr '\n' ';')"

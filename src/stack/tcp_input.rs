@@ -163,21 +163,7 @@ impl Stack {
         let Some(reply) = Tcb::syn_cookie_reply(now, tuple, iss, syn, config) else {
             return;
         };
-        let mut buf = vec![0u8; reply.buffer_len()];
-        reply.emit(
-            &mut TcpPacket::new_unchecked(&mut buf[..]),
-            *tuple.local.ip(),
-            *tuple.remote.ip(),
-        );
-        if self
-            .send_ip(
-                now,
-                *tuple.remote.ip(),
-                crate::wire::checksum::PROTO_TCP,
-                &buf,
-            )
-            .is_ok()
-        {
+        if self.send_stateless(now, tuple, &reply) {
             self.counters.tcp_tx += 1;
             self.counters.tcp_syncookies_sent += 1;
         }
@@ -237,23 +223,28 @@ impl Stack {
         let Some(rst) = tcp::rst_for(seg) else {
             return;
         };
-        let mut buf = vec![0u8; rst.buffer_len()];
-        rst.emit(
+        if self.send_stateless(now, tuple, &rst) {
+            self.counters.tcp_tx_rst_no_socket += 1;
+        }
+    }
+
+    /// Sends a segment that belongs to no connection (a RST, a SYN cookie's
+    /// SYN-ACK) through the normal IP path; true when it went out or waits
+    /// for ARP.
+    fn send_stateless(&mut self, now: Instant, tuple: FourTuple, seg: &TcpRepr) -> bool {
+        let mut buf = vec![0u8; seg.buffer_len()];
+        seg.emit(
             &mut TcpPacket::new_unchecked(&mut buf[..]),
             *tuple.local.ip(),
             *tuple.remote.ip(),
         );
-        if self
-            .send_ip(
-                now,
-                *tuple.remote.ip(),
-                crate::wire::checksum::PROTO_TCP,
-                &buf,
-            )
-            .is_ok()
-        {
-            self.counters.tcp_tx_rst_no_socket += 1;
-        }
+        self.send_ip(
+            now,
+            *tuple.remote.ip(),
+            crate::wire::checksum::PROTO_TCP,
+            &buf,
+        )
+        .is_ok()
     }
 
     /// An ICMP destination unreachable naming one of our connections (RFC

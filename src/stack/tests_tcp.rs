@@ -115,6 +115,58 @@ impl Pair {
     }
 }
 
+/// Sends `up` from A's `c` and `down` from B's `s` at once, in pieces as
+/// an application would, and checks that each side reads exactly the
+/// other's bytes within `limit` of virtual time.
+fn transfer(
+    p: &mut Pair,
+    c: SocketHandle,
+    s: SocketHandle,
+    up: &[u8],
+    down: &[u8],
+    limit: Duration,
+) {
+    let (mut sent_up, mut sent_down) = (0, 0);
+    let (mut got_up, mut got_down) = (Vec::new(), Vec::new());
+    let mut buf = vec![0u8; 70_000];
+    p.run_until(limit, |p| {
+        while sent_up < up.len() {
+            match p.a.send(c, &up[sent_up..]) {
+                Ok(n) => sent_up += n,
+                Err(SocketError::WouldBlock) => break,
+                Err(e) => panic!("{e:?}"),
+            }
+        }
+        while sent_down < down.len() {
+            match p.b.send(s, &down[sent_down..]) {
+                Ok(n) => sent_down += n,
+                Err(SocketError::WouldBlock) => break,
+                Err(e) => panic!("{e:?}"),
+            }
+        }
+        while let Ok(n) = p.b.recv(s, &mut buf, false) {
+            if n == 0 {
+                break;
+            }
+            got_up.extend_from_slice(&buf[..n]);
+        }
+        while let Ok(n) = p.a.recv(c, &mut buf, false) {
+            if n == 0 {
+                break;
+            }
+            got_down.extend_from_slice(&buf[..n]);
+        }
+        got_up.len() == up.len() && got_down.len() == down.len()
+    });
+    assert!(
+        got_up == up,
+        "A→B bytes differ ({} of {})",
+        got_up.len(),
+        up.len()
+    );
+    assert!(got_down == down, "B→A bytes differ");
+}
+
 fn listen(s: &mut Stack, port: u16, backlog: i32) -> SocketHandle {
     let l = s.socket();
     s.bind(l, SocketAddrV4::new(Ipv4Addr::UNSPECIFIED, port))
@@ -167,45 +219,7 @@ fn handshake_transfer_and_close_between_two_stacks() {
         .map(|i: u32| (i.wrapping_mul(2654435761) >> 24) as u8)
         .collect();
     let down: Vec<u8> = (0..300_000u32).map(|i| (i % 253) as u8).collect();
-    let (mut sent_up, mut sent_down) = (0, 0);
-    let (mut got_up, mut got_down) = (Vec::new(), Vec::new());
-    let mut buf = vec![0u8; 70_000];
-    p.run_until(Duration::from_secs(120), |p| {
-        while sent_up < up.len() {
-            match p.a.send(c, &up[sent_up..]) {
-                Ok(n) => sent_up += n,
-                Err(SocketError::WouldBlock) => break,
-                Err(e) => panic!("{e:?}"),
-            }
-        }
-        while sent_down < down.len() {
-            match p.b.send(s, &down[sent_down..]) {
-                Ok(n) => sent_down += n,
-                Err(SocketError::WouldBlock) => break,
-                Err(e) => panic!("{e:?}"),
-            }
-        }
-        while let Ok(n) = p.b.recv(s, &mut buf, false) {
-            if n == 0 {
-                break;
-            }
-            got_up.extend_from_slice(&buf[..n]);
-        }
-        while let Ok(n) = p.a.recv(c, &mut buf, false) {
-            if n == 0 {
-                break;
-            }
-            got_down.extend_from_slice(&buf[..n]);
-        }
-        got_up.len() == up.len() && got_down.len() == down.len()
-    });
-    assert!(
-        got_up == up,
-        "A→B bytes differ ({} of {})",
-        got_up.len(),
-        up.len()
-    );
-    assert!(got_down == down, "B→A bytes differ");
+    transfer(&mut p, c, s, &up, &down, Duration::from_secs(120));
 
     // A closes first: A ends in TIME-WAIT, B sees EOF and sits in CLOSE-WAIT
     // until it closes, then LAST-ACK, then the connection is gone.
@@ -214,7 +228,7 @@ fn handshake_transfer_and_close_between_two_stacks() {
         p.b.readiness(s).unwrap().read_closed
     });
     assert_eq!(p.b.state(s).unwrap(), State::CloseWait);
-    assert_eq!(p.b.recv(s, &mut buf, false), Ok(0));
+    assert_eq!(p.b.recv(s, &mut [0u8; 16], false), Ok(0));
     p.b.close(s);
     p.exchange();
     let a_states: Vec<State> = p.a.socket_list().iter().map(|x| x.1).collect();
@@ -441,45 +455,7 @@ fn syn_flood_is_answered_with_cookies_and_clients_still_connect() {
     let c = clients[0];
     let up: Vec<u8> = (0..200_000u32).map(|i| (i % 251) as u8).collect();
     let down: Vec<u8> = (0..150_000u32).map(|i| (i % 241) as u8).collect();
-    let (mut sent_up, mut sent_down) = (0, 0);
-    let (mut got_up, mut got_down) = (Vec::new(), Vec::new());
-    let mut buf = vec![0u8; 70_000];
-    p.run_until(Duration::from_secs(60), |p| {
-        while sent_up < up.len() {
-            match p.a.send(c, &up[sent_up..]) {
-                Ok(n) => sent_up += n,
-                Err(SocketError::WouldBlock) => break,
-                Err(e) => panic!("{e:?}"),
-            }
-        }
-        while sent_down < down.len() {
-            match p.b.send(s, &down[sent_down..]) {
-                Ok(n) => sent_down += n,
-                Err(SocketError::WouldBlock) => break,
-                Err(e) => panic!("{e:?}"),
-            }
-        }
-        while let Ok(n) = p.b.recv(s, &mut buf, false) {
-            if n == 0 {
-                break;
-            }
-            got_up.extend_from_slice(&buf[..n]);
-        }
-        while let Ok(n) = p.a.recv(c, &mut buf, false) {
-            if n == 0 {
-                break;
-            }
-            got_down.extend_from_slice(&buf[..n]);
-        }
-        got_up.len() == up.len() && got_down.len() == down.len()
-    });
-    assert!(
-        got_up == up,
-        "A→B bytes differ ({} of {})",
-        got_up.len(),
-        up.len()
-    );
-    assert!(got_down == down, "B→A bytes differ");
+    transfer(&mut p, c, s, &up, &down, Duration::from_secs(60));
 }
 
 /// Linux's tcp_max_tw_buckets: beyond the cap, a connection entering
