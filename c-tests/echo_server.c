@@ -1,5 +1,5 @@
 /*
- * echo_server [--http] [--close] PORT
+ * echo_server [--http | --close | --sink] PORT
  *
  * A blocking TCP server, one thread per connection, listening on
  * 0.0.0.0:PORT with SO_REUSEADDR and backlog 1024. Prints "listening PORT"
@@ -11,6 +11,8 @@
  *             200 with a text body naming the method and path, then closes
  *   --close   accepts and closes at once, without reading (a peer that is
  *             gone, for EPIPE tests)
+ *   --sink    accepts and keeps each connection open without ever reading
+ *             (its window fills, then stays shut: for SO_LINGER tests)
  *
  * SIGTERM or SIGINT end it with status 0 (accept is interrupted: the
  * handler is installed without SA_RESTART).
@@ -18,7 +20,7 @@
 #include "common.h"
 #include <pthread.h>
 
-static enum { ECHO, HTTP, CLOSE } mode = ECHO;
+static enum { ECHO, HTTP, CLOSE, SINK } mode = ECHO;
 static volatile sig_atomic_t stop;
 
 static void on_stop(int sig)
@@ -105,11 +107,13 @@ int main(int argc, char **argv)
             mode = HTTP;
         else if (strcmp(argv[i], "--close") == 0)
             mode = CLOSE;
+        else if (strcmp(argv[i], "--sink") == 0)
+            mode = SINK;
         else
             break;
     }
     if (i != argc - 1) {
-        fprintf(stderr, "usage: %s [--http|--close] PORT\n", argv[0]);
+        fprintf(stderr, "usage: %s [--http|--close|--sink] PORT\n", argv[0]);
         return 2;
     }
     int port = atoi(argv[i]);
@@ -136,6 +140,12 @@ int main(int argc, char **argv)
         if (mode == CLOSE) {
             NET(close)(fd);
             printf("closed a connection from %s:%d\n", inet_ntoa(peer.sin_addr),
+                   ntohs(peer.sin_port));
+            continue;
+        }
+        if (mode == SINK) {
+            /* Held, never read, until the server exits. */
+            printf("holding a connection from %s:%d\n", inet_ntoa(peer.sin_addr),
                    ntohs(peer.sin_port));
             continue;
         }

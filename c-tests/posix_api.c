@@ -1,12 +1,12 @@
 /*
- * posix_api HOST ECHO_PORT CLOSE_PORT REFUSED_PORT CASE
+ * posix_api HOST ECHO_PORT CLOSE_PORT REFUSED_PORT SINK_PORT CASE
  * posix_api --list
  *
  * One check of the socket API per run (the script runs each CASE in a
  * process of its own, so one failure or hang cannot hide the others).
  * HOST:ECHO_PORT is an echo server on the kernel, HOST:CLOSE_PORT a server
  * that accepts and closes at once, HOST:REFUSED_PORT a port nobody listens
- * on. Prints "ok CASE", or "FAIL CASE: what" lines and exits 1. Each case is
+ * on, HOST:SINK_PORT a server that accepts and never reads. Prints "ok CASE", or "FAIL CASE: what" lines and exits 1. Each case is
  * bounded by a 20 s watchdog. The expected values are Linux's: every case
  * passes against the kernel's own stack first.
  */
@@ -16,7 +16,7 @@
 #include <sys/uio.h>
 
 static const char *host;
-static int echo_port, close_port, refused_port;
+static int echo_port, close_port, refused_port, sink_port;
 static volatile sig_atomic_t sigpipes;
 
 static void on_sigpipe(int sig)
@@ -453,6 +453,74 @@ static void case_sockopts(void)
     NET(close)(fd);
 }
 
+/* Fills the connection until nothing more goes out: the peer's receive
+ * window and our send buffer are both full. */
+static void fill_until_stuck(int fd)
+{
+    static char chunk[65536];
+    int fl = NET(fcntl)(fd, F_GETFL);
+    NET(fcntl)(fd, F_SETFL, fl | O_NONBLOCK);
+    int stuck = 0;
+    long long total = 0;
+    while (stuck < 20) {
+        ssize_t n = NET(send)(fd, chunk, sizeof chunk, MSG_NOSIGNAL);
+        if (n > 0) {
+            total += n;
+            stuck = 0;
+            continue;
+        }
+        CHECK(n < 0 && errno == EAGAIN, "send to the sink: %zd %s", n, ERRNAME(errno));
+        stuck++;
+        sleep_ms(10);
+    }
+    CHECK(total > 0, "nothing could be sent to the sink");
+}
+
+/* SO_LINGER with a time: close waits until the peer has acknowledged
+ * everything and our FIN, at most that long (also for a non-blocking
+ * socket), then succeeds; without SO_LINGER it returns at once. */
+static void case_linger(void)
+{
+    struct linger l = {.l_onoff = 1, .l_linger = 1};
+    struct linger got;
+    socklen_t len = sizeof got;
+
+    /* A peer that never reads: the FIN cannot go out, close waits 1 s. */
+    int fd = tcp_connect(host, sink_port);
+    fill_until_stuck(fd);
+    CHECK(NET(setsockopt)(fd, SOL_SOCKET, SO_LINGER, &l, sizeof l) == 0, "SO_LINGER: %s",
+          ERRNAME(errno));
+    CHECK(NET(getsockopt)(fd, SOL_SOCKET, SO_LINGER, &got, &len) == 0 && got.l_onoff == 1 &&
+              got.l_linger == 1,
+          "SO_LINGER reads back {%d, %d}", got.l_onoff, got.l_linger);
+    long long t0 = now_ms();
+    CHECK(NET(close)(fd) == 0, "close with SO_LINGER 1 s: %s", ERRNAME(errno));
+    long long ms = now_ms() - t0;
+    CHECK(ms >= 900 && ms < 5000, "close with SO_LINGER 1 s and a stuck peer took %lld ms", ms);
+
+    /* The same without SO_LINGER: close does not wait. */
+    fd = tcp_connect(host, sink_port);
+    fill_until_stuck(fd);
+    t0 = now_ms();
+    CHECK(NET(close)(fd) == 0, "close without SO_LINGER: %s", ERRNAME(errno));
+    ms = now_ms() - t0;
+    CHECK(ms < 500, "close without SO_LINGER took %lld ms", ms);
+
+    /* A peer that reads: close returns once the FIN is acknowledged, long
+     * before the 10 s. */
+    fd = connect_echo();
+    char buf[5];
+    CHECK(NET(send)(fd, "hello", 5, 0) == 5, "send: %s", ERRNAME(errno));
+    CHECK(NET(recv)(fd, buf, 5, MSG_WAITALL) == 5, "recv the echo: %s", ERRNAME(errno));
+    l.l_linger = 10;
+    CHECK(NET(setsockopt)(fd, SOL_SOCKET, SO_LINGER, &l, sizeof l) == 0, "SO_LINGER: %s",
+          ERRNAME(errno));
+    t0 = now_ms();
+    CHECK(NET(close)(fd) == 0, "close with SO_LINGER 10 s: %s", ERRNAME(errno));
+    ms = now_ms() - t0;
+    CHECK(ms < 5000, "close with SO_LINGER 10 s and a reading peer took %lld ms", ms);
+}
+
 static const struct {
     const char *name;
     void (*run)(void);
@@ -474,6 +542,7 @@ static const struct {
     {"halfclose", case_halfclose},
     {"iovec", case_iovec},
     {"sockopts", case_sockopts},
+    {"linger", case_linger},
 };
 
 int main(int argc, char **argv)
@@ -484,26 +553,28 @@ int main(int argc, char **argv)
             printf("%s\n", cases[i].name);
         return 0;
     }
-    if (argc != 6) {
-        fprintf(stderr, "usage: %s HOST ECHO_PORT CLOSE_PORT REFUSED_PORT CASE | --list\n", argv[0]);
+    if (argc != 7) {
+        fprintf(stderr, "usage: %s HOST ECHO_PORT CLOSE_PORT REFUSED_PORT SINK_PORT CASE | --list\n",
+                argv[0]);
         return 2;
     }
     host = argv[1];
     echo_port = atoi(argv[2]);
     close_port = atoi(argv[3]);
     refused_port = atoi(argv[4]);
+    sink_port = atoi(argv[5]);
     signal(SIGPIPE, SIG_IGN);
     signal(SIGALRM, on_alarm);
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
-        if (strcmp(cases[i].name, argv[5]) == 0) {
+        if (strcmp(cases[i].name, argv[6]) == 0) {
             alarm(20);
             cases[i].run();
             if (failures)
                 return 1;
-            printf("ok %s\n", argv[5]);
+            printf("ok %s\n", argv[6]);
             return 0;
         }
     }
-    fprintf(stderr, "no case %s\n", argv[5]);
+    fprintf(stderr, "no case %s\n", argv[6]);
     return 2;
 }

@@ -273,7 +273,10 @@ int tapstack_shutdown(int fd, int how);
  * fd of the socket (see `dup`), the connection is closed: FIN after the
  * queued data, or RST when received data was left unread or `SO_LINGER`
  * is on with 0 s; a listener resets the connections nobody accepted. The
- * FIN exchange and TIME-WAIT then go on in the stack. A thread blocked in
+ * FIN exchange and TIME-WAIT then go on in the stack. With `SO_LINGER` on
+ * and a time, the last `close` first waits (at most that long, even on a
+ * non-blocking socket) until the peer has acknowledged our FIN; it
+ * succeeds either way. A thread blocked in
  * `recv` on the socket keeps it open until its call returns (as in
  * Linux). In a forked child, closing an inherited socket sends nothing.
  */
@@ -303,9 +306,11 @@ int tapstack_getpeername(int fd, struct sockaddr *addr, socklen_t *len);
  * Linux), `SO_LINGER`, `SO_RCVTIMEO`/`SO_SNDTIMEO` (`struct timeval`;
  * `EDOM` for `tv_usec` out of range). `IPPROTO_TCP`: `TCP_NODELAY`,
  * `TCP_CORK`, `TCP_MAXSEG` (88..=32767), `TCP_KEEPIDLE`/`TCP_KEEPINTVL`
- * (seconds), `TCP_KEEPCNT`, `TCP_CONGESTION` (`"reno"` or `"cubic"`, for a
- * later `connect`; other names `ENOENT`). Int values need `len` >= 4
- * (`EINVAL`); other options are `ENOPROTOOPT`.
+ * (seconds), `TCP_KEEPCNT`, `TCP_CONGESTION` (`"reno"` or `"cubic"`;
+ * other names `ENOENT`). Int values need `len` >= 4 (`EINVAL`); other
+ * options are `ENOPROTOOPT`. On a connected socket each takes effect at
+ * once, except `TCP_MAXSEG` (the next handshake's, as on Linux); accepted
+ * connections inherit the listener's options.
  *
  * # Safety
  * `val` must hold `len` readable bytes.

@@ -9,8 +9,9 @@
 # and without it under MSG_NOSIGNAL (after our shutdown, and after the
 # peer's RST); EBADF; ENOTCONN; EISCONN; EFAULT for NULL buffers; dup,
 # F_DUPFD, dup2; half-close then EOF and TIME_WAIT; writev/readv/sendmsg/
-# recvmsg; socket options, FD_CLOEXEC, FIONBIO. The kernel is the peer: an
-# echo server, a server that closes at once, and a closed port. Cases named
+# recvmsg; socket options, FD_CLOEXEC, FIONBIO; SO_LINGER making close wait
+# for the peer's ACK. The kernel is the peer: an echo server, a server that
+# closes at once, a closed port, and a server that never reads. Cases named
 # posix_api:CASE in KNOWN_FAILING are run and reported, but do not fail.
 source "$(dirname "$0")/../lib/netns.sh"
 T=posix_api
@@ -22,12 +23,14 @@ start_bg "$TEST_TMP/echo.out" "$TEST_TMP/echo.err" ip netns exec "$NS" "$KBUILD/
 await 10 "$TEST_TMP/echo.out" '^listening' || fail "$T: the kernel's echo server did not start"
 start_bg "$TEST_TMP/close.out" "$TEST_TMP/close.err" ip netns exec "$NS" "$KBUILD/echo_server" --close 7001
 await 10 "$TEST_TMP/close.out" '^listening' || fail "$T: the kernel's closing server did not start"
+start_bg "$TEST_TMP/sink.out" "$TEST_TMP/sink.err" ip netns exec "$NS" "$KBUILD/echo_server" --sink 7003
+await 10 "$TEST_TMP/sink.out" '^listening' || fail "$T: the kernel's sink server did not start"
 
 bad=()
 xfail=()
 for c in $("$KBUILD/posix_api" --list); do
     status=0
-    timeout 30 "${PRELOAD[@]}" "$CBUILD/posix_api" 198.18.0.1 7000 7001 7002 "$c" \
+    timeout 30 "${PRELOAD[@]}" "$CBUILD/posix_api" 198.18.0.1 7000 7001 7002 7003 "$c" \
         >"$TEST_TMP/$c.out" 2>"$TEST_TMP/$c.err" || status=$?
     if ((status == 0)) && grep -qx "ok $c" "$TEST_TMP/$c.out"; then
         if known_failing "$T:$c"; then

@@ -17,7 +17,7 @@ use super::wait::{Dir, Waiter};
 use crate::stack::{SocketError, SocketHandle, Stack};
 use crate::sys::clock::monotonic_now;
 use crate::sys::real;
-use crate::tcp::{CongestionAlgo, State};
+use crate::tcp::State;
 use libc::{c_int, sockaddr, socklen_t};
 use std::sync::atomic::Ordering;
 
@@ -169,15 +169,10 @@ fn connect_ours(fd: c_int, addr: *const sockaddr, len: socklen_t) -> Errno<()> {
         // failed; later calls get EISCONN from the stack.
         return finish_connect(&sock, &w);
     }
-    let congestion = match sock.congestion.load(Ordering::Relaxed) {
-        1 => Some(CongestionAlgo::NewReno),
-        2 => Some(CongestionAlgo::Cubic),
-        _ => None,
-    };
     let rt = w.rt();
     let r = {
         let mut st = rt.lock();
-        let r = st.connect_with_congestion(monotonic_now(), sock.handle, remote, congestion);
+        let r = st.connect(monotonic_now(), sock.handle, remote);
         rt.finish(st);
         r
     };

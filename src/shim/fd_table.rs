@@ -14,7 +14,7 @@ use crate::runtime::Runtime;
 use crate::stack::SocketHandle;
 use parking_lot::RwLock;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicU8, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
 /// One past the largest fd the table can hold (Linux's default hard limit
 /// for `RLIMIT_NOFILE` is 2^20). The bitmap is 128 KiB of zero pages.
@@ -47,8 +47,6 @@ pub struct OpenSocket {
     /// A `connect` returned `EINPROGRESS` (or was interrupted) and no later
     /// `connect` has seen it finish: Linux's `SS_CONNECTING`.
     pub connecting: AtomicBool,
-    /// `TCP_CONGESTION` chosen before `connect`: 0 default, 1 reno, 2 cubic.
-    pub congestion: AtomicU8,
 }
 
 impl OpenSocket {
@@ -65,7 +63,6 @@ impl OpenSocket {
             rcv_timeout_us: AtomicU64::new(0),
             snd_timeout_us: AtomicU64::new(0),
             connecting: AtomicBool::new(false),
-            congestion: AtomicU8::new(0),
         })
     }
 

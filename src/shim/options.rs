@@ -5,13 +5,10 @@
 //! clamped to `2 × net.core.[rw]mem_max`, 425984), int options shorter than
 //! an int are `EINVAL` to set and truncated to get, unknown options are
 //! `ENOPROTOOPT`, `SO_RCVTIMEO`/`SO_SNDTIMEO` with `tv_usec` out of range
-//! are `EDOM`. `TCP_KEEPIDLE`/`INTVL`/`CNT`, `TCP_MAXSEG` and the buffer
-//! sizes take effect for connections made after they are set (accepted
-//! connections inherit the listener's); `TCP_NODELAY`, `TCP_CORK`,
-//! `SO_KEEPALIVE` and `SO_SNDBUF` also on a live connection.
-//! `TCP_CONGESTION` (`reno` or `cubic`) applies to a later `connect`.
-//! `SO_LINGER` with a non-zero time does not make `close` block: the data
-//! is sent in the background, as without it.
+//! are `EDOM`. Accepted connections inherit the listener's options. On a
+//! live connection every option takes effect at once (the keepalive
+//! timing, the buffer sizes, `TCP_CONGESTION` (`reno` or `cubic`) too),
+//! except `TCP_MAXSEG`, which as on Linux only shapes the next handshake.
 
 use super::addr::{check_buf, check_ptr};
 use super::errno::{Errno, errno, errno_of, ret};
@@ -205,8 +202,7 @@ fn setsockopt_ours(
             let v = (int()?.max(0) as usize)
                 .saturating_mul(2)
                 .clamp(MIN_SNDBUF, BUF_MAX);
-            set_opts(fd, |o| o.snd_buf = Some(v))?;
-            super::connect::with_stack(fd, |st, h| st.resize_send_buffer(h, v))
+            set_opts(fd, |o| o.snd_buf = Some(v))
         }
         (libc::SOL_SOCKET, libc::SO_LINGER) => {
             let l = read_opt::<libc::linger>(val, len)?;
@@ -265,13 +261,12 @@ fn setsockopt_ours(
             // SAFETY: checked above.
             let raw = unsafe { std::slice::from_raw_parts(val.cast::<u8>(), n) };
             let name = raw.split(|&b| b == 0).next().unwrap_or(&[]);
-            let code = match name {
-                b"reno" => 1,
-                b"cubic" => 2,
+            let algo = match name {
+                b"reno" => CongestionAlgo::NewReno,
+                b"cubic" => CongestionAlgo::Cubic,
                 _ => return Err(libc::ENOENT),
             };
-            sock.congestion.store(code, Ordering::Relaxed);
-            Ok(())
+            set_opts(fd, |o| o.congestion = Some(algo))
         }
         _ => Err(libc::ENOPROTOOPT),
     }
@@ -281,13 +276,10 @@ fn congestion_name(st: &Stack, sock: &OpenSocket) -> &'static str {
     if let Ok(Some(name)) = st.congestion_name(sock.handle) {
         return name;
     }
-    match sock.congestion.load(Ordering::Relaxed) {
-        1 => "reno",
-        2 => "cubic",
-        _ => match st.tcp_defaults().congestion {
-            CongestionAlgo::NewReno => "reno",
-            CongestionAlgo::Cubic => "cubic",
-        },
+    let chosen = st.options(sock.handle).ok().and_then(|o| o.congestion);
+    match chosen.unwrap_or(st.tcp_defaults().congestion) {
+        CongestionAlgo::NewReno => "reno",
+        CongestionAlgo::Cubic => "cubic",
     }
 }
 

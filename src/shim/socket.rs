@@ -14,9 +14,14 @@ use super::fd_table::{self, Entry, OpenSocket};
 use super::guard::guard;
 use crate::runtime::{self, Runtime};
 use crate::stack::SocketHandle;
+use crate::sys::clock::monotonic_now;
+use crate::sys::event::{FutexWait, futex_wait};
 use crate::sys::real;
+use crate::tcp::State;
+use crate::time::Duration;
 use libc::c_int;
 use std::sync::Arc;
+use std::sync::atomic::Ordering;
 
 /// The `socket()` calls the stack serves: IPv4 TCP.
 fn is_ipv4_tcp(domain: c_int, ty: c_int, protocol: c_int) -> bool {
@@ -83,8 +88,47 @@ pub(crate) fn release(rt: &'static Runtime, handle: SocketHandle) {
         return;
     }
     let mut stack = rt.lock();
+    let linger = stack
+        .options(handle)
+        .ok()
+        .and_then(|o| o.linger)
+        .filter(|t| !t.is_zero());
     stack.close(handle);
     rt.finish(stack);
+    if let Some(t) = linger {
+        linger_wait(rt, handle, t);
+    }
+}
+
+/// `SO_LINGER` with a time: the last `close` waits, at most that long,
+/// until the peer has acknowledged our FIN, as Linux's `tcp_close` does
+/// (`sk_stream_wait_close`: while FIN-WAIT-1, CLOSING or LAST-ACK). Also
+/// for a non-blocking socket, as on Linux. A signal ends the wait early;
+/// either way `close` succeeds and the connection goes on delivering in the
+/// background (Linux does not discard the data when the time runs out).
+fn linger_wait(rt: &'static Runtime, handle: SocketHandle, time: Duration) {
+    let deadline = monotonic_now() + time;
+    loop {
+        let stack = rt.lock();
+        let Some(wait) = stack.wait_word(handle) else {
+            return;
+        };
+        let seen = wait.word.load(Ordering::Acquire);
+        let closing = matches!(
+            stack.state(handle),
+            Ok(State::FinWait1 | State::Closing | State::LastAck)
+        );
+        drop(stack);
+        let now = monotonic_now();
+        if !closing || now >= deadline {
+            return;
+        }
+        let left = deadline.saturating_duration_since(now);
+        match futex_wait(&wait.word, seen, Some(left)) {
+            FutexWait::Interrupted | FutexWait::TimedOut => return,
+            FutexWait::Woken | FutexWait::Changed => {}
+        }
+    }
 }
 
 /// A real kernel fd to stand for a stack socket: an eventfd, small,

@@ -8,7 +8,7 @@ use super::socket::{
     Listener, Owner, SOMAXCONN, Socket, SocketError, SocketHandle, SocketKind, SocketOptions,
 };
 use crate::tcp::{FourTuple, Readiness, State, Tcb, TcpConfig, TcpInfo};
-use crate::time::Instant;
+use crate::time::{Duration, Instant};
 use std::collections::VecDeque;
 use std::net::{Ipv4Addr, SocketAddrV4};
 use std::sync::Arc;
@@ -176,10 +176,9 @@ impl Stack {
         if self.conns.contains_key(&tuple) {
             return Err(SocketError::AddrNotAvailable);
         }
-        let config = self.sock(h)?.options.apply(&self.tcp_defaults);
-        let iss = crate::tcp::isn::isn(self.isn_secret, now, &tuple);
-        let mut tcb = Tcb::connect(now, tuple, iss, config);
         let opts = self.sock(h)?.options;
+        let iss = crate::tcp::isn::isn(self.isn_secret, now, &tuple);
+        let mut tcb = Tcb::connect(now, tuple, iss, opts.apply(&self.tcp_defaults));
         apply_live_options(&mut tcb, &opts);
         self.sock_mut(h)?.kind = SocketKind::Tcp(Box::new(tcb));
         self.conns.insert(tuple, h.index);
@@ -324,8 +323,13 @@ impl Stack {
         Ok(self.sock(h)?.options)
     }
 
-    /// Changes the socket's options; those that matter to a live
-    /// connection (Nagle, cork, keepalive) take effect at once.
+    /// `TCP_CONGESTION` of a connection (`None` before it has a TCB).
+    pub fn congestion_name(&self, h: SocketHandle) -> Result<Option<&'static str>> {
+        Ok(self.sock(h)?.tcb().map(|t| t.congestion_name()))
+    }
+
+    /// Changes the socket's options; on a live connection all but
+    /// `TCP_MAXSEG` take effect at once (see [`apply_live_options`]).
     pub fn set_options(
         &mut self,
         h: SocketHandle,
@@ -446,10 +450,33 @@ impl Stack {
     }
 }
 
+/// Applies the options a live connection honours: Nagle, cork,
+/// keepalive and its timing, the buffer sizes and the congestion
+/// controller. `TCP_MAXSEG` is read only when a connection starts (Linux
+/// likewise keeps the MSS the handshake settled). Each setter ignores a
+/// value that did not change.
 fn apply_live_options(tcb: &mut Tcb, o: &SocketOptions) {
     tcb.set_nodelay(o.nodelay);
     tcb.set_cork(o.cork);
+    let c = tcb.config();
+    let (idle, intvl, cnt) = (c.keepalive_idle, c.keepalive_intvl, c.keepalive_cnt);
+    tcb.set_keepalive_timing(
+        o.keep_idle
+            .map_or(idle, |s| Duration::from_secs(u64::from(s))),
+        o.keep_intvl
+            .map_or(intvl, |s| Duration::from_secs(u64::from(s))),
+        o.keep_cnt.unwrap_or(cnt),
+    );
     tcb.set_keepalive(o.keepalive);
+    if let Some(b) = o.snd_buf {
+        tcb.set_send_buffer(b);
+    }
+    if let Some(b) = o.rcv_buf {
+        tcb.set_recv_buffer(b);
+    }
+    if let Some(a) = o.congestion {
+        tcb.set_congestion(a);
+    }
 }
 
 /// Calls the shim needs beyond the socket calls above (process exit).
@@ -521,40 +548,5 @@ impl Stack {
     /// The defaults new connections start from.
     pub fn tcp_defaults(&self) -> &TcpConfig {
         &self.tcp_defaults
-    }
-}
-
-/// Options the shim sets beyond [`SocketOptions`].
-impl Stack {
-    /// `connect` with `TCP_CONGESTION` chosen before it (`None`: the
-    /// stack's default).
-    pub fn connect_with_congestion(
-        &mut self,
-        now: Instant,
-        h: SocketHandle,
-        remote: SocketAddrV4,
-        congestion: Option<crate::tcp::CongestionAlgo>,
-    ) -> Result<()> {
-        let saved = self.tcp_defaults.congestion;
-        if let Some(c) = congestion {
-            self.tcp_defaults.congestion = c;
-        }
-        let r = self.connect(now, h, remote);
-        self.tcp_defaults.congestion = saved;
-        r
-    }
-
-    /// `TCP_CONGESTION` of a connection (`None` before it has a TCB).
-    pub fn congestion_name(&self, h: SocketHandle) -> Result<Option<&'static str>> {
-        Ok(self.sock(h)?.tcb().map(|t| t.congestion_name()))
-    }
-
-    /// `SO_SNDBUF` on a live connection: resizes its send buffer now.
-    pub fn resize_send_buffer(&mut self, h: SocketHandle, bytes: usize) -> Result<()> {
-        if let Some(tcb) = self.sock_mut(h)?.tcb_mut() {
-            tcb.set_send_buffer(bytes);
-            self.touch(h.index);
-        }
-        Ok(())
     }
 }

@@ -48,7 +48,7 @@
 //! - Closing a listener drops its half-open connections silently and resets
 //!   the established ones that were never accepted.
 
-use crate::tcp::{FourTuple, Tcb, TcpConfig};
+use crate::tcp::{CongestionAlgo, FourTuple, Tcb, TcpConfig};
 use crate::time::Duration;
 use std::collections::VecDeque;
 use std::net::SocketAddrV4;
@@ -153,6 +153,8 @@ pub struct SocketOptions {
     pub keep_intvl: Option<u32>,
     /// `TCP_KEEPCNT`.
     pub keep_cnt: Option<u32>,
+    /// `TCP_CONGESTION`, if set.
+    pub congestion: Option<CongestionAlgo>,
 }
 
 impl SocketOptions {
@@ -177,6 +179,9 @@ impl SocketOptions {
         }
         if let Some(n) = self.keep_cnt {
             c.keepalive_cnt = n;
+        }
+        if let Some(a) = self.congestion {
+            c.congestion = a;
         }
         c
     }

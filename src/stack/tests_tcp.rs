@@ -3,7 +3,7 @@
 //! closed port, and what a full backlog does.
 
 use super::*;
-use crate::tcp::State;
+use crate::tcp::{CongestionAlgo, State};
 use crate::time::Duration;
 use std::net::SocketAddrV4;
 
@@ -461,6 +461,46 @@ fn syn_flood_is_answered_with_cookies_and_clients_still_connect() {
 /// Linux's tcp_max_tw_buckets: beyond the cap, a connection entering
 /// TIME-WAIT is dropped at once (and counted), so churning connections
 /// cannot grow memory for 2·MSL each.
+#[test]
+fn options_set_on_a_live_connection_take_effect() {
+    let mut p = Pair::new();
+    let l = listen(&mut p.b, 80, 16);
+    let c = p.a.socket();
+    let _ = p.a.connect(p.now, c, SocketAddrV4::new(B, 80));
+    p.run_until(Duration::from_secs(2), |p| {
+        p.b.readiness(l).unwrap().readable
+    });
+    let (s, _) = p.b.accept(l).unwrap();
+    assert_eq!(p.a.congestion_name(c), Ok(Some("cubic")));
+
+    // TCP_CONGESTION switches the running connection's controller.
+    p.a.set_options(c, |o| o.congestion = Some(CongestionAlgo::NewReno))
+        .unwrap();
+    assert_eq!(p.a.congestion_name(c), Ok(Some("reno")));
+
+    // SO_KEEPALIVE with TCP_KEEPIDLE 5 s: an idle connection is probed
+    // after 5 s (not the default two hours), and the peer's answer keeps
+    // it up.
+    p.a.set_options(c, |o| {
+        o.keepalive = true;
+        o.keep_idle = Some(5);
+        o.keep_intvl = Some(1);
+    })
+    .unwrap();
+    let before = p.a_to_b.len();
+    p.run_until(Duration::from_secs(12), |_| false);
+    let probes = p.a_to_b.len() - before;
+    assert!(
+        (2..=3).contains(&probes),
+        "{probes} keepalive probes in 12 s"
+    );
+    assert_eq!(p.a.state(c), Ok(State::Established));
+
+    // SO_SNDBUF on the live connection bounds what one send takes.
+    p.b.set_options(s, |o| o.snd_buf = Some(8192)).unwrap();
+    assert_eq!(p.b.send(s, &[0u8; 100_000]), Ok(8192));
+}
+
 #[test]
 fn time_wait_connections_are_capped() {
     let mut p = Pair::new();

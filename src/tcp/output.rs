@@ -488,6 +488,7 @@ impl Tcb {
     /// §3.8.6.2.2): the right edge moves only by at least
     /// min(buffer/2, MSS); it never moves left (RFC 7323 §2.4).
     fn advertise_window(&mut self) -> u16 {
+        self.fit_recv_buffer();
         let room = self.rcv_wnd();
         let edge = self.rcv_nxt + room;
         let threshold = (self.rx.capacity() as u32 / 2).min(self.rcv_mss).max(1);

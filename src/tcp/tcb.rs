@@ -694,11 +694,37 @@ impl Tcb {
         self.cork = on;
     }
 
-    /// `SO_KEEPALIVE`.
+    /// `SO_KEEPALIVE`. Turning it on (re)arms the timer from the last
+    /// segment received; setting it to what it already is changes nothing,
+    /// so probes in flight keep their count.
     pub fn set_keepalive(&mut self, on: bool) {
+        if on == self.keepalive {
+            return;
+        }
         self.keepalive = on;
         self.keepalive_probes = 0;
-        if on && self.state.is_synchronized() {
+        self.arm_keepalive();
+    }
+
+    /// `TCP_KEEPIDLE`, `TCP_KEEPINTVL`, `TCP_KEEPCNT` on a live connection
+    /// (RFC 1122 §4.2.3.6 leaves the values to the application). As Linux
+    /// does, a new idle time counts from the last segment received, so a
+    /// connection already idle longer is probed at once.
+    pub fn set_keepalive_timing(&mut self, idle: Duration, intvl: Duration, cnt: u32) {
+        let c = &mut self.config;
+        if (c.keepalive_idle, c.keepalive_intvl, c.keepalive_cnt) == (idle, intvl, cnt) {
+            return;
+        }
+        c.keepalive_idle = idle;
+        c.keepalive_intvl = intvl;
+        c.keepalive_cnt = cnt;
+        if self.keepalive_probes == 0 {
+            self.arm_keepalive();
+        }
+    }
+
+    fn arm_keepalive(&mut self) {
+        if self.keepalive && self.state.is_synchronized() {
             self.timers.set(
                 Timer::Keepalive,
                 self.last_recv + self.config.keepalive_idle,
@@ -708,18 +734,44 @@ impl Tcb {
         }
     }
 
-    /// `SO_SNDBUF`: grows the send buffer.
+    /// `SO_SNDBUF`: the send buffer's limit (never below what it holds).
     pub fn set_send_buffer(&mut self, bytes: usize) {
         self.tx.resize(bytes);
     }
 
-    /// `SO_RCVBUF` before connecting: grows the receive buffer.
+    /// `SO_RCVBUF`: the receive buffer's limit. On a live connection it
+    /// never drops below the window already offered: RFC 9293 §3.8.6.2.1
+    /// asks the receiver not to move the right edge back ("shrink the
+    /// window"), so a smaller buffer takes effect as the data is read. The
+    /// window scale chosen in the SYN stays, so growing past `65535 <<
+    /// rcv.wscale` offers no more.
     pub fn set_recv_buffer(&mut self, bytes: usize) {
-        self.rx.resize(bytes);
+        self.config.rcv_buf = bytes;
+        self.fit_recv_buffer();
     }
 
-    /// `TCP_CONGESTION`: switches the controller, keeping the current cwnd.
+    /// Brings the receive buffer's limit to `SO_RCVBUF`, or as near as the
+    /// window already offered allows (called again before each window
+    /// advertisement, so a smaller buffer takes effect as data is read).
+    pub(super) fn fit_recv_buffer(&mut self) {
+        if self.rx.capacity() == self.config.rcv_buf {
+            return;
+        }
+        let offered = if self.rcv_adv.after(self.rcv_nxt) {
+            self.rcv_adv.since(self.rcv_nxt) as usize
+        } else {
+            0
+        };
+        self.rx
+            .resize(self.config.rcv_buf.max(self.rx.len() + offered));
+    }
+
+    /// `TCP_CONGESTION`: switches the controller, keeping the current cwnd
+    /// (as Linux's `tcp_reinit_congestion_control`).
     pub fn set_congestion(&mut self, algo: super::CongestionAlgo) {
+        if algo == self.config.congestion {
+            return;
+        }
         let cwnd = self.cc.cwnd();
         let started = self.snd_max != self.iss;
         self.config.congestion = algo;
@@ -727,6 +779,12 @@ impl Tcb {
         if started {
             self.cc.set_cwnd(cwnd);
         }
+    }
+
+    /// The configuration this connection runs with (the stack's defaults
+    /// as the socket's options changed them).
+    pub fn config(&self) -> &TcpConfig {
+        &self.config
     }
 
     /// The congestion controller's name (`TCP_CONGESTION`).

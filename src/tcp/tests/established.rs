@@ -444,6 +444,42 @@ fn receiver_avoids_silly_window_updates() {
 }
 
 #[test]
+fn shrinking_the_receive_buffer_never_retracts_the_offered_window() {
+    let mut t = established();
+    let _ = out_at(&mut t, T0);
+    send!(
+        t,
+        TcpRepr {
+            payload: &[7u8; 1000],
+            ..from_peer()
+        }
+    );
+    let ack = out_at(&mut t, T0).unwrap();
+    assert_eq!(u32::from(ack.window), u32::from(WIN) - 1000);
+    // SO_RCVBUF drops to 2 KiB: what was offered stays acceptable (RFC 9293
+    // §3.8.6.2.1), so the peer's full window of data is still taken...
+    t.set_recv_buffer(2048);
+    let rest = vec![8u8; usize::from(WIN) - 1000];
+    send!(
+        t,
+        TcpRepr {
+            seq: REMOTE_ISS + 1001u32,
+            payload: &rest,
+            ..from_peer()
+        }
+    );
+    let full = out_at(&mut t, T0).unwrap();
+    assert_eq!(full.ack, REMOTE_ISS + 1u32 + u32::from(WIN));
+    assert_eq!(full.window, 0);
+    // ...and once the application reads it all, the new, smaller buffer
+    // is what the window offers.
+    let mut buf = vec![0u8; usize::from(WIN)];
+    assert_eq!(t.recv(&mut buf), Ok(usize::from(WIN)));
+    let update = out_at(&mut t, T0).unwrap();
+    assert_eq!(update.window, 2048);
+}
+
+#[test]
 fn window_scale_is_negotiated_and_applied() {
     let cfg = TcpConfig {
         rcv_buf: 1 << 20,

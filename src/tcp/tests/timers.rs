@@ -267,6 +267,36 @@ fn keepalive_probes_then_times_out() {
 }
 
 #[test]
+fn keepalive_timing_changes_on_a_live_connection() {
+    let mut t = established();
+    t.set_keepalive(true);
+    // TCP_KEEPIDLE 10 s, set after 3 s of silence: the first probe comes
+    // 10 s after the last segment received, not after 7200 s.
+    let later = T0 + Duration::from_secs(3);
+    t.set_keepalive_timing(Duration::from_secs(10), Duration::from_secs(2), 3);
+    let at = t.poll_timeout().unwrap();
+    assert_eq!(at - T0, Duration::from_secs(10));
+    t.handle_timeout(at);
+    recv!(t, at at, TcpRepr { seq: LOCAL_ISS, ..to_peer() });
+    // Probes then come every TCP_KEEPINTVL; setting the same values again
+    // (any setsockopt re-applies them all) keeps the count running, and
+    // three unanswered probes end the connection.
+    let at = t.poll_timeout().unwrap();
+    assert_eq!(at - T0, Duration::from_secs(12));
+    t.set_keepalive(true);
+    t.set_keepalive_timing(Duration::from_secs(10), Duration::from_secs(2), 3);
+    assert_eq!(t.poll_timeout(), Some(at));
+    assert!(at > later);
+    for _ in 0..3 {
+        let at = t.poll_timeout().unwrap();
+        t.handle_timeout(at);
+        let _ = out_at(&mut t, at);
+    }
+    assert_eq!(t.state(), State::Closed);
+    assert_eq!(t.take_error(), Some(TcpError::TimedOut));
+}
+
+#[test]
 fn sack_recovery_retransmits_each_hole() {
     let mut t = Tcb::connect(
         T0,
