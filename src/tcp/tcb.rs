@@ -647,14 +647,20 @@ impl Tcb {
         self.tuple
     }
 
-    /// What `poll`/`epoll` would report.
+    /// What `poll`/`epoll` would report. Writable, as Linux's
+    /// `sk_stream_is_writeable`, means the free part of the send buffer is
+    /// at least half of what is queued (sent or not, until acknowledged):
+    /// a writer woken by it can queue a useful amount at once, rather than
+    /// a few bytes per ACK.
     pub fn readiness(&self) -> Readiness {
         let closed = self.state == State::Closed;
+        let free = self.tx.window();
         Readiness {
             readable: !self.rx.is_empty() || self.fin_received || self.error.is_some() || closed,
             writable: matches!(self.state, State::Established | State::CloseWait)
                 && !self.fin_queued
-                && self.tx.window() > 0,
+                && free > 0
+                && free >= self.tx.len() / 2,
             read_closed: self.fin_received,
             hup: closed || (self.fin_received && self.fin_queued),
             error: self.error.is_some(),

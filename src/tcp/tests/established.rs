@@ -54,6 +54,40 @@ fn established_send_goes_out_and_ack_frees_it() {
 }
 
 #[test]
+fn writable_again_when_free_space_is_half_of_what_is_queued() {
+    let mut t = established();
+    // snd_buf 16384: fill it, then let the peer acknowledge what it gets,
+    // a window (4096) at a time.
+    assert_eq!(t.send(&[1u8; 20_000]), Ok(16384));
+    assert!(!t.readiness().writable);
+    let mut held_back = 0;
+    while t.send_queue_len() > 0 {
+        while out_at(&mut t, T0).is_some() {}
+        let (_, nxt, _) = t.seq_vars();
+        send!(
+            t,
+            TcpRepr {
+                ack: nxt,
+                ..from_peer()
+            }
+        );
+        let queued = t.send_queue_len();
+        let free = 16384 - queued;
+        // Linux's sk_stream_is_writeable: free space >= half the queue.
+        assert_eq!(
+            t.readiness().writable,
+            free >= queued / 2,
+            "{free} free, {queued} queued"
+        );
+        if free > 0 && !t.readiness().writable {
+            held_back += 1;
+        }
+    }
+    assert!(held_back > 0, "some free space was not yet writability");
+    assert!(t.readiness().writable);
+}
+
+#[test]
 fn established_rst_exact_resets() {
     let mut t = established();
     send!(
