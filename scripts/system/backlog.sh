@@ -22,7 +22,7 @@
 # completes within 1 s (without cookies it would stay in SYN-SENT), and the
 # program accepts that connection. In kernel mode, ss confirms that the
 # listener's SYN queue was full: 2 or 3 half-open connections of the 8
-# (tapstack holds max(backlog, 1); Linux 6.18 holds backlog + 1).
+# (Linux 6.18 and tapstack hold backlog + 1; older kernels backlog).
 source "$(dirname "$0")/../lib/netns.sh"
 T=backlog
 need_built $T sockctl

@@ -13,7 +13,7 @@
 //! - `backlog` is clamped to `0..=SOMAXCONN` (4096); a negative value
 //!   means `SOMAXCONN`. Calling `listen` again changes it.
 //! - The **SYN queue** holds half-open connections (SYN received, our
-//!   SYN-ACK sent, in SYN-RECEIVED), at most `max(backlog, 1)`. Our SYN-ACK
+//!   SYN-ACK sent, in SYN-RECEIVED), at most `backlog + 1`. Our SYN-ACK
 //!   is retransmitted with backoff up to `synack_retries` times. When the
 //!   SYN queue is full (a SYN flood, or many clients at once), a new SYN is
 //!   answered with a **SYN cookie** (Linux's `tcp_syncookies = 1`, see
@@ -222,9 +222,10 @@ impl Listener {
         self.accept_queue.len() > self.backlog
     }
 
-    /// No room for another half-open connection.
+    /// No room for another half-open connection (Linux's
+    /// `inet_csk_reqsk_queue_is_full` also uses `>`).
     pub fn syn_queue_full(&self) -> bool {
-        self.syn_queue >= self.backlog.max(1)
+        self.syn_queue > self.backlog
     }
 }
 
