@@ -110,6 +110,9 @@ counters! {
     /// Connections dropped on entering TIME-WAIT because the most allowed
     /// were already there (Linux: "time wait bucket table overflow").
     tcp_time_wait_overflow,
+    /// SYNs that ended a connection in TIME-WAIT to open a new incarnation
+    /// of it (RFC 6191; Linux's `TCP_TW_SYN`).
+    tcp_time_wait_reopened,
     /// Connections opened actively (connect).
     tcp_active_opens,
     /// Connections opened passively (accept).

@@ -35,18 +35,42 @@ impl Stack {
             local: SocketAddrV4::new(ip.dst_addr, seg.dst_port),
             remote: SocketAddrV4::new(ip.src_addr, seg.src_port),
         };
+        let listener = |st: &Stack| {
+            st.listeners
+                .get(&seg.dst_port)
+                .and_then(|v| pick_listener(v, &tuple))
+        };
+        let mut iss = None;
         if let Some(&index) = self.conns.get(&tuple) {
-            self.connection_input(now, index, &seg);
-            return;
+            // A new incarnation of a connection in TIME-WAIT: the old one
+            // ends and the SYN goes to the listener, if there still is one
+            // (Linux: TCP_TW_SYN; without a listener, TIME-WAIT answers).
+            iss = self
+                .time_wait_reopen(index, &seg)
+                .filter(|_| listener(self).is_some());
+            if iss.is_none() {
+                self.connection_input(now, index, &seg);
+                return;
+            }
+            self.counters.tcp_time_wait_reopened += 1;
+            self.free_socket(index);
         }
-        let listener = self
-            .listeners
-            .get(&seg.dst_port)
-            .and_then(|v| pick_listener(v, &tuple));
-        match listener {
-            Some(l) => self.listener_input(now, l, tuple, &seg),
+        match listener(self) {
+            Some(l) => self.listener_input(now, l, tuple, &seg, iss),
             None => self.send_rst_for(now, tuple, &seg),
         }
+    }
+
+    /// The ISS for a new incarnation if `seg` is a SYN that may end
+    /// connection `index`'s TIME-WAIT ([`Tcb::time_wait_reopen`]). Only
+    /// for connections the application has closed: one it still holds
+    /// keeps its TIME-WAIT (and answers with an ACK).
+    fn time_wait_reopen(&mut self, index: u32, seg: &TcpRepr) -> Option<crate::wire::SeqNum> {
+        let sock = self.slot_mut(index)?;
+        if sock.owner != Owner::Orphan {
+            return None;
+        }
+        sock.tcb()?.time_wait_reopen(seg)
     }
 
     fn connection_input(&mut self, now: Instant, index: u32, seg: &TcpRepr) {
@@ -91,7 +115,17 @@ impl Stack {
     /// RST unless it returns a valid SYN cookie, and open a half-open
     /// connection for a SYN when the queues have room, or answer it with a
     /// SYN cookie when only the SYN queue is full (see [`super::socket`]).
-    fn listener_input(&mut self, now: Instant, l: u32, tuple: FourTuple, seg: &TcpRepr) {
+    ///
+    /// `iss`: the initial sequence number to use instead of RFC 6528's,
+    /// for a new incarnation of a connection that was in TIME-WAIT.
+    fn listener_input(
+        &mut self,
+        now: Instant,
+        l: u32,
+        tuple: FourTuple,
+        seg: &TcpRepr,
+        iss: Option<crate::wire::SeqNum>,
+    ) {
         let f = seg.flags;
         if f.contains(TcpFlags::RST) {
             return;
@@ -128,7 +162,7 @@ impl Stack {
             self.send_syn_cookie(now, tuple, seg, config);
             return;
         }
-        let iss = tcp::isn::isn(self.isn_secret, now, &tuple);
+        let iss = iss.unwrap_or_else(|| tcp::isn::isn(self.isn_secret, now, &tuple));
         let Some(tcb) = Tcb::accept_syn(now, tuple, iss, seg, config) else {
             if let Some(SocketKind::Listener(li)) = self.slot_mut(l).map(|s| &mut s.kind) {
                 li.syn_queue -= 1;

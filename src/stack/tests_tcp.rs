@@ -176,6 +176,11 @@ fn listen(s: &mut Stack, port: u16, backlog: i32) -> SocketHandle {
 }
 
 fn tcp_flags_seen(frames: &[Vec<u8>]) -> Vec<String> {
+    tcp_segments_seen(frames).into_iter().map(|x| x.0).collect()
+}
+
+/// The flags and sequence number of each TCP segment in `frames`.
+fn tcp_segments_seen(frames: &[Vec<u8>]) -> Vec<(String, u32)> {
     use crate::wire::ipv4::{Ipv4Packet, Ipv4Repr};
     use crate::wire::tcp::{TcpPacket, TcpRepr};
     frames
@@ -189,7 +194,7 @@ fn tcp_flags_seen(frames: &[Vec<u8>]) -> Vec<String> {
             }
             let t = TcpPacket::new_checked(p.payload()).ok()?;
             let r = TcpRepr::parse(&t, ip.src_addr, ip.dst_addr).ok()?;
-            Some(r.flags.to_string())
+            Some((r.flags.to_string(), r.seq.0))
         })
         .collect()
 }
@@ -499,6 +504,56 @@ fn options_set_on_a_live_connection_take_effect() {
     // SO_SNDBUF on the live connection bounds what one send takes.
     p.b.set_options(s, |o| o.snd_buf = Some(8192)).unwrap();
     assert_eq!(p.b.send(s, &[0u8; 100_000]), Ok(8192));
+}
+
+/// The server closes first, so TIME-WAIT is on its side; the client then
+/// connects again from the same port (as a busy client does when its
+/// ephemeral ports wrap). The new SYN is past the old RCV.NXT and its
+/// timestamp is newer, so the server ends the TIME-WAIT and answers with a
+/// SYN-ACK at once (RFC 6191), instead of an ACK the client would have to
+/// reset before retrying.
+#[test]
+fn syn_reopens_a_connection_in_time_wait() {
+    let mut p = Pair::new();
+    let l = listen(&mut p.b, 80, 16);
+    let port = 40_000;
+    let connect = |p: &mut Pair| {
+        let c = p.a.socket();
+        p.a.set_options(c, |o| o.reuse_addr = true).unwrap();
+        p.a.bind(c, SocketAddrV4::new(A, port)).unwrap();
+        let _ = p.a.connect(p.now, c, SocketAddrV4::new(B, 80));
+        p.run_until(Duration::from_secs(5), |p| {
+            p.b.readiness(l).unwrap().readable
+        });
+        let (s, _) = p.b.accept(l).unwrap();
+        (c, s)
+    };
+    let (c, s) = connect(&mut p);
+    p.b.close(s);
+    p.run_until(Duration::from_secs(1), |p| {
+        p.a.readiness(c).unwrap().read_closed
+    });
+    p.a.close(c);
+    p.run_until(Duration::from_secs(1), |p| p.a.socket_list().is_empty());
+    let states: Vec<State> = p.b.socket_list().iter().map(|x| x.1).collect();
+    assert_eq!(states, [State::Listen, State::TimeWait]);
+    let (_, fin_seq) = tcp_segments_seen(&p.b_to_a)
+        .into_iter()
+        .rfind(|(f, _)| f.contains('F'))
+        .unwrap();
+
+    p.now += Duration::from_secs(1);
+    let before = p.b_to_a.len();
+    let (c2, s2) = connect(&mut p);
+    assert_eq!(p.a.state(c2), Ok(State::Established));
+    assert_eq!(p.b.state(s2), Ok(State::Established));
+    assert_eq!(p.b.counters().tcp_time_wait_reopened, 1);
+    // B's first answer to the new SYN is a SYN-ACK, whose ISS is past the
+    // old incarnation's FIN; nobody sent a RST.
+    let answer = tcp_segments_seen(&p.b_to_a[before..]);
+    assert_eq!(answer[0].0, "[S.]", "{answer:?}");
+    assert_eq!(answer[0].1, fin_seq.wrapping_add(1 + 65537));
+    assert!(!tcp_flags_seen(&p.a_to_b).iter().any(|f| f.contains('R')));
 }
 
 #[test]

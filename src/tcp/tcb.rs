@@ -787,6 +787,44 @@ impl Tcb {
         }
     }
 
+    /// A SYN for this connection's 4-tuple while it is in TIME-WAIT: may it
+    /// start a new incarnation? RFC 9293 §3.10.7.4 lets TIME-WAIT answer
+    /// only with an ACK, but RFC 1122 §4.2.2.13 and RFC 6191 allow a SYN
+    /// that cannot be an old duplicate: one whose sequence number is past
+    /// RCV.NXT, or whose timestamp is newer than TS.Recent. Like Linux
+    /// (`tcp_timewait_state_process`), either test suffices unless PAWS
+    /// rejects the timestamp. A client that reuses its port quickly (a
+    /// server closing first leaves TIME-WAIT here, and the client's
+    /// ephemeral ports wrap) then connects at once, instead of getting an
+    /// ACK, answering it with RST and retrying.
+    ///
+    /// Returns the ISS for the new incarnation: past anything the old one
+    /// sent, as Linux's `tw_snd_nxt + 65535 + 2`, so that its segments
+    /// still in the network cannot be taken for the new one's.
+    pub fn time_wait_reopen(&self, seg: &TcpRepr) -> Option<SeqNum> {
+        let f = seg.flags;
+        if self.state != State::TimeWait
+            || !f.contains(TcpFlags::SYN)
+            || f.contains(TcpFlags::ACK)
+            || f.contains(TcpFlags::RST)
+        {
+            return None;
+        }
+        let age = seg
+            .options
+            .timestamps
+            .filter(|_| self.ts_ok)
+            .map(|(val, _)| val.wrapping_sub(self.ts_recent) as i32);
+        if age.is_some_and(|a| a < 0) {
+            return None;
+        }
+        if seg.seq.after(self.rcv_nxt) || age.is_some_and(|a| a > 0) {
+            Some(self.snd_nxt + 65537u32)
+        } else {
+            None
+        }
+    }
+
     /// The configuration this connection runs with (the stack's defaults
     /// as the socket's options changed them).
     pub fn config(&self) -> &TcpConfig {

@@ -3,7 +3,8 @@
 use super::harness::*;
 use crate::tcp::*;
 use crate::time::Duration;
-use crate::wire::tcp::TcpRepr;
+use crate::wire::SeqNum;
+use crate::wire::tcp::{TcpFlags, TcpRepr};
 
 #[test]
 fn established_close_goes_fin_wait_1() {
@@ -215,6 +216,41 @@ fn time_wait_retransmitted_fin_restarts_timer() {
     );
     recv!(t, at later, TcpRepr { seq: LOCAL_ISS + 2u32, ack: REMOTE_ISS + 2u32, window: WIN - 1, ..to_peer() });
     assert_eq!(t.poll_timeout(), Some(later + Duration::from_secs(60)));
+}
+
+#[test]
+fn time_wait_takes_a_new_syn_only_past_rcv_nxt() {
+    let t = time_wait();
+    let syn = |seq: SeqNum, flags: TcpFlags| TcpRepr {
+        seq,
+        ack: SeqNum(0),
+        flags,
+        ..from_peer()
+    };
+    // RFC 1122 §4.2.2.13 (no timestamps here): a SYN whose sequence
+    // number is past RCV.NXT opens a new incarnation, with an ISS past
+    // everything the old one sent...
+    assert_eq!(
+        t.time_wait_reopen(&syn(REMOTE_ISS + 1000u32, SYN)),
+        Some(LOCAL_ISS + 2u32 + 65537u32)
+    );
+    // ...one that could be an old duplicate does not, nor anything that is
+    // not a bare SYN.
+    assert_eq!(t.time_wait_reopen(&syn(REMOTE_ISS + 2u32, SYN)), None);
+    assert_eq!(t.time_wait_reopen(&syn(REMOTE_ISS, SYN)), None);
+    assert_eq!(
+        t.time_wait_reopen(&syn(REMOTE_ISS + 1000u32, SYN | ACK)),
+        None
+    );
+    assert_eq!(
+        t.time_wait_reopen(&syn(REMOTE_ISS + 1000u32, SYN | RST)),
+        None
+    );
+    assert_eq!(t.time_wait_reopen(&syn(REMOTE_ISS + 1000u32, ACK)), None);
+    assert_eq!(
+        established().time_wait_reopen(&syn(REMOTE_ISS + 1000u32, SYN)),
+        None
+    );
 }
 
 #[test]

@@ -40,6 +40,7 @@
 //! | LAST-ACK     | ACK of FIN                             | CLOSED       | `last_ack_ack_goes_closed` |
 //! | TIME-WAIT    | 2 MSL timeout                          | CLOSED       | `time_wait_expires_to_closed` |
 //! | TIME-WAIT    | retransmitted FIN (ACK, restart)       | TIME-WAIT    | `time_wait_retransmitted_fin_restarts_timer` |
+//! | TIME-WAIT    | SYN past RCV.NXT or with a newer TSval (RFC 6191) | CLOSED; the listener opens SYN-RECEIVED | `time_wait_takes_a_new_syn_only_past_rcv_nxt`, `stack::tests_tcp::syn_reopens_a_connection_in_time_wait` |
 //!
 //! Acceptance rules (RFC 9293 §3.10.7.4, RFC 5961, RFC 7323):
 //!
