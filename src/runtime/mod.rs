@@ -387,10 +387,17 @@ impl Runtime {
 /// Called with the stack unlocked.
 fn wake_words(words: &[(SocketHandle, Arc<WaitQueue>)]) {
     for (h, w) in words {
-        w.word.fetch_add(1, Ordering::Release);
-        sys::event::futex_wake_all(&w.word);
+        // With [`sleep_on`]'s increment, a store-load pair on each side:
+        // either we see the sleeper, or its futex sees the new word.
+        w.word.fetch_add(1, Ordering::SeqCst);
+        if w.sleepers.load(Ordering::SeqCst) > 0 {
+            sys::event::futex_wake_all(&w.word);
+        }
         let watchers: Vec<_> = {
             let mut list = w.watchers.lock();
+            if list.is_empty() {
+                continue;
+            }
             list.retain(|x| x.strong_count() > 0);
             list.iter().filter_map(|x| x.upgrade()).collect()
         };
@@ -398,6 +405,16 @@ fn wake_words(words: &[(SocketHandle, Arc<WaitQueue>)]) {
             watcher.wake(*h);
         }
     }
+}
+
+/// Sleeps on a socket's wait word while it still holds `seen` (at most
+/// `timeout`), counted as a sleeper so that [`wake_words`] knows to make
+/// the wake system call.
+pub fn sleep_on(w: &WaitQueue, seen: u32, timeout: Option<Duration>) -> sys::event::FutexWait {
+    w.sleepers.fetch_add(1, Ordering::SeqCst);
+    let r = sys::event::futex_wait(&w.word, seen, timeout);
+    w.sleepers.fetch_sub(1, Ordering::SeqCst);
+    r
 }
 
 /// The runtime of this process: null until started, else a leaked

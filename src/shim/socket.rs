@@ -15,7 +15,7 @@ use super::guard::guard;
 use crate::runtime::{self, Runtime};
 use crate::stack::SocketHandle;
 use crate::sys::clock::monotonic_now;
-use crate::sys::event::{FutexWait, futex_wait};
+use crate::sys::event::FutexWait;
 use crate::sys::real;
 use crate::tcp::State;
 use crate::time::Duration;
@@ -124,7 +124,7 @@ fn linger_wait(rt: &'static Runtime, handle: SocketHandle, time: Duration) {
             return;
         }
         let left = deadline.saturating_duration_since(now);
-        match futex_wait(&wait.word, seen, Some(left)) {
+        match crate::runtime::sleep_on(&wait, seen, Some(left)) {
             FutexWait::Interrupted | FutexWait::TimedOut => return,
             FutexWait::Woken | FutexWait::Changed => {}
         }

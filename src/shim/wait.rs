@@ -21,7 +21,7 @@ use super::fd_table::OpenSocket;
 use crate::runtime::Runtime;
 use crate::stack::{SocketError, SocketHandle, Stack};
 use crate::sys::clock::monotonic_now;
-use crate::sys::event::{FutexWait, futex_wait};
+use crate::sys::event::FutexWait;
 use crate::time::{Duration, Instant};
 use std::sync::atomic::Ordering;
 
@@ -107,7 +107,7 @@ impl<'a> Waiter<'a> {
                     Some(d.saturating_duration_since(now))
                 }
             };
-            match futex_wait(&wait.word, seen, timeout) {
+            match crate::runtime::sleep_on(&wait, seen, timeout) {
                 FutexWait::Interrupted => return Err(libc::EINTR),
                 FutexWait::TimedOut => return Err(libc::EAGAIN),
                 FutexWait::Woken | FutexWait::Changed => {}

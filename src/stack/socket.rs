@@ -326,6 +326,9 @@ pub trait Watcher: Send + Sync {
 pub struct WaitQueue {
     /// Threads blocked on the socket sleep on this word (futex).
     pub word: AtomicU32,
+    /// How many threads are asleep on `word` or about to be: the waker
+    /// makes the wake system call only when there is someone to wake.
+    pub sleepers: AtomicU32,
     /// Notified with the word; dead ones are pruned as they are found.
     pub watchers: parking_lot::Mutex<Vec<Weak<dyn Watcher>>>,
 }
