@@ -453,6 +453,68 @@ static void case_sockopts(void)
     NET(close)(fd);
 }
 
+/* One exchange between a client connected to dst and the connection the
+ * listener lfd accepts for it; the accepted side sees the client's address. */
+static void loopback_exchange(int lfd, const char *dst, const char *want_ip)
+{
+    int c = tcp_connect(dst, 7100);
+    struct sockaddr_in peer, local;
+    socklen_t plen = sizeof peer, llen = sizeof local;
+    int s = NET(accept)(lfd, (struct sockaddr *)&peer, &plen);
+    CHECK(s >= 0, "accept (client to %s): %s", dst, ERRNAME(errno));
+    CHECK(NET(getsockname)(c, (struct sockaddr *)&local, &llen) == 0, "getsockname: %s",
+          ERRNAME(errno));
+    CHECK(strcmp(inet_ntoa(local.sin_addr), want_ip) == 0, "client to %s is bound to %s, want %s",
+          dst, inet_ntoa(local.sin_addr), want_ip);
+    CHECK(peer.sin_addr.s_addr == local.sin_addr.s_addr && peer.sin_port == local.sin_port,
+          "accept says the peer of the client to %s is %s:%d", dst, inet_ntoa(peer.sin_addr),
+          ntohs(peer.sin_port));
+    char buf[8] = {0};
+    CHECK(NET(send)(c, "ping", 4, 0) == 4, "send: %s", ERRNAME(errno));
+    CHECK(NET(recv)(s, buf, 4, MSG_WAITALL) == 4 && memcmp(buf, "ping", 4) == 0,
+          "the accepted side read '%.4s'", buf);
+    CHECK(NET(send)(s, "pong", 4, 0) == 4, "send back: %s", ERRNAME(errno));
+    CHECK(NET(recv)(c, buf, 4, MSG_WAITALL) == 4 && memcmp(buf, "pong", 4) == 0,
+          "the client read '%.4s'", buf);
+    NET(close)(c);
+    CHECK(NET(recv)(s, buf, 1, 0) == 0, "no EOF after the client closed");
+    NET(close)(s);
+}
+
+/* A program reaches its own listener through 127.0.0.1, 0.0.0.0 (which
+ * connect takes for 127.0.0.1) and its own address; a listener bound to
+ * 127.0.0.1 is not reachable through the own address. */
+static void case_loopback(void)
+{
+    int probe = connect_echo();
+    struct sockaddr_in me;
+    socklen_t len = sizeof me;
+    CHECK(NET(getsockname)(probe, (struct sockaddr *)&me, &len) == 0, "getsockname: %s",
+          ERRNAME(errno));
+    NET(close)(probe);
+    char own[INET_ADDRSTRLEN];
+    inet_ntop(AF_INET, &me.sin_addr, own, sizeof own);
+
+    int lfd = tcp_listen(7100, 16, 1);
+    loopback_exchange(lfd, "127.0.0.1", "127.0.0.1");
+    loopback_exchange(lfd, "0.0.0.0", "127.0.0.1");
+    loopback_exchange(lfd, own, own);
+    NET(close)(lfd);
+
+    int lo = tcp_socket();
+    struct sockaddr_in a = addr_of("127.0.0.1", 7101);
+    CHECK(NET(bind)(lo, (struct sockaddr *)&a, sizeof a) == 0, "bind 127.0.0.1: %s",
+          ERRNAME(errno));
+    CHECK(NET(listen)(lo, 16) == 0, "listen: %s", ERRNAME(errno));
+    int c = tcp_socket();
+    a = addr_of(own, 7101);
+    errno = 0;
+    int r = NET(connect)(c, (struct sockaddr *)&a, sizeof a);
+    CHECK_ERR("connect to our address, listener on 127.0.0.1 only", r, errno, ECONNREFUSED);
+    NET(close)(c);
+    NET(close)(lo);
+}
+
 /* Fills the connection until nothing more goes out: the peer's receive
  * window and our send buffer are both full. */
 static void fill_until_stuck(int fd)
@@ -543,6 +605,7 @@ static const struct {
     {"iovec", case_iovec},
     {"sockopts", case_sockopts},
     {"linger", case_linger},
+    {"loopback", case_loopback},
 };
 
 int main(int argc, char **argv)

@@ -226,6 +226,17 @@ start_bg() {
     STARTED_PIDS+=("$BG_PID")
 }
 
+# wait_exit PID SECONDS: waits for a process we started to end on its own
+# (a TAP serves one process at a time: the next program needs it free).
+wait_exit() {
+    local pid=$1 i
+    for ((i = 0; i < $2 * 10; i++)); do
+        kill -0 "$pid" 2>/dev/null || break
+        sleep 0.1
+    done
+    ! kill -0 "$pid" 2>/dev/null
+}
+
 stop_pid() {
     local pid=$1 i
     STOP_STATUS=0

@@ -56,6 +56,7 @@ link() {
 start_ctl ka "$TEST_TMP/ka.out" "$TEST_TMP/ka.err" ip netns exec "$NS" "$KBUILD/sockctl" accept 9100
 expect kernel "$TEST_TMP/ka.out" '^listening' "A: kernel listen"
 start_ctl ta "$TEST_TMP/ta.out" "$TEST_TMP/ta.err" "${PRELOAD[@]}" "$CBUILD/sockctl" connect 198.18.0.1 9100
+TA_PID=$BG_PID
 expect tapstack "$TEST_TMP/ta.out" '^connected' "A: connect"
 expect kernel "$TEST_TMP/ka.out" '^accepted' "A: accept"
 tstate ta ESTABLISHED "A: connected"
@@ -83,6 +84,8 @@ fi
 kgone 9100 "A: both FINs acked"
 ctl ta exit
 ctl ka exit
+# B's program needs the TAP that A's holds until it has exited.
+wait_exit "$TA_PID" 10 || fail "$T: A: the tapstack program did not exit within 10 s"
 
 # B. The kernel closes first.
 start_ctl tb "$TEST_TMP/tb.out" "$TEST_TMP/tb.err" "${PRELOAD[@]}" "$CBUILD/sockctl" accept 9101

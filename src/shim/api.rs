@@ -72,8 +72,9 @@ pub extern "C-unwind" fn tapstack_socket(domain: c_int, r#type: c_int, protocol:
 
 /// `bind(2)`: `addr` points at a `struct sockaddr_in` of `len` bytes
 /// (`len` < 16 is `EINVAL`, NULL `EFAULT`, another family `EAFNOSUPPORT`).
-/// The address must be the stack's (`TAPSTACK_IP`) or `INADDR_ANY`
-/// (`EADDRNOTAVAIL` otherwise); port 0 picks an ephemeral port. A port in
+/// The address must be the stack's (`TAPSTACK_IP`), a loopback address
+/// (127/8) or `INADDR_ANY` (`EADDRNOTAVAIL` otherwise); port 0 picks an
+/// ephemeral port. A port in
 /// use is `EADDRINUSE`, unless `SO_REUSEADDR` lets it rebind over
 /// connections in TIME-WAIT (or `SO_REUSEPORT` on every socket shares it).
 /// Binding twice is `EINVAL`.
@@ -152,7 +153,9 @@ pub unsafe extern "C-unwind" fn tapstack_accept4(
 /// once; wait for it to become writable, then read `SO_ERROR`. While the
 /// handshake is under way another `connect` is `EALREADY`; the first one
 /// after it finished returns 0 (or its error), later ones `EISCONN`.
-/// `ENETUNREACH` when no route leads to the address.
+/// `ENETUNREACH` when no route leads to the address. The stack's own
+/// address, 127/8 and `INADDR_ANY` (taken for 127.0.0.1, as Linux does)
+/// reach the program's own listeners over loopback, never the wire.
 ///
 /// # Safety
 /// `addr` must point at `len` readable bytes.

@@ -38,7 +38,9 @@ impl Stack {
         self.time_wait_count
     }
 
-    /// `bind`: our address or `0.0.0.0`, port 0 for an ephemeral one.
+    /// `bind`: our address, a loopback address (127/8) or `0.0.0.0`; port
+    /// 0 for an ephemeral one. As on Linux, the same port may be bound on
+    /// two distinct addresses; `0.0.0.0` conflicts with every address.
     pub fn bind(&mut self, h: SocketHandle, addr: SocketAddrV4) -> Result<()> {
         let (reuse_addr, reuse_port) = {
             let s = self.sock(h)?;
@@ -48,12 +50,12 @@ impl Stack {
             }
             (s.options.reuse_addr, s.options.reuse_port)
         };
-        if !addr.ip().is_unspecified() && *addr.ip() != self.config.ip {
+        if !addr.ip().is_unspecified() && !self.is_local_addr(*addr.ip()) {
             return Err(SocketError::AddrNotAvailable);
         }
         let port = match addr.port() {
             0 => self.ephemeral_port().ok_or(SocketError::AddrInUse)?,
-            p if self.port_conflicts(p, reuse_addr, reuse_port) => {
+            _ if self.port_conflicts(addr, reuse_addr, reuse_port) => {
                 return Err(SocketError::AddrInUse);
             }
             p => p,
@@ -93,13 +95,19 @@ impl Stack {
         };
         let reuse_port = self.sock(h)?.options.reuse_port;
         if let Some(existing) = self.listeners.get(&local.port()) {
-            let all_reuse = existing.iter().all(|&i| {
-                self.sockets[i as usize]
-                    .socket
-                    .as_ref()
-                    .is_some_and(|s| s.options.reuse_port)
+            // Listeners on distinct addresses coexist; on overlapping ones
+            // (the same, or `0.0.0.0`) all must have `SO_REUSEPORT`.
+            let clash = existing.iter().any(|&i| {
+                self.sockets[i as usize].socket.as_ref().is_some_and(|s| {
+                    let SocketKind::Listener(l) = &s.kind else {
+                        return false;
+                    };
+                    let (a, b) = (*l.local.ip(), *local.ip());
+                    let overlap = a.is_unspecified() || b.is_unspecified() || a == b;
+                    overlap && !(reuse_port && s.options.reuse_port)
+                })
             });
-            if !(reuse_port && all_reuse) {
+            if clash {
                 return Err(SocketError::AddrInUse);
             }
         }
@@ -151,14 +159,26 @@ impl Stack {
                 });
             }
         };
-        if remote.port() == 0
-            || remote.ip().is_unspecified()
-            || remote.ip().is_broadcast()
-            || remote.ip().is_multicast()
-        {
+        // As on Linux, `0.0.0.0` names this host (`127.0.0.1`).
+        let remote = if remote.ip().is_unspecified() {
+            SocketAddrV4::new(Ipv4Addr::LOCALHOST, remote.port())
+        } else {
+            remote
+        };
+        if remote.port() == 0 || remote.ip().is_broadcast() || remote.ip().is_multicast() {
             return Err(SocketError::ConnectionRefused);
         }
-        if self.next_hop(*remote.ip()).is_none() {
+        let local_ip = match bound {
+            Some(a) if !a.ip().is_unspecified() => *a.ip(),
+            _ => self.source_for(*remote.ip()),
+        };
+        let routable = if self.is_local_addr(*remote.ip()) {
+            true
+        } else {
+            // A loopback source cannot leave the host (RFC 1122 §3.2.1.3).
+            self.next_hop(*remote.ip()).is_some() && !local_ip.is_loopback()
+        };
+        if !routable {
             return Err(SocketError::NetworkUnreachable);
         }
         let port = match bound {
@@ -170,7 +190,7 @@ impl Stack {
             }
         };
         let tuple = FourTuple {
-            local: SocketAddrV4::new(self.config.ip, port),
+            local: SocketAddrV4::new(local_ip, port),
             remote,
         };
         if self.conns.contains_key(&tuple) {

@@ -67,6 +67,10 @@ counters! {
     ip_reasm_timeout,
     /// Datagrams sent.
     ip_tx,
+    /// Datagrams to this host, delivered without the device.
+    loopback_tx,
+    /// Loopback datagrams dropped because too many were waiting.
+    drop_loopback_full,
     /// Fragments sent.
     ip_frag_tx,
     /// Datagrams of a protocol we do not speak.

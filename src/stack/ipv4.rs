@@ -59,6 +59,7 @@ impl Stack {
             || src.is_multicast()
             || src.is_unspecified()
             || src == self.config.ip
+            || src.is_loopback()
             || src == self.cidr.broadcast()
         {
             self.counters.drop_ip_bad_source += 1;
@@ -83,7 +84,13 @@ impl Stack {
     }
 
     /// Hands a whole datagram to its protocol.
-    fn dispatch_ip(&mut self, now: Instant, repr: &Ipv4Repr, payload: &[u8], csum_trusted: bool) {
+    pub(super) fn dispatch_ip(
+        &mut self,
+        now: Instant,
+        repr: &Ipv4Repr,
+        payload: &[u8],
+        csum_trusted: bool,
+    ) {
         match repr.protocol {
             PROTO_ICMP => self.handle_icmp(now, repr, payload),
             PROTO_TCP => self.handle_tcp(now, repr, payload, csum_trusted),
@@ -220,11 +227,27 @@ impl Stack {
         protocol: u8,
         payload: &[u8],
     ) -> Result<(), SendError> {
-        let Some(hop) = self.next_hop(dst) else {
-            return Err(SendError::NetworkUnreachable);
+        self.send_ip_from(now, self.source_for(dst), dst, protocol, payload)
+    }
+
+    /// [`Stack::send_ip`] from a given source address (one of ours: a
+    /// connection's local address). A datagram to this host is looped back.
+    pub(super) fn send_ip_from(
+        &mut self,
+        now: Instant,
+        src: Ipv4Addr,
+        dst: Ipv4Addr,
+        protocol: u8,
+        payload: &[u8],
+    ) -> Result<(), SendError> {
+        let local = self.is_local_addr(dst);
+        let hop = match self.next_hop(dst) {
+            Some(hop) => hop,
+            None if local => dst,
+            None => return Err(SendError::NetworkUnreachable),
         };
         let repr = Ipv4Repr {
-            src_addr: self.config.ip,
+            src_addr: src,
             dst_addr: dst,
             protocol,
             payload_len: payload.len(),
@@ -238,6 +261,11 @@ impl Stack {
         let mut datagram = vec![0u8; repr.buffer_len()];
         repr.emit(&mut Ipv4Packet::new_unchecked(&mut datagram[..]));
         datagram[ipv4::HEADER_LEN..].copy_from_slice(payload);
+        if local {
+            self.counters.ip_tx += 1;
+            self.loop_back(&datagram);
+            return Ok(());
+        }
         match self.arp.lookup(now, hop) {
             Lookup::Found(mac) => {
                 self.transmit_datagram(mac, &datagram);

@@ -19,6 +19,7 @@ pub mod arp_cache;
 pub mod counters;
 pub mod icmp;
 pub mod ipv4;
+mod loopback;
 pub mod reassembly;
 pub mod socket;
 mod table;
@@ -96,6 +97,8 @@ pub struct Stack {
     icmp_limiter: icmp::RateLimiter,
     /// Whole Ethernet frames ready to go, in order.
     tx_frames: VecDeque<Vec<u8>>,
+    /// IPv4 datagrams to this host, waiting to be delivered (`loopback.rs`).
+    loopback: VecDeque<Vec<u8>>,
     ip_ident: u16,
     dirty: Vec<SocketHandle>,
     // The socket table (see `socket.rs` and `table.rs`).
@@ -148,6 +151,7 @@ impl Stack {
             reasm: Reassembler::new(),
             icmp_limiter: icmp::RateLimiter::new(now, 1000, 50),
             tx_frames: VecDeque::new(),
+            loopback: VecDeque::new(),
             ip_ident: (seed >> 16) as u16,
             dirty: Vec::new(),
             sockets: Vec::new(),
@@ -314,7 +318,21 @@ impl Stack {
 
     /// Writes the next frame to send into `buf` and returns its length, or
     /// `None` when there is nothing to send. `buf` must hold MTU + 14 bytes.
+    /// Datagrams to this host are delivered on the way (`loopback.rs`).
     pub fn poll_transmit(&mut self, now: Instant, buf: &mut [u8]) -> Option<usize> {
+        loop {
+            self.run_loopback(now);
+            if let Some(n) = self.poll_device_transmit(now, buf) {
+                return Some(n);
+            }
+            if !self.has_loopback() {
+                return None;
+            }
+        }
+    }
+
+    /// The next frame for the device.
+    fn poll_device_transmit(&mut self, now: Instant, buf: &mut [u8]) -> Option<usize> {
         while let Some(req) = self.arp.poll_request() {
             self.counters.arp_tx_requests += 1;
             let (to, tha) = match req.unicast_to {
@@ -401,7 +419,7 @@ impl Stack {
 
     /// The stack has frames or segments waiting for `poll_transmit`.
     pub fn has_pending_transmit(&self) -> bool {
-        !self.tx_frames.is_empty() || !self.tx_queue.is_empty()
+        !self.tx_frames.is_empty() || !self.tx_queue.is_empty() || self.has_loopback()
     }
 }
 

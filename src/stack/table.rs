@@ -10,6 +10,7 @@
 use super::Stack;
 use super::socket::{Owner, Slot, Socket, SocketError, SocketHandle, SocketKind};
 use crate::tcp::State;
+use std::net::SocketAddrV4;
 
 /// Connections kept in TIME-WAIT at most (Linux's `tcp_max_tw_buckets`
 /// default). Beyond it, a connection that enters TIME-WAIT is dropped at
@@ -138,19 +139,38 @@ impl Stack {
         }
     }
 
-    /// Whether binding `port` with `reuse_addr`/`reuse_port` conflicts
-    /// with a socket that holds it (Linux's `inet_bind_conflict`, for one
-    /// local address): `SO_REUSEADDR` on both sides allows sharing unless
+    /// Whether binding `addr` with `reuse_addr`/`reuse_port` conflicts
+    /// with a socket that holds its port on an overlapping address (Linux's
+    /// `inet_bind_conflict`): `SO_REUSEADDR` on both sides allows sharing unless
     /// the holder is listening; `SO_REUSEPORT` on both sides always allows
     /// it; a connection in TIME-WAIT never blocks a `SO_REUSEADDR` bind.
-    pub(super) fn port_conflicts(&self, port: u16, reuse_addr: bool, reuse_port: bool) -> bool {
-        let Some(users) = self.ports.get(&port) else {
+    pub(super) fn port_conflicts(
+        &self,
+        addr: SocketAddrV4,
+        reuse_addr: bool,
+        reuse_port: bool,
+    ) -> bool {
+        let Some(users) = self.ports.get(&addr.port()) else {
             return false;
         };
         users.iter().any(|&i| {
             let Some(s) = self.sockets[i as usize].socket.as_ref() else {
                 return false;
             };
+            // Two distinct local addresses never overlap (127.0.0.1 and
+            // ours); `0.0.0.0` overlaps every address.
+            let theirs = match &s.kind {
+                SocketKind::Idle { bound } => bound.map(|a| *a.ip()),
+                SocketKind::Listener(l) => Some(*l.local.ip()),
+                SocketKind::Tcp(t) => Some(*t.tuple().local.ip()),
+            };
+            if let Some(ip) = theirs
+                && !ip.is_unspecified()
+                && !addr.ip().is_unspecified()
+                && ip != *addr.ip()
+            {
+                return false;
+            }
             if reuse_port && s.options.reuse_port {
                 return false;
             }

@@ -35,11 +35,7 @@ impl Stack {
             local: SocketAddrV4::new(ip.dst_addr, seg.dst_port),
             remote: SocketAddrV4::new(ip.src_addr, seg.src_port),
         };
-        let listener = |st: &Stack| {
-            st.listeners
-                .get(&seg.dst_port)
-                .and_then(|v| pick_listener(v, &tuple))
-        };
+        let listener = |st: &Stack| st.pick_listener(&tuple);
         let mut iss = None;
         if let Some(&index) = self.conns.get(&tuple) {
             // A new incarnation of a connection in TIME-WAIT: the old one
@@ -71,6 +67,26 @@ impl Stack {
             return None;
         }
         sock.tcb()?.time_wait_reopen(seg)
+    }
+
+    /// The listener for a connection request to `tuple.local`: one bound
+    /// to that address or to `0.0.0.0`; among several (`SO_REUSEPORT`),
+    /// one chosen by a hash of the peer's address and port, so that a
+    /// peer's retransmitted SYN finds the same one.
+    fn pick_listener(&self, tuple: &FourTuple) -> Option<u32> {
+        let all = self.listeners.get(&tuple.local.port())?;
+        let serves = |i: &&u32| match self.sockets[**i as usize].socket.as_ref().map(|s| &s.kind) {
+            Some(SocketKind::Listener(l)) => {
+                l.local.ip().is_unspecified() || l.local.ip() == tuple.local.ip()
+            }
+            _ => false,
+        };
+        let n = all.iter().filter(serves).count();
+        if n == 0 {
+            return None;
+        }
+        let h = u32::from(*tuple.remote.ip()) ^ u32::from(tuple.remote.port()).rotate_left(16);
+        all.iter().filter(serves).nth(h as usize % n).copied()
     }
 
     fn connection_input(&mut self, now: Instant, index: u32, seg: &TcpRepr) {
@@ -272,8 +288,9 @@ impl Stack {
             *tuple.local.ip(),
             *tuple.remote.ip(),
         );
-        self.send_ip(
+        self.send_ip_from(
             now,
+            *tuple.local.ip(),
             *tuple.remote.ip(),
             crate::wire::checksum::PROTO_TCP,
             &buf,
@@ -311,14 +328,4 @@ impl Stack {
         }
         self.touch(index);
     }
-}
-
-/// With `SO_REUSEPORT`, several listeners share a port; a connection's
-/// 4-tuple picks one, so the same peer always lands on the same one.
-fn pick_listener(listeners: &[u32], tuple: &FourTuple) -> Option<u32> {
-    if listeners.is_empty() {
-        return None;
-    }
-    let h = u32::from(*tuple.remote.ip()) ^ u32::from(tuple.remote.port()).rotate_left(16);
-    Some(listeners[(h as usize) % listeners.len()])
 }

@@ -69,10 +69,15 @@ impl Stack {
                 }
                 continue;
             };
-            let mac = match self
-                .next_hop(remote)
-                .map(|hop| (hop, self.arp.lookup(now, hop)))
-            {
+            // A segment to this host is framed as usual, then looped back.
+            let local = self.is_local_addr(remote);
+            let route = if local {
+                Some((remote, Lookup::Found(self.config.mac)))
+            } else {
+                self.next_hop(remote)
+                    .map(|hop| (hop, self.arp.lookup(now, hop)))
+            };
+            let mac = match route {
                 Some((_, Lookup::Found(mac))) => mac,
                 Some((hop, Lookup::Pending)) => {
                     // Nothing is lost: the segments stay in the TCB until
@@ -166,6 +171,10 @@ impl Stack {
                 Some(Some(len)) => {
                     self.ip_ident = ident;
                     self.counters.tcp_tx += 1;
+                    if local {
+                        self.loop_back(&buf[vnet + ethernet::HEADER_LEN..len]);
+                        continue;
+                    }
                     self.counters.tx_frames += 1;
                     return Some(len);
                 }

@@ -556,6 +556,101 @@ fn syn_reopens_a_connection_in_time_wait() {
     assert!(!tcp_flags_seen(&p.a_to_b).iter().any(|f| f.contains('R')));
 }
 
+/// One stack talks to itself, through 127.0.0.1, `0.0.0.0` and its own
+/// address: handshakes, a megabyte each way and the close, with nothing
+/// on the wire; a listener bound to 127.0.0.1 is not reachable through
+/// the other address.
+#[test]
+fn a_stack_reaches_its_own_listeners_over_loopback() {
+    let mut p = Pair::new();
+    let any = listen(&mut p.a, 80, 16);
+    let lo_only = p.a.socket();
+    p.a.bind(lo_only, SocketAddrV4::new(Ipv4Addr::LOCALHOST, 81))
+        .unwrap();
+    p.a.listen(lo_only, 16).unwrap();
+    let wire_before = p.a_to_b.len();
+
+    for (to, local_ip) in [
+        (Ipv4Addr::LOCALHOST, Ipv4Addr::LOCALHOST),
+        (Ipv4Addr::UNSPECIFIED, Ipv4Addr::LOCALHOST),
+        (A, A),
+    ] {
+        let c = p.a.socket();
+        let r = p.a.connect(p.now, c, SocketAddrV4::new(to, 80));
+        assert_eq!(r, Err(SocketError::InProgress));
+        p.exchange();
+        assert_eq!(p.a.state(c), Ok(State::Established), "to {to}");
+        let (s, peer) = p.a.accept(any).unwrap();
+        let local = p.a.local_addr(c).unwrap();
+        assert_eq!(*local.ip(), local_ip);
+        assert_eq!(peer, local);
+        assert_eq!(*p.a.local_addr(s).unwrap().ip(), local_ip);
+
+        let up: Vec<u8> = (0..1 << 20).map(|i: u32| (i % 251) as u8).collect();
+        let (mut sent, mut got) = (0, Vec::new());
+        let mut buf = vec![0u8; 65536];
+        p.run_until(Duration::from_secs(10), |p| {
+            while sent < up.len() {
+                match p.a.send(c, &up[sent..]) {
+                    Ok(n) => sent += n,
+                    Err(_) => break,
+                }
+            }
+            while let Ok(n) = p.a.recv(s, &mut buf, false) {
+                if n == 0 {
+                    break;
+                }
+                got.extend_from_slice(&buf[..n]);
+            }
+            got.len() == up.len()
+        });
+        assert!(got == up, "{} of {} bytes to {to}", got.len(), up.len());
+        p.a.close(c);
+        p.exchange();
+        assert_eq!(p.a.recv(s, &mut buf, false), Ok(0));
+        p.a.close(s);
+        p.exchange();
+    }
+    let states: Vec<State> = p.a.socket_list().iter().map(|x| x.1).collect();
+    assert_eq!(states.iter().filter(|&&s| s == State::TimeWait).count(), 3);
+
+    // 127.0.0.1:81 listens on loopback only: through our address, RST.
+    let c = p.a.socket();
+    let _ = p.a.connect(p.now, c, SocketAddrV4::new(A, 81));
+    p.exchange();
+    assert_eq!(p.a.state(c), Ok(State::Closed));
+    assert_eq!(
+        p.a.recv(c, &mut [0u8; 4], false),
+        Err(SocketError::ConnectionRefused)
+    );
+    let c = p.a.socket();
+    let _ =
+        p.a.connect(p.now, c, SocketAddrV4::new(Ipv4Addr::LOCALHOST, 81));
+    p.exchange();
+    assert_eq!(p.a.state(c), Ok(State::Established));
+    assert!(p.a.accept(lo_only).is_ok());
+
+    // As on Linux, port 81 may also be bound on our address, but not on
+    // 0.0.0.0 (which overlaps both); then our address reaches it.
+    let any81 = p.a.socket();
+    assert_eq!(
+        p.a.bind(any81, SocketAddrV4::new(Ipv4Addr::UNSPECIFIED, 81)),
+        Err(SocketError::AddrInUse)
+    );
+    let own = p.a.socket();
+    p.a.bind(own, SocketAddrV4::new(A, 81)).unwrap();
+    p.a.listen(own, 16).unwrap();
+    let c = p.a.socket();
+    let _ = p.a.connect(p.now, c, SocketAddrV4::new(A, 81));
+    p.exchange();
+    assert_eq!(p.a.state(c), Ok(State::Established));
+    assert!(p.a.accept(own).is_ok());
+    assert_eq!(p.a.accept(lo_only), Err(SocketError::WouldBlock));
+
+    assert!(tcp_flags_seen(&p.a_to_b[wire_before..]).is_empty());
+    assert!(p.a.counters().loopback_tx > 100);
+}
+
 #[test]
 fn time_wait_connections_are_capped() {
     let mut p = Pair::new();
