@@ -450,6 +450,54 @@ static void case_sockopts(void)
     errno = 0;
     int r = NET(setsockopt)(fd, SOL_SOCKET, SO_RCVTIMEO, &one, 1);
     CHECK_ERR("setsockopt(SO_RCVTIMEO) with a 1-byte value", r, errno, EINVAL);
+
+    /* Options real programs set (libpq, gRPC, ssh...): defaults, then what
+     * reads back after setting them, as Linux answers. */
+    static const struct {
+        int level, name, dflt, set, want;
+        const char *what;
+    } rt[] = {
+        {IPPROTO_TCP, TCP_USER_TIMEOUT, 0, 30000, 30000, "TCP_USER_TIMEOUT"},
+        {IPPROTO_TCP, TCP_NOTSENT_LOWAT, 0, 16384, 16384, "TCP_NOTSENT_LOWAT"},
+        {IPPROTO_IP, IP_TOS, 0, 0xb9, 0xb8, "IP_TOS (ECN bits cleared)"},
+    };
+    for (size_t i = 0; i < sizeof rt / sizeof rt[0]; i++) {
+        v = -1;
+        len = sizeof v;
+        CHECK(NET(getsockopt)(fd, rt[i].level, rt[i].name, &v, &len) == 0 && v == rt[i].dflt,
+              "%s: default %d, want %d (%s)", rt[i].what, v, rt[i].dflt, ERRNAME(errno));
+        CHECK(NET(setsockopt)(fd, rt[i].level, rt[i].name, &rt[i].set, sizeof(int)) == 0,
+              "setsockopt(%s): %s", rt[i].what, ERRNAME(errno));
+        v = -1;
+        len = sizeof v;
+        CHECK(NET(getsockopt)(fd, rt[i].level, rt[i].name, &v, &len) == 0 && v == rt[i].want,
+              "%s reads back %d, want %d", rt[i].what, v, rt[i].want);
+    }
+    int neg = -1;
+    errno = 0;
+    r = NET(setsockopt)(fd, IPPROTO_TCP, TCP_USER_TIMEOUT, &neg, sizeof neg);
+    CHECK_ERR("setsockopt(TCP_USER_TIMEOUT, -1)", r, errno, EINVAL);
+    NET(close)(fd);
+
+    /* TCP_QUICKACK on a connection: on until turned off, then off. */
+    fd = connect_echo();
+    v = -1;
+    len = sizeof v;
+    CHECK(NET(getsockopt)(fd, IPPROTO_TCP, TCP_QUICKACK, &v, &len) == 0 && v == 1,
+          "TCP_QUICKACK on a new connection reads %d, want 1", v);
+    int zero = 0;
+    CHECK(NET(setsockopt)(fd, IPPROTO_TCP, TCP_QUICKACK, &zero, sizeof zero) == 0,
+          "setsockopt(TCP_QUICKACK, 0): %s", ERRNAME(errno));
+    v = -1;
+    len = sizeof v;
+    CHECK(NET(getsockopt)(fd, IPPROTO_TCP, TCP_QUICKACK, &v, &len) == 0 && v == 0,
+          "TCP_QUICKACK after turning it off reads %d, want 0", v);
+    CHECK(NET(setsockopt)(fd, IPPROTO_TCP, TCP_QUICKACK, &one, sizeof one) == 0,
+          "setsockopt(TCP_QUICKACK, 1): %s", ERRNAME(errno));
+    v = -1;
+    len = sizeof v;
+    CHECK(NET(getsockopt)(fd, IPPROTO_TCP, TCP_QUICKACK, &v, &len) == 0 && v == 1,
+          "TCP_QUICKACK after turning it on reads %d, want 1", v);
     NET(close)(fd);
 }
 

@@ -431,8 +431,12 @@ pub unsafe extern "C-unwind" fn tapstack_getpeername(
 /// `EDOM` for `tv_usec` out of range). `IPPROTO_TCP`: `TCP_NODELAY`,
 /// `TCP_CORK`, `TCP_MAXSEG` (88..=32767), `TCP_KEEPIDLE`/`TCP_KEEPINTVL`
 /// (seconds), `TCP_KEEPCNT`, `TCP_CONGESTION` (`"reno"` or `"cubic"`;
-/// other names `ENOENT`). Int values need `len` >= 4 (`EINVAL`); other
-/// options are `ENOPROTOOPT`. On a connected socket each takes effect at
+/// other names `ENOENT`), `TCP_USER_TIMEOUT` (milliseconds without an ACK
+/// before `ETIMEDOUT`; 0 off), `TCP_NOTSENT_LOWAT` (writable only while
+/// fewer bytes wait unsent), `TCP_QUICKACK`. `IPPROTO_IP`: `IP_TOS` (the
+/// DSCP of our segments; the ECN bits are cleared, as Linux does for TCP).
+/// Int values need `len` >= 4 (`EINVAL`); other options are
+/// `ENOPROTOOPT`. On a connected socket each takes effect at
 /// once, except `TCP_MAXSEG` (the next handshake's, as on Linux); accepted
 /// connections inherit the listener's options.
 ///

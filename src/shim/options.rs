@@ -9,6 +9,8 @@
 //! live connection every option takes effect at once (the keepalive
 //! timing, the buffer sizes, `TCP_CONGESTION` (`reno` or `cubic`) too),
 //! except `TCP_MAXSEG`, which as on Linux only shapes the next handshake.
+//! `TCP_USER_TIMEOUT` (ms), `TCP_NOTSENT_LOWAT`, `TCP_QUICKACK` and
+//! `IP_TOS` (its ECN bits cleared, as Linux does for TCP) are served too.
 
 use super::addr::{check_buf, check_ptr};
 use super::errno::{Errno, errno, errno_of, ret};
@@ -255,6 +257,31 @@ fn setsockopt_ours(
             }
             set_opts(fd, |o| o.keep_cnt = Some(v as u32))
         }
+        (libc::IPPROTO_TCP, libc::TCP_USER_TIMEOUT) => {
+            let ms = int()?;
+            if ms < 0 {
+                return Err(libc::EINVAL);
+            }
+            set_opts(fd, |o| o.user_timeout_ms = ms as u32)
+        }
+        (libc::IPPROTO_TCP, libc::TCP_NOTSENT_LOWAT) => {
+            let v = int()? as u32;
+            set_opts(fd, |o| o.notsent_lowat = v)
+        }
+        (libc::IPPROTO_TCP, libc::TCP_QUICKACK) => {
+            let on = int()? != 0;
+            super::connect::with_stack(fd, |st, h| st.set_quickack(h, on))
+        }
+        (libc::IPPROTO_IP, libc::IP_TOS) => {
+            // Linux takes an int, or a single byte.
+            let v = if len as usize >= size_of::<c_int>() {
+                int()?
+            } else {
+                c_int::from(read_opt::<u8>(val, len)?)
+            };
+            // The ECN bits belong to TCP (RFC 3168 §6.1.1): dropped.
+            set_opts(fd, |o| o.tos = (v as u8) & !0b11)
+        }
         (libc::IPPROTO_TCP, libc::TCP_CONGESTION) => {
             let n = (len as usize).min(CA_NAME_MAX);
             check_buf(val.cast::<u8>(), n)?;
@@ -350,6 +377,10 @@ fn getsockopt_value(sock: &OpenSocket, level: c_int, name: c_int) -> Errno<Value
             li.state = state.linux_code();
             Ok(Value::Bytes(bytes_of(&li)))
         }
+        (libc::IPPROTO_TCP, libc::TCP_USER_TIMEOUT) => Ok(Value::Int(o.user_timeout_ms as c_int)),
+        (libc::IPPROTO_TCP, libc::TCP_NOTSENT_LOWAT) => Ok(Value::Int(o.notsent_lowat as c_int)),
+        (libc::IPPROTO_TCP, libc::TCP_QUICKACK) => b(st.quickack(h).map_err(errno_of)?),
+        (libc::IPPROTO_IP, libc::IP_TOS) => Ok(Value::Int(c_int::from(o.tos))),
         (libc::IPPROTO_TCP, libc::TCP_CONGESTION) => {
             let mut name = congestion_name(&st, sock).as_bytes().to_vec();
             name.resize(CA_NAME_MAX, 0);

@@ -343,6 +343,22 @@ impl Stack {
         Ok(self.sock(h)?.options)
     }
 
+    /// `TCP_QUICKACK`: see [`Tcb::set_quickack`]; nothing before the
+    /// socket has a connection.
+    pub fn set_quickack(&mut self, h: SocketHandle, on: bool) -> Result<()> {
+        if let Some(tcb) = self.sock_mut(h)?.tcb_mut() {
+            tcb.set_quickack(on);
+            self.touch(h.index);
+        }
+        Ok(())
+    }
+
+    /// `TCP_QUICKACK` as `getsockopt` reads it (Linux: 1 unless delayed
+    /// ACKs are in force, so 1 before a connection exists).
+    pub fn quickack(&self, h: SocketHandle) -> Result<bool> {
+        Ok(self.sock(h)?.tcb().is_none_or(|t| t.quickack()))
+    }
+
     /// `TCP_CONGESTION` of a connection (`None` before it has a TCB).
     pub fn congestion_name(&self, h: SocketHandle) -> Result<Option<&'static str>> {
         Ok(self.sock(h)?.tcb().map(|t| t.congestion_name()))
@@ -471,8 +487,9 @@ impl Stack {
 }
 
 /// Applies the options a live connection honours: Nagle, cork,
-/// keepalive and its timing, the buffer sizes and the congestion
-/// controller. `TCP_MAXSEG` is read only when a connection starts (Linux
+/// keepalive and its timing, the buffer sizes, the congestion controller,
+/// the user timeout and the unsent low-water mark (`IP_TOS` is read as each
+/// segment goes out). `TCP_MAXSEG` is read only when a connection starts (Linux
 /// likewise keeps the MSS the handshake settled). Each setter ignores a
 /// value that did not change.
 fn apply_live_options(tcb: &mut Tcb, o: &SocketOptions) {
@@ -497,6 +514,12 @@ fn apply_live_options(tcb: &mut Tcb, o: &SocketOptions) {
     if let Some(a) = o.congestion {
         tcb.set_congestion(a);
     }
+    tcb.set_user_timeout(Duration::from_millis(u64::from(o.user_timeout_ms)));
+    tcb.set_notsent_lowat(if o.notsent_lowat == 0 {
+        u32::MAX
+    } else {
+        o.notsent_lowat
+    });
 }
 
 /// Calls the shim needs beyond the socket calls above (process exit).

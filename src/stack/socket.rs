@@ -155,6 +155,13 @@ pub struct SocketOptions {
     pub keep_cnt: Option<u32>,
     /// `TCP_CONGESTION`, if set.
     pub congestion: Option<CongestionAlgo>,
+    /// `TCP_USER_TIMEOUT` in milliseconds (0: off).
+    pub user_timeout_ms: u32,
+    /// `TCP_NOTSENT_LOWAT` in bytes (0: no limit, as Linux reads it).
+    pub notsent_lowat: u32,
+    /// `IP_TOS`: the DSCP bits for our IP headers (the ECN bits are TCP's,
+    /// RFC 3168 §6.1.1, and always 0 here).
+    pub tos: u8,
 }
 
 impl SocketOptions {
@@ -182,6 +189,10 @@ impl SocketOptions {
         }
         if let Some(a) = self.congestion {
             c.congestion = a;
+        }
+        c.user_timeout = Duration::from_millis(u64::from(self.user_timeout_ms));
+        if self.notsent_lowat > 0 {
+            c.notsent_lowat = self.notsent_lowat;
         }
         c
     }

@@ -105,6 +105,7 @@ impl Stack {
             let our_mac = self.config.mac;
             let ident = self.ip_ident.wrapping_add(1);
             let sent = self.sockets[index as usize].socket.as_mut().and_then(|s| {
+                let tos = s.options.tos & !0b11;
                 let tcb = s.tcb_mut()?;
                 let tuple = tcb.tuple();
                 let seg = tcb.poll_transmit(now, &mut scratch)?;
@@ -154,7 +155,7 @@ impl Stack {
                     dont_frag: true,
                     more_frags: false,
                     frag_offset: 0,
-                    dscp_ecn: 0,
+                    dscp_ecn: tos,
                 };
                 let mut packet = Ipv4Packet::new_unchecked(eth.payload_mut());
                 ip.emit(&mut packet);

@@ -501,6 +501,15 @@ fn options_set_on_a_live_connection_take_effect() {
     );
     assert_eq!(p.a.state(c), Ok(State::Established));
 
+    // IP_TOS: the DSCP goes into the IP header of what A sends next (the
+    // ECN bits stay TCP's).
+    p.a.set_options(c, |o| o.tos = 0x2b).unwrap();
+    let before = p.a_to_b.len();
+    p.a.send(c, b"marked").unwrap();
+    p.exchange();
+    let tos: Vec<u8> = p.a_to_b[before..].iter().map(|f| f[15]).collect();
+    assert_eq!(tos, [0x28]);
+
     // SO_SNDBUF on the live connection bounds what one send takes.
     p.b.set_options(s, |o| o.snd_buf = Some(8192)).unwrap();
     assert_eq!(p.b.send(s, &[0u8; 100_000]), Ok(8192));

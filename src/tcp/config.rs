@@ -39,6 +39,13 @@ pub struct TcpConfig {
     pub keepalive_intvl: Duration,
     /// `TCP_KEEPCNT`.
     pub keepalive_cnt: u32,
+    /// `TCP_USER_TIMEOUT` (RFC 5482): how long sent data may stay
+    /// unacknowledged before the connection fails with `ETIMEDOUT`; it
+    /// replaces the retry counts when set. Zero: off (the retry counts rule).
+    pub user_timeout: Duration,
+    /// `TCP_NOTSENT_LOWAT`: the socket is writable only while fewer bytes
+    /// than this wait unsent (Linux's default: no limit).
+    pub notsent_lowat: u32,
     /// Offer window scaling (RFC 7323 §2).
     pub window_scaling: bool,
     /// Offer SACK (RFC 2018).
@@ -81,6 +88,8 @@ impl Default for TcpConfig {
             keepalive_idle: Duration::from_secs(7200),
             keepalive_intvl: Duration::from_secs(75),
             keepalive_cnt: 9,
+            user_timeout: Duration::ZERO,
+            notsent_lowat: u32::MAX,
             window_scaling: true,
             sack: true,
             timestamps: true,

@@ -375,6 +375,7 @@ impl Tcb {
                 self.timers.stop(Timer::Retransmit);
             } else {
                 // RFC 6298 §5.3: restart the timer on new data acked.
+                self.progress_at = now;
                 self.timers.set(Timer::Retransmit, now + self.rtt.rto());
             }
         } else if dup_candidate {

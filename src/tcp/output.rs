@@ -267,6 +267,7 @@ impl Tcb {
             self.rtt_seq = Some((self.iss, now));
         }
         if !self.timers.is_armed(Timer::Retransmit) {
+            self.progress_at = now;
             self.timers.set(Timer::Retransmit, now + self.rtt.rto());
         }
         self.ack_now = false;
@@ -406,6 +407,7 @@ impl Tcb {
             self.rack.on_send(now, from, seg_end);
         }
         if !self.timers.is_armed(Timer::Retransmit) {
+            self.progress_at = now;
             self.timers.set(Timer::Retransmit, now + self.rtt.rto());
         }
         if new_data && !self.tlp_pending {
@@ -558,7 +560,15 @@ impl Tcb {
             State::SynReceived => self.config.synack_retries,
             _ => self.config.max_retries,
         };
-        if self.retransmits > limit {
+        // RFC 5482: with a user timeout, time without progress decides
+        // instead of the count (Linux's retransmits_timed_out).
+        let user_timeout = self.config.user_timeout;
+        let given_up = if user_timeout.is_zero() {
+            self.retransmits > limit
+        } else {
+            now >= self.progress_at + user_timeout
+        };
+        if given_up {
             let err = self.soft_error.unwrap_or(TcpError::TimedOut);
             self.fail(err);
             return;
@@ -590,7 +600,12 @@ impl Tcb {
         self.total_retrans = self.total_retrans.wrapping_add(u32::from(handshake));
         self.rtt.back_off();
         self.rtt_seq = None;
-        self.timers.set(Timer::Retransmit, now + self.rtt.rto());
+        let mut next = now + self.rtt.rto();
+        if !user_timeout.is_zero() {
+            // Do not sleep past the user timeout (tcp_clamp_rto_to_user_timeout).
+            next = next.min(self.progress_at + user_timeout);
+        }
+        self.timers.set(Timer::Retransmit, next);
     }
 
     /// RFC 1122 §4.2.3.6: after `keepalive_idle` of silence, probe every

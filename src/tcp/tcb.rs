@@ -161,6 +161,10 @@ pub struct Tcb {
     pub(super) soft_error: Option<TcpError>,
     /// Last time a segment arrived (keepalive idle time).
     pub(super) last_recv: Instant,
+    /// Since when the oldest unacknowledged data has waited for an ACK:
+    /// set when a flight starts and when an ACK makes progress
+    /// (`TCP_USER_TIMEOUT` counts from here).
+    pub(super) progress_at: Instant,
 
     pub(super) timers: TimerTable,
     pub(super) bytes_acked: u64,
@@ -250,6 +254,7 @@ impl Tcb {
             error: None,
             soft_error: None,
             last_recv: now,
+            progress_at: now,
             timers: TimerTable::default(),
             bytes_acked: 0,
             bytes_received: 0,
@@ -458,6 +463,13 @@ impl Tcb {
         self.snd_max.since(self.snd_una)
     }
 
+    /// Bytes queued and not sent yet (`TCP_NOTSENT_LOWAT` counts these).
+    /// (A SYN or FIN in flight makes it one short, when nothing is
+    /// unsent anyway.)
+    pub(super) fn unsent(&self) -> usize {
+        self.tx.len().saturating_sub(self.flight() as usize)
+    }
+
     /// RCV.WND: free room in the receive buffer, the window we can offer.
     pub(super) fn rcv_wnd(&self) -> u32 {
         u32::try_from(self.rx.window()).unwrap_or(u32::MAX)
@@ -660,7 +672,8 @@ impl Tcb {
             writable: matches!(self.state, State::Established | State::CloseWait)
                 && !self.fin_queued
                 && free > 0
-                && free >= self.tx.len() / 2,
+                && free >= self.tx.len() / 2
+                && self.unsent() < self.config.notsent_lowat as usize,
             read_closed: self.fin_received,
             hup: closed || (self.fin_received && self.fin_queued),
             error: self.error.is_some(),
@@ -738,6 +751,38 @@ impl Tcb {
         } else {
             self.timers.stop(Timer::Keepalive);
         }
+    }
+
+    /// `TCP_USER_TIMEOUT` (RFC 5482 §3): zero turns it off. Applies to the
+    /// retransmission timer (data and handshake), as Linux's does; the
+    /// persist and keepalive timers keep their own limits here.
+    pub fn set_user_timeout(&mut self, timeout: Duration) {
+        self.config.user_timeout = timeout;
+    }
+
+    /// `TCP_NOTSENT_LOWAT`: see [`TcpConfig::notsent_lowat`].
+    pub fn set_notsent_lowat(&mut self, bytes: u32) {
+        self.config.notsent_lowat = bytes;
+    }
+
+    /// `TCP_QUICKACK`: on, acknowledge the next segments at once (and any
+    /// data waiting for a delayed ACK now); off, delay ACKs from now on.
+    /// Like Linux's, the mode is not permanent: after a few quick ACKs the
+    /// delayed-ACK rule resumes.
+    pub fn set_quickack(&mut self, on: bool) {
+        if on {
+            self.quickacks = QUICKACKS;
+            if self.rcv_unacked > 0 {
+                self.ack_now = true;
+            }
+        } else {
+            self.quickacks = 0;
+        }
+    }
+
+    /// In quick-ACK mode (`TCP_QUICKACK` as `getsockopt` reads it).
+    pub fn quickack(&self) -> bool {
+        self.quickacks > 0
     }
 
     /// `SO_SNDBUF`: the send buffer's limit (never below what it holds).

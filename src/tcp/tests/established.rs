@@ -88,6 +88,20 @@ fn writable_again_when_free_space_is_half_of_what_is_queued() {
 }
 
 #[test]
+fn notsent_lowat_makes_writability_wait_for_unsent_bytes() {
+    let mut t = established();
+    t.set_notsent_lowat(1000);
+    assert!(t.readiness().writable);
+    assert_eq!(t.send(&[1u8; 3000]), Ok(3000));
+    // 3000 bytes unsent: not writable, though the buffer has room.
+    assert!(!t.readiness().writable);
+    while out_at(&mut t, T0).is_some() {}
+    // Two full segments went out; what is left unsent is under 1000.
+    assert!(t.unsent() < 1000, "{} unsent", t.unsent());
+    assert!(t.readiness().writable);
+}
+
+#[test]
 fn established_rst_exact_resets() {
     let mut t = established();
     send!(

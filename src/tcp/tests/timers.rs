@@ -297,6 +297,39 @@ fn keepalive_timing_changes_on_a_live_connection() {
 }
 
 #[test]
+fn user_timeout_ends_a_stalled_connection() {
+    let mut t = established();
+    t.set_user_timeout(Duration::from_secs(3));
+    t.send(b"data").unwrap();
+    assert!(out_at(&mut t, T0).is_some());
+    // An ACK of part of it after 2 s is progress: the clock restarts.
+    let t2 = T0 + Duration::from_secs(2);
+    send!(
+        t,
+        t2,
+        TcpRepr {
+            ack: LOCAL_ISS + 3u32,
+            ..from_peer()
+        }
+    );
+    // Then nothing: retransmissions, and ETIMEDOUT exactly 3 s after the
+    // progress, far sooner than 15 retries (RFC 5482; Linux's rule).
+    let mut last = t2;
+    while t.state() != State::Closed {
+        let at = t.poll_timeout().unwrap();
+        assert!(
+            at <= t2 + Duration::from_secs(3),
+            "a timer past the user timeout"
+        );
+        t.handle_timeout(at);
+        let _ = out_at(&mut t, at);
+        last = at;
+    }
+    assert_eq!(last, t2 + Duration::from_secs(3));
+    assert_eq!(t.take_error(), Some(TcpError::TimedOut));
+}
+
+#[test]
 fn sack_recovery_retransmits_each_hole() {
     let mut t = Tcb::connect(
         T0,
