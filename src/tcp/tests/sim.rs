@@ -599,6 +599,22 @@ fn sim_loss_20_percent() {
     run_seeds(200, 3000..3050);
 }
 
+/// A longer search for failing seeds, outside the regular run:
+/// `TAPSTACK_SIM_SEEDS=N cargo test --release sim_soak -- --ignored`
+/// runs N fresh seeds (default 1000) at each loss rate.
+#[test]
+#[ignore]
+fn sim_soak() {
+    let n: u64 = std::env::var("TAPSTACK_SIM_SEEDS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(1000);
+    for (i, loss) in [0, 10, 50, 200].into_iter().enumerate() {
+        let start = 100_000 * (i as u64 + 1);
+        run_seeds(loss, start..start + n);
+    }
+}
+
 #[test]
 fn failed_run_writes_a_readable_pcap() {
     let faults = Faults {
