@@ -22,6 +22,7 @@ pub mod cookie;
 mod info;
 mod input;
 pub mod isn;
+mod options;
 mod output;
 pub mod rack;
 pub mod rtt;

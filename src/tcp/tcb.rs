@@ -12,7 +12,7 @@ use super::congestion::{CongestionControl, new_controller};
 use super::rack::Rack;
 use super::rtt::RttEstimator;
 use super::sack::Scoreboard;
-use super::timer::{Timer, TimerTable};
+use super::timer::TimerTable;
 use super::{FourTuple, Readiness, State, TcpConfig, TcpError, TcpInfo};
 use crate::storage::{Assembler, RingBuffer};
 use crate::time::{Duration, Instant};
@@ -703,135 +703,6 @@ impl Tcb {
         self.tx.len()
     }
 
-    /// `TCP_NODELAY`.
-    pub fn set_nodelay(&mut self, on: bool) {
-        self.nodelay = on;
-    }
-
-    /// `TCP_CORK`: hold partial segments until uncorked.
-    pub fn set_cork(&mut self, on: bool) {
-        self.cork = on;
-    }
-
-    /// `SO_KEEPALIVE`. Turning it on (re)arms the timer from the last
-    /// segment received; setting it to what it already is changes nothing,
-    /// so probes in flight keep their count.
-    pub fn set_keepalive(&mut self, on: bool) {
-        if on == self.keepalive {
-            return;
-        }
-        self.keepalive = on;
-        self.keepalive_probes = 0;
-        self.arm_keepalive();
-    }
-
-    /// `TCP_KEEPIDLE`, `TCP_KEEPINTVL`, `TCP_KEEPCNT` on a live connection
-    /// (RFC 1122 §4.2.3.6 leaves the values to the application). As Linux
-    /// does, a new idle time counts from the last segment received, so a
-    /// connection already idle longer is probed at once.
-    pub fn set_keepalive_timing(&mut self, idle: Duration, intvl: Duration, cnt: u32) {
-        let c = &mut self.config;
-        if (c.keepalive_idle, c.keepalive_intvl, c.keepalive_cnt) == (idle, intvl, cnt) {
-            return;
-        }
-        c.keepalive_idle = idle;
-        c.keepalive_intvl = intvl;
-        c.keepalive_cnt = cnt;
-        if self.keepalive_probes == 0 {
-            self.arm_keepalive();
-        }
-    }
-
-    fn arm_keepalive(&mut self) {
-        if self.keepalive && self.state.is_synchronized() {
-            self.timers.set(
-                Timer::Keepalive,
-                self.last_recv + self.config.keepalive_idle,
-            );
-        } else {
-            self.timers.stop(Timer::Keepalive);
-        }
-    }
-
-    /// `TCP_USER_TIMEOUT` (RFC 5482 §3): zero turns it off. Applies to the
-    /// retransmission timer (data and handshake), as Linux's does; the
-    /// persist and keepalive timers keep their own limits here.
-    pub fn set_user_timeout(&mut self, timeout: Duration) {
-        self.config.user_timeout = timeout;
-    }
-
-    /// `TCP_NOTSENT_LOWAT`: see [`TcpConfig::notsent_lowat`].
-    pub fn set_notsent_lowat(&mut self, bytes: u32) {
-        self.config.notsent_lowat = bytes;
-    }
-
-    /// `TCP_QUICKACK`: on, acknowledge the next segments at once (and any
-    /// data waiting for a delayed ACK now); off, delay ACKs from now on.
-    /// Like Linux's, the mode is not permanent: after a few quick ACKs the
-    /// delayed-ACK rule resumes.
-    pub fn set_quickack(&mut self, on: bool) {
-        if on {
-            self.quickacks = QUICKACKS;
-            if self.rcv_unacked > 0 {
-                self.ack_now = true;
-            }
-        } else {
-            self.quickacks = 0;
-        }
-    }
-
-    /// In quick-ACK mode (`TCP_QUICKACK` as `getsockopt` reads it).
-    pub fn quickack(&self) -> bool {
-        self.quickacks > 0
-    }
-
-    /// `SO_SNDBUF`: the send buffer's limit (never below what it holds).
-    pub fn set_send_buffer(&mut self, bytes: usize) {
-        self.tx.resize(bytes);
-    }
-
-    /// `SO_RCVBUF`: the receive buffer's limit. On a live connection it
-    /// never drops below the window already offered: RFC 9293 §3.8.6.2.1
-    /// asks the receiver not to move the right edge back ("shrink the
-    /// window"), so a smaller buffer takes effect as the data is read. The
-    /// window scale chosen in the SYN stays, so growing past `65535 <<
-    /// rcv.wscale` offers no more.
-    pub fn set_recv_buffer(&mut self, bytes: usize) {
-        self.config.rcv_buf = bytes;
-        self.fit_recv_buffer();
-    }
-
-    /// Brings the receive buffer's limit to `SO_RCVBUF`, or as near as the
-    /// window already offered allows (called again before each window
-    /// advertisement, so a smaller buffer takes effect as data is read).
-    pub(super) fn fit_recv_buffer(&mut self) {
-        if self.rx.capacity() == self.config.rcv_buf {
-            return;
-        }
-        let offered = if self.rcv_adv.after(self.rcv_nxt) {
-            self.rcv_adv.since(self.rcv_nxt) as usize
-        } else {
-            0
-        };
-        self.rx
-            .resize(self.config.rcv_buf.max(self.rx.len() + offered));
-    }
-
-    /// `TCP_CONGESTION`: switches the controller, keeping the current cwnd
-    /// (as Linux's `tcp_reinit_congestion_control`).
-    pub fn set_congestion(&mut self, algo: super::CongestionAlgo) {
-        if algo == self.config.congestion {
-            return;
-        }
-        let cwnd = self.cc.cwnd();
-        let started = self.snd_max != self.iss;
-        self.config.congestion = algo;
-        self.cc = new_controller(algo, self.eff_mss());
-        if started {
-            self.cc.set_cwnd(cwnd);
-        }
-    }
-
     /// A SYN for this connection's 4-tuple while it is in TIME-WAIT: may it
     /// start a new incarnation? RFC 9293 §3.10.7.4 lets TIME-WAIT answer
     /// only with an ACK, but RFC 1122 §4.2.2.13 and RFC 6191 allow a SYN
@@ -868,17 +739,6 @@ impl Tcb {
         } else {
             None
         }
-    }
-
-    /// The configuration this connection runs with (the stack's defaults
-    /// as the socket's options changed them).
-    pub fn config(&self) -> &TcpConfig {
-        &self.config
-    }
-
-    /// The congestion controller's name (`TCP_CONGESTION`).
-    pub fn congestion_name(&self) -> &'static str {
-        self.cc.name()
     }
 
     /// SND.UNA, SND.NXT, RCV.NXT, for tests and tools.
