@@ -30,6 +30,7 @@ use crate::time::{Duration, Instant};
 use mask::Observation;
 use std::cell::RefCell;
 use std::os::fd::{AsRawFd, OwnedFd};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Weak};
 
 /// Looks at one stack socket under the stack lock. `counters`: also read
@@ -118,12 +119,18 @@ impl Deadline {
 /// when one of the stack sockets it watches may have changed.
 pub(crate) struct ThreadWaiter {
     fd: OwnedFd,
+    /// The eventfd was written since the last `drain`: further wakeups
+    /// need no system call (the thread is already woken, or will look at
+    /// every socket before sleeping again).
+    signalled: AtomicBool,
 }
 
 impl Watcher for ThreadWaiter {
     fn wake(&self, _: SocketHandle) {
-        // A raw write: the library's own `write` export must not see it.
-        let _ = eventfd_add(&self.fd, 1);
+        if !self.signalled.swap(true, Ordering::SeqCst) {
+            // A raw write: the library's own `write` export must not see it.
+            let _ = eventfd_add(&self.fd, 1);
+        }
     }
 }
 
@@ -133,9 +140,12 @@ impl ThreadWaiter {
         self.fd.as_raw_fd()
     }
 
-    /// Clears the eventfd.
+    /// Clears the eventfd. The caller then looks at its sockets before it
+    /// sleeps: a wakeup that came before the flag is cleared changed
+    /// something that look will see; one after writes the eventfd again.
     pub fn drain(&self) {
         let _ = eventfd_take(&self.fd);
+        self.signalled.store(false, Ordering::SeqCst);
     }
 }
 
@@ -151,7 +161,10 @@ pub(crate) fn thread_waiter() -> Result<Arc<ThreadWaiter>, i32> {
             return Ok(waiter.clone());
         }
         let fd = eventfd(0).map_err(|e| e.raw_os_error().unwrap_or(libc::ENOMEM))?;
-        let waiter = Arc::new(ThreadWaiter { fd });
+        let waiter = Arc::new(ThreadWaiter {
+            fd,
+            signalled: AtomicBool::new(false),
+        });
         *w = Some(waiter.clone());
         Ok(waiter)
     })
