@@ -563,6 +563,43 @@ static void case_loopback(void)
     NET(close)(lo);
 }
 
+/* TCP_DEFER_ACCEPT: reads back as Linux rounds it (whole SYN-ACK
+ * retransmissions: 30 s is 31), and a listener with it does not offer a
+ * connection whose handshake is done until the client sends data. Over
+ * loopback, so that the client is in the same program. */
+static void case_defer_accept(void)
+{
+    int lfd = tcp_socket();
+    int secs = 30, v = -1;
+    socklen_t len = sizeof v;
+    CHECK(NET(setsockopt)(lfd, IPPROTO_TCP, TCP_DEFER_ACCEPT, &secs, sizeof secs) == 0,
+          "setsockopt(TCP_DEFER_ACCEPT): %s", ERRNAME(errno));
+    CHECK(NET(getsockopt)(lfd, IPPROTO_TCP, TCP_DEFER_ACCEPT, &v, &len) == 0 && v == 31,
+          "TCP_DEFER_ACCEPT 30 reads back %d, want 31", v);
+    struct sockaddr_in a = addr_of("127.0.0.1", 7102);
+    CHECK(NET(bind)(lfd, (struct sockaddr *)&a, sizeof a) == 0, "bind: %s", ERRNAME(errno));
+    CHECK(NET(listen)(lfd, 16) == 0, "listen: %s", ERRNAME(errno));
+    NET(fcntl)(lfd, F_SETFL, O_NONBLOCK);
+
+    int c = tcp_connect("127.0.0.1", 7102);
+    sleep_ms(300);
+    errno = 0;
+    int s = NET(accept)(lfd, NULL, NULL);
+    CHECK_ERR("accept before the client sent anything", s, errno, EAGAIN);
+    CHECK(NET(send)(c, "hi", 2, 0) == 2, "send: %s", ERRNAME(errno));
+    long long end = now_ms() + 3000;
+    do {
+        s = NET(accept)(lfd, NULL, NULL);
+    } while (s < 0 && errno == EAGAIN && now_ms() < end && (sleep_ms(5), 1));
+    CHECK(s >= 0, "accept after the client's data: %s", ERRNAME(errno));
+    char buf[4];
+    ssize_t r = NET(recv)(s, buf, sizeof buf, MSG_DONTWAIT);
+    CHECK(r == 2 && memcmp(buf, "hi", 2) == 0, "the accepted connection holds %zd bytes", r);
+    NET(close)(c);
+    NET(close)(s);
+    NET(close)(lfd);
+}
+
 /* Fills the connection until nothing more goes out: the peer's receive
  * window and our send buffer are both full. */
 static void fill_until_stuck(int fd)
@@ -654,6 +691,7 @@ static const struct {
     {"sockopts", case_sockopts},
     {"linger", case_linger},
     {"loopback", case_loopback},
+    {"defer_accept", case_defer_accept},
 };
 
 int main(int argc, char **argv)

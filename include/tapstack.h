@@ -312,7 +312,9 @@ int tapstack_getpeername(int fd, struct sockaddr *addr, socklen_t *len);
  * (seconds), `TCP_KEEPCNT`, `TCP_CONGESTION` (`"reno"` or `"cubic"`;
  * other names `ENOENT`), `TCP_USER_TIMEOUT` (milliseconds without an ACK
  * before `ETIMEDOUT`; 0 off), `TCP_NOTSENT_LOWAT` (writable only while
- * fewer bytes wait unsent), `TCP_QUICKACK`. `IPPROTO_IP`: `IP_TOS` (the
+ * fewer bytes wait unsent), `TCP_QUICKACK`, `TCP_DEFER_ACCEPT` (seconds
+ * during which a listener does not offer a connection until its client
+ * sends data; read back rounded as Linux does). `IPPROTO_IP`: `IP_TOS` (the
  * DSCP of our segments; the ECN bits are cleared, as Linux does for TCP).
  * Int values need `len` >= 4 (`EINVAL`); other options are
  * `ENOPROTOOPT`. On a connected socket each takes effect at

@@ -9,14 +9,17 @@
 //! live connection every option takes effect at once (the keepalive
 //! timing, the buffer sizes, `TCP_CONGESTION` (`reno` or `cubic`) too),
 //! except `TCP_MAXSEG`, which as on Linux only shapes the next handshake.
-//! `TCP_USER_TIMEOUT` (ms), `TCP_NOTSENT_LOWAT`, `TCP_QUICKACK` and
-//! `IP_TOS` (its ECN bits cleared, as Linux does for TCP) are served too.
+//! `TCP_USER_TIMEOUT` (ms), `TCP_NOTSENT_LOWAT`, `TCP_QUICKACK`,
+//! `TCP_DEFER_ACCEPT` (seconds, kept as Linux keeps them: a count of SYN-ACK
+//! retransmissions, so 30 reads back as 31) and `IP_TOS` (its ECN bits
+//! cleared, as Linux does for TCP) are served too.
 
 use super::addr::{check_buf, check_ptr};
 use super::errno::{Errno, errno, errno_of, ret};
 use super::fd_table::{self, OpenSocket};
 use super::guard::guard;
 use super::socket::{dup_ours, lookup};
+use crate::stack::socket::{defer_accept_retrans, defer_accept_secs};
 use crate::stack::{SocketHandle, SocketOptions, Stack};
 use crate::sys::real;
 use crate::tcp::{CongestionAlgo, State, TcpInfo};
@@ -26,6 +29,7 @@ use std::mem::size_of;
 use std::sync::atomic::Ordering;
 
 const SO_ACCEPTCONN: c_int = 30;
+const TCP_DEFER_ACCEPT: c_int = 9;
 const SO_PROTOCOL: c_int = 38;
 const SO_DOMAIN: c_int = 39;
 /// `2 × net.core.rmem_max` and `wmem_max` (212992 by default).
@@ -268,6 +272,10 @@ fn setsockopt_ours(
             let v = int()? as u32;
             set_opts(fd, |o| o.notsent_lowat = v)
         }
+        (libc::IPPROTO_TCP, TCP_DEFER_ACCEPT) => {
+            let n = defer_accept_retrans(int()?);
+            set_opts(fd, |o| o.defer_accept = n)
+        }
         (libc::IPPROTO_TCP, libc::TCP_QUICKACK) => {
             let on = int()? != 0;
             super::connect::with_stack(fd, |st, h| st.set_quickack(h, on))
@@ -380,6 +388,7 @@ fn getsockopt_value(sock: &OpenSocket, level: c_int, name: c_int) -> Errno<Value
         (libc::IPPROTO_TCP, libc::TCP_USER_TIMEOUT) => Ok(Value::Int(o.user_timeout_ms as c_int)),
         (libc::IPPROTO_TCP, libc::TCP_NOTSENT_LOWAT) => Ok(Value::Int(o.notsent_lowat as c_int)),
         (libc::IPPROTO_TCP, libc::TCP_QUICKACK) => b(st.quickack(h).map_err(errno_of)?),
+        (libc::IPPROTO_TCP, TCP_DEFER_ACCEPT) => Ok(Value::Int(defer_accept_secs(o.defer_accept))),
         (libc::IPPROTO_IP, libc::IP_TOS) => Ok(Value::Int(c_int::from(o.tos))),
         (libc::IPPROTO_TCP, libc::TCP_CONGESTION) => {
             let mut name = congestion_name(&st, sock).as_bytes().to_vec();

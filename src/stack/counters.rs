@@ -117,6 +117,9 @@ counters! {
     /// SYNs that ended a connection in TIME-WAIT to open a new incarnation
     /// of it (RFC 6191; Linux's `TCP_TW_SYN`).
     tcp_time_wait_reopened,
+    /// Bare ACKs ignored because the listener defers accepting until data
+    /// arrives (`TCP_DEFER_ACCEPT`; Linux's `TCPDeferAcceptDrop`).
+    tcp_defer_accept_drop,
     /// Connections opened actively (connect).
     tcp_active_opens,
     /// Connections opened passively (accept).

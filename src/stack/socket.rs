@@ -43,6 +43,10 @@
 //!   ACK was dropped and that waits for the server to speak first sends
 //!   nothing that could return the cookie: it waits until its own timeout
 //!   or keepalive, as with Linux.
+//! - With `TCP_DEFER_ACCEPT`, the client's bare ACK ending the handshake
+//!   is ignored (the connection stays in SYN-RECEIVED and our SYN-ACK is
+//!   retransmitted) until its first data arrives or the deferral runs out,
+//!   so `accept` returns connections that have a request waiting.
 //! - `accept` takes the oldest connection from the accept queue and gives it
 //!   an fd (in the shim, a new reserved kernel fd).
 //! - Closing a listener drops its half-open connections silently and resets
@@ -159,6 +163,11 @@ pub struct SocketOptions {
     pub user_timeout_ms: u32,
     /// `TCP_NOTSENT_LOWAT` in bytes (0: no limit, as Linux reads it).
     pub notsent_lowat: u32,
+    /// `TCP_DEFER_ACCEPT` on a listener, as Linux keeps it: the number of
+    /// SYN-ACK retransmissions during which a handshake's final ACK without
+    /// data is ignored, so that `accept` sees the connection only once the
+    /// client has sent something (0: off). See [`defer_accept_retrans`].
+    pub defer_accept: u8,
     /// `IP_TOS`: the DSCP bits for our IP headers (the ECN bits are TCP's,
     /// RFC 3168 §6.1.1, and always 0 here).
     pub tos: u8,
@@ -191,11 +200,44 @@ impl SocketOptions {
             c.congestion = a;
         }
         c.user_timeout = Duration::from_millis(u64::from(self.user_timeout_ms));
+        // A deferred handshake lives as long as the deferral (Linux's
+        // syn_ack_recalc).
+        c.synack_retries = c.synack_retries.max(u32::from(self.defer_accept));
         if self.notsent_lowat > 0 {
             c.notsent_lowat = self.notsent_lowat;
         }
         c
     }
+}
+
+/// `TCP_DEFER_ACCEPT`'s seconds as SYN-ACK retransmissions, as Linux's
+/// `secs_to_retrans` counts them with a 1 s initial RTO doubling up to
+/// 120 s: the fewest retransmissions whose timeouts add up to `secs`.
+pub fn defer_accept_retrans(secs: i32) -> u8 {
+    if secs <= 0 {
+        return 0;
+    }
+    let (mut n, mut timeout, mut period) = (1u8, 1i64, 1i64);
+    while i64::from(secs) > period && n < 255 {
+        n += 1;
+        timeout = (timeout * 2).min(120);
+        period += timeout;
+    }
+    n
+}
+
+/// The seconds `getsockopt(TCP_DEFER_ACCEPT)` reports for `retrans`
+/// (Linux's `retrans_to_secs`: the sum of those timeouts).
+pub fn defer_accept_secs(retrans: u8) -> i32 {
+    if retrans == 0 {
+        return 0;
+    }
+    let (mut timeout, mut period) = (1i32, 1i32);
+    for _ in 1..retrans {
+        timeout = (timeout * 2).min(120);
+        period += timeout;
+    }
+    period
 }
 
 /// Who holds a connection.

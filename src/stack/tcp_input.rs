@@ -94,7 +94,7 @@ impl Stack {
             return;
         };
         let owner = sock.owner;
-        let Some(tcb) = sock.tcb() else {
+        let Some((state, retransmits)) = sock.tcb().map(|t| (t.state(), t.retransmits())) else {
             return;
         };
         // The ACK that completes a handshake while the accept queue is
@@ -105,7 +105,7 @@ impl Stack {
             index: l,
             queued: false,
         } = owner
-            && tcb.state() == State::SynReceived
+            && state == State::SynReceived
             && seg.flags.contains(TcpFlags::ACK)
             && !seg.flags.contains(TcpFlags::RST)
             && !seg.flags.contains(TcpFlags::SYN)
@@ -114,10 +114,33 @@ impl Stack {
             self.counters.tcp_accept_queue_overflow += 1;
             return;
         }
+        // TCP_DEFER_ACCEPT: a bare ACK completing the handshake is ignored
+        // while the deferral lasts; the client, connected in its own view,
+        // sends its request, and that segment completes it. Our SYN-ACK
+        // goes on being retransmitted meanwhile (Linux does the same).
+        if let Owner::Listener {
+            index: l,
+            queued: false,
+        } = owner
+            && state == State::SynReceived
+            && seg.flags.contains(TcpFlags::ACK)
+            && !seg.flags.contains(TcpFlags::RST)
+            && !seg.flags.contains(TcpFlags::SYN)
+            && !seg.flags.contains(TcpFlags::FIN)
+            && seg.payload.is_empty()
+            && retransmits < u32::from(self.listener_defer_accept(l))
+        {
+            self.counters.tcp_defer_accept_drop += 1;
+            return;
+        }
         if let Some(tcb) = self.slot_mut(index).and_then(|s| s.tcb_mut()) {
             tcb.handle_segment(now, seg);
         }
         self.touch(index);
+    }
+
+    fn listener_defer_accept(&mut self, l: u32) -> u8 {
+        self.slot_mut(l).map_or(0, |s| s.options.defer_accept)
     }
 
     fn listener_accept_full(&mut self, l: u32) -> bool {

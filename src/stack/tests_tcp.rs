@@ -660,6 +660,54 @@ fn a_stack_reaches_its_own_listeners_over_loopback() {
     assert!(p.a.counters().loopback_tx > 100);
 }
 
+/// TCP_DEFER_ACCEPT 5 s (3 SYN-ACK retransmissions, as Linux counts it):
+/// the client's bare ACK does not complete the handshake; its first data
+/// does, and `accept` returns a connection with that data readable. A
+/// client that sends nothing is accepted once the deferral has run out.
+#[test]
+fn defer_accept_waits_for_the_first_data() {
+    use crate::stack::socket::{defer_accept_retrans, defer_accept_secs};
+    assert_eq!(defer_accept_retrans(5), 3);
+    assert_eq!(defer_accept_secs(3), 7);
+    assert_eq!(defer_accept_retrans(30), 5);
+    assert_eq!(defer_accept_secs(5), 31);
+    assert_eq!((defer_accept_retrans(0), defer_accept_retrans(-4)), (0, 0));
+
+    let mut p = Pair::new();
+    let l = p.b.socket();
+    p.b.set_options(l, |o| o.defer_accept = defer_accept_retrans(5))
+        .unwrap();
+    p.b.bind(l, SocketAddrV4::new(Ipv4Addr::UNSPECIFIED, 80))
+        .unwrap();
+    p.b.listen(l, 16).unwrap();
+
+    let talker = p.a.socket();
+    let _ = p.a.connect(p.now, talker, SocketAddrV4::new(B, 80));
+    p.run_until(Duration::from_millis(500), |_| false);
+    assert_eq!(p.a.state(talker), Ok(State::Established));
+    assert!(!p.b.readiness(l).unwrap().readable, "accepted before data");
+    assert_eq!(p.b.listener_queues(l).unwrap().0, 1);
+    assert!(p.b.counters().tcp_defer_accept_drop >= 1);
+    p.a.send(talker, b"GET /").unwrap();
+    p.exchange();
+    let (s, _) = p.b.accept(l).unwrap();
+    let mut buf = [0u8; 16];
+    assert_eq!(p.b.recv(s, &mut buf, false), Ok(5));
+
+    let silent = p.a.socket();
+    let start = p.now;
+    let _ = p.a.connect(p.now, silent, SocketAddrV4::new(B, 80));
+    p.run_until(Duration::from_secs(20), |p| {
+        p.b.readiness(l).unwrap().readable
+    });
+    assert!(p.b.accept(l).is_ok());
+    let waited = p.now - start;
+    assert!(
+        waited >= Duration::from_secs(7) && waited < Duration::from_secs(8),
+        "accepted after {waited:?}"
+    );
+}
+
 #[test]
 fn time_wait_connections_are_capped() {
     let mut p = Pair::new();

@@ -741,6 +741,12 @@ impl Tcb {
         }
     }
 
+    /// Consecutive retransmission timeouts so far (in SYN-RECEIVED: how
+    /// many times our SYN-ACK went again).
+    pub fn retransmits(&self) -> u32 {
+        self.retransmits
+    }
+
     /// SND.UNA, SND.NXT, RCV.NXT, for tests and tools.
     pub fn seq_vars(&self) -> (SeqNum, SeqNum, SeqNum) {
         (self.snd_una, self.snd_nxt, self.rcv_nxt)
