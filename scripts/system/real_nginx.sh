@@ -6,7 +6,9 @@
 # sendfile on and off and tcp_nopush on, serving a 1 KiB and a 10 MiB file:
 # curl from the kernel side fetches both and the sha256 must match; wrk runs
 # with keep-alive and with "Connection: close", and a Lua check compares
-# every response body with the file.
+# every response body with the file. The listen directive asks for the
+# socket options production configurations use (deferred, so_keepalive);
+# nginx must log no alert about any of them, nor anything worse.
 source "$(dirname "$0")/../lib/netns.sh"
 source "$(dirname "$0")/../lib/real.sh"
 T=real_nginx
@@ -59,7 +61,7 @@ http {
     keepalive_requests 100000;
     default_type application/octet-stream;
     server {
-        listen $STACK_IP:8080;
+        listen $STACK_IP:8080 deferred so_keepalive=60s:10s:3;
         root $www;
     }
 }
@@ -94,5 +96,8 @@ CONF
         done
     done
     stop_pid "$pid"
+    if grep -E '\[(alert|crit|emerg)\]' "$TEST_TMP/nginx/error.log" >"$TEST_TMP/alerts"; then
+        fail "$T: nginx (sendfile $sf) logged: $(head -n 3 "$TEST_TMP/alerts" | tr '\n' ' ')"
+    fi
 done
 pass $T
