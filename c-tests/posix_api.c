@@ -460,6 +460,7 @@ static void case_sockopts(void)
         {IPPROTO_TCP, TCP_USER_TIMEOUT, 0, 30000, 30000, "TCP_USER_TIMEOUT"},
         {IPPROTO_TCP, TCP_NOTSENT_LOWAT, 0, 16384, 16384, "TCP_NOTSENT_LOWAT"},
         {IPPROTO_IP, IP_TOS, 0, 0xb9, 0xb8, "IP_TOS (ECN bits cleared)"},
+        {IPPROTO_TCP, TCP_FASTOPEN, 0, 16, 16, "TCP_FASTOPEN"},
     };
     for (size_t i = 0; i < sizeof rt / sizeof rt[0]; i++) {
         v = -1;

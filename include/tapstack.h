@@ -314,7 +314,9 @@ int tapstack_getpeername(int fd, struct sockaddr *addr, socklen_t *len);
  * before `ETIMEDOUT`; 0 off), `TCP_NOTSENT_LOWAT` (writable only while
  * fewer bytes wait unsent), `TCP_QUICKACK`, `TCP_DEFER_ACCEPT` (seconds
  * during which a listener does not offer a connection until its client
- * sends data; read back rounded as Linux does). `IPPROTO_IP`: `IP_TOS` (the
+ * sends data; read back rounded as Linux does), `TCP_FASTOPEN` (kept and
+ * read back; no Fast Open cookie is offered, as on a default Linux).
+ * `IPPROTO_IP`: `IP_TOS` (the
  * DSCP of our segments; the ECN bits are cleared, as Linux does for TCP).
  * Int values need `len` >= 4 (`EINVAL`); other options are
  * `ENOPROTOOPT`. On a connected socket each takes effect at

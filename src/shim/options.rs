@@ -11,8 +11,10 @@
 //! except `TCP_MAXSEG`, which as on Linux only shapes the next handshake.
 //! `TCP_USER_TIMEOUT` (ms), `TCP_NOTSENT_LOWAT`, `TCP_QUICKACK`,
 //! `TCP_DEFER_ACCEPT` (seconds, kept as Linux keeps them: a count of SYN-ACK
-//! retransmissions, so 30 reads back as 31) and `IP_TOS` (its ECN bits
-//! cleared, as Linux does for TCP) are served too.
+//! retransmissions, so 30 reads back as 31), `TCP_FASTOPEN` (a listener's
+//! queue length, kept but unused: the server offers no cookie, as Linux
+//! by default) and `IP_TOS` (its ECN bits cleared, as Linux does for TCP)
+//! are served too.
 
 use super::addr::{check_buf, check_ptr};
 use super::errno::{Errno, errno, errno_of, ret};
@@ -30,6 +32,7 @@ use std::sync::atomic::Ordering;
 
 const SO_ACCEPTCONN: c_int = 30;
 const TCP_DEFER_ACCEPT: c_int = 9;
+const TCP_FASTOPEN: c_int = 23;
 const SO_PROTOCOL: c_int = 38;
 const SO_DOMAIN: c_int = 39;
 /// `2 × net.core.rmem_max` and `wmem_max` (212992 by default).
@@ -276,6 +279,13 @@ fn setsockopt_ours(
             let n = defer_accept_retrans(int()?);
             set_opts(fd, |o| o.defer_accept = n)
         }
+        (libc::IPPROTO_TCP, TCP_FASTOPEN) => {
+            let q = int()?;
+            if q < 0 {
+                return Err(libc::EINVAL);
+            }
+            set_opts(fd, |o| o.fastopen_qlen = q as u32)
+        }
         (libc::IPPROTO_TCP, libc::TCP_QUICKACK) => {
             let on = int()? != 0;
             super::connect::with_stack(fd, |st, h| st.set_quickack(h, on))
@@ -389,6 +399,7 @@ fn getsockopt_value(sock: &OpenSocket, level: c_int, name: c_int) -> Errno<Value
         (libc::IPPROTO_TCP, libc::TCP_NOTSENT_LOWAT) => Ok(Value::Int(o.notsent_lowat as c_int)),
         (libc::IPPROTO_TCP, libc::TCP_QUICKACK) => b(st.quickack(h).map_err(errno_of)?),
         (libc::IPPROTO_TCP, TCP_DEFER_ACCEPT) => Ok(Value::Int(defer_accept_secs(o.defer_accept))),
+        (libc::IPPROTO_TCP, TCP_FASTOPEN) => Ok(Value::Int(o.fastopen_qlen as c_int)),
         (libc::IPPROTO_IP, libc::IP_TOS) => Ok(Value::Int(c_int::from(o.tos))),
         (libc::IPPROTO_TCP, libc::TCP_CONGESTION) => {
             let mut name = congestion_name(&st, sock).as_bytes().to_vec();

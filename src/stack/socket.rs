@@ -168,6 +168,12 @@ pub struct SocketOptions {
     /// data is ignored, so that `accept` sees the connection only once the
     /// client has sent something (0: off). See [`defer_accept_retrans`].
     pub defer_accept: u8,
+    /// `TCP_FASTOPEN` on a listener: the queue length asked for. Stored
+    /// and read back only: like Linux with its default `tcp_fastopen = 1`
+    /// (client side only), the server offers no Fast Open cookie, so
+    /// clients make ordinary handshakes (RFC 7413 §4.2 lets a server
+    /// decline).
+    pub fastopen_qlen: u32,
     /// `IP_TOS`: the DSCP bits for our IP headers (the ECN bits are TCP's,
     /// RFC 3168 §6.1.1, and always 0 here).
     pub tos: u8,
