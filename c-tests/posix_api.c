@@ -601,6 +601,31 @@ static void case_defer_accept(void)
     NET(close)(lfd);
 }
 
+/* sendto(MSG_FASTOPEN) connects and sends in one call. Without a Fast
+ * Open cookie (a first contact) Linux makes an ordinary handshake: the
+ * blocking call returns the bytes sent, a non-blocking one EINPROGRESS
+ * with nothing sent, and on a connected socket the flag is EISCONN. */
+static void case_fastopen(void)
+{
+    struct sockaddr_in a = addr_of(host, echo_port);
+    int fd = tcp_socket();
+    ssize_t r = NET(sendto)(fd, "hello", 5, MSG_FASTOPEN, (struct sockaddr *)&a, sizeof a);
+    CHECK(r == 5, "sendto(MSG_FASTOPEN), blocking: %zd %s", r, r < 0 ? ERRNAME(errno) : "");
+    char buf[8] = {0};
+    CHECK(NET(recv)(fd, buf, 5, MSG_WAITALL) == 5 && memcmp(buf, "hello", 5) == 0,
+          "the echo of the Fast Open data: '%.5s'", buf);
+    errno = 0;
+    r = NET(sendto)(fd, "again", 5, MSG_FASTOPEN, (struct sockaddr *)&a, sizeof a);
+    CHECK_ERR("sendto(MSG_FASTOPEN) on a connected socket", r, errno, EISCONN);
+    NET(close)(fd);
+
+    fd = NET(socket)(AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0);
+    errno = 0;
+    r = NET(sendto)(fd, "hello", 5, MSG_FASTOPEN, (struct sockaddr *)&a, sizeof a);
+    CHECK_ERR("sendto(MSG_FASTOPEN), non-blocking", r, errno, EINPROGRESS);
+    NET(close)(fd);
+}
+
 /* Fills the connection until nothing more goes out: the peer's receive
  * window and our send buffer are both full. */
 static void fill_until_stuck(int fd)
@@ -693,6 +718,7 @@ static const struct {
     {"linger", case_linger},
     {"loopback", case_loopback},
     {"defer_accept", case_defer_accept},
+    {"fastopen", case_fastopen},
 };
 
 int main(int argc, char **argv)

@@ -11,7 +11,8 @@
 # F_DUPFD, dup2; half-close then EOF and TIME_WAIT; writev/readv/sendmsg/
 # recvmsg; socket options, FD_CLOEXEC, FIONBIO; SO_LINGER making close wait
 # for the peer's ACK; loopback (the program reaching its own listener
-# through 127.0.0.1, 0.0.0.0 and its own address). The kernel is the peer: an echo server, a server that
+# through 127.0.0.1, 0.0.0.0 and its own address); TCP_DEFER_ACCEPT;
+# sendto(MSG_FASTOPEN). The kernel is the peer: an echo server, a server that
 # closes at once, a closed port, and a server that never reads. Cases named
 # posix_api:CASE in KNOWN_FAILING are run and reported, but do not fail.
 source "$(dirname "$0")/../lib/netns.sh"

@@ -158,7 +158,7 @@ fn finish_connect(sock: &OpenSocket, w: &Waiter<'_>) -> Errno<()> {
     }
 }
 
-fn connect_ours(fd: c_int, addr: *const sockaddr, len: socklen_t) -> Errno<()> {
+pub(crate) fn connect_ours(fd: c_int, addr: *const sockaddr, len: socklen_t) -> Errno<()> {
     // SAFETY: the caller's contract.
     let remote = unsafe { read_sockaddr(addr, len, false) }?;
     let sock = lookup(fd)?;
