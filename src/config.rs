@@ -10,7 +10,7 @@
 //! | `TAPSTACK_MTU` | IP MTU, `576..=65521` | `1500` |
 //! | `TAPSTACK_PCAP` | write every frame in and out to this pcap file | none |
 //! | `TAPSTACK_FAULTS` | fault injection, e.g. `drop=0.05,dup=0.01,reorder=0.1,corrupt=0.001,delay=2ms,seed=7` | none |
-//! | `TAPSTACK_OFFLOAD` | `on` or `off`: TCP segmentation and checksum offload on the TAP (`IFF_VNET_HDR`); always off with `TAPSTACK_PCAP` or `TAPSTACK_FAULTS` | `on` |
+//! | `TAPSTACK_OFFLOAD` | `on` or `off`: TCP segmentation and checksum offload on the TAP (`IFF_VNET_HDR`); always off with `TAPSTACK_FAULTS` | `on` |
 //! | `TAPSTACK_LOG` | `error`, `warn`, `info`, `debug` or `trace` | `warn` |
 //! | `TAPSTACK_MSL` | *our extension*: Maximum Segment Lifetime in seconds (TIME-WAIT lasts 2×MSL) | `30` (TIME-WAIT 60 s, like Linux) |
 //!
@@ -177,11 +177,11 @@ impl Config {
     }
 
     /// Whether to open the TAP with offloads: as `TAPSTACK_OFFLOAD` says,
-    /// but never with a pcap (it would hold virtio-net headers and partial
-    /// checksums) or fault injection (faults apply per frame, and one frame
-    /// would be dozens of segments).
+    /// but never with fault injection (faults apply per frame, and one
+    /// frame would be dozens of segments). A capture keeps them: it records
+    /// the frames as an offloading interface shows them (`device::pcap`).
     pub fn use_offload(&self) -> bool {
-        self.offload && self.pcap.is_none() && self.faults.is_none_or(|f| f.is_noop())
+        self.offload && self.faults.is_none_or(|f| f.is_noop())
     }
 
     /// How long TIME-WAIT lasts: 2×MSL (RFC 9293 §3.6.1).
@@ -463,9 +463,9 @@ mod tests {
         assert!(!off.offload && !off.use_offload());
         let e = bad("TAPSTACK_OFFLOAD", "yes");
         assert!(e.contains("TAPSTACK_OFFLOAD") && !e.contains('\n'), "{e}");
-        // A capture or faults turn it off, whatever the variable says.
+        // Faults turn it off, whatever the variable says; a capture not.
         let pcap = [("TAPSTACK_OFFLOAD", "on"), ("TAPSTACK_PCAP", "/tmp/x.pcap")];
-        assert!(!parse(&pcap).unwrap().use_offload());
+        assert!(parse(&pcap).unwrap().use_offload());
         let faults = [("TAPSTACK_OFFLOAD", "on"), ("TAPSTACK_FAULTS", "drop=0.1")];
         assert!(!parse(&faults).unwrap().use_offload());
     }

@@ -15,6 +15,8 @@ pub struct MockDevice {
     pub tx: Vec<Vec<u8>>,
     /// The MTU reported.
     pub mtu: usize,
+    /// Frames carry a virtio-net header (as a TAP with offloads).
+    pub vnet_hdr: bool,
 }
 
 impl MockDevice {
@@ -32,7 +34,7 @@ impl Device for MockDevice {
         Capabilities {
             mtu: self.mtu,
             max_frame: self.mtu + 14,
-            vnet_hdr: false,
+            vnet_hdr: self.vnet_hdr,
         }
     }
 

@@ -153,6 +153,22 @@ impl VnetRepr {
     }
 }
 
+/// Does what the device would for a `NEEDS_CSUM` frame (the frame after
+/// its virtio-net header): sums from `csum_start` to the end, the field at
+/// `csum_start + csum_offset` holding the pseudo-header sum, and stores the
+/// complement there. Returns false, changing nothing, when the offsets lie
+/// outside the frame.
+pub fn complete_checksum(frame: &mut [u8], csum_start: u16, csum_offset: u16) -> bool {
+    let start = usize::from(csum_start);
+    let at = start + usize::from(csum_offset);
+    if at + 2 > frame.len() {
+        return false;
+    }
+    let value = super::checksum::checksum(&frame[start..]);
+    frame[at..at + 2].copy_from_slice(&value.to_be_bytes());
+    true
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -189,6 +205,34 @@ mod tests {
         assert_eq!(buf[10..], [0xff, 0xff]);
         let parsed = VnetRepr::parse(&VnetHeader::new_unchecked(&buf[..])).unwrap();
         assert_eq!(parsed, repr);
+    }
+
+    #[test]
+    fn completes_a_partial_checksum() {
+        use crate::wire::SeqNum;
+        use crate::wire::tcp::{TcpFlags, TcpOptions, TcpPacket, TcpRepr};
+        use std::net::Ipv4Addr;
+        let (src, dst) = (Ipv4Addr::new(10, 0, 0, 1), Ipv4Addr::new(10, 0, 0, 2));
+        let repr = TcpRepr {
+            src_port: 40000,
+            dst_port: 80,
+            seq: SeqNum(7),
+            ack: SeqNum(9),
+            flags: TcpFlags::ACK | TcpFlags::PSH,
+            window: 512,
+            urgent: 0,
+            options: TcpOptions::default(),
+            payload: b"some data",
+        };
+        let mut full = vec![0u8; repr.buffer_len()];
+        repr.emit(&mut TcpPacket::new_unchecked(&mut full[..]), src, dst);
+        let mut partial = vec![0u8; repr.buffer_len()];
+        repr.emit_partial(&mut TcpPacket::new_unchecked(&mut partial[..]), src, dst);
+        // The segment after 4 bytes of something else: csum_start 4.
+        let mut frame = [vec![9u8; 4], partial].concat();
+        assert!(complete_checksum(&mut frame, 4, 16));
+        assert_eq!(frame[4..], full[..]);
+        assert!(!complete_checksum(&mut frame, 4, 10_000));
     }
 
     #[test]
