@@ -97,41 +97,37 @@ impl Stack {
         let Some((state, retransmits)) = sock.tcb().map(|t| (t.state(), t.retransmits())) else {
             return;
         };
-        // The ACK that completes a handshake while the accept queue is
-        // full is dropped: the connection stays in SYN-RECEIVED and our
-        // SYN-ACK retransmission brings another ACK later (Linux,
-        // tcp_abort_on_overflow = 0).
-        if let Owner::Listener {
-            index: l,
-            queued: false,
-        } = owner
-            && state == State::SynReceived
-            && seg.flags.contains(TcpFlags::ACK)
-            && !seg.flags.contains(TcpFlags::RST)
-            && !seg.flags.contains(TcpFlags::SYN)
-            && self.listener_accept_full(l)
-        {
-            self.counters.tcp_accept_queue_overflow += 1;
-            return;
-        }
-        // TCP_DEFER_ACCEPT: a bare ACK completing the handshake is ignored
-        // while the deferral lasts; the client, connected in its own view,
-        // sends its request, and that segment completes it. Our SYN-ACK
-        // goes on being retransmitted meanwhile (Linux does the same).
-        if let Owner::Listener {
-            index: l,
-            queued: false,
-        } = owner
-            && state == State::SynReceived
-            && seg.flags.contains(TcpFlags::ACK)
-            && !seg.flags.contains(TcpFlags::RST)
-            && !seg.flags.contains(TcpFlags::SYN)
-            && !seg.flags.contains(TcpFlags::FIN)
-            && seg.payload.is_empty()
-            && retransmits < u32::from(self.listener_defer_accept(l))
-        {
-            self.counters.tcp_defer_accept_drop += 1;
-            return;
+        // An ACK that would complete a passive open (the listener's
+        // connection in SYN-RECEIVED) may be dropped, leaving it there; our
+        // SYN-ACK retransmission brings another ACK later.
+        let completing = match owner {
+            Owner::Listener {
+                index: l,
+                queued: false,
+            } if state == State::SynReceived
+                && seg.flags.contains(TcpFlags::ACK)
+                && !seg.flags.contains(TcpFlags::RST)
+                && !seg.flags.contains(TcpFlags::SYN) =>
+            {
+                Some(l)
+            }
+            _ => None,
+        };
+        if let Some(l) = completing {
+            // While the accept queue is full (Linux, tcp_abort_on_overflow
+            // = 0).
+            if self.listener_accept_full(l) {
+                self.counters.tcp_accept_queue_overflow += 1;
+                return;
+            }
+            // TCP_DEFER_ACCEPT: a bare ACK, while the deferral lasts; the
+            // client, connected in its own view, sends its request, and
+            // that segment completes the handshake (Linux does the same).
+            let bare = seg.payload.is_empty() && !seg.flags.contains(TcpFlags::FIN);
+            if bare && retransmits < u32::from(self.listener_defer_accept(l)) {
+                self.counters.tcp_defer_accept_drop += 1;
+                return;
+            }
         }
         if let Some(tcb) = self.slot_mut(index).and_then(|s| s.tcb_mut()) {
             tcb.handle_segment(now, seg);
