@@ -551,17 +551,8 @@ impl<'a> TcpRepr<'a> {
     /// be exactly [`buffer_len`](Self::buffer_len) bytes (the checksum covers
     /// the whole buffer).
     pub fn emit(&self, packet: &mut TcpPacket<&mut [u8]>, src: Ipv4Addr, dst: Ipv4Addr) {
-        packet.set_src_port(self.src_port);
-        packet.set_dst_port(self.dst_port);
-        packet.set_seq_number(self.seq);
-        packet.set_ack_number(self.ack);
-        packet.set_header_len(self.header_len());
-        packet.set_flags(self.flags);
-        packet.set_window_len(self.window);
+        self.emit_fields(packet);
         packet.set_checksum(0);
-        packet.set_urgent_at(self.urgent);
-        self.options.emit(packet.options_mut());
-        packet.payload_mut()[..self.payload.len()].copy_from_slice(self.payload);
         packet.fill_checksum(src, dst);
     }
 
@@ -569,6 +560,13 @@ impl<'a> TcpRepr<'a> {
     /// pseudo-header sum, not complemented (Linux's `CHECKSUM_PARTIAL`):
     /// the device completes it (a virtio-net header's `NEEDS_CSUM`).
     pub fn emit_partial(&self, packet: &mut TcpPacket<&mut [u8]>, src: Ipv4Addr, dst: Ipv4Addr) {
+        self.emit_fields(packet);
+        let len = self.buffer_len() as u32;
+        packet.set_checksum(checksum::pseudo_header(src, dst, PROTO_TCP, len));
+    }
+
+    /// Everything but the checksum.
+    fn emit_fields(&self, packet: &mut TcpPacket<&mut [u8]>) {
         packet.set_src_port(self.src_port);
         packet.set_dst_port(self.dst_port);
         packet.set_seq_number(self.seq);
@@ -579,8 +577,6 @@ impl<'a> TcpRepr<'a> {
         packet.set_urgent_at(self.urgent);
         self.options.emit(packet.options_mut());
         packet.payload_mut()[..self.payload.len()].copy_from_slice(self.payload);
-        let len = self.buffer_len() as u32;
-        packet.set_checksum(checksum::pseudo_header(src, dst, PROTO_TCP, len));
     }
 }
 
