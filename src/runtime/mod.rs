@@ -369,7 +369,7 @@ impl Runtime {
                 while let Ok(Some(_)) =
                     tx.push_with(|buf| Ok::<_, ()>(stack.poll_transmit(now, buf)))
                 {}
-                tx_more = tx.is_full();
+                tx_more = tx.is_full() || stack.has_loopback();
                 stack.take_wakeups(&mut words);
                 stack_deadline = stack.poll_timeout();
             }

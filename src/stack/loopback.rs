@@ -22,6 +22,10 @@ use std::net::Ipv4Addr;
 /// loses the excess, counted, as a full device queue would).
 const LOOPBACK_LIMIT: usize = 4096;
 
+/// Rounds of loopback delivery one [`Stack::poll_transmit`] call makes at
+/// most (each delivers what the previous one queued).
+pub(super) const LOOPBACK_ROUNDS: usize = 64;
+
 impl Stack {
     /// `ip` is this host: our address or the loopback network.
     pub fn is_local_addr(&self, ip: Ipv4Addr) -> bool {
@@ -66,8 +70,9 @@ impl Stack {
         }
     }
 
-    /// Loopback datagrams are waiting.
-    pub(super) fn has_loopback(&self) -> bool {
+    /// Loopback datagrams are waiting (`poll_transmit` stopped before
+    /// delivering them all).
+    pub fn has_loopback(&self) -> bool {
         !self.loopback.is_empty()
     }
 }

@@ -41,6 +41,7 @@ use crate::wire::ethernet::{self, EtherType, EthernetAddress, EthernetFrame, Eth
 use crate::wire::ipv4::Ipv4Cidr;
 use crate::wire::virtio_net::{self, VnetHeader};
 use arp_cache::ArpCache;
+use loopback::LOOPBACK_ROUNDS;
 use reassembly::Reassembler;
 use socket::{Slot, WaitQueue};
 use std::collections::{BTreeSet, HashMap, HashSet, VecDeque};
@@ -318,9 +319,13 @@ impl Stack {
 
     /// Writes the next frame to send into `buf` and returns its length, or
     /// `None` when there is nothing to send. `buf` must hold MTU + 14 bytes.
-    /// Datagrams to this host are delivered on the way (`loopback.rs`).
+    /// Datagrams to this host are delivered on the way (`loopback.rs`), a
+    /// bounded number of rounds per call: loopback traffic that goes on
+    /// (a large transfer to ourselves) is left queued, [`Stack::has_loopback`]
+    /// says so, and the caller comes back after serving the device and the
+    /// application.
     pub fn poll_transmit(&mut self, now: Instant, buf: &mut [u8]) -> Option<usize> {
-        loop {
+        for _ in 0..LOOPBACK_ROUNDS {
             self.run_loopback(now);
             if let Some(n) = self.poll_device_transmit(now, buf) {
                 return Some(n);
@@ -329,6 +334,7 @@ impl Stack {
                 return None;
             }
         }
+        None
     }
 
     /// The next frame for the device.
