@@ -1,5 +1,6 @@
 //! Configuration from the `TAPSTACK_*` environment variables, read once when
-//! the stack starts (SPEC.md §1).
+//! the stack starts (at the first IPv4 TCP `socket()`, or `tapstack_init()`).
+//! README.md's "Configuration" table is the user's copy of this one.
 //!
 //! | variable | meaning | default |
 //! |---|---|---|
@@ -12,7 +13,7 @@
 //! | `TAPSTACK_FAULTS` | fault injection, e.g. `drop=0.05,dup=0.01,reorder=0.1,corrupt=0.001,delay=2ms,seed=7` | none |
 //! | `TAPSTACK_OFFLOAD` | `on` or `off`: TCP segmentation and checksum offload on the TAP (`IFF_VNET_HDR`); always off with `TAPSTACK_FAULTS` | `on` |
 //! | `TAPSTACK_LOG` | `error`, `warn`, `info`, `debug` or `trace` | `warn` |
-//! | `TAPSTACK_MSL` | *our extension*: Maximum Segment Lifetime in seconds (TIME-WAIT lasts 2×MSL) | `30` (TIME-WAIT 60 s, like Linux) |
+//! | `TAPSTACK_MSL` | *our extension*: Maximum Segment Lifetime, `30s`, `500ms`, `250us`, or a bare number of seconds (TIME-WAIT lasts 2×MSL) | `30s` (TIME-WAIT 60 s, like Linux) |
 //!
 //! An empty value counts as unset. A bad value is a [`ConfigError`] whose
 //! `Display` is one line naming the variable, its value and the problem; the
@@ -271,9 +272,22 @@ fn parse_mtu(v: &str) -> Result<usize, String> {
     }
 }
 
+/// `30s`, `500ms`, `250us`, or a bare number of seconds (`30`, `0.25`).
 fn parse_msl(v: &str) -> Result<Duration, String> {
-    let bad = || format!("not a number of seconds from 0 to {MAX_MSL_SECS}");
-    let secs: f64 = v.trim().parse().map_err(|_| bad())?;
+    let bad = || {
+        format!("not a duration from 0 to {MAX_MSL_SECS} s (like 30s, 500ms, or 30 for seconds)")
+    };
+    let v = v.trim();
+    let (num, unit_secs) = if let Some(n) = v.strip_suffix("ms") {
+        (n, 1e-3)
+    } else if let Some(n) = v.strip_suffix("us") {
+        (n, 1e-6)
+    } else if let Some(n) = v.strip_suffix('s') {
+        (n, 1.0)
+    } else {
+        (v, 1.0)
+    };
+    let secs = num.trim().parse::<f64>().map_err(|_| bad())? * unit_secs;
     if secs.is_finite() && (0.0..=MAX_MSL_SECS).contains(&secs) {
         Ok(Duration::from_secs_f64(secs))
     } else {
@@ -537,9 +551,25 @@ mod tests {
         assert_eq!(c.msl, Duration::from_millis(250));
         assert_eq!(parse(&[("TAPSTACK_MSL", "0")]).unwrap().msl, Duration::ZERO);
         bad("TAPSTACK_MSL", "-1");
-        bad("TAPSTACK_MSL", "30s");
         bad("TAPSTACK_MSL", "inf");
         bad("TAPSTACK_MSL", "7200");
+        bad("TAPSTACK_MSL", "7200s");
+        bad("TAPSTACK_MSL", "30m");
+        bad("TAPSTACK_MSL", "s");
+    }
+
+    /// The README documents the default as `30s`: that spelling, and the
+    /// other units, are accepted.
+    #[test]
+    fn msl_with_a_unit() {
+        let msl = |v: &str| parse(&[("TAPSTACK_MSL", v)]).unwrap().msl;
+        assert_eq!(msl("30s"), Config::default().msl);
+        assert_eq!(msl("30s"), Duration::from_secs(30));
+        assert_eq!(msl(" 2 s "), Duration::from_secs(2));
+        assert_eq!(msl("500ms"), Duration::from_millis(500));
+        assert_eq!(msl("250us"), Duration::from_micros(250));
+        assert_eq!(msl("0s"), Duration::ZERO);
+        assert_eq!(msl("3600s"), Duration::from_secs(3600));
     }
 
     #[test]

@@ -1,7 +1,8 @@
 //! tapstack: a TCP/IP stack written by hand, running in user space on a Linux
 //! TAP device, used by unmodified C programs through `LD_PRELOAD`.
 //!
-//! Layers (dependencies point downwards only; see `DESIGN.md`):
+//! Layers (dependencies point downwards only; `docs/design.md` describes
+//! the architecture: threads, locks, wakeups, the fd table, epoll):
 //!
 //! ```text
 //! shim  ──►  runtime  ──►  stack  ──►  tcp  ──►  wire, storage, time

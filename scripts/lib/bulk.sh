@@ -10,6 +10,7 @@
 
 bulk_kernel_connects() {
     local t=$1 port=$2 bytes=$3 secs=$4 prog status=0 i
+    need python3
     start_bg "$TEST_TMP/listen.out" "$TEST_TMP/listen.err" "${PRELOAD[@]}" \
         "$CBUILD/bulk" listen "$port" "$bytes" "$secs"
     prog=$BG_PID

@@ -43,6 +43,14 @@
 #                        PRELOAD (tapstack/direct), or runs tcpdump on tap0
 #                        (kernel mode)
 #   capture_stop         ends the tcpdump of kernel mode (no-op otherwise)
+#   tshark_fields [-o PREF:VALUE | -E FIELDOPT]... PCAP FILTER FIELD...
+#                        tshark's FIELDs (tab-separated unless -E
+#                        separator=, says otherwise; one frame a line)
+#                        of PCAP's frames matching the display FILTER; a
+#                        tshark failure (missing, unreadable pcap, filter
+#                        or field it rejects) fails the test with its words
+#   tshark_count [-o PREF:VALUE]... PCAP FILTER
+#                        how many frames match FILTER (same failures)
 #   start_ctl NAME OUT ERR CMD...
 #                        like start_bg, with CMD's stdin a FIFO; then
 #                        `ctl NAME LINE` writes a command line to it (sockctl)
@@ -56,6 +64,8 @@
 #                        prints OK; its output is in $TEST_TMP/PROG.out
 #   known_failing NAME   true when NAME (script or script:case) is in
 #                        KNOWN_FAILING_LIST, exported by scripts/test
+#   need TOOL...         fail unless each TOOL is installed, naming its
+#                        package (scripts/lib/need.sh)
 
 set -euo pipefail
 # A failure inside $(...) must stop the test too.
@@ -64,6 +74,7 @@ shopt -s inherit_errexit
 exec 3>&1
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
+source "$ROOT/scripts/lib/need.sh"
 LIB="$ROOT/target/release/libtapstack.so"
 KBUILD="$ROOT/c-tests/build"
 SIDE=${TAPSTACK_SIDE:-tapstack}
@@ -132,6 +143,7 @@ need_built() {
 }
 
 netns_create() {
+    need ip sysctl
     NS="tapstack-$1-$$"
     ip netns add "$NS"
     ip -n "$NS" link set lo up
@@ -164,6 +176,7 @@ netns_create() {
 capture_start() {
     if [[ $SIDE == kernel ]]; then
         local err
+        need tcpdump
         err="$TEST_TMP/tcpdump.$(basename "$1").err"
         start_bg "$TEST_TMP/tcpdump.out" "$err" \
             ip netns exec "$NS" tcpdump -i tap0 --immediate-mode -U -Z root -n -w "$1"
@@ -181,6 +194,26 @@ capture_stop() {
         stop_pid "$CAPTURE_PID"
         CAPTURE_PID=""
     fi
+}
+
+tshark_fields() {
+    local opts=() pcap filter f args=()
+    while [[ ${1:-} == -[oE] ]]; do
+        opts+=("$1" "$2")
+        shift 2
+    done
+    pcap=$1 filter=$2
+    shift 2
+    for f; do args+=(-e "$f"); done
+    need tshark
+    tshark -r "$pcap" "${opts[@]}" -Y "$filter" -T fields "${args[@]}" 2>"$TEST_TMP/tshark.err" ||
+        fail "${T:+$T: }tshark -r $(basename "$pcap") -Y '$filter' failed: $(grep -v 'Running as user' "$TEST_TMP/tshark.err" | head -n 2 | tr '\n' ' ')"
+}
+
+tshark_count() {
+    local out
+    out=$(tshark_fields "$@" frame.number)
+    grep -c . <<<"$out" || true
 }
 
 start_ctl() {

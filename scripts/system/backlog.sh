@@ -25,6 +25,7 @@
 # (Linux 6.18 and tapstack hold backlog + 1; older kernels backlog).
 source "$(dirname "$0")/../lib/netns.sh"
 T=backlog
+need ss
 need_built $T sockctl
 for prog in connect_many syn_flood; do
     [[ -x $KBUILD/$prog ]] || fail "$T: $KBUILD/$prog is missing"

@@ -10,6 +10,7 @@
 source "$(dirname "$0")/../lib/netns.sh"
 source "$(dirname "$0")/../lib/cpu.sh"
 T=epoll_idle_cpu
+need python3
 need_built $T readiness_epoll_echo
 netns_create $T
 

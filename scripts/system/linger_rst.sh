@@ -7,6 +7,7 @@
 # the capture holds an RST from 198.18.0.2 and no FIN from it.
 source "$(dirname "$0")/../lib/netns.sh"
 T=linger_rst
+need tshark
 need_built $T sockctl
 netns_create $T
 pcap=$TEST_TMP/linger.pcap
@@ -30,8 +31,8 @@ ctl t exit
 ctl k exit
 sleep 0.3
 capture_stop
-rst=$(tshark -r "$pcap" -Y 'ip.src == 198.18.0.2 && tcp.flags.reset == 1' -T fields -e frame.number 2>/dev/null | grep -c . || true)
-fin=$(tshark -r "$pcap" -Y 'ip.src == 198.18.0.2 && tcp.flags.fin == 1' -T fields -e frame.number 2>/dev/null | grep -c . || true)
+rst=$(tshark_count "$pcap" 'ip.src == 198.18.0.2 && tcp.flags.reset == 1')
+fin=$(tshark_count "$pcap" 'ip.src == 198.18.0.2 && tcp.flags.fin == 1')
 ((rst >= 1 && fin == 0)) || fail "$T: capture: $rst RST and $fin FIN from 198.18.0.2, want an RST and no FIN"
 echo "  kernel: recv -> ECONNRESET; capture: $rst RST from 198.18.0.2, no FIN"
 pass $T

@@ -7,6 +7,7 @@
 # capture, decoded by tcpdump and tshark, must show the whole exchange.
 source "$(dirname "$0")/../lib/netns.sh"
 T=ping
+need ping tcpdump tshark
 need_built $T socket_sleep
 netns_create $T
 pcap=$TEST_TMP/ping.pcap
@@ -45,8 +46,7 @@ tshark -r "$pcap" >"$TEST_TMP/tshark.txt" 2>"$TEST_TMP/tshark.err" ||
 # filter, one a line; a filter tshark rejects fails the test (it must not
 # count as "no match").
 frames() {
-    tshark -r "$pcap" -o ip.check_checksum:TRUE -Y "$1" -T fields -e frame.number 2>"$TEST_TMP/tshark.err" ||
-        fail "$T: tshark rejects '$1': $(grep -v 'Running as user' "$TEST_TMP/tshark.err" | head -n 1)"
+    tshark_fields -o ip.check_checksum:TRUE "$pcap" "$1" frame.number
 }
 count() {
     local f

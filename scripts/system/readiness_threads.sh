@@ -7,6 +7,7 @@
 # kernel's side are all accepted and every thread returns.
 source "$(dirname "$0")/../lib/netns.sh"
 T=readiness_threads
+need python3
 need_built $T readiness_threads
 netns_create $T
 start_bg "$TEST_TMP/out" "$TEST_TMP/err" "${PRELOAD[@]}" "$CBUILD/readiness_threads" 198.18.0.2 7300

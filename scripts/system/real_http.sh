@@ -9,6 +9,7 @@
 source "$(dirname "$0")/../lib/netns.sh"
 source "$(dirname "$0")/../lib/real.sh"
 T=real_http
+need python3 curl
 need_built $T
 real_setup http
 

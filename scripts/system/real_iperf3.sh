@@ -11,7 +11,7 @@
 source "$(dirname "$0")/../lib/netns.sh"
 source "$(dirname "$0")/../lib/real.sh"
 T=real_iperf3
-command -v iperf3 >/dev/null || fail "$T: iperf3 is not installed"
+need iperf3 python3
 need_built $T
 real_setup iperf3
 

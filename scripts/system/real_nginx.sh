@@ -12,8 +12,7 @@
 source "$(dirname "$0")/../lib/netns.sh"
 source "$(dirname "$0")/../lib/real.sh"
 T=real_nginx
-command -v nginx >/dev/null || fail "$T: nginx is not installed"
-command -v wrk >/dev/null || fail "$T: wrk is not installed"
+need nginx wrk curl
 need_built $T
 real_setup nginx
 

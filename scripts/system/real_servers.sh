@@ -13,9 +13,7 @@
 source "$(dirname "$0")/../lib/netns.sh"
 source "$(dirname "$0")/../lib/real.sh"
 T=real_servers
-for p in redis-server redis-cli redis-benchmark memcached socat nc; do
-    command -v $p >/dev/null || fail "$T: $p is not installed"
-done
+need redis-server redis-cli redis-benchmark memcached socat nc
 need_built $T
 real_setup servers
 

@@ -15,6 +15,7 @@ source "$(dirname "$0")/../lib/bulk.sh"
 T=${BULK_NAME:-tcp_bulk}
 BYTES=${BULK_BYTES:-$((100 * 1024 * 1024))}
 SECS=${BULK_SECONDS:-300}
+need python3
 need_built $T bulk
 netns_create $T
 if [[ -n ${TAPSTACK_FAULTS:-} ]]; then

@@ -19,6 +19,7 @@
 # there its TIME_WAIT is read with ss in its own namespace instead.
 source "$(dirname "$0")/../lib/netns.sh"
 T=tcp_close_states
+need ss
 need_built $T sockctl
 netns_create $T
 

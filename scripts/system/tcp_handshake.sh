@@ -11,19 +11,18 @@
 # tcp.options.timestamp.tsval). The exchanges themselves check the bytes.
 source "$(dirname "$0")/../lib/netns.sh"
 T=tcp_handshake
+need tshark
 need_built $T echo_server echo_client
 netns_create $T
 
 # options PCAP FILTER WHAT: assert the four options on every packet matching.
 options() {
     local pcap=$1 filter=$2 what=$3 n rows row mss ws sack ts
-    rows=$(tshark -r "$pcap" -Y "$filter" -T fields -E separator=, \
-        -e tcp.options.mss_val -e tcp.options.wscale.shift -e tcp.options.sack_perm \
-        -e tcp.options.timestamp.tsval 2>"$TEST_TMP/tshark.err") ||
-        fail "$T: tshark: $(head -n 1 "$TEST_TMP/tshark.err")"
+    rows=$(tshark_fields -E separator=, "$pcap" "$filter" \
+        tcp.options.mss_val tcp.options.wscale.shift tcp.options.sack_perm tcp.options.timestamp.tsval)
     n=$(grep -c . <<<"$rows" || true)
     ((n >= 1)) || fail "$T: no $what in the capture ($filter)"
-    n=$(tshark -r "$pcap" -Y "$filter && tcp.options.sack_perm" -T fields -e frame.number 2>/dev/null | grep -c . || true)
+    n=$(tshark_count "$pcap" "$filter && tcp.options.sack_perm")
     while IFS=, read -r mss ws sack ts; do
         [[ -n $mss && -n $ws && -n $ts ]] ||
             fail "$T: $what lacks options: mss='$mss' wscale='$ws' tsval='$ts'"
@@ -57,9 +56,10 @@ capture_stop
 options "$pcap2" "ip.src == 198.18.0.2 && $syn" "tapstack SYN"
 options "$pcap2" "ip.src == 198.18.0.1 && $synack" "kernel SYN-ACK"
 
-mss=$(tshark -r "$pcap2" -Y "ip.src == 198.18.0.2 && $syn" -T fields -e tcp.options.mss_val 2>/dev/null | head -n 1)
+mss=$(tshark_fields "$pcap2" "ip.src == 198.18.0.2 && $syn" tcp.options.mss_val)
+mss=$(head -n 1 <<<"$mss")
 [[ $mss == 1460 ]] || fail "$T: tapstack's SYN announces MSS $mss, want 1460 (MTU 1500)"
 # (Not in kernel mode: veth leaves checksums to offload, so they look bad.)
-[[ $SIDE == kernel ]] || bad=$(tshark -r "$pcap2" -o tcp.check_checksum:TRUE -Y 'tcp.checksum.status == "Bad" || _ws.malformed' -T fields -e frame.number 2>/dev/null | grep -c . || true)
+[[ $SIDE == kernel ]] || bad=$(tshark_count -o tcp.check_checksum:TRUE "$pcap2" 'tcp.checksum.status == "Bad" || _ws.malformed')
 ((${bad:-0} == 0)) || fail "$T: $bad TCP segments with a bad checksum or malformed"
 pass $T

@@ -15,6 +15,7 @@ source "$(dirname "$0")/../lib/bulk.sh"
 T=tcp_offload
 BYTES=${OFFLOAD_BYTES:-$((50 * 1024 * 1024))}
 SECS=120
+need python3
 need_built $T bulk
 netns_create $T
 PRELOAD+=(TAPSTACK_OFFLOAD=on TAPSTACK_LOG=info)

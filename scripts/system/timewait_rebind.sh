@@ -8,6 +8,7 @@
 # The kernel connects twice with `nc -d` and is the echo server.
 source "$(dirname "$0")/../lib/netns.sh"
 T=timewait_rebind
+need nc
 need_built $T timewait_rebind
 netns_create $T
 kernel_echo 7000

@@ -8,7 +8,7 @@
 //!
 //! ## `listen(backlog)`: the SYN queue and the accept queue
 //!
-//! The seed notes ask what `backlog` means. Here, as in Linux:
+//! What does `backlog` mean? Here, as in Linux:
 //!
 //! - `backlog` is clamped to `0..=SOMAXCONN` (4096); a negative value
 //!   means `SOMAXCONN`. Calling `listen` again changes it.

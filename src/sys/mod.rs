@@ -4,7 +4,8 @@
 //! `write`, the interface ioctls) go straight to the kernel with
 //! `syscall(2)`: in the final library our own exported `read`, `write`,
 //! `ioctl`... interpose on libc for the whole process, and the stack thread
-//! must bypass them (DESIGN.md, "Re-entrancy").
+//! must bypass them (docs/design.md, "Calls that are not ours, and
+//! re-entrancy").
 //!
 //! - [`clock`]: `CLOCK_MONOTONIC` as an [`Instant`](crate::time::Instant),
 //!   `CLOCK_REALTIME` for pcap timestamps.

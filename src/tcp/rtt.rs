@@ -1,7 +1,7 @@
 //! Round-trip time estimation and the retransmission timeout, RFC 6298.
 //!
-//! The seed notes smooth with `rtt = 0.9·old + 0.1·new` (RFC 793's SRTT with
-//! α = 0.9). RFC 6298 keeps that idea with α = 1/8 and adds the variance, so
+//! The textbook first estimator smooths with `rtt = 0.9·old + 0.1·new` (RFC
+//! 793's SRTT with α = 0.9). RFC 6298 keeps that idea with α = 1/8 and adds the variance, so
 //! that the RTO follows a jittery path instead of firing spuriously:
 //!
 //! ```text

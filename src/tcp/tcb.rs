@@ -1,7 +1,7 @@
 //! The transmission control block (RFC 9293 §3.3.1) and the application's
 //! side of it: open, send, receive, close.
 //!
-//! The send queue is laid out as the seed notes draw it: everything before
+//! The send queue is laid out as textbooks draw it: everything before
 //! `snd_una` is acknowledged and already dropped from `tx`; `tx` starts at
 //! `tx_seq` (the first data byte not yet acknowledged, `snd_una` once the
 //! SYN is acknowledged) and holds the bytes sent but not acknowledged

@@ -8,8 +8,8 @@
 //! +-----------------------------------+
 //! |   data ...                        |
 //! ```
-//! Without ICMP, `ping` gets no answer: the seed notes' first symptom of a
-//! hand-made stack.
+//! Without ICMP, `ping` gets no answer: the first symptom of a hand-made
+//! stack.
 
 use super::checksum;
 use super::{Error, Result};
