@@ -338,7 +338,24 @@ impl Stack {
     }
 
     /// The next frame for the device.
+    ///
+    /// A segment whose next hop is unknown starts a resolution while
+    /// `poll_tcp_transmit` frames it; that ARP request goes out in this
+    /// same call rather than at the first retry (RFC 826: the request is
+    /// sent when the translation is missing; Linux's `__neigh_event_send`
+    /// probes at once too).
     fn poll_device_transmit(&mut self, now: Instant, buf: &mut [u8]) -> Option<usize> {
+        if let Some(n) = self.poll_frame(buf) {
+            return Some(n);
+        }
+        if let Some(n) = self.poll_tcp_transmit(now, buf) {
+            return Some(n);
+        }
+        self.poll_frame(buf)
+    }
+
+    /// The next ARP request or queued frame (ARP, ICMP, RSTs), if any.
+    fn poll_frame(&mut self, buf: &mut [u8]) -> Option<usize> {
         while let Some(req) = self.arp.poll_request() {
             self.counters.arp_tx_requests += 1;
             let (to, tha) = match req.unicast_to {
@@ -373,7 +390,7 @@ impl Stack {
                 return Some(vnet + frame.len());
             }
         }
-        self.poll_tcp_transmit(now, buf)
+        None
     }
 
     /// When `handle_timeout` should next run (`None`: no timer pending).
@@ -425,7 +442,10 @@ impl Stack {
 
     /// The stack has frames or segments waiting for `poll_transmit`.
     pub fn has_pending_transmit(&self) -> bool {
-        !self.tx_frames.is_empty() || !self.tx_queue.is_empty() || self.has_loopback()
+        !self.tx_frames.is_empty()
+            || !self.tx_queue.is_empty()
+            || self.arp.has_requests()
+            || self.has_loopback()
     }
 }
 

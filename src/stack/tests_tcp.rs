@@ -796,3 +796,25 @@ fn offload_sends_tso_segments_with_partial_checksums() {
     assert!(tso > 0, "no TSO segment in {} frames", p.a_to_b.len());
     assert!(p.a_to_b.len() < 400, "{} frames for 1 MiB", p.a_to_b.len());
 }
+
+/// The SYN of a `connect` to an unresolved neighbour starts a resolution,
+/// and its ARP request goes out in the very next `poll_transmit`, not at the
+/// 1 s retry; the handshake then completes without time passing.
+#[test]
+fn first_segment_to_an_unresolved_neighbour_sends_arp_at_once() {
+    let mut p = Pair::new();
+    p.exchange(); // the gratuitous ARPs
+    listen(&mut p.b, 80, 4);
+    let c = p.a.socket();
+    let _ = p.a.connect(p.now, c, SocketAddrV4::new(B, 80));
+    let mut buf = vec![0u8; 1514];
+    let n = p.a.poll_transmit(p.now, &mut buf).expect("an ARP request");
+    let arp = ArpPacket::new_checked(&buf[ethernet::HEADER_LEN..n]).unwrap();
+    let arp = ArpRepr::parse(&arp).unwrap();
+    assert_eq!(arp.operation, Operation::Request);
+    assert_eq!(arp.target_protocol_addr, B);
+    p.b.handle_frame(p.now, &buf[..n]);
+    p.exchange();
+    assert_eq!(p.a.state(c).unwrap(), State::Established);
+    assert_eq!(p.now, Instant::ZERO);
+}
