@@ -116,6 +116,7 @@ impl Stack {
             backlog,
             syn_queue: 0,
             accept_queue: VecDeque::new(),
+            last_overflow: None,
         });
         self.listeners
             .entry(local.port())

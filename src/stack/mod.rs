@@ -85,6 +85,49 @@ impl StackConfig {
     }
 }
 
+/// What the stack's secrets and choices start from. The runtime fills it
+/// from `getrandom(2)` ([`Entropy::from_bytes`]); tests derive it from a
+/// small seed ([`Entropy::from_seed`]) so that runs repeat.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub struct Entropy {
+    /// The 128-bit SipHash key of the ISN (RFC 6528), the SYN cookies
+    /// (RFC 4987 §3.6) and the timestamp offsets (RFC 7323 §5.4). It must
+    /// be unguessable from outside: with it, anyone could forge a cookie.
+    pub key: [u8; 16],
+    /// Seeds the non-cryptographic choices: the first ephemeral port, the
+    /// IP identification, the jitter of the challenge-ACK limit.
+    pub seed: u64,
+}
+
+impl Entropy {
+    /// Bytes from the kernel's random source: 16 of key, 8 of seed.
+    pub fn from_bytes(bytes: [u8; 24]) -> Entropy {
+        let mut key = [0u8; 16];
+        key.copy_from_slice(&bytes[..16]);
+        let mut seed = [0u8; 8];
+        seed.copy_from_slice(&bytes[16..]);
+        Entropy {
+            key,
+            seed: u64::from_le_bytes(seed),
+        }
+    }
+
+    /// Everything spread from one 64-bit seed: repeatable, and only as
+    /// secret as the seed (for tests and simulations).
+    pub fn from_seed(seed: u64) -> Entropy {
+        Entropy {
+            key: secret_from_seed(seed),
+            seed,
+        }
+    }
+}
+
+impl core::fmt::Debug for Entropy {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.write_str("Entropy(..)")
+    }
+}
+
 /// Frames waiting in the stack's own queue (ARP, ICMP, RSTs), at most.
 const TX_QUEUE_LIMIT: usize = 4096;
 
@@ -132,10 +175,19 @@ pub struct Stack {
 }
 
 impl Stack {
-    /// A stack with `config`, started at `now`; `seed` keys the ISN hash
-    /// (RFC 6528) and the ephemeral port choice. It starts by announcing its
-    /// address with a gratuitous ARP (RFC 5227 §3).
+    /// A stack with `config`, started at `now`, whose secrets are all
+    /// spread from `seed` ([`Entropy::from_seed`]): for tests. See
+    /// [`Stack::with_entropy`].
     pub fn new(config: StackConfig, now: Instant, seed: u64) -> Stack {
+        Stack::with_entropy(config, now, Entropy::from_seed(seed))
+    }
+
+    /// A stack with `config`, started at `now`; `entropy` keys the ISN
+    /// hash (RFC 6528), the SYN cookies and the timestamp offsets, and
+    /// seeds the ephemeral port choice. It starts by announcing its
+    /// address with a gratuitous ARP (RFC 5227 §3).
+    pub fn with_entropy(config: StackConfig, now: Instant, entropy: Entropy) -> Stack {
+        let seed = entropy.seed;
         let mss = config.mtu.saturating_sub(40).clamp(88, 65495) as u16;
         // The largest payload under a 64 KiB datagram with the largest TCP
         // header.
@@ -168,7 +220,7 @@ impl Stack {
                 tso_max,
                 ..TcpConfig::default()
             },
-            isn_secret: secret_from_seed(seed),
+            isn_secret: entropy.key,
             ephemeral_next: (seed as u32) ^ ((seed >> 32) as u32),
             time_wait_count: 0,
             max_time_wait: table::MAX_TIME_WAIT,

@@ -135,6 +135,13 @@ impl Stack {
         self.touch(index);
     }
 
+    fn cookies_recently_sent(&mut self, now: Instant, l: u32) -> bool {
+        match self.slot_mut(l).map(|s| &s.kind) {
+            Some(SocketKind::Listener(li)) => li.cookies_recently_sent(now),
+            _ => false,
+        }
+    }
+
     fn listener_defer_accept(&mut self, l: u32) -> u8 {
         self.slot_mut(l).map_or(0, |s| s.options.defer_accept)
     }
@@ -147,7 +154,9 @@ impl Stack {
     }
 
     /// RFC 9293 §3.10.7.2, LISTEN state: ignore RST, answer an ACK with a
-    /// RST unless it returns a valid SYN cookie, and open a half-open
+    /// RST unless it returns a valid SYN cookie (checked only while a
+    /// cookie may be out, [`super::socket::Listener::cookies_recently_sent`]),
+    /// and open a half-open
     /// connection for a SYN when the queues have room, or answer it with a
     /// SYN cookie when only the SYN queue is full (see [`super::socket`]).
     ///
@@ -166,7 +175,10 @@ impl Stack {
             return;
         }
         if f.contains(TcpFlags::ACK) {
-            if !f.contains(TcpFlags::SYN) && self.cookie_ack(now, l, tuple, seg) {
+            if !f.contains(TcpFlags::SYN)
+                && self.cookies_recently_sent(now, l)
+                && self.cookie_ack(now, l, tuple, seg)
+            {
                 return;
             }
             self.send_rst_for(now, tuple, seg);
@@ -188,7 +200,9 @@ impl Stack {
             return;
         }
         let syn_queue_full = li.syn_queue_full();
-        if !syn_queue_full {
+        if syn_queue_full {
+            li.last_overflow = Some(now);
+        } else {
             li.syn_queue += 1;
         }
         let options = *options;

@@ -731,3 +731,14 @@ fn random_frames_behind_random_virtio_net_headers() {
         "every frame accounted for:\n{c}"
     );
 }
+
+/// The runtime's 24 random bytes become the whole 128-bit key and the
+/// seed, nothing expanded from fewer bits.
+#[test]
+fn entropy_takes_the_whole_key_from_the_random_bytes() {
+    let bytes: [u8; 24] = core::array::from_fn(|i| i as u8 + 1);
+    let e = Entropy::from_bytes(bytes);
+    assert_eq!(e.key[..], bytes[..16]);
+    assert_eq!(e.seed, u64::from_le_bytes(bytes[16..].try_into().unwrap()));
+    assert_ne!(Entropy::from_seed(1).key, Entropy::from_seed(2).key);
+}

@@ -350,8 +350,7 @@ fn full_accept_queue_drops_syns_until_accept_makes_room() {
 /// A frame carrying a SYN from `src`:`port` to B's port 80, as a flood
 /// would send with spoofed addresses.
 fn spoofed_syn(b: &Stack, src: Ipv4Addr, port: u16) -> Vec<u8> {
-    use crate::wire::ipv4::{self, DEFAULT_TTL, Ipv4Packet, Ipv4Repr};
-    use crate::wire::tcp::{TcpFlags, TcpOptions, TcpPacket, TcpRepr};
+    use crate::wire::tcp::{TcpFlags, TcpOptions, TcpRepr};
     let tcp = TcpRepr {
         src_port: port,
         dst_port: 80,
@@ -366,13 +365,21 @@ fn spoofed_syn(b: &Stack, src: Ipv4Addr, port: u16) -> Vec<u8> {
         },
         payload: &[],
     };
+    frame_to(b, src, &tcp)
+}
+
+/// A frame carrying `tcp` from `src` (on the link, with its default MAC)
+/// to stack `b`.
+fn frame_to(b: &Stack, src: Ipv4Addr, tcp: &crate::wire::tcp::TcpRepr) -> Vec<u8> {
+    use crate::wire::ipv4::{self, DEFAULT_TTL, Ipv4Packet, Ipv4Repr};
+    use crate::wire::tcp::TcpPacket;
     let ip = Ipv4Repr {
         src_addr: src,
-        dst_addr: B,
+        dst_addr: b.config.ip,
         protocol: crate::wire::checksum::PROTO_TCP,
         payload_len: tcp.buffer_len(),
         ttl: DEFAULT_TTL,
-        ident: port,
+        ident: tcp.src_port,
         dont_frag: true,
         more_frags: false,
         frag_offset: 0,
@@ -388,7 +395,11 @@ fn spoofed_syn(b: &Stack, src: Ipv4Addr, port: u16) -> Vec<u8> {
     .emit(&mut e);
     let mut packet = Ipv4Packet::new_unchecked(e.payload_mut());
     ip.emit(&mut packet);
-    tcp.emit(&mut TcpPacket::new_unchecked(packet.payload_mut()), src, B);
+    tcp.emit(
+        &mut TcpPacket::new_unchecked(packet.payload_mut()),
+        src,
+        b.config.ip,
+    );
     f
 }
 
@@ -817,4 +828,67 @@ fn first_segment_to_an_unresolved_neighbour_sends_arp_at_once() {
     p.exchange();
     assert_eq!(p.a.state(c).unwrap(), State::Established);
     assert_eq!(p.now, Instant::ZERO);
+}
+
+/// A spoofed ACK from `src:port` to B:80 that returns a valid SYN cookie
+/// made at `now` under B's key, as if it answered a cookie SYN-ACK.
+fn forged_cookie_ack(b: &Stack, now: Instant, src: Ipv4Addr, port: u16) -> Vec<u8> {
+    use crate::wire::SeqNum;
+    use crate::wire::tcp::{TcpFlags, TcpOptions, TcpRepr};
+    let tuple = FourTuple {
+        local: SocketAddrV4::new(B, 80),
+        remote: SocketAddrV4::new(src, port),
+    };
+    let peer_isn = SeqNum(0x1000_0000);
+    let cookie = crate::tcp::cookie::encode(b.isn_secret, now, &tuple, peer_isn, 3);
+    let tcp = TcpRepr {
+        src_port: port,
+        dst_port: 80,
+        seq: peer_isn + 1u32,
+        ack: cookie + 1u32,
+        flags: TcpFlags::ACK,
+        window: 502,
+        urgent: 0,
+        options: TcpOptions::default(),
+        payload: &[],
+    };
+    frame_to(b, src, &tcp)
+}
+
+/// An ACK for no connection is taken as a SYN cookie only while one may be
+/// out: within a cookie's lifetime of the last SYN-queue overflow. Before
+/// any overflow, and again once that lifetime has passed, even an ACK
+/// returning a correct cookie is answered with a RST and makes nothing,
+/// so a blind attacker cannot grind the 24-bit MAC against a listener
+/// that never sent a cookie.
+#[test]
+fn cookies_are_checked_only_after_a_recent_syn_queue_overflow() {
+    let mut p = Pair::new();
+    p.exchange();
+    let l = listen(&mut p.b, 80, 1);
+    let spoofed = Ipv4Addr::new(10, 0, 0, 99);
+    p.b.handle_frame(p.now, &forged_cookie_ack(&p.b, p.now, spoofed, 5000));
+    assert_eq!(p.b.listener_queues(l).unwrap(), (0, 0, 1));
+    assert_eq!(p.b.counters().tcp_syncookies_validated, 0);
+    assert_eq!(p.b.counters().tcp_syncookies_failed, 0, "not even checked");
+    assert_eq!(p.b.counters().tcp_tx_rst_no_socket, 1);
+
+    // Three SYNs on backlog 1: the third overflows the SYN queue and gets
+    // a cookie. From then on, cookies are checked.
+    for port in 1000..1003 {
+        p.b.handle_frame(p.now, &spoofed_syn(&p.b, spoofed, port));
+    }
+    assert_eq!(p.b.counters().tcp_syncookies_sent, 1);
+    p.now += Duration::from_secs(100);
+    p.b.handle_frame(p.now, &forged_cookie_ack(&p.b, p.now, spoofed, 5001));
+    assert_eq!(p.b.counters().tcp_syncookies_validated, 1);
+    assert_eq!(p.b.listener_queues(l).unwrap().1, 1);
+
+    // A cookie's lifetime after the overflow, a fresh and correct cookie
+    // is no longer looked at.
+    p.now = Instant::ZERO + crate::tcp::cookie::LIFETIME;
+    p.b.handle_frame(p.now, &forged_cookie_ack(&p.b, p.now, spoofed, 5002));
+    assert_eq!(p.b.counters().tcp_syncookies_validated, 1);
+    assert_eq!(p.b.listener_queues(l).unwrap().1, 1);
+    assert_eq!(p.b.counters().tcp_tx_rst_no_socket, 2);
 }

@@ -66,9 +66,16 @@ fn cvt(ret: libc::c_long) -> io::Result<libc::c_long> {
     }
 }
 
-/// Eight random bytes from the kernel (`getrandom(2)`), to seed the stack.
+/// Eight random bytes from the kernel (`getrandom(2)`).
 pub fn getrandom_u64() -> io::Result<u64> {
     let mut buf = [0u8; 8];
+    getrandom(&mut buf)?;
+    Ok(u64::from_ne_bytes(buf))
+}
+
+/// Fills `buf` from the kernel's random source (`getrandom(2)`), to key
+/// and seed the stack.
+pub fn getrandom(buf: &mut [u8]) -> io::Result<()> {
     let mut filled = 0;
     while filled < buf.len() {
         let rest = &mut buf[filled..];
@@ -87,7 +94,7 @@ pub fn getrandom_u64() -> io::Result<u64> {
             Err(e) => return Err(e),
         }
     }
-    Ok(u64::from_ne_bytes(buf))
+    Ok(())
 }
 
 /// Blocks every blockable signal in the calling thread and returns the

@@ -26,7 +26,7 @@
 
 use super::FourTuple;
 use super::isn::siphash24;
-use crate::time::Instant;
+use crate::time::{Duration, Instant};
 use crate::wire::SeqNum;
 
 /// The MSS values a cookie can encode, by index (Linux's `msstab`).
@@ -34,6 +34,10 @@ pub const MSS_TABLE: [u16; 4] = [536, 1300, 1440, 1460];
 
 /// Seconds in one period of the cookie clock.
 pub const PERIOD_SECS: u64 = 64;
+
+/// The longest a cookie stays valid: it is accepted in its own period and
+/// the next.
+pub const LIFETIME: Duration = Duration::from_secs(2 * PERIOD_SECS);
 
 fn period(now: Instant) -> u32 {
     (now.total_micros() / 1_000_000 / PERIOD_SECS) as u32
