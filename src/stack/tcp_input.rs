@@ -206,7 +206,8 @@ impl Stack {
             li.syn_queue += 1;
         }
         let options = *options;
-        let config = options.apply(&self.tcp_defaults);
+        let mut config = options.apply(&self.tcp_defaults);
+        config.ts_offset = tcp::isn::ts_offset(self.isn_secret, &tuple);
         if syn_queue_full {
             self.send_syn_cookie(now, tuple, seg, config);
             return;
@@ -276,7 +277,8 @@ impl Stack {
             return true;
         }
         let options = *options;
-        let config = options.apply(&self.tcp_defaults);
+        let mut config = options.apply(&self.tcp_defaults);
+        config.ts_offset = tcp::isn::ts_offset(self.isn_secret, &tuple);
         let Some(tcb) = Tcb::establish_from_cookie(now, tuple, cookie, seg, mss, config) else {
             return false;
         };

@@ -892,3 +892,55 @@ fn cookies_are_checked_only_after_a_recent_syn_queue_overflow() {
     assert_eq!(p.b.listener_queues(l).unwrap().1, 1);
     assert_eq!(p.b.counters().tcp_tx_rst_no_socket, 2);
 }
+
+/// The SYNs and SYN-ACKs in `frames`: sequence number and TSval.
+fn syn_timestamps(frames: &[Vec<u8>]) -> Vec<(u32, u32)> {
+    use crate::wire::ipv4::{Ipv4Packet, Ipv4Repr};
+    use crate::wire::tcp::{TcpFlags, TcpPacket, TcpRepr};
+    frames
+        .iter()
+        .filter_map(|f| {
+            let e = EthernetFrame::new_checked(&f[..]).ok()?;
+            let p = Ipv4Packet::new_checked(e.payload()).ok()?;
+            let ip = Ipv4Repr::parse(&p).ok()?;
+            let t = TcpPacket::new_checked(p.payload()).ok()?;
+            let r = TcpRepr::parse(&t, ip.src_addr, ip.dst_addr).ok()?;
+            r.flags.contains(TcpFlags::SYN).then_some(())?;
+            Some((r.seq.0, r.options.timestamps?.0))
+        })
+        .collect()
+}
+
+/// RFC 7323 §5.4: a TSval is the clock plus a per-connection random
+/// offset. Two connections made at the same instant have unrelated
+/// offsets, and no offset is the ISS the same SYN carries (nor moves with
+/// it), so TSval minus ISS does not give the host's clock away.
+#[test]
+fn tsval_offsets_are_per_connection_and_unrelated_to_the_iss() {
+    let mut p = Pair::new();
+    p.now = Instant::from_millis(123_456_789);
+    listen(&mut p.b, 80, 8);
+    let clients: Vec<SocketHandle> = (0..2).map(|_| p.a.socket()).collect();
+    for &c in &clients {
+        let _ = p.a.connect(p.now, c, SocketAddrV4::new(B, 80));
+    }
+    p.exchange();
+    for &c in &clients {
+        assert_eq!(p.a.state(c).unwrap(), State::Established);
+    }
+    let clock = p.now.total_millis() as u32;
+    for frames in [&p.a_to_b, &p.b_to_a] {
+        let syns = syn_timestamps(frames);
+        assert_eq!(syns.len(), 2);
+        let offsets: Vec<u32> = syns.iter().map(|&(_, ts)| ts.wrapping_sub(clock)).collect();
+        for (&(iss, _), &off) in syns.iter().zip(&offsets) {
+            assert_ne!(off, iss, "TSval - clock is the ISS");
+        }
+        assert_ne!(offsets[0], offsets[1], "one clock for two connections");
+        assert_ne!(
+            offsets[0].wrapping_sub(offsets[1]),
+            syns[0].0.wrapping_sub(syns[1].0),
+            "the offsets move with the ISS"
+        );
+    }
+}

@@ -22,7 +22,10 @@
 //! its low 5 bits, as Linux does (see [`ts_encode`]): the peer's window
 //! scale and SACK-permitted, which the peer echoes back in its ACK's TSecr.
 //! Without timestamps a cookie connection has neither window scaling nor
-//! SACK: the SYN-ACK does not offer them.
+//! SACK: the SYN-ACK does not offer them. The TSval's clock is the one the
+//! connection will have: milliseconds plus the offset the stack derives
+//! from the 4-tuple ([`super::isn::ts_offset`]), so the TCB rebuilt from
+//! the cookie goes on from the SYN-ACK's TSval.
 
 use super::FourTuple;
 use super::isn::siphash24;

@@ -442,10 +442,13 @@ impl Tcb {
         }
     }
 
-    /// Our TSval clock (RFC 7323 §5.4): milliseconds, offset by the ISS so
-    /// that it reveals neither uptime nor a clock shared across connections.
+    /// Our TSval clock (RFC 7323 §5.4): milliseconds plus the
+    /// connection's random offset ([`TcpConfig::ts_offset`]), so that it
+    /// reveals neither uptime nor a clock shared across connections. (The
+    /// ISS is no offset: the SYN carries both, and ISS minus TSval would
+    /// give the clock away.)
     pub(super) fn ts_now(&self, now: Instant) -> u32 {
-        (now.total_millis() as u32).wrapping_add(self.iss.0)
+        (now.total_millis() as u32).wrapping_add(self.config.ts_offset)
     }
 
     /// Sequence number of our FIN (valid once queued).
