@@ -89,6 +89,10 @@ counters! {
     icmp_rate_limited,
     /// ICMP errors delivered to a TCP connection.
     icmp_errors_to_tcp,
+    /// ICMP errors naming a TCP connection but quoting a sequence number
+    /// outside SND.UNA..=SND.NXT, ignored (RFC 5927 §4.1; Linux's
+    /// `OutOfWindowIcmps`).
+    icmp_tcp_out_of_window,
     /// TCP segments received.
     tcp_rx,
     /// TCP segments with a bad checksum or header.

@@ -336,12 +336,20 @@ impl Stack {
     /// An ICMP destination unreachable naming one of our connections (RFC
     /// 1122 §4.2.3.9, RFC 5927): hard errors abort a connection that is
     /// still opening; on an established one they are soft, as in Linux.
+    ///
+    /// `seq` is the sequence number of the TCP header the error quotes. It
+    /// must name data we sent and that is not yet acknowledged (RFC 5927
+    /// §4.1, [`Tcb::icmp_seq_acceptable`]), in every state; otherwise the
+    /// error is ignored and counted (`icmp_tcp_out_of_window`, Linux's
+    /// `OutOfWindowIcmps`): a blind attacker who knows only the addresses
+    /// and ports can no longer kill a connection that is opening.
     pub(super) fn tcp_icmp_error(
         &mut self,
         now: Instant,
         remote: Ipv4Addr,
         local_port: u16,
         remote_port: u16,
+        seq: crate::wire::SeqNum,
         code: u8,
     ) {
         let tuple = FourTuple {
@@ -351,6 +359,14 @@ impl Stack {
         let Some(&index) = self.conns.get(&tuple) else {
             return;
         };
+        let acceptable = self
+            .slot_mut(index)
+            .and_then(|s| s.tcb())
+            .is_some_and(|t| t.icmp_seq_acceptable(seq));
+        if !acceptable {
+            self.counters.icmp_tcp_out_of_window += 1;
+            return;
+        }
         let error = match code {
             unreachable::NET => TcpError::NetworkUnreachable,
             unreachable::PORT | unreachable::PROTOCOL => TcpError::ConnectionRefused,

@@ -944,3 +944,58 @@ fn tsval_offsets_are_per_connection_and_unrelated_to_the_iss() {
         );
     }
 }
+
+/// RFC 5927 §4.1: an ICMP port unreachable for a connection in SYN-SENT
+/// is believed only when the TCP header it quotes starts within
+/// SND.UNA..=SND.NXT. Errors quoting any other sequence number (a blind
+/// attacker knows the ports, not the ISS) are ignored and counted; the
+/// one quoting our SYN refuses the connection.
+#[test]
+fn icmp_unreachable_must_quote_a_sequence_number_we_sent() {
+    use crate::wire::icmpv4::{Icmpv4Packet, Icmpv4Repr, unreachable};
+    let mut p = Pair::new();
+    p.exchange();
+    let c = p.a.socket();
+    let _ = p.a.connect(p.now, c, SocketAddrV4::new(B, 80));
+    // Resolve B for A, then keep A's SYN from B.
+    let mut buf = vec![0u8; 1514];
+    let n = p.a.poll_transmit(p.now, &mut buf).unwrap();
+    p.b.handle_frame(p.now, &buf[..n]);
+    let n = p.b.poll_transmit(p.now, &mut buf).unwrap();
+    p.a.handle_frame(p.now, &buf[..n]);
+    let n = p.a.poll_transmit(p.now, &mut buf).unwrap();
+    let syn = buf[..n].to_vec();
+    let (flags, iss) = tcp_segments_seen(std::slice::from_ref(&syn))[0].clone();
+    assert_eq!(flags, "[S]");
+
+    let quote = |seq: u32| {
+        let mut original = syn[ethernet::HEADER_LEN..ethernet::HEADER_LEN + 28].to_vec();
+        original[24..28].copy_from_slice(&seq.to_be_bytes());
+        let icmp = Icmpv4Repr::DstUnreachable {
+            code: unreachable::PORT,
+            next_hop_mtu: 0,
+            original: &original,
+        };
+        let mut msg = vec![0u8; icmp.buffer_len()];
+        icmp.emit(&mut Icmpv4Packet::new_unchecked(&mut msg[..]));
+        msg
+    };
+    for bad in [iss.wrapping_sub(1), iss.wrapping_add(2), iss ^ 0x8000_0000] {
+        p.b.send_ip(p.now, A, crate::wire::checksum::PROTO_ICMP, &quote(bad))
+            .unwrap();
+        p.exchange();
+        assert_eq!(p.a.state(c).unwrap(), State::SynSent, "seq {bad:#x}");
+    }
+    assert_eq!(p.a.counters().icmp_tcp_out_of_window, 3);
+    assert_eq!(p.a.counters().icmp_errors_to_tcp, 0);
+
+    p.b.send_ip(p.now, A, crate::wire::checksum::PROTO_ICMP, &quote(iss))
+        .unwrap();
+    p.exchange();
+    assert_eq!(p.a.counters().icmp_errors_to_tcp, 1);
+    assert_eq!(p.a.state(c).unwrap(), State::Closed);
+    assert_eq!(
+        p.a.take_error(c).unwrap(),
+        Some(SocketError::ConnectionRefused)
+    );
+}

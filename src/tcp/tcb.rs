@@ -451,6 +451,13 @@ impl Tcb {
         (now.total_millis() as u32).wrapping_add(self.config.ts_offset)
     }
 
+    /// An ICMP error quoting a segment that starts at `seq` may be about
+    /// this connection: `SND.UNA <= seq <= SND.NXT` (RFC 5927 §4.1; Linux's
+    /// `tcp_v4_err` checks the same), with SND.NXT the highest sent.
+    pub fn icmp_seq_acceptable(&self, seq: SeqNum) -> bool {
+        seq.between(self.snd_una, self.snd_max)
+    }
+
     /// Sequence number of our FIN (valid once queued).
     pub(super) fn fin_seq(&self) -> SeqNum {
         self.tx_seq + self.tx.len()
