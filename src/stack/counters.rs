@@ -124,6 +124,19 @@ counters! {
     /// Bare ACKs ignored because the listener defers accepting until data
     /// arrives (`TCP_DEFER_ACCEPT`; Linux's `TCPDeferAcceptDrop`).
     tcp_defer_accept_drop,
+    /// Challenge ACKs sent (RFC 5961 §3.2, §4.2, §5.2; Linux
+    /// `TCPChallengeACK`).
+    tcp_challenge_acks,
+    /// Challenge ACKs not sent because the connection sent one less than
+    /// 500 ms before (Linux `TCPACKSkippedChallenge`).
+    tcp_challenge_ack_limited_conn,
+    /// Challenge ACKs not sent because the host's budget for the second
+    /// was spent (RFC 5961 §7; Linux `tcp_challenge_ack_limit`).
+    tcp_challenge_ack_limited_host,
+    /// ACKs to out-of-window or PAWS-failing segments not sent because the
+    /// connection sent one less than 500 ms before (Linux
+    /// `TCPACKSkippedSeq`, `TCPACKSkippedPAWS`).
+    tcp_oow_ack_limited,
     /// Connections opened actively (connect).
     tcp_active_opens,
     /// Connections opened passively (accept).

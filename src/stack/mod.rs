@@ -164,6 +164,8 @@ pub struct Stack {
     tcp_defaults: TcpConfig,
     isn_secret: [u8; 16],
     ephemeral_next: u32,
+    /// RFC 5961 §7: the host's budget of challenge ACKs.
+    challenge_limit: crate::tcp::challenge::HostChallengeLimit,
     /// Connections in TIME-WAIT now, and the most there may be (Linux's
     /// `tcp_max_tw_buckets`).
     time_wait_count: usize,
@@ -222,6 +224,10 @@ impl Stack {
             },
             isn_secret: entropy.key,
             ephemeral_next: (seed as u32) ^ ((seed >> 32) as u32),
+            challenge_limit: crate::tcp::challenge::HostChallengeLimit::new(
+                crate::tcp::challenge::CHALLENGE_ACK_LIMIT,
+                crate::rand::Rng::new(seed ^ 0x6368_616c_6c65_6e67),
+            ),
             time_wait_count: 0,
             max_time_wait: table::MAX_TIME_WAIT,
             freed_waits: Vec::new(),
@@ -248,6 +254,12 @@ impl Stack {
     /// Event and drop counters.
     pub fn counters(&self) -> &Counters {
         &self.counters
+    }
+
+    /// Sets the host-wide challenge-ACK budget per second (Linux's
+    /// `tcp_challenge_ack_limit`; see [`crate::tcp::challenge`]).
+    pub fn set_challenge_ack_limit(&mut self, per_second: u32) {
+        self.challenge_limit.set_limit(per_second);
     }
 
     /// The neighbour cache, for introspection.

@@ -129,9 +129,22 @@ impl Stack {
                 return;
             }
         }
-        if let Some(tcb) = self.slot_mut(index).and_then(|s| s.tcb_mut()) {
-            tcb.handle_segment(now, seg);
+        // RFC 5961 §7: the host's challenge-ACK budget, spent by the TCB.
+        let allowed = self.challenge_limit.allows(now);
+        let Some(tcb) = self.slot_mut(index).and_then(|s| s.tcb_mut()) else {
+            return;
+        };
+        tcb.set_challenge_ack_allowed(allowed);
+        tcb.handle_segment(now, seg);
+        let ev = tcb.take_ack_events();
+        if ev.challenge_sent > 0 {
+            self.challenge_limit.consume();
         }
+        let c = &mut self.counters;
+        c.tcp_challenge_acks += u64::from(ev.challenge_sent);
+        c.tcp_challenge_ack_limited_conn += u64::from(ev.challenge_limited_conn);
+        c.tcp_challenge_ack_limited_host += u64::from(ev.challenge_limited_host);
+        c.tcp_oow_ack_limited += u64::from(ev.oow_limited);
         self.touch(index);
     }
 

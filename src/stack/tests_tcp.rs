@@ -999,3 +999,156 @@ fn icmp_unreachable_must_quote_a_sequence_number_we_sent() {
         Some(SocketError::ConnectionRefused)
     );
 }
+
+/// `n` connections from A to B:80, established, with the port of each
+/// client and the sequence number B expects next from it.
+fn connections(p: &mut Pair, n: usize) -> Vec<(SocketHandle, u16, u32)> {
+    use crate::wire::ipv4::{Ipv4Packet, Ipv4Repr};
+    use crate::wire::tcp::{TcpPacket, TcpRepr};
+    listen(&mut p.b, 80, 4096);
+    let clients: Vec<SocketHandle> = (0..n).map(|_| p.a.socket()).collect();
+    for &c in &clients {
+        let _ = p.a.connect(p.now, c, SocketAddrV4::new(B, 80));
+    }
+    p.exchange();
+    let mut next = HashMap::new();
+    for f in &p.a_to_b {
+        let Some(e) = EthernetFrame::new_checked(&f[..]).ok() else {
+            continue;
+        };
+        let Some(ip) = Ipv4Packet::new_checked(e.payload()).ok() else {
+            continue;
+        };
+        let Some(r) = Ipv4Repr::parse(&ip).ok().and_then(|i| {
+            let t = TcpPacket::new_checked(ip.payload()).ok()?;
+            TcpRepr::parse(&t, i.src_addr, i.dst_addr).ok()
+        }) else {
+            continue;
+        };
+        next.insert(r.src_port, (r.seq + r.segment_len()).0);
+    }
+    clients
+        .iter()
+        .map(|&c| {
+            assert_eq!(p.a.state(c).unwrap(), State::Established);
+            let port = p.a.local_addr(c).unwrap().port();
+            (c, port, next[&port])
+        })
+        .collect()
+}
+
+/// A RST from A's `port` to B:80 at `seq`.
+fn rst_to_b(p: &Pair, port: u16, seq: u32) -> Vec<u8> {
+    use crate::wire::tcp::{TcpFlags, TcpOptions, TcpRepr};
+    let tcp = TcpRepr {
+        src_port: port,
+        dst_port: 80,
+        seq: crate::wire::SeqNum(seq),
+        ack: crate::wire::SeqNum(0),
+        flags: TcpFlags::RST,
+        window: 0,
+        urgent: 0,
+        options: TcpOptions::default(),
+        payload: &[],
+    };
+    frame_to(&p.b, A, &tcp)
+}
+
+/// B's frames to A until it has nothing more to send.
+fn b_output(p: &mut Pair) -> usize {
+    let mut buf = vec![0u8; 1514];
+    let mut n = 0;
+    while p.b.poll_transmit(p.now, &mut buf).is_some() {
+        n += 1;
+    }
+    n
+}
+
+/// RFC 5961 §7: 1000 in-window RSTs that are not an exact match, at one
+/// instant, each handled and followed by a transmit poll, get one
+/// challenge ACK; the connection lives on. 500 ms later it may send
+/// another (Linux's tcp_invalid_ratelimit).
+#[test]
+fn challenge_acks_are_limited_per_connection() {
+    let mut p = Pair::new();
+    let conns = connections(&mut p, 1);
+    let (_, port, rcv_nxt) = conns[0];
+    let mut acks = 0;
+    for _ in 0..1000 {
+        let f = rst_to_b(&p, port, rcv_nxt.wrapping_add(1));
+        p.b.handle_frame(p.now, &f);
+        acks += b_output(&mut p);
+    }
+    assert_eq!(acks, 1);
+    assert_eq!(p.b.counters().tcp_challenge_acks, 1);
+    assert_eq!(p.b.counters().tcp_challenge_ack_limited_conn, 999);
+    p.now += Duration::from_millis(499);
+    p.b.handle_frame(p.now, &rst_to_b(&p, port, rcv_nxt.wrapping_add(1)));
+    assert_eq!(b_output(&mut p), 0);
+    p.now += Duration::from_millis(1);
+    p.b.handle_frame(p.now, &rst_to_b(&p, port, rcv_nxt.wrapping_add(1)));
+    assert_eq!(b_output(&mut p), 1);
+    assert_eq!(p.b.counters().tcp_challenge_acks, 2);
+    let states: Vec<State> = p.b.socket_list().iter().map(|x| x.1).collect();
+    assert!(states.contains(&State::Established), "{states:?}");
+}
+
+/// RFC 5961 §7: across connections, the host sends about
+/// `tcp_challenge_ack_limit` challenge ACKs a second, the budget drawn
+/// between half and one and a half times the limit.
+#[test]
+fn challenge_acks_are_limited_per_host() {
+    let mut p = Pair::new();
+    p.b.set_challenge_ack_limit(10);
+    let conns = connections(&mut p, 40);
+    let mut acks = 0;
+    for &(_, port, rcv_nxt) in &conns {
+        p.b.handle_frame(p.now, &rst_to_b(&p, port, rcv_nxt.wrapping_add(1)));
+        acks += b_output(&mut p);
+    }
+    assert!((5..=14).contains(&acks), "{acks}");
+    let c = p.b.counters();
+    assert_eq!(c.tcp_challenge_acks, acks as u64);
+    assert_eq!(c.tcp_challenge_ack_limited_host, 40 - acks as u64);
+    assert_eq!(c.tcp_challenge_ack_limited_conn, 0);
+    // The next second brings a new budget.
+    p.now += Duration::from_secs(1);
+    let (_, port, rcv_nxt) = conns[0];
+    p.b.handle_frame(p.now, &rst_to_b(&p, port, rcv_nxt.wrapping_add(1)));
+    assert_eq!(b_output(&mut p), 1);
+}
+
+/// Pure ACKs outside the window get at most one ACK per 500 ms per
+/// connection; segments with data are always answered (a retransmission
+/// of data already received needs its duplicate ACK).
+#[test]
+fn acks_to_out_of_window_segments_are_limited_per_connection() {
+    use crate::wire::tcp::{TcpFlags, TcpOptions, TcpRepr};
+    let mut p = Pair::new();
+    let conns = connections(&mut p, 1);
+    let (_, port, rcv_nxt) = conns[0];
+    let seg = |seq: u32, payload: &'static [u8]| TcpRepr {
+        src_port: port,
+        dst_port: 80,
+        seq: crate::wire::SeqNum(seq),
+        ack: crate::wire::SeqNum(0),
+        flags: TcpFlags::ACK,
+        window: 1000,
+        urgent: 0,
+        options: TcpOptions::default(),
+        payload,
+    };
+    let far = rcv_nxt.wrapping_add(1 << 30);
+    let mut acks = 0;
+    for _ in 0..100 {
+        p.b.handle_frame(p.now, &frame_to(&p.b, A, &seg(far, b"")));
+        acks += b_output(&mut p);
+    }
+    assert_eq!(acks, 1);
+    assert_eq!(p.b.counters().tcp_oow_ack_limited, 99);
+    let old = rcv_nxt.wrapping_sub(100);
+    for _ in 0..3 {
+        p.b.handle_frame(p.now, &frame_to(&p.b, A, &seg(old, b"stale")));
+        assert_eq!(b_output(&mut p), 1);
+    }
+}

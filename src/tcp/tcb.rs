@@ -138,6 +138,8 @@ pub struct Tcb {
     // --- ACK generation.
     /// Send an ACK on the next poll.
     pub(super) ack_now: bool,
+    /// RFC 5961 §7: the throttle on ACKs to invalid segments.
+    pub(super) ack_throttle: super::challenge::AckThrottle,
     /// Bytes received in order since our last ACK (an ACK goes out once
     /// two full-sized segments' worth is waiting, RFC 5681 §4.2).
     pub(super) rcv_unacked: u32,
@@ -242,6 +244,7 @@ impl Tcb {
             probe_pending: false,
             force_send: false,
             ack_now: false,
+            ack_throttle: Default::default(),
             rcv_unacked: 0,
             quickacks: QUICKACKS,
             rst_pending: None,
