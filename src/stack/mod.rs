@@ -116,7 +116,11 @@ impl Entropy {
     /// secret as the seed (for tests and simulations).
     pub fn from_seed(seed: u64) -> Entropy {
         Entropy {
-            key: secret_from_seed(seed),
+            key: {
+                let mut key = [0u8; 16];
+                crate::rand::Rng::new(seed).fill(&mut key);
+                key
+            },
             seed,
         }
     }
@@ -189,7 +193,9 @@ impl Stack {
     /// seeds the ephemeral port choice. It starts by announcing its
     /// address with a gratuitous ARP (RFC 5227 §3).
     pub fn with_entropy(config: StackConfig, now: Instant, entropy: Entropy) -> Stack {
-        let seed = entropy.seed;
+        // The non-secret choices (RFC 6056's starting point for ephemeral
+        // ports, the first IP identification, the challenge-ACK budget).
+        let mut rng = crate::rand::Rng::new(entropy.seed);
         let mss = config.mtu.saturating_sub(40).clamp(88, 65495) as u16;
         // The largest payload under a 64 KiB datagram with the largest TCP
         // header.
@@ -207,7 +213,7 @@ impl Stack {
             icmp_limiter: icmp::RateLimiter::new(now, 1000, 50),
             tx_frames: VecDeque::new(),
             loopback: VecDeque::new(),
-            ip_ident: (seed >> 16) as u16,
+            ip_ident: rng.next_u32() as u16,
             dirty: Vec::new(),
             sockets: Vec::new(),
             free_slots: Vec::new(),
@@ -223,10 +229,10 @@ impl Stack {
                 ..TcpConfig::default()
             },
             isn_secret: entropy.key,
-            ephemeral_next: (seed as u32) ^ ((seed >> 32) as u32),
+            ephemeral_next: rng.next_u32(),
             challenge_limit: crate::tcp::challenge::HostChallengeLimit::new(
                 crate::tcp::challenge::CHALLENGE_ACK_LIMIT,
-                crate::rand::Rng::new(seed ^ 0x6368_616c_6c65_6e67),
+                crate::rand::Rng::new(rng.next_u64()),
             ),
             time_wait_count: 0,
             max_time_wait: table::MAX_TIME_WAIT,
@@ -511,21 +517,4 @@ impl Stack {
             || self.arp.has_requests()
             || self.has_loopback()
     }
-}
-
-/// Spreads a 64-bit seed into the 128-bit ISN secret (RFC 6528 wants a
-/// secret the outside cannot guess; the runtime seeds from getrandom).
-fn secret_from_seed(seed: u64) -> [u8; 16] {
-    let mut x = seed ^ 0x9e37_79b9_7f4a_7c15;
-    let mut out = [0u8; 16];
-    for chunk in out.chunks_mut(8) {
-        // splitmix64
-        x = x.wrapping_add(0x9e37_79b9_7f4a_7c15);
-        let mut z = x;
-        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-        z ^= z >> 31;
-        chunk.copy_from_slice(&z.to_le_bytes());
-    }
-    out
 }

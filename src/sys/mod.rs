@@ -66,13 +66,6 @@ fn cvt(ret: libc::c_long) -> io::Result<libc::c_long> {
     }
 }
 
-/// Eight random bytes from the kernel (`getrandom(2)`).
-pub fn getrandom_u64() -> io::Result<u64> {
-    let mut buf = [0u8; 8];
-    getrandom(&mut buf)?;
-    Ok(u64::from_ne_bytes(buf))
-}
-
 /// Fills `buf` from the kernel's random source (`getrandom(2)`), to key
 /// and seed the stack.
 pub fn getrandom(buf: &mut [u8]) -> io::Result<()> {
@@ -134,8 +127,9 @@ mod tests {
 
     #[test]
     fn getrandom_differs() {
-        let a = getrandom_u64().unwrap();
-        let b = getrandom_u64().unwrap();
+        let (mut a, mut b) = ([0u8; 24], [0u8; 24]);
+        getrandom(&mut a).unwrap();
+        getrandom(&mut b).unwrap();
         assert_ne!(a, b);
     }
 }

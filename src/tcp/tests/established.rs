@@ -389,7 +389,7 @@ fn paws_drops_old_timestamp() {
 
 #[test]
 fn garbage_segments_never_panic() {
-    let mut r = super::sim::Rng::new(5);
+    let mut r = crate::rand::Rng::new(5);
     for fixture in [
         syn_sent as fn() -> Tcb,
         syn_received,
@@ -401,13 +401,13 @@ fn garbage_segments_never_panic() {
         let mut t = fixture();
         let payload = [0u8; 100];
         for _ in 0..2000 {
-            let x = r.next();
+            let x = r.next_u64();
             let seg = TcpRepr {
                 seq: SeqNum((x >> 32) as u32),
                 ack: SeqNum(x as u32),
-                flags: TcpFlags((r.next() & 0x3f) as u8),
-                window: r.next() as u16,
-                payload: &payload[..(r.next() % 100) as usize],
+                flags: TcpFlags((r.next_u64() & 0x3f) as u8),
+                window: r.next_u64() as u16,
+                payload: &payload[..(r.next_u64() % 100) as usize],
                 ..from_peer()
             };
             send!(t, seg);
