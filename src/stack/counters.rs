@@ -107,8 +107,9 @@ counters! {
     /// ACKs to a listener that returned a valid SYN cookie (Linux
     /// `SyncookiesRecv`).
     tcp_syncookies_validated,
-    /// ACKs to a listener that carried no valid SYN cookie, answered with a
-    /// RST (Linux `SyncookiesFailed`).
+    /// ACKs to a listener that carried no valid SYN cookie while cookies
+    /// were being checked (within a cookie's lifetime of a SYN-queue
+    /// overflow), answered with a RST (Linux `SyncookiesFailed`).
     tcp_syncookies_failed,
     /// SYNs, and ACKs that would complete a handshake, dropped because a
     /// listener's accept queue was full (Linux `ListenOverflows`).

@@ -123,7 +123,8 @@ impl Tcb {
         } else if !t.host_allows {
             t.events.challenge_limited_host += 1;
         } else {
-            t.host_allows = false;
+            // One segment earns at most one challenge ACK: the stack
+            // takes one from its budget per segment that sent one.
             t.events.challenge_sent += 1;
             self.ack_now = true;
         }
