@@ -15,6 +15,7 @@
 //! - [`tcp`]: the sans-IO TCP control block.
 //! - [`stack`]: the sans-IO host: ARP, IPv4, ICMP, the socket table.
 //! - [`device`]: the TAP device and the devices that wrap it (pcap, faults).
+//! - [`rand`]: the one non-cryptographic random generator.
 //! - [`runtime`]: the stack thread, the only place that reads the clock.
 //! - [`sys`]: every raw libc call.
 //! - [`shim`]: the exported C ABI.
@@ -23,6 +24,7 @@
 
 pub mod config;
 pub mod device;
+pub mod rand;
 pub mod runtime;
 pub mod shim;
 pub mod stack;

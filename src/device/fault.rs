@@ -19,6 +19,7 @@
 //! Held frames wait for a deadline that [`Device::poll_at`] reports.
 
 use super::{Batch, Capabilities, Device, Received};
+use crate::rand::Rng;
 use crate::time::{Duration, Instant};
 use std::cmp::Reverse;
 use std::collections::BinaryHeap;
@@ -75,29 +76,6 @@ pub struct FaultStats {
     pub reordered: u64,
 }
 
-/// splitmix64: small, fast, and any seed (zero included) is a good one.
-#[derive(Debug, Clone)]
-struct Rng(u64);
-
-impl Rng {
-    fn next_u64(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-        z ^ (z >> 31)
-    }
-
-    /// Uniform in `[0, 1)`.
-    fn unit(&mut self) -> f64 {
-        (self.next_u64() >> 11) as f64 / (1u64 << 53) as f64
-    }
-
-    fn chance(&mut self, p: f64) -> bool {
-        self.unit() < p
-    }
-}
-
 #[derive(Debug, PartialEq, Eq, PartialOrd, Ord)]
 struct Held {
     due: Instant,
@@ -117,7 +95,7 @@ struct Lane {
 impl Lane {
     fn new(seed: u64) -> Lane {
         Lane {
-            rng: Rng(seed),
+            rng: Rng::new(seed),
             held: BinaryHeap::new(),
             seq: 0,
             stats: FaultStats::default(),

@@ -184,10 +184,12 @@ impl Runtime {
                 .register(&mut SourceFd(&fd), TAP, Interest::READABLE)
                 .map_err(|e| io_error("epoll_ctl", e))?;
         }
-        let seed = sys::getrandom_u64().map_err(|e| io_error("getrandom", e))?;
+        let mut entropy = [0u8; 24];
+        sys::getrandom(&mut entropy).map_err(|e| io_error("getrandom", e))?;
         let mut stack_config = config.stack_config();
         stack_config.offload = dev.capabilities().vnet_hdr;
-        let mut stack = Stack::new(stack_config, monotonic_now(), seed);
+        let entropy = crate::stack::Entropy::from_bytes(entropy);
+        let mut stack = Stack::with_entropy(stack_config, monotonic_now(), entropy);
         stack.tcp_defaults_mut().time_wait = config.time_wait();
         stack.tcp_defaults_mut().msl = config.time_wait() / 2;
         let rt: &'static Runtime = Box::leak(Box::new(Runtime {

@@ -116,6 +116,7 @@ impl Stack {
             backlog,
             syn_queue: 0,
             accept_queue: VecDeque::new(),
+            last_overflow: None,
         });
         self.listeners
             .entry(local.port())
@@ -198,7 +199,9 @@ impl Stack {
         }
         let opts = self.sock(h)?.options;
         let iss = crate::tcp::isn::isn(self.isn_secret, now, &tuple);
-        let mut tcb = Tcb::connect(now, tuple, iss, opts.apply(&self.tcp_defaults));
+        let mut config = opts.apply(&self.tcp_defaults);
+        config.ts_offset = crate::tcp::isn::ts_offset(self.isn_secret, &tuple);
+        let mut tcb = Tcb::connect(now, tuple, iss, config);
         apply_live_options(&mut tcb, &opts);
         self.sock_mut(h)?.kind = SocketKind::Tcp(Box::new(tcb));
         self.conns.insert(tuple, h.index);

@@ -207,6 +207,11 @@ impl ArpCache {
         self.requests.pop_front()
     }
 
+    /// Requests are waiting for [`poll_request`](Self::poll_request).
+    pub fn has_requests(&self) -> bool {
+        !self.requests.is_empty()
+    }
+
     /// Destinations whose resolution failed since the last call, with the
     /// number of datagrams that were dropped with them.
     pub fn take_failed(&mut self) -> Vec<Ipv4Addr> {

@@ -89,6 +89,10 @@ counters! {
     icmp_rate_limited,
     /// ICMP errors delivered to a TCP connection.
     icmp_errors_to_tcp,
+    /// ICMP errors naming a TCP connection but quoting a sequence number
+    /// outside SND.UNA..=SND.NXT, ignored (RFC 5927 §4.1; Linux's
+    /// `OutOfWindowIcmps`).
+    icmp_tcp_out_of_window,
     /// TCP segments received.
     tcp_rx,
     /// TCP segments with a bad checksum or header.
@@ -103,8 +107,9 @@ counters! {
     /// ACKs to a listener that returned a valid SYN cookie (Linux
     /// `SyncookiesRecv`).
     tcp_syncookies_validated,
-    /// ACKs to a listener that carried no valid SYN cookie, answered with a
-    /// RST (Linux `SyncookiesFailed`).
+    /// ACKs to a listener that carried no valid SYN cookie while cookies
+    /// were being checked (within a cookie's lifetime of a SYN-queue
+    /// overflow), answered with a RST (Linux `SyncookiesFailed`).
     tcp_syncookies_failed,
     /// SYNs, and ACKs that would complete a handshake, dropped because a
     /// listener's accept queue was full (Linux `ListenOverflows`).
@@ -120,6 +125,19 @@ counters! {
     /// Bare ACKs ignored because the listener defers accepting until data
     /// arrives (`TCP_DEFER_ACCEPT`; Linux's `TCPDeferAcceptDrop`).
     tcp_defer_accept_drop,
+    /// Challenge ACKs sent (RFC 5961 §3.2, §4.2, §5.2; Linux
+    /// `TCPChallengeACK`).
+    tcp_challenge_acks,
+    /// Challenge ACKs not sent because the connection sent one less than
+    /// 500 ms before (Linux `TCPACKSkippedChallenge`).
+    tcp_challenge_ack_limited_conn,
+    /// Challenge ACKs not sent because the host's budget for the second
+    /// was spent (RFC 5961 §7; Linux `tcp_challenge_ack_limit`).
+    tcp_challenge_ack_limited_host,
+    /// ACKs to out-of-window or PAWS-failing segments not sent because the
+    /// connection sent one less than 500 ms before (Linux
+    /// `TCPACKSkippedSeq`, `TCPACKSkippedPAWS`).
+    tcp_oow_ack_limited,
     /// Connections opened actively (connect).
     tcp_active_opens,
     /// Connections opened passively (accept).

@@ -161,7 +161,8 @@ impl Stack {
         };
         let src_port = u16::from_be_bytes([tcp[0], tcp[1]]);
         let dst_port = u16::from_be_bytes([tcp[2], tcp[3]]);
-        self.tcp_icmp_error(now, orig.dst_addr(), src_port, dst_port, code);
+        let seq = crate::wire::SeqNum(u32::from_be_bytes([tcp[4], tcp[5], tcp[6], tcp[7]]));
+        self.tcp_icmp_error(now, orig.dst_addr(), src_port, dst_port, seq, code);
     }
 
     /// Sends destination unreachable about `repr`/`payload`, rate limited,

@@ -85,6 +85,53 @@ impl StackConfig {
     }
 }
 
+/// What the stack's secrets and choices start from. The runtime fills it
+/// from `getrandom(2)` ([`Entropy::from_bytes`]); tests derive it from a
+/// small seed ([`Entropy::from_seed`]) so that runs repeat.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub struct Entropy {
+    /// The 128-bit SipHash key of the ISN (RFC 6528), the SYN cookies
+    /// (RFC 4987 §3.6) and the timestamp offsets (RFC 7323 §5.4). It must
+    /// be unguessable from outside: with it, anyone could forge a cookie.
+    pub key: [u8; 16],
+    /// Seeds the non-cryptographic choices: the first ephemeral port, the
+    /// IP identification, the jitter of the challenge-ACK limit.
+    pub seed: u64,
+}
+
+impl Entropy {
+    /// Bytes from the kernel's random source: 16 of key, 8 of seed.
+    pub fn from_bytes(bytes: [u8; 24]) -> Entropy {
+        let mut key = [0u8; 16];
+        key.copy_from_slice(&bytes[..16]);
+        let mut seed = [0u8; 8];
+        seed.copy_from_slice(&bytes[16..]);
+        Entropy {
+            key,
+            seed: u64::from_le_bytes(seed),
+        }
+    }
+
+    /// Everything spread from one 64-bit seed: repeatable, and only as
+    /// secret as the seed (for tests and simulations).
+    pub fn from_seed(seed: u64) -> Entropy {
+        Entropy {
+            key: {
+                let mut key = [0u8; 16];
+                crate::rand::Rng::new(seed).fill(&mut key);
+                key
+            },
+            seed,
+        }
+    }
+}
+
+impl core::fmt::Debug for Entropy {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.write_str("Entropy(..)")
+    }
+}
+
 /// Frames waiting in the stack's own queue (ARP, ICMP, RSTs), at most.
 const TX_QUEUE_LIMIT: usize = 4096;
 
@@ -121,6 +168,8 @@ pub struct Stack {
     tcp_defaults: TcpConfig,
     isn_secret: [u8; 16],
     ephemeral_next: u32,
+    /// RFC 5961 §7: the host's budget of challenge ACKs.
+    challenge_limit: crate::tcp::challenge::HostChallengeLimit,
     /// Connections in TIME-WAIT now, and the most there may be (Linux's
     /// `tcp_max_tw_buckets`).
     time_wait_count: usize,
@@ -132,10 +181,21 @@ pub struct Stack {
 }
 
 impl Stack {
-    /// A stack with `config`, started at `now`; `seed` keys the ISN hash
-    /// (RFC 6528) and the ephemeral port choice. It starts by announcing its
-    /// address with a gratuitous ARP (RFC 5227 §3).
+    /// A stack with `config`, started at `now`, whose secrets are all
+    /// spread from `seed` ([`Entropy::from_seed`]): for tests. See
+    /// [`Stack::with_entropy`].
     pub fn new(config: StackConfig, now: Instant, seed: u64) -> Stack {
+        Stack::with_entropy(config, now, Entropy::from_seed(seed))
+    }
+
+    /// A stack with `config`, started at `now`; `entropy` keys the ISN
+    /// hash (RFC 6528), the SYN cookies and the timestamp offsets, and
+    /// seeds the ephemeral port choice. It starts by announcing its
+    /// address with a gratuitous ARP (RFC 5227 §3).
+    pub fn with_entropy(config: StackConfig, now: Instant, entropy: Entropy) -> Stack {
+        // The non-secret choices (RFC 6056's starting point for ephemeral
+        // ports, the first IP identification, the challenge-ACK budget).
+        let mut rng = crate::rand::Rng::new(entropy.seed);
         let mss = config.mtu.saturating_sub(40).clamp(88, 65495) as u16;
         // The largest payload under a 64 KiB datagram with the largest TCP
         // header.
@@ -153,7 +213,7 @@ impl Stack {
             icmp_limiter: icmp::RateLimiter::new(now, 1000, 50),
             tx_frames: VecDeque::new(),
             loopback: VecDeque::new(),
-            ip_ident: (seed >> 16) as u16,
+            ip_ident: rng.next_u32() as u16,
             dirty: Vec::new(),
             sockets: Vec::new(),
             free_slots: Vec::new(),
@@ -168,8 +228,12 @@ impl Stack {
                 tso_max,
                 ..TcpConfig::default()
             },
-            isn_secret: secret_from_seed(seed),
-            ephemeral_next: (seed as u32) ^ ((seed >> 32) as u32),
+            isn_secret: entropy.key,
+            ephemeral_next: rng.next_u32(),
+            challenge_limit: crate::tcp::challenge::HostChallengeLimit::new(
+                crate::tcp::challenge::CHALLENGE_ACK_LIMIT,
+                crate::rand::Rng::new(rng.next_u64()),
+            ),
             time_wait_count: 0,
             max_time_wait: table::MAX_TIME_WAIT,
             freed_waits: Vec::new(),
@@ -196,6 +260,12 @@ impl Stack {
     /// Event and drop counters.
     pub fn counters(&self) -> &Counters {
         &self.counters
+    }
+
+    /// Sets the host-wide challenge-ACK budget per second (Linux's
+    /// `tcp_challenge_ack_limit`; see [`crate::tcp::challenge`]).
+    pub fn set_challenge_ack_limit(&mut self, per_second: u32) {
+        self.challenge_limit.set_limit(per_second);
     }
 
     /// The neighbour cache, for introspection.
@@ -338,7 +408,24 @@ impl Stack {
     }
 
     /// The next frame for the device.
+    ///
+    /// A segment whose next hop is unknown starts a resolution while
+    /// `poll_tcp_transmit` frames it; that ARP request goes out in this
+    /// same call rather than at the first retry (RFC 826: the request is
+    /// sent when the translation is missing; Linux's `__neigh_event_send`
+    /// probes at once too).
     fn poll_device_transmit(&mut self, now: Instant, buf: &mut [u8]) -> Option<usize> {
+        if let Some(n) = self.poll_frame(buf) {
+            return Some(n);
+        }
+        if let Some(n) = self.poll_tcp_transmit(now, buf) {
+            return Some(n);
+        }
+        self.poll_frame(buf)
+    }
+
+    /// The next ARP request or queued frame (ARP, ICMP, RSTs), if any.
+    fn poll_frame(&mut self, buf: &mut [u8]) -> Option<usize> {
         while let Some(req) = self.arp.poll_request() {
             self.counters.arp_tx_requests += 1;
             let (to, tha) = match req.unicast_to {
@@ -373,7 +460,7 @@ impl Stack {
                 return Some(vnet + frame.len());
             }
         }
-        self.poll_tcp_transmit(now, buf)
+        None
     }
 
     /// When `handle_timeout` should next run (`None`: no timer pending).
@@ -425,23 +512,9 @@ impl Stack {
 
     /// The stack has frames or segments waiting for `poll_transmit`.
     pub fn has_pending_transmit(&self) -> bool {
-        !self.tx_frames.is_empty() || !self.tx_queue.is_empty() || self.has_loopback()
+        !self.tx_frames.is_empty()
+            || !self.tx_queue.is_empty()
+            || self.arp.has_requests()
+            || self.has_loopback()
     }
-}
-
-/// Spreads a 64-bit seed into the 128-bit ISN secret (RFC 6528 wants a
-/// secret the outside cannot guess; the runtime seeds from getrandom).
-fn secret_from_seed(seed: u64) -> [u8; 16] {
-    let mut x = seed ^ 0x9e37_79b9_7f4a_7c15;
-    let mut out = [0u8; 16];
-    for chunk in out.chunks_mut(8) {
-        // splitmix64
-        x = x.wrapping_add(0x9e37_79b9_7f4a_7c15);
-        let mut z = x;
-        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-        z ^= z >> 31;
-        chunk.copy_from_slice(&z.to_le_bytes());
-    }
-    out
 }

@@ -28,7 +28,10 @@
 //!   SYN-ACK's TSval carries the peer's window scale and SACK-permitted (as
 //!   Linux does), so the connection has all three; without timestamps it
 //!   has no window scaling (at most 64 KiB in flight each way) and no SACK.
-//!   Any other ACK for no connection still gets a RST.
+//!   Cookies are checked only while one may be out: within a cookie's
+//!   lifetime (128 s) of the last SYN that found the SYN queue full, as
+//!   Linux does; at any other time an ACK for no connection is not a
+//!   cookie. Any other ACK for no connection still gets a RST.
 //! - The **accept queue** holds established connections waiting for
 //!   `accept`, at most `backlog + 1` (Linux's `sk_acceptq_is_full` uses `>`).
 //!   While it is full, new SYNs are dropped without an answer, cookie or not
@@ -53,7 +56,7 @@
 //!   the established ones that were never accepted.
 
 use crate::tcp::{CongestionAlgo, FourTuple, Tcb, TcpConfig};
-use crate::time::Duration;
+use crate::time::{Duration, Instant};
 use std::collections::VecDeque;
 use std::net::SocketAddrV4;
 use std::sync::atomic::AtomicU32;
@@ -273,6 +276,9 @@ pub struct Listener {
     pub syn_queue: usize,
     /// Established connections waiting for `accept`.
     pub accept_queue: VecDeque<SocketHandle>,
+    /// When a SYN last found the SYN queue full (and was answered with a
+    /// cookie); `None` if never.
+    pub last_overflow: Option<Instant>,
 }
 
 impl Listener {
@@ -285,6 +291,18 @@ impl Listener {
     /// `inet_csk_reqsk_queue_is_full` also uses `>`).
     pub fn syn_queue_full(&self) -> bool {
         self.syn_queue > self.backlog
+    }
+
+    /// A cookie this listener sent may still be valid: its SYN queue
+    /// overflowed less than a cookie's lifetime ago. Only then is an ACK
+    /// for no connection checked as a cookie; otherwise a blind attacker
+    /// could try ACKs until one of them matched the 24-bit MAC (about
+    /// 2^24 tries) with no cookie ever sent. Linux's
+    /// `tcp_synq_no_recent_overflow` gates `cookie_v4_check` the same way,
+    /// over its cookies' lifetime (`TCP_SYNCOOKIE_VALID`, 2 × 60 s).
+    pub fn cookies_recently_sent(&self, now: Instant) -> bool {
+        self.last_overflow
+            .is_some_and(|t| now.saturating_duration_since(t) < crate::tcp::cookie::LIFETIME)
     }
 }
 

@@ -129,10 +129,30 @@ impl Stack {
                 return;
             }
         }
-        if let Some(tcb) = self.slot_mut(index).and_then(|s| s.tcb_mut()) {
-            tcb.handle_segment(now, seg);
+        // RFC 5961 §7: the host's challenge-ACK budget, spent by the TCB.
+        let allowed = self.challenge_limit.allows(now);
+        let Some(tcb) = self.slot_mut(index).and_then(|s| s.tcb_mut()) else {
+            return;
+        };
+        tcb.set_challenge_ack_allowed(allowed);
+        tcb.handle_segment(now, seg);
+        let ev = tcb.take_ack_events();
+        if ev.challenge_sent > 0 {
+            self.challenge_limit.consume();
         }
+        let c = &mut self.counters;
+        c.tcp_challenge_acks += u64::from(ev.challenge_sent);
+        c.tcp_challenge_ack_limited_conn += u64::from(ev.challenge_limited_conn);
+        c.tcp_challenge_ack_limited_host += u64::from(ev.challenge_limited_host);
+        c.tcp_oow_ack_limited += u64::from(ev.oow_limited);
         self.touch(index);
+    }
+
+    fn cookies_recently_sent(&mut self, now: Instant, l: u32) -> bool {
+        match self.slot_mut(l).map(|s| &s.kind) {
+            Some(SocketKind::Listener(li)) => li.cookies_recently_sent(now),
+            _ => false,
+        }
     }
 
     fn listener_defer_accept(&mut self, l: u32) -> u8 {
@@ -147,7 +167,9 @@ impl Stack {
     }
 
     /// RFC 9293 §3.10.7.2, LISTEN state: ignore RST, answer an ACK with a
-    /// RST unless it returns a valid SYN cookie, and open a half-open
+    /// RST unless it returns a valid SYN cookie (checked only while a
+    /// cookie may be out, [`super::socket::Listener::cookies_recently_sent`]),
+    /// and open a half-open
     /// connection for a SYN when the queues have room, or answer it with a
     /// SYN cookie when only the SYN queue is full (see [`super::socket`]).
     ///
@@ -166,7 +188,10 @@ impl Stack {
             return;
         }
         if f.contains(TcpFlags::ACK) {
-            if !f.contains(TcpFlags::SYN) && self.cookie_ack(now, l, tuple, seg) {
+            if !f.contains(TcpFlags::SYN)
+                && self.cookies_recently_sent(now, l)
+                && self.cookie_ack(now, l, tuple, seg)
+            {
                 return;
             }
             self.send_rst_for(now, tuple, seg);
@@ -188,11 +213,14 @@ impl Stack {
             return;
         }
         let syn_queue_full = li.syn_queue_full();
-        if !syn_queue_full {
+        if syn_queue_full {
+            li.last_overflow = Some(now);
+        } else {
             li.syn_queue += 1;
         }
         let options = *options;
-        let config = options.apply(&self.tcp_defaults);
+        let mut config = options.apply(&self.tcp_defaults);
+        config.ts_offset = tcp::isn::ts_offset(self.isn_secret, &tuple);
         if syn_queue_full {
             self.send_syn_cookie(now, tuple, seg, config);
             return;
@@ -262,7 +290,8 @@ impl Stack {
             return true;
         }
         let options = *options;
-        let config = options.apply(&self.tcp_defaults);
+        let mut config = options.apply(&self.tcp_defaults);
+        config.ts_offset = tcp::isn::ts_offset(self.isn_secret, &tuple);
         let Some(tcb) = Tcb::establish_from_cookie(now, tuple, cookie, seg, mss, config) else {
             return false;
         };
@@ -320,12 +349,20 @@ impl Stack {
     /// An ICMP destination unreachable naming one of our connections (RFC
     /// 1122 §4.2.3.9, RFC 5927): hard errors abort a connection that is
     /// still opening; on an established one they are soft, as in Linux.
+    ///
+    /// `seq` is the sequence number of the TCP header the error quotes. It
+    /// must name data we sent and that is not yet acknowledged (RFC 5927
+    /// §4.1, [`Tcb::icmp_seq_acceptable`]), in every state; otherwise the
+    /// error is ignored and counted (`icmp_tcp_out_of_window`, Linux's
+    /// `OutOfWindowIcmps`): a blind attacker who knows only the addresses
+    /// and ports can no longer kill a connection that is opening.
     pub(super) fn tcp_icmp_error(
         &mut self,
         now: Instant,
         remote: Ipv4Addr,
         local_port: u16,
         remote_port: u16,
+        seq: crate::wire::SeqNum,
         code: u8,
     ) {
         let tuple = FourTuple {
@@ -335,6 +372,14 @@ impl Stack {
         let Some(&index) = self.conns.get(&tuple) else {
             return;
         };
+        let acceptable = self
+            .slot_mut(index)
+            .and_then(|s| s.tcb())
+            .is_some_and(|t| t.icmp_seq_acceptable(seq));
+        if !acceptable {
+            self.counters.icmp_tcp_out_of_window += 1;
+            return;
+        }
         let error = match code {
             unreachable::NET => TcpError::NetworkUnreachable,
             unreachable::PORT | unreachable::PROTOCOL => TcpError::ConnectionRefused,

@@ -1,6 +1,7 @@
 //! Stack tests: frames in, frames out, counters.
 
 use super::*;
+use crate::rand::Rng;
 use crate::time::Duration;
 use crate::wire::arp::PACKET_LEN;
 use crate::wire::checksum::{self, PROTO_ICMP};
@@ -456,20 +457,6 @@ fn accounted(c: &Counters) -> u64 {
         + c.drop_tcp_malformed
 }
 
-/// A small deterministic generator (xorshift64*), enough for fuzzing.
-struct Rng(u64);
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
-    }
-    fn below(&mut self, n: usize) -> usize {
-        (self.next() % n as u64) as usize
-    }
-}
-
 /// One million random and mutated frames through the input path: no panic,
 /// no unbounded growth, and the counters account for every frame.
 #[test]
@@ -498,29 +485,29 @@ fn a_million_random_and_mutated_frames() {
     ));
     seeds.extend(ip_frames(6, &[0x45u8; 40], 7, 1500));
     seeds.extend(ip_frames(17, &[0u8; 16], 8, 1500));
-    let mut rng = Rng(0x9e37_79b9_7f4a_7c15);
+    let mut rng = Rng::new(0x9e37_79b9_7f4a_7c15);
     let mut buf = vec![0u8; 1514];
     let n = 1_000_000u64;
     let mut t = Instant::ZERO;
     for i in 0..n {
         let frame: Vec<u8> = if i % 4 == 0 {
-            let len = rng.below(1515);
-            (0..len).map(|_| rng.next() as u8).collect()
+            let len = rng.index(1515);
+            (0..len).map(|_| rng.next_u64() as u8).collect()
         } else {
-            let mut f = seeds[rng.below(seeds.len())].clone();
-            for _ in 0..1 + rng.below(4) {
-                match rng.below(4) {
+            let mut f = seeds[rng.index(seeds.len())].clone();
+            for _ in 0..1 + rng.index(4) {
+                match rng.index(4) {
                     0 if !f.is_empty() => {
-                        let at = rng.below(f.len());
-                        f[at] = rng.next() as u8;
+                        let at = rng.index(f.len());
+                        f[at] = rng.next_u64() as u8;
                     }
-                    1 => f.truncate(rng.below(f.len() + 1)),
+                    1 => f.truncate(rng.index(f.len() + 1)),
                     2 if f.len() > 14 => {
                         // Keep headers valid-looking: mutate only the IP/ARP body.
-                        let at = 14 + rng.below(f.len() - 14);
-                        f[at] ^= 1 << rng.below(8);
+                        let at = 14 + rng.index(f.len() - 14);
+                        f[at] ^= 1 << rng.index(8);
                     }
-                    _ => f.extend((0..rng.below(64)).map(|_| rng.next() as u8)),
+                    _ => f.extend((0..rng.index(64)).map(|_| rng.next_u64() as u8)),
                 }
             }
             f
@@ -627,20 +614,20 @@ fn mutated_tcp_segments_with_valid_checksums() {
         ),
         segment(TcpFlags::RST, 1001, 0, &[], TcpOptions::default()),
     ];
-    let mut rng = Rng(0x5eed_1234_abcd_ef01);
+    let mut rng = Rng::new(0x5eed_1234_abcd_ef01);
     let mut buf = vec![0u8; 1514];
     let mut t = Instant::ZERO;
     for i in 0..200_000u32 {
-        let mut f = seeds[rng.below(seeds.len())].clone();
+        let mut f = seeds[rng.index(seeds.len())].clone();
         // Mutate the TCP header and options (offset 34..), sometimes the
         // ports and sequence numbers, sometimes the data offset.
-        for _ in 0..1 + rng.below(3) {
-            let at = 34 + rng.below(f.len() - 34);
-            f[at] = rng.next() as u8;
+        for _ in 0..1 + rng.index(3) {
+            let at = 34 + rng.index(f.len() - 34);
+            f[at] = rng.next_u64() as u8;
         }
-        if rng.below(4) == 0 {
+        if rng.index(4) == 0 {
             // A different source port: a new connection attempt.
-            f[34] = rng.next() as u8;
+            f[34] = rng.next_u64() as u8;
         }
         fix_checksums(&mut f);
         s.handle_frame(t, &f);
@@ -698,19 +685,19 @@ fn random_frames_behind_random_virtio_net_headers() {
         1500,
     ));
     seeds.extend(ip_frames(6, &[0x50u8; 60], 7, 1500));
-    let mut rng = Rng(0x0ff1_0ad5_eed0_0001);
+    let mut rng = Rng::new(0x0ff1_0ad5_eed0_0001);
     let n = 300_000u64;
     let mut t = Instant::ZERO;
     for i in 0..n {
         // One frame in eight is shorter than a header; the rest carry a
         // random 10-byte header in front of a mutated frame.
-        let head = if rng.below(8) == 0 { rng.below(10) } else { 10 };
-        let mut f: Vec<u8> = (0..head).map(|_| rng.next() as u8).collect();
-        let mut body = seeds[rng.below(seeds.len())].clone();
-        for _ in 0..rng.below(4) {
+        let head = if rng.index(8) == 0 { rng.index(10) } else { 10 };
+        let mut f: Vec<u8> = (0..head).map(|_| rng.next_u64() as u8).collect();
+        let mut body = seeds[rng.index(seeds.len())].clone();
+        for _ in 0..rng.index(4) {
             if body.len() > 14 {
-                let at = 14 + rng.below(body.len() - 14);
-                body[at] = rng.next() as u8;
+                let at = 14 + rng.index(body.len() - 14);
+                body[at] = rng.next_u64() as u8;
             }
         }
         if f.len() == 10 {
@@ -730,4 +717,15 @@ fn random_frames_behind_random_virtio_net_headers() {
         c.rx_frames,
         "every frame accounted for:\n{c}"
     );
+}
+
+/// The runtime's 24 random bytes become the whole 128-bit key and the
+/// seed, nothing expanded from fewer bits.
+#[test]
+fn entropy_takes_the_whole_key_from_the_random_bytes() {
+    let bytes: [u8; 24] = core::array::from_fn(|i| i as u8 + 1);
+    let e = Entropy::from_bytes(bytes);
+    assert_eq!(e.key[..], bytes[..16]);
+    assert_eq!(e.seed, u64::from_le_bytes(bytes[16..].try_into().unwrap()));
+    assert_ne!(Entropy::from_seed(1).key, Entropy::from_seed(2).key);
 }

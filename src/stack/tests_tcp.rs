@@ -350,8 +350,7 @@ fn full_accept_queue_drops_syns_until_accept_makes_room() {
 /// A frame carrying a SYN from `src`:`port` to B's port 80, as a flood
 /// would send with spoofed addresses.
 fn spoofed_syn(b: &Stack, src: Ipv4Addr, port: u16) -> Vec<u8> {
-    use crate::wire::ipv4::{self, DEFAULT_TTL, Ipv4Packet, Ipv4Repr};
-    use crate::wire::tcp::{TcpFlags, TcpOptions, TcpPacket, TcpRepr};
+    use crate::wire::tcp::{TcpFlags, TcpOptions, TcpRepr};
     let tcp = TcpRepr {
         src_port: port,
         dst_port: 80,
@@ -366,13 +365,21 @@ fn spoofed_syn(b: &Stack, src: Ipv4Addr, port: u16) -> Vec<u8> {
         },
         payload: &[],
     };
+    frame_to(b, src, &tcp)
+}
+
+/// A frame carrying `tcp` from `src` (on the link, with its default MAC)
+/// to stack `b`.
+fn frame_to(b: &Stack, src: Ipv4Addr, tcp: &crate::wire::tcp::TcpRepr) -> Vec<u8> {
+    use crate::wire::ipv4::{self, DEFAULT_TTL, Ipv4Packet, Ipv4Repr};
+    use crate::wire::tcp::TcpPacket;
     let ip = Ipv4Repr {
         src_addr: src,
-        dst_addr: B,
+        dst_addr: b.config.ip,
         protocol: crate::wire::checksum::PROTO_TCP,
         payload_len: tcp.buffer_len(),
         ttl: DEFAULT_TTL,
-        ident: port,
+        ident: tcp.src_port,
         dont_frag: true,
         more_frags: false,
         frag_offset: 0,
@@ -388,7 +395,11 @@ fn spoofed_syn(b: &Stack, src: Ipv4Addr, port: u16) -> Vec<u8> {
     .emit(&mut e);
     let mut packet = Ipv4Packet::new_unchecked(e.payload_mut());
     ip.emit(&mut packet);
-    tcp.emit(&mut TcpPacket::new_unchecked(packet.payload_mut()), src, B);
+    tcp.emit(
+        &mut TcpPacket::new_unchecked(packet.payload_mut()),
+        src,
+        b.config.ip,
+    );
     f
 }
 
@@ -795,4 +806,349 @@ fn offload_sends_tso_segments_with_partial_checksums() {
     }
     assert!(tso > 0, "no TSO segment in {} frames", p.a_to_b.len());
     assert!(p.a_to_b.len() < 400, "{} frames for 1 MiB", p.a_to_b.len());
+}
+
+/// The SYN of a `connect` to an unresolved neighbour starts a resolution,
+/// and its ARP request goes out in the very next `poll_transmit`, not at the
+/// 1 s retry; the handshake then completes without time passing.
+#[test]
+fn first_segment_to_an_unresolved_neighbour_sends_arp_at_once() {
+    let mut p = Pair::new();
+    p.exchange(); // the gratuitous ARPs
+    listen(&mut p.b, 80, 4);
+    let c = p.a.socket();
+    let _ = p.a.connect(p.now, c, SocketAddrV4::new(B, 80));
+    let mut buf = vec![0u8; 1514];
+    let n = p.a.poll_transmit(p.now, &mut buf).expect("an ARP request");
+    let arp = ArpPacket::new_checked(&buf[ethernet::HEADER_LEN..n]).unwrap();
+    let arp = ArpRepr::parse(&arp).unwrap();
+    assert_eq!(arp.operation, Operation::Request);
+    assert_eq!(arp.target_protocol_addr, B);
+    p.b.handle_frame(p.now, &buf[..n]);
+    p.exchange();
+    assert_eq!(p.a.state(c).unwrap(), State::Established);
+    assert_eq!(p.now, Instant::ZERO);
+}
+
+/// A spoofed ACK from `src:port` to B:80 that returns a valid SYN cookie
+/// made at `now` under B's key, as if it answered a cookie SYN-ACK.
+fn forged_cookie_ack(b: &Stack, now: Instant, src: Ipv4Addr, port: u16) -> Vec<u8> {
+    use crate::wire::SeqNum;
+    use crate::wire::tcp::{TcpFlags, TcpOptions, TcpRepr};
+    let tuple = FourTuple {
+        local: SocketAddrV4::new(B, 80),
+        remote: SocketAddrV4::new(src, port),
+    };
+    let peer_isn = SeqNum(0x1000_0000);
+    let cookie = crate::tcp::cookie::encode(b.isn_secret, now, &tuple, peer_isn, 3);
+    let tcp = TcpRepr {
+        src_port: port,
+        dst_port: 80,
+        seq: peer_isn + 1u32,
+        ack: cookie + 1u32,
+        flags: TcpFlags::ACK,
+        window: 502,
+        urgent: 0,
+        options: TcpOptions::default(),
+        payload: &[],
+    };
+    frame_to(b, src, &tcp)
+}
+
+/// An ACK for no connection is taken as a SYN cookie only while one may be
+/// out: within a cookie's lifetime of the last SYN-queue overflow. Before
+/// any overflow, and again once that lifetime has passed, even an ACK
+/// returning a correct cookie is answered with a RST and makes nothing,
+/// so a blind attacker cannot grind the 24-bit MAC against a listener
+/// that never sent a cookie.
+#[test]
+fn cookies_are_checked_only_after_a_recent_syn_queue_overflow() {
+    let mut p = Pair::new();
+    p.exchange();
+    let l = listen(&mut p.b, 80, 1);
+    let spoofed = Ipv4Addr::new(10, 0, 0, 99);
+    p.b.handle_frame(p.now, &forged_cookie_ack(&p.b, p.now, spoofed, 5000));
+    assert_eq!(p.b.listener_queues(l).unwrap(), (0, 0, 1));
+    assert_eq!(p.b.counters().tcp_syncookies_validated, 0);
+    assert_eq!(p.b.counters().tcp_syncookies_failed, 0, "not even checked");
+    assert_eq!(p.b.counters().tcp_tx_rst_no_socket, 1);
+
+    // Three SYNs on backlog 1: the third overflows the SYN queue and gets
+    // a cookie. From then on, cookies are checked.
+    for port in 1000..1003 {
+        p.b.handle_frame(p.now, &spoofed_syn(&p.b, spoofed, port));
+    }
+    assert_eq!(p.b.counters().tcp_syncookies_sent, 1);
+    p.now += Duration::from_secs(100);
+    p.b.handle_frame(p.now, &forged_cookie_ack(&p.b, p.now, spoofed, 5001));
+    assert_eq!(p.b.counters().tcp_syncookies_validated, 1);
+    assert_eq!(p.b.listener_queues(l).unwrap().1, 1);
+
+    // A cookie's lifetime after the overflow, a fresh and correct cookie
+    // is no longer looked at.
+    p.now = Instant::ZERO + crate::tcp::cookie::LIFETIME;
+    p.b.handle_frame(p.now, &forged_cookie_ack(&p.b, p.now, spoofed, 5002));
+    assert_eq!(p.b.counters().tcp_syncookies_validated, 1);
+    assert_eq!(p.b.listener_queues(l).unwrap().1, 1);
+    assert_eq!(p.b.counters().tcp_tx_rst_no_socket, 2);
+}
+
+/// The SYNs and SYN-ACKs in `frames`: sequence number and TSval.
+fn syn_timestamps(frames: &[Vec<u8>]) -> Vec<(u32, u32)> {
+    use crate::wire::ipv4::{Ipv4Packet, Ipv4Repr};
+    use crate::wire::tcp::{TcpFlags, TcpPacket, TcpRepr};
+    frames
+        .iter()
+        .filter_map(|f| {
+            let e = EthernetFrame::new_checked(&f[..]).ok()?;
+            let p = Ipv4Packet::new_checked(e.payload()).ok()?;
+            let ip = Ipv4Repr::parse(&p).ok()?;
+            let t = TcpPacket::new_checked(p.payload()).ok()?;
+            let r = TcpRepr::parse(&t, ip.src_addr, ip.dst_addr).ok()?;
+            r.flags.contains(TcpFlags::SYN).then_some(())?;
+            Some((r.seq.0, r.options.timestamps?.0))
+        })
+        .collect()
+}
+
+/// RFC 7323 §5.4: a TSval is the clock plus a per-connection random
+/// offset. Two connections made at the same instant have unrelated
+/// offsets, and no offset is the ISS the same SYN carries (nor moves with
+/// it), so TSval minus ISS does not give the host's clock away.
+#[test]
+fn tsval_offsets_are_per_connection_and_unrelated_to_the_iss() {
+    let mut p = Pair::new();
+    p.now = Instant::from_millis(123_456_789);
+    listen(&mut p.b, 80, 8);
+    let clients: Vec<SocketHandle> = (0..2).map(|_| p.a.socket()).collect();
+    for &c in &clients {
+        let _ = p.a.connect(p.now, c, SocketAddrV4::new(B, 80));
+    }
+    p.exchange();
+    for &c in &clients {
+        assert_eq!(p.a.state(c).unwrap(), State::Established);
+    }
+    let clock = p.now.total_millis() as u32;
+    for frames in [&p.a_to_b, &p.b_to_a] {
+        let syns = syn_timestamps(frames);
+        assert_eq!(syns.len(), 2);
+        let offsets: Vec<u32> = syns.iter().map(|&(_, ts)| ts.wrapping_sub(clock)).collect();
+        for (&(iss, _), &off) in syns.iter().zip(&offsets) {
+            assert_ne!(off, iss, "TSval - clock is the ISS");
+        }
+        assert_ne!(offsets[0], offsets[1], "one clock for two connections");
+        assert_ne!(
+            offsets[0].wrapping_sub(offsets[1]),
+            syns[0].0.wrapping_sub(syns[1].0),
+            "the offsets move with the ISS"
+        );
+    }
+}
+
+/// RFC 5927 §4.1: an ICMP port unreachable for a connection in SYN-SENT
+/// is believed only when the TCP header it quotes starts within
+/// SND.UNA..=SND.NXT. Errors quoting any other sequence number (a blind
+/// attacker knows the ports, not the ISS) are ignored and counted; the
+/// one quoting our SYN refuses the connection.
+#[test]
+fn icmp_unreachable_must_quote_a_sequence_number_we_sent() {
+    use crate::wire::icmpv4::{Icmpv4Packet, Icmpv4Repr, unreachable};
+    let mut p = Pair::new();
+    p.exchange();
+    let c = p.a.socket();
+    let _ = p.a.connect(p.now, c, SocketAddrV4::new(B, 80));
+    // Resolve B for A, then keep A's SYN from B.
+    let mut buf = vec![0u8; 1514];
+    let n = p.a.poll_transmit(p.now, &mut buf).unwrap();
+    p.b.handle_frame(p.now, &buf[..n]);
+    let n = p.b.poll_transmit(p.now, &mut buf).unwrap();
+    p.a.handle_frame(p.now, &buf[..n]);
+    let n = p.a.poll_transmit(p.now, &mut buf).unwrap();
+    let syn = buf[..n].to_vec();
+    let (flags, iss) = tcp_segments_seen(std::slice::from_ref(&syn))[0].clone();
+    assert_eq!(flags, "[S]");
+
+    let quote = |seq: u32| {
+        let mut original = syn[ethernet::HEADER_LEN..ethernet::HEADER_LEN + 28].to_vec();
+        original[24..28].copy_from_slice(&seq.to_be_bytes());
+        let icmp = Icmpv4Repr::DstUnreachable {
+            code: unreachable::PORT,
+            next_hop_mtu: 0,
+            original: &original,
+        };
+        let mut msg = vec![0u8; icmp.buffer_len()];
+        icmp.emit(&mut Icmpv4Packet::new_unchecked(&mut msg[..]));
+        msg
+    };
+    for bad in [iss.wrapping_sub(1), iss.wrapping_add(2), iss ^ 0x8000_0000] {
+        p.b.send_ip(p.now, A, crate::wire::checksum::PROTO_ICMP, &quote(bad))
+            .unwrap();
+        p.exchange();
+        assert_eq!(p.a.state(c).unwrap(), State::SynSent, "seq {bad:#x}");
+    }
+    assert_eq!(p.a.counters().icmp_tcp_out_of_window, 3);
+    assert_eq!(p.a.counters().icmp_errors_to_tcp, 0);
+
+    p.b.send_ip(p.now, A, crate::wire::checksum::PROTO_ICMP, &quote(iss))
+        .unwrap();
+    p.exchange();
+    assert_eq!(p.a.counters().icmp_errors_to_tcp, 1);
+    assert_eq!(p.a.state(c).unwrap(), State::Closed);
+    assert_eq!(
+        p.a.take_error(c).unwrap(),
+        Some(SocketError::ConnectionRefused)
+    );
+}
+
+/// `n` connections from A to B:80, established, with the port of each
+/// client and the sequence number B expects next from it.
+fn connections(p: &mut Pair, n: usize) -> Vec<(SocketHandle, u16, u32)> {
+    use crate::wire::ipv4::{Ipv4Packet, Ipv4Repr};
+    use crate::wire::tcp::{TcpPacket, TcpRepr};
+    listen(&mut p.b, 80, 4096);
+    let clients: Vec<SocketHandle> = (0..n).map(|_| p.a.socket()).collect();
+    for &c in &clients {
+        let _ = p.a.connect(p.now, c, SocketAddrV4::new(B, 80));
+    }
+    p.exchange();
+    let mut next = HashMap::new();
+    for f in &p.a_to_b {
+        let Some(e) = EthernetFrame::new_checked(&f[..]).ok() else {
+            continue;
+        };
+        let Some(ip) = Ipv4Packet::new_checked(e.payload()).ok() else {
+            continue;
+        };
+        let Some(r) = Ipv4Repr::parse(&ip).ok().and_then(|i| {
+            let t = TcpPacket::new_checked(ip.payload()).ok()?;
+            TcpRepr::parse(&t, i.src_addr, i.dst_addr).ok()
+        }) else {
+            continue;
+        };
+        next.insert(r.src_port, (r.seq + r.segment_len()).0);
+    }
+    clients
+        .iter()
+        .map(|&c| {
+            assert_eq!(p.a.state(c).unwrap(), State::Established);
+            let port = p.a.local_addr(c).unwrap().port();
+            (c, port, next[&port])
+        })
+        .collect()
+}
+
+/// A RST from A's `port` to B:80 at `seq`.
+fn rst_to_b(p: &Pair, port: u16, seq: u32) -> Vec<u8> {
+    use crate::wire::tcp::{TcpFlags, TcpOptions, TcpRepr};
+    let tcp = TcpRepr {
+        src_port: port,
+        dst_port: 80,
+        seq: crate::wire::SeqNum(seq),
+        ack: crate::wire::SeqNum(0),
+        flags: TcpFlags::RST,
+        window: 0,
+        urgent: 0,
+        options: TcpOptions::default(),
+        payload: &[],
+    };
+    frame_to(&p.b, A, &tcp)
+}
+
+/// B's frames to A until it has nothing more to send.
+fn b_output(p: &mut Pair) -> usize {
+    let mut buf = vec![0u8; 1514];
+    let mut n = 0;
+    while p.b.poll_transmit(p.now, &mut buf).is_some() {
+        n += 1;
+    }
+    n
+}
+
+/// RFC 5961 §7: 1000 in-window RSTs that are not an exact match, at one
+/// instant, each handled and followed by a transmit poll, get one
+/// challenge ACK; the connection lives on. 500 ms later it may send
+/// another (Linux's tcp_invalid_ratelimit).
+#[test]
+fn challenge_acks_are_limited_per_connection() {
+    let mut p = Pair::new();
+    let conns = connections(&mut p, 1);
+    let (_, port, rcv_nxt) = conns[0];
+    let mut acks = 0;
+    for _ in 0..1000 {
+        let f = rst_to_b(&p, port, rcv_nxt.wrapping_add(1));
+        p.b.handle_frame(p.now, &f);
+        acks += b_output(&mut p);
+    }
+    assert_eq!(acks, 1);
+    assert_eq!(p.b.counters().tcp_challenge_acks, 1);
+    assert_eq!(p.b.counters().tcp_challenge_ack_limited_conn, 999);
+    p.now += Duration::from_millis(499);
+    p.b.handle_frame(p.now, &rst_to_b(&p, port, rcv_nxt.wrapping_add(1)));
+    assert_eq!(b_output(&mut p), 0);
+    p.now += Duration::from_millis(1);
+    p.b.handle_frame(p.now, &rst_to_b(&p, port, rcv_nxt.wrapping_add(1)));
+    assert_eq!(b_output(&mut p), 1);
+    assert_eq!(p.b.counters().tcp_challenge_acks, 2);
+    let states: Vec<State> = p.b.socket_list().iter().map(|x| x.1).collect();
+    assert!(states.contains(&State::Established), "{states:?}");
+}
+
+/// RFC 5961 §7: across connections, the host sends about
+/// `tcp_challenge_ack_limit` challenge ACKs a second, the budget drawn
+/// between half and one and a half times the limit.
+#[test]
+fn challenge_acks_are_limited_per_host() {
+    let mut p = Pair::new();
+    p.b.set_challenge_ack_limit(10);
+    let conns = connections(&mut p, 40);
+    let mut acks = 0;
+    for &(_, port, rcv_nxt) in &conns {
+        p.b.handle_frame(p.now, &rst_to_b(&p, port, rcv_nxt.wrapping_add(1)));
+        acks += b_output(&mut p);
+    }
+    assert!((5..=14).contains(&acks), "{acks}");
+    let c = p.b.counters();
+    assert_eq!(c.tcp_challenge_acks, acks as u64);
+    assert_eq!(c.tcp_challenge_ack_limited_host, 40 - acks as u64);
+    assert_eq!(c.tcp_challenge_ack_limited_conn, 0);
+    // The next second brings a new budget.
+    p.now += Duration::from_secs(1);
+    let (_, port, rcv_nxt) = conns[0];
+    p.b.handle_frame(p.now, &rst_to_b(&p, port, rcv_nxt.wrapping_add(1)));
+    assert_eq!(b_output(&mut p), 1);
+}
+
+/// Pure ACKs outside the window get at most one ACK per 500 ms per
+/// connection; segments with data are always answered (a retransmission
+/// of data already received needs its duplicate ACK).
+#[test]
+fn acks_to_out_of_window_segments_are_limited_per_connection() {
+    use crate::wire::tcp::{TcpFlags, TcpOptions, TcpRepr};
+    let mut p = Pair::new();
+    let conns = connections(&mut p, 1);
+    let (_, port, rcv_nxt) = conns[0];
+    let seg = |seq: u32, payload: &'static [u8]| TcpRepr {
+        src_port: port,
+        dst_port: 80,
+        seq: crate::wire::SeqNum(seq),
+        ack: crate::wire::SeqNum(0),
+        flags: TcpFlags::ACK,
+        window: 1000,
+        urgent: 0,
+        options: TcpOptions::default(),
+        payload,
+    };
+    let far = rcv_nxt.wrapping_add(1 << 30);
+    let mut acks = 0;
+    for _ in 0..100 {
+        p.b.handle_frame(p.now, &frame_to(&p.b, A, &seg(far, b"")));
+        acks += b_output(&mut p);
+    }
+    assert_eq!(acks, 1);
+    assert_eq!(p.b.counters().tcp_oow_ack_limited, 99);
+    let old = rcv_nxt.wrapping_sub(100);
+    for _ in 0..3 {
+        p.b.handle_frame(p.now, &frame_to(&p.b, A, &seg(old, b"stale")));
+        assert_eq!(b_output(&mut p), 1);
+    }
 }

@@ -67,9 +67,9 @@ fn cvt(ret: libc::c_long) -> io::Result<libc::c_long> {
     }
 }
 
-/// Eight random bytes from the kernel (`getrandom(2)`), to seed the stack.
-pub fn getrandom_u64() -> io::Result<u64> {
-    let mut buf = [0u8; 8];
+/// Fills `buf` from the kernel's random source (`getrandom(2)`), to key
+/// and seed the stack.
+pub fn getrandom(buf: &mut [u8]) -> io::Result<()> {
     let mut filled = 0;
     while filled < buf.len() {
         let rest = &mut buf[filled..];
@@ -88,7 +88,7 @@ pub fn getrandom_u64() -> io::Result<u64> {
             Err(e) => return Err(e),
         }
     }
-    Ok(u64::from_ne_bytes(buf))
+    Ok(())
 }
 
 /// Blocks every blockable signal in the calling thread and returns the
@@ -128,8 +128,9 @@ mod tests {
 
     #[test]
     fn getrandom_differs() {
-        let a = getrandom_u64().unwrap();
-        let b = getrandom_u64().unwrap();
+        let (mut a, mut b) = ([0u8; 24], [0u8; 24]);
+        getrandom(&mut a).unwrap();
+        getrandom(&mut b).unwrap();
         assert_ne!(a, b);
     }
 }

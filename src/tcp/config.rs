@@ -71,6 +71,11 @@ pub struct TcpConfig {
     /// this many bytes, which the device cuts at the MSS. 0: no TSO, one
     /// MSS per segment.
     pub tso_max: usize,
+    /// Added to the millisecond clock to make our TSval (RFC 7323 §5.4).
+    /// The stack sets it per connection to a keyed hash of the 4-tuple
+    /// ([`super::isn::ts_offset`]), so that TSvals reveal neither the
+    /// host's uptime nor the ISS, and no two connections share a clock.
+    pub ts_offset: u32,
 }
 
 impl Default for TcpConfig {
@@ -101,6 +106,7 @@ impl Default for TcpConfig {
             rto_max: Duration::from_secs(120),
             max_ooo_ranges: 32,
             tso_max: 0,
+            ts_offset: 0,
         }
     }
 }

@@ -22,11 +22,14 @@
 //! its low 5 bits, as Linux does (see [`ts_encode`]): the peer's window
 //! scale and SACK-permitted, which the peer echoes back in its ACK's TSecr.
 //! Without timestamps a cookie connection has neither window scaling nor
-//! SACK: the SYN-ACK does not offer them.
+//! SACK: the SYN-ACK does not offer them. The TSval's clock is the one the
+//! connection will have: milliseconds plus the offset the stack derives
+//! from the 4-tuple ([`super::isn::ts_offset`]), so the TCB rebuilt from
+//! the cookie goes on from the SYN-ACK's TSval.
 
 use super::FourTuple;
 use super::isn::siphash24;
-use crate::time::Instant;
+use crate::time::{Duration, Instant};
 use crate::wire::SeqNum;
 
 /// The MSS values a cookie can encode, by index (Linux's `msstab`).
@@ -34,6 +37,10 @@ pub const MSS_TABLE: [u16; 4] = [536, 1300, 1440, 1460];
 
 /// Seconds in one period of the cookie clock.
 pub const PERIOD_SECS: u64 = 64;
+
+/// The longest a cookie stays valid: it is accepted in its own period and
+/// the next.
+pub const LIFETIME: Duration = Duration::from_secs(2 * PERIOD_SECS);
 
 fn period(now: Instant) -> u32 {
     (now.total_micros() / 1_000_000 / PERIOD_SECS) as u32

@@ -37,7 +37,7 @@ impl Tcb {
             && let Some((val, _)) = seg.options.timestamps
             && (val.wrapping_sub(self.ts_recent) as i32) < 0
         {
-            self.ack_now = true;
+            self.oow_ack(now, seg);
             return;
         }
 
@@ -47,8 +47,9 @@ impl Tcb {
             let wnd_zero_ack =
                 self.rcv_wnd() == 0 && seg.seq == self.rcv_nxt && f.contains(TcpFlags::ACK);
             if !wnd_zero_ack {
+                // Answered, within RFC 5961 §7's throttle (`challenge.rs`).
                 if !f.contains(TcpFlags::RST) {
-                    self.ack_now = true;
+                    self.oow_ack(now, &seg);
                 }
                 // RFC 9293 §3.10.7.4 eighth: in TIME-WAIT, a retransmitted FIN
                 // is acknowledged and restarts the 2 MSL timeout.
@@ -72,10 +73,10 @@ impl Tcb {
         }
 
         // Second: RST. RFC 5961 §3.2: only an exact match resets; anything
-        // else in the window earns a challenge ACK.
+        // else in the window earns a challenge ACK (rate-limited, §7).
         if f.contains(TcpFlags::RST) {
             if seg.seq != self.rcv_nxt {
-                self.ack_now = true;
+                self.challenge_ack(now);
                 return;
             }
             match self.state {
@@ -108,7 +109,7 @@ impl Tcb {
         // Fourth: SYN in a synchronized state (and SYN-RECEIVED): RFC 5961
         // §4.2, a challenge ACK instead of a reset.
         if f.contains(TcpFlags::SYN) {
-            self.ack_now = true;
+            self.challenge_ack(now);
             return;
         }
 
@@ -134,12 +135,8 @@ impl Tcb {
         // RFC 5961 §5.2: acceptable ACKs lie in
         // [SND.UNA − MAX.SND.WND, SND.NXT]. Beyond SND.NXT: ACK and drop;
         // too old: challenge ACK and drop.
-        if seg.ack.after(self.snd_max) {
-            self.ack_now = true;
-            return;
-        }
-        if seg.ack.before(self.snd_una - self.max_snd_wnd.max(1)) {
-            self.ack_now = true;
+        if seg.ack.after(self.snd_max) || seg.ack.before(self.snd_una - self.max_snd_wnd.max(1)) {
+            self.challenge_ack(now);
             return;
         }
         self.process_ack(now, &seg);

@@ -66,6 +66,22 @@ pub fn isn(secret: [u8; 16], now: Instant, tuple: &FourTuple) -> SeqNum {
     SeqNum(m.wrapping_add(f))
 }
 
+/// The offset added to a connection's millisecond clock to make its TSvals
+/// (RFC 7323 §5.4 recommends a keyed hash of the 4-tuple; Linux's
+/// `secure_tcp_ts_off` hashes the address pair). Fixed for a 4-tuple, so
+/// a new incarnation's TSvals still grow from the old one's (PAWS across
+/// TIME-WAIT, RFC 6191); unrelated across 4-tuples and to the ISN, which
+/// hashes the same tuple under another domain.
+pub fn ts_offset(secret: [u8; 16], tuple: &FourTuple) -> u32 {
+    let mut msg = [0u8; 20];
+    msg[..8].copy_from_slice(b"tsoffset");
+    msg[8..12].copy_from_slice(&tuple.local.ip().octets());
+    msg[12..14].copy_from_slice(&tuple.local.port().to_be_bytes());
+    msg[14..18].copy_from_slice(&tuple.remote.ip().octets());
+    msg[18..].copy_from_slice(&tuple.remote.port().to_be_bytes());
+    siphash24(secret, &msg) as u32
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -16,6 +16,7 @@
 //!   sender's SACK scoreboard for RFC 6675 recovery;
 //! - `timer.rs`, `isn.rs` (RFC 6528), `config.rs`, `info.rs` (`TCP_INFO`).
 
+pub mod challenge;
 mod config;
 pub mod congestion;
 pub mod cookie;

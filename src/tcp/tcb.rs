@@ -138,6 +138,8 @@ pub struct Tcb {
     // --- ACK generation.
     /// Send an ACK on the next poll.
     pub(super) ack_now: bool,
+    /// RFC 5961 §7: the throttle on ACKs to invalid segments.
+    pub(super) ack_throttle: super::challenge::AckThrottle,
     /// Bytes received in order since our last ACK (an ACK goes out once
     /// two full-sized segments' worth is waiting, RFC 5681 §4.2).
     pub(super) rcv_unacked: u32,
@@ -242,6 +244,7 @@ impl Tcb {
             probe_pending: false,
             force_send: false,
             ack_now: false,
+            ack_throttle: Default::default(),
             rcv_unacked: 0,
             quickacks: QUICKACKS,
             rst_pending: None,
@@ -442,10 +445,20 @@ impl Tcb {
         }
     }
 
-    /// Our TSval clock (RFC 7323 §5.4): milliseconds, offset by the ISS so
-    /// that it reveals neither uptime nor a clock shared across connections.
+    /// Our TSval clock (RFC 7323 §5.4): milliseconds plus the
+    /// connection's random offset ([`TcpConfig::ts_offset`]), so that it
+    /// reveals neither uptime nor a clock shared across connections. (The
+    /// ISS is no offset: the SYN carries both, and ISS minus TSval would
+    /// give the clock away.)
     pub(super) fn ts_now(&self, now: Instant) -> u32 {
-        (now.total_millis() as u32).wrapping_add(self.iss.0)
+        (now.total_millis() as u32).wrapping_add(self.config.ts_offset)
+    }
+
+    /// An ICMP error quoting a segment that starts at `seq` may be about
+    /// this connection: `SND.UNA <= seq <= SND.NXT` (RFC 5927 §4.1; Linux's
+    /// `tcp_v4_err` checks the same), with SND.NXT the highest sent.
+    pub fn icmp_seq_acceptable(&self, seq: SeqNum) -> bool {
+        seq.between(self.snd_una, self.snd_max)
     }
 
     /// Sequence number of our FIN (valid once queued).

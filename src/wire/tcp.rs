@@ -841,13 +841,8 @@ mod tests {
 
     #[test]
     fn random_bytes_never_panic() {
-        let mut x: u64 = 0x9e37_79b9_7f4a_7c15;
-        let mut next = || {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            x
-        };
+        let mut rng = crate::rand::Rng::new(0x9e37_79b9_7f4a_7c15);
+        let mut next = || rng.next_u64();
         let mut buf = [0u8; 80];
         for _ in 0..20_000 {
             let len = (next() % 81) as usize;

@@ -189,6 +189,41 @@ fn established_ack_too_old_sends_challenge_ack() {
     recv!(t, to_peer());
 }
 
+/// RFC 5961 §7, in the TCB alone (sans-IO, on `now`): one challenge ACK
+/// per 500 ms per connection; the host's budget, when the stack says it is
+/// spent, stops the next one; the events say which limit held.
+#[test]
+fn challenge_acks_are_throttled_per_connection_and_by_the_host_budget() {
+    use crate::tcp::challenge::{AckEvents, INVALID_RATELIMIT};
+    let mut t = established();
+    let rst = TcpRepr {
+        seq: REMOTE_ISS + 100u32,
+        flags: RST,
+        ..from_peer()
+    };
+    for _ in 0..10 {
+        send!(t, rst);
+        let _ = out_at(&mut t, T0);
+    }
+    let later = T0 + INVALID_RATELIMIT;
+    send!(t, later, rst);
+    recv!(t, at later, to_peer());
+    assert_eq!(
+        t.take_ack_events(),
+        AckEvents {
+            challenge_sent: 2,
+            challenge_limited_conn: 9,
+            ..AckEvents::default()
+        }
+    );
+    let last = later + INVALID_RATELIMIT;
+    t.set_challenge_ack_allowed(false);
+    send!(t, last, rst);
+    assert_eq!(out_at(&mut t, last), None);
+    assert_eq!(t.take_ack_events().challenge_limited_host, 1);
+    assert_eq!(t.state(), State::Established);
+}
+
 #[test]
 fn segment_without_ack_is_dropped() {
     let mut t = established();
@@ -389,7 +424,7 @@ fn paws_drops_old_timestamp() {
 
 #[test]
 fn garbage_segments_never_panic() {
-    let mut r = super::sim::Rng::new(5);
+    let mut r = crate::rand::Rng::new(5);
     for fixture in [
         syn_sent as fn() -> Tcb,
         syn_received,
@@ -401,13 +436,13 @@ fn garbage_segments_never_panic() {
         let mut t = fixture();
         let payload = [0u8; 100];
         for _ in 0..2000 {
-            let x = r.next();
+            let x = r.next_u64();
             let seg = TcpRepr {
                 seq: SeqNum((x >> 32) as u32),
                 ack: SeqNum(x as u32),
-                flags: TcpFlags((r.next() & 0x3f) as u8),
-                window: r.next() as u16,
-                payload: &payload[..(r.next() % 100) as usize],
+                flags: TcpFlags((r.next_u64() & 0x3f) as u8),
+                window: r.next_u64() as u16,
+                payload: &payload[..(r.next_u64() % 100) as usize],
                 ..from_peer()
             };
             send!(t, seg);

@@ -16,6 +16,7 @@ fn connect_sends_syn_with_our_options() {
             timestamps: true,
             sack: true,
             window_scaling: true,
+            ts_offset: 0x5eed_0ff5,
             ..config()
         },
     );
@@ -24,7 +25,8 @@ fn connect_sends_syn_with_our_options() {
     assert_eq!(syn.options.mss, Some(1460));
     assert_eq!(syn.options.window_scale, Some(0)); // 4096 needs no shift
     assert!(syn.options.sack_permitted);
-    assert_eq!(syn.options.timestamps, Some((1000 + LOCAL_ISS.0, 0)));
+    // The clock plus the connection's offset, which is not the ISS.
+    assert_eq!(syn.options.timestamps, Some((1000 + 0x5eed_0ff5, 0)));
     assert_eq!(t.state(), State::SynSent);
     assert_eq!(t.state().to_string(), "SYN-SENT");
     recv_nothing!(t);

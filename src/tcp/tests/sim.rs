@@ -9,6 +9,7 @@
 //! the run is written as a pcap (`LINKTYPE_RAW`, IPv4) in the temp dir.
 
 use crate::device::pcap::{LINKTYPE_RAW, PcapWriter};
+use crate::rand::Rng;
 use crate::tcp::{CongestionAlgo, FourTuple, State, Tcb, TcpConfig, TcpError};
 use crate::time::{Duration, Instant};
 use crate::wire::SeqNum;
@@ -20,26 +21,9 @@ use std::net::{Ipv4Addr, SocketAddrV4};
 const A_ADDR: Ipv4Addr = Ipv4Addr::new(10, 0, 0, 1);
 const B_ADDR: Ipv4Addr = Ipv4Addr::new(10, 0, 0, 2);
 
-/// xorshift64*: small, deterministic, good enough for fault injection.
-pub(crate) struct Rng(u64);
-
-impl Rng {
-    pub(crate) fn new(seed: u64) -> Rng {
-        Rng(seed.wrapping_mul(0x9e37_79b9_7f4a_7c15) | 1)
-    }
-    pub(crate) fn next(&mut self) -> u64 {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
-    }
-    /// True with probability `percent`/100.
-    fn chance(&mut self, per_mille: u64) -> bool {
-        self.next() % 1000 < per_mille
-    }
-    fn below(&mut self, n: u64) -> u64 {
-        if n == 0 { 0 } else { self.next() % n }
-    }
+/// True with probability `per_mille`/1000.
+fn chance(r: &mut Rng, per_mille: u64) -> bool {
+    r.below(1000) < per_mille
 }
 
 /// Faults on the wire, per mille.
@@ -203,7 +187,7 @@ fn tuple(a_to_b: bool) -> FourTuple {
 
 fn pattern(seed: u64, len: usize, salt: u64) -> Vec<u8> {
     let mut r = Rng::new(seed ^ salt);
-    (0..len).map(|_| r.next() as u8).collect()
+    (0..len).map(|_| r.next_u64() as u8).collect()
 }
 
 impl Sim {
@@ -216,7 +200,7 @@ impl Sim {
     ) -> Sim {
         let mut a = Side::new(pattern(seed, len, 0xa));
         let b = Side::new(pattern(seed, len, 0xb));
-        let iss = SeqNum((Rng::new(seed).next() >> 7) as u32);
+        let iss = SeqNum((Rng::new(seed).next_u64() >> 7) as u32);
         a.tcb = Some(Tcb::connect(Instant::ZERO, tuple(true), iss, a_cfg));
         Sim {
             now: Instant::ZERO,
@@ -249,17 +233,17 @@ impl Sim {
             seg.emit(&mut TcpPacket::new_unchecked(&mut bytes[..]), src, dst);
             self.segments += 1;
             self.log.push((self.now, from_a, bytes.clone()));
-            if self.rng.chance(self.faults.loss) {
+            if chance(&mut self.rng, self.faults.loss) {
                 continue;
             }
-            let copies = if self.rng.chance(self.faults.dup) {
+            let copies = if chance(&mut self.rng, self.faults.dup) {
                 2
             } else {
                 1
             };
             for _ in 0..copies {
                 let mut b = bytes.clone();
-                if self.rng.chance(self.faults.corrupt) {
+                if chance(&mut self.rng, self.faults.corrupt) {
                     let i = self.rng.below(b.len() as u64) as usize;
                     // Never 0xff: a single-byte change by less than 0xff
                     // cannot keep the one's complement sum.
@@ -456,11 +440,11 @@ fn config_for(seed: u64, side: u64) -> TcpConfig {
     TcpConfig {
         rcv_buf: bufs[r.below(4) as usize],
         snd_buf: bufs[r.below(3) as usize],
-        window_scaling: !r.chance(200),
-        sack: !r.chance(300),
-        timestamps: !r.chance(300),
-        nodelay: r.chance(300),
-        congestion: if r.chance(500) {
+        window_scaling: !chance(&mut r, 200),
+        sack: !chance(&mut r, 300),
+        timestamps: !chance(&mut r, 300),
+        nodelay: chance(&mut r, 300),
+        congestion: if chance(&mut r, 500) {
             CongestionAlgo::Cubic
         } else {
             CongestionAlgo::NewReno
@@ -468,7 +452,7 @@ fn config_for(seed: u64, side: u64) -> TcpConfig {
         mss: [1460, 1460, 536, 9000][r.below(4) as usize],
         // A third of the TCBs send TSO-sized segments (the wire carries
         // them whole, as one GRO segment would arrive).
-        tso_max: if r.chance(333) { 65000 } else { 0 },
+        tso_max: if chance(&mut r, 333) { 65000 } else { 0 },
         ..TcpConfig::default()
     }
 }
