@@ -628,11 +628,25 @@ impl Tcb {
             self.abort();
             return;
         }
+        if self.state == State::Closed {
+            // Reset or timed out with data unread: nobody will read it now.
+            self.drop_received();
+        }
         self.shutdown_write();
     }
 
+    /// The application let go of the connection: what it has not read is
+    /// dropped, so that a CLOSED connection holds nothing and the stack can
+    /// free it (and its port).
+    fn drop_received(&mut self) {
+        self.rx.discard(self.rx.len());
+        self.assembler.clear();
+        self.rx.release();
+    }
+
     /// Abort (RFC 9293 §3.10.5, `SO_LINGER` 0): RST now if synchronized,
-    /// then CLOSED.
+    /// then CLOSED; "all queued SENDs and RECEIVEs" are flushed, unread
+    /// data too.
     pub fn abort(&mut self) {
         self.app_closed = true;
         if matches!(
@@ -646,6 +660,7 @@ impl Tcb {
             self.rst_pending = Some((self.snd_nxt, true));
         }
         self.tx.discard(self.tx.len());
+        self.drop_received();
         self.set_closed();
     }
 
