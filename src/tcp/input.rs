@@ -491,7 +491,10 @@ impl Tcb {
         let had_holes = !self.assembler.is_empty();
         let written = self.rx.write_unallocated(offset, data);
         if written > 0 && !self.assembler.add(offset as u32, (offset + written) as u32) {
-            // Too many holes: drop it, the peer will send it again.
+            // Too many holes and this one above them all: drop it, the
+            // peer will send it again. Data at RCV.NXT is always taken
+            // (RFC 9293 §3.10.7.4): the assembler prunes its highest
+            // ranges instead, which then stop being SACKed.
             self.ack_now = true;
             return;
         }

@@ -312,6 +312,79 @@ fn out_of_order_data_is_sacked_and_reassembled() {
     assert_eq!(&buf[..6], b"abcdef");
 }
 
+/// RFC 9293 §3.10.7.4: in-window data at RCV.NXT is accepted even when
+/// the out-of-order assembler holds as many ranges as it may; the highest
+/// range is pruned instead (Linux's tcp_prune_ofo_queue), and no longer
+/// SACKed.
+#[test]
+fn in_order_data_is_taken_when_the_assembler_is_full() {
+    let mut t = Tcb::connect(
+        T0,
+        tuple(),
+        LOCAL_ISS,
+        TcpConfig {
+            sack: true,
+            max_ooo_ranges: 2,
+            ..config()
+        },
+    );
+    let _ = out_at(&mut t, T0);
+    send!(
+        t,
+        TcpRepr {
+            options: TcpOptions {
+                sack_permitted: true,
+                ..mss_opt()
+            },
+            ..syn_ack_from_peer()
+        }
+    );
+    let _ = out_at(&mut t, T0);
+    for (off, byte) in [(3u32, b"d"), (7, b"h")] {
+        send!(
+            t,
+            TcpRepr {
+                seq: REMOTE_ISS + 1u32 + off,
+                payload: byte,
+                ..from_peer()
+            }
+        );
+        assert_eq!(out_at(&mut t, T0).unwrap().ack, REMOTE_ISS + 1u32);
+    }
+    // Two ranges held: "ab" at RCV.NXT touches neither.
+    send!(
+        t,
+        TcpRepr {
+            payload: b"ab",
+            ..from_peer()
+        }
+    );
+    let ack = out_at(&mut t, T0).unwrap();
+    assert_eq!(ack.ack, REMOTE_ISS + 3u32);
+    assert_eq!(
+        ack.options.sack_blocks,
+        [
+            Some((REMOTE_ISS + 4u32, REMOTE_ISS + 5u32)),
+            None,
+            None,
+            None
+        ],
+        "the pruned range is no longer SACKed"
+    );
+    send!(
+        t,
+        TcpRepr {
+            seq: REMOTE_ISS + 3u32,
+            payload: b"c",
+            ..from_peer()
+        }
+    );
+    assert_eq!(out_at(&mut t, T0).unwrap().ack, REMOTE_ISS + 5u32);
+    let mut buf = [0u8; 8];
+    assert_eq!(t.recv(&mut buf), Ok(4));
+    assert_eq!(&buf[..4], b"abcd");
+}
+
 #[test]
 fn large_segment_of_64k_is_accepted() {
     let cfg = TcpConfig {
