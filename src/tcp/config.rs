@@ -31,8 +31,13 @@ pub struct TcpConfig {
     pub syn_retries: u32,
     /// SYN-ACK retransmissions before giving up (`tcp_synack_retries`).
     pub synack_retries: u32,
-    /// Data retransmissions before `ETIMEDOUT` (`tcp_retries2`).
+    /// Data retransmissions before `ETIMEDOUT` (`tcp_retries2`); also the
+    /// unanswered zero-window probes a connection survives.
     pub max_retries: u32,
+    /// Unanswered zero-window probes an orphan (closed by the
+    /// application) survives: Linux's `tcp_orphan_retries`, whose default
+    /// 0 means 8.
+    pub orphan_retries: u32,
     /// `TCP_KEEPIDLE`.
     pub keepalive_idle: Duration,
     /// `TCP_KEEPINTVL`.
@@ -85,6 +90,7 @@ impl Default for TcpConfig {
             syn_retries: 6,
             synack_retries: 5,
             max_retries: 15,
+            orphan_retries: 8,
             keepalive_idle: Duration::from_secs(7200),
             keepalive_intvl: Duration::from_secs(75),
             keepalive_cnt: 9,

@@ -285,6 +285,9 @@ impl Tcb {
         if ack.before(self.snd_una) {
             return; // an old duplicate: ignore
         }
+        // The peer is alive: zero-window probes are answered (RFC 1122
+        // §4.2.2.17).
+        self.persist_probes = 0;
         let wnd = u32::from(seg.window) << self.snd_wscale;
         let mss = self.eff_mss();
         let advanced = ack.after(self.snd_una);

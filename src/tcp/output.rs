@@ -345,8 +345,14 @@ impl Tcb {
                     .rto()
                     .checked_mul(1 << backoff)
                     .unwrap_or(self.config.rto_max);
-                self.timers
-                    .set(Timer::Persist, now + t.min(self.config.rto_max));
+                let mut at = now + t.min(self.config.rto_max);
+                let user_timeout = self.config.user_timeout;
+                if !user_timeout.is_zero() {
+                    // Not past the user timeout (Linux's
+                    // tcp_clamp_probe0_to_user_timeout).
+                    at = at.min((self.last_recv + user_timeout).max(now));
+                }
+                self.timers.set(Timer::Persist, at);
             }
         }
         ok.then_some(len)
@@ -517,15 +523,7 @@ impl Tcb {
         for t in self.timers.expire(now) {
             match t {
                 Timer::Retransmit => self.on_retransmit_timeout(now),
-                Timer::Persist => {
-                    if self.snd_wnd == 0 {
-                        self.probe_pending = true;
-                    } else {
-                        // The override timeout of RFC 9293 §3.8.6.2.1.
-                        self.force_send = true;
-                    }
-                    self.persist_backoff = self.persist_backoff.saturating_add(1);
-                }
+                Timer::Persist => self.on_persist_timeout(now),
                 Timer::DelayedAck => {
                     if self.state != State::Closed {
                         self.ack_now = true;
@@ -573,12 +571,23 @@ impl Tcb {
             self.fail(err);
             return;
         }
-        if !handshake && self.snd_wnd == 0 {
+        if !handshake && self.snd_wnd == 0 && !self.app_closed {
             // The peer's window is closed: nothing was lost, it is the
             // persist timer's job (RFC 9293 §3.8.6.1) to probe, and the
-            // data goes again once the window opens.
+            // data goes again once the window opens. The timeout does not
+            // count, but backs off and stays armed (a FIN goes regardless
+            // of the window); a peer silent for twice the largest RTO ends
+            // the connection (Linux's tcp_rtx_probe0_timed_out). An orphan
+            // counts its timeouts as usual.
+            if now.saturating_duration_since(self.last_recv) > self.config.rto_max * 2 {
+                let err = self.soft_error.unwrap_or(TcpError::TimedOut);
+                self.fail(err);
+                return;
+            }
             self.retransmits -= 1;
             self.snd_nxt = self.snd_una;
+            self.rtt.back_off();
+            self.timers.set(Timer::Retransmit, now + self.rtt.rto());
             return;
         }
         if handshake {
@@ -606,6 +615,38 @@ impl Tcb {
             next = next.min(self.progress_at + user_timeout);
         }
         self.timers.set(Timer::Retransmit, next);
+    }
+
+    /// The persist timer (RFC 9293 §3.8.6.1): a zero-window probe, or with
+    /// the window open, the override timeout of §3.8.6.2.1.
+    ///
+    /// RFC 1122 §4.2.2.17 keeps a connection open while the receiver
+    /// answers the probes, not while it is silent. As Linux's
+    /// `tcp_probe_timer`: `max_retries` probes unanswered in a row
+    /// (`tcp_retries2`), `orphan_retries` for a connection the
+    /// application closed, or the user timeout (RFC 5482) since the last
+    /// segment from the peer, and the connection fails with `ETIMEDOUT`.
+    fn on_persist_timeout(&mut self, now: Instant) {
+        self.persist_backoff = self.persist_backoff.saturating_add(1);
+        if self.snd_wnd != 0 {
+            self.force_send = true;
+            return;
+        }
+        let max_probes = if self.app_closed {
+            self.config.orphan_retries
+        } else {
+            self.config.max_retries
+        };
+        let user_timeout = self.config.user_timeout;
+        if self.persist_probes >= max_probes
+            || (!user_timeout.is_zero() && now >= self.last_recv + user_timeout)
+        {
+            let err = self.soft_error.unwrap_or(TcpError::TimedOut);
+            self.fail(err);
+            return;
+        }
+        self.persist_probes += 1;
+        self.probe_pending = true;
     }
 
     /// RFC 1122 §4.2.3.6: after `keepalive_idle` of silence, probe every

@@ -130,6 +130,9 @@ pub struct Tcb {
     pub(super) total_retrans: u32,
     /// Persist (zero-window probe) backoff count.
     pub(super) persist_backoff: u32,
+    /// Zero-window probes sent since the last acceptable ACK (Linux's
+    /// `icsk_probes_out`).
+    pub(super) persist_probes: u32,
     /// Send a zero-window probe on the next poll.
     pub(super) probe_pending: bool,
     /// Ignore SWS and Nagle once: the persist timer fired with a window open.
@@ -239,6 +242,7 @@ impl Tcb {
             retransmits: 0,
             total_retrans: 0,
             persist_backoff: 0,
+            persist_probes: 0,
             probe_pending: false,
             force_send: false,
             ack_now: false,
