@@ -31,11 +31,14 @@ impl Tcb {
             return;
         }
 
-        // RFC 7323 §5.3 R1: PAWS, before the window check.
+        // RFC 7323 §5.3 R1: PAWS, before the window check; skipped once
+        // TS.Recent is over 24 days old (§5.5), so that the segment is
+        // taken and TS.Recent set again from it (§4.3 below).
         if self.ts_ok
             && !f.contains(TcpFlags::RST)
             && let Some((val, _)) = seg.options.timestamps
             && (val.wrapping_sub(self.ts_recent) as i32) < 0
+            && now < self.ts_recent_at + super::tcb::PAWS_IDLE
         {
             self.ack_now = true;
             return;
@@ -167,6 +170,7 @@ impl Tcb {
             && seg.seq.before_eq(self.last_ack_sent)
         {
             self.ts_recent = val;
+            self.ts_recent_at = now;
         }
 
         // Seventh: text.
@@ -230,6 +234,7 @@ impl Tcb {
         }
         self.take_syn(seg);
         self.last_recv = now;
+        self.ts_recent_at = now;
         if has_ack {
             self.rtt_sample(now, seg);
             self.snd_una = seg.ack;

@@ -22,6 +22,10 @@ use crate::wire::tcp::{TcpFlags, TcpOptions, TcpRepr};
 /// RFC 9293 §3.7.1: the MSS to assume when the peer sends no MSS option.
 pub const DEFAULT_MSS: u16 = 536;
 
+/// RFC 7323 §5.5: a TS.Recent older than 24 days is invalid (the peer's
+/// timestamp clock may have moved more than 2^31 ticks since).
+pub(super) const PAWS_IDLE: Duration = Duration::from_secs(24 * 24 * 3600);
+
 /// Segments acknowledged at once at the start of a connection ("quick ACK"
 /// mode, like Linux's `TCP_MAX_QUICKACKS`).
 pub(super) const QUICKACKS: u32 = 16;
@@ -89,6 +93,9 @@ pub struct Tcb {
     pub(super) ts_ok: bool,
     /// TS.Recent (RFC 7323 §4.3).
     pub(super) ts_recent: u32,
+    /// When TS.Recent was last set (Linux's `ts_recent_stamp`): after
+    /// [`PAWS_IDLE`] it is no longer valid (RFC 7323 §5.5).
+    pub(super) ts_recent_at: Instant,
     /// Last ACK we sent (RFC 7323 §4.3's Last.ACK.sent).
     pub(super) last_ack_sent: SeqNum,
 
@@ -224,6 +231,7 @@ impl Tcb {
             sack_ok: false,
             ts_ok: false,
             ts_recent: 0,
+            ts_recent_at: now,
             last_ack_sent: SeqNum(0),
             rtt: RttEstimator::new(config.rto_initial, config.rto_min, config.rto_max),
             rtt_seq: None,

@@ -2,6 +2,7 @@
 
 use super::harness::*;
 use crate::tcp::*;
+use crate::time::Duration;
 use crate::wire::SeqNum;
 use crate::wire::tcp::{TcpFlags, TcpOptions, TcpRepr};
 
@@ -458,6 +459,84 @@ fn paws_drops_old_timestamp() {
         }
     );
     assert_eq!(t.recv_queue_len(), 3);
+}
+
+/// RFC 7323 §5.5: after more than 24 days idle, TS.Recent is invalid. The
+/// peer's millisecond clock has moved past 2^31 since, so its timestamps
+/// look older than TS.Recent; without the rule every segment is dropped.
+#[test]
+fn paws_forgets_ts_recent_after_24_days_idle() {
+    let cfg = TcpConfig {
+        timestamps: true,
+        ..config()
+    };
+    let mut t = Tcb::connect(T0, tuple(), LOCAL_ISS, cfg);
+    let _ = out_at(&mut t, T0);
+    send!(
+        t,
+        TcpRepr {
+            options: TcpOptions {
+                timestamps: Some((500, 1000)),
+                ..mss_opt()
+            },
+            ..syn_ack_from_peer()
+        }
+    );
+    let _ = out_at(&mut t, T0);
+    let idle = Duration::from_secs(25 * 24 * 3600);
+    let later = T0 + idle;
+    let val = 500u32.wrapping_add(idle.as_millis() as u32);
+    assert!((val.wrapping_sub(500) as i32) < 0, "looks older");
+    // Within 24 days the same timestamp is still refused.
+    send!(
+        t,
+        T0 + Duration::from_secs(23 * 24 * 3600),
+        TcpRepr {
+            options: TcpOptions {
+                timestamps: Some((val, 1000)),
+                ..TcpOptions::default()
+            },
+            payload: b"early",
+            ..from_peer()
+        }
+    );
+    assert_eq!(t.recv_queue_len(), 0);
+    let _ = out_at(&mut t, T0);
+    send!(
+        t,
+        later,
+        TcpRepr {
+            options: TcpOptions {
+                timestamps: Some((val, 1000)),
+                ..TcpOptions::default()
+            },
+            payload: b"hello",
+            ..from_peer()
+        }
+    );
+    assert_eq!(t.recv_queue_len(), 5);
+    let ack = out_at(&mut t, later).unwrap();
+    assert_eq!(ack.ack, REMOTE_ISS + 6u32);
+    assert_eq!(
+        ack.options.timestamps.map(|x| x.1),
+        Some(val),
+        "TS.Recent reset"
+    );
+    // And the next segment from the new clock passes PAWS as usual.
+    send!(
+        t,
+        later,
+        TcpRepr {
+            seq: REMOTE_ISS + 6u32,
+            options: TcpOptions {
+                timestamps: Some((val + 10, 1000)),
+                ..TcpOptions::default()
+            },
+            payload: b"!",
+            ..from_peer()
+        }
+    );
+    assert_eq!(t.recv_queue_len(), 6);
 }
 
 #[test]
