@@ -880,3 +880,33 @@ fn closed_listener_frees_unaccepted_children_holding_data() {
         Ok(())
     );
 }
+
+/// A listener closed while a connection is half open (its ACK held back by
+/// TCP_DEFER_ACCEPT, the client established in its own view): the RST is
+/// `<SEQ=SND.NXT><CTL=RST>` without ACK (RFC 9293 §3.10.5), at the sequence
+/// number the client expects, and the client is reset.
+#[test]
+fn closed_listener_resets_half_open_children_without_ack() {
+    use crate::stack::socket::defer_accept_retrans;
+    let mut p = Pair::new();
+    let l = p.b.socket();
+    p.b.set_options(l, |o| o.defer_accept = defer_accept_retrans(5))
+        .unwrap();
+    p.b.bind(l, SocketAddrV4::new(Ipv4Addr::UNSPECIFIED, 80))
+        .unwrap();
+    p.b.listen(l, 16).unwrap();
+    let c = p.a.socket();
+    let _ = p.a.connect(p.now, c, SocketAddrV4::new(B, 80));
+    p.run_until(Duration::from_millis(500), |_| false);
+    assert_eq!(p.a.state(c), Ok(State::Established));
+    assert_eq!(p.b.listener_queues(l).unwrap().0, 1, "half open");
+    let before = p.b_to_a.len();
+    p.b.close(l);
+    p.exchange();
+    let sent = tcp_segments_seen(&p.b_to_a[before..]);
+    assert_eq!(sent.len(), 1, "{sent:?}");
+    assert_eq!(sent[0].0, "[R]");
+    assert_eq!(p.a.state(c), Ok(State::Closed));
+    assert_eq!(p.a.take_error(c), Ok(Some(SocketError::ConnectionReset)));
+    assert!(p.b.socket_list().is_empty(), "{:?}", p.b.socket_list());
+}

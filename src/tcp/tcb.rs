@@ -658,9 +658,14 @@ impl Tcb {
 
     /// Abort (RFC 9293 §3.10.5, `SO_LINGER` 0): RST now if synchronized,
     /// then CLOSED; "all queued SENDs and RECEIVEs" are flushed, unread
-    /// data too.
+    /// data too. From SYN-RECEIVED (a listener closed with a half-open
+    /// connection) the RST is the RFC's `<SEQ=SND.NXT><CTL=RST>`, without
+    /// ACK, the form Linux answers the peer's ACK with once the request is
+    /// gone; from the other states it carries an ACK, as Linux's active
+    /// resets do.
     pub fn abort(&mut self) {
         self.app_closed = true;
+        let with_ack = self.state != State::SynReceived;
         if matches!(
             self.state,
             State::SynReceived
@@ -669,7 +674,7 @@ impl Tcb {
                 | State::FinWait2
                 | State::CloseWait
         ) {
-            self.rst_pending = Some((self.snd_nxt, true));
+            self.rst_pending = Some((self.snd_nxt, with_ack));
         }
         self.tx.discard(self.tx.len());
         self.drop_received();

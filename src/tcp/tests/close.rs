@@ -46,6 +46,21 @@ fn established_abort_sends_rst() {
     assert!(t.is_reapable());
 }
 
+/// RFC 9293 §3.10.5: ABORT in SYN-RECEIVED sends `<SEQ=SND.NXT><CTL=RST>`,
+/// no ACK bit (a listener closed while a handshake is half done).
+#[test]
+fn syn_received_abort_sends_rst_without_ack() {
+    let mut t = syn_received();
+    t.abort();
+    assert_eq!(t.state(), State::Closed);
+    let rst = out_at(&mut t, T0).unwrap();
+    assert_eq!(
+        (rst.seq, rst.ack, rst.flags),
+        (LOCAL_ISS + 1u32, SeqNum(0), RST)
+    );
+    assert!(t.is_reapable());
+}
+
 #[test]
 fn close_with_unread_data_sends_rst() {
     let mut t = established();
