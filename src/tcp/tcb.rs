@@ -674,7 +674,10 @@ impl Tcb {
                 | State::FinWait2
                 | State::CloseWait
         ) {
-            self.rst_pending = Some((self.snd_nxt, with_ack));
+            // SND.NXT as the peer knows it: the highest sent, not where a
+            // go-back-N rewind left SND.NXT, which a peer that received
+            // the data would find left of its window and ignore.
+            self.rst_pending = Some((self.snd_max, with_ack));
         }
         self.tx.discard(self.tx.len());
         self.drop_received();

@@ -61,6 +61,22 @@ fn syn_received_abort_sends_rst_without_ack() {
     assert!(t.is_reapable());
 }
 
+/// After a timeout rewound SND.NXT for go-back-N, the abort's RST takes
+/// the highest sequence number sent: the peer may have received the data,
+/// and a RST behind its RCV.NXT would be ignored.
+#[test]
+fn abort_after_a_rewind_uses_the_highest_sequence_sent() {
+    let mut t = established();
+    t.send(b"data").unwrap();
+    assert_eq!(out_at(&mut t, T0).unwrap().payload, b"data");
+    let at = t.poll_timeout().unwrap();
+    t.handle_timeout(at);
+    assert_eq!(t.seq_vars().1, LOCAL_ISS + 1u32, "rewound");
+    t.abort();
+    let rst = out_at(&mut t, at).unwrap();
+    assert_eq!((rst.seq, rst.flags), (LOCAL_ISS + 5u32, RST | ACK));
+}
+
 #[test]
 fn close_with_unread_data_sends_rst() {
     let mut t = established();
