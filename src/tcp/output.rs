@@ -510,10 +510,21 @@ impl Tcb {
         } else {
             room.max(offered.min(room))
         };
-        let field = (wnd >> self.rcv_wscale).min(0xffff);
+        // The scaled field (RFC 7323 §2.3) is rounded up, as Linux's
+        // tcp_select_window aligns it: rounding down would put the right
+        // edge left of what was offered. The buffer grows by the few bytes
+        // (less than 2^scale) this offers past the room, so that they are
+        // taken when they come.
+        let field = wnd.div_ceil(1 << self.rcv_wscale).min(0xffff);
         let new_edge = self.rcv_nxt + (field << self.rcv_wscale);
         if new_edge.after(self.rcv_adv) {
             self.rcv_adv = new_edge;
+        }
+        if self.rcv_adv.after(self.rcv_nxt) {
+            let need = self.rx.len() + self.rcv_adv.since(self.rcv_nxt) as usize;
+            if need > self.rx.capacity() {
+                self.rx.resize(need);
+            }
         }
         field as u16
     }

@@ -713,6 +713,69 @@ fn window_scale_is_negotiated_and_applied() {
     assert_eq!(t.info().snd_wnd, 4000);
 }
 
+/// With window scaling, the field is rounded up (Linux's tcp_select_window):
+/// rounding down would move the right edge left of what was offered
+/// (RFC 7323 §2.4), and the peer could have sent up to it already. All
+/// that is offered is then taken.
+#[test]
+fn scaled_window_never_moves_the_right_edge_left() {
+    let cfg = TcpConfig {
+        rcv_buf: 1 << 18,
+        window_scaling: true,
+        ..config()
+    };
+    let mut t = Tcb::connect(T0, tuple(), LOCAL_ISS, cfg);
+    let syn = out_at(&mut t, T0).unwrap();
+    assert_eq!(syn.options.window_scale, Some(3));
+    send!(
+        t,
+        TcpRepr {
+            options: TcpOptions {
+                window_scale: Some(0),
+                ..mss_opt()
+            },
+            ..syn_ack_from_peer()
+        }
+    );
+    let ack = out_at(&mut t, T0).unwrap();
+    let mut edge = REMOTE_ISS + 1u32 + (u32::from(ack.window) << 3);
+    assert_eq!(edge, REMOTE_ISS + 1u32 + (1u32 << 18));
+    let mut seq = REMOTE_ISS + 1u32;
+    for len in [1001usize, 3, 65535, 65535, 65535] {
+        let data = vec![5u8; len];
+        send!(
+            t,
+            TcpRepr {
+                seq,
+                payload: &data,
+                ..from_peer()
+            }
+        );
+        seq += len;
+        let ack = out_at(&mut t, T0).unwrap();
+        assert_eq!(ack.ack, seq, "taken whole");
+        let new_edge = ack.ack + (u32::from(ack.window) << 3);
+        assert!(
+            !new_edge.before(edge),
+            "right edge moved left: {new_edge:?} < {edge:?}"
+        );
+        edge = new_edge;
+    }
+    // The rest of the offer, to the last byte, is taken too.
+    let rest = vec![6u8; edge.since(seq) as usize];
+    send!(
+        t,
+        TcpRepr {
+            seq,
+            payload: &rest,
+            ..from_peer()
+        }
+    );
+    let ack = out_at(&mut t, T0).unwrap();
+    assert_eq!(ack.ack, edge);
+    assert_eq!(ack.window, 0);
+}
+
 /// RFC 7661 §4.1 (Linux's tcp_is_cwnd_limited): an application-limited
 /// sender, one segment at a time, must not grow its window with every ACK,
 /// or it would burst a huge window when data finally comes.
