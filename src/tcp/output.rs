@@ -661,13 +661,27 @@ impl Tcb {
     }
 
     /// RFC 1122 §4.2.3.6: after `keepalive_idle` of silence, probe every
-    /// `keepalive_intvl`; `keepalive_cnt` unanswered probes end it.
+    /// `keepalive_intvl`; `keepalive_cnt` unanswered probes end it. In
+    /// every synchronized state but TIME-WAIT, as Linux's
+    /// tcp_keepalive_timer: a half-closed connection in FIN-WAIT-2 waits
+    /// on a peer that may be gone (while our FIN is unacknowledged, the
+    /// retransmission timer watches instead).
     fn on_keepalive_timeout(&mut self, now: Instant) {
-        if !self.keepalive || !matches!(self.state, State::Established | State::CloseWait) {
+        if !self.keepalive
+            || !matches!(
+                self.state,
+                State::Established
+                    | State::CloseWait
+                    | State::FinWait1
+                    | State::FinWait2
+                    | State::Closing
+                    | State::LastAck
+            )
+        {
             return;
         }
         if self.flight() > 0 || !self.tx.is_empty() {
-            // The retransmission timer watches this connection.
+            // The retransmission or persist timer watches this connection.
             self.timers
                 .set(Timer::Keepalive, now + self.config.keepalive_idle);
             return;

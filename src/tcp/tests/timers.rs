@@ -648,3 +648,34 @@ fn fin_behind_a_silent_zero_window_ends() {
     assert!(end - T0 <= Duration::from_secs(480), "ended at {end:?}");
     assert_eq!(t.take_error(), Some(TcpError::TimedOut));
 }
+
+/// Keepalive goes on in FIN-WAIT-2 (Linux probes there): after
+/// `shutdown(SHUT_WR)` the connection waits on the peer's FIN, and a peer
+/// that vanished is found out.
+#[test]
+fn keepalive_probes_in_fin_wait_2() {
+    let mut t = established();
+    t.set_keepalive_timing(Duration::from_secs(10), Duration::from_secs(2), 3);
+    t.set_keepalive(true);
+    t.shutdown_write();
+    assert_eq!(out_at(&mut t, T0).unwrap().flags, FIN | ACK);
+    send!(
+        t,
+        TcpRepr {
+            ack: LOCAL_ISS + 2u32,
+            ..from_peer()
+        }
+    );
+    assert_eq!(t.state(), State::FinWait2);
+    let at = t.poll_timeout().expect("keepalive armed");
+    assert_eq!(at, T0 + Duration::from_secs(10));
+    t.handle_timeout(at);
+    recv!(t, at at, TcpRepr { seq: LOCAL_ISS + 1u32, ..to_peer() });
+    for _ in 0..3 {
+        let at = t.poll_timeout().expect("keepalive armed");
+        t.handle_timeout(at);
+        let _ = out_at(&mut t, at);
+    }
+    assert_eq!(t.state(), State::Closed);
+    assert_eq!(t.take_error(), Some(TcpError::TimedOut));
+}
