@@ -151,8 +151,15 @@ impl Tcb {
             State::FinWait1 if self.fin_acked() => {
                 self.state = State::FinWait2;
                 if self.app_closed {
-                    // Linux's tcp_fin_timeout for orphaned sockets.
-                    self.timers.set(Timer::Close, now + self.config.time_wait);
+                    if self.config.linger2 < 0 {
+                        // TCP_LINGER2 negative: the orphan ends here, quietly
+                        // (Linux's tcp_rcv_state_process).
+                        self.set_closed();
+                        return;
+                    }
+                    // Linux's tcp_fin_timeout (or TCP_LINGER2) for orphans.
+                    self.timers
+                        .set(Timer::Close, now + self.fin_wait2_timeout());
                 }
             }
             State::Closing if self.fin_acked() => self.enter_time_wait(now),

@@ -81,6 +81,12 @@ impl Tcb {
         self.config.user_timeout = timeout;
     }
 
+    /// `TCP_LINGER2`: see [`TcpConfig::linger2`]. Takes effect at the next
+    /// `close` (or entry into FIN-WAIT-2).
+    pub fn set_linger2(&mut self, secs: i32) {
+        self.config.linger2 = secs;
+    }
+
     /// `TCP_NOTSENT_LOWAT`: see [`TcpConfig::notsent_lowat`].
     pub fn set_notsent_lowat(&mut self, bytes: u32) {
         self.config.notsent_lowat = bytes;

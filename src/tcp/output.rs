@@ -39,8 +39,10 @@ impl Tcb {
         }
         if self.state == State::FinWait2 && self.app_closed && !self.timers.is_armed(Timer::Close) {
             // close() after shutdown(): the orphan's FIN-WAIT-2 is bounded
-            // (Linux's tcp_fin_timeout); close() has no clock, so arm here.
-            self.timers.set(Timer::Close, now + self.config.time_wait);
+            // (Linux's tcp_fin_timeout, or TCP_LINGER2); close() has no
+            // clock, so arm here.
+            self.timers
+                .set(Timer::Close, now + self.fin_wait2_timeout());
         }
         match self.state {
             State::Closed | State::Listen => return None,

@@ -644,7 +644,25 @@ impl Tcb {
             // Reset or timed out with data unread: nobody will read it now.
             self.drop_received();
         }
+        if self.state == State::FinWait2 && self.config.linger2 < 0 {
+            // TCP_LINGER2 negative: no orphan waits in FIN-WAIT-2; Linux's
+            // tcp_close resets the connection.
+            self.abort();
+            return;
+        }
         self.shutdown_write();
+    }
+
+    /// How long an orphan waits in FIN-WAIT-2 for the peer's FIN (Linux's
+    /// `tcp_fin_time`): `TCP_LINGER2`'s time, or `time_wait` by default,
+    /// and never less than 3.5 RTO.
+    pub(super) fn fin_wait2_timeout(&self) -> Duration {
+        let t = match u64::try_from(self.config.linger2) {
+            Ok(secs) if secs > 0 => Duration::from_secs(secs),
+            _ => self.config.time_wait,
+        };
+        let rto = self.rtt.rto();
+        t.max(rto * 4 - rto / 2)
     }
 
     /// The application let go of the connection: what it has not read is

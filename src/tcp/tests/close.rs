@@ -319,3 +319,73 @@ fn orphaned_fin_wait_2_times_out() {
     t.handle_timeout(at);
     assert_eq!(t.state(), State::Closed);
 }
+
+/// TCP_LINGER2 sets how long an orphan waits in FIN-WAIT-2 (Linux's
+/// tcp_fin_time): the default is tcp_fin_timeout (60 s here, as TIME-WAIT).
+#[test]
+fn linger2_sets_the_orphans_fin_wait_2_timeout() {
+    for (linger2, wait) in [(0, 60), (5, 5), (90, 90)] {
+        let mut t = established();
+        t.set_linger2(linger2);
+        t.close();
+        assert_eq!(out_at(&mut t, T0).unwrap().flags, FIN | ACK);
+        send!(
+            t,
+            TcpRepr {
+                ack: LOCAL_ISS + 2u32,
+                ..from_peer()
+            }
+        );
+        assert_eq!(t.state(), State::FinWait2);
+        let at = t.poll_timeout().unwrap();
+        assert_eq!(at, T0 + Duration::from_secs(wait), "TCP_LINGER2 {linger2}");
+        t.handle_timeout(at);
+        assert_eq!(t.state(), State::Closed);
+        assert!(t.is_reapable());
+    }
+}
+
+/// A negative TCP_LINGER2: no orphan waits in FIN-WAIT-2. One reaching it
+/// ends quietly (Linux's tcp_rcv_state_process), and `close` of a
+/// connection already there resets it (Linux's tcp_close).
+#[test]
+fn negative_linger2_ends_fin_wait_2_at_once() {
+    let mut t = established();
+    t.set_linger2(-1);
+    t.close();
+    assert_eq!(out_at(&mut t, T0).unwrap().flags, FIN | ACK);
+    send!(
+        t,
+        TcpRepr {
+            ack: LOCAL_ISS + 2u32,
+            ..from_peer()
+        }
+    );
+    assert_eq!(t.state(), State::Closed);
+    recv_nothing!(t);
+    assert!(t.is_reapable());
+
+    let mut t = established();
+    t.set_linger2(-1);
+    t.shutdown_write();
+    assert_eq!(out_at(&mut t, T0).unwrap().flags, FIN | ACK);
+    send!(
+        t,
+        TcpRepr {
+            ack: LOCAL_ISS + 2u32,
+            ..from_peer()
+        }
+    );
+    assert_eq!(t.state(), State::FinWait2, "not an orphan: it waits");
+    t.close();
+    assert_eq!(t.state(), State::Closed);
+    recv!(
+        t,
+        TcpRepr {
+            seq: LOCAL_ISS + 2u32,
+            flags: RST | ACK,
+            window: 0,
+            ..to_peer()
+        }
+    );
+}
