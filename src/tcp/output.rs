@@ -650,8 +650,21 @@ impl Tcb {
         } else {
             self.config.max_retries
         };
+        // Nor is an orphan kept forever by a peer that answers but never
+        // opens its window: once the probe interval has reached its
+        // ceiling, `orphan_retries` backoffs end it (the "alive" test of
+        // tcp_probe_timer).
+        let interval = self
+            .rtt
+            .rto()
+            .checked_mul(1 << self.persist_backoff.min(16))
+            .unwrap_or(self.config.rto_max);
+        let orphan_spent = self.app_closed
+            && interval >= self.config.rto_max
+            && self.persist_backoff >= max_probes;
         let user_timeout = self.config.user_timeout;
         if self.persist_probes >= max_probes
+            || orphan_spent
             || (!user_timeout.is_zero() && now >= self.last_recv + user_timeout)
         {
             let err = self.soft_error.unwrap_or(TcpError::TimedOut);

@@ -679,3 +679,32 @@ fn keepalive_probes_in_fin_wait_2() {
     assert_eq!(t.state(), State::Closed);
     assert_eq!(t.take_error(), Some(TcpError::TimedOut));
 }
+
+/// An orphan behind a zero window the peer keeps answering is not kept
+/// forever either: once the probes are spaced by the largest interval,
+/// tcp_orphan_retries backoffs end it (Linux's tcp_probe_timer).
+#[test]
+fn orphan_behind_an_answered_zero_window_ends() {
+    let mut t = behind_zero_window();
+    t.close();
+    assert_eq!(t.state(), State::FinWait1);
+    let mut probes = 0;
+    while t.state() != State::Closed && probes < 100 {
+        let now = t.poll_timeout().unwrap();
+        t.handle_timeout(now);
+        while out_at(&mut t, now).is_some() {
+            probes += 1;
+            send!(
+                t,
+                now,
+                TcpRepr {
+                    window: 0,
+                    ..from_peer()
+                }
+            );
+        }
+    }
+    assert_eq!(t.state(), State::Closed, "after {probes} answered probes");
+    assert!(probes >= 8, "{probes}");
+    assert_eq!(t.take_error(), Some(TcpError::TimedOut));
+}
