@@ -461,6 +461,9 @@ static void case_sockopts(void)
         {IPPROTO_TCP, TCP_NOTSENT_LOWAT, 0, 16384, 16384, "TCP_NOTSENT_LOWAT"},
         {IPPROTO_IP, IP_TOS, 0, 0xb9, 0xb8, "IP_TOS (ECN bits cleared)"},
         {IPPROTO_TCP, TCP_FASTOPEN, 0, 16, 16, "TCP_FASTOPEN"},
+        /* The orphan's FIN-WAIT-2 time; the default reads back as
+         * tcp_fin_timeout (60). */
+        {IPPROTO_TCP, TCP_LINGER2, 60, 30, 30, "TCP_LINGER2"},
     };
     for (size_t i = 0; i < sizeof rt / sizeof rt[0]; i++) {
         v = -1;
@@ -478,6 +481,19 @@ static void case_sockopts(void)
     errno = 0;
     r = NET(setsockopt)(fd, IPPROTO_TCP, TCP_USER_TIMEOUT, &neg, sizeof neg);
     CHECK_ERR("setsockopt(TCP_USER_TIMEOUT, -1)", r, errno, EINVAL);
+    /* TCP_LINGER2 as Linux keeps it: above 120 s capped, negative is -1
+     * (close in FIN-WAIT-2 resets), 0 the default again. */
+    static const struct {
+        int set, want;
+    } l2[] = {{200, 120}, {-5, -1}, {0, 60}};
+    for (size_t i = 0; i < sizeof l2 / sizeof l2[0]; i++) {
+        CHECK(NET(setsockopt)(fd, IPPROTO_TCP, TCP_LINGER2, &l2[i].set, sizeof(int)) == 0,
+              "setsockopt(TCP_LINGER2, %d): %s", l2[i].set, ERRNAME(errno));
+        v = 0;
+        len = sizeof v;
+        CHECK(NET(getsockopt)(fd, IPPROTO_TCP, TCP_LINGER2, &v, &len) == 0 && v == l2[i].want,
+              "TCP_LINGER2 %d reads back %d, want %d", l2[i].set, v, l2[i].want);
+    }
     NET(close)(fd);
 
     /* TCP_QUICKACK on a connection: on until turned off, then off. */

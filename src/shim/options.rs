@@ -271,6 +271,12 @@ fn setsockopt_ours(
             }
             set_opts(fd, |o| o.user_timeout_ms = ms as u32)
         }
+        (libc::IPPROTO_TCP, libc::TCP_LINGER2) => {
+            // Linux: negative is -1, above TCP_FIN_TIMEOUT_MAX (120 s) is
+            // capped.
+            let v = int()?.clamp(-1, 120);
+            set_opts(fd, |o| o.linger2 = v)
+        }
         (libc::IPPROTO_TCP, libc::TCP_NOTSENT_LOWAT) => {
             let v = int()? as u32;
             set_opts(fd, |o| o.notsent_lowat = v)
@@ -397,6 +403,9 @@ fn getsockopt_value(sock: &OpenSocket, level: c_int, name: c_int) -> Errno<Value
         }
         (libc::IPPROTO_TCP, libc::TCP_USER_TIMEOUT) => Ok(Value::Int(o.user_timeout_ms as c_int)),
         (libc::IPPROTO_TCP, libc::TCP_NOTSENT_LOWAT) => Ok(Value::Int(o.notsent_lowat as c_int)),
+        // 0 reads back as tcp_fin_timeout, as Linux's do_tcp_getsockopt.
+        (libc::IPPROTO_TCP, libc::TCP_LINGER2) if o.linger2 == 0 => secs(defaults.time_wait),
+        (libc::IPPROTO_TCP, libc::TCP_LINGER2) => Ok(Value::Int(o.linger2)),
         (libc::IPPROTO_TCP, libc::TCP_QUICKACK) => b(st.quickack(h).map_err(errno_of)?),
         (libc::IPPROTO_TCP, TCP_DEFER_ACCEPT) => Ok(Value::Int(defer_accept_secs(o.defer_accept))),
         (libc::IPPROTO_TCP, TCP_FASTOPEN) => Ok(Value::Int(o.fastopen_qlen as c_int)),

@@ -518,6 +518,7 @@ fn apply_live_options(tcb: &mut Tcb, o: &SocketOptions) {
         tcb.set_congestion(a);
     }
     tcb.set_user_timeout(Duration::from_millis(u64::from(o.user_timeout_ms)));
+    tcb.set_linger2(o.linger2);
     tcb.set_notsent_lowat(if o.notsent_lowat == 0 {
         u32::MAX
     } else {

@@ -164,6 +164,9 @@ pub struct SocketOptions {
     pub congestion: Option<CongestionAlgo>,
     /// `TCP_USER_TIMEOUT` in milliseconds (0: off).
     pub user_timeout_ms: u32,
+    /// `TCP_LINGER2` in seconds, as Linux keeps it (0: the default,
+    /// negative: reset): see [`crate::tcp::TcpConfig::linger2`].
+    pub linger2: i32,
     /// `TCP_NOTSENT_LOWAT` in bytes (0: no limit, as Linux reads it).
     pub notsent_lowat: u32,
     /// `TCP_DEFER_ACCEPT` on a listener, as Linux keeps it: the number of
@@ -209,6 +212,7 @@ impl SocketOptions {
             c.congestion = a;
         }
         c.user_timeout = Duration::from_millis(u64::from(self.user_timeout_ms));
+        c.linger2 = self.linger2;
         // A deferred handshake lives as long as the deferral (Linux's
         // syn_ack_recalc).
         c.synack_retries = c.synack_retries.max(u32::from(self.defer_accept));

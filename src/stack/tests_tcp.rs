@@ -1151,4 +1151,116 @@ fn acks_to_out_of_window_segments_are_limited_per_connection() {
         p.b.handle_frame(p.now, &frame_to(&p.b, A, &seg(old, b"stale")));
         assert_eq!(b_output(&mut p), 1);
     }
+/// Connects A to B's listener on `port` and accepts; returns (client,
+/// server) handles.
+fn connected_pair(p: &mut Pair, l: SocketHandle, port: u16) -> (SocketHandle, SocketHandle) {
+    let c = p.a.socket();
+    let _ = p.a.connect(p.now, c, SocketAddrV4::new(B, port));
+    p.run_until(Duration::from_secs(5), |p| {
+        p.b.readiness(l).unwrap().readable
+    });
+    let (s, _) = p.b.accept(l).unwrap();
+    (c, s)
+}
+
+/// Closing with the server's greeting unread (RFC 2525 §2.17: RST) frees
+/// the connection and its ephemeral port: a client that does it in a loop
+/// must not run out of ports.
+#[test]
+fn closed_with_unread_data_is_reaped_and_frees_its_port() {
+    let mut p = Pair::new();
+    let l = listen(&mut p.b, 80, 16);
+    let (c, s) = connected_pair(&mut p, l, 80);
+    let port = p.a.local_addr(c).unwrap().port();
+    p.b.send(s, b"220 hello\r\n").unwrap();
+    p.exchange();
+    assert_eq!(p.a.recv_queue_len(c).unwrap(), 11);
+    p.a.close(c);
+    p.exchange();
+    assert_eq!(tcp_flags_seen(&p.a_to_b).last().unwrap(), "[R.]");
+    assert!(p.a.socket_list().is_empty(), "{:?}", p.a.socket_list());
+    assert!(!p.a.ports.contains_key(&port), "port {port} still held");
+    assert_eq!(p.b.state(s).unwrap(), State::Closed);
+}
+
+/// A connection reset by the peer while data waited, then closed unread,
+/// is freed with its port.
+#[test]
+fn reset_by_peer_then_closed_unread_is_reaped() {
+    let mut p = Pair::new();
+    let l = listen(&mut p.b, 80, 16);
+    let (c, s) = connected_pair(&mut p, l, 80);
+    let port = p.a.local_addr(c).unwrap().port();
+    p.b.send(s, b"response").unwrap();
+    p.exchange();
+    p.b.set_options(s, |o| o.linger = Some(Duration::ZERO))
+        .unwrap();
+    p.b.close(s);
+    p.exchange();
+    assert_eq!(p.a.state(c).unwrap(), State::Closed);
+    assert_eq!(p.a.recv_queue_len(c).unwrap(), 8);
+    p.a.close(c);
+    p.exchange();
+    assert!(p.a.socket_list().is_empty(), "{:?}", p.a.socket_list());
+    assert!(!p.a.ports.contains_key(&port), "port {port} still held");
+}
+
+/// A listener closed while it held an unaccepted connection with a
+/// request waiting resets it, and nothing of it stays: the port can be
+/// bound again without `SO_REUSEADDR`.
+#[test]
+fn closed_listener_frees_unaccepted_children_holding_data() {
+    let mut p = Pair::new();
+    let l = listen(&mut p.b, 80, 16);
+    let c = p.a.socket();
+    let _ = p.a.connect(p.now, c, SocketAddrV4::new(B, 80));
+    p.run_until(Duration::from_secs(5), |p| {
+        p.b.readiness(l).unwrap().readable
+    });
+    p.a.send(c, b"GET / HTTP/1.0\r\n\r\n").unwrap();
+    p.exchange();
+    p.b.close(l);
+    p.exchange();
+    assert_eq!(p.a.state(c).unwrap(), State::Closed);
+    assert_eq!(
+        p.a.take_error(c).unwrap(),
+        Some(SocketError::ConnectionReset)
+    );
+    assert!(p.b.socket_list().is_empty(), "{:?}", p.b.socket_list());
+    assert!(!p.b.ports.contains_key(&80), "port 80 still held");
+    let again = p.b.socket();
+    assert_eq!(
+        p.b.bind(again, SocketAddrV4::new(Ipv4Addr::UNSPECIFIED, 80)),
+        Ok(())
+    );
+}
+
+/// A listener closed while a connection is half open (its ACK held back by
+/// TCP_DEFER_ACCEPT, the client established in its own view): the RST is
+/// `<SEQ=SND.NXT><CTL=RST>` without ACK (RFC 9293 §3.10.5), at the sequence
+/// number the client expects, and the client is reset.
+#[test]
+fn closed_listener_resets_half_open_children_without_ack() {
+    use crate::stack::socket::defer_accept_retrans;
+    let mut p = Pair::new();
+    let l = p.b.socket();
+    p.b.set_options(l, |o| o.defer_accept = defer_accept_retrans(5))
+        .unwrap();
+    p.b.bind(l, SocketAddrV4::new(Ipv4Addr::UNSPECIFIED, 80))
+        .unwrap();
+    p.b.listen(l, 16).unwrap();
+    let c = p.a.socket();
+    let _ = p.a.connect(p.now, c, SocketAddrV4::new(B, 80));
+    p.run_until(Duration::from_millis(500), |_| false);
+    assert_eq!(p.a.state(c), Ok(State::Established));
+    assert_eq!(p.b.listener_queues(l).unwrap().0, 1, "half open");
+    let before = p.b_to_a.len();
+    p.b.close(l);
+    p.exchange();
+    let sent = tcp_segments_seen(&p.b_to_a[before..]);
+    assert_eq!(sent.len(), 1, "{sent:?}");
+    assert_eq!(sent[0].0, "[R]");
+    assert_eq!(p.a.state(c), Ok(State::Closed));
+    assert_eq!(p.a.take_error(c), Ok(Some(SocketError::ConnectionReset)));
+    assert!(p.b.socket_list().is_empty(), "{:?}", p.b.socket_list());
 }

@@ -2,9 +2,13 @@
 //!
 //! Ranges are offsets relative to the reassembly point (`rcv.nxt`); the
 //! TCB turns them into sequence numbers. The number of separate ranges is
-//! bounded: a segment that would create one more than the bound is refused
-//! (the peer retransmits it later), which bounds memory against a peer that
-//! sends confetti. Each range remembers when it was last extended, so that
+//! bounded, which bounds the bookkeeping against a peer that sends
+//! confetti. When a new range would exceed the bound, the highest ranges
+//! above it are dropped to make room, as Linux's `tcp_prune_ofo_queue`
+//! does (the data nearest the reassembly point is the most useful, and the
+//! peer still holds what is dropped); a range that would itself be the
+//! highest is refused (the peer retransmits it later). So data at the
+//! reassembly point is always taken. Each range remembers when it was last extended, so that
 //! SACK blocks come out most recent first (RFC 2018 §4: "the first SACK
 //! block ... MUST specify the contiguous block of data containing the segment
 //! which triggered this ACK").
@@ -45,8 +49,10 @@ impl Assembler {
         self.ranges.len()
     }
 
-    /// Records `[start, end)` as received. Returns false, changing nothing,
-    /// when it would need more than the bound of ranges.
+    /// Records `[start, end)` as received. With the bound of ranges
+    /// reached, a new range that lies below the highest one takes its place
+    /// (the highest is forgotten: it is no longer reported, nor SACKed);
+    /// one above all others is refused: returns false, changing nothing.
     pub fn add(&mut self, start: u32, end: u32) -> bool {
         if end <= start {
             return true;
@@ -61,7 +67,12 @@ impl Assembler {
         }
         if first == last {
             if self.ranges.len() >= self.max_ranges {
-                return false;
+                if first == self.ranges.len() {
+                    return false;
+                }
+                // Prune from the top (tcp_prune_ofo_queue): the highest
+                // range lies above the new one, since `first` is in range.
+                self.ranges.pop();
             }
             self.ranges.insert(
                 first,
@@ -158,6 +169,25 @@ mod tests {
         assert_eq!(a.range_count(), 2);
         assert!(a.add(40, 45)); // extends, no new hole
         assert_eq!(ranges(&a), [(10, 20), (30, 45)]);
+    }
+
+    #[test]
+    fn when_full_a_lower_range_prunes_the_highest() {
+        let mut a = Assembler::new(2);
+        assert!(a.add(10, 20));
+        assert!(a.add(30, 40));
+        // In order (offset 0), not touching the first range: taken, and the
+        // highest range goes.
+        assert!(a.add(0, 5));
+        assert_eq!(ranges(&a), [(0, 5), (10, 20)]);
+        assert_eq!(a.remove_front(), 5);
+        assert_eq!(ranges(&a), [(5, 15)]);
+        assert!(a.add(20, 22));
+        // Out of order but below the highest: the highest is pruned.
+        assert!(a.add(17, 18));
+        assert_eq!(ranges(&a), [(5, 15), (17, 18)]);
+        let r: Vec<_> = a.recent_first().collect();
+        assert_eq!(r, [(17, 18), (5, 15)], "the pruned range is not reported");
     }
 
     #[test]

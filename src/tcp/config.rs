@@ -31,8 +31,19 @@ pub struct TcpConfig {
     pub syn_retries: u32,
     /// SYN-ACK retransmissions before giving up (`tcp_synack_retries`).
     pub synack_retries: u32,
-    /// Data retransmissions before `ETIMEDOUT` (`tcp_retries2`).
+    /// Data retransmissions before `ETIMEDOUT` (`tcp_retries2`); also the
+    /// unanswered zero-window probes a connection survives.
     pub max_retries: u32,
+    /// Unanswered zero-window probes an orphan (closed by the
+    /// application) survives: Linux's `tcp_orphan_retries`, whose default
+    /// 0 means 8.
+    pub orphan_retries: u32,
+    /// `TCP_LINGER2`, as Linux keeps it (`tp->linger2`), in seconds: how
+    /// long an orphan (closed by the application) waits in FIN-WAIT-2 for
+    /// the peer's FIN. 0: the default, `time_wait` (Linux's
+    /// `tcp_fin_timeout`, 60 s like its TIME-WAIT); negative: no wait, an
+    /// orphan reaching FIN-WAIT-2 is dropped and `close` there resets.
+    pub linger2: i32,
     /// `TCP_KEEPIDLE`.
     pub keepalive_idle: Duration,
     /// `TCP_KEEPINTVL`.
@@ -90,6 +101,8 @@ impl Default for TcpConfig {
             syn_retries: 6,
             synack_retries: 5,
             max_retries: 15,
+            orphan_retries: 8,
+            linger2: 0,
             keepalive_idle: Duration::from_secs(7200),
             keepalive_intvl: Duration::from_secs(75),
             keepalive_cnt: 9,

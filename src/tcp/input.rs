@@ -31,11 +31,14 @@ impl Tcb {
             return;
         }
 
-        // RFC 7323 §5.3 R1: PAWS, before the window check.
+        // RFC 7323 §5.3 R1: PAWS, before the window check; skipped once
+        // TS.Recent is over 24 days old (§5.5), so that the segment is
+        // taken and TS.Recent set again from it (§4.3 below).
         if self.ts_ok
             && !f.contains(TcpFlags::RST)
             && let Some((val, _)) = seg.options.timestamps
             && (val.wrapping_sub(self.ts_recent) as i32) < 0
+            && now < self.ts_recent_at + super::tcb::PAWS_IDLE
         {
             self.oow_ack(now, seg);
             return;
@@ -145,8 +148,15 @@ impl Tcb {
             State::FinWait1 if self.fin_acked() => {
                 self.state = State::FinWait2;
                 if self.app_closed {
-                    // Linux's tcp_fin_timeout for orphaned sockets.
-                    self.timers.set(Timer::Close, now + self.config.time_wait);
+                    if self.config.linger2 < 0 {
+                        // TCP_LINGER2 negative: the orphan ends here, quietly
+                        // (Linux's tcp_rcv_state_process).
+                        self.set_closed();
+                        return;
+                    }
+                    // Linux's tcp_fin_timeout (or TCP_LINGER2) for orphans.
+                    self.timers
+                        .set(Timer::Close, now + self.fin_wait2_timeout());
                 }
             }
             State::Closing if self.fin_acked() => self.enter_time_wait(now),
@@ -164,6 +174,7 @@ impl Tcb {
             && seg.seq.before_eq(self.last_ack_sent)
         {
             self.ts_recent = val;
+            self.ts_recent_at = now;
         }
 
         // Seventh: text.
@@ -227,6 +238,7 @@ impl Tcb {
         }
         self.take_syn(seg);
         self.last_recv = now;
+        self.ts_recent_at = now;
         if has_ack {
             self.rtt_sample(now, seg);
             self.snd_una = seg.ack;
@@ -282,6 +294,9 @@ impl Tcb {
         if ack.before(self.snd_una) {
             return; // an old duplicate: ignore
         }
+        // The peer is alive: zero-window probes are answered (RFC 1122
+        // §4.2.2.17).
+        self.persist_probes = 0;
         let wnd = u32::from(seg.window) << self.snd_wscale;
         let mss = self.eff_mss();
         let advanced = ack.after(self.snd_una);
@@ -488,7 +503,10 @@ impl Tcb {
         let had_holes = !self.assembler.is_empty();
         let written = self.rx.write_unallocated(offset, data);
         if written > 0 && !self.assembler.add(offset as u32, (offset + written) as u32) {
-            // Too many holes: drop it, the peer will send it again.
+            // Too many holes and this one above them all: drop it, the
+            // peer will send it again. Data at RCV.NXT is always taken
+            // (RFC 9293 §3.10.7.4): the assembler prunes its highest
+            // ranges instead, which then stop being SACKed.
             self.ack_now = true;
             return;
         }

@@ -74,10 +74,17 @@ impl Tcb {
     }
 
     /// `TCP_USER_TIMEOUT` (RFC 5482 §3): zero turns it off. Applies to the
-    /// retransmission timer (data and handshake), as Linux's does; the
-    /// persist and keepalive timers keep their own limits here.
+    /// retransmission timer (data and handshake) and, since the last
+    /// segment from the peer, to the persist timer, as Linux's does; the
+    /// keepalive timer keeps its own limits here.
     pub fn set_user_timeout(&mut self, timeout: Duration) {
         self.config.user_timeout = timeout;
+    }
+
+    /// `TCP_LINGER2`: see [`TcpConfig::linger2`]. Takes effect at the next
+    /// `close` (or entry into FIN-WAIT-2).
+    pub fn set_linger2(&mut self, secs: i32) {
+        self.config.linger2 = secs;
     }
 
     /// `TCP_NOTSENT_LOWAT`: see [`TcpConfig::notsent_lowat`].

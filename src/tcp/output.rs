@@ -39,8 +39,10 @@ impl Tcb {
         }
         if self.state == State::FinWait2 && self.app_closed && !self.timers.is_armed(Timer::Close) {
             // close() after shutdown(): the orphan's FIN-WAIT-2 is bounded
-            // (Linux's tcp_fin_timeout); close() has no clock, so arm here.
-            self.timers.set(Timer::Close, now + self.config.time_wait);
+            // (Linux's tcp_fin_timeout, or TCP_LINGER2); close() has no
+            // clock, so arm here.
+            self.timers
+                .set(Timer::Close, now + self.fin_wait2_timeout());
         }
         match self.state {
             State::Closed | State::Listen => return None,
@@ -345,8 +347,14 @@ impl Tcb {
                     .rto()
                     .checked_mul(1 << backoff)
                     .unwrap_or(self.config.rto_max);
-                self.timers
-                    .set(Timer::Persist, now + t.min(self.config.rto_max));
+                let mut at = now + t.min(self.config.rto_max);
+                let user_timeout = self.config.user_timeout;
+                if !user_timeout.is_zero() {
+                    // Not past the user timeout (Linux's
+                    // tcp_clamp_probe0_to_user_timeout).
+                    at = at.min((self.last_recv + user_timeout).max(now));
+                }
+                self.timers.set(Timer::Persist, at);
             }
         }
         ok.then_some(len)
@@ -504,10 +512,21 @@ impl Tcb {
         } else {
             room.max(offered.min(room))
         };
-        let field = (wnd >> self.rcv_wscale).min(0xffff);
+        // The scaled field (RFC 7323 §2.3) is rounded up, as Linux's
+        // tcp_select_window aligns it: rounding down would put the right
+        // edge left of what was offered. The buffer grows by the few bytes
+        // (less than 2^scale) this offers past the room, so that they are
+        // taken when they come.
+        let field = wnd.div_ceil(1 << self.rcv_wscale).min(0xffff);
         let new_edge = self.rcv_nxt + (field << self.rcv_wscale);
         if new_edge.after(self.rcv_adv) {
             self.rcv_adv = new_edge;
+        }
+        if self.rcv_adv.after(self.rcv_nxt) {
+            let need = self.rx.len() + self.rcv_adv.since(self.rcv_nxt) as usize;
+            if need > self.rx.capacity() {
+                self.rx.resize(need);
+            }
         }
         field as u16
     }
@@ -517,15 +536,7 @@ impl Tcb {
         for t in self.timers.expire(now) {
             match t {
                 Timer::Retransmit => self.on_retransmit_timeout(now),
-                Timer::Persist => {
-                    if self.snd_wnd == 0 {
-                        self.probe_pending = true;
-                    } else {
-                        // The override timeout of RFC 9293 §3.8.6.2.1.
-                        self.force_send = true;
-                    }
-                    self.persist_backoff = self.persist_backoff.saturating_add(1);
-                }
+                Timer::Persist => self.on_persist_timeout(now),
                 Timer::DelayedAck => {
                     if self.state != State::Closed {
                         self.ack_now = true;
@@ -573,12 +584,23 @@ impl Tcb {
             self.fail(err);
             return;
         }
-        if !handshake && self.snd_wnd == 0 {
+        if !handshake && self.snd_wnd == 0 && !self.app_closed {
             // The peer's window is closed: nothing was lost, it is the
             // persist timer's job (RFC 9293 §3.8.6.1) to probe, and the
-            // data goes again once the window opens.
+            // data goes again once the window opens. The timeout does not
+            // count, but backs off and stays armed (a FIN goes regardless
+            // of the window); a peer silent for twice the largest RTO ends
+            // the connection (Linux's tcp_rtx_probe0_timed_out). An orphan
+            // counts its timeouts as usual.
+            if now.saturating_duration_since(self.last_recv) > self.config.rto_max * 2 {
+                let err = self.soft_error.unwrap_or(TcpError::TimedOut);
+                self.fail(err);
+                return;
+            }
             self.retransmits -= 1;
             self.snd_nxt = self.snd_una;
+            self.rtt.back_off();
+            self.timers.set(Timer::Retransmit, now + self.rtt.rto());
             return;
         }
         if handshake {
@@ -608,14 +630,73 @@ impl Tcb {
         self.timers.set(Timer::Retransmit, next);
     }
 
+    /// The persist timer (RFC 9293 §3.8.6.1): a zero-window probe, or with
+    /// the window open, the override timeout of §3.8.6.2.1.
+    ///
+    /// RFC 1122 §4.2.2.17 keeps a connection open while the receiver
+    /// answers the probes, not while it is silent. As Linux's
+    /// `tcp_probe_timer`: `max_retries` probes unanswered in a row
+    /// (`tcp_retries2`), `orphan_retries` for a connection the
+    /// application closed, or the user timeout (RFC 5482) since the last
+    /// segment from the peer, and the connection fails with `ETIMEDOUT`.
+    fn on_persist_timeout(&mut self, now: Instant) {
+        self.persist_backoff = self.persist_backoff.saturating_add(1);
+        if self.snd_wnd != 0 {
+            self.force_send = true;
+            return;
+        }
+        let max_probes = if self.app_closed {
+            self.config.orphan_retries
+        } else {
+            self.config.max_retries
+        };
+        // Nor is an orphan kept forever by a peer that answers but never
+        // opens its window: once the probe interval has reached its
+        // ceiling, `orphan_retries` backoffs end it (the "alive" test of
+        // tcp_probe_timer).
+        let interval = self
+            .rtt
+            .rto()
+            .checked_mul(1 << self.persist_backoff.min(16))
+            .unwrap_or(self.config.rto_max);
+        let orphan_spent = self.app_closed
+            && interval >= self.config.rto_max
+            && self.persist_backoff >= max_probes;
+        let user_timeout = self.config.user_timeout;
+        if self.persist_probes >= max_probes
+            || orphan_spent
+            || (!user_timeout.is_zero() && now >= self.last_recv + user_timeout)
+        {
+            let err = self.soft_error.unwrap_or(TcpError::TimedOut);
+            self.fail(err);
+            return;
+        }
+        self.persist_probes += 1;
+        self.probe_pending = true;
+    }
+
     /// RFC 1122 §4.2.3.6: after `keepalive_idle` of silence, probe every
-    /// `keepalive_intvl`; `keepalive_cnt` unanswered probes end it.
+    /// `keepalive_intvl`; `keepalive_cnt` unanswered probes end it. In
+    /// every synchronized state but TIME-WAIT, as Linux's
+    /// tcp_keepalive_timer: a half-closed connection in FIN-WAIT-2 waits
+    /// on a peer that may be gone (while our FIN is unacknowledged, the
+    /// retransmission timer watches instead).
     fn on_keepalive_timeout(&mut self, now: Instant) {
-        if !self.keepalive || !matches!(self.state, State::Established | State::CloseWait) {
+        if !self.keepalive
+            || !matches!(
+                self.state,
+                State::Established
+                    | State::CloseWait
+                    | State::FinWait1
+                    | State::FinWait2
+                    | State::Closing
+                    | State::LastAck
+            )
+        {
             return;
         }
         if self.flight() > 0 || !self.tx.is_empty() {
-            // The retransmission timer watches this connection.
+            // The retransmission or persist timer watches this connection.
             self.timers
                 .set(Timer::Keepalive, now + self.config.keepalive_idle);
             return;

@@ -22,6 +22,10 @@ use crate::wire::tcp::{TcpFlags, TcpOptions, TcpRepr};
 /// RFC 9293 §3.7.1: the MSS to assume when the peer sends no MSS option.
 pub const DEFAULT_MSS: u16 = 536;
 
+/// RFC 7323 §5.5: a TS.Recent older than 24 days is invalid (the peer's
+/// timestamp clock may have moved more than 2^31 ticks since).
+pub(super) const PAWS_IDLE: Duration = Duration::from_secs(24 * 24 * 3600);
+
 /// Segments acknowledged at once at the start of a connection ("quick ACK"
 /// mode, like Linux's `TCP_MAX_QUICKACKS`).
 pub(super) const QUICKACKS: u32 = 16;
@@ -89,6 +93,9 @@ pub struct Tcb {
     pub(super) ts_ok: bool,
     /// TS.Recent (RFC 7323 §4.3).
     pub(super) ts_recent: u32,
+    /// When TS.Recent was last set (Linux's `ts_recent_stamp`): after
+    /// [`PAWS_IDLE`] it is no longer valid (RFC 7323 §5.5).
+    pub(super) ts_recent_at: Instant,
     /// Last ACK we sent (RFC 7323 §4.3's Last.ACK.sent).
     pub(super) last_ack_sent: SeqNum,
 
@@ -130,6 +137,9 @@ pub struct Tcb {
     pub(super) total_retrans: u32,
     /// Persist (zero-window probe) backoff count.
     pub(super) persist_backoff: u32,
+    /// Zero-window probes sent since the last acceptable ACK (Linux's
+    /// `icsk_probes_out`).
+    pub(super) persist_probes: u32,
     /// Send a zero-window probe on the next poll.
     pub(super) probe_pending: bool,
     /// Ignore SWS and Nagle once: the persist timer fired with a window open.
@@ -223,6 +233,7 @@ impl Tcb {
             sack_ok: false,
             ts_ok: false,
             ts_recent: 0,
+            ts_recent_at: now,
             last_ack_sent: SeqNum(0),
             rtt: RttEstimator::new(config.rto_initial, config.rto_min, config.rto_max),
             rtt_seq: None,
@@ -241,6 +252,7 @@ impl Tcb {
             retransmits: 0,
             total_retrans: 0,
             persist_backoff: 0,
+            persist_probes: 0,
             probe_pending: false,
             force_send: false,
             ack_now: false,
@@ -641,13 +653,50 @@ impl Tcb {
             self.abort();
             return;
         }
+        if self.state == State::Closed {
+            // Reset or timed out with data unread: nobody will read it now.
+            self.drop_received();
+        }
+        if self.state == State::FinWait2 && self.config.linger2 < 0 {
+            // TCP_LINGER2 negative: no orphan waits in FIN-WAIT-2; Linux's
+            // tcp_close resets the connection.
+            self.abort();
+            return;
+        }
         self.shutdown_write();
     }
 
+    /// How long an orphan waits in FIN-WAIT-2 for the peer's FIN (Linux's
+    /// `tcp_fin_time`): `TCP_LINGER2`'s time, or `time_wait` by default,
+    /// and never less than 3.5 RTO.
+    pub(super) fn fin_wait2_timeout(&self) -> Duration {
+        let t = match u64::try_from(self.config.linger2) {
+            Ok(secs) if secs > 0 => Duration::from_secs(secs),
+            _ => self.config.time_wait,
+        };
+        let rto = self.rtt.rto();
+        t.max(rto * 4 - rto / 2)
+    }
+
+    /// The application let go of the connection: what it has not read is
+    /// dropped, so that a CLOSED connection holds nothing and the stack can
+    /// free it (and its port).
+    fn drop_received(&mut self) {
+        self.rx.discard(self.rx.len());
+        self.assembler.clear();
+        self.rx.release();
+    }
+
     /// Abort (RFC 9293 §3.10.5, `SO_LINGER` 0): RST now if synchronized,
-    /// then CLOSED.
+    /// then CLOSED; "all queued SENDs and RECEIVEs" are flushed, unread
+    /// data too. From SYN-RECEIVED (a listener closed with a half-open
+    /// connection) the RST is the RFC's `<SEQ=SND.NXT><CTL=RST>`, without
+    /// ACK, the form Linux answers the peer's ACK with once the request is
+    /// gone; from the other states it carries an ACK, as Linux's active
+    /// resets do.
     pub fn abort(&mut self) {
         self.app_closed = true;
+        let with_ack = self.state != State::SynReceived;
         if matches!(
             self.state,
             State::SynReceived
@@ -656,9 +705,13 @@ impl Tcb {
                 | State::FinWait2
                 | State::CloseWait
         ) {
-            self.rst_pending = Some((self.snd_nxt, true));
+            // SND.NXT as the peer knows it: the highest sent, not where a
+            // go-back-N rewind left SND.NXT, which a peer that received
+            // the data would find left of its window and ignore.
+            self.rst_pending = Some((self.snd_max, with_ack));
         }
         self.tx.discard(self.tx.len());
+        self.drop_received();
         self.set_closed();
     }
 

@@ -46,6 +46,37 @@ fn established_abort_sends_rst() {
     assert!(t.is_reapable());
 }
 
+/// RFC 9293 §3.10.5: ABORT in SYN-RECEIVED sends `<SEQ=SND.NXT><CTL=RST>`,
+/// no ACK bit (a listener closed while a handshake is half done).
+#[test]
+fn syn_received_abort_sends_rst_without_ack() {
+    let mut t = syn_received();
+    t.abort();
+    assert_eq!(t.state(), State::Closed);
+    let rst = out_at(&mut t, T0).unwrap();
+    assert_eq!(
+        (rst.seq, rst.ack, rst.flags),
+        (LOCAL_ISS + 1u32, SeqNum(0), RST)
+    );
+    assert!(t.is_reapable());
+}
+
+/// After a timeout rewound SND.NXT for go-back-N, the abort's RST takes
+/// the highest sequence number sent: the peer may have received the data,
+/// and a RST behind its RCV.NXT would be ignored.
+#[test]
+fn abort_after_a_rewind_uses_the_highest_sequence_sent() {
+    let mut t = established();
+    t.send(b"data").unwrap();
+    assert_eq!(out_at(&mut t, T0).unwrap().payload, b"data");
+    let at = t.poll_timeout().unwrap();
+    t.handle_timeout(at);
+    assert_eq!(t.seq_vars().1, LOCAL_ISS + 1u32, "rewound");
+    t.abort();
+    let rst = out_at(&mut t, at).unwrap();
+    assert_eq!((rst.seq, rst.flags), (LOCAL_ISS + 5u32, RST | ACK));
+}
+
 #[test]
 fn close_with_unread_data_sends_rst() {
     let mut t = established();
@@ -287,4 +318,74 @@ fn orphaned_fin_wait_2_times_out() {
     let at = t.poll_timeout().unwrap();
     t.handle_timeout(at);
     assert_eq!(t.state(), State::Closed);
+}
+
+/// TCP_LINGER2 sets how long an orphan waits in FIN-WAIT-2 (Linux's
+/// tcp_fin_time): the default is tcp_fin_timeout (60 s here, as TIME-WAIT).
+#[test]
+fn linger2_sets_the_orphans_fin_wait_2_timeout() {
+    for (linger2, wait) in [(0, 60), (5, 5), (90, 90)] {
+        let mut t = established();
+        t.set_linger2(linger2);
+        t.close();
+        assert_eq!(out_at(&mut t, T0).unwrap().flags, FIN | ACK);
+        send!(
+            t,
+            TcpRepr {
+                ack: LOCAL_ISS + 2u32,
+                ..from_peer()
+            }
+        );
+        assert_eq!(t.state(), State::FinWait2);
+        let at = t.poll_timeout().unwrap();
+        assert_eq!(at, T0 + Duration::from_secs(wait), "TCP_LINGER2 {linger2}");
+        t.handle_timeout(at);
+        assert_eq!(t.state(), State::Closed);
+        assert!(t.is_reapable());
+    }
+}
+
+/// A negative TCP_LINGER2: no orphan waits in FIN-WAIT-2. One reaching it
+/// ends quietly (Linux's tcp_rcv_state_process), and `close` of a
+/// connection already there resets it (Linux's tcp_close).
+#[test]
+fn negative_linger2_ends_fin_wait_2_at_once() {
+    let mut t = established();
+    t.set_linger2(-1);
+    t.close();
+    assert_eq!(out_at(&mut t, T0).unwrap().flags, FIN | ACK);
+    send!(
+        t,
+        TcpRepr {
+            ack: LOCAL_ISS + 2u32,
+            ..from_peer()
+        }
+    );
+    assert_eq!(t.state(), State::Closed);
+    recv_nothing!(t);
+    assert!(t.is_reapable());
+
+    let mut t = established();
+    t.set_linger2(-1);
+    t.shutdown_write();
+    assert_eq!(out_at(&mut t, T0).unwrap().flags, FIN | ACK);
+    send!(
+        t,
+        TcpRepr {
+            ack: LOCAL_ISS + 2u32,
+            ..from_peer()
+        }
+    );
+    assert_eq!(t.state(), State::FinWait2, "not an orphan: it waits");
+    t.close();
+    assert_eq!(t.state(), State::Closed);
+    recv!(
+        t,
+        TcpRepr {
+            seq: LOCAL_ISS + 2u32,
+            flags: RST | ACK,
+            window: 0,
+            ..to_peer()
+        }
+    );
 }

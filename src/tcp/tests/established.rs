@@ -2,6 +2,7 @@
 
 use super::harness::*;
 use crate::tcp::*;
+use crate::time::Duration;
 use crate::wire::SeqNum;
 use crate::wire::tcp::{TcpFlags, TcpOptions, TcpRepr};
 
@@ -347,6 +348,79 @@ fn out_of_order_data_is_sacked_and_reassembled() {
     assert_eq!(&buf[..6], b"abcdef");
 }
 
+/// RFC 9293 §3.10.7.4: in-window data at RCV.NXT is accepted even when
+/// the out-of-order assembler holds as many ranges as it may; the highest
+/// range is pruned instead (Linux's tcp_prune_ofo_queue), and no longer
+/// SACKed.
+#[test]
+fn in_order_data_is_taken_when_the_assembler_is_full() {
+    let mut t = Tcb::connect(
+        T0,
+        tuple(),
+        LOCAL_ISS,
+        TcpConfig {
+            sack: true,
+            max_ooo_ranges: 2,
+            ..config()
+        },
+    );
+    let _ = out_at(&mut t, T0);
+    send!(
+        t,
+        TcpRepr {
+            options: TcpOptions {
+                sack_permitted: true,
+                ..mss_opt()
+            },
+            ..syn_ack_from_peer()
+        }
+    );
+    let _ = out_at(&mut t, T0);
+    for (off, byte) in [(3u32, b"d"), (7, b"h")] {
+        send!(
+            t,
+            TcpRepr {
+                seq: REMOTE_ISS + 1u32 + off,
+                payload: byte,
+                ..from_peer()
+            }
+        );
+        assert_eq!(out_at(&mut t, T0).unwrap().ack, REMOTE_ISS + 1u32);
+    }
+    // Two ranges held: "ab" at RCV.NXT touches neither.
+    send!(
+        t,
+        TcpRepr {
+            payload: b"ab",
+            ..from_peer()
+        }
+    );
+    let ack = out_at(&mut t, T0).unwrap();
+    assert_eq!(ack.ack, REMOTE_ISS + 3u32);
+    assert_eq!(
+        ack.options.sack_blocks,
+        [
+            Some((REMOTE_ISS + 4u32, REMOTE_ISS + 5u32)),
+            None,
+            None,
+            None
+        ],
+        "the pruned range is no longer SACKed"
+    );
+    send!(
+        t,
+        TcpRepr {
+            seq: REMOTE_ISS + 3u32,
+            payload: b"c",
+            ..from_peer()
+        }
+    );
+    assert_eq!(out_at(&mut t, T0).unwrap().ack, REMOTE_ISS + 5u32);
+    let mut buf = [0u8; 8];
+    assert_eq!(t.recv(&mut buf), Ok(4));
+    assert_eq!(&buf[..4], b"abcd");
+}
+
 #[test]
 fn large_segment_of_64k_is_accepted() {
     let cfg = TcpConfig {
@@ -420,6 +494,84 @@ fn paws_drops_old_timestamp() {
         }
     );
     assert_eq!(t.recv_queue_len(), 3);
+}
+
+/// RFC 7323 §5.5: after more than 24 days idle, TS.Recent is invalid. The
+/// peer's millisecond clock has moved past 2^31 since, so its timestamps
+/// look older than TS.Recent; without the rule every segment is dropped.
+#[test]
+fn paws_forgets_ts_recent_after_24_days_idle() {
+    let cfg = TcpConfig {
+        timestamps: true,
+        ..config()
+    };
+    let mut t = Tcb::connect(T0, tuple(), LOCAL_ISS, cfg);
+    let _ = out_at(&mut t, T0);
+    send!(
+        t,
+        TcpRepr {
+            options: TcpOptions {
+                timestamps: Some((500, 1000)),
+                ..mss_opt()
+            },
+            ..syn_ack_from_peer()
+        }
+    );
+    let _ = out_at(&mut t, T0);
+    let idle = Duration::from_secs(25 * 24 * 3600);
+    let later = T0 + idle;
+    let val = 500u32.wrapping_add(idle.as_millis() as u32);
+    assert!((val.wrapping_sub(500) as i32) < 0, "looks older");
+    // Within 24 days the same timestamp is still refused.
+    send!(
+        t,
+        T0 + Duration::from_secs(23 * 24 * 3600),
+        TcpRepr {
+            options: TcpOptions {
+                timestamps: Some((val, 1000)),
+                ..TcpOptions::default()
+            },
+            payload: b"early",
+            ..from_peer()
+        }
+    );
+    assert_eq!(t.recv_queue_len(), 0);
+    let _ = out_at(&mut t, T0);
+    send!(
+        t,
+        later,
+        TcpRepr {
+            options: TcpOptions {
+                timestamps: Some((val, 1000)),
+                ..TcpOptions::default()
+            },
+            payload: b"hello",
+            ..from_peer()
+        }
+    );
+    assert_eq!(t.recv_queue_len(), 5);
+    let ack = out_at(&mut t, later).unwrap();
+    assert_eq!(ack.ack, REMOTE_ISS + 6u32);
+    assert_eq!(
+        ack.options.timestamps.map(|x| x.1),
+        Some(val),
+        "TS.Recent reset"
+    );
+    // And the next segment from the new clock passes PAWS as usual.
+    send!(
+        t,
+        later,
+        TcpRepr {
+            seq: REMOTE_ISS + 6u32,
+            options: TcpOptions {
+                timestamps: Some((val + 10, 1000)),
+                ..TcpOptions::default()
+            },
+            payload: b"!",
+            ..from_peer()
+        }
+    );
+    assert_eq!(t.recv_queue_len(), 6);
 }
 
 #[test]
@@ -594,6 +746,69 @@ fn window_scale_is_negotiated_and_applied() {
         }
     );
     assert_eq!(t.info().snd_wnd, 4000);
+}
+
+/// With window scaling, the field is rounded up (Linux's tcp_select_window):
+/// rounding down would move the right edge left of what was offered
+/// (RFC 7323 §2.4), and the peer could have sent up to it already. All
+/// that is offered is then taken.
+#[test]
+fn scaled_window_never_moves_the_right_edge_left() {
+    let cfg = TcpConfig {
+        rcv_buf: 1 << 18,
+        window_scaling: true,
+        ..config()
+    };
+    let mut t = Tcb::connect(T0, tuple(), LOCAL_ISS, cfg);
+    let syn = out_at(&mut t, T0).unwrap();
+    assert_eq!(syn.options.window_scale, Some(3));
+    send!(
+        t,
+        TcpRepr {
+            options: TcpOptions {
+                window_scale: Some(0),
+                ..mss_opt()
+            },
+            ..syn_ack_from_peer()
+        }
+    );
+    let ack = out_at(&mut t, T0).unwrap();
+    let mut edge = REMOTE_ISS + 1u32 + (u32::from(ack.window) << 3);
+    assert_eq!(edge, REMOTE_ISS + 1u32 + (1u32 << 18));
+    let mut seq = REMOTE_ISS + 1u32;
+    for len in [1001usize, 3, 65535, 65535, 65535] {
+        let data = vec![5u8; len];
+        send!(
+            t,
+            TcpRepr {
+                seq,
+                payload: &data,
+                ..from_peer()
+            }
+        );
+        seq += len;
+        let ack = out_at(&mut t, T0).unwrap();
+        assert_eq!(ack.ack, seq, "taken whole");
+        let new_edge = ack.ack + (u32::from(ack.window) << 3);
+        assert!(
+            !new_edge.before(edge),
+            "right edge moved left: {new_edge:?} < {edge:?}"
+        );
+        edge = new_edge;
+    }
+    // The rest of the offer, to the last byte, is taken too.
+    let rest = vec![6u8; edge.since(seq) as usize];
+    send!(
+        t,
+        TcpRepr {
+            seq,
+            payload: &rest,
+            ..from_peer()
+        }
+    );
+    let ack = out_at(&mut t, T0).unwrap();
+    assert_eq!(ack.ack, edge);
+    assert_eq!(ack.window, 0);
 }
 
 /// RFC 7661 §4.1 (Linux's tcp_is_cwnd_limited): an application-limited

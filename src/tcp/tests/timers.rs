@@ -510,3 +510,201 @@ fn rack_retransmits_with_two_segments_in_flight() {
     );
     assert_eq!(t.info().ca_state, 0);
 }
+
+/// A peer that closes its window and falls silent (RFC 1122 §4.2.2.17 keeps
+/// the connection only while probes are answered). Runs the timers with
+/// nobody answering, at most `limit` times; returns the zero-window probes
+/// sent and when the connection ended, if it did.
+fn silent_zero_window(t: &mut Tcb, limit: usize) -> (usize, Option<Instant>) {
+    let mut probes = 0;
+    for _ in 0..limit {
+        let Some(at) = t.poll_timeout() else {
+            break;
+        };
+        t.handle_timeout(at);
+        while let Some(seg) = out_at(t, at) {
+            assert!(seg.payload.is_empty(), "no data into a zero window");
+            if seg.seq == LOCAL_ISS {
+                probes += 1;
+            }
+        }
+        if t.state() == State::Closed {
+            return (probes, Some(at));
+        }
+    }
+    (probes, None)
+}
+
+/// Established, with "abc" queued behind the peer's zero window.
+fn behind_zero_window() -> Tcb {
+    let mut t = established();
+    send!(
+        t,
+        TcpRepr {
+            window: 0,
+            ..from_peer()
+        }
+    );
+    t.send(b"abc").unwrap();
+    recv_nothing!(t);
+    t
+}
+
+#[test]
+fn silent_zero_window_times_out_after_tcp_retries2_probes() {
+    let mut t = behind_zero_window();
+    let (probes, end) = silent_zero_window(&mut t, 200);
+    assert!(end.is_some(), "still {} after {probes} probes", t.state());
+    assert_eq!(probes, 15, "tcp_retries2 probes, then ETIMEDOUT");
+    assert_eq!(t.take_error(), Some(TcpError::TimedOut));
+}
+
+#[test]
+fn answered_zero_window_probes_keep_the_connection() {
+    let mut t = behind_zero_window();
+    let mut now = T0;
+    let mut probes = 0;
+    while probes < 50 {
+        now = t.poll_timeout().unwrap();
+        t.handle_timeout(now);
+        while let Some(seg) = out_at(&mut t, now) {
+            assert!(seg.payload.is_empty());
+            probes += 1;
+            // The answer: still no room.
+            send!(
+                t,
+                now,
+                TcpRepr {
+                    window: 0,
+                    ..from_peer()
+                }
+            );
+        }
+        assert_eq!(t.state(), State::Established, "after {probes} probes");
+    }
+    send!(
+        t,
+        now,
+        TcpRepr {
+            window: 1000,
+            ..from_peer()
+        }
+    );
+    assert_eq!(out_at(&mut t, now).unwrap().payload, b"abc");
+}
+
+#[test]
+fn user_timeout_bounds_a_silent_zero_window() {
+    let mut t = behind_zero_window();
+    t.set_user_timeout(Duration::from_secs(30));
+    let (probes, end) = silent_zero_window(&mut t, 200);
+    // RFC 5482: 30 s after the last segment from the peer (T0), not after
+    // 15 probes (about 20 minutes).
+    assert_eq!(end, Some(T0 + Duration::from_secs(30)), "{probes} probes");
+    assert!(probes < 15);
+    assert_eq!(t.take_error(), Some(TcpError::TimedOut));
+}
+
+#[test]
+fn orphan_in_fin_wait_1_behind_a_silent_zero_window_ends() {
+    let mut t = behind_zero_window();
+    t.close();
+    assert_eq!(t.state(), State::FinWait1);
+    let (probes, end) = silent_zero_window(&mut t, 200);
+    assert!(end.is_some(), "still {} after {probes} probes", t.state());
+    assert_eq!(probes, 8, "tcp_orphan_retries' 8 probes");
+    assert!(t.is_reapable());
+}
+
+/// Only our FIN is left and the window is closed: the FIN goes regardless,
+/// and its retransmissions back off and end when the peer stays silent.
+#[test]
+fn fin_behind_a_silent_zero_window_ends() {
+    let mut t = established();
+    send!(
+        t,
+        TcpRepr {
+            window: 0,
+            ..from_peer()
+        }
+    );
+    t.shutdown_write();
+    assert_eq!(out_at(&mut t, T0).unwrap().flags, FIN | ACK);
+    let mut fins = 0;
+    let mut end = None;
+    for _ in 0..200 {
+        let at = t.poll_timeout().unwrap();
+        t.handle_timeout(at);
+        while out_at(&mut t, at).is_some() {
+            fins += 1;
+        }
+        if t.state() == State::Closed {
+            end = Some(at);
+            break;
+        }
+    }
+    let end = end.expect("FIN-WAIT-1 forever");
+    assert!(fins < 20, "{fins} FINs: not backed off");
+    assert!(end - T0 <= Duration::from_secs(480), "ended at {end:?}");
+    assert_eq!(t.take_error(), Some(TcpError::TimedOut));
+}
+
+/// Keepalive goes on in FIN-WAIT-2 (Linux probes there): after
+/// `shutdown(SHUT_WR)` the connection waits on the peer's FIN, and a peer
+/// that vanished is found out.
+#[test]
+fn keepalive_probes_in_fin_wait_2() {
+    let mut t = established();
+    t.set_keepalive_timing(Duration::from_secs(10), Duration::from_secs(2), 3);
+    t.set_keepalive(true);
+    t.shutdown_write();
+    assert_eq!(out_at(&mut t, T0).unwrap().flags, FIN | ACK);
+    send!(
+        t,
+        TcpRepr {
+            ack: LOCAL_ISS + 2u32,
+            ..from_peer()
+        }
+    );
+    assert_eq!(t.state(), State::FinWait2);
+    let at = t.poll_timeout().expect("keepalive armed");
+    assert_eq!(at, T0 + Duration::from_secs(10));
+    t.handle_timeout(at);
+    recv!(t, at at, TcpRepr { seq: LOCAL_ISS + 1u32, ..to_peer() });
+    for _ in 0..3 {
+        let at = t.poll_timeout().expect("keepalive armed");
+        t.handle_timeout(at);
+        let _ = out_at(&mut t, at);
+    }
+    assert_eq!(t.state(), State::Closed);
+    assert_eq!(t.take_error(), Some(TcpError::TimedOut));
+}
+
+/// An orphan behind a zero window the peer keeps answering is not kept
+/// forever either: once the probes are spaced by the largest interval,
+/// tcp_orphan_retries backoffs end it (Linux's tcp_probe_timer).
+#[test]
+fn orphan_behind_an_answered_zero_window_ends() {
+    let mut t = behind_zero_window();
+    t.close();
+    assert_eq!(t.state(), State::FinWait1);
+    let mut probes = 0;
+    while t.state() != State::Closed && probes < 100 {
+        let now = t.poll_timeout().unwrap();
+        t.handle_timeout(now);
+        while out_at(&mut t, now).is_some() {
+            probes += 1;
+            send!(
+                t,
+                now,
+                TcpRepr {
+                    window: 0,
+                    ..from_peer()
+                }
+            );
+        }
+    }
+    assert_eq!(t.state(), State::Closed, "after {probes} answered probes");
+    assert!(probes >= 8, "{probes}");
+    assert_eq!(t.take_error(), Some(TcpError::TimedOut));
+}
