@@ -1151,6 +1151,8 @@ fn acks_to_out_of_window_segments_are_limited_per_connection() {
         p.b.handle_frame(p.now, &frame_to(&p.b, A, &seg(old, b"stale")));
         assert_eq!(b_output(&mut p), 1);
     }
+}
+
 /// Connects A to B's listener on `port` and accepts; returns (client,
 /// server) handles.
 fn connected_pair(p: &mut Pair, l: SocketHandle, port: u16) -> (SocketHandle, SocketHandle) {
