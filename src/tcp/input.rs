@@ -335,6 +335,17 @@ impl Tcb {
                 self.end_tlp_episode(now, seg, dsack);
             }
             match self.recover {
+                Some(recover) if self.in_loss => {
+                    // After a timeout (RFC 5681 §3.1): ACKs clock slow start
+                    // from the loss window; the episode ends when `recover`
+                    // is acknowledged (RFC 6582 §3.2 step 4).
+                    if ack.after_eq(recover) {
+                        self.recover = None;
+                        self.in_loss = false;
+                    }
+                    self.dupacks = 0;
+                    self.grow_cwnd(now, acked);
+                }
                 Some(recover) if ack.after_eq(recover) => {
                     // RFC 6582 §3.2 step 3, full acknowledgment: deflate.
                     let w = self.cc.ssthresh().min(self.flight().max(mss) + mss);
@@ -355,20 +366,7 @@ impl Tcb {
                 }
                 None => {
                     self.dupacks = 0;
-                    let srtt = self
-                        .rtt
-                        .has_sample()
-                        .then(|| Duration::from_micros(self.rtt.srtt));
-                    // Grow the window only when it was what limited the
-                    // sender (RFC 7661 §4.1, Linux's tcp_is_cwnd_limited):
-                    // an application- or receiver-limited connection would
-                    // otherwise inflate cwnd without bound and burst when
-                    // it finally has data. Half a window in flight counts,
-                    // as slow start may double from what was used.
-                    let prior_flight = acked.saturating_add(self.flight());
-                    if prior_flight.saturating_mul(2) >= self.cc.cwnd() {
-                        self.cc.on_ack(now, acked, srtt);
-                    }
+                    self.grow_cwnd(now, acked);
                 }
             }
             if self.snd_una == self.snd_max {
@@ -388,7 +386,7 @@ impl Tcb {
                 self.dupacks >= 3 || (self.sack_ok && self.scoreboard.sacked_bytes() >= 3 * mss);
             if self.recover.is_none() && lost {
                 self.enter_recovery(now);
-            } else if self.recover.is_some() && self.dupacks > 3 {
+            } else if self.recover.is_some() && !self.in_loss && self.dupacks > 3 {
                 self.cc.set_cwnd(self.cc.cwnd().saturating_add(mss));
                 // RFC 6675 §5 (C): each ACK in recovery may send the next
                 // hole the scoreboard shows.
@@ -420,6 +418,23 @@ impl Tcb {
                 self.timers.stop(Timer::Persist);
                 self.persist_backoff = 0;
             }
+        }
+    }
+
+    /// `acked` new bytes outside fast recovery: the controller grows cwnd,
+    /// but only when cwnd was what limited the sender (RFC 7661 §4.1,
+    /// Linux's tcp_is_cwnd_limited): an application- or receiver-limited
+    /// connection would otherwise inflate cwnd without bound and burst
+    /// when it finally has data. Half a window in flight counts, as slow
+    /// start may double from what was used.
+    fn grow_cwnd(&mut self, now: Instant, acked: u32) {
+        let srtt = self
+            .rtt
+            .has_sample()
+            .then(|| Duration::from_micros(self.rtt.srtt));
+        let prior_flight = acked.saturating_add(self.flight());
+        if prior_flight.saturating_mul(2) >= self.cc.cwnd() {
+            self.cc.on_ack(now, acked, srtt);
         }
     }
 

@@ -584,9 +584,22 @@ impl Tcb {
         if handshake {
             self.snd_nxt = self.iss;
         } else {
-            self.cc.on_rto(now, self.flight());
+            // ssthresh is reduced once per window of data (RFC 5681 §3.1:
+            // held constant when the timer fires again for data it already
+            // retransmitted). As Linux's tcp_enter_loss: only outside a
+            // recovery episode (or once its `recover` is acknowledged), or
+            // on the first timeout after an ACK made progress in a timeout
+            // episode. A timeout during fast recovery keeps the ssthresh
+            // that recovery set.
+            let episode = self.recover.is_some_and(|r| r.after(self.snd_una));
+            let reduce = !episode || (self.in_loss && self.retransmits == 1);
+            self.cc.on_rto(now, self.flight(), reduce);
             self.snd_nxt = self.snd_una;
-            self.recover = None;
+            // RFC 6582 §3.2 step 4: recover = the highest sequence number
+            // transmitted, so that the duplicate ACKs the go-back-N
+            // retransmissions provoke do not start fast recovery (§6).
+            self.recover = Some(self.snd_max);
+            self.in_loss = true;
             self.dupacks = 0;
             self.rexmit_head = false;
             self.scoreboard.clear();

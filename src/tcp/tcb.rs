@@ -106,6 +106,10 @@ pub struct Tcb {
     pub(super) dupacks: u32,
     /// RFC 6582's `recover`: fast recovery lasts until it is acknowledged.
     pub(super) recover: Option<SeqNum>,
+    /// The episode up to `recover` began with a retransmission timeout
+    /// (Linux's `TCP_CA_Loss`): ACKs grow cwnd by slow start, and neither
+    /// duplicate ACKs nor a partial ACK start fast recovery in it.
+    pub(super) in_loss: bool,
     /// Retransmit the next hole on the next poll (fast retransmit, NewReno
     /// partial ACKs, SACK recovery).
     pub(super) rexmit_head: bool,
@@ -228,6 +232,7 @@ impl Tcb {
             cc: new_controller(config.congestion, u32::from(DEFAULT_MSS)),
             dupacks: 0,
             recover: None,
+            in_loss: false,
             rexmit_head: false,
             scoreboard: Scoreboard::default(),
             high_rxt: iss,
@@ -764,7 +769,7 @@ impl Tcb {
         let clamp = |v: u64| u32::try_from(v).unwrap_or(u32::MAX);
         TcpInfo {
             state: self.state.linux_code(),
-            ca_state: if self.retransmits > 0 {
+            ca_state: if self.retransmits > 0 || self.in_loss {
                 4
             } else if self.recover.is_some() {
                 3

@@ -120,8 +120,15 @@ impl CongestionControl for Cubic {
         self.carry = 0.0;
     }
 
-    fn on_rto(&mut self, now: Instant, flight: u32) {
-        self.on_loss(now, flight);
+    fn on_rto(&mut self, now: Instant, flight: u32, reduce: bool) {
+        if reduce {
+            self.on_loss(now, flight);
+        } else {
+            // ssthresh, W_max and K stay as the first timeout set them; the
+            // epoch starts again when slow start ends.
+            self.epoch = None;
+            self.carry = 0.0;
+        }
         self.cwnd = self.mss;
         self.w_est = 1.0;
     }
@@ -152,7 +159,10 @@ mod tests {
             c.on_ack(now, 1000, Some(Duration::from_millis(10)));
         }
         assert!(c.cwnd() > 95_000, "cwnd {}", c.cwnd());
-        c.on_rto(now, 50_000);
+        c.on_rto(now, 50_000, true);
         assert_eq!(c.cwnd(), 1000);
+        let ssthresh = c.ssthresh();
+        c.on_rto(now, 50_000, false);
+        assert_eq!((c.cwnd(), c.ssthresh()), (1000, ssthresh));
     }
 }

@@ -34,9 +34,14 @@ pub trait CongestionControl: core::fmt::Debug + Send {
     /// Loss detected by duplicate ACKs (RFC 5681 §3.2 step 2): sets ssthresh
     /// from `flight`, the bytes outstanding, and cwnd to ssthresh.
     fn on_loss(&mut self, now: Instant, flight: u32);
-    /// The retransmission timer fired (RFC 5681 §3.1, eq. 4): ssthresh from
-    /// `flight`, cwnd to one segment (the loss window).
-    fn on_rto(&mut self, now: Instant, flight: u32);
+    /// The retransmission timer fired: cwnd to one segment (the loss
+    /// window, RFC 5681 §3.1). `reduce` says whether ssthresh is set from
+    /// `flight` (eq. 4): only on the first timeout of a loss episode. RFC
+    /// 5681 §3.1 holds ssthresh constant when the segment had already been
+    /// retransmitted by the timer; Linux's `tcp_enter_loss` reduces it only
+    /// when it was not yet reduced in this window (see
+    /// `Tcb::on_retransmit_timeout`).
+    fn on_rto(&mut self, now: Instant, flight: u32, reduce: bool);
     /// The sender's MSS changed.
     fn set_mss(&mut self, mss: u32);
     /// Name as `TCP_CONGESTION` spells it.

@@ -1,0 +1,129 @@
+//! Congestion response to loss: what a retransmission timeout does to
+//! ssthresh and `recover`, the RTO's floor, restart after idle, and the
+//! window during SACK recovery.
+
+use super::harness::*;
+use crate::tcp::*;
+use crate::time::Instant;
+use crate::wire::SeqNum;
+use crate::wire::tcp::TcpRepr;
+
+const MSS: u32 = 1460;
+
+/// ESTABLISHED with `algo`, no SACK nor timestamps, the peer's window
+/// 65535 (MSS 1460, so cwnd starts at IW10 = 14600).
+fn established_with(algo: CongestionAlgo) -> Tcb {
+    let cfg = TcpConfig {
+        congestion: algo,
+        ..config()
+    };
+    let mut t = Tcb::connect(T0, tuple(), LOCAL_ISS, cfg);
+    let _ = out_at(&mut t, T0);
+    send!(
+        t,
+        TcpRepr {
+            window: 65535,
+            ..syn_ack_from_peer()
+        }
+    );
+    let _ = out_at(&mut t, T0);
+    assert_eq!(t.state(), State::Established);
+    assert_eq!(t.info().snd_cwnd, 10);
+    t
+}
+
+/// Our `i`th segment of 1460 bytes starts here.
+fn seg(i: u32) -> SeqNum {
+    LOCAL_ISS + 1u32 + i * MSS
+}
+
+/// The peer's ACK of everything below `ack`, window 65535.
+fn ack(ack: SeqNum) -> TcpRepr<'static> {
+    TcpRepr {
+        ack,
+        window: 65535,
+        ..from_peer()
+    }
+}
+
+/// Sends `n` full segments; returns when they went.
+fn send_segments(t: &mut Tcb, n: u32, at: Instant) {
+    t.send(&vec![9u8; (n * MSS) as usize]).unwrap();
+    for i in 0..n {
+        let s = out_at(t, at).unwrap();
+        assert_eq!((s.seq, s.payload.len()), (seg(i), MSS as usize));
+    }
+    assert_eq!(out_at(t, at), None);
+}
+
+/// Fires the retransmission timer; returns when, after checking that the
+/// head went again, alone.
+fn timeout(t: &mut Tcb, head: SeqNum) -> Instant {
+    let at = t.poll_timeout().unwrap();
+    t.handle_timeout(at);
+    let r = out_at(t, at).unwrap();
+    assert_eq!(r.seq, head);
+    assert_eq!(out_at(t, at), None, "one segment after a timeout");
+    at
+}
+
+/// RFC 5681 §3.1: a second timeout for the same data keeps ssthresh. CUBIC
+/// used to set it from cwnd again, which the first timeout had cut to one
+/// segment: ssthresh fell to 2 segments.
+#[test]
+fn back_to_back_timeouts_keep_ssthresh() {
+    for algo in [CongestionAlgo::Cubic, CongestionAlgo::NewReno] {
+        let mut t = established_with(algo);
+        send_segments(&mut t, 4, T0);
+        timeout(&mut t, seg(0));
+        // CUBIC: 0.7 × 14600 = 10220 (7 segments); Reno: 5840 / 2.
+        let first = match algo {
+            CongestionAlgo::Cubic => 7,
+            CongestionAlgo::NewReno => 2,
+        };
+        assert_eq!(t.info().snd_ssthresh, first, "{algo:?}");
+        assert_eq!((t.info().snd_cwnd, t.info().ca_state), (1, 4));
+        for _ in 0..3 {
+            timeout(&mut t, seg(0));
+            assert_eq!(t.info().snd_ssthresh, first, "{algo:?}");
+            assert_eq!(t.info().snd_cwnd, 1);
+        }
+    }
+}
+
+/// RFC 6582 §3.2 step 4 and §6: after a timeout `recover` is SND.MAX, so
+/// duplicate ACKs for data sent before it (late ones, or those the
+/// go-back-N retransmissions provoke) do not start fast recovery: no
+/// second ssthresh cut, no inflated cwnd, no burst. The episode ends when
+/// `recover` is acknowledged.
+#[test]
+fn duplicate_acks_after_a_timeout_do_not_start_fast_recovery() {
+    for algo in [CongestionAlgo::Cubic, CongestionAlgo::NewReno] {
+        let mut t = established_with(algo);
+        send_segments(&mut t, 6, T0);
+        let at = timeout(&mut t, seg(0));
+        let ssthresh = t.info().snd_ssthresh;
+        for _ in 0..4 {
+            send!(t, at, ack(seg(0)));
+            assert_eq!(out_at(&mut t, at), None, "{algo:?}");
+        }
+        let i = t.info();
+        assert_eq!((i.ca_state, i.snd_cwnd, i.snd_ssthresh), (4, 1, ssthresh));
+        // A partial ACK: slow start from the loss window, go-back-N goes
+        // on, still in the timeout's episode.
+        send!(t, at, ack(seg(1)));
+        assert_eq!(out_at(&mut t, at).unwrap().seq, seg(1));
+        assert_eq!(out_at(&mut t, at).unwrap().seq, seg(2));
+        assert_eq!(out_at(&mut t, at), None);
+        assert_eq!((t.info().ca_state, t.info().snd_cwnd), (4, 2));
+        for _ in 0..3 {
+            send!(t, at, ack(seg(1)));
+        }
+        assert_eq!(out_at(&mut t, at), None, "{algo:?}");
+        assert_eq!(t.info().snd_ssthresh, ssthresh);
+        // `recover` (SND.MAX at the timeout) acknowledged: over.
+        send!(t, at, ack(seg(6)));
+        assert_eq!(t.info().ca_state, 0);
+        assert_eq!(t.info().snd_ssthresh, ssthresh);
+    }
+}
