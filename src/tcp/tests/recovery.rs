@@ -4,9 +4,9 @@
 
 use super::harness::*;
 use crate::tcp::*;
-use crate::time::Instant;
+use crate::time::{Duration, Instant};
 use crate::wire::SeqNum;
-use crate::wire::tcp::TcpRepr;
+use crate::wire::tcp::{TcpOptions, TcpRepr};
 
 const MSS: u32 = 1460;
 
@@ -126,4 +126,73 @@ fn duplicate_acks_after_a_timeout_do_not_start_fast_recovery() {
         assert_eq!(t.info().ca_state, 0);
         assert_eq!(t.info().snd_ssthresh, ssthresh);
     }
+}
+
+/// A steady 180 ms path with a timestamp echo on every ACK (RFC 7323
+/// §4.1), then one ACK that the peer's delayed-ACK timer holds 40 ms more:
+/// no spurious retransmission. RTTVAR has decayed to nothing, and the
+/// 200 ms floor was on the whole RTO (200 ms, fired before the 220 ms
+/// ACK); it is on the variance term, as Linux's (RTO = SRTT + 200 ms).
+#[test]
+fn a_delayed_ack_on_a_steady_path_is_not_a_timeout() {
+    let cfg = TcpConfig {
+        timestamps: true,
+        nodelay: true,
+        ..config()
+    };
+    let rtt = Duration::from_millis(180);
+    let mut t = Tcb::connect(T0, tuple(), LOCAL_ISS, cfg);
+    let syn = out_at(&mut t, T0).unwrap();
+    let mut now = T0 + rtt;
+    let mut peer_ts = 1u32;
+    let echo = |ecr: u32, peer_ts: u32| TcpOptions {
+        timestamps: Some((peer_ts, ecr)),
+        ..TcpOptions::default()
+    };
+    send!(
+        t,
+        now,
+        TcpRepr {
+            window: 65535,
+            options: TcpOptions {
+                timestamps: Some((peer_ts, syn.options.timestamps.unwrap().0)),
+                ..mss_opt()
+            },
+            ..syn_ack_from_peer()
+        }
+    );
+    let _ = out_at(&mut t, now);
+    let mut next = LOCAL_ISS + 1u32;
+    let mut round = |t: &mut Tcb, now: &mut Instant, delay: Duration| {
+        t.send(&[1u8; 100]).unwrap();
+        let s = out_at(t, *now).unwrap();
+        assert_eq!((s.seq, s.payload.len()), (next, 100));
+        let sent = *now;
+        next += 100u32;
+        let ack_at = sent + rtt + delay;
+        assert!(
+            t.poll_timeout().unwrap() > ack_at,
+            "the RTO ({:?} after sending) fires before the ACK",
+            t.poll_timeout().unwrap() - sent
+        );
+        *now = ack_at;
+        peer_ts += 1;
+        send!(
+            t,
+            *now,
+            TcpRepr {
+                ack: next,
+                window: 65535,
+                options: echo(s.options.timestamps.unwrap().0, peer_ts),
+                ..from_peer()
+            }
+        );
+    };
+    for _ in 0..50 {
+        round(&mut t, &mut now, Duration::ZERO);
+    }
+    assert_eq!((t.info().rtt, t.info().rttvar), (180_000, 0));
+    assert_eq!(t.info().rto, 380_000);
+    round(&mut t, &mut now, Duration::from_millis(40));
+    assert_eq!(t.info().total_retrans, 0);
 }
