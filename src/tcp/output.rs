@@ -300,6 +300,9 @@ impl Tcb {
         if avail == 0 {
             return fin_unsent.then_some(0);
         }
+        if self.snd_una == self.snd_max {
+            self.restart_after_idle(now);
+        }
         let in_flight = self.snd_nxt.since(self.snd_una);
         let wnd = self.snd_wnd.min(self.cc.cwnd());
         let usable = wnd.saturating_sub(in_flight) as usize;
@@ -352,6 +355,21 @@ impl Tcb {
         ok.then_some(len)
     }
 
+    /// New data is ready with nothing in flight: the controller hears how
+    /// long the connection has not sent (restart after idle, RFC 5681
+    /// §4.1, checked like Linux's tcp_slow_start_after_idle_check when
+    /// the application writes with nothing in flight). The idle clock then
+    /// restarts, so a poll that still sends nothing (cork, a closed
+    /// window) does not cut cwnd again.
+    fn restart_after_idle(&mut self, now: Instant) {
+        let idle = now.saturating_duration_since(self.lsndtime);
+        if idle.is_zero() {
+            return;
+        }
+        self.cc.on_send_after_idle(now, idle, self.rtt.rto());
+        self.lsndtime = now;
+    }
+
     /// A data segment of `len` bytes from `seq`, with FIN when it reaches
     /// the end of the queue after the application shut down writing.
     fn data_segment<'a>(
@@ -384,6 +402,9 @@ impl Tcb {
             self.ts_rexmit_floor = Some(self.ts_now(now));
         } else if self.rtt_seq.is_none() && !self.ts_ok {
             self.rtt_seq = Some((seq, now));
+        }
+        if n > 0 {
+            self.lsndtime = now;
         }
         if seq == self.snd_nxt {
             self.snd_nxt = seg_end;

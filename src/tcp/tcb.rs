@@ -129,6 +129,9 @@ pub struct Tcb {
     pub(super) tlp_retrans: bool,
     /// Our TSval on the probe, to tell its ACK from the original's.
     pub(super) tlp_ts: Option<u32>,
+    /// When data was last sent (Linux's `lsndtime`): restart after idle
+    /// (RFC 5681 §4.1) measures from here.
+    pub(super) lsndtime: Instant,
     /// Consecutive timeouts (`tcpi_retransmits`).
     pub(super) retransmits: u32,
     pub(super) total_retrans: u32,
@@ -241,6 +244,7 @@ impl Tcb {
             tlp_high_seq: None,
             tlp_retrans: false,
             tlp_ts: None,
+            lsndtime: now,
             retransmits: 0,
             total_retrans: 0,
             persist_backoff: 0,

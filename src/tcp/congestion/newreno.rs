@@ -67,6 +67,14 @@ impl CongestionControl for NewReno {
         self.acked_in_ca = 0;
     }
 
+    fn on_send_after_idle(&mut self, _now: Instant, idle: Duration, rto: Duration) {
+        let (cwnd, ssthresh) = super::restart_window(self.cwnd, self.ssthresh, self.mss, idle, rto);
+        if cwnd != self.cwnd {
+            self.acked_in_ca = 0;
+        }
+        (self.cwnd, self.ssthresh) = (cwnd, ssthresh);
+    }
+
     fn set_mss(&mut self, mss: u32) {
         self.mss = mss.max(1);
         self.cwnd = initial_window(self.mss);

@@ -196,3 +196,81 @@ fn a_delayed_ack_on_a_steady_path_is_not_a_timeout() {
     round(&mut t, &mut now, Duration::from_millis(40));
     assert_eq!(t.info().total_retrans, 0);
 }
+
+/// ESTABLISHED with `algo` and a 256 KiB send buffer, cwnd grown by slow
+/// start to `segs` segments, everything acknowledged at the returned time.
+fn grown_to(algo: CongestionAlgo, segs: u32) -> (Tcb, Instant) {
+    let cfg = TcpConfig {
+        congestion: algo,
+        snd_buf: 256 * 1024,
+        ..config()
+    };
+    let mut t = Tcb::connect(T0, tuple(), LOCAL_ISS, cfg);
+    let _ = out_at(&mut t, T0);
+    send!(
+        t,
+        TcpRepr {
+            window: 65535,
+            ..syn_ack_from_peer()
+        }
+    );
+    let _ = out_at(&mut t, T0);
+    let mut now = T0;
+    let mut acked = 0;
+    while t.info().snd_cwnd < segs {
+        // A full window, then one ACK per segment of growth wanted (slow
+        // start adds at most one MSS per ACK), the last one cumulative.
+        let cwnd = t.info().snd_cwnd;
+        t.send(&vec![1u8; (cwnd * MSS) as usize]).unwrap();
+        let mut sent = 0;
+        while let Some(s) = out_at(&mut t, now) {
+            assert_eq!(s.payload.len(), MSS as usize);
+            sent += 1;
+        }
+        assert_eq!(sent, cwnd);
+        now += Duration::from_millis(10);
+        let grow = (segs - cwnd).min(cwnd);
+        for _ in 1..grow {
+            acked += 1;
+            send!(t, now, ack(seg(acked)));
+        }
+        acked += cwnd - (grow - 1);
+        send!(t, now, ack(seg(acked)));
+    }
+    assert_eq!(t.info().snd_cwnd, segs);
+    (t, now)
+}
+
+/// Full segments that go out at `at` with `n` queued and nothing acked.
+fn burst(t: &mut Tcb, at: Instant, n: u32) -> u32 {
+    t.send(&vec![2u8; (n * MSS) as usize]).unwrap();
+    let mut sent = 0;
+    while out_at(t, at).is_some() {
+        sent += 1;
+    }
+    sent
+}
+
+/// RFC 5681 §4.1, the Linux way (tcp_cwnd_restart): after more than an
+/// RTO (200 ms here) without sending, cwnd halves per RTO of idle time,
+/// down to min(IW, cwnd); ssthresh keeps ¾ of the old cwnd. A full-cwnd
+/// burst went out after any pause before.
+#[test]
+fn cwnd_restarts_after_idle() {
+    for algo in [CongestionAlgo::Cubic, CongestionAlgo::NewReno] {
+        // Idle for 1.5 RTO: one halving.
+        let (mut t, now) = grown_to(algo, 40);
+        let at = now + Duration::from_millis(300);
+        assert_eq!(burst(&mut t, at, 40), 20, "{algo:?}");
+        assert_eq!(t.info().snd_cwnd, 20);
+        // Slow start never ended: ssthresh stays unbounded.
+        assert!(t.info().snd_ssthresh > 1000);
+        // 30 s idle: down to the initial window, not further.
+        let (mut t, now) = grown_to(algo, 40);
+        assert_eq!(burst(&mut t, now + Duration::from_secs(30), 40), 10);
+        // An RTO of idle time or less (the last data went 10 ms before
+        // `now`): nothing changes.
+        let (mut t, now) = grown_to(algo, 40);
+        assert_eq!(burst(&mut t, now + Duration::from_millis(190), 40), 40);
+    }
+}
