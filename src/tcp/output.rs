@@ -64,8 +64,13 @@ impl Tcb {
                     .seg_mss(now)
                     .min(end.since(start) as usize)
                     .min(self.tx.len().saturating_sub(off));
-                self.high_rxt = start + len;
-                return Some(self.data_segment(now, start, len, scratch, true));
+                if self.prr.is_some_and(|prr| !prr.allows(len as u32)) {
+                    // PRR has nothing left for this ACK: the next one may.
+                    self.rexmit_head = true;
+                } else {
+                    self.high_rxt = start + len;
+                    return Some(self.data_segment(now, start, len, scratch, true));
+                }
             }
         }
         if std::mem::take(&mut self.tlp_pending) && self.flight() > 0 {
@@ -98,7 +103,7 @@ impl Tcb {
     /// Returns the range to send.
     fn rack_retransmit(&mut self, now: Instant) -> Option<(SeqNum, usize)> {
         let (start, end) = self.rack.first_lost()?;
-        if !self.rexmit_head && self.rack.pipe() >= self.cc.cwnd() {
+        if self.prr.is_none() && !self.rexmit_head && self.rack.pipe() >= self.cc.cwnd() {
             return None;
         }
         let start = if start.before(self.snd_una) {
@@ -113,6 +118,9 @@ impl Tcb {
             .min(self.tx.len().saturating_sub(off));
         let fin = self.fin_queued && start == self.fin_seq();
         if len == 0 && !fin {
+            return None;
+        }
+        if self.prr.is_some_and(|prr| !prr.allows(len as u32)) {
             return None;
         }
         self.rexmit_head = false;
@@ -304,9 +312,20 @@ impl Tcb {
             self.restart_after_idle(now);
         }
         let in_flight = self.snd_nxt.since(self.snd_una);
-        let wnd = self.snd_wnd.min(self.cc.cwnd());
-        let usable = wnd.saturating_sub(in_flight) as usize;
         let mss = self.seg_mss(now);
+        let usable = match self.prr {
+            // In SACK recovery PRR, not cwnd against the whole flight,
+            // says how much new data may go (RFC 6937, RFC 6675 §5 rule
+            // 2); whole segments only, as for retransmissions.
+            Some(prr) => {
+                let usable = self.snd_wnd.saturating_sub(in_flight).min(prr.allowance()) as usize;
+                if usable < avail.min(mss) {
+                    return None;
+                }
+                usable
+            }
+            None => self.snd_wnd.min(self.cc.cwnd()).saturating_sub(in_flight) as usize,
+        };
         let retransmission = self.snd_nxt.before(self.snd_max);
         let mut len = avail.min(usable).min(mss);
         if !retransmission && self.config.tso_max > mss && len == mss {
@@ -405,6 +424,9 @@ impl Tcb {
         }
         if n > 0 {
             self.lsndtime = now;
+        }
+        if let Some(prr) = self.prr.as_mut() {
+            prr.on_send(seg_end.since(seq));
         }
         if seq == self.snd_nxt {
             self.snd_nxt = seg_end;
@@ -621,6 +643,7 @@ impl Tcb {
             // retransmissions provoke do not start fast recovery (§6).
             self.recover = Some(self.snd_max);
             self.in_loss = true;
+            self.prr = None;
             self.dupacks = 0;
             self.rexmit_head = false;
             self.scoreboard.clear();

@@ -8,7 +8,7 @@
 //! (up to `snd_nxt`) followed by those not yet sent. Our FIN, once queued,
 //! sits right after the last byte of `tx`.
 
-use super::congestion::{CongestionControl, new_controller};
+use super::congestion::{CongestionControl, Prr, new_controller};
 use super::rack::Rack;
 use super::rtt::RttEstimator;
 use super::sack::Scoreboard;
@@ -110,6 +110,10 @@ pub struct Tcb {
     /// (Linux's `TCP_CA_Loss`): ACKs grow cwnd by slow start, and neither
     /// duplicate ACKs nor a partial ACK start fast recovery in it.
     pub(super) in_loss: bool,
+    /// Proportional rate reduction (RFC 6937) while in SACK fast recovery:
+    /// what may be sent per ACK. None outside it (and without SACK, where
+    /// RFC 6582's inflation of cwnd rules).
+    pub(super) prr: Option<Prr>,
     /// Retransmit the next hole on the next poll (fast retransmit, NewReno
     /// partial ACKs, SACK recovery).
     pub(super) rexmit_head: bool,
@@ -236,6 +240,7 @@ impl Tcb {
             dupacks: 0,
             recover: None,
             in_loss: false,
+            prr: None,
             rexmit_head: false,
             scoreboard: Scoreboard::default(),
             high_rxt: iss,

@@ -9,9 +9,11 @@
 
 mod cubic;
 mod newreno;
+mod prr;
 
 pub use cubic::Cubic;
 pub use newreno::NewReno;
+pub use prr::Prr;
 
 use super::CongestionAlgo;
 use crate::time::{Duration, Instant};
