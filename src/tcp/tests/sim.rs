@@ -207,8 +207,7 @@ fn tuple(a_to_b: bool) -> FourTuple {
 /// reported delivered (RFC 6937's prr_delivered: SND.UNA's advance plus
 /// newly SACKed bytes, from the ACK that started recovery on) and
 /// RecoverFS (the flight before that ACK). Checked at each segment sent
-/// in recovery: either the pipe is at most ssthresh after it (give or
-/// take the 40 option bytes a retransmission may lose to SACK blocks), or what
+/// in recovery: either the pipe is at most ssthresh after it, or what
 /// was sent in the episode is within ssthresh/RecoverFS of what was
 /// delivered (PRR's proportional part), with two segments of slack for
 /// the forced first retransmission and rounding.
@@ -429,11 +428,7 @@ impl Sim {
         w.out += len as u64;
         w.sends += 1;
         let ssthresh = u64::from(t.cc.ssthresh());
-        // RACK counts a retransmitted segment back into the pipe whole,
-        // while the retransmission may carry up to 40 bytes less (the
-        // SACK blocks it carries take room from the data): that much over
-        // ssthresh is bookkeeping, not sending.
-        if u64::from(t.rack.pipe()) <= ssthresh + 40 {
+        if u64::from(t.rack.pipe()) <= ssthresh {
             return;
         }
         let delivered = i64::from(t.snd_una.since(w.una0)) + i64::from(t.scoreboard.sacked_bytes())
