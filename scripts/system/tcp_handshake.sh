@@ -8,7 +8,8 @@
 # sends the SYN). Every SYN and SYN-ACK, from either side, must carry MSS
 # (1460 from tapstack), window scale, SACK-permitted and timestamps
 # (tcp.options.mss_val, tcp.options.wscale.shift, tcp.options.sack_perm,
-# tcp.options.timestamp.tsval). The exchanges themselves check the bytes.
+# tcp.options.timestamp.tsval), laid out kind by kind as the kernel lays
+# out its own (tcp.option_kind). The exchanges themselves check the bytes.
 source "$(dirname "$0")/../lib/netns.sh"
 T=tcp_handshake
 need tshark
@@ -55,6 +56,31 @@ run_side $T 30 echo_client 198.18.0.1 7000
 capture_stop
 options "$pcap2" "ip.src == 198.18.0.2 && $syn" "tapstack SYN"
 options "$pcap2" "ip.src == 198.18.0.1 && $synack" "kernel SYN-ACK"
+
+# The options' layout, kind by kind, must be Linux's (tcp_options_write):
+# SYN and SYN-ACK as the kernel's own (mss,sackOK,TS,nop,wscale), and on
+# every other segment the NOPs before TS and SACK (nop,nop,TS), which RFC
+# 7323 Appendix A recommends and middleboxes and tools expect.
+# kinds PCAP FILTER: the distinct option kind lists of the matching packets.
+kinds() {
+    tshark_fields -E occurrence=a -E aggregator=, "$1" "$2" tcp.option_kind | sort -u
+}
+k_syn=$(kinds "$pcap1" "ip.src == 198.18.0.1 && $syn")
+t_syn=$(kinds "$pcap2" "ip.src == 198.18.0.2 && $syn")
+[[ -n $k_syn && $t_syn == "$k_syn" ]] || fail "$T: tapstack's SYN options are laid out as $t_syn, the kernel's as $k_syn"
+k_synack=$(kinds "$pcap2" "ip.src == 198.18.0.1 && $synack")
+t_synack=$(kinds "$pcap1" "ip.src == 198.18.0.2 && $synack")
+[[ -n $k_synack && $t_synack == "$k_synack" ]] ||
+    fail "$T: tapstack's SYN-ACK options are laid out as $t_synack, the kernel's as $k_synack"
+other='tcp.flags.syn == 0 && tcp.options'
+k_other=$( (kinds "$pcap1" "ip.src == 198.18.0.1 && $other"; kinds "$pcap2" "ip.src == 198.18.0.1 && $other") | sort -u)
+t_other=$( (kinds "$pcap1" "ip.src == 198.18.0.2 && $other"; kinds "$pcap2" "ip.src == 198.18.0.2 && $other") | sort -u)
+[[ -n $k_other && -n $t_other ]] || fail "$T: no segments with options after the handshake"
+while read -r layout; do
+    grep -qxF "$layout" <<<"$k_other" ||
+        fail "$T: tapstack lays options out as $layout after the handshake; the kernel: $(tr '\n' ' ' <<<"$k_other")"
+done <<<"$t_other"
+echo "  option kinds: SYN $t_syn, SYN-ACK $t_synack, others $(tr '\n' ' ' <<<"$t_other")(as the kernel's)"
 
 mss=$(tshark_fields "$pcap2" "ip.src == 198.18.0.2 && $syn" tcp.options.mss_val)
 mss=$(head -n 1 <<<"$mss")

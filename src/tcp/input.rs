@@ -2,6 +2,7 @@
 //! sequence number (with PAWS before it, RFC 7323 §5.3), RST (RFC 5961 §3),
 //! SYN (RFC 5961 §4), ACK (RFC 5961 §5), text, FIN.
 
+use super::congestion::Prr;
 use super::sack::Scoreboard;
 use super::timer::Timer;
 use super::{State, Tcb, TcpError};
@@ -300,6 +301,8 @@ impl Tcb {
         let wnd = u32::from(seg.window) << self.snd_wscale;
         let mss = self.eff_mss();
         let advanced = ack.after(self.snd_una);
+        let sacked_before = self.scoreboard.sacked_bytes();
+        let una_before = self.snd_una;
         // RFC 6675 §2: with SACK, an ACK that reports new SACKed data is a
         // duplicate ACK even when it carries data.
         let dsack = self.sack_ok && Scoreboard::is_dsack(&seg.options.sack_blocks, ack);
@@ -347,9 +350,25 @@ impl Tcb {
                 self.end_tlp_episode(now, seg, dsack);
             }
             match self.recover {
+                Some(recover) if self.in_loss => {
+                    // After a timeout (RFC 5681 §3.1): ACKs clock slow start
+                    // from the loss window; the episode ends when `recover`
+                    // is acknowledged (RFC 6582 §3.2 step 4).
+                    if ack.after_eq(recover) {
+                        self.recover = None;
+                        self.in_loss = false;
+                    }
+                    self.dupacks = 0;
+                    self.grow_cwnd(now, acked);
+                }
                 Some(recover) if ack.after_eq(recover) => {
-                    // RFC 6582 §3.2 step 3, full acknowledgment: deflate.
-                    let w = self.cc.ssthresh().min(self.flight().max(mss) + mss);
+                    // RFC 6582 §3.2 step 3, full acknowledgment: deflate;
+                    // after PRR, cwnd = ssthresh (RFC 6937 §3.1).
+                    let w = if self.prr.take().is_some() {
+                        self.cc.ssthresh()
+                    } else {
+                        self.cc.ssthresh().min(self.flight().max(mss) + mss)
+                    };
                     self.cc.set_cwnd(w);
                     self.recover = None;
                     self.dupacks = 0;
@@ -359,28 +378,15 @@ impl Tcb {
                     // deflate by what was acked, add back one segment.
                     // Without SACK the hole is at the new SND.UNA.
                     self.rexmit_head = true;
-                    if !self.sack_ok {
+                    if self.prr.is_none() {
                         self.high_rxt = self.snd_una;
+                        let w = self.cc.cwnd().saturating_sub(acked).saturating_add(mss);
+                        self.cc.set_cwnd(w);
                     }
-                    let w = self.cc.cwnd().saturating_sub(acked).saturating_add(mss);
-                    self.cc.set_cwnd(w);
                 }
                 None => {
                     self.dupacks = 0;
-                    let srtt = self
-                        .rtt
-                        .has_sample()
-                        .then(|| Duration::from_micros(self.rtt.srtt));
-                    // Grow the window only when it was what limited the
-                    // sender (RFC 7661 §4.1, Linux's tcp_is_cwnd_limited):
-                    // an application- or receiver-limited connection would
-                    // otherwise inflate cwnd without bound and burst when
-                    // it finally has data. Half a window in flight counts,
-                    // as slow start may double from what was used.
-                    let prior_flight = acked.saturating_add(self.flight());
-                    if prior_flight.saturating_mul(2) >= self.cc.cwnd() {
-                        self.cc.on_ack(now, acked, srtt);
-                    }
+                    self.grow_cwnd(now, acked);
                 }
             }
             if self.snd_una == self.snd_max {
@@ -400,12 +406,14 @@ impl Tcb {
                 self.dupacks >= 3 || (self.sack_ok && self.scoreboard.sacked_bytes() >= 3 * mss);
             if self.recover.is_none() && lost {
                 self.enter_recovery(now);
-            } else if self.recover.is_some() && self.dupacks > 3 {
-                self.cc.set_cwnd(self.cc.cwnd().saturating_add(mss));
-                // RFC 6675 §5 (C): each ACK in recovery may send the next
-                // hole the scoreboard shows.
-                if self.sack_ok {
+            } else if self.recover.is_some() && !self.in_loss && self.dupacks > 3 {
+                if self.prr.is_some() {
+                    // RFC 6675 §5 (C): each ACK in recovery may send the
+                    // next hole the scoreboard shows, as PRR allows.
                     self.rexmit_head = true;
+                } else {
+                    // RFC 6582 §3.2 step 4: inflate by the segment that left.
+                    self.cc.set_cwnd(self.cc.cwnd().saturating_add(mss));
                 }
             }
         }
@@ -414,6 +422,19 @@ impl Tcb {
         if self.sack_ok {
             self.rack.on_ack(now, self.snd_una, &self.scoreboard, dsack);
             self.rack_detect_loss(now);
+        }
+        // RFC 6937: every ACK starting or during SACK recovery (not the
+        // one ending it) sets what may be sent, from what it delivered
+        // (SND.UNA's advance plus newly SACKed bytes) and the pipe after
+        // its losses were marked.
+        if let Some(prr) = self.prr.as_mut() {
+            let delivered = i64::from(self.snd_una.since(una_before))
+                + i64::from(self.scoreboard.sacked_bytes())
+                - i64::from(sacked_before);
+            let delivered = u32::try_from(delivered.max(0)).unwrap_or(u32::MAX);
+            let pipe = self.rack.pipe();
+            let sndcnt = prr.on_ack(delivered, pipe, self.cc.ssthresh(), mss);
+            self.cc.set_cwnd(pipe.saturating_add(sndcnt));
         }
         if advanced {
             // RFC 8985 §7.2: the probe timer restarts on a cumulative ACK.
@@ -435,14 +456,38 @@ impl Tcb {
         }
     }
 
+    /// `acked` new bytes outside fast recovery: the controller grows cwnd,
+    /// but only when cwnd was what limited the sender (RFC 7661 §4.1,
+    /// Linux's tcp_is_cwnd_limited): an application- or receiver-limited
+    /// connection would otherwise inflate cwnd without bound and burst
+    /// when it finally has data. Half a window in flight counts, as slow
+    /// start may double from what was used.
+    fn grow_cwnd(&mut self, now: Instant, acked: u32) {
+        let srtt = self
+            .rtt
+            .has_sample()
+            .then(|| Duration::from_micros(self.rtt.srtt));
+        let prior_flight = acked.saturating_add(self.flight());
+        if prior_flight.saturating_mul(2) >= self.cc.cwnd() {
+            self.cc.on_ack(now, acked, srtt);
+        }
+    }
+
     /// Fast recovery begins (RFC 5681 §3.2 steps 2–3, RFC 6582 §3.2,
-    /// RFC 6675 §5): ssthresh from the flight, cwnd inflated by the three
-    /// segments that left the network, retransmit the first hole.
+    /// RFC 6675 §5): ssthresh from the flight, retransmit the first hole.
+    /// Without SACK, cwnd is inflated by the three segments that left the
+    /// network (RFC 6582); with SACK, PRR (RFC 6937) decides what goes.
     pub(super) fn enter_recovery(&mut self, now: Instant) {
         let mss = self.eff_mss();
         let flight = self.flight();
         self.cc.on_loss(now, flight);
-        self.cc.set_cwnd(self.cc.ssthresh() + 3 * mss);
+        if self.sack_ok {
+            // With SACK the pipe is known: PRR (RFC 6937) paces the
+            // reduction from the flight to ssthresh.
+            self.prr = Some(Prr::start(flight, mss));
+        } else {
+            self.cc.set_cwnd(self.cc.ssthresh() + 3 * mss);
+        }
         self.recover = Some(self.snd_max);
         self.high_rxt = self.snd_una;
         self.rexmit_head = true;

@@ -66,8 +66,13 @@ impl Tcb {
                     .seg_mss(now)
                     .min(end.since(start) as usize)
                     .min(self.tx.len().saturating_sub(off));
-                self.high_rxt = start + len;
-                return Some(self.data_segment(now, start, len, scratch, true));
+                if self.prr.is_some_and(|prr| !prr.allows(len as u32)) {
+                    // PRR has nothing left for this ACK: the next one may.
+                    self.rexmit_head = true;
+                } else {
+                    self.high_rxt = start + len;
+                    return Some(self.data_segment(now, start, len, scratch, true));
+                }
             }
         }
         if std::mem::take(&mut self.tlp_pending) && self.flight() > 0 {
@@ -100,7 +105,7 @@ impl Tcb {
     /// Returns the range to send.
     fn rack_retransmit(&mut self, now: Instant) -> Option<(SeqNum, usize)> {
         let (start, end) = self.rack.first_lost()?;
-        if !self.rexmit_head && self.rack.pipe() >= self.cc.cwnd() {
+        if self.prr.is_none() && !self.rexmit_head && self.rack.pipe() >= self.cc.cwnd() {
             return None;
         }
         let start = if start.before(self.snd_una) {
@@ -115,6 +120,9 @@ impl Tcb {
             .min(self.tx.len().saturating_sub(off));
         let fin = self.fin_queued && start == self.fin_seq();
         if len == 0 && !fin {
+            return None;
+        }
+        if self.prr.is_some_and(|prr| !prr.allows(len as u32)) {
             return None;
         }
         self.rexmit_head = false;
@@ -302,10 +310,24 @@ impl Tcb {
         if avail == 0 {
             return fin_unsent.then_some(0);
         }
+        if self.snd_una == self.snd_max {
+            self.restart_after_idle(now);
+        }
         let in_flight = self.snd_nxt.since(self.snd_una);
-        let wnd = self.snd_wnd.min(self.cc.cwnd());
-        let usable = wnd.saturating_sub(in_flight) as usize;
         let mss = self.seg_mss(now);
+        let usable = match self.prr {
+            // In SACK recovery PRR, not cwnd against the whole flight,
+            // says how much new data may go (RFC 6937, RFC 6675 §5 rule
+            // 2); whole segments only, as for retransmissions.
+            Some(prr) => {
+                let usable = self.snd_wnd.saturating_sub(in_flight).min(prr.allowance()) as usize;
+                if usable < avail.min(mss) {
+                    return None;
+                }
+                usable
+            }
+            None => self.snd_wnd.min(self.cc.cwnd()).saturating_sub(in_flight) as usize,
+        };
         let retransmission = self.snd_nxt.before(self.snd_max);
         let mut len = avail.min(usable).min(mss);
         if !retransmission && self.config.tso_max > mss && len == mss {
@@ -360,6 +382,21 @@ impl Tcb {
         ok.then_some(len)
     }
 
+    /// New data is ready with nothing in flight: the controller hears how
+    /// long the connection has not sent (restart after idle, RFC 5681
+    /// §4.1, checked like Linux's tcp_slow_start_after_idle_check when
+    /// the application writes with nothing in flight). The idle clock then
+    /// restarts, so a poll that still sends nothing (cork, a closed
+    /// window) does not cut cwnd again.
+    fn restart_after_idle(&mut self, now: Instant) {
+        let idle = now.saturating_duration_since(self.lsndtime);
+        if idle.is_zero() {
+            return;
+        }
+        self.cc.on_send_after_idle(now, idle, self.rtt.rto());
+        self.lsndtime = now;
+    }
+
     /// A data segment of `len` bytes from `seq`, with FIN when it reaches
     /// the end of the queue after the application shut down writing.
     fn data_segment<'a>(
@@ -392,6 +429,12 @@ impl Tcb {
             self.ts_rexmit_floor = Some(self.ts_now(now));
         } else if self.rtt_seq.is_none() && !self.ts_ok {
             self.rtt_seq = Some((seq, now));
+        }
+        if n > 0 {
+            self.lsndtime = now;
+        }
+        if let Some(prr) = self.prr.as_mut() {
+            prr.on_send(seg_end.since(seq));
         }
         if seq == self.snd_nxt {
             self.snd_nxt = seg_end;
@@ -606,9 +649,23 @@ impl Tcb {
         if handshake {
             self.snd_nxt = self.iss;
         } else {
-            self.cc.on_rto(now, self.flight());
+            // ssthresh is reduced once per window of data (RFC 5681 §3.1:
+            // held constant when the timer fires again for data it already
+            // retransmitted). As Linux's tcp_enter_loss: only outside a
+            // recovery episode (or once its `recover` is acknowledged), or
+            // on the first timeout after an ACK made progress in a timeout
+            // episode. A timeout during fast recovery keeps the ssthresh
+            // that recovery set.
+            let episode = self.recover.is_some_and(|r| r.after(self.snd_una));
+            let reduce = !episode || (self.in_loss && self.retransmits == 1);
+            self.cc.on_rto(now, self.flight(), reduce);
             self.snd_nxt = self.snd_una;
-            self.recover = None;
+            // RFC 6582 §3.2 step 4: recover = the highest sequence number
+            // transmitted, so that the duplicate ACKs the go-back-N
+            // retransmissions provoke do not start fast recovery (§6).
+            self.recover = Some(self.snd_max);
+            self.in_loss = true;
+            self.prr = None;
             self.dupacks = 0;
             self.rexmit_head = false;
             self.scoreboard.clear();

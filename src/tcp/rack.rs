@@ -94,6 +94,8 @@ impl Rack {
         if let Some(last) = self.segs.back() {
             let top = last.end;
             if start.before(top) {
+                self.split_at(start);
+                self.split_at(end);
                 for s in self.segs.iter_mut() {
                     if s.end.after(start) && s.start.before(end) {
                         s.at = now;
@@ -121,6 +123,28 @@ impl Rack {
             at: now,
             flags: 0,
         });
+    }
+
+    /// Cuts the record holding `at` in two there, so that a
+    /// retransmission of part of a segment (its SACK blocks took room from
+    /// the data, or a hole starts inside it) marks only what went: the
+    /// rest stays lost, to go next, and out of the pipe. When the record is
+    /// full, it stays whole (the old, coarser bookkeeping).
+    fn split_at(&mut self, at: SeqNum) {
+        if self.segs.len() >= MAX_SEGS {
+            return;
+        }
+        let Some(i) = self
+            .segs
+            .iter()
+            .position(|s| s.start.before(at) && at.before(s.end))
+        else {
+            return;
+        };
+        let mut tail = self.segs[i];
+        tail.start = at;
+        self.segs[i].end = at;
+        self.segs.insert(i + 1, tail);
     }
 
     /// A cumulative ACK up to `snd_una` and the SACK scoreboard: records
@@ -322,6 +346,28 @@ mod tests {
         r.on_ack(ms(25), s(1000), &sb, false);
         assert!(r.detect_loss(ms(40), true, srtt).0);
         assert_eq!(r.first_lost(), Some((s(1000), s(2000))));
+    }
+
+    /// A retransmission that carries less than the lost segment (SACK
+    /// blocks took room from the data) leaves the rest marked lost and out
+    /// of the pipe; the whole segment used to count as resent.
+    #[test]
+    fn a_partial_retransmission_leaves_the_rest_lost() {
+        let mut r = Rack::default();
+        for i in 0..3 {
+            r.on_send(ms(i), s(i as u32 * 1000), s(i as u32 * 1000 + 1000));
+        }
+        let mut sb = Scoreboard::default();
+        sb.add(&[Some((s(1000), s(3000)))], s(0), s(3000));
+        r.on_ack(ms(10), s(0), &sb, false);
+        assert!(r.detect_loss(ms(20), true, Duration::from_millis(10)).0);
+        assert_eq!(r.first_lost(), Some((s(0), s(1000))));
+        assert_eq!(r.pipe(), 0);
+        r.on_send(ms(20), s(0), s(988));
+        assert_eq!(r.first_lost(), Some((s(988), s(1000))));
+        assert_eq!(r.pipe(), 988);
+        r.on_send(ms(20), s(988), s(1000));
+        assert_eq!((r.first_lost(), r.pipe()), (None, 1000));
     }
 
     #[test]

@@ -8,8 +8,24 @@
 //! first sample R:  SRTT = R, RTTVAR = R/2
 //! later samples:   RTTVAR = 3/4·RTTVAR + 1/4·|SRTT − R|
 //!                  SRTT   = 7/8·SRTT   + 1/8·R
-//! RTO = SRTT + max(G, 4·RTTVAR), clamped to [rto_min, rto_max]
+//! RTO = SRTT + max(G, 4·RTTVAR, rto_min), at most rto_max
 //! ```
+//!
+//! RFC 6298 §2.4 rounds the whole RTO up to 1 s and allows a lower floor;
+//! applied to the whole RTO, a floor fails where it matters: with a
+//! timestamp sample on every ACK (RFC 7323 §4) RTTVAR decays to nothing
+//! on a steady path, so a 180 ms path got an RTO of 200 ms, and one ACK
+//! delayed by 40 ms (the peer's delayed-ACK timer) fired a spurious
+//! retransmission. The floor here bounds the variance term instead, as
+//! Linux does: `tcp_rtt_estimator` keeps `rttvar_us` (its 4·RTTVAR) at
+//! least `tcp_rto_min` — it starts at max(2·R, rto_min), and each RTT it
+//! decays only towards `mdev_max_us`, which restarts at rto_min — and
+//! `__tcp_set_rto` sets RTO = SRTT + rttvar_us. So RTO ≥ SRTT + 200 ms.
+//! What Linux has and this does not: its variance term is the largest
+//! 4·mdev of the last RTT, decaying by a quarter per RTT, and a falling
+//! RTT moves mdev with a gain of 1/32 instead of 1/4; those only matter
+//! when 4·RTTVAR is above rto_min (jitter over 50 ms), where this follows
+//! RFC 6298's RTTVAR.
 
 use crate::time::Duration;
 
@@ -63,9 +79,8 @@ impl RttEstimator {
             self.rttvar = r / 2;
             self.has_sample = true;
         }
-        self.rto_base = (self.srtt + GRANULARITY_US.max(4 * self.rttvar))
-            .max(self.min)
-            .min(self.max);
+        let var = (4 * self.rttvar).max(GRANULARITY_US).max(self.min);
+        self.rto_base = self.srtt.saturating_add(var).min(self.max);
         self.backoff = 0;
     }
 
@@ -114,14 +129,33 @@ mod tests {
         assert_eq!(e.srtt, (7 * 100_000 + 200_000) / 8);
     }
 
+    /// The floor bounds the variance term, not the RTO (Linux's
+    /// `rttvar_us` ≥ `tcp_rto_min`): a steady 180 ms path whose RTTVAR has
+    /// decayed to nothing keeps an RTO of SRTT + 200 ms, which a 40 ms
+    /// delayed ACK does not reach. It was max(SRTT + G, 200 ms) = 200 ms.
+    #[test]
+    fn rto_floor_is_on_the_variance_term() {
+        let mut e = est();
+        for _ in 0..100 {
+            e.sample(Duration::from_millis(180));
+        }
+        assert_eq!((e.srtt, e.rttvar), (180_000, 0));
+        assert_eq!(e.rto(), Duration::from_millis(380));
+        assert!(e.rto() > Duration::from_millis(180 + 40));
+        // With jitter above the floor, RFC 6298's term rules.
+        e.sample(Duration::from_millis(580));
+        assert_eq!(e.rttvar, 100_000);
+        assert_eq!(e.rto(), Duration::from_micros(230_000 + 400_000));
+    }
+
     #[test]
     fn rto_is_bounded_and_backs_off() {
         let mut e = est();
         e.sample(Duration::from_millis(1));
-        assert_eq!(e.rto(), Duration::from_millis(200));
+        assert_eq!(e.rto(), Duration::from_millis(201));
         e.back_off();
         e.back_off();
-        assert_eq!(e.rto(), Duration::from_millis(800));
+        assert_eq!(e.rto(), Duration::from_millis(804));
         for _ in 0..40 {
             e.back_off();
         }

@@ -8,7 +8,7 @@
 //! (up to `snd_nxt`) followed by those not yet sent. Our FIN, once queued,
 //! sits right after the last byte of `tx`.
 
-use super::congestion::{CongestionControl, new_controller};
+use super::congestion::{CongestionControl, Prr, new_controller};
 use super::rack::Rack;
 use super::rtt::RttEstimator;
 use super::sack::Scoreboard;
@@ -113,6 +113,14 @@ pub struct Tcb {
     pub(super) dupacks: u32,
     /// RFC 6582's `recover`: fast recovery lasts until it is acknowledged.
     pub(super) recover: Option<SeqNum>,
+    /// The episode up to `recover` began with a retransmission timeout
+    /// (Linux's `TCP_CA_Loss`): ACKs grow cwnd by slow start, and neither
+    /// duplicate ACKs nor a partial ACK start fast recovery in it.
+    pub(super) in_loss: bool,
+    /// Proportional rate reduction (RFC 6937) while in SACK fast recovery:
+    /// what may be sent per ACK. None outside it (and without SACK, where
+    /// RFC 6582's inflation of cwnd rules).
+    pub(super) prr: Option<Prr>,
     /// Retransmit the next hole on the next poll (fast retransmit, NewReno
     /// partial ACKs, SACK recovery).
     pub(super) rexmit_head: bool,
@@ -132,6 +140,9 @@ pub struct Tcb {
     pub(super) tlp_retrans: bool,
     /// Our TSval on the probe, to tell its ACK from the original's.
     pub(super) tlp_ts: Option<u32>,
+    /// When data was last sent (Linux's `lsndtime`): restart after idle
+    /// (RFC 5681 §4.1) measures from here.
+    pub(super) lsndtime: Instant,
     /// Consecutive timeouts (`tcpi_retransmits`).
     pub(super) retransmits: u32,
     pub(super) total_retrans: u32,
@@ -241,6 +252,8 @@ impl Tcb {
             cc: new_controller(config.congestion, u32::from(DEFAULT_MSS)),
             dupacks: 0,
             recover: None,
+            in_loss: false,
+            prr: None,
             rexmit_head: false,
             scoreboard: Scoreboard::default(),
             high_rxt: iss,
@@ -249,6 +262,7 @@ impl Tcb {
             tlp_high_seq: None,
             tlp_retrans: false,
             tlp_ts: None,
+            lsndtime: now,
             retransmits: 0,
             total_retrans: 0,
             persist_backoff: 0,
@@ -830,7 +844,7 @@ impl Tcb {
         let clamp = |v: u64| u32::try_from(v).unwrap_or(u32::MAX);
         TcpInfo {
             state: self.state.linux_code(),
-            ca_state: if self.retransmits > 0 {
+            ca_state: if self.retransmits > 0 || self.in_loss {
                 4
             } else if self.recover.is_some() {
                 3

@@ -382,24 +382,24 @@ impl TcpOptions {
         Ok(o)
     }
 
-    /// Length of the encoded options, not yet padded.
+    /// Length of the encoded options, laid out as [`emit`](Self::emit)
+    /// does: each group fills whole 32-bit words.
     fn raw_len(&self) -> usize {
         let mut n = 0;
         if self.mss.is_some() {
             n += 4;
         }
+        n += match (self.sack_permitted, self.timestamps.is_some()) {
+            (_, true) => 12,    // sackOK + TS, or NOP NOP TS
+            (true, false) => 4, // NOP NOP sackOK
+            (false, false) => 0,
+        };
         if self.window_scale.is_some() {
             n += 4; // NOP + 3
         }
-        if self.sack_permitted {
-            n += 2;
-        }
-        if self.timestamps.is_some() {
-            n += 10;
-        }
         let blocks = self.sack_block_count();
         if blocks > 0 {
-            n += 2 + 8 * blocks;
+            n += 4 + 8 * blocks; // NOP NOP + 2 + 8 per block
         }
         n
     }
@@ -425,8 +425,20 @@ impl TcpOptions {
         self.raw_len() == 0
     }
 
-    /// Writes the options into `buf` (at least [`len`](Self::len) bytes),
-    /// padding with NOPs then EOL; returns the padded length.
+    /// Writes the options into `buf` (at least [`len`](Self::len) bytes);
+    /// returns their length, a multiple of 4.
+    ///
+    /// The layout is Linux's (`tcp_options_write`), which is RFC 7323
+    /// Appendix A's for timestamps: every option or pair starts on a
+    /// 32-bit boundary, with the NOPs in front, so that a receiver (or a
+    /// middlebox, or a tool matching Linux byte for byte) finds TSval at
+    /// a fixed, aligned offset:
+    ///
+    /// ```text
+    /// SYN:      mss, sackOK, TS, nop, wscale   (without sackOK: nop, nop, TS;
+    ///                                           without TS: nop, nop, sackOK)
+    /// others:   nop, nop, TS, nop, nop, sack …
+    /// ```
     pub fn emit(&self, buf: &mut [u8]) -> usize {
         let mut i = 0;
         let mut put = |bytes: &[u8]| {
@@ -437,20 +449,26 @@ impl TcpOptions {
             let m = mss.to_be_bytes();
             put(&[kind::MSS, 4, m[0], m[1]]);
         }
-        if self.sack_permitted {
-            put(&[kind::SACK_PERMITTED, 2]);
-        }
-        if let Some((val, ecr)) = self.timestamps {
-            put(&[kind::TIMESTAMPS, 10]);
-            put(&val.to_be_bytes());
-            put(&ecr.to_be_bytes());
+        match (self.sack_permitted, self.timestamps) {
+            (sack_ok, Some((val, ecr))) => {
+                if sack_ok {
+                    put(&[kind::SACK_PERMITTED, 2]);
+                } else {
+                    put(&[kind::NOP, kind::NOP]);
+                }
+                put(&[kind::TIMESTAMPS, 10]);
+                put(&val.to_be_bytes());
+                put(&ecr.to_be_bytes());
+            }
+            (true, None) => put(&[kind::NOP, kind::NOP, kind::SACK_PERMITTED, 2]),
+            (false, None) => {}
         }
         if let Some(ws) = self.window_scale {
             put(&[kind::NOP, kind::WINDOW_SCALE, 3, ws]);
         }
         let blocks = self.sack_block_count();
         if blocks > 0 {
-            put(&[kind::SACK, (2 + 8 * blocks) as u8]);
+            put(&[kind::NOP, kind::NOP, kind::SACK, (2 + 8 * blocks) as u8]);
             for (l, r) in self.sack_blocks.iter().flatten().take(blocks) {
                 put(&l.0.to_be_bytes());
                 put(&r.0.to_be_bytes());
@@ -458,7 +476,6 @@ impl TcpOptions {
         }
         let raw = self.raw_len();
         let padded = raw.div_ceil(4) * 4;
-        // NOPs keep later options aligned; a final EOL is not needed.
         for _ in raw..padded {
             put(&[kind::NOP]);
         }
@@ -741,6 +758,81 @@ mod tests {
         assert_eq!(TcpRepr::parse_with(&p, SRC, DST, false).unwrap(), r);
     }
 
+    /// The option bytes `o` is emitted as.
+    fn option_bytes(o: TcpOptions) -> Vec<u8> {
+        let mut buf = vec![0u8; o.len()];
+        assert_eq!(o.emit(&mut buf), buf.len());
+        assert_eq!(TcpOptions::parse(&buf).unwrap(), o);
+        buf
+    }
+
+    /// Linux's layout (tcp_options_write; RFC 7323 Appendix A for TS):
+    /// NOPs first, each option on a 32-bit boundary. These were emitted
+    /// with the NOPs after the option (`TS, nop, nop`), and TS with SACK
+    /// as `TS, sack` with no padding at all, leaving every SACK block and
+    /// any later option unaligned.
+    #[test]
+    fn options_are_laid_out_as_linux_does() {
+        let ts = Some((0x0102_0304, 0x0506_0708));
+        // An ACK with timestamps: nop, nop, TS.
+        let o = TcpOptions {
+            timestamps: ts,
+            ..TcpOptions::default()
+        };
+        assert_eq!(option_bytes(o), [1, 1, 8, 10, 1, 2, 3, 4, 5, 6, 7, 8]);
+        // With one SACK block: nop, nop, TS, nop, nop, sack.
+        let o = TcpOptions {
+            timestamps: ts,
+            sack_blocks: [Some((SeqNum(0x10), SeqNum(0x20))), None, None, None],
+            ..TcpOptions::default()
+        };
+        assert_eq!(
+            option_bytes(o),
+            [
+                1, 1, 8, 10, 1, 2, 3, 4, 5, 6, 7, 8, // nop, nop, TS
+                1, 1, 5, 10, 0, 0, 0, 0x10, 0, 0, 0, 0x20, // nop, nop, sack
+            ]
+        );
+        // Without timestamps, four blocks fit: 4 + 32 bytes.
+        let b = Some((SeqNum(1), SeqNum(2)));
+        let o = TcpOptions {
+            sack_blocks: [b; 4],
+            ..TcpOptions::default()
+        };
+        let bytes = option_bytes(o);
+        assert_eq!((bytes.len(), &bytes[..4]), (36, &[1, 1, 5, 34][..]));
+        // With them, three: 12 + 4 + 24 = 40.
+        let o = TcpOptions {
+            timestamps: ts,
+            sack_blocks: [b; 4],
+            ..TcpOptions::default()
+        };
+        let mut buf = [0u8; 40];
+        assert_eq!((o.len(), o.emit(&mut buf)), (40, 40));
+        assert_eq!(buf[12..16], [1, 1, 5, 26]);
+        // A SYN without timestamps: mss, nop, nop, sackOK, nop, wscale.
+        let o = TcpOptions {
+            mss: Some(1460),
+            window_scale: Some(7),
+            sack_permitted: true,
+            ..TcpOptions::default()
+        };
+        assert_eq!(option_bytes(o), [2, 4, 5, 0xb4, 1, 1, 4, 2, 1, 3, 3, 7]);
+        // A SYN with timestamps but no SACK: mss, nop, nop, TS, nop, wscale.
+        let o = TcpOptions {
+            mss: Some(1460),
+            window_scale: Some(7),
+            timestamps: ts,
+            ..TcpOptions::default()
+        };
+        assert_eq!(
+            option_bytes(o),
+            [
+                2, 4, 5, 0xb4, 1, 1, 8, 10, 1, 2, 3, 4, 5, 6, 7, 8, 1, 3, 3, 7
+            ]
+        );
+    }
+
     #[test]
     fn sack_blocks_round_trip() {
         let mut r = TcpRepr {
@@ -758,7 +850,7 @@ mod tests {
             ],
             ..TcpOptions::default()
         };
-        assert_eq!(r.header_len(), 20 + 28);
+        assert_eq!(r.header_len(), 20 + 12 + 20);
         let mut buf = vec![0u8; r.buffer_len()];
         r.emit(&mut TcpPacket::new_unchecked(&mut buf[..]), SRC, DST);
         let back = TcpRepr::parse(&TcpPacket::new_checked(&buf[..]).unwrap(), SRC, DST).unwrap();

@@ -120,10 +120,30 @@ impl CongestionControl for Cubic {
         self.carry = 0.0;
     }
 
-    fn on_rto(&mut self, now: Instant, flight: u32) {
-        self.on_loss(now, flight);
+    fn on_rto(&mut self, now: Instant, flight: u32, reduce: bool) {
+        if reduce {
+            self.on_loss(now, flight);
+        } else {
+            // ssthresh, W_max and K stay as the first timeout set them; the
+            // epoch starts again when slow start ends.
+            self.epoch = None;
+            self.carry = 0.0;
+        }
         self.cwnd = self.mss;
         self.w_est = 1.0;
+    }
+
+    fn on_send_after_idle(&mut self, now: Instant, idle: Duration, rto: Duration) {
+        (self.cwnd, self.ssthresh) =
+            super::restart_window(self.cwnd, self.ssthresh, self.mss, idle, rto);
+        // RFC 9438 §4.2 and §5.8: t excludes the time the flow was
+        // application-limited, so the epoch moves forward by the idle time
+        // (Linux's CA_EVENT_TX_START), never past now. Without this, the
+        // first ACK after a long pause would find t far past K and W_cubic
+        // huge.
+        if let Some(epoch) = self.epoch {
+            self.epoch = Some((epoch + idle).min(now));
+        }
     }
 
     fn set_mss(&mut self, mss: u32) {
@@ -152,7 +172,38 @@ mod tests {
             c.on_ack(now, 1000, Some(Duration::from_millis(10)));
         }
         assert!(c.cwnd() > 95_000, "cwnd {}", c.cwnd());
-        c.on_rto(now, 50_000);
+        c.on_rto(now, 50_000, true);
         assert_eq!(c.cwnd(), 1000);
+        let ssthresh = c.ssthresh();
+        c.on_rto(now, 50_000, false);
+        assert_eq!((c.cwnd(), c.ssthresh()), (1000, ssthresh));
+    }
+
+    /// RFC 9438 §5.8: the time since the epoch began does not count an
+    /// idle period (the epoch moves forward by it, as Linux's
+    /// CA_EVENT_TX_START), so growth after a pause continues the curve
+    /// where it was instead of jumping to W_cubic(t + idle).
+    #[test]
+    fn idle_time_is_not_part_of_the_epoch() {
+        let ms = Duration::from_millis;
+        let rtt = Some(ms(10));
+        let mut busy = Cubic::new(1000);
+        busy.set_cwnd(100_000);
+        busy.on_loss(Instant::ZERO, 100_000);
+        let mut now = Instant::ZERO;
+        for _ in 0..50 {
+            now += ms(10);
+            busy.on_ack(now, 1000, rtt);
+        }
+        let mut idle = busy.clone();
+        // The idle one pauses 100 ms (less than the RTO: no restart).
+        let later = now + ms(100);
+        idle.on_send_after_idle(later, ms(100), ms(200));
+        assert_eq!(idle.cwnd(), busy.cwnd());
+        for i in 1..=50 {
+            busy.on_ack(now + ms(10 * i), 1000, rtt);
+            idle.on_ack(later + ms(10 * i), 1000, rtt);
+        }
+        assert_eq!(idle.cwnd(), busy.cwnd());
     }
 }

@@ -9,9 +9,11 @@
 
 mod cubic;
 mod newreno;
+mod prr;
 
 pub use cubic::Cubic;
 pub use newreno::NewReno;
+pub use prr::Prr;
 
 use super::CongestionAlgo;
 use crate::time::{Duration, Instant};
@@ -34,13 +36,51 @@ pub trait CongestionControl: core::fmt::Debug + Send {
     /// Loss detected by duplicate ACKs (RFC 5681 §3.2 step 2): sets ssthresh
     /// from `flight`, the bytes outstanding, and cwnd to ssthresh.
     fn on_loss(&mut self, now: Instant, flight: u32);
-    /// The retransmission timer fired (RFC 5681 §3.1, eq. 4): ssthresh from
-    /// `flight`, cwnd to one segment (the loss window).
-    fn on_rto(&mut self, now: Instant, flight: u32);
+    /// The retransmission timer fired: cwnd to one segment (the loss
+    /// window, RFC 5681 §3.1). `reduce` says whether ssthresh is set from
+    /// `flight` (eq. 4): only on the first timeout of a loss episode. RFC
+    /// 5681 §3.1 holds ssthresh constant when the segment had already been
+    /// retransmitted by the timer; Linux's `tcp_enter_loss` reduces it only
+    /// when it was not yet reduced in this window (see
+    /// `Tcb::on_retransmit_timeout`).
+    fn on_rto(&mut self, now: Instant, flight: u32, reduce: bool);
+    /// New data goes out with nothing in flight after `idle` without
+    /// sending (RFC 5681 §4.1, RFC 9438 §5.8): see [`restart_window`].
+    fn on_send_after_idle(&mut self, now: Instant, idle: Duration, rto: Duration);
     /// The sender's MSS changed.
     fn set_mss(&mut self, mss: u32);
     /// Name as `TCP_CONGESTION` spells it.
     fn name(&self) -> &'static str;
+}
+
+/// Restart after idle (RFC 5681 §4.1), as Linux's `tcp_cwnd_restart`:
+/// after more than one RTO without sending, cwnd is halved once per RTO
+/// of idle time beyond the first, down to the restart window
+/// RW = min(IW, cwnd); ssthresh keeps ¾ of the old cwnd if that is more
+/// (`tcp_current_ssthresh`), so slow start climbs back quickly. RFC 5681
+/// goes straight to RW; Linux's decay spares a connection idle for a
+/// little over one RTO. Returns the new (cwnd, ssthresh), unchanged when
+/// `idle` is at most `rto`.
+pub fn restart_window(
+    cwnd: u32,
+    ssthresh: u32,
+    mss: u32,
+    idle: Duration,
+    rto: Duration,
+) -> (u32, u32) {
+    if idle <= rto || rto.is_zero() {
+        return (cwnd, ssthresh);
+    }
+    let ssthresh = ssthresh.max(cwnd / 2 + cwnd / 4);
+    let restart = initial_window(mss).min(cwnd);
+    let mut left = idle;
+    let mut w = cwnd;
+    // Linux: while ((delta -= rto) > 0 && cwnd > restart_cwnd) cwnd >>= 1;
+    while left > rto && w > restart {
+        left -= rto;
+        w >>= 1;
+    }
+    (w.max(restart), ssthresh)
 }
 
 /// A controller of the given kind for segments of `mss` bytes.
@@ -55,5 +95,40 @@ pub fn new_controller(algo: CongestionAlgo, mss: u32) -> Box<dyn CongestionContr
     match algo {
         CongestionAlgo::NewReno => Box::new(NewReno::new(mss)),
         CongestionAlgo::Cubic => Box::new(Cubic::new(mss)),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn restart_window_halves_per_rto_down_to_the_restart_window() {
+        let ms = Duration::from_millis;
+        let rto = ms(200);
+        // Idle no longer than the RTO: unchanged.
+        assert_eq!(
+            restart_window(40_000, 20_000, 1000, ms(200), rto),
+            (40_000, 20_000)
+        );
+        // 1.5 RTO: one halving; ssthresh keeps 3/4 of the old cwnd.
+        assert_eq!(
+            restart_window(40_000, 20_000, 1000, ms(300), rto),
+            (20_000, 30_000)
+        );
+        // 2.5 RTO: two.
+        assert_eq!(
+            restart_window(40_000, 20_000, 1000, ms(500), rto),
+            (10_000, 30_000)
+        );
+        // Long idle: the restart window, min(IW, cwnd).
+        assert_eq!(
+            restart_window(40_000, 50_000, 1000, ms(30_000), rto),
+            (10_000, 50_000)
+        );
+        assert_eq!(
+            restart_window(4_000, 2_000, 1000, ms(30_000), rto),
+            (4_000, 3_000)
+        );
     }
 }

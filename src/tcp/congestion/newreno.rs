@@ -59,9 +59,20 @@ impl CongestionControl for NewReno {
         self.acked_in_ca = 0;
     }
 
-    fn on_rto(&mut self, now: Instant, flight: u32) {
-        self.on_loss(now, flight);
+    fn on_rto(&mut self, now: Instant, flight: u32, reduce: bool) {
+        if reduce {
+            self.on_loss(now, flight);
+        }
         self.cwnd = self.mss;
+        self.acked_in_ca = 0;
+    }
+
+    fn on_send_after_idle(&mut self, _now: Instant, idle: Duration, rto: Duration) {
+        let (cwnd, ssthresh) = super::restart_window(self.cwnd, self.ssthresh, self.mss, idle, rto);
+        if cwnd != self.cwnd {
+            self.acked_in_ca = 0;
+        }
+        (self.cwnd, self.ssthresh) = (cwnd, ssthresh);
     }
 
     fn set_mss(&mut self, mss: u32) {
@@ -90,7 +101,7 @@ mod tests {
             c.on_ack(Instant::ZERO, 1100, None);
         }
         assert_eq!(c.cwnd(), 6500);
-        c.on_rto(Instant::ZERO, 1000);
+        c.on_rto(Instant::ZERO, 1000, true);
         assert_eq!((c.cwnd(), c.ssthresh()), (1000, 2000));
     }
 }

@@ -8,6 +8,7 @@ mod harness;
 mod close;
 mod established;
 mod open;
+mod recovery;
 mod sim;
 mod timers;
 mod transitions;

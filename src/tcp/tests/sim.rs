@@ -169,6 +169,8 @@ pub(crate) struct Sim {
     order: u64,
     log: Vec<(Instant, bool, Vec<u8>)>,
     pub corrupted: u64,
+    /// SACK recovery watched on both sides ([`RecoveryWatch`]).
+    pub recovery: [RecoveryWatch; 2],
     pub segments: u64,
     /// Drops chosen segments (from A when the flag is true), on top of
     /// the random faults.
@@ -189,6 +191,35 @@ fn tuple(a_to_b: bool) -> FourTuple {
             remote: a,
         }
     }
+}
+
+/// What one side sends in SACK fast recovery, against what the peer
+/// reported delivered (RFC 6937's prr_delivered: SND.UNA's advance plus
+/// newly SACKed bytes, from the ACK that started recovery on) and
+/// RecoverFS (the flight before that ACK). Checked at each segment sent
+/// in recovery: either the pipe is at most ssthresh after it, or what
+/// was sent in the episode is within ssthresh/RecoverFS of what was
+/// delivered (PRR's proportional part), with two segments of slack for
+/// the forced first retransmission and rounding.
+#[derive(Debug, Default, Clone, Copy)]
+pub(crate) struct RecoveryWatch {
+    episode: Option<SeqNum>,
+    una0: SeqNum,
+    sacked0: u32,
+    recover_fs: u32,
+    out: u64,
+    /// Before the segment being delivered: SND.UNA, SACKed bytes, flight.
+    before: (SeqNum, u32, u32),
+    /// SACK recovery episodes seen, and segments sent in them.
+    pub episodes: u32,
+    pub sends: u32,
+    /// The most sent beyond the bound, bytes, and when.
+    pub max_excess: u64,
+    pub worst_at: Option<Instant>,
+}
+
+fn in_sack_recovery(t: &Tcb) -> Option<SeqNum> {
+    t.recover.filter(|_| t.sack_ok && !t.in_loss)
 }
 
 fn pattern(seed: u64, len: usize, salt: u64) -> Vec<u8> {
@@ -219,6 +250,7 @@ impl Sim {
             order: 0,
             log: Vec::new(),
             corrupted: 0,
+            recovery: [RecoveryWatch::default(); 2],
             segments: 0,
             drop_if: None,
         }
@@ -236,8 +268,10 @@ impl Sim {
             } else {
                 (B_ADDR, A_ADDR)
             };
+            let len = seg.payload.len();
             let mut bytes = vec![0u8; seg.buffer_len()];
             seg.emit(&mut TcpPacket::new_unchecked(&mut bytes[..]), src, dst);
+            self.watch_send(from_a, len);
             self.segments += 1;
             self.log.push((self.now, from_a, bytes.clone()));
             if self.drop_if.as_mut().is_some_and(|f| f(from_a, &seg)) {
@@ -291,8 +325,22 @@ impl Sim {
         };
         let now = self.now;
         let side = if p.to_b { &mut self.b } else { &mut self.a };
+        let w = &mut self.recovery[usize::from(p.to_b)];
         match side.tcb.as_mut() {
-            Some(t) => t.handle_segment(now, &seg),
+            Some(t) => {
+                w.before = (t.snd_una, t.scoreboard.sacked_bytes(), t.flight());
+                t.handle_segment(now, &seg);
+                match in_sack_recovery(t) {
+                    Some(r) if w.episode != Some(r) => {
+                        w.episode = Some(r);
+                        (w.una0, w.sacked0, w.recover_fs) = w.before;
+                        w.out = 0;
+                        w.episodes += 1;
+                    }
+                    Some(_) => {}
+                    None => w.episode = None,
+                }
+            }
             None if p.to_b => {
                 side.tcb =
                     Tcb::accept_syn(now, tuple(false), SeqNum(0x8000_0000), &seg, self.b_config)
@@ -361,6 +409,31 @@ impl Sim {
             }
         }
         Err(format!("livelock: {max_steps} steps at {}", self.now))
+    }
+
+    /// A segment of `len` bytes went from one side: see [`RecoveryWatch`].
+    fn watch_send(&mut self, from_a: bool, len: usize) {
+        let side = if from_a { &self.a } else { &self.b };
+        let w = &mut self.recovery[usize::from(!from_a)];
+        let Some(t) = side.tcb.as_ref() else { return };
+        if len == 0 || w.episode.is_none() || in_sack_recovery(t) != w.episode {
+            return;
+        }
+        w.out += len as u64;
+        w.sends += 1;
+        let ssthresh = u64::from(t.cc.ssthresh());
+        if u64::from(t.rack.pipe()) <= ssthresh {
+            return;
+        }
+        let delivered = i64::from(t.snd_una.since(w.una0)) + i64::from(t.scoreboard.sacked_bytes())
+            - i64::from(w.sacked0);
+        let delivered = delivered.max(0) as u64;
+        let fs = u64::from(w.recover_fs.max(1));
+        let bound = (delivered * ssthresh).div_ceil(fs) + 2 * u64::from(t.eff_mss());
+        if w.out > bound && w.out - bound > w.max_excess {
+            w.max_excess = w.out - bound;
+            w.worst_at = Some(self.now);
+        }
     }
 
     fn check(&self) -> Result<(), String> {
@@ -622,6 +695,61 @@ fn sim_many_holes_without_sack_complete() {
     let r = sim.drive(4_000_000, Duration::from_secs(600));
     assert!(r.is_ok(), "{r:?}\n  {}", sim.status());
     assert_eq!(dropped.get(), 100);
+}
+
+/// SACK recovery under loss (RFC 6937, PRR): once in fast recovery the
+/// pipe only shrinks until it reaches ssthresh (proportional rate
+/// reduction), then stays at or below it (slow-start reduction bound),
+/// and the bytes still arrive exactly. With the Reno model RACK
+/// retransmitted while the pipe was below an inflated cwnd
+/// (ssthresh + 3 MSS + 1 per duplicate ACK), so the pipe climbed back
+/// above ssthresh in recovery and went out in bursts.
+#[test]
+fn sim_sack_recovery_holds_the_pipe_to_ssthresh() {
+    let mut failures = Vec::new();
+    let (mut episodes, mut worst, mut took) = (0, 0, Duration::ZERO);
+    for seed in 7000..7030 {
+        let faults = Faults {
+            loss: 30,
+            dup: 0,
+            corrupt: 0,
+            latency: Duration::from_millis(10),
+            jitter: Duration::ZERO,
+        };
+        let cfg = |side| TcpConfig {
+            sack: true,
+            timestamps: true,
+            window_scaling: true,
+            ..config_for(seed, side)
+        };
+        let mut sim = Sim::new(seed, faults, cfg(0), cfg(1), 1 << 20);
+        let r = sim.drive(2_000_000, Duration::from_secs(3600));
+        took += sim.now - Instant::ZERO;
+        for w in sim.recovery {
+            episodes += w.episodes;
+            worst = worst.max(w.max_excess);
+        }
+        let excess = sim.recovery.iter().map(|w| w.max_excess).max();
+        if let Err(e) = r {
+            eprintln!(
+                "seed {seed} (SACK recovery) failed: {e}\n  {}",
+                sim.status()
+            );
+            failures.push(seed);
+        } else if excess > Some(0) {
+            eprintln!(
+                "seed {seed}: the pipe went {} bytes over in recovery: {:?}",
+                excess.unwrap_or(0),
+                sim.recovery
+            );
+            failures.push(seed);
+        }
+    }
+    eprintln!(
+        "SACK recovery: {episodes} episodes, worst excess {worst} bytes, {took:?} of virtual time"
+    );
+    assert!(episodes > 30, "too few recoveries to judge: {episodes}");
+    assert!(failures.is_empty(), "failing seeds: {failures:?}");
 }
 
 #[test]
