@@ -32,7 +32,7 @@ Not yet available (planned): ss, neigh, stats, trace, plot.
 
 Example (as root, in a network namespace of its own):
   ip netns add ts && ip -n ts link set lo up
-  ip netns exec ts tapstack run --setup -- python3 -m http.server 8080
+  ip netns exec ts tapstack run --setup -- python3 -m http.server -b 0.0.0.0 8080
   ip netns exec ts curl http://198.18.0.2:8080/        # in another terminal
 
 `tapstack run --help` lists run's options; README.md has the rest.";

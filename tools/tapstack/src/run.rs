@@ -41,7 +41,7 @@ TAPSTACK_MSL) pass through from the environment; a TAPSTACK_* name the
 library does not know gets a warning naming it.
 
 Examples (as root, in a network namespace of their own: ip netns add ts):
-  ip netns exec ts tapstack run --setup -- python3 -m http.server 8080
+  ip netns exec ts tapstack run --setup -- python3 -m http.server -b 0.0.0.0 8080
   ip netns exec ts curl http://198.18.0.2:8080/           # from the kernel's side
   ip netns exec ts tapstack run --pcap /tmp/c.pcap -- curl http://198.18.0.1:8000/
 
