@@ -32,8 +32,8 @@ Not yet available (planned): ss, neigh, stats, trace, plot.
 
 Example (as root, in a network namespace of its own):
   ip netns add ts && ip -n ts link set lo up
-  ip netns exec ts tapstack run --setup -- python3 -m http.server -b 0.0.0.0 8080
-  ip netns exec ts curl http://198.18.0.2:8080/        # in another terminal
+  ip netns exec ts tapstack run --setup -- python3 -m http.server -b 0.0.0.0 80
+  ip netns exec ts curl http://198.18.0.2/             # in another terminal
 
 `tapstack run --help` lists run's options; README.md has the rest.";
 
@@ -61,8 +61,10 @@ fn main() -> ExitCode {
                 println!("{}", run::HELP);
                 ExitCode::SUCCESS
             }
+            Some(planned) if PLANNED.contains(&planned) => not_yet(planned),
             Some(other) => usage(&format!(
-                "no help for '{other}': the commands are run, help"
+                "no help for '{}': the commands are run, help",
+                other.escape_debug()
             )),
         },
         Some("-V" | "--version") => {
@@ -70,18 +72,20 @@ fn main() -> ExitCode {
             ExitCode::SUCCESS
         }
         Some("run") => cmd_run(&args[1..]),
-        Some(planned) if PLANNED.contains(&planned) => {
-            eprintln!(
-                "tapstack: '{planned}' is not yet available in this version (only 'run' is); \
-                 see tapstack --help"
-            );
-            ExitCode::from(2)
-        }
+        Some(planned) if PLANNED.contains(&planned) => not_yet(planned),
         Some(other) => usage(&format!(
             "unknown command '{}' (tapstack --help lists them)",
             other.escape_debug()
         )),
     }
+}
+
+fn not_yet(planned: &str) -> ExitCode {
+    eprintln!(
+        "tapstack: '{planned}' is not yet available in this version (only 'run' is); \
+         see tapstack --help"
+    );
+    ExitCode::from(2)
 }
 
 fn usage(msg: &str) -> ExitCode {
@@ -149,4 +153,25 @@ fn cmd_run(args: &[OsString]) -> ExitCode {
     } else {
         126
     })
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn help_fits_a_terminal_and_names_only_what_works() {
+        for line in super::HELP.lines() {
+            assert!(line.chars().count() <= 80, "{line}");
+        }
+        let commands = super::HELP
+            .split("Commands:\n")
+            .nth(1)
+            .and_then(|s| s.split("\n\n").next())
+            .unwrap();
+        for planned in super::PLANNED {
+            assert!(!commands.contains(&format!("  {planned} ")), "{planned}");
+        }
+        assert!(
+            super::HELP.contains("Not yet available (planned): ss, neigh, stats, trace, plot.")
+        );
+    }
 }

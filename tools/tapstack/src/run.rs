@@ -18,21 +18,21 @@ id, signals go straight to it, its exit status is the command's.
 
 Options (each sets the variable named; without it, the environment's value
 or the library's default applies):
-  --ip CIDR        our address and prefix                TAPSTACK_IP      198.18.0.2/24
-  --ifname NAME    the TAP device                        TAPSTACK_IFNAME  tap0
-  --gw IP          default gateway, on our prefix        TAPSTACK_GW      none
-  --pcap FILE      write every frame in and out to FILE  TAPSTACK_PCAP    none
-  --faults SPEC    fault injection on frames both ways   TAPSTACK_FAULTS  none
-                   (drop=0.05,dup=0.01,reorder=0.1,corrupt=0.001,delay=2ms,seed=7)
-  --trace FILE     TCP event trace to FILE               TAPSTACK_TRACE   none
-                   (recorded once the library supports it; set, but unused today)
-  --log LEVEL      error, warn, info, debug or trace     TAPSTACK_LOG     warn
-  --setup          as root: create the TAP when it is missing (lasting, as
-                   `ip tuntap add` makes it), give its kernel side an address
-                   (the --gw address, else the prefix's first host that is
-                   not ours: 198.18.0.1/24 for the default), bring it up;
-                   says what it did, and changes nothing already right
-  -h, --help       this text
+  --ip CIDR      TAPSTACK_IP: our address and prefix (198.18.0.2/24)
+  --ifname NAME  TAPSTACK_IFNAME: the TAP device (tap0)
+  --gw IP        TAPSTACK_GW: the default gateway, on our prefix (none)
+  --pcap FILE    TAPSTACK_PCAP: write every frame in and out to FILE
+  --faults SPEC  TAPSTACK_FAULTS: fault injection on frames both ways, like
+                 drop=0.05,dup=0.01,reorder=0.1,corrupt=0.001,delay=2ms,seed=7
+  --trace FILE   TAPSTACK_TRACE: a trace of TCP events to FILE (recorded once
+                 the library supports it: set today, not yet read)
+  --log LEVEL    TAPSTACK_LOG: error, warn (the default), info, debug, trace
+  --setup        as root: create the TAP when it is missing (lasting, as
+                 `ip tuntap add` makes it), give its kernel side an address
+                 (the --gw address, else the prefix's first host that is not
+                 ours: 198.18.0.1/24 for the default), and bring it up;
+                 says what it did, and changes nothing already right
+  -h, --help     this text
 Option values may also be written --ip=CIDR. The first argument that is
 not an option starts PROGRAM; `--` makes that explicit.
 
@@ -41,9 +41,9 @@ TAPSTACK_MSL) pass through from the environment; a TAPSTACK_* name the
 library does not know gets a warning naming it.
 
 Examples (as root, in a network namespace of their own: ip netns add ts):
-  ip netns exec ts tapstack run --setup -- python3 -m http.server -b 0.0.0.0 8080
-  ip netns exec ts curl http://198.18.0.2:8080/           # from the kernel's side
-  ip netns exec ts tapstack run --pcap /tmp/c.pcap -- curl http://198.18.0.1:8000/
+  ip netns exec ts tapstack run --setup -- python3 -m http.server -b 0.0.0.0 80
+  ip netns exec ts curl http://198.18.0.2/         # from the kernel's side
+  ip netns exec ts tapstack run --pcap c.pcap -- curl http://198.18.0.1:8000/
 
 Exit status: PROGRAM's; 2 for a bad command line, 1 when the library is
 not found or --setup fails, 126/127 when PROGRAM cannot be run.";
@@ -359,6 +359,19 @@ mod tests {
         assert!(e(&["--port", "80", "--", "x"]).contains("unknown option '--port'"));
         assert!(e(&["-x", "prog"]).contains("unknown option '-x'"));
         assert!(e(&["--ip", "a", "--ip", "b", "x"]).contains("--ip is given twice"));
+    }
+
+    #[test]
+    fn help_fits_a_terminal() {
+        for line in HELP.lines() {
+            assert!(line.chars().count() <= 80, "{line}");
+        }
+        // Each option is documented.
+        for (opt, var) in VALUE_OPTIONS {
+            assert!(HELP.contains(&format!("  {opt} ")), "{opt}");
+            assert!(HELP.contains(var), "{var}");
+        }
+        assert!(HELP.contains("  --setup "));
     }
 
     #[test]
