@@ -731,3 +731,46 @@ fn random_frames_behind_random_virtio_net_headers() {
         "every frame accounted for:\n{c}"
     );
 }
+
+#[test]
+fn route_is_loopback_on_link_gateway_or_unreachable() {
+    use super::ipv4::{NextHop, SendError};
+    let t = Instant::ZERO;
+    let far = Ipv4Addr::new(203, 0, 113, 7);
+    let gw = Ipv4Addr::new(198, 18, 0, 254);
+    let mut s = stack();
+    // This host, by its address or 127/8, never reaches the link.
+    assert_eq!(s.route(t, US), Ok(NextHop::Local));
+    assert_eq!(s.route(t, Ipv4Addr::new(127, 0, 0, 9)), Ok(NextHop::Local));
+    // On-link: the destination is its own next hop, resolved by ARP.
+    assert_eq!(s.route(t, PEER), Ok(NextHop::Pending(PEER)));
+    learn_peer(&mut s);
+    assert_eq!(s.route(t, PEER), Ok(NextHop::Resolved(PEER_MAC)));
+    // Off-link without a gateway: no route, and nothing is sent.
+    assert_eq!(s.route(t, far), Err(SendError::NetworkUnreachable));
+    let req = echo_request(1, 1, b"x");
+    assert_eq!(
+        s.send_ip(t, far, PROTO_ICMP, &req),
+        Err(SendError::NetworkUnreachable)
+    );
+    assert!(drain(&mut s).is_empty());
+
+    // With a gateway, off-link goes through it; on-link stays direct.
+    let cfg = StackConfig {
+        gateway: Some(gw),
+        ..config(US)
+    };
+    let mut g = Stack::new(cfg, t, 1);
+    drain(&mut g);
+    assert_eq!(g.route(t, far), Ok(NextHop::Pending(gw)));
+    assert_eq!(g.route(t, PEER), Ok(NextHop::Pending(PEER)));
+    let asked: Vec<Ipv4Addr> = drain(&mut g)
+        .iter()
+        .map(|f| {
+            let e = EthernetFrame::new_checked(&f[..]).unwrap();
+            let a = ArpRepr::parse(&ArpPacket::new_checked(e.payload()).unwrap()).unwrap();
+            a.target_protocol_addr
+        })
+        .collect();
+    assert_eq!(asked, [gw, PEER]);
+}
