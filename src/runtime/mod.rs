@@ -11,9 +11,10 @@
 //!    earlier of the stack's and the device's deadlines;
 //! 2. read a batch of frames from the device (no lock held);
 //! 3. under **one** lock: `handle_frame` for each, `handle_timeout` when
-//!    due, drain `poll_transmit` into a batch, `take_dirty`;
+//!    due, drain `poll_transmit` into a batch, `take_wakeups` (the wait
+//!    queues of the sockets whose readiness may have changed);
 //! 4. unlock, write the batch to the device, wake the threads waiting on
-//!    the dirty sockets (bump their futex word, `FUTEX_WAKE`).
+//!    those sockets (bump their futex word, `FUTEX_WAKE`).
 //!
 //! No real syscall runs while the stack lock is held. A panic in the loop is
 //! caught: the runtime is marked failed (later calls get `EIO`), every

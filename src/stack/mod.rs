@@ -7,8 +7,9 @@
 //! - [`Stack::handle_timeout`]: time passed (call when `poll_timeout` is due);
 //! - [`Stack::poll_transmit`]: the next frame to send, if any;
 //! - [`Stack::poll_timeout`]: when the stack next needs `handle_timeout`;
-//! - [`Stack::take_dirty`]: sockets whose readiness may have changed, so the
-//!   runtime can wake the threads waiting on them.
+//! - [`Stack::take_wakeups`]: the wait queues of sockets whose readiness
+//!   may have changed (and of sockets freed meanwhile), so the runtime can
+//!   wake the threads waiting on them.
 //!
 //! Every frame that comes in ends in exactly one place: handled by a
 //! protocol, or counted under the reason it was dropped (see
@@ -389,23 +390,9 @@ impl Stack {
     }
 
     /// Appends the sockets whose readiness may have changed since the last
-    /// call and clears the set.
-    pub fn take_dirty(&mut self, out: &mut Vec<SocketHandle>) {
-        for h in &self.dirty {
-            if let Some(s) = self
-                .sockets
-                .get_mut(h.index as usize)
-                .and_then(|s| s.socket.as_mut())
-            {
-                s.dirty = false;
-            }
-        }
-        out.append(&mut self.dirty);
-    }
-
-    /// Like [`take_dirty`](Self::take_dirty), with each socket's wait queue,
-    /// and including sockets freed since the last call, so that a thread
-    /// still blocked on a socket another thread closed is woken too.
+    /// call, each with its wait queue, and clears the set. Sockets freed
+    /// since the last call are included, so that a thread still blocked on
+    /// a socket another thread closed is woken too.
     pub fn take_wakeups(&mut self, out: &mut Vec<(SocketHandle, Arc<WaitQueue>)>) {
         let mut dirty = core::mem::take(&mut self.dirty);
         for h in dirty.drain(..) {
