@@ -21,7 +21,6 @@
 
 #![deny(unsafe_op_in_unsafe_fn)]
 
-pub mod config;
 pub mod device;
 pub mod runtime;
 pub mod shim;

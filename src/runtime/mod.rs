@@ -20,9 +20,9 @@
 //! caught: the runtime is marked failed (later calls get `EIO`), every
 //! waiter is woken, the pcap is flushed, and the host program goes on.
 
+pub mod config;
 pub mod log;
 pub mod process;
-pub use crate::config::Config;
 use crate::device::{Batch, Device, FaultDevice, PcapDevice, TapDevice};
 use crate::stack::SocketHandle;
 use crate::stack::Stack;
@@ -30,6 +30,7 @@ use crate::stack::socket::WaitQueue;
 use crate::sys;
 use crate::sys::clock::{monotonic_now, realtime_micros};
 use crate::time::{Duration, Instant};
+pub use config::Config;
 use mio::unix::SourceFd;
 use mio::{Events, Interest, Poll, Token, Waker};
 use once_cell::sync::OnceCell;
