@@ -19,13 +19,13 @@ use crate::time::Instant;
 use crate::wire::Error;
 use crate::wire::checksum::{PROTO_ICMP, PROTO_TCP, PROTO_UDP};
 use crate::wire::ethernet::{self, EtherType, EthernetAddress, EthernetFrame, EthernetRepr};
-use crate::wire::icmpv4::{Icmpv4Packet, Icmpv4Repr, unreachable};
+use crate::wire::icmpv4::{self, Icmpv4Packet, Icmpv4Repr, msg_type, unreachable};
 use crate::wire::ipv4::{self, DEFAULT_TTL, Ipv4Packet, Ipv4Repr};
 use std::net::Ipv4Addr;
 
 /// RFC 1812 §4.3.2.3: an ICMP error carries as much of the original
 /// datagram as fits in a 576-byte datagram.
-const ICMP_ERROR_MAX_ORIGINAL: usize = 576 - ipv4::HEADER_LEN - 8;
+const ICMP_ERROR_MAX_ORIGINAL: usize = 576 - ipv4::HEADER_LEN - icmpv4::HEADER_LEN;
 
 /// Why a datagram could not be sent.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -192,7 +192,11 @@ impl Stack {
         if repr.frag_offset != 0 {
             return;
         }
-        if repr.protocol == PROTO_ICMP && payload.first().is_some_and(|&t| t != 0 && t != 8) {
+        if repr.protocol == PROTO_ICMP
+            && payload
+                .first()
+                .is_some_and(|&t| t != msg_type::ECHO_REPLY && t != msg_type::ECHO_REQUEST)
+        {
             return;
         }
         if !self.icmp_limiter.allow(now) {

@@ -39,7 +39,8 @@ use crate::tcp::{FourTuple, TcpConfig};
 use crate::time::Instant;
 use crate::wire::arp::{ArpPacket, ArpRepr, Operation};
 use crate::wire::ethernet::{self, EtherType, EthernetAddress, EthernetFrame, EthernetRepr};
-use crate::wire::ipv4::Ipv4Cidr;
+use crate::wire::ipv4::{HEADER_LEN as IPV4_HEADER_LEN, Ipv4Cidr, MAX_PACKET_LEN};
+use crate::wire::tcp::{HEADER_LEN as TCP_HEADER_LEN, MAX_HEADER_LEN as TCP_MAX_HEADER_LEN};
 use crate::wire::virtio_net::{self, VnetHeader};
 use arp_cache::ArpCache;
 use loopback::LOOPBACK_ROUNDS;
@@ -85,6 +86,9 @@ impl StackConfig {
         }
     }
 }
+
+/// The smallest MSS the MTU may give (Linux's `TCP_MIN_MSS`).
+const MIN_MSS: usize = 88;
 
 /// Frames waiting in the stack's own queue (ARP, ICMP, RSTs), at most.
 const TX_QUEUE_LIMIT: usize = 4096;
@@ -137,11 +141,15 @@ impl Stack {
     /// (RFC 6528) and the ephemeral port choice. It starts by announcing its
     /// address with a gratuitous ARP (RFC 5227 §3).
     pub fn new(config: StackConfig, now: Instant, seed: u64) -> Stack {
-        let mss = config.mtu.saturating_sub(40).clamp(88, 65495) as u16;
+        let headers = IPV4_HEADER_LEN + TCP_HEADER_LEN;
+        let mss = config
+            .mtu
+            .saturating_sub(headers)
+            .clamp(MIN_MSS, MAX_PACKET_LEN - headers) as u16;
         // The largest payload under a 64 KiB datagram with the largest TCP
         // header.
         let tso_max = if config.offload {
-            crate::wire::ipv4::MAX_PACKET_LEN - 20 - 60
+            MAX_PACKET_LEN - IPV4_HEADER_LEN - TCP_MAX_HEADER_LEN
         } else {
             0
         };
