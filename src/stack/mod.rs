@@ -29,8 +29,6 @@ mod tcp_output;
 
 #[cfg(test)]
 mod tests;
-#[cfg(test)]
-mod tests_tcp;
 
 pub use counters::Counters;
 pub use socket::{SocketError, SocketHandle, SocketOptions};
