@@ -22,7 +22,6 @@
 
 #![deny(unsafe_op_in_unsafe_fn)]
 
-pub mod config;
 pub mod device;
 pub mod rand;
 pub mod runtime;

@@ -102,7 +102,7 @@ fn stack_thread_ticks() -> Option<u64> {
 }
 
 fn child(pcap: &Path) {
-    use tapstack::config::Config;
+    use tapstack::runtime::Config;
     use tapstack::runtime::Runtime;
 
     // A quiet wire: no IPv6 chatter from the kernel.

@@ -11,17 +11,18 @@
 //!    earlier of the stack's and the device's deadlines;
 //! 2. read a batch of frames from the device (no lock held);
 //! 3. under **one** lock: `handle_frame` for each, `handle_timeout` when
-//!    due, drain `poll_transmit` into a batch, `take_dirty`;
+//!    due, drain `poll_transmit` into a batch, `take_wakeups` (the wait
+//!    queues of the sockets whose readiness may have changed);
 //! 4. unlock, write the batch to the device, wake the threads waiting on
-//!    the dirty sockets (bump their futex word, `FUTEX_WAKE`).
+//!    those sockets (bump their futex word, `FUTEX_WAKE`).
 //!
 //! No real syscall runs while the stack lock is held. A panic in the loop is
 //! caught: the runtime is marked failed (later calls get `EIO`), every
 //! waiter is woken, the pcap is flushed, and the host program goes on.
 
+pub mod config;
 pub mod log;
 pub mod process;
-pub use crate::config::Config;
 use crate::device::{Batch, Device, FaultDevice, PcapDevice, TapDevice};
 use crate::stack::SocketHandle;
 use crate::stack::Stack;
@@ -29,6 +30,7 @@ use crate::stack::socket::WaitQueue;
 use crate::sys;
 use crate::sys::clock::{monotonic_now, realtime_micros};
 use crate::time::{Duration, Instant};
+pub use config::Config;
 use mio::unix::SourceFd;
 use mio::{Events, Interest, Poll, Token, Waker};
 use once_cell::sync::OnceCell;

@@ -3,9 +3,14 @@
 //!
 //! Input validates the header (version, header length, total length,
 //! checksum, destination, source), reassembles fragments and dispatches by
-//! protocol. Output routes to the on-link prefix or the gateway, resolves the
-//! next hop with ARP (queueing while it resolves), and fragments datagrams
-//! larger than the MTU.
+//! protocol. Output is one path for every protocol: [`Stack::route`] picks
+//! loopback, the on-link destination or the gateway and resolves it with ARP;
+//! [`Stack::ip_header`] gives the header and its IP identifier;
+//! [`Stack::emit_ip_frame`] writes the Ethernet and IPv4 headers. Datagrams
+//! built whole (ICMP, stateless TCP) wait in the ARP queue while the next hop
+//! resolves and are fragmented when larger than the MTU; a connection's
+//! segments are written straight into the device's buffer
+//! (`tcp_output.rs`).
 
 use super::Stack;
 use super::arp_cache::Lookup;
@@ -14,13 +19,13 @@ use crate::time::Instant;
 use crate::wire::Error;
 use crate::wire::checksum::{PROTO_ICMP, PROTO_TCP, PROTO_UDP};
 use crate::wire::ethernet::{self, EtherType, EthernetAddress, EthernetFrame, EthernetRepr};
-use crate::wire::icmpv4::{Icmpv4Packet, Icmpv4Repr, unreachable};
+use crate::wire::icmpv4::{self, Icmpv4Packet, Icmpv4Repr, msg_type, unreachable};
 use crate::wire::ipv4::{self, DEFAULT_TTL, Ipv4Packet, Ipv4Repr};
 use std::net::Ipv4Addr;
 
 /// RFC 1812 §4.3.2.3: an ICMP error carries as much of the original
 /// datagram as fits in a 576-byte datagram.
-const ICMP_ERROR_MAX_ORIGINAL: usize = 576 - ipv4::HEADER_LEN - 8;
+const ICMP_ERROR_MAX_ORIGINAL: usize = 576 - ipv4::HEADER_LEN - icmpv4::HEADER_LEN;
 
 /// Why a datagram could not be sent.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -29,6 +34,17 @@ pub enum SendError {
     NetworkUnreachable,
     /// The ARP queue for the next hop is full.
     QueueFull,
+}
+
+/// Where [`Stack::route`] sends a datagram.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum NextHop {
+    /// To this host: looped back, never on the link (`loopback.rs`).
+    Local,
+    /// On the link, to this MAC.
+    Resolved(EthernetAddress),
+    /// On the link through this next hop, whose MAC ARP is resolving.
+    Pending(Ipv4Addr),
 }
 
 impl Stack {
@@ -177,7 +193,11 @@ impl Stack {
         if repr.frag_offset != 0 {
             return;
         }
-        if repr.protocol == PROTO_ICMP && payload.first().is_some_and(|&t| t != 0 && t != 8) {
+        if repr.protocol == PROTO_ICMP
+            && payload
+                .first()
+                .is_some_and(|&t| t != msg_type::ECHO_REPLY && t != msg_type::ECHO_REQUEST)
+        {
             return;
         }
         if !self.icmp_limiter.allow(now) {
@@ -213,9 +233,69 @@ impl Stack {
         }
     }
 
-    fn next_ident(&mut self) -> u16 {
+    /// Routes a datagram to `dst` (RFC 1122 §3.3.1.1): this host is
+    /// delivered by loopback; an on-link destination is its own next hop,
+    /// any other goes to the gateway, resolved with ARP (a miss starts the
+    /// resolution). Off-link with no gateway is
+    /// [`SendError::NetworkUnreachable`].
+    pub(super) fn route(&mut self, now: Instant, dst: Ipv4Addr) -> Result<NextHop, SendError> {
+        if self.is_local_addr(dst) {
+            return Ok(NextHop::Local);
+        }
+        let hop = self.next_hop(dst).ok_or(SendError::NetworkUnreachable)?;
+        Ok(match self.arp.lookup(now, hop) {
+            Lookup::Found(mac) => NextHop::Resolved(mac),
+            Lookup::Pending => NextHop::Pending(hop),
+        })
+    }
+
+    /// The IPv4 header of a datagram we originate, with the next IP
+    /// identifier (RFC 791 §3.2 "Identification"): one counter serves every
+    /// protocol (RFC 6864 §4 lets an atomic datagram's be any value).
+    pub(super) fn ip_header(
+        &mut self,
+        src: Ipv4Addr,
+        dst: Ipv4Addr,
+        protocol: u8,
+        payload_len: usize,
+        dont_frag: bool,
+        dscp_ecn: u8,
+    ) -> Ipv4Repr {
         self.ip_ident = self.ip_ident.wrapping_add(1);
-        self.ip_ident
+        Ipv4Repr {
+            src_addr: src,
+            dst_addr: dst,
+            protocol,
+            payload_len,
+            ttl: DEFAULT_TTL,
+            ident: self.ip_ident,
+            dont_frag,
+            more_frags: false,
+            frag_offset: 0,
+            dscp_ecn,
+        }
+    }
+
+    /// Writes an Ethernet header from us to `mac` and `ip`'s header at the
+    /// start of `frame`, and returns the room for the IP payload
+    /// (`ip.payload_len` bytes). `frame` must hold the whole frame. Every
+    /// IPv4 frame we send starts here.
+    pub(super) fn emit_ip_frame<'f>(
+        &self,
+        frame: &'f mut [u8],
+        mac: EthernetAddress,
+        ip: &Ipv4Repr,
+    ) -> &'f mut [u8] {
+        let frame = &mut frame[..ethernet::HEADER_LEN + ip.buffer_len()];
+        let mut eth = EthernetFrame::new_unchecked(frame);
+        EthernetRepr {
+            src_addr: self.config.mac,
+            dst_addr: mac,
+            ethertype: EtherType::Ipv4,
+        }
+        .emit(&mut eth);
+        ip.emit(&mut Ipv4Packet::new_unchecked(eth.payload_mut()));
+        &mut eth.into_inner()[ethernet::HEADER_LEN + ipv4::HEADER_LEN..]
     }
 
     /// Sends `payload` to `dst` as one datagram (fragmented on the link if
@@ -241,38 +321,22 @@ impl Stack {
         protocol: u8,
         payload: &[u8],
     ) -> Result<(), SendError> {
-        let local = self.is_local_addr(dst);
-        let hop = match self.next_hop(dst) {
-            Some(hop) => hop,
-            None if local => dst,
-            None => return Err(SendError::NetworkUnreachable),
-        };
-        let repr = Ipv4Repr {
-            src_addr: src,
-            dst_addr: dst,
-            protocol,
-            payload_len: payload.len(),
-            ttl: DEFAULT_TTL,
-            ident: self.next_ident(),
-            dont_frag: false,
-            more_frags: false,
-            frag_offset: 0,
-            dscp_ecn: 0,
-        };
+        let hop = self.route(now, dst)?;
+        let repr = self.ip_header(src, dst, protocol, payload.len(), false, 0);
         let mut datagram = vec![0u8; repr.buffer_len()];
         repr.emit(&mut Ipv4Packet::new_unchecked(&mut datagram[..]));
         datagram[ipv4::HEADER_LEN..].copy_from_slice(payload);
-        if local {
-            self.counters.ip_tx += 1;
-            self.loop_back(&datagram);
-            return Ok(());
-        }
-        match self.arp.lookup(now, hop) {
-            Lookup::Found(mac) => {
+        match hop {
+            NextHop::Local => {
+                self.counters.ip_tx += 1;
+                self.loop_back(&datagram);
+                Ok(())
+            }
+            NextHop::Resolved(mac) => {
                 self.transmit_datagram(mac, &datagram);
                 Ok(())
             }
-            Lookup::Pending => {
+            NextHop::Pending(hop) => {
                 if self.arp.enqueue(hop, datagram) {
                     Ok(())
                 } else {
@@ -295,7 +359,7 @@ impl Stack {
         self.counters.ip_tx += 1;
         let mtu = self.config.mtu;
         if datagram.len() <= mtu {
-            self.queue_ip_frame(mac, datagram);
+            self.queue_ip_frame(mac, &repr, packet.payload());
             return;
         }
         if repr.dont_frag {
@@ -312,25 +376,17 @@ impl Stack {
                 frag_offset: offset as u16,
                 ..repr
             };
-            let mut buf = vec![0u8; frag.buffer_len()];
-            frag.emit(&mut Ipv4Packet::new_unchecked(&mut buf[..]));
-            buf[ipv4::HEADER_LEN..].copy_from_slice(&payload[offset..end]);
             self.counters.ip_frag_tx += 1;
-            self.queue_ip_frame(mac, &buf);
+            self.queue_ip_frame(mac, &frag, &payload[offset..end]);
             offset = end;
         }
     }
 
-    fn queue_ip_frame(&mut self, mac: EthernetAddress, ip: &[u8]) {
-        let mut frame = vec![0u8; ethernet::HEADER_LEN + ip.len()];
-        let mut eth = EthernetFrame::new_unchecked(&mut frame[..]);
-        EthernetRepr {
-            src_addr: self.config.mac,
-            dst_addr: mac,
-            ethertype: EtherType::Ipv4,
-        }
-        .emit(&mut eth);
-        eth.payload_mut().copy_from_slice(ip);
+    /// Queues one frame carrying `ip` and its `payload` to `mac`.
+    fn queue_ip_frame(&mut self, mac: EthernetAddress, ip: &Ipv4Repr, payload: &[u8]) {
+        let mut frame = vec![0u8; ethernet::HEADER_LEN + ip.buffer_len()];
+        self.emit_ip_frame(&mut frame, mac, ip)
+            .copy_from_slice(payload);
         self.queue_frame(frame);
     }
 }

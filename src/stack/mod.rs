@@ -7,8 +7,9 @@
 //! - [`Stack::handle_timeout`]: time passed (call when `poll_timeout` is due);
 //! - [`Stack::poll_transmit`]: the next frame to send, if any;
 //! - [`Stack::poll_timeout`]: when the stack next needs `handle_timeout`;
-//! - [`Stack::take_dirty`]: sockets whose readiness may have changed, so the
-//!   runtime can wake the threads waiting on them.
+//! - [`Stack::take_wakeups`]: the wait queues of sockets whose readiness
+//!   may have changed (and of sockets freed meanwhile), so the runtime can
+//!   wake the threads waiting on them.
 //!
 //! Every frame that comes in ends in exactly one place: handled by a
 //! protocol, or counted under the reason it was dropped (see
@@ -28,8 +29,6 @@ mod tcp_output;
 
 #[cfg(test)]
 mod tests;
-#[cfg(test)]
-mod tests_tcp;
 
 pub use counters::Counters;
 pub use socket::{SocketError, SocketHandle, SocketOptions};
@@ -38,7 +37,8 @@ use crate::tcp::{FourTuple, TcpConfig};
 use crate::time::Instant;
 use crate::wire::arp::{ArpPacket, ArpRepr, Operation};
 use crate::wire::ethernet::{self, EtherType, EthernetAddress, EthernetFrame, EthernetRepr};
-use crate::wire::ipv4::Ipv4Cidr;
+use crate::wire::ipv4::{HEADER_LEN as IPV4_HEADER_LEN, Ipv4Cidr, MAX_PACKET_LEN};
+use crate::wire::tcp::{HEADER_LEN as TCP_HEADER_LEN, MAX_HEADER_LEN as TCP_MAX_HEADER_LEN};
 use crate::wire::virtio_net::{self, VnetHeader};
 use arp_cache::ArpCache;
 use loopback::LOOPBACK_ROUNDS;
@@ -132,6 +132,9 @@ impl core::fmt::Debug for Entropy {
     }
 }
 
+/// The smallest MSS the MTU may give (Linux's `TCP_MIN_MSS`).
+const MIN_MSS: usize = 88;
+
 /// Frames waiting in the stack's own queue (ARP, ICMP, RSTs), at most.
 const TX_QUEUE_LIMIT: usize = 4096;
 
@@ -196,11 +199,15 @@ impl Stack {
         // The non-secret choices (RFC 6056's starting point for ephemeral
         // ports, the first IP identification, the challenge-ACK budget).
         let mut rng = crate::rand::Rng::new(entropy.seed);
-        let mss = config.mtu.saturating_sub(40).clamp(88, 65495) as u16;
+        let headers = IPV4_HEADER_LEN + TCP_HEADER_LEN;
+        let mss = config
+            .mtu
+            .saturating_sub(headers)
+            .clamp(MIN_MSS, MAX_PACKET_LEN - headers) as u16;
         // The largest payload under a 64 KiB datagram with the largest TCP
         // header.
         let tso_max = if config.offload {
-            crate::wire::ipv4::MAX_PACKET_LEN - 20 - 60
+            MAX_PACKET_LEN - IPV4_HEADER_LEN - TCP_MAX_HEADER_LEN
         } else {
             0
         };
@@ -476,23 +483,9 @@ impl Stack {
     }
 
     /// Appends the sockets whose readiness may have changed since the last
-    /// call and clears the set.
-    pub fn take_dirty(&mut self, out: &mut Vec<SocketHandle>) {
-        for h in &self.dirty {
-            if let Some(s) = self
-                .sockets
-                .get_mut(h.index as usize)
-                .and_then(|s| s.socket.as_mut())
-            {
-                s.dirty = false;
-            }
-        }
-        out.append(&mut self.dirty);
-    }
-
-    /// Like [`take_dirty`](Self::take_dirty), with each socket's wait queue,
-    /// and including sockets freed since the last call, so that a thread
-    /// still blocked on a socket another thread closed is woken too.
+    /// call, each with its wait queue, and clears the set. Sockets freed
+    /// since the last call are included, so that a thread still blocked on
+    /// a socket another thread closed is woken too.
     pub fn take_wakeups(&mut self, out: &mut Vec<(SocketHandle, Arc<WaitQueue>)>) {
         let mut dirty = core::mem::take(&mut self.dirty);
         for h in dirty.drain(..) {

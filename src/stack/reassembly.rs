@@ -12,7 +12,7 @@
 //! (Linux's `ipfrag_time`).
 
 use crate::time::{Duration, Instant};
-use crate::wire::ipv4::Ipv4Repr;
+use crate::wire::ipv4::{self, Ipv4Repr};
 use std::collections::HashMap;
 use std::net::Ipv4Addr;
 
@@ -23,7 +23,7 @@ pub const MAX_BYTES: usize = 4 << 20;
 /// How long a datagram may take to complete (Linux: ipfrag_time 30 s).
 pub const REASSEMBLY_TIMEOUT: Duration = Duration::from_secs(30);
 /// The largest IPv4 payload.
-const MAX_PAYLOAD: usize = 65535 - 20;
+const MAX_PAYLOAD: usize = ipv4::MAX_PACKET_LEN - ipv4::HEADER_LEN;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 struct Key {

@@ -1,13 +1,16 @@
 //! TCP output and timers: connections with something to send are polled
-//! in turn; each segment is framed once its next hop is resolved.
+//! in turn; each segment is framed once its next hop is resolved, through
+//! the stack's one egress path (`ipv4.rs`: `route`, `ip_header`,
+//! `emit_ip_frame`).
 
 use super::Stack;
-use super::arp_cache::Lookup;
+use super::ipv4::NextHop;
+use crate::tcp::FourTuple;
 use crate::time::Instant;
 use crate::wire::checksum::PROTO_TCP;
-use crate::wire::ethernet::{self, EtherType, EthernetFrame, EthernetRepr};
-use crate::wire::ipv4::{self, DEFAULT_TTL, Ipv4Packet, Ipv4Repr};
-use crate::wire::tcp::TcpPacket;
+use crate::wire::ethernet::{self, EthernetAddress};
+use crate::wire::ipv4;
+use crate::wire::tcp::{TcpPacket, TcpRepr};
 use crate::wire::virtio_net::{self, VnetRepr};
 
 /// Where the checksum sits in a TCP header (`csum_offset`).
@@ -53,146 +56,130 @@ impl Stack {
     /// and a segment larger than the MTU allows is marked for the device to
     /// cut at the TCB's MSS (`GSO_TCPV4`).
     pub(super) fn poll_tcp_transmit(&mut self, now: Instant, buf: &mut [u8]) -> Option<usize> {
-        let offload = self.config.offload;
-        let vnet = if offload { virtio_net::HEADER_LEN } else { 0 };
-        let mtu = self.config.mtu;
-        let max_ip = if offload { ipv4::MAX_PACKET_LEN } else { mtu };
+        let vnet = if self.config.offload {
+            virtio_net::HEADER_LEN
+        } else {
+            0
+        };
         while let Some(&index) = self.tx_queue.front() {
             let Some(remote) = self
                 .slot_mut(index)
                 .and_then(|s| s.tcb())
                 .map(|t| *t.tuple().remote.ip())
             else {
-                self.tx_queue.pop_front();
-                if let Some(s) = self.slot_mut(index) {
-                    s.tx_queued = false;
-                }
+                self.tx_dequeue(index);
                 continue;
             };
             // A segment to this host is framed as usual, then looped back.
-            let local = self.is_local_addr(remote);
-            let route = if local {
-                Some((remote, Lookup::Found(self.config.mac)))
-            } else {
-                self.next_hop(remote)
-                    .map(|hop| (hop, self.arp.lookup(now, hop)))
-            };
-            let mac = match route {
-                Some((_, Lookup::Found(mac))) => mac,
-                Some((hop, Lookup::Pending)) => {
+            let (mac, local) = match self.route(now, remote) {
+                Ok(NextHop::Local) => (self.config.mac, true),
+                Ok(NextHop::Resolved(mac)) => (mac, false),
+                Ok(NextHop::Pending(hop)) => {
                     // Nothing is lost: the segments stay in the TCB until
                     // the neighbour answers.
-                    self.tx_queue.pop_front();
-                    if let Some(s) = self.slot_mut(index) {
-                        s.tx_queued = false;
-                    }
+                    self.tx_dequeue(index);
                     self.arp_waiters.entry(hop).or_default().push(index);
                     continue;
                 }
-                None => {
-                    self.tx_queue.pop_front();
-                    if let Some(s) = self.slot_mut(index) {
-                        s.tx_queued = false;
-                        if let Some(tcb) = s.tcb_mut() {
-                            tcb.handle_unreachable(now, crate::tcp::TcpError::NetworkUnreachable);
-                        }
+                Err(_) => {
+                    self.tx_dequeue(index);
+                    if let Some(tcb) = self.slot_mut(index).and_then(|s| s.tcb_mut()) {
+                        tcb.handle_unreachable(now, crate::tcp::TcpError::NetworkUnreachable);
                     }
                     self.touch(index);
                     continue;
                 }
             };
             let mut scratch = core::mem::take(&mut self.scratch);
-            let our_mac = self.config.mac;
-            let ident = self.ip_ident.wrapping_add(1);
-            let sent = self.sockets[index as usize].socket.as_mut().and_then(|s| {
+            let polled = self.sockets[index as usize].socket.as_mut().and_then(|s| {
                 let tos = s.options.tos & !0b11;
                 let tcb = s.tcb_mut()?;
                 let tuple = tcb.tuple();
                 let seg = tcb.poll_transmit(now, &mut scratch)?;
-                let tcp_len = seg.buffer_len();
-                let ip_len = ipv4::HEADER_LEN + tcp_len;
-                let frame_len = vnet + ethernet::HEADER_LEN + ip_len;
-                if ip_len > max_ip || frame_len > buf.len() {
-                    return Some(None);
-                }
-                let (head, buf) = buf.split_at_mut(vnet);
-                if offload {
-                    let l4_start = ethernet::HEADER_LEN + ipv4::HEADER_LEN;
-                    let gso = ip_len > mtu;
-                    VnetRepr {
-                        flags: virtio_net::F_NEEDS_CSUM,
-                        gso_type: if gso {
-                            virtio_net::GSO_TCPV4
-                        } else {
-                            virtio_net::GSO_NONE
-                        },
-                        hdr_len: (l4_start + seg.header_len()) as u16,
-                        gso_size: if gso {
-                            tcb.tso_segment_size() as u16
-                        } else {
-                            0
-                        },
-                        csum_start: l4_start as u16,
-                        csum_offset: TCP_CHECKSUM_OFFSET,
-                    }
-                    .emit(head);
-                }
-                let frame_len = frame_len - vnet;
-                let mut eth = EthernetFrame::new_unchecked(&mut buf[..frame_len]);
-                EthernetRepr {
-                    src_addr: our_mac,
-                    dst_addr: mac,
-                    ethertype: EtherType::Ipv4,
-                }
-                .emit(&mut eth);
-                let ip = Ipv4Repr {
-                    src_addr: *tuple.local.ip(),
-                    dst_addr: *tuple.remote.ip(),
-                    protocol: PROTO_TCP,
-                    payload_len: tcp_len,
-                    ttl: DEFAULT_TTL,
-                    ident,
-                    dont_frag: true,
-                    more_frags: false,
-                    frag_offset: 0,
-                    dscp_ecn: tos,
-                };
-                let mut packet = Ipv4Packet::new_unchecked(eth.payload_mut());
-                ip.emit(&mut packet);
-                let mut tcp = TcpPacket::new_unchecked(packet.payload_mut());
-                if offload {
-                    seg.emit_partial(&mut tcp, ip.src_addr, ip.dst_addr);
-                } else {
-                    seg.emit(&mut tcp, ip.src_addr, ip.dst_addr);
-                }
-                Some(Some(vnet + frame_len))
+                Some((seg, tuple, tos, tcb.tso_segment_size()))
             });
+            let Some((seg, tuple, tos, gso_size)) = polled else {
+                self.scratch = scratch;
+                self.tx_dequeue(index);
+                self.update(index);
+                continue;
+            };
+            let framed = self.frame_segment(buf, mac, &seg, tuple, tos, gso_size);
             self.scratch = scratch;
-            match sent {
-                Some(Some(len)) => {
-                    self.ip_ident = ident;
-                    self.counters.tcp_tx += 1;
-                    if local {
-                        self.loop_back(&buf[vnet + ethernet::HEADER_LEN..len]);
-                        continue;
-                    }
-                    self.counters.tx_frames += 1;
-                    return Some(len);
-                }
-                Some(None) => {
-                    // Larger than the MTU: a bug in segment sizing; drop it
-                    // rather than send what the link cannot carry.
-                    self.counters.tcp_tx_oversize += 1;
-                }
-                None => {
-                    self.tx_queue.pop_front();
-                    if let Some(s) = self.slot_mut(index) {
-                        s.tx_queued = false;
-                    }
-                    self.update(index);
-                }
+            let Some(frame_len) = framed else {
+                // Larger than the MTU: a bug in segment sizing; drop it
+                // rather than send what the link cannot carry.
+                self.counters.tcp_tx_oversize += 1;
+                continue;
+            };
+            self.counters.tcp_tx += 1;
+            if local {
+                self.loop_back(&buf[vnet + ethernet::HEADER_LEN..frame_len]);
+                continue;
             }
+            self.counters.tx_frames += 1;
+            return Some(frame_len);
         }
         None
+    }
+
+    /// Frames `seg` of connection `tuple` to `mac` in `buf` (after a
+    /// virtio-net header when offloading) and returns the length, or `None`
+    /// when it does not fit: `buf`, or the MTU (64 KiB with offload).
+    fn frame_segment(
+        &mut self,
+        buf: &mut [u8],
+        mac: EthernetAddress,
+        seg: &TcpRepr,
+        tuple: FourTuple,
+        tos: u8,
+        gso_size: usize,
+    ) -> Option<usize> {
+        let offload = self.config.offload;
+        let vnet = if offload { virtio_net::HEADER_LEN } else { 0 };
+        let mtu = self.config.mtu;
+        let max_ip = if offload { ipv4::MAX_PACKET_LEN } else { mtu };
+        let tcp_len = seg.buffer_len();
+        let ip_len = ipv4::HEADER_LEN + tcp_len;
+        let frame_len = vnet + ethernet::HEADER_LEN + ip_len;
+        if ip_len > max_ip || frame_len > buf.len() {
+            return None;
+        }
+        let (head, frame) = buf.split_at_mut(vnet);
+        if offload {
+            let l4_start = ethernet::HEADER_LEN + ipv4::HEADER_LEN;
+            let gso = ip_len > mtu;
+            VnetRepr {
+                flags: virtio_net::F_NEEDS_CSUM,
+                gso_type: if gso {
+                    virtio_net::GSO_TCPV4
+                } else {
+                    virtio_net::GSO_NONE
+                },
+                hdr_len: (l4_start + seg.header_len()) as u16,
+                gso_size: if gso { gso_size as u16 } else { 0 },
+                csum_start: l4_start as u16,
+                csum_offset: TCP_CHECKSUM_OFFSET,
+            }
+            .emit(head);
+        }
+        let (src, dst) = (*tuple.local.ip(), *tuple.remote.ip());
+        let ip = self.ip_header(src, dst, PROTO_TCP, tcp_len, true, tos);
+        let mut tcp = TcpPacket::new_unchecked(self.emit_ip_frame(frame, mac, &ip));
+        if offload {
+            seg.emit_partial(&mut tcp, src, dst);
+        } else {
+            seg.emit(&mut tcp, src, dst);
+        }
+        Some(frame_len)
+    }
+
+    /// Takes connection `index` off the front of the transmit queue: it has
+    /// nothing to send, or waits for its next hop.
+    fn tx_dequeue(&mut self, index: u32) {
+        self.tx_queue.pop_front();
+        if let Some(s) = self.slot_mut(index) {
+            s.tx_queued = false;
+        }
     }
 }

@@ -1,0 +1,13 @@
+//! Stack tests, sans-IO: frames in, frames out, virtual time.
+//!
+//! - `fixture.rs`: what they share (addresses, frame builders, [`fixture::Pair`]:
+//!   two stacks over an in-memory Ethernet);
+//! - `ip.rs`: ARP, IPv4, ICMP and routing on one stack;
+//! - `fuzz.rs`: random and mutated frames through the input path;
+//! - `tcp.rs`: two stacks over TCP: handshakes, listeners and backlogs,
+//!   data, close, loopback, offload.
+
+mod fixture;
+mod fuzz;
+mod ip;
+mod tcp;
