@@ -7,7 +7,7 @@
 //!
 //! One turn of the loop:
 //!
-//! 1. block in `epoll_wait` (mio) on the TAP fd and a waker, until the
+//! 1. block in `epoll_wait` on the TAP fd and a waker, until the
 //!    earlier of the stack's and the device's deadlines;
 //! 2. read a batch of frames from the device (no lock held);
 //! 3. under **one** lock: `handle_frame` for each, `handle_timeout` when
@@ -28,9 +28,8 @@ use crate::stack::Stack;
 use crate::stack::socket::WaitQueue;
 use crate::sys;
 use crate::sys::clock::{monotonic_now, realtime_micros};
+use crate::sys::event::{Epoll, EpollEvent, Waker};
 use crate::time::{Duration, Instant};
-use mio::unix::SourceFd;
-use mio::{Events, Interest, Poll, Token, Waker};
 use once_cell::sync::OnceCell;
 use parking_lot::{Condvar, Mutex, MutexGuard};
 use std::cell::Cell;
@@ -40,8 +39,8 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicPtr, AtomicU8, Ordering};
 use std::thread::ThreadId;
 
-const TAP: Token = Token(0);
-const WAKER: Token = Token(1);
+const TAP: u64 = 0;
+const WAKER: u64 = 1;
 
 /// Most frames moved per batch.
 const MAX_BATCH: usize = 64;
@@ -177,11 +176,10 @@ impl Runtime {
                 "tapstack: cannot start the stack thread: {what}: {e}"
             ))
         };
-        let poll = Poll::new().map_err(|e| io_error("epoll_create1", e))?;
-        let waker = Waker::new(poll.registry(), WAKER).map_err(|e| io_error("eventfd", e))?;
+        let poll = Epoll::new().map_err(|e| io_error("epoll_create1", e))?;
+        let waker = Waker::new(&poll, WAKER).map_err(|e| io_error("eventfd", e))?;
         if let Some(fd) = dev.raw_fd() {
-            poll.registry()
-                .register(&mut SourceFd(&fd), TAP, Interest::READABLE)
+            poll.add(fd, libc::EPOLLIN as u32, TAP)
                 .map_err(|e| io_error("epoll_ctl", e))?;
         }
         let seed = sys::getrandom_u64().map_err(|e| io_error("getrandom", e))?;
@@ -280,8 +278,8 @@ impl Runtime {
         }
     }
 
-    fn thread_main(&'static self, mut dev: Box<dyn Device + Send>, mut poll: Poll) {
-        let result = catch_unwind(AssertUnwindSafe(|| self.run(&mut *dev, &mut poll)));
+    fn thread_main(&'static self, mut dev: Box<dyn Device + Send>, poll: Epoll) {
+        let result = catch_unwind(AssertUnwindSafe(|| self.run(&mut *dev, &poll)));
         let failed = match result {
             Ok(Ok(())) => false,
             Ok(Err(e)) => {
@@ -300,11 +298,13 @@ impl Runtime {
         };
         self.state
             .store(if failed { FAILED } else { STOPPED }, Ordering::Release);
-        // Wake every waiter so nobody sleeps forever on a dead stack.
+        // Wake every waiter so nobody sleeps forever on a dead stack. The
+        // lock is taken without a bound: application threads hold it only
+        // for short calls that make no system call (a panic released it).
         let mut words = Vec::new();
-        if let Some(stack) = self.stack.try_lock_for(Duration::from_millis(100)) {
-            stack.for_each_wait_word(&mut |h, w| words.push((h, w.clone())));
-        }
+        self.stack
+            .lock()
+            .for_each_wait_word(&mut |h, w| words.push((h, w.clone())));
         wake_words(&words);
         let flushed = catch_unwind(AssertUnwindSafe(|| dev.flush()));
         if let Ok(Err(e)) = flushed {
@@ -314,13 +314,13 @@ impl Runtime {
         self.finished_cv.notify_all();
     }
 
-    fn run(&self, dev: &mut dyn Device, poll: &mut Poll) -> std::io::Result<()> {
+    fn run(&self, dev: &mut dyn Device, poll: &Epoll) -> std::io::Result<()> {
         let caps = dev.capabilities();
         let slot = caps.max_frame.max(64);
         let per_batch = (BATCH_BYTES / slot).clamp(4, MAX_BATCH);
         let mut rx = Batch::new(per_batch, slot);
         let mut tx = Batch::new(per_batch, slot);
-        let mut events = Events::with_capacity(16);
+        let mut events = [EpollEvent { events: 0, u64: 0 }; 16];
         let mut words: Vec<(SocketHandle, Arc<WaitQueue>)> = Vec::new();
         let polled = dev.raw_fd().is_none();
         let mut rx_ready = true;
@@ -335,13 +335,13 @@ impl Runtime {
             } else {
                 deadline.map(|d| d.saturating_duration_since(now))
             };
-            match poll.poll(&mut events, timeout) {
-                Ok(()) => {}
+            let n = match poll.wait(&mut events, timeout) {
+                Ok(n) => n,
                 Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
                 Err(e) => return Err(e),
-            }
-            for ev in events.iter() {
-                match ev.token() {
+            };
+            for ev in &events[..n] {
+                match ev.u64 {
                     TAP => rx_ready = true,
                     _ => self.wake_pending.store(false, Ordering::Release),
                 }

@@ -16,10 +16,11 @@ use crate::runtime::{self, Runtime};
 use crate::stack::SocketHandle;
 use crate::sys::clock::monotonic_now;
 use crate::sys::event::FutexWait;
+use crate::sys::private_fd;
 use crate::sys::real;
 use crate::tcp::State;
 use crate::time::Duration;
-use libc::c_int;
+use libc::{c_int, c_uint};
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 
@@ -146,14 +147,18 @@ pub(crate) fn lookup(fd: c_int) -> Errno<Arc<OpenSocket>> {
     fd_table::get(fd).map(|e| e.socket).ok_or(libc::EBADF)
 }
 
-/// `close(2)`: a stack socket is forgotten and its reserved fd closed; any
-/// other fd goes to the kernel.
+/// `close(2)`: a stack socket is forgotten and its reserved fd closed; one
+/// of the library's own fds is left alone and reads as closed (`EBADF`);
+/// any other fd goes to the kernel.
 ///
 /// # Safety
 /// None beyond libc's.
 #[unsafe(no_mangle)]
 pub unsafe extern "C-unwind" fn close(fd: c_int) -> c_int {
     if !fd_table::is_ours(fd) {
+        if private_fd::is_private(fd) {
+            return fail(libc::EBADF);
+        }
         // An epoll fd with stack sockets in it has state of ours to drop
         // (one atomic load when it has none).
         crate::shim::readiness::epoll::forget(fd);
@@ -168,6 +173,94 @@ pub unsafe extern "C-unwind" fn close(fd: c_int) -> c_int {
         // SAFETY: closing an fd is always memory-safe.
         unsafe { real::close(fd) }
     })
+}
+
+/// `close_range(2)` (glibc 2.34): as the kernel's, but the library's own
+/// fds in the range stay open (the program never had them), and the stack
+/// sockets in it are closed as `close` closes them.
+///
+/// # Safety
+/// None beyond libc's: the arguments are integers.
+#[unsafe(no_mangle)]
+pub unsafe extern "C-unwind" fn close_range(first: c_uint, last: c_uint, flags: c_int) -> c_int {
+    guard("close_range", || {
+        ret(close_fds(first, last, flags).map(|()| 0 as c_int))
+    })
+}
+
+/// `closefrom(3)` (glibc 2.34): closes every fd from `lowfd` up, as
+/// `close_range(lowfd, ~0U, 0)`, but the library's own.
+///
+/// # Safety
+/// None beyond libc's.
+#[unsafe(no_mangle)]
+pub unsafe extern "C-unwind" fn closefrom(lowfd: c_int) {
+    let low = lowfd.max(0) as c_uint;
+    let _: c_int = guard("closefrom", || {
+        if close_fds(low, c_uint::MAX, 0).is_err() {
+            // No close_range(2) (Linux before 5.9): one fd at a time, up to
+            // the fd limit, as glibc falls back to.
+            let limit = crate::sys::nofile_soft_limit()
+                .unwrap_or(fd_table::MAX_FD as u64)
+                .min(fd_table::MAX_FD as u64) as c_int;
+            for fd in (low as c_int)..limit {
+                // SAFETY: closing an fd is memory-safe.
+                unsafe { close(fd) };
+            }
+        }
+        0
+    });
+}
+
+/// The kernel's `close_range` from `first` to `last`, around the
+/// library's own fds; the stack sockets and epoll instances in the range
+/// are forgotten first (with `CLOSE_RANGE_CLOEXEC`, only marked).
+fn close_fds(first: c_uint, last: c_uint, flags: c_int) -> Errno<()> {
+    let known = (libc::CLOSE_RANGE_UNSHARE | libc::CLOSE_RANGE_CLOEXEC) as c_int;
+    if first > last || flags & !known != 0 {
+        return Err(libc::EINVAL);
+    }
+    if flags & libc::CLOSE_RANGE_CLOEXEC as c_int != 0 {
+        // Nothing is closed. The library's fds are close-on-exec already,
+        // and so are the stack sockets' reserved fds; the program's flag of
+        // a stack socket is the table's.
+        for fd in fd_table::ours_in_range(first, last) {
+            fd_table::set_cloexec(fd, true);
+        }
+        return kernel_close_range(first, last, flags);
+    }
+    // Outside any lock: the last close of a socket with SO_LINGER waits.
+    for fd in fd_table::ours_in_range(first, last) {
+        drop(fd_table::remove(fd));
+    }
+    for fd in crate::shim::readiness::epoll::instances_in_range(first, last) {
+        crate::shim::readiness::epoll::forget(fd);
+    }
+    private_fd::with_numbers_fixed(|| {
+        let mut from = first;
+        for own in private_fd::PRIVATE.in_range(first, last) {
+            let own = own as c_uint;
+            if own > from {
+                kernel_close_range(from, own - 1, flags)?;
+            }
+            from = own + 1;
+        }
+        // `from` passed `last` only when `last` itself is ours (never
+        // c_uint::MAX: our fds are below MAX_FD).
+        if from <= last {
+            kernel_close_range(from, last, flags)?;
+        }
+        Ok(())
+    })
+}
+
+fn kernel_close_range(first: c_uint, last: c_uint, flags: c_int) -> Errno<()> {
+    // SAFETY: integer arguments; closing fds is memory-safe.
+    if unsafe { real::close_range(first, last, flags) } < 0 {
+        Err(errno())
+    } else {
+        Ok(())
+    }
 }
 
 /// Registers `new` (a kernel duplicate of `old`) as the same open socket.
@@ -194,8 +287,23 @@ pub(crate) fn dup_ours(fd: c_int, min: c_int, cloexec: bool) -> Errno<c_int> {
     register_dup(new, socket, cloexec)
 }
 
-/// `dup2`/`dup3` when `old` or `new` may be ours.
+/// `dup2`/`dup3` when `old` or `new` may be ours or the library's. A
+/// library fd at `new` is given another number first: the program may have
+/// any number below its limit.
 fn dup_onto(old: c_int, new: c_int, cloexec: bool) -> Errno<c_int> {
+    if private_fd::is_private(old) {
+        return Err(libc::EBADF);
+    }
+    let moved = private_fd::move_away(new)?;
+    let r = dup_onto_unowned(old, new, cloexec);
+    if r.is_err() && moved {
+        private_fd::discard_moved(new);
+    }
+    r
+}
+
+/// [`dup_onto`] once `new` is not the library's.
+fn dup_onto_unowned(old: c_int, new: c_int, cloexec: bool) -> Errno<c_int> {
     if !fd_table::is_ours(old) {
         // SAFETY: integer arguments.
         let r = unsafe { real::dup3(old, new, if cloexec { libc::O_CLOEXEC } else { 0 }) };
@@ -239,7 +347,7 @@ pub unsafe extern "C-unwind" fn dup(fd: c_int) -> c_int {
 /// None beyond libc's.
 #[unsafe(no_mangle)]
 pub unsafe extern "C-unwind" fn dup2(old: c_int, new: c_int) -> c_int {
-    if !fd_table::is_ours(old) && !fd_table::is_ours(new) {
+    if !fd_table::is_ours(old) && !fd_table::is_ours(new) && !private_fd::is_private(new) {
         // dup2 closes `new` first: if it was an epoll fd, forget it.
         if old != new {
             crate::shim::readiness::epoll::forget(new);
@@ -249,8 +357,13 @@ pub unsafe extern "C-unwind" fn dup2(old: c_int, new: c_int) -> c_int {
     }
     guard("dup2", || {
         if old == new {
-            // Ours, so open: dup2(fd, fd) does nothing and returns fd.
-            return new;
+            // Ours, so open: dup2(fd, fd) does nothing and returns fd. The
+            // library's reads as closed.
+            return if private_fd::is_private(old) {
+                fail(libc::EBADF)
+            } else {
+                new
+            };
         }
         ret(dup_onto(old, new, false))
     })
@@ -262,7 +375,7 @@ pub unsafe extern "C-unwind" fn dup2(old: c_int, new: c_int) -> c_int {
 /// None beyond libc's.
 #[unsafe(no_mangle)]
 pub unsafe extern "C-unwind" fn dup3(old: c_int, new: c_int, flags: c_int) -> c_int {
-    if !fd_table::is_ours(old) && !fd_table::is_ours(new) {
+    if !fd_table::is_ours(old) && !fd_table::is_ours(new) && !private_fd::is_private(new) {
         if old != new {
             crate::shim::readiness::epoll::forget(new);
         }

@@ -97,6 +97,10 @@ impl<'a> Waiter<'a> {
             let (Some(wait), Some(seen)) = (wait, seen) else {
                 return Err(libc::EBADF);
             };
+            // The stack thread marks itself stopped before it bumps every
+            // word for the last time: a `seen` read after that bump comes
+            // with the stopped state, and nothing would wake this sleep.
+            self.rt.health()?;
             let timeout = match self.deadline {
                 None => None,
                 Some(d) => {

@@ -168,6 +168,9 @@ real! {
     fn writev(fd: c_int, iov: *const libc::iovec, iovcnt: c_int) -> ssize_t =
         sys_ssize!(libc::SYS_writev, fd, iov, iovcnt);
     fn close(fd: c_int) -> c_int = sys_int!(libc::SYS_close, fd);
+    /// glibc 2.34's wrapper; the raw system call where it is missing.
+    fn close_range(first: c_uint, last: c_uint, flags: c_int) -> c_int =
+        sys_int!(libc::SYS_close_range, first, last, flags);
     fn shutdown(fd: c_int, how: c_int) -> c_int = sys_int!(libc::SYS_shutdown, fd, how);
     fn getsockname(fd: c_int, addr: *mut sockaddr, len: *mut socklen_t) -> c_int =
         sys_int!(libc::SYS_getsockname, fd, addr, len);

@@ -17,24 +17,24 @@
 //! at again next time; one found not ready leaves it until its next wakeup.
 //!
 //! An epoll fd with no stack socket ever added has no instance: its calls
-//! go straight to the kernel after one atomic load (the stack thread's mio
-//! loop is such a caller; it must never take the stack lock here).
+//! go straight to the kernel after one atomic load.
 
 use super::mask::{self, EXCLUSIVE, Interest, ONESHOT};
 use super::{Deadline, observe};
 use crate::runtime;
 use crate::shim::errno::{errno, fail};
-use crate::shim::fd_table::{self, MAX_FD, OpenSocket};
+use crate::shim::fd_table::{self, OpenSocket};
 use crate::shim::guard::guard;
 use crate::stack::SocketHandle;
 use crate::stack::socket::{WaitQueue, Watcher};
 use crate::sys::event::{eventfd, eventfd_add, eventfd_take};
+use crate::sys::fdbits::FdBits;
+use crate::sys::private_fd::PrivateFd;
 use crate::sys::real;
 use libc::{c_int, epoll_event, sigset_t};
 use parking_lot::{Mutex, RwLock};
 use std::collections::{HashMap, VecDeque};
-use std::os::fd::{AsRawFd, OwnedFd};
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::os::fd::AsRawFd;
 use std::sync::{Arc, Weak};
 
 /// `epoll_event.data` of an instance's eventfd in the kernel set: events
@@ -42,21 +42,21 @@ use std::sync::{Arc, Weak};
 /// with the top bit flipped: not a pointer, not a small fd number.)
 const TOKEN: u64 = 0xf461_7073_7461_636b;
 
-/// Bit `fd` is set while epoll fd `fd` has an [`Instance`].
-static HAS_INSTANCE: [AtomicU64; MAX_FD / 64] = [const { AtomicU64::new(0) }; MAX_FD / 64];
+/// The epoll fds that have an [`Instance`].
+static HAS_INSTANCE: FdBits = FdBits::new();
 
 /// The instances, by epoll fd.
 static INSTANCES: RwLock<Option<HashMap<c_int, Arc<Instance>>>> = RwLock::new(None);
 
-fn bit(fd: c_int) -> Option<(usize, u64)> {
-    let fd = usize::try_from(fd).ok().filter(|&fd| fd < MAX_FD)?;
-    Some((fd / 64, 1u64 << (fd % 64)))
-}
-
 /// Whether epoll fd `epfd` has stack sockets (one atomic load).
 #[inline]
 fn has_instance(epfd: c_int) -> bool {
-    bit(epfd).is_some_and(|(w, b)| HAS_INSTANCE[w].load(Ordering::Acquire) & b != 0)
+    HAS_INSTANCE.contains(epfd)
+}
+
+/// The epoll fds from `first` to `last` that have stack sockets.
+pub fn instances_in_range(first: u32, last: u32) -> Vec<c_int> {
+    HAS_INSTANCE.in_range(first, last)
 }
 
 fn instance(epfd: c_int) -> Option<Arc<Instance>> {
@@ -69,11 +69,8 @@ fn instance(epfd: c_int) -> Option<Arc<Instance>> {
 /// Forgets the stack side of epoll fd `fd` (it was closed, or the number
 /// now names a new epoll instance). The close path calls this.
 pub fn forget(fd: c_int) {
-    if !has_instance(fd) {
+    if !HAS_INSTANCE.remove(fd) {
         return;
-    }
-    if let Some((w, b)) = bit(fd) {
-        HAS_INSTANCE[w].fetch_and(!b, Ordering::AcqRel);
     }
     let gone = INSTANCES.write().as_mut().and_then(|m| m.remove(&fd));
     if let Some(inst) = gone {
@@ -111,7 +108,7 @@ struct Inner {
 /// The stack side of one epoll instance.
 pub struct Instance {
     epfd: c_int,
-    event: OwnedFd,
+    event: PrivateFd,
     me: Weak<Instance>,
     inner: Mutex<Inner>,
 }
@@ -276,7 +273,9 @@ fn create_instance(epfd: c_int) -> Result<Arc<Instance>, i32> {
     if unsafe { real::epoll_ctl(epfd, libc::EPOLL_CTL_ADD, event.as_raw_fd(), &mut ev) } < 0 {
         return Err(errno());
     }
-    let (w, b) = bit(epfd).ok_or(libc::EINVAL)?;
+    if epfd < 0 || epfd as usize >= crate::sys::fdbits::MAX_FD {
+        return Err(libc::EINVAL);
+    }
     let inst = Arc::new_cyclic(|me| Instance {
         epfd,
         event,
@@ -290,7 +289,7 @@ fn create_instance(epfd: c_int) -> Result<Arc<Instance>, i32> {
     if let Some(old) = old {
         old.unwatch_all();
     }
-    HAS_INSTANCE[w].fetch_or(b, Ordering::AcqRel);
+    HAS_INSTANCE.insert(epfd);
     Ok(inst)
 }
 
