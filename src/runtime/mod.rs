@@ -470,6 +470,22 @@ pub fn ensure_started() -> Result<&'static Runtime, i32> {
     rt.health().map(|()| rt)
 }
 
+/// Before the program gives up its privileges (`setuid`, `setgid`,
+/// `setgroups`...): starts the stack now, while it may still open the TAP,
+/// when it has not been tried in this process, the program runs as root
+/// (the effective uid is 0: the drop takes `CAP_NET_ADMIN` away), and it
+/// is not the fork of a process whose stack holds the TAP. A failure is
+/// reported as at the first socket (one line); the privilege call goes on
+/// either way.
+pub fn start_before_privilege_drop() {
+    if current().is_some() || process::parent_holds_tap() || sys::effective_uid() != 0 {
+        return;
+    }
+    if ensure_started().is_ok() {
+        crate::log_info!("started before the program gives up its privileges");
+    }
+}
+
 fn start_from_env() -> Result<&'static Runtime, i32> {
     let config = match Config::from_env() {
         Ok(c) => c,

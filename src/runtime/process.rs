@@ -38,6 +38,15 @@ const EXIT_FLUSH: Duration = Duration::from_millis(300);
 static HELD_START: AtomicBool = AtomicBool::new(false);
 static HELD_STACK: AtomicBool = AtomicBool::new(false);
 
+/// This process is a fork of one whose stack ran (on the TAP it still
+/// holds).
+static PARENT_HOLDS_TAP: AtomicBool = AtomicBool::new(false);
+
+/// Whether an ancestor of this process ran a stack before it forked.
+pub fn parent_holds_tap() -> bool {
+    PARENT_HOLDS_TAP.load(Ordering::Acquire)
+}
+
 fn running() -> Option<&'static Runtime> {
     match current() {
         Some(Ok(rt)) if !rt.inherited.load(Ordering::Acquire) => Some(rt),
@@ -85,6 +94,7 @@ pub fn fork_child() {
     release_held();
     if let Some(rt) = inherited {
         rt.inherited.store(true, Ordering::Release);
+        PARENT_HOLDS_TAP.store(true, Ordering::Release);
     }
     CURRENT.store(std::ptr::null_mut(), Ordering::Release);
 }

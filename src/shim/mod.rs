@@ -10,6 +10,7 @@
 //! - [`wait`]: blocking, non-blocking, timeouts and signals.
 //! - [`addr`]: sockaddr conversion and pointer checks.
 //! - [`fork`]: `pthread_atfork` handlers.
+//! - [`privileges`]: `setuid` and its cousins start the stack first.
 //! - [`api`]: the `tapstack_*` functions declared in `include/tapstack.h`.
 //! - [`readiness`]: `epoll_*`, `poll`, `select` and their cousins.
 //!
@@ -24,6 +25,7 @@ pub mod fork;
 pub mod guard;
 pub mod io;
 pub mod options;
+pub mod privileges;
 pub mod readiness;
 pub mod socket;
 pub mod wait;

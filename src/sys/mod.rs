@@ -110,6 +110,12 @@ pub fn write_raw(fd: RawFd, buf: &[u8]) -> io::Result<usize> {
     cvt(unsafe { libc::syscall(libc::SYS_write, fd, buf.as_ptr(), buf.len()) }).map(|n| n as usize)
 }
 
+/// The calling thread's effective user id.
+pub fn effective_uid() -> u32 {
+    // SAFETY: geteuid has no arguments and cannot fail.
+    unsafe { libc::geteuid() }
+}
+
 /// Eight random bytes from the kernel (`getrandom(2)`), to seed the stack.
 pub fn getrandom_u64() -> io::Result<u64> {
     let mut buf = [0u8; 8];

@@ -262,6 +262,24 @@ real! {
     /// Not intercepted; here so that every raw call goes through `sys`.
     fn eventfd(initval: c_uint, flags: c_int) -> c_int =
         sys_int!(libc::SYS_eventfd2, initval, flags);
+    // The privilege calls (glibc changes every thread's ids; the raw
+    // fallbacks only the caller's).
+    fn setuid(uid: libc::uid_t) -> c_int = sys_int!(libc::SYS_setuid, uid);
+    fn setgid(gid: libc::gid_t) -> c_int = sys_int!(libc::SYS_setgid, gid);
+    fn seteuid(euid: libc::uid_t) -> c_int =
+        sys_int!(libc::SYS_setresuid, -1 as c_int, euid, -1 as c_int);
+    fn setegid(egid: libc::gid_t) -> c_int =
+        sys_int!(libc::SYS_setresgid, -1 as c_int, egid, -1 as c_int);
+    fn setreuid(ruid: libc::uid_t, euid: libc::uid_t) -> c_int =
+        sys_int!(libc::SYS_setreuid, ruid, euid);
+    fn setregid(rgid: libc::gid_t, egid: libc::gid_t) -> c_int =
+        sys_int!(libc::SYS_setregid, rgid, egid);
+    fn setresuid(ruid: libc::uid_t, euid: libc::uid_t, suid: libc::uid_t) -> c_int =
+        sys_int!(libc::SYS_setresuid, ruid, euid, suid);
+    fn setresgid(rgid: libc::gid_t, egid: libc::gid_t, sgid: libc::gid_t) -> c_int =
+        sys_int!(libc::SYS_setresgid, rgid, egid, sgid);
+    fn setgroups(size: size_t, list: *const libc::gid_t) -> c_int =
+        sys_int!(libc::SYS_setgroups, size, list);
 }
 
 /// The kernel's sigset size (64 signals), as the `*pwait`/`ppoll` calls want.
