@@ -404,6 +404,67 @@ pub unsafe extern "C-unwind" fn read(fd: c_int, buf: *mut c_void, len: size_t) -
     guard("read", || count(recv_ours(fd, buf, len, 0)))
 }
 
+/// `__read_chk`: glibc's `_FORTIFY_SOURCE` `read`, where `buflen` is the
+/// size of the buffer the compiler knows: reading more ends the process,
+/// as glibc does (`__chk_fail`).
+///
+/// # Safety
+/// As [`read`].
+#[unsafe(no_mangle)]
+pub unsafe extern "C-unwind" fn __read_chk(
+    fd: c_int,
+    buf: *mut c_void,
+    len: size_t,
+    buflen: size_t,
+) -> ssize_t {
+    if len > buflen {
+        real::fortify_fail();
+    }
+    // SAFETY: the same contract.
+    unsafe { read(fd, buf, len) }
+}
+
+/// `__recv_chk`: glibc's `_FORTIFY_SOURCE` `recv` (see [`__read_chk`]).
+///
+/// # Safety
+/// As [`recv`].
+#[unsafe(no_mangle)]
+pub unsafe extern "C-unwind" fn __recv_chk(
+    fd: c_int,
+    buf: *mut c_void,
+    len: size_t,
+    buflen: size_t,
+    flags: c_int,
+) -> ssize_t {
+    if len > buflen {
+        real::fortify_fail();
+    }
+    // SAFETY: the same contract.
+    unsafe { recv(fd, buf, len, flags) }
+}
+
+/// `__recvfrom_chk`: glibc's `_FORTIFY_SOURCE` `recvfrom` (see
+/// [`__read_chk`]).
+///
+/// # Safety
+/// As [`recvfrom`].
+#[unsafe(no_mangle)]
+pub unsafe extern "C-unwind" fn __recvfrom_chk(
+    fd: c_int,
+    buf: *mut c_void,
+    len: size_t,
+    buflen: size_t,
+    flags: c_int,
+    addr: *mut sockaddr,
+    addrlen: *mut socklen_t,
+) -> ssize_t {
+    if len > buflen {
+        real::fortify_fail();
+    }
+    // SAFETY: the same contract.
+    unsafe { recvfrom(fd, buf, len, flags, addr, addrlen) }
+}
+
 /// `readv(2)` on a socket: into the buffers in order, no flags.
 ///
 /// # Safety

@@ -66,6 +66,15 @@ fn set_errno(e: c_int) {
     unsafe { *libc::__errno_location() = e };
 }
 
+/// A `_FORTIFY_SOURCE` check failed: ends the process as glibc does
+/// (`__chk_fail`: one line on stderr, then `abort`).
+pub fn fortify_fail() -> ! {
+    // SAFETY: __chk_fail takes nothing and does not return.
+    unsafe { __chk_fail() };
+    // SAFETY: abort is always safe to call.
+    unsafe { libc::abort() }
+}
+
 /// Defines `pub unsafe fn NAME(args) -> ret` calling the real `NAME`, or the
 /// fallback expression (which may use the arguments) when it is missing.
 macro_rules! real {
@@ -248,6 +257,9 @@ real! {
         let _ = fdslen;
         poll(fds, nfds, timeout)
     };
+    /// glibc's report of a `_FORTIFY_SOURCE` check that failed: it prints
+    /// "buffer overflow detected" and aborts.
+    fn __chk_fail() -> () = libc::abort();
     /// Not intercepted (`sendfile` reads the file with it).
     fn pread(fd: c_int, buf: *mut c_void, count: size_t, offset: off_t) -> ssize_t =
         sys_ssize!(libc::SYS_pread64, fd, buf, count, offset);

@@ -230,11 +230,30 @@ pub unsafe extern "C-unwind" fn __poll_chk(
     fdslen: size_t,
 ) -> c_int {
     if (fdslen / std::mem::size_of::<pollfd>()) < nfds as usize {
-        // SAFETY: glibc's behaviour for a buffer overflow: abort.
-        unsafe { libc::abort() };
+        real::fortify_fail();
     }
     // SAFETY: the same contract.
     unsafe { tapstack_poll(fds, nfds, timeout) }
+}
+
+/// `__ppoll_chk`: glibc's `_FORTIFY_SOURCE` `ppoll`, which checks that
+/// `fds` holds `nfds` entries (else it ends the process, as glibc does).
+///
+/// # Safety
+/// As `ppoll(2)`; `fdslen` is the size of the array in bytes.
+#[unsafe(no_mangle)]
+pub unsafe extern "C-unwind" fn __ppoll_chk(
+    fds: *mut pollfd,
+    nfds: nfds_t,
+    timeout: *const timespec,
+    sigmask: *const sigset_t,
+    fdslen: size_t,
+) -> c_int {
+    if (fdslen / std::mem::size_of::<pollfd>()) < nfds as usize {
+        real::fortify_fail();
+    }
+    // SAFETY: the same contract.
+    unsafe { ppoll(fds, nfds, timeout, sigmask) }
 }
 
 /// `ppoll(2)`: a `timespec` timeout (NULL: forever) and a signal mask for
