@@ -29,6 +29,7 @@ use crate::stack::socket::WaitQueue;
 use crate::sys;
 use crate::sys::clock::{monotonic_now, realtime_micros};
 use crate::sys::event::{Epoll, EpollEvent, Waker};
+use crate::sys::sync::LeakedSlot;
 use crate::time::{Duration, Instant};
 use once_cell::sync::OnceCell;
 use parking_lot::{Condvar, Mutex, MutexGuard};
@@ -36,7 +37,7 @@ use std::cell::Cell;
 use std::fmt;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicPtr, AtomicU8, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU8, Ordering};
 use std::thread::ThreadId;
 
 const TAP: u64 = 0;
@@ -420,7 +421,7 @@ pub fn sleep_on(w: &WaitQueue, seen: u32, timeout: Option<Duration>) -> sys::eve
 /// The runtime of this process: null until started, else a leaked
 /// `Result` (a failed start is remembered too). A forked child resets it
 /// to null ([`process`]), so that its first socket tries a stack of its own.
-static CURRENT: AtomicPtr<Result<&'static Runtime, i32>> = AtomicPtr::new(std::ptr::null_mut());
+static CURRENT: LeakedSlot<Result<&'static Runtime, i32>> = LeakedSlot::new();
 
 /// Held while a thread starts the runtime (and across `fork`).
 static START: Mutex<()> = Mutex::new(());
@@ -430,9 +431,7 @@ thread_local! {
 }
 
 fn current() -> Option<Result<&'static Runtime, i32>> {
-    let p = CURRENT.load(Ordering::Acquire);
-    // SAFETY: a non-null CURRENT points at a leaked, never freed Result.
-    (!p.is_null()).then(|| unsafe { *p })
+    CURRENT.get().copied()
 }
 
 /// Starts the runtime once per process from the environment, lazily and
@@ -456,8 +455,7 @@ pub fn ensure_started() -> Result<&'static Runtime, i32> {
             Some(started) => started,
             None => {
                 let started = start_from_env();
-                let leaked = Box::into_raw(Box::new(started));
-                CURRENT.store(leaked, Ordering::Release);
+                CURRENT.set(started);
                 if started.is_ok() {
                     process::register_exit_handler();
                 }

@@ -22,7 +22,10 @@
 //!   hold.
 
 use super::{CURRENT, Runtime, START, current};
+use crate::stack::Stack;
+use crate::sys::sync::ForkHold;
 use crate::time::Duration;
+use std::cell::RefCell;
 use std::panic::catch_unwind;
 use std::sync::atomic::{AtomicBool, Ordering};
 
@@ -33,10 +36,16 @@ const FORK_LOCK_WAIT: Duration = Duration::from_secs(2);
 const EXIT_DRAIN: Duration = Duration::from_secs(5);
 const EXIT_FLUSH: Duration = Duration::from_millis(300);
 
-/// The locks [`fork_prepare`] took (the forking thread's, so plain statics
-/// are enough: the handlers run in that one thread).
-static HELD_START: AtomicBool = AtomicBool::new(false);
-static HELD_STACK: AtomicBool = AtomicBool::new(false);
+/// The locks [`fork_prepare`] took. The three handlers run in the forking
+/// thread, and its thread-locals are the child's main thread's.
+struct Held {
+    start: Option<ForkHold<()>>,
+    stack: Option<ForkHold<Stack>>,
+}
+
+thread_local! {
+    static HELD: RefCell<Option<Held>> = const { RefCell::new(None) };
+}
 
 /// This process is a fork of one whose stack ran (on the TAP it still
 /// holds).
@@ -57,28 +66,19 @@ fn running() -> Option<&'static Runtime> {
 /// Before `fork`: takes the start lock and the stack lock, and keeps them
 /// across the fork.
 pub fn fork_prepare() {
-    if let Some(g) = START.try_lock_for(FORK_LOCK_WAIT) {
-        std::mem::forget(g);
-        HELD_START.store(true, Ordering::Relaxed);
-    }
-    if let Some(rt) = running()
-        && let Some(g) = rt.stack.try_lock_for(FORK_LOCK_WAIT)
-    {
-        std::mem::forget(g);
-        HELD_STACK.store(true, Ordering::Relaxed);
-    }
+    let start = ForkHold::hold(&START, FORK_LOCK_WAIT);
+    let stack = running().and_then(|rt| ForkHold::hold(&rt.stack, FORK_LOCK_WAIT));
+    HELD.with(|h| *h.borrow_mut() = Some(Held { start, stack }));
 }
 
 fn release_held() {
-    if HELD_STACK.swap(false, Ordering::Relaxed)
-        && let Some(rt) = running()
-    {
-        // SAFETY: fork_prepare locked it in this thread and forgot the guard.
-        unsafe { rt.stack.force_unlock() };
-    }
-    if HELD_START.swap(false, Ordering::Relaxed) {
-        // SAFETY: as above, for the start lock.
-        unsafe { START.force_unlock() };
+    if let Some(held) = HELD.with(|h| h.borrow_mut().take()) {
+        if let Some(stack) = held.stack {
+            stack.release();
+        }
+        if let Some(start) = held.start {
+            start.release();
+        }
     }
 }
 
@@ -96,7 +96,7 @@ pub fn fork_child() {
         rt.inherited.store(true, Ordering::Release);
         PARENT_HOLDS_TAP.store(true, Ordering::Release);
     }
-    CURRENT.store(std::ptr::null_mut(), Ordering::Release);
+    CURRENT.forget();
 }
 
 /// Registers [`at_exit`] (once, when the runtime starts).

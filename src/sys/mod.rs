@@ -13,12 +13,14 @@
 //! - [`real`]: the table of real libc functions, found with `dlsym`.
 //! - [`fdbits`]: a lock-free set of fd numbers.
 //! - [`private_fd`]: the library's own fds, kept out of the program's way.
+//! - [`sync`]: a leaked slot and a lock held across `fork`, for the runtime.
 
 pub mod clock;
 pub mod event;
 pub mod fdbits;
 pub mod private_fd;
 pub mod real;
+pub mod sync;
 pub mod tap;
 
 use std::io;
