@@ -27,14 +27,18 @@ use std::io;
 use std::os::fd::RawFd;
 
 /// The calling thread's `errno`.
+#[inline]
 pub fn errno() -> i32 {
-    io::Error::last_os_error().raw_os_error().unwrap_or(0)
-}
-
-/// Sets the calling thread's `errno` (the C boundary reports errors this way).
-pub fn set_errno(value: i32) {
     // SAFETY: `__errno_location` returns a valid pointer to this thread's
     // errno for the lifetime of the thread.
+    unsafe { *libc::__errno_location() }
+}
+
+/// Sets the calling thread's `errno` (the C boundary reports errors this
+/// way). The one definition: the shim re-exports it.
+#[inline]
+pub fn set_errno(value: i32) {
+    // SAFETY: as above.
     unsafe { *libc::__errno_location() = value }
 }
 

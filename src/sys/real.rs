@@ -17,6 +17,7 @@
 //! falls back to the raw system call where there is one, else fails with
 //! `ENOSYS`.
 
+use super::set_errno;
 use libc::{
     c_int, c_long, c_uint, c_ulong, c_void, epoll_event, fd_set, msghdr, nfds_t, off_t, off64_t,
     pollfd, sigset_t, size_t, sockaddr, socklen_t, ssize_t, timespec, timeval,
@@ -59,11 +60,6 @@ impl Slot {
         self.0.store(stored, Ordering::Release);
         (stored != MISSING).then_some(stored)
     }
-}
-
-fn set_errno(e: c_int) {
-    // SAFETY: __errno_location returns this thread's errno.
-    unsafe { *libc::__errno_location() = e };
 }
 
 /// A `_FORTIFY_SOURCE` check failed: ends the process as glibc does
