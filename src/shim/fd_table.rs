@@ -79,6 +79,8 @@ impl OpenSocket {
 
 impl Drop for OpenSocket {
     fn drop(&mut self) {
+        #[cfg(test)]
+        tests::note_drop();
         if let Some(rt) = self.rt {
             super::socket::release(rt, self.handle);
         }
@@ -120,14 +122,18 @@ pub fn insert(fd: i32, entry: Entry) -> Result<(), i32> {
         .ok()
         .filter(|&i| i < MAX_FD)
         .ok_or(libc::EMFILE)?;
-    {
+    let replaced = {
         let mut entries = ENTRIES.write();
         if entries.len() <= index {
             entries.resize(index + 1, None);
         }
-        entries[index] = Some(entry);
-    }
+        entries[index].replace(entry)
+    };
     OURS.insert(fd);
+    // A stale entry (its fd was closed behind our back, and the kernel
+    // gave the number out again) is dropped only now, with the table
+    // unlocked: its socket's last close may wait out SO_LINGER.
+    drop(replaced);
     Ok(())
 }
 
@@ -209,6 +215,38 @@ mod tests {
         assert_eq!(remove(A), None);
         assert!(is_ours(B));
         assert_eq!(remove(B), Some(entry()));
+    }
+
+    thread_local! {
+        /// Whether the table was unlocked when an OpenSocket last dropped.
+        static UNLOCKED_AT_DROP: std::cell::Cell<Option<bool>> =
+            const { std::cell::Cell::new(None) };
+    }
+
+    pub(super) fn note_drop() {
+        UNLOCKED_AT_DROP.with(|u| u.set(Some(ENTRIES.try_write().is_some())));
+    }
+
+    #[test]
+    fn a_replaced_entry_drops_outside_the_lock() {
+        const C: i32 = 900_129;
+        let fresh = || Entry {
+            socket: OpenSocket::new(
+                SocketHandle {
+                    index: u32::MAX,
+                    generation: 1,
+                },
+                None,
+                false,
+            ),
+            cloexec: false,
+        };
+        insert(C, fresh()).unwrap();
+        UNLOCKED_AT_DROP.with(|u| u.set(None));
+        // The number is reused while the table still holds the old entry.
+        insert(C, fresh()).unwrap();
+        assert_eq!(UNLOCKED_AT_DROP.with(|u| u.get()), Some(true));
+        drop(remove(C));
     }
 
     #[test]
