@@ -13,6 +13,7 @@ use super::errno::{Errno, errno, fail, ret};
 use super::fd_table::{self, Entry, OpenSocket};
 use super::guard::guard;
 use crate::runtime::{self, Runtime};
+use crate::shim::readiness::epoll;
 use crate::stack::SocketHandle;
 use crate::sys::clock::monotonic_now;
 use crate::sys::event::FutexWait;
@@ -31,18 +32,14 @@ fn is_ipv4_tcp(domain: c_int, ty: c_int, protocol: c_int) -> bool {
         && (protocol == 0 || protocol == libc::IPPROTO_TCP)
 }
 
-/// `socket(2)`: IPv4 TCP sockets are the stack's (starting it on first
-/// use); every other socket is the kernel's.
-///
-/// # Safety
-/// None beyond libc's: the arguments are integers.
-#[unsafe(no_mangle)]
-pub unsafe extern "C-unwind" fn socket(domain: c_int, ty: c_int, protocol: c_int) -> c_int {
-    if !is_ipv4_tcp(domain, ty, protocol) {
-        // SAFETY: integer arguments, passed on unchanged.
-        return unsafe { real::socket(domain, ty, protocol) };
-    }
-    guard("socket", || ret(new_socket(ty)))
+posix! {
+    /// `socket(2)`: IPv4 TCP sockets are the stack's (starting it on first
+    /// use); every other socket is the kernel's.
+    ///
+    /// # Safety
+    /// None beyond libc's: the arguments are integers.
+    fn socket(domain: c_int, ty: c_int, protocol: c_int) -> c_int
+    where is_ipv4_tcp(domain, ty, protocol) => ret(new_socket(ty));
 }
 
 /// Starts the stack if needed and reserves the fd of a new stack socket.
@@ -147,32 +144,34 @@ pub(crate) fn lookup(fd: c_int) -> Errno<Arc<OpenSocket>> {
     fd_table::get(fd).map(|e| e.socket).ok_or(libc::EBADF)
 }
 
-/// `close(2)`: a stack socket is forgotten and its reserved fd closed; one
-/// of the library's own fds is left alone and reads as closed (`EBADF`);
-/// any other fd goes to the kernel.
-///
-/// # Safety
-/// None beyond libc's.
-#[unsafe(no_mangle)]
-pub unsafe extern "C-unwind" fn close(fd: c_int) -> c_int {
-    if !fd_table::is_ours(fd) {
+/// Whether closing (or `dup2`-ing onto) `fd` concerns the library: a
+/// stack socket, one of the library's own fds, or an epoll fd with stack
+/// sockets in it (state of ours to drop). Three atomic loads.
+fn closing_concerns_us(fd: c_int) -> bool {
+    fd_table::is_ours(fd) || private_fd::is_private(fd) || epoll::has_instance(fd)
+}
+
+posix! {
+    /// `close(2)`: a stack socket is forgotten and its reserved fd closed;
+    /// one of the library's own fds is left alone and reads as closed
+    /// (`EBADF`); an epoll fd forgets its stack sockets; any other fd goes
+    /// to the kernel.
+    ///
+    /// # Safety
+    /// None beyond libc's.
+    fn close(fd: c_int) -> c_int
+    where closing_concerns_us(fd) => {
         if private_fd::is_private(fd) {
             return fail(libc::EBADF);
         }
-        // An epoll fd with stack sockets in it has state of ours to drop
-        // (one atomic load when it has none).
-        crate::shim::readiness::epoll::forget(fd);
-        // SAFETY: closing an fd is always memory-safe.
-        return unsafe { real::close(fd) };
-    }
-    guard("close", || {
+        epoll::forget(fd);
         // Dropping the entry releases the stack socket when this was the
         // last fd that referred to it (and no call in another thread still
         // uses it).
         drop(fd_table::remove(fd));
         // SAFETY: closing an fd is always memory-safe.
         unsafe { real::close(fd) }
-    })
+    };
 }
 
 /// `close_range(2)` (glibc 2.34): as the kernel's, but the library's own
@@ -310,14 +309,16 @@ fn dup_onto_unowned(old: c_int, new: c_int, cloexec: bool) -> Errno<c_int> {
         if r < 0 {
             return Err(errno());
         }
-        // The kernel closed `new` (ours, maybe): forget it.
+        // The kernel closed `new` (ours or an epoll fd, maybe): forget it.
         drop(fd_table::remove(new));
+        epoll::forget(new);
         return Ok(r);
     }
     let socket = lookup(old)?;
     // Forget `new` first, outside the table's lock, so that a stack socket
     // it was the last fd of is released cleanly.
     drop(fd_table::remove(new));
+    epoll::forget(new);
     // SAFETY: integer arguments.
     let r = unsafe { real::dup3(old, new, libc::O_CLOEXEC) };
     if r < 0 {
@@ -326,68 +327,50 @@ fn dup_onto_unowned(old: c_int, new: c_int, cloexec: bool) -> Errno<c_int> {
     register_dup(r, socket, cloexec)
 }
 
-/// `dup(2)`: a stack socket's duplicate is a new kernel fd for the same
-/// open socket; any other fd goes to the kernel.
-///
-/// # Safety
-/// None beyond libc's.
-#[unsafe(no_mangle)]
-pub unsafe extern "C-unwind" fn dup(fd: c_int) -> c_int {
-    if !fd_table::is_ours(fd) {
-        // SAFETY: integer argument.
-        return unsafe { real::dup(fd) };
-    }
-    guard("dup", || ret(dup_ours(fd, 0, false)))
-}
+posix! {
+    /// `dup(2)`: a stack socket's duplicate is a new kernel fd for the same
+    /// open socket; any other fd goes to the kernel.
+    ///
+    /// # Safety
+    /// None beyond libc's.
+    fn dup(fd: c_int) -> c_int
+    where fd_table::is_ours(fd) => ret(dup_ours(fd, 0, false));
 
-/// `dup2(2)`: as `dup`, onto `new` (closing what `new` was first; a stack
-/// socket there is forgotten).
-///
-/// # Safety
-/// None beyond libc's.
-#[unsafe(no_mangle)]
-pub unsafe extern "C-unwind" fn dup2(old: c_int, new: c_int) -> c_int {
-    if !fd_table::is_ours(old) && !fd_table::is_ours(new) && !private_fd::is_private(new) {
-        // dup2 closes `new` first: if it was an epoll fd, forget it.
-        if old != new {
-            crate::shim::readiness::epoll::forget(new);
-        }
-        // SAFETY: integer arguments.
-        return unsafe { real::dup2(old, new) };
-    }
-    guard("dup2", || {
+    /// `dup2(2)`: as `dup`, onto `new` (closing what `new` was first: a
+    /// stack socket there is forgotten, an epoll fd forgets its stack
+    /// sockets, one of the library's own fds is moved away first).
+    ///
+    /// # Safety
+    /// None beyond libc's.
+    fn dup2(old: c_int, new: c_int) -> c_int
+    where fd_table::is_ours(old) || closing_concerns_us(new) => {
         if old == new {
-            // Ours, so open: dup2(fd, fd) does nothing and returns fd. The
-            // library's reads as closed.
-            return if private_fd::is_private(old) {
+            // dup2(fd, fd) does nothing and returns fd, when fd is open: a
+            // stack socket is; the library's reads as closed; an epoll fd
+            // is the kernel's to check.
+            return if fd_table::is_ours(old) {
+                new
+            } else if private_fd::is_private(old) {
                 fail(libc::EBADF)
             } else {
-                new
+                // SAFETY: integer arguments.
+                unsafe { real::dup2(old, new) }
             };
         }
         ret(dup_onto(old, new, false))
-    })
-}
+    };
 
-/// `dup3(2)`: as `dup2`, with `O_CLOEXEC`; `old == new` is `EINVAL`.
-///
-/// # Safety
-/// None beyond libc's.
-#[unsafe(no_mangle)]
-pub unsafe extern "C-unwind" fn dup3(old: c_int, new: c_int, flags: c_int) -> c_int {
-    if !fd_table::is_ours(old) && !fd_table::is_ours(new) && !private_fd::is_private(new) {
-        if old != new {
-            crate::shim::readiness::epoll::forget(new);
-        }
-        // SAFETY: integer arguments.
-        return unsafe { real::dup3(old, new, flags) };
-    }
-    guard("dup3", || {
+    /// `dup3(2)`: as `dup2`, with `O_CLOEXEC`; `old == new` is `EINVAL`.
+    ///
+    /// # Safety
+    /// None beyond libc's.
+    fn dup3(old: c_int, new: c_int, flags: c_int) -> c_int
+    where fd_table::is_ours(old) || closing_concerns_us(new) => {
         if flags & !libc::O_CLOEXEC != 0 || old == new {
             return fail(libc::EINVAL);
         }
         ret(dup_onto(old, new, flags & libc::O_CLOEXEC != 0))
-    })
+    };
 }
 
 #[cfg(test)]

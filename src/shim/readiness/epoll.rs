@@ -50,7 +50,7 @@ static INSTANCES: RwLock<Option<HashMap<c_int, Arc<Instance>>>> = RwLock::new(No
 
 /// Whether epoll fd `epfd` has stack sockets (one atomic load).
 #[inline]
-fn has_instance(epfd: c_int) -> bool {
+pub fn has_instance(epfd: c_int) -> bool {
     HAS_INSTANCE.contains(epfd)
 }
 
@@ -503,13 +503,7 @@ unsafe fn wait(
 /// `tapstack_epoll_create1`: `epoll_create1(2)`.
 #[unsafe(no_mangle)]
 pub extern "C" fn tapstack_epoll_create1(flags: c_int) -> c_int {
-    guard("epoll_create1", || {
-        // SAFETY: an integer argument.
-        let fd = unsafe { real::epoll_create1(flags) };
-        // A number that named a closed epoll fd starts afresh.
-        forget(fd);
-        fd
-    })
+    epoll_create1(flags)
 }
 
 /// `tapstack_epoll_ctl`: `epoll_ctl(2)` for stack sockets and kernel fds.
@@ -523,16 +517,8 @@ pub unsafe extern "C" fn tapstack_epoll_ctl(
     fd: c_int,
     event: *mut epoll_event,
 ) -> c_int {
-    guard("epoll_ctl", || {
-        if !fd_table::is_ours(fd) {
-            // SAFETY: passed on unchanged.
-            return unsafe { real::epoll_ctl(epfd, op, fd, event) };
-        }
-        match ctl_stack(epfd, op, fd, event) {
-            Ok(()) => 0,
-            Err(e) => fail(e),
-        }
-    })
+    // SAFETY: the same contract.
+    unsafe { epoll_ctl(epfd, op, fd, event) }
 }
 
 /// `tapstack_epoll_wait`: `epoll_wait(2)` over stack sockets and kernel
@@ -547,16 +533,8 @@ pub unsafe extern "C-unwind" fn tapstack_epoll_wait(
     maxevents: c_int,
     timeout: c_int,
 ) -> c_int {
-    // No stack socket in it: the real call, outside the guard, so that a
-    // thread cancelled in it (a cancellation point) unwinds as in libc.
-    if !has_instance(epfd) {
-        // SAFETY: passed on unchanged.
-        return unsafe { real::epoll_wait(epfd, events, maxevents, timeout) };
-    }
-    // SAFETY: the caller's contract.
-    guard("epoll_wait", || unsafe {
-        wait(epfd, events, maxevents, timeout, std::ptr::null())
-    })
+    // SAFETY: the same contract.
+    unsafe { epoll_wait(epfd, events, maxevents, timeout) }
 }
 
 /// `epoll_create(2)`: `size` must be positive and is otherwise ignored.
@@ -566,66 +544,62 @@ pub extern "C" fn epoll_create(size: c_int) -> c_int {
         if size <= 0 {
             return fail(libc::EINVAL);
         }
-        tapstack_epoll_create1(0)
+        create1(0)
     })
 }
 
-/// `epoll_create1(2)`.
+/// `epoll_create1(2)`. Every call is the kernel's; a number that named a
+/// closed epoll fd of ours starts afresh.
 #[unsafe(no_mangle)]
 pub extern "C" fn epoll_create1(flags: c_int) -> c_int {
-    tapstack_epoll_create1(flags)
+    guard("epoll_create1", || create1(flags))
 }
 
-/// `epoll_ctl(2)`.
-///
-/// # Safety
-/// As `epoll_ctl(2)`.
-#[unsafe(no_mangle)]
-pub unsafe extern "C" fn epoll_ctl(
-    epfd: c_int,
-    op: c_int,
-    fd: c_int,
-    event: *mut epoll_event,
-) -> c_int {
-    // SAFETY: the same contract.
-    unsafe { tapstack_epoll_ctl(epfd, op, fd, event) }
+fn create1(flags: c_int) -> c_int {
+    // SAFETY: an integer argument.
+    let fd = unsafe { real::epoll_create1(flags) };
+    forget(fd);
+    fd
 }
 
-/// `epoll_wait(2)`.
-///
-/// # Safety
-/// As `epoll_wait(2)`.
-#[unsafe(no_mangle)]
-pub unsafe extern "C-unwind" fn epoll_wait(
-    epfd: c_int,
-    events: *mut epoll_event,
-    maxevents: c_int,
-    timeout: c_int,
-) -> c_int {
-    // SAFETY: the same contract.
-    unsafe { tapstack_epoll_wait(epfd, events, maxevents, timeout) }
-}
+posix! {
+    /// `epoll_ctl(2)`: a stack socket joins the instance's stack side; any
+    /// other fd goes to the kernel.
+    ///
+    /// # Safety
+    /// As `epoll_ctl(2)`.
+    fn epoll_ctl(epfd: c_int, op: c_int, fd: c_int, event: *mut epoll_event) -> c_int
+    where fd_table::is_ours(fd) => match ctl_stack(epfd, op, fd, event) {
+        Ok(()) => 0,
+        Err(e) => fail(e),
+    };
 
-/// `epoll_pwait(2)`: the signal mask is in force during the wait.
-///
-/// # Safety
-/// As `epoll_pwait(2)`.
-#[unsafe(no_mangle)]
-pub unsafe extern "C-unwind" fn epoll_pwait(
-    epfd: c_int,
-    events: *mut epoll_event,
-    maxevents: c_int,
-    timeout: c_int,
-    sigmask: *const sigset_t,
-) -> c_int {
-    if !has_instance(epfd) {
-        // SAFETY: passed on unchanged (see tapstack_epoll_wait).
-        return unsafe { real::epoll_pwait(epfd, events, maxevents, timeout, sigmask) };
-    }
-    // SAFETY: the caller's contract.
-    guard("epoll_pwait", || unsafe {
-        wait(epfd, events, maxevents, timeout, sigmask)
-    })
+    /// `epoll_wait(2)`. No stack socket in the instance: the real call,
+    /// outside the guard.
+    ///
+    /// # Safety
+    /// As `epoll_wait(2)`.
+    fn epoll_wait(epfd: c_int, events: *mut epoll_event, maxevents: c_int, timeout: c_int) -> c_int
+    where has_instance(epfd) => {
+        // SAFETY: the caller's contract.
+        unsafe { wait(epfd, events, maxevents, timeout, std::ptr::null()) }
+    };
+
+    /// `epoll_pwait(2)`: the signal mask is in force during the wait.
+    ///
+    /// # Safety
+    /// As `epoll_pwait(2)`.
+    fn epoll_pwait(
+        epfd: c_int,
+        events: *mut epoll_event,
+        maxevents: c_int,
+        timeout: c_int,
+        sigmask: *const sigset_t,
+    ) -> c_int
+    where has_instance(epfd) => {
+        // SAFETY: the caller's contract.
+        unsafe { wait(epfd, events, maxevents, timeout, sigmask) }
+    };
 }
 
 #[cfg(test)]
