@@ -1,8 +1,9 @@
 //! The runtime across `fork` and `exit` (see `docs/processes.md`).
 //!
 //! - **fork**: the shim's `pthread_atfork` handlers call [`fork_prepare`]
-//!   before the fork (it takes the start lock and the stack lock, so the
-//!   child's copy of the stack is not caught half-changed), [`fork_parent`]
+//!   before the fork (it takes the start lock, the stack lock and the
+//!   lock of the library's own fds, so the child's copies are not caught
+//!   half-changed), [`fork_parent`]
 //!   after it in the parent (unlocks) and [`fork_child`] in the child
 //!   (unlocks, marks the runtime *inherited* and forgets it). In the child
 //!   the stack thread does not exist and the TAP belongs to the parent:
@@ -23,6 +24,7 @@
 
 use super::{CURRENT, Runtime, START, current};
 use crate::stack::Stack;
+use crate::sys::private_fd::{self, HeldForFork};
 use crate::sys::sync::ForkHold;
 use crate::time::Duration;
 use std::cell::RefCell;
@@ -41,6 +43,7 @@ const EXIT_FLUSH: Duration = Duration::from_millis(300);
 struct Held {
     start: Option<ForkHold<()>>,
     stack: Option<ForkHold<Stack>>,
+    private_fds: Option<HeldForFork>,
 }
 
 thread_local! {
@@ -68,11 +71,22 @@ fn running() -> Option<&'static Runtime> {
 pub fn fork_prepare() {
     let start = ForkHold::hold(&START, FORK_LOCK_WAIT);
     let stack = running().and_then(|rt| ForkHold::hold(&rt.stack, FORK_LOCK_WAIT));
-    HELD.with(|h| *h.borrow_mut() = Some(Held { start, stack }));
+    // Last: the runtime makes its private fds under the start lock.
+    let private_fds = private_fd::hold_for_fork(FORK_LOCK_WAIT);
+    HELD.with(|h| {
+        *h.borrow_mut() = Some(Held {
+            start,
+            stack,
+            private_fds,
+        })
+    });
 }
 
 fn release_held() {
     if let Some(held) = HELD.with(|h| h.borrow_mut().take()) {
+        if let Some(private_fds) = held.private_fds {
+            private_fds.release();
+        }
         if let Some(stack) = held.stack {
             stack.release();
         }

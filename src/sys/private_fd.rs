@@ -24,6 +24,7 @@
 //! move and the program's `dup2`.
 
 use super::fdbits::{FdBits, MAX_FD};
+use super::sync::ForkHold;
 use parking_lot::Mutex;
 use std::io;
 use std::os::fd::{AsRawFd, IntoRawFd, OwnedFd, RawFd};
@@ -44,6 +45,24 @@ static OWNERS: Mutex<Vec<Arc<AtomicI32>>> = Mutex::new(Vec::new());
 pub fn with_numbers_fixed<R>(f: impl FnOnce() -> R) -> R {
     let _held = OWNERS.lock();
     f()
+}
+
+/// The owners' lock, held across a `fork` ([`hold_for_fork`]).
+#[derive(Debug)]
+pub struct HeldForFork(ForkHold<Vec<Arc<AtomicI32>>>);
+
+impl HeldForFork {
+    /// After `fork`, in the parent and in the child.
+    pub fn release(self) {
+        self.0.release();
+    }
+}
+
+/// Before `fork`: takes the owners' lock (waiting at most `wait`), so that
+/// the child's copy is not locked by a thread it does not have (its first
+/// private fd made or dropped would wait forever).
+pub fn hold_for_fork(wait: std::time::Duration) -> Option<HeldForFork> {
+    ForkHold::hold(&OWNERS, wait).map(HeldForFork)
 }
 
 /// Whether `fd` is one of the library's own fds (one atomic load).
@@ -178,6 +197,14 @@ pub fn discard_moved(fd: RawFd) {
 mod tests {
     use super::*;
     use crate::sys::event::eventfd;
+
+    #[test]
+    fn held_for_fork_until_released() {
+        let held = hold_for_fork(std::time::Duration::from_millis(100)).unwrap();
+        assert!(OWNERS.try_lock().is_none());
+        held.release();
+        assert!(OWNERS.try_lock().is_some());
+    }
 
     #[test]
     fn adopted_fds_sit_high_and_move_away() {
