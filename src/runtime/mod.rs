@@ -409,7 +409,7 @@ fn wake_words(words: &[(SocketHandle, Arc<WaitQueue>)]) {
 }
 
 /// Sleeps on a socket's wait word while it still holds `seen` (at most
-/// `timeout`), counted as a sleeper so that [`wake_words`] knows to make
+/// `timeout`), counted as a sleeper so that `wake_words` knows to make
 /// the wake system call.
 pub fn sleep_on(w: &WaitQueue, seen: u32, timeout: Option<Duration>) -> sys::event::FutexWait {
     w.sleepers.fetch_add(1, Ordering::SeqCst);

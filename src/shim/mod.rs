@@ -3,7 +3,8 @@
 //! - [`guard`]: the panic boundary every export runs inside.
 //! - [`errno`]: `errno`, only here at the boundary.
 //! - [`fd_table`]: which fds are stack sockets.
-//! - [`socket`]: `socket`, `close`, `dup`, `dup2`, `dup3`.
+//! - [`socket`]: `socket`, `close`, `close_range`, `closefrom`, `dup`,
+//!   `dup2`, `dup3`.
 //! - [`connect`]: `bind`, `listen`, `accept`, `connect`, `shutdown`, names.
 //! - [`io`]: the `send` and `recv` families, `sendfile`.
 //! - [`options`]: `setsockopt`, `getsockopt`, `fcntl`, `ioctl`.

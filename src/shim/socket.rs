@@ -1,5 +1,5 @@
 //! The POSIX-named socket calls that make and unmake fds: `socket`,
-//! `close`, `dup`, `dup2`, `dup3`.
+//! `close`, `close_range`, `closefrom`, `dup`, `dup2`, `dup3`.
 //!
 //! These names stay out of `include/tapstack.h` (see `cbindgen.toml`), so the
 //! header can be included next to `<sys/socket.h>`.
@@ -8,6 +8,10 @@
 //! close-on-exec in the kernel), so fd numbers are the kernel's. `dup`s are
 //! made by the kernel from that fd, and the new number is registered with
 //! the same [`OpenSocket`].
+//!
+//! The library's own fds ([`crate::sys::private_fd`]) are not the
+//! program's: closing one fails with `EBADF` and leaves it open, a range
+//! closed around it spares it, and a `dup2` onto one moves ours away first.
 
 use super::errno::{Errno, errno, fail, ret};
 use super::fd_table::{self, Entry, OpenSocket};
