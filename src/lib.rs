@@ -21,13 +21,17 @@
 //! - [`shim`]: the exported C ABI.
 
 #![deny(unsafe_op_in_unsafe_fn)]
+// `unsafe` is allowed in `sys` (raw libc calls) and `shim` (the C ABI) only.
+#![deny(unsafe_code)]
 
 pub mod device;
 pub mod rand;
 pub mod runtime;
+#[allow(unsafe_code)]
 pub mod shim;
 pub mod stack;
 pub mod storage;
+#[allow(unsafe_code)]
 pub mod sys;
 pub mod tcp;
 pub mod time;

@@ -34,6 +34,10 @@
 #              other end (eth0, 198.18.0.2, MAC 02:00:c6:12:00:02) is in a
 #              second namespace NS_FAR where the program runs on the kernel's
 #              own stack. Proves a test right before it judges tapstack.
+#   fortify    as tapstack, with the programs built -O2 -D_FORTIFY_SOURCE=2
+#              (c-tests/build/fortify/: read, recv, poll... become glibc's
+#              __read_chk, __recv_chk, __poll_chk...); scripts/system/
+#              fortify.sh runs some tests this way
 # Scripts that work in every mode say so with a line "# modes: tapstack
 # kernel direct"; scripts/test --kernel / --direct run only those.
 #   CBUILD               where the tapstack side's programs are (build/ or
@@ -81,8 +85,9 @@ SIDE=${TAPSTACK_SIDE:-tapstack}
 case $SIDE in
 tapstack | kernel) CBUILD="$ROOT/c-tests/build" ;;
 direct) CBUILD="$ROOT/c-tests/build/direct" ;;
+fortify) CBUILD="$ROOT/c-tests/build/fortify" ;;
 *)
-    echo "TAPSTACK_SIDE must be tapstack, kernel or direct, not '$SIDE'" >&2
+    echo "TAPSTACK_SIDE must be tapstack, kernel, direct or fortify, not '$SIDE'" >&2
     exit 2
     ;;
 esac

@@ -19,6 +19,7 @@
 //! copy written, so that the capture reads as valid.
 
 use super::{Batch, Capabilities, Device, Received};
+use crate::sys::private_fd::PrivateFd;
 use crate::time::Instant;
 use crate::wire::virtio_net::{self, VnetHeader};
 use std::fs::File;
@@ -93,7 +94,7 @@ impl<W: Write> PcapWriter<W> {
 /// device itself never reads a clock. A write error disables the capture
 /// (with one warning) and traffic goes on.
 #[derive(Debug)]
-pub struct PcapDevice<D, W: Write = BufWriter<File>> {
+pub struct PcapDevice<D, W: Write = BufWriter<PrivateFd>> {
     inner: D,
     writer: Option<PcapWriter<W>>,
     epoch_offset_micros: u64,
@@ -111,7 +112,8 @@ impl<D: Device> PcapDevice<D> {
         now: Instant,
         realtime_micros: u64,
     ) -> io::Result<PcapDevice<D>> {
-        let file = File::create(path)?;
+        // The file is the library's own fd: out of the program's reach.
+        let file = PrivateFd::adopt(File::create(path)?.into());
         let writer = PcapWriter::new(BufWriter::with_capacity(1 << 16, file), LINKTYPE_ETHERNET)?;
         let mut dev = PcapDevice::new(
             inner,

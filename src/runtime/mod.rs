@@ -7,7 +7,7 @@
 //!
 //! One turn of the loop:
 //!
-//! 1. block in `epoll_wait` (mio) on the TAP fd and a waker, until the
+//! 1. block in `epoll_wait` on the TAP fd and a waker, until the
 //!    earlier of the stack's and the device's deadlines;
 //! 2. read a batch of frames from the device (no lock held);
 //! 3. under **one** lock: `handle_frame` for each, `handle_timeout` when
@@ -29,21 +29,21 @@ use crate::stack::Stack;
 use crate::stack::socket::WaitQueue;
 use crate::sys;
 use crate::sys::clock::{monotonic_now, realtime_micros};
+use crate::sys::event::{Epoll, EpollEvent, Waker};
+use crate::sys::sync::LeakedSlot;
 use crate::time::{Duration, Instant};
 pub use config::Config;
-use mio::unix::SourceFd;
-use mio::{Events, Interest, Poll, Token, Waker};
 use once_cell::sync::OnceCell;
 use parking_lot::{Condvar, Mutex, MutexGuard};
 use std::cell::Cell;
 use std::fmt;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicPtr, AtomicU8, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU8, Ordering};
 use std::thread::ThreadId;
 
-const TAP: Token = Token(0);
-const WAKER: Token = Token(1);
+const TAP: u64 = 0;
+const WAKER: u64 = 1;
 
 /// Most frames moved per batch.
 const MAX_BATCH: usize = 64;
@@ -179,11 +179,10 @@ impl Runtime {
                 "tapstack: cannot start the stack thread: {what}: {e}"
             ))
         };
-        let poll = Poll::new().map_err(|e| io_error("epoll_create1", e))?;
-        let waker = Waker::new(poll.registry(), WAKER).map_err(|e| io_error("eventfd", e))?;
+        let poll = Epoll::new().map_err(|e| io_error("epoll_create1", e))?;
+        let waker = Waker::new(&poll, WAKER).map_err(|e| io_error("eventfd", e))?;
         if let Some(fd) = dev.raw_fd() {
-            poll.registry()
-                .register(&mut SourceFd(&fd), TAP, Interest::READABLE)
+            poll.add(fd, libc::EPOLLIN as u32, TAP)
                 .map_err(|e| io_error("epoll_ctl", e))?;
         }
         let mut entropy = [0u8; 24];
@@ -284,8 +283,8 @@ impl Runtime {
         }
     }
 
-    fn thread_main(&'static self, mut dev: Box<dyn Device + Send>, mut poll: Poll) {
-        let result = catch_unwind(AssertUnwindSafe(|| self.run(&mut *dev, &mut poll)));
+    fn thread_main(&'static self, mut dev: Box<dyn Device + Send>, poll: Epoll) {
+        let result = catch_unwind(AssertUnwindSafe(|| self.run(&mut *dev, &poll)));
         let failed = match result {
             Ok(Ok(())) => false,
             Ok(Err(e)) => {
@@ -304,11 +303,13 @@ impl Runtime {
         };
         self.state
             .store(if failed { FAILED } else { STOPPED }, Ordering::Release);
-        // Wake every waiter so nobody sleeps forever on a dead stack.
+        // Wake every waiter so nobody sleeps forever on a dead stack. The
+        // lock is taken without a bound: application threads hold it only
+        // for short calls that make no system call (a panic released it).
         let mut words = Vec::new();
-        if let Some(stack) = self.stack.try_lock_for(Duration::from_millis(100)) {
-            stack.for_each_wait_word(&mut |h, w| words.push((h, w.clone())));
-        }
+        self.stack
+            .lock()
+            .for_each_wait_word(&mut |h, w| words.push((h, w.clone())));
         wake_words(&words);
         let flushed = catch_unwind(AssertUnwindSafe(|| dev.flush()));
         if let Ok(Err(e)) = flushed {
@@ -318,13 +319,13 @@ impl Runtime {
         self.finished_cv.notify_all();
     }
 
-    fn run(&self, dev: &mut dyn Device, poll: &mut Poll) -> std::io::Result<()> {
+    fn run(&self, dev: &mut dyn Device, poll: &Epoll) -> std::io::Result<()> {
         let caps = dev.capabilities();
         let slot = caps.max_frame.max(64);
         let per_batch = (BATCH_BYTES / slot).clamp(4, MAX_BATCH);
         let mut rx = Batch::new(per_batch, slot);
         let mut tx = Batch::new(per_batch, slot);
-        let mut events = Events::with_capacity(16);
+        let mut events = [EpollEvent { events: 0, u64: 0 }; 16];
         let mut words: Vec<(SocketHandle, Arc<WaitQueue>)> = Vec::new();
         let polled = dev.raw_fd().is_none();
         let mut rx_ready = true;
@@ -339,13 +340,13 @@ impl Runtime {
             } else {
                 deadline.map(|d| d.saturating_duration_since(now))
             };
-            match poll.poll(&mut events, timeout) {
-                Ok(()) => {}
+            let n = match poll.wait(&mut events, timeout) {
+                Ok(n) => n,
                 Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
                 Err(e) => return Err(e),
-            }
-            for ev in events.iter() {
-                match ev.token() {
+            };
+            for ev in &events[..n] {
+                match ev.u64 {
                     TAP => rx_ready = true,
                     _ => self.wake_pending.store(false, Ordering::Release),
                 }
@@ -412,7 +413,7 @@ fn wake_words(words: &[(SocketHandle, Arc<WaitQueue>)]) {
 }
 
 /// Sleeps on a socket's wait word while it still holds `seen` (at most
-/// `timeout`), counted as a sleeper so that [`wake_words`] knows to make
+/// `timeout`), counted as a sleeper so that `wake_words` knows to make
 /// the wake system call.
 pub fn sleep_on(w: &WaitQueue, seen: u32, timeout: Option<Duration>) -> sys::event::FutexWait {
     w.sleepers.fetch_add(1, Ordering::SeqCst);
@@ -424,7 +425,7 @@ pub fn sleep_on(w: &WaitQueue, seen: u32, timeout: Option<Duration>) -> sys::eve
 /// The runtime of this process: null until started, else a leaked
 /// `Result` (a failed start is remembered too). A forked child resets it
 /// to null ([`process`]), so that its first socket tries a stack of its own.
-static CURRENT: AtomicPtr<Result<&'static Runtime, i32>> = AtomicPtr::new(std::ptr::null_mut());
+static CURRENT: LeakedSlot<Result<&'static Runtime, i32>> = LeakedSlot::new();
 
 /// Held while a thread starts the runtime (and across `fork`).
 static START: Mutex<()> = Mutex::new(());
@@ -434,9 +435,7 @@ thread_local! {
 }
 
 fn current() -> Option<Result<&'static Runtime, i32>> {
-    let p = CURRENT.load(Ordering::Acquire);
-    // SAFETY: a non-null CURRENT points at a leaked, never freed Result.
-    (!p.is_null()).then(|| unsafe { *p })
+    CURRENT.get().copied()
 }
 
 /// Starts the runtime once per process from the environment, lazily and
@@ -460,8 +459,7 @@ pub fn ensure_started() -> Result<&'static Runtime, i32> {
             Some(started) => started,
             None => {
                 let started = start_from_env();
-                let leaked = Box::into_raw(Box::new(started));
-                CURRENT.store(leaked, Ordering::Release);
+                CURRENT.set(started);
                 if started.is_ok() {
                     process::register_exit_handler();
                 }
@@ -472,6 +470,22 @@ pub fn ensure_started() -> Result<&'static Runtime, i32> {
     STARTING.with(|s| s.set(false));
     let rt = started?;
     rt.health().map(|()| rt)
+}
+
+/// Before the program gives up its privileges (`setuid`, `setgid`,
+/// `setgroups`...): starts the stack now, while it may still open the TAP,
+/// when it has not been tried in this process, the program runs as root
+/// (the effective uid is 0: the drop takes `CAP_NET_ADMIN` away), and it
+/// is not the fork of a process whose stack holds the TAP. A failure is
+/// reported as at the first socket (one line); the privilege call goes on
+/// either way.
+pub fn start_before_privilege_drop() {
+    if current().is_some() || process::parent_holds_tap() || sys::effective_uid() != 0 {
+        return;
+    }
+    if ensure_started().is_ok() {
+        crate::log_info!("started before the program gives up its privileges");
+    }
 }
 
 fn start_from_env() -> Result<&'static Runtime, i32> {

@@ -1,8 +1,9 @@
 //! The runtime across `fork` and `exit` (see `docs/processes.md`).
 //!
 //! - **fork**: the shim's `pthread_atfork` handlers call [`fork_prepare`]
-//!   before the fork (it takes the start lock and the stack lock, so the
-//!   child's copy of the stack is not caught half-changed), [`fork_parent`]
+//!   before the fork (it takes the start lock, the stack lock and the
+//!   lock of the library's own fds, so the child's copies are not caught
+//!   half-changed), [`fork_parent`]
 //!   after it in the parent (unlocks) and [`fork_child`] in the child
 //!   (unlocks, marks the runtime *inherited* and forgets it). In the child
 //!   the stack thread does not exist and the TAP belongs to the parent:
@@ -22,7 +23,11 @@
 //!   hold.
 
 use super::{CURRENT, Runtime, START, current};
+use crate::stack::Stack;
+use crate::sys::private_fd::{self, HeldForFork};
+use crate::sys::sync::ForkHold;
 use crate::time::Duration;
+use std::cell::RefCell;
 use std::panic::catch_unwind;
 use std::sync::atomic::{AtomicBool, Ordering};
 
@@ -33,10 +38,26 @@ const FORK_LOCK_WAIT: Duration = Duration::from_secs(2);
 const EXIT_DRAIN: Duration = Duration::from_secs(5);
 const EXIT_FLUSH: Duration = Duration::from_millis(300);
 
-/// The locks [`fork_prepare`] took (the forking thread's, so plain statics
-/// are enough: the handlers run in that one thread).
-static HELD_START: AtomicBool = AtomicBool::new(false);
-static HELD_STACK: AtomicBool = AtomicBool::new(false);
+/// The locks [`fork_prepare`] took. The three handlers run in the forking
+/// thread, and its thread-locals are the child's main thread's.
+struct Held {
+    start: Option<ForkHold<()>>,
+    stack: Option<ForkHold<Stack>>,
+    private_fds: Option<HeldForFork>,
+}
+
+thread_local! {
+    static HELD: RefCell<Option<Held>> = const { RefCell::new(None) };
+}
+
+/// This process is a fork of one whose stack ran (on the TAP it still
+/// holds).
+static PARENT_HOLDS_TAP: AtomicBool = AtomicBool::new(false);
+
+/// Whether an ancestor of this process ran a stack before it forked.
+pub fn parent_holds_tap() -> bool {
+    PARENT_HOLDS_TAP.load(Ordering::Acquire)
+}
 
 fn running() -> Option<&'static Runtime> {
     match current() {
@@ -48,28 +69,30 @@ fn running() -> Option<&'static Runtime> {
 /// Before `fork`: takes the start lock and the stack lock, and keeps them
 /// across the fork.
 pub fn fork_prepare() {
-    if let Some(g) = START.try_lock_for(FORK_LOCK_WAIT) {
-        std::mem::forget(g);
-        HELD_START.store(true, Ordering::Relaxed);
-    }
-    if let Some(rt) = running()
-        && let Some(g) = rt.stack.try_lock_for(FORK_LOCK_WAIT)
-    {
-        std::mem::forget(g);
-        HELD_STACK.store(true, Ordering::Relaxed);
-    }
+    let start = ForkHold::hold(&START, FORK_LOCK_WAIT);
+    let stack = running().and_then(|rt| ForkHold::hold(&rt.stack, FORK_LOCK_WAIT));
+    // Last: the runtime makes its private fds under the start lock.
+    let private_fds = private_fd::hold_for_fork(FORK_LOCK_WAIT);
+    HELD.with(|h| {
+        *h.borrow_mut() = Some(Held {
+            start,
+            stack,
+            private_fds,
+        })
+    });
 }
 
 fn release_held() {
-    if HELD_STACK.swap(false, Ordering::Relaxed)
-        && let Some(rt) = running()
-    {
-        // SAFETY: fork_prepare locked it in this thread and forgot the guard.
-        unsafe { rt.stack.force_unlock() };
-    }
-    if HELD_START.swap(false, Ordering::Relaxed) {
-        // SAFETY: as above, for the start lock.
-        unsafe { START.force_unlock() };
+    if let Some(held) = HELD.with(|h| h.borrow_mut().take()) {
+        if let Some(private_fds) = held.private_fds {
+            private_fds.release();
+        }
+        if let Some(stack) = held.stack {
+            stack.release();
+        }
+        if let Some(start) = held.start {
+            start.release();
+        }
     }
 }
 
@@ -85,8 +108,9 @@ pub fn fork_child() {
     release_held();
     if let Some(rt) = inherited {
         rt.inherited.store(true, Ordering::Release);
+        PARENT_HOLDS_TAP.store(true, Ordering::Release);
     }
-    CURRENT.store(std::ptr::null_mut(), Ordering::Release);
+    CURRENT.forget();
 }
 
 /// Registers [`at_exit`] (once, when the runtime starts).

@@ -11,12 +11,10 @@
 use super::addr::{check_out, read_sockaddr, write_sockaddr};
 use super::errno::{Errno, errno_of, ret};
 use super::fd_table::{self, OpenSocket};
-use super::guard::guard;
 use super::socket::{install, lookup, reserve_fd};
 use super::wait::{Dir, Waiter};
 use crate::stack::{SocketError, SocketHandle, Stack};
 use crate::sys::clock::monotonic_now;
-use crate::sys::real;
 use crate::tcp::State;
 use libc::{c_int, sockaddr, socklen_t};
 use std::sync::atomic::Ordering;
@@ -34,37 +32,29 @@ pub(crate) fn with_stack<T>(
     r.map_err(errno_of)
 }
 
-/// `bind(2)`: our address or `INADDR_ANY`, port 0 for an ephemeral port.
-///
-/// # Safety
-/// `addr` must point at `len` readable bytes (NULL is `EFAULT`).
-#[unsafe(no_mangle)]
-pub unsafe extern "C-unwind" fn bind(fd: c_int, addr: *const sockaddr, len: socklen_t) -> c_int {
-    if !fd_table::is_ours(fd) {
-        // SAFETY: passed on unchanged.
-        return unsafe { real::bind(fd, addr, len) };
-    }
-    guard("bind", || {
+posix! {
+    /// `bind(2)`: our address or `INADDR_ANY`, port 0 for an ephemeral port.
+    ///
+    /// # Safety
+    /// `addr` must point at `len` readable bytes (NULL is `EFAULT`).
+    fn bind(fd: c_int, addr: *const sockaddr, len: socklen_t) -> c_int
+    where fd_table::is_ours(fd) => {
         // SAFETY: the caller's contract.
         let r = unsafe { read_sockaddr(addr, len, true) }
             .and_then(|a| with_stack(fd, |st, h| st.bind(h, a)));
         ret(r.map(|()| 0))
-    })
+    };
 }
 
-/// `listen(2)`: see the module documentation for `backlog`.
-///
-/// # Safety
-/// None beyond libc's.
-#[unsafe(no_mangle)]
-pub unsafe extern "C-unwind" fn listen(fd: c_int, backlog: c_int) -> c_int {
-    if !fd_table::is_ours(fd) {
-        // SAFETY: integer arguments.
-        return unsafe { real::listen(fd, backlog) };
-    }
-    guard("listen", || {
+posix! {
+    /// `listen(2)`: see the module documentation for `backlog`.
+    ///
+    /// # Safety
+    /// None beyond libc's.
+    fn listen(fd: c_int, backlog: c_int) -> c_int
+    where fd_table::is_ours(fd) => {
         ret(with_stack(fd, |st, h| st.listen(h, backlog)).map(|()| 0))
-    })
+    };
 }
 
 fn accept_ours(fd: c_int, addr: *mut sockaddr, len: *mut socklen_t, flags: c_int) -> Errno<c_int> {
@@ -100,43 +90,26 @@ fn accept_ours(fd: c_int, addr: *mut sockaddr, len: *mut socklen_t, flags: c_int
     Ok(newfd)
 }
 
-/// `accept(2)`: see [`accept4`].
-///
-/// # Safety
-/// `addr` is NULL, or `len` points at its length and `addr` at that many
-/// writable bytes.
-#[unsafe(no_mangle)]
-pub unsafe extern "C-unwind" fn accept(
-    fd: c_int,
-    addr: *mut sockaddr,
-    len: *mut socklen_t,
-) -> c_int {
-    if !fd_table::is_ours(fd) {
-        // SAFETY: passed on unchanged.
-        return unsafe { real::accept(fd, addr, len) };
-    }
-    guard("accept", || ret(accept_ours(fd, addr, len, 0)))
+posix! {
+    /// `accept(2)`: see [`accept4`].
+    ///
+    /// # Safety
+    /// `addr` is NULL, or `len` points at its length and `addr` at that many
+    /// writable bytes.
+    fn accept(fd: c_int, addr: *mut sockaddr, len: *mut socklen_t) -> c_int
+    where fd_table::is_ours(fd) => ret(accept_ours(fd, addr, len, 0));
 }
 
-/// `accept4(2)`: the oldest connection of the accept queue, on a new fd
-/// with `SOCK_NONBLOCK`/`SOCK_CLOEXEC` from `flags` (the listener's
-/// `O_NONBLOCK` is not inherited). Blocks while the queue is empty unless
-/// the listener is non-blocking (`EAGAIN`).
-///
-/// # Safety
-/// As for [`accept`].
-#[unsafe(no_mangle)]
-pub unsafe extern "C-unwind" fn accept4(
-    fd: c_int,
-    addr: *mut sockaddr,
-    len: *mut socklen_t,
-    flags: c_int,
-) -> c_int {
-    if !fd_table::is_ours(fd) {
-        // SAFETY: passed on unchanged.
-        return unsafe { real::accept4(fd, addr, len, flags) };
-    }
-    guard("accept4", || ret(accept_ours(fd, addr, len, flags)))
+posix! {
+    /// `accept4(2)`: the oldest connection of the accept queue, on a new fd
+    /// with `SOCK_NONBLOCK`/`SOCK_CLOEXEC` from `flags` (the listener's
+    /// `O_NONBLOCK` is not inherited). Blocks while the queue is empty unless
+    /// the listener is non-blocking (`EAGAIN`).
+    ///
+    /// # Safety
+    /// As for [`accept`].
+    fn accept4(fd: c_int, addr: *mut sockaddr, len: *mut socklen_t, flags: c_int) -> c_int
+    where fd_table::is_ours(fd) => ret(accept_ours(fd, addr, len, flags));
 }
 
 /// Waits for a connect under way: `Ok` once established, its error once
@@ -191,36 +164,28 @@ pub(crate) fn connect_ours(fd: c_int, addr: *const sockaddr, len: socklen_t) -> 
     }
 }
 
-/// `connect(2)`: starts the handshake. A blocking socket waits for it to
-/// finish (`SO_SNDTIMEO` bounds the wait: `EINPROGRESS`; a signal:
-/// `EINTR`, the handshake goes on); a non-blocking one returns
-/// `EINPROGRESS` at once, and `SO_ERROR` tells the outcome once the socket
-/// is writable. A second `connect` while under way: `EALREADY`; once
-/// connected: `EISCONN`.
-///
-/// # Safety
-/// `addr` must point at `len` readable bytes.
-#[unsafe(no_mangle)]
-pub unsafe extern "C-unwind" fn connect(fd: c_int, addr: *const sockaddr, len: socklen_t) -> c_int {
-    if !fd_table::is_ours(fd) {
-        // SAFETY: passed on unchanged.
-        return unsafe { real::connect(fd, addr, len) };
-    }
-    guard("connect", || ret(connect_ours(fd, addr, len).map(|()| 0)))
+posix! {
+    /// `connect(2)`: starts the handshake. A blocking socket waits for it to
+    /// finish (`SO_SNDTIMEO` bounds the wait: `EINPROGRESS`; a signal:
+    /// `EINTR`, the handshake goes on); a non-blocking one returns
+    /// `EINPROGRESS` at once, and `SO_ERROR` tells the outcome once the socket
+    /// is writable. A second `connect` while under way: `EALREADY`; once
+    /// connected: `EISCONN`.
+    ///
+    /// # Safety
+    /// `addr` must point at `len` readable bytes.
+    fn connect(fd: c_int, addr: *const sockaddr, len: socklen_t) -> c_int
+    where fd_table::is_ours(fd) => ret(connect_ours(fd, addr, len).map(|()| 0));
 }
 
-/// `shutdown(2)`: `SHUT_RD` makes later reads see end of file (and wakes a
-/// blocked `recv` with it), `SHUT_WR` sends FIN after the queued data.
-///
-/// # Safety
-/// None beyond libc's.
-#[unsafe(no_mangle)]
-pub unsafe extern "C-unwind" fn shutdown(fd: c_int, how: c_int) -> c_int {
-    if !fd_table::is_ours(fd) {
-        // SAFETY: integer arguments.
-        return unsafe { real::shutdown(fd, how) };
-    }
-    guard("shutdown", || {
+posix! {
+    /// `shutdown(2)`: `SHUT_RD` makes later reads see end of file (and wakes a
+    /// blocked `recv` with it), `SHUT_WR` sends FIN after the queued data.
+    ///
+    /// # Safety
+    /// None beyond libc's.
+    fn shutdown(fd: c_int, how: c_int) -> c_int
+    where fd_table::is_ours(fd) => {
         let (read, write) = match how {
             libc::SHUT_RD => (true, false),
             libc::SHUT_WR => (false, true),
@@ -228,7 +193,7 @@ pub unsafe extern "C-unwind" fn shutdown(fd: c_int, how: c_int) -> c_int {
             _ => return super::errno::fail(libc::EINVAL),
         };
         ret(with_stack(fd, |st, h| st.shutdown(h, read, write)).map(|()| 0))
-    })
+    };
 }
 
 fn name_ours(fd: c_int, addr: *mut sockaddr, len: *mut socklen_t, peer: bool) -> Errno<c_int> {
@@ -253,36 +218,20 @@ fn name_ours(fd: c_int, addr: *mut sockaddr, len: *mut socklen_t, peer: bool) ->
     Ok(0)
 }
 
-/// `getsockname(2)`: the local address (`0.0.0.0:0` before `bind`).
-///
-/// # Safety
-/// `len` points at the length of `addr`, which must be writable.
-#[unsafe(no_mangle)]
-pub unsafe extern "C-unwind" fn getsockname(
-    fd: c_int,
-    addr: *mut sockaddr,
-    len: *mut socklen_t,
-) -> c_int {
-    if !fd_table::is_ours(fd) {
-        // SAFETY: passed on unchanged.
-        return unsafe { real::getsockname(fd, addr, len) };
-    }
-    guard("getsockname", || ret(name_ours(fd, addr, len, false)))
+posix! {
+    /// `getsockname(2)`: the local address (`0.0.0.0:0` before `bind`).
+    ///
+    /// # Safety
+    /// `len` points at the length of `addr`, which must be writable.
+    fn getsockname(fd: c_int, addr: *mut sockaddr, len: *mut socklen_t) -> c_int
+    where fd_table::is_ours(fd) => ret(name_ours(fd, addr, len, false));
 }
 
-/// `getpeername(2)`: the peer's address; `ENOTCONN` unless connected.
-///
-/// # Safety
-/// As for [`getsockname`].
-#[unsafe(no_mangle)]
-pub unsafe extern "C-unwind" fn getpeername(
-    fd: c_int,
-    addr: *mut sockaddr,
-    len: *mut socklen_t,
-) -> c_int {
-    if !fd_table::is_ours(fd) {
-        // SAFETY: passed on unchanged.
-        return unsafe { real::getpeername(fd, addr, len) };
-    }
-    guard("getpeername", || ret(name_ours(fd, addr, len, true)))
+posix! {
+    /// `getpeername(2)`: the peer's address; `ENOTCONN` unless connected.
+    ///
+    /// # Safety
+    /// As for [`getsockname`].
+    fn getpeername(fd: c_int, addr: *mut sockaddr, len: *mut socklen_t) -> c_int
+    where fd_table::is_ours(fd) => ret(name_ours(fd, addr, len, true));
 }

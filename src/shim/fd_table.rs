@@ -4,7 +4,7 @@
 //! fd numbers come from the kernel and never collide with the program's. The
 //! table answers "is this fd ours?" for every `read`/`write`/`close` of the
 //! host program, so that question must be cheap when the answer is no: it is
-//! one relaxed atomic load of a bit in a static bitmap, no lock. The entries
+//! one atomic load of a bit in a static [`FdBits`], no lock. The entries
 //! themselves (what the fd is) sit behind a `RwLock`, taken only for our fds.
 //!
 //! Fds at or above [`MAX_FD`] cannot be ours: `socket()` refuses with
@@ -12,18 +12,14 @@
 
 use crate::runtime::Runtime;
 use crate::stack::SocketHandle;
+use crate::sys::fdbits::FdBits;
+pub use crate::sys::fdbits::MAX_FD;
 use parking_lot::RwLock;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
-/// One past the largest fd the table can hold (Linux's default hard limit
-/// for `RLIMIT_NOFILE` is 2^20). The bitmap is 128 KiB of zero pages.
-pub const MAX_FD: usize = 1 << 20;
-
-const WORDS: usize = MAX_FD / 64;
-
-/// Bit `fd` is set while `fd` is ours.
-static OURS: [AtomicU64; WORDS] = [const { AtomicU64::new(0) }; WORDS];
+/// The fds that are ours.
+static OURS: FdBits = FdBits::new();
 
 /// A stack socket as the program holds it: POSIX's "open file
 /// description", shared by the fds `dup` makes. When the last fd that
@@ -83,6 +79,8 @@ impl OpenSocket {
 
 impl Drop for OpenSocket {
     fn drop(&mut self) {
+        #[cfg(test)]
+        tests::note_drop();
         if let Some(rt) = self.rt {
             super::socket::release(rt, self.handle);
         }
@@ -107,40 +105,41 @@ impl PartialEq for Entry {
 
 static ENTRIES: RwLock<Vec<Option<Entry>>> = RwLock::new(Vec::new());
 
-fn slot(fd: i32) -> Option<(usize, u64)> {
-    let fd = usize::try_from(fd).ok().filter(|&fd| fd < MAX_FD)?;
-    Some((fd / 64, 1u64 << (fd % 64)))
-}
-
 /// Whether `fd` is one of our sockets. Cheap: one atomic load.
 #[inline]
 pub fn is_ours(fd: i32) -> bool {
-    match slot(fd) {
-        Some((word, bit)) => OURS[word].load(Ordering::Acquire) & bit != 0,
-        None => false,
-    }
+    OURS.contains(fd)
+}
+
+/// Our fds from `first` to `last`, as the table is now.
+pub fn ours_in_range(first: u32, last: u32) -> Vec<i32> {
+    OURS.in_range(first, last)
 }
 
 /// Records `fd` as ours. `Err(EMFILE)` when `fd` is beyond the table.
 pub fn insert(fd: i32, entry: Entry) -> Result<(), i32> {
-    let (word, bit) = slot(fd).ok_or(libc::EMFILE)?;
-    let index = fd as usize;
-    {
+    let index = usize::try_from(fd)
+        .ok()
+        .filter(|&i| i < MAX_FD)
+        .ok_or(libc::EMFILE)?;
+    let replaced = {
         let mut entries = ENTRIES.write();
         if entries.len() <= index {
             entries.resize(index + 1, None);
         }
-        entries[index] = Some(entry);
-    }
-    OURS[word].fetch_or(bit, Ordering::Release);
+        entries[index].replace(entry)
+    };
+    OURS.insert(fd);
+    // A stale entry (its fd was closed behind our back, and the kernel
+    // gave the number out again) is dropped only now, with the table
+    // unlocked: its socket's last close may wait out SO_LINGER.
+    drop(replaced);
     Ok(())
 }
 
 /// Forgets `fd`, returning what it was (`None`: it was not ours).
 pub fn remove(fd: i32) -> Option<Entry> {
-    let (word, bit) = slot(fd)?;
-    let was = OURS[word].fetch_and(!bit, Ordering::AcqRel);
-    if was & bit == 0 {
+    if !OURS.remove(fd) {
         return None;
     }
     ENTRIES.write().get_mut(fd as usize).and_then(Option::take)
@@ -216,6 +215,38 @@ mod tests {
         assert_eq!(remove(A), None);
         assert!(is_ours(B));
         assert_eq!(remove(B), Some(entry()));
+    }
+
+    thread_local! {
+        /// Whether the table was unlocked when an OpenSocket last dropped.
+        static UNLOCKED_AT_DROP: std::cell::Cell<Option<bool>> =
+            const { std::cell::Cell::new(None) };
+    }
+
+    pub(super) fn note_drop() {
+        UNLOCKED_AT_DROP.with(|u| u.set(Some(ENTRIES.try_write().is_some())));
+    }
+
+    #[test]
+    fn a_replaced_entry_drops_outside_the_lock() {
+        const C: i32 = 900_129;
+        let fresh = || Entry {
+            socket: OpenSocket::new(
+                SocketHandle {
+                    index: u32::MAX,
+                    generation: 1,
+                },
+                None,
+                false,
+            ),
+            cloexec: false,
+        };
+        insert(C, fresh()).unwrap();
+        UNLOCKED_AT_DROP.with(|u| u.set(None));
+        // The number is reused while the table still holds the old entry.
+        insert(C, fresh()).unwrap();
+        assert_eq!(UNLOCKED_AT_DROP.with(|u| u.get()), Some(true));
+        drop(remove(C));
     }
 
     #[test]

@@ -14,7 +14,6 @@
 use super::addr::{check_buf, check_out, check_ptr, write_sockaddr};
 use super::errno::{Errno, ret};
 use super::fd_table::{self, OpenSocket};
-use super::guard::guard;
 use super::socket::lookup;
 use super::wait::{Dir, Waiter, partial};
 use crate::stack::SocketError;
@@ -199,48 +198,35 @@ fn recv_ours(fd: c_int, buf: *mut c_void, len: size_t, flags: c_int) -> Errno<us
     recv_bufs(&sock, &[(buf.cast::<u8>(), len)], flags)
 }
 
-/// `send(2)`: `MSG_DONTWAIT`, `MSG_NOSIGNAL` (others as TCP ignores them).
-///
-/// # Safety
-/// `buf` must hold `len` readable bytes.
-#[unsafe(no_mangle)]
-pub unsafe extern "C-unwind" fn send(
-    fd: c_int,
-    buf: *const c_void,
-    len: size_t,
-    flags: c_int,
-) -> ssize_t {
-    if !fd_table::is_ours(fd) {
-        // SAFETY: passed on unchanged.
-        return unsafe { real::send(fd, buf, len, flags) };
-    }
-    guard("send", || count(send_ours(fd, buf, len, flags)))
+posix! {
+    /// `send(2)`: `MSG_DONTWAIT`, `MSG_NOSIGNAL` (others as TCP ignores them).
+    ///
+    /// # Safety
+    /// `buf` must hold `len` readable bytes.
+    fn send(fd: c_int, buf: *const c_void, len: size_t, flags: c_int) -> ssize_t
+    where fd_table::is_ours(fd) => count(send_ours(fd, buf, len, flags));
 }
 
-/// `sendto(2)`: as `send`; the address is ignored on a TCP socket, except
-/// with `MSG_FASTOPEN` (TCP Fast Open, RFC 7413): then the call connects
-/// first. Without a Fast Open cookie (tapstack never has one) Linux does
-/// the same: an ordinary handshake, the data after it; a non-blocking
-/// socket gets `EINPROGRESS` with nothing sent, a connected one `EISCONN`.
-///
-/// # Safety
-/// As for [`send`].
-#[unsafe(no_mangle)]
-pub unsafe extern "C-unwind" fn sendto(
-    fd: c_int,
-    buf: *const c_void,
-    len: size_t,
-    flags: c_int,
-    addr: *const sockaddr,
-    addrlen: socklen_t,
-) -> ssize_t {
-    if !fd_table::is_ours(fd) {
-        // SAFETY: passed on unchanged.
-        return unsafe { real::sendto(fd, buf, len, flags, addr, addrlen) };
-    }
-    guard("sendto", || {
+posix! {
+    /// `sendto(2)`: as `send`; the address is ignored on a TCP socket, except
+    /// with `MSG_FASTOPEN` (TCP Fast Open, RFC 7413): then the call connects
+    /// first. Without a Fast Open cookie (tapstack never has one) Linux does
+    /// the same: an ordinary handshake, the data after it; a non-blocking
+    /// socket gets `EINPROGRESS` with nothing sent, a connected one `EISCONN`.
+    ///
+    /// # Safety
+    /// As for [`send`].
+    fn sendto(
+        fd: c_int,
+        buf: *const c_void,
+        len: size_t,
+        flags: c_int,
+        addr: *const sockaddr,
+        addrlen: socklen_t,
+    ) -> ssize_t
+    where fd_table::is_ours(fd) => {
         count(fastopen(fd, flags, addr, addrlen).and_then(|flags| send_ours(fd, buf, len, flags)))
-    })
+    };
 }
 
 /// `MSG_FASTOPEN` with an address: connect first (see [`sendto`]); the
@@ -255,18 +241,14 @@ fn fastopen(fd: c_int, flags: c_int, addr: *const sockaddr, len: socklen_t) -> E
     Ok(flags & !libc::MSG_FASTOPEN)
 }
 
-/// `sendmsg(2)`: the iovecs in order; name and control data are ignored
-/// (but for `MSG_FASTOPEN`, as in [`sendto`]).
-///
-/// # Safety
-/// `msg` must point at a valid `msghdr`.
-#[unsafe(no_mangle)]
-pub unsafe extern "C-unwind" fn sendmsg(fd: c_int, msg: *const msghdr, flags: c_int) -> ssize_t {
-    if !fd_table::is_ours(fd) {
-        // SAFETY: passed on unchanged.
-        return unsafe { real::sendmsg(fd, msg, flags) };
-    }
-    guard("sendmsg", || {
+posix! {
+    /// `sendmsg(2)`: the iovecs in order; name and control data are ignored
+    /// (but for `MSG_FASTOPEN`, as in [`sendto`]).
+    ///
+    /// # Safety
+    /// `msg` must point at a valid `msghdr`.
+    fn sendmsg(fd: c_int, msg: *const msghdr, flags: c_int) -> ssize_t
+    where fd_table::is_ours(fd) => {
         let r = check_ptr(msg).and_then(|()| {
             // SAFETY: checked above.
             let m = unsafe { msg.read_unaligned() };
@@ -276,79 +258,58 @@ pub unsafe extern "C-unwind" fn sendmsg(fd: c_int, msg: *const msghdr, flags: c_
             send_bufs(&*lookup(fd)?, &bufs, flags)
         });
         count(r)
-    })
+    };
 }
 
-/// `write(2)` on a socket: `send` with no flags.
-///
-/// # Safety
-/// `buf` must hold `len` readable bytes.
-#[unsafe(no_mangle)]
-pub unsafe extern "C-unwind" fn write(fd: c_int, buf: *const c_void, len: size_t) -> ssize_t {
-    if !fd_table::is_ours(fd) {
-        // SAFETY: passed on unchanged.
-        return unsafe { real::write(fd, buf, len) };
-    }
-    guard("write", || count(send_ours(fd, buf, len, 0)))
+posix! {
+    /// `write(2)` on a socket: `send` with no flags.
+    ///
+    /// # Safety
+    /// `buf` must hold `len` readable bytes.
+    fn write(fd: c_int, buf: *const c_void, len: size_t) -> ssize_t
+    where fd_table::is_ours(fd) => count(send_ours(fd, buf, len, 0));
 }
 
-/// `writev(2)` on a socket: the buffers in order, no flags.
-///
-/// # Safety
-/// `iov` must point at `cnt` valid iovecs.
-#[unsafe(no_mangle)]
-pub unsafe extern "C-unwind" fn writev(fd: c_int, iov: *const iovec, cnt: c_int) -> ssize_t {
-    if !fd_table::is_ours(fd) {
-        // SAFETY: passed on unchanged.
-        return unsafe { real::writev(fd, iov, cnt) };
-    }
-    guard("writev", || {
+posix! {
+    /// `writev(2)` on a socket: the buffers in order, no flags.
+    ///
+    /// # Safety
+    /// `iov` must point at `cnt` valid iovecs.
+    fn writev(fd: c_int, iov: *const iovec, cnt: c_int) -> ssize_t
+    where fd_table::is_ours(fd) => {
         let r = usize::try_from(cnt)
             .map_err(|_| libc::EINVAL)
             // SAFETY: the caller's contract.
             .and_then(|cnt| unsafe { iovecs(iov, cnt) })
             .and_then(|bufs| send_bufs(&*lookup(fd)?, &bufs, 0));
         count(r)
-    })
+    };
 }
 
-/// `recv(2)`: `MSG_PEEK`, `MSG_DONTWAIT`, `MSG_WAITALL`.
-///
-/// # Safety
-/// `buf` must hold `len` writable bytes.
-#[unsafe(no_mangle)]
-pub unsafe extern "C-unwind" fn recv(
-    fd: c_int,
-    buf: *mut c_void,
-    len: size_t,
-    flags: c_int,
-) -> ssize_t {
-    if !fd_table::is_ours(fd) {
-        // SAFETY: passed on unchanged.
-        return unsafe { real::recv(fd, buf, len, flags) };
-    }
-    guard("recv", || count(recv_ours(fd, buf, len, flags)))
+posix! {
+    /// `recv(2)`: `MSG_PEEK`, `MSG_DONTWAIT`, `MSG_WAITALL`.
+    ///
+    /// # Safety
+    /// `buf` must hold `len` writable bytes.
+    fn recv(fd: c_int, buf: *mut c_void, len: size_t, flags: c_int) -> ssize_t
+    where fd_table::is_ours(fd) => count(recv_ours(fd, buf, len, flags));
 }
 
-/// `recvfrom(2)`: as `recv`; a TCP socket reports no address (`*addrlen`
-/// becomes 0), as Linux does.
-///
-/// # Safety
-/// As for [`recv`]; `addr` is NULL or `addrlen` points at its length.
-#[unsafe(no_mangle)]
-pub unsafe extern "C-unwind" fn recvfrom(
-    fd: c_int,
-    buf: *mut c_void,
-    len: size_t,
-    flags: c_int,
-    addr: *mut sockaddr,
-    addrlen: *mut socklen_t,
-) -> ssize_t {
-    if !fd_table::is_ours(fd) {
-        // SAFETY: passed on unchanged.
-        return unsafe { real::recvfrom(fd, buf, len, flags, addr, addrlen) };
-    }
-    guard("recvfrom", || {
+posix! {
+    /// `recvfrom(2)`: as `recv`; a TCP socket reports no address (`*addrlen`
+    /// becomes 0), as Linux does.
+    ///
+    /// # Safety
+    /// As for [`recv`]; `addr` is NULL or `addrlen` points at its length.
+    fn recvfrom(
+        fd: c_int,
+        buf: *mut c_void,
+        len: size_t,
+        flags: c_int,
+        addr: *mut sockaddr,
+        addrlen: *mut socklen_t,
+    ) -> ssize_t
+    where fd_table::is_ours(fd) => {
         // SAFETY: the caller's contract.
         let r = unsafe { check_out(addr, addrlen) }.and_then(|()| recv_ours(fd, buf, len, flags));
         if r.is_ok() {
@@ -356,21 +317,17 @@ pub unsafe extern "C-unwind" fn recvfrom(
             unsafe { write_sockaddr(None, addr, addrlen) };
         }
         count(r)
-    })
+    };
 }
 
-/// `recvmsg(2)`: into the iovecs; no name, no control data, no flags
-/// (`msg_namelen`, `msg_controllen`, `msg_flags` become 0).
-///
-/// # Safety
-/// `msg` must point at a valid, writable `msghdr`.
-#[unsafe(no_mangle)]
-pub unsafe extern "C-unwind" fn recvmsg(fd: c_int, msg: *mut msghdr, flags: c_int) -> ssize_t {
-    if !fd_table::is_ours(fd) {
-        // SAFETY: passed on unchanged.
-        return unsafe { real::recvmsg(fd, msg, flags) };
-    }
-    guard("recvmsg", || {
+posix! {
+    /// `recvmsg(2)`: into the iovecs; no name, no control data, no flags
+    /// (`msg_namelen`, `msg_controllen`, `msg_flags` become 0).
+    ///
+    /// # Safety
+    /// `msg` must point at a valid, writable `msghdr`.
+    fn recvmsg(fd: c_int, msg: *mut msghdr, flags: c_int) -> ssize_t
+    where fd_table::is_ours(fd) => {
         let r = check_ptr(msg).and_then(|()| {
             // SAFETY: checked above.
             let m = unsafe { msg.read_unaligned() };
@@ -388,40 +345,93 @@ pub unsafe extern "C-unwind" fn recvmsg(fd: c_int, msg: *mut msghdr, flags: c_in
             Ok(n)
         });
         count(r)
-    })
+    };
 }
 
-/// `read(2)` on a socket: `recv` with no flags.
-///
-/// # Safety
-/// `buf` must hold `len` writable bytes.
-#[unsafe(no_mangle)]
-pub unsafe extern "C-unwind" fn read(fd: c_int, buf: *mut c_void, len: size_t) -> ssize_t {
-    if !fd_table::is_ours(fd) {
-        // SAFETY: passed on unchanged.
-        return unsafe { real::read(fd, buf, len) };
-    }
-    guard("read", || count(recv_ours(fd, buf, len, 0)))
+posix! {
+    /// `read(2)` on a socket: `recv` with no flags.
+    ///
+    /// # Safety
+    /// `buf` must hold `len` writable bytes.
+    fn read(fd: c_int, buf: *mut c_void, len: size_t) -> ssize_t
+    where fd_table::is_ours(fd) => count(recv_ours(fd, buf, len, 0));
 }
 
-/// `readv(2)` on a socket: into the buffers in order, no flags.
+/// `__read_chk`: glibc's `_FORTIFY_SOURCE` `read`, where `buflen` is the
+/// size of the buffer the compiler knows: reading more ends the process,
+/// as glibc does (`__chk_fail`).
 ///
 /// # Safety
-/// `iov` must point at `cnt` valid iovecs.
+/// As [`read`].
 #[unsafe(no_mangle)]
-pub unsafe extern "C-unwind" fn readv(fd: c_int, iov: *const iovec, cnt: c_int) -> ssize_t {
-    if !fd_table::is_ours(fd) {
-        // SAFETY: passed on unchanged.
-        return unsafe { real::readv(fd, iov, cnt) };
+pub unsafe extern "C-unwind" fn __read_chk(
+    fd: c_int,
+    buf: *mut c_void,
+    len: size_t,
+    buflen: size_t,
+) -> ssize_t {
+    if len > buflen {
+        real::fortify_fail();
     }
-    guard("readv", || {
+    // SAFETY: the same contract.
+    unsafe { read(fd, buf, len) }
+}
+
+/// `__recv_chk`: glibc's `_FORTIFY_SOURCE` `recv` (see [`__read_chk`]).
+///
+/// # Safety
+/// As [`recv`].
+#[unsafe(no_mangle)]
+pub unsafe extern "C-unwind" fn __recv_chk(
+    fd: c_int,
+    buf: *mut c_void,
+    len: size_t,
+    buflen: size_t,
+    flags: c_int,
+) -> ssize_t {
+    if len > buflen {
+        real::fortify_fail();
+    }
+    // SAFETY: the same contract.
+    unsafe { recv(fd, buf, len, flags) }
+}
+
+/// `__recvfrom_chk`: glibc's `_FORTIFY_SOURCE` `recvfrom` (see
+/// [`__read_chk`]).
+///
+/// # Safety
+/// As [`recvfrom`].
+#[unsafe(no_mangle)]
+pub unsafe extern "C-unwind" fn __recvfrom_chk(
+    fd: c_int,
+    buf: *mut c_void,
+    len: size_t,
+    buflen: size_t,
+    flags: c_int,
+    addr: *mut sockaddr,
+    addrlen: *mut socklen_t,
+) -> ssize_t {
+    if len > buflen {
+        real::fortify_fail();
+    }
+    // SAFETY: the same contract.
+    unsafe { recvfrom(fd, buf, len, flags, addr, addrlen) }
+}
+
+posix! {
+    /// `readv(2)` on a socket: into the buffers in order, no flags.
+    ///
+    /// # Safety
+    /// `iov` must point at `cnt` valid iovecs.
+    fn readv(fd: c_int, iov: *const iovec, cnt: c_int) -> ssize_t
+    where fd_table::is_ours(fd) => {
         let r = usize::try_from(cnt)
             .map_err(|_| libc::EINVAL)
             // SAFETY: the caller's contract.
             .and_then(|cnt| unsafe { iovecs(iov, cnt) })
             .and_then(|bufs| recv_bufs(&*lookup(fd)?, &bufs, 0));
         count(r)
-    })
+    };
 }
 
 /// `sendfile` to one of our sockets: reads the file with `pread` from the
@@ -487,51 +497,33 @@ fn sendfile_ours(out_fd: c_int, in_fd: c_int, offset: *mut off_t, len: size_t) -
     }
 }
 
-/// `sendfile(2)`: from a file to a socket (see `sendfile_ours`); any
-/// other pair of fds goes to the kernel.
-///
-/// # Safety
-/// `offset` is NULL or points at a writable `off_t`.
-#[unsafe(no_mangle)]
-pub unsafe extern "C-unwind" fn sendfile(
-    out_fd: c_int,
-    in_fd: c_int,
-    offset: *mut off_t,
-    len: size_t,
-) -> ssize_t {
-    if !fd_table::is_ours(out_fd) && !fd_table::is_ours(in_fd) {
-        // SAFETY: passed on unchanged.
-        return unsafe { real::sendfile(out_fd, in_fd, offset, len) };
-    }
-    guard("sendfile", || {
+posix! {
+    /// `sendfile(2)`: from a file to a socket (see `sendfile_ours`); any
+    /// other pair of fds goes to the kernel.
+    ///
+    /// # Safety
+    /// `offset` is NULL or points at a writable `off_t`.
+    fn sendfile(out_fd: c_int, in_fd: c_int, offset: *mut off_t, len: size_t) -> ssize_t
+    where fd_table::is_ours(out_fd) || fd_table::is_ours(in_fd) => {
         if !fd_table::is_ours(out_fd) {
             // From a stack socket: Linux cannot either.
             return super::errno::fail(libc::EINVAL);
         }
         count(sendfile_ours(out_fd, in_fd, offset, len))
-    })
+    };
 }
 
-/// `sendfile64`: `sendfile` with a 64-bit offset (the same on 64-bit
-/// Linux).
-///
-/// # Safety
-/// As for [`sendfile`].
-#[unsafe(no_mangle)]
-pub unsafe extern "C-unwind" fn sendfile64(
-    out_fd: c_int,
-    in_fd: c_int,
-    offset: *mut off64_t,
-    len: size_t,
-) -> ssize_t {
-    if !fd_table::is_ours(out_fd) && !fd_table::is_ours(in_fd) {
-        // SAFETY: passed on unchanged.
-        return unsafe { real::sendfile64(out_fd, in_fd, offset, len) };
-    }
-    guard("sendfile64", || {
+posix! {
+    /// `sendfile64`: `sendfile` with a 64-bit offset (the same on 64-bit
+    /// Linux).
+    ///
+    /// # Safety
+    /// As for [`sendfile`].
+    fn sendfile64(out_fd: c_int, in_fd: c_int, offset: *mut off64_t, len: size_t) -> ssize_t
+    where fd_table::is_ours(out_fd) || fd_table::is_ours(in_fd) => {
         if !fd_table::is_ours(out_fd) {
             return super::errno::fail(libc::EINVAL);
         }
         count(sendfile_ours(out_fd, in_fd, offset.cast::<off_t>(), len))
-    })
+    };
 }

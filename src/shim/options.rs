@@ -19,7 +19,6 @@
 use super::addr::{check_buf, check_ptr};
 use super::errno::{Errno, errno, errno_of, ret};
 use super::fd_table::{self, OpenSocket};
-use super::guard::guard;
 use super::socket::{dup_ours, lookup};
 use crate::stack::socket::{defer_accept_retrans, defer_accept_secs};
 use crate::stack::{SocketHandle, SocketOptions, Stack};
@@ -447,46 +446,32 @@ fn getsockopt_ours(
     Ok(())
 }
 
-/// `setsockopt(2)`: see the module documentation for the options served.
-///
-/// # Safety
-/// `val` must hold `len` readable bytes.
-#[unsafe(no_mangle)]
-pub unsafe extern "C-unwind" fn setsockopt(
-    fd: c_int,
-    level: c_int,
-    name: c_int,
-    val: *const c_void,
-    len: socklen_t,
-) -> c_int {
-    if !fd_table::is_ours(fd) {
-        // SAFETY: passed on unchanged.
-        return unsafe { real::setsockopt(fd, level, name, val, len) };
-    }
-    guard("setsockopt", || {
+posix! {
+    /// `setsockopt(2)`: see the module documentation for the options served.
+    ///
+    /// # Safety
+    /// `val` must hold `len` readable bytes.
+    fn setsockopt(fd: c_int, level: c_int, name: c_int, val: *const c_void, len: socklen_t) -> c_int
+    where fd_table::is_ours(fd) => {
         ret(setsockopt_ours(fd, level, name, val, len).map(|()| 0))
-    })
+    };
 }
 
-/// `getsockopt(2)`: see the module documentation for the options served.
-///
-/// # Safety
-/// `len` must point at the length of `val`, which must be writable.
-#[unsafe(no_mangle)]
-pub unsafe extern "C-unwind" fn getsockopt(
-    fd: c_int,
-    level: c_int,
-    name: c_int,
-    val: *mut c_void,
-    len: *mut socklen_t,
-) -> c_int {
-    if !fd_table::is_ours(fd) {
-        // SAFETY: passed on unchanged.
-        return unsafe { real::getsockopt(fd, level, name, val, len) };
-    }
-    guard("getsockopt", || {
+posix! {
+    /// `getsockopt(2)`: see the module documentation for the options served.
+    ///
+    /// # Safety
+    /// `len` must point at the length of `val`, which must be writable.
+    fn getsockopt(
+        fd: c_int,
+        level: c_int,
+        name: c_int,
+        val: *mut c_void,
+        len: *mut socklen_t,
+    ) -> c_int
+    where fd_table::is_ours(fd) => {
         ret(getsockopt_ours(fd, level, name, val, len).map(|()| 0))
-    })
+    };
 }
 
 fn fcntl_ours(fd: c_int, cmd: c_int, arg: c_ulong) -> Errno<c_int> {
@@ -525,19 +510,15 @@ fn fcntl_ours(fd: c_int, cmd: c_int, arg: c_ulong) -> Errno<c_int> {
     }
 }
 
-/// `fcntl(2)`, defined with one fixed argument (glibc passes it in a
-/// register): `F_GETFL`/`F_SETFL` (`O_NONBLOCK`), `F_GETFD`/`F_SETFD`,
-/// `F_DUPFD[_CLOEXEC]` on a stack socket; anything else goes to the kernel.
-///
-/// # Safety
-/// The same contract as libc's `fcntl` for `cmd`.
-#[unsafe(no_mangle)]
-pub unsafe extern "C-unwind" fn fcntl(fd: c_int, cmd: c_int, arg: c_ulong) -> c_int {
-    if !fd_table::is_ours(fd) {
-        // SAFETY: passed on unchanged.
-        return unsafe { real::fcntl(fd, cmd, arg) };
-    }
-    guard("fcntl", || ret(fcntl_ours(fd, cmd, arg)))
+posix! {
+    /// `fcntl(2)`, defined with one fixed argument (glibc passes it in a
+    /// register): `F_GETFL`/`F_SETFL` (`O_NONBLOCK`), `F_GETFD`/`F_SETFD`,
+    /// `F_DUPFD[_CLOEXEC]` on a stack socket; anything else goes to the kernel.
+    ///
+    /// # Safety
+    /// The same contract as libc's `fcntl` for `cmd`.
+    fn fcntl(fd: c_int, cmd: c_int, arg: c_ulong) -> c_int
+    where fd_table::is_ours(fd) => ret(fcntl_ours(fd, cmd, arg));
 }
 
 /// `fcntl64`: glibc's name for `fcntl` with 64-bit file locks.
@@ -607,20 +588,16 @@ fn ioctl_ours(fd: c_int, request: c_ulong, arg: *mut c_void) -> Errno<c_int> {
     }
 }
 
-/// `ioctl(2)`, defined with one fixed argument: `FIONBIO`,
-/// `FIONREAD`/`SIOCINQ`, `SIOCOUTQ`, `FIOCLEX`/`FIONCLEX` on a stack
-/// socket (`ENOTTY` for others, interface requests aside); anything else
-/// goes to the kernel.
-///
-/// # Safety
-/// The same contract as libc's `ioctl` for `request`.
-#[unsafe(no_mangle)]
-pub unsafe extern "C-unwind" fn ioctl(fd: c_int, request: c_ulong, arg: *mut c_void) -> c_int {
-    if !fd_table::is_ours(fd) {
-        // SAFETY: passed on unchanged.
-        return unsafe { real::ioctl(fd, request, arg) };
-    }
-    guard("ioctl", || ret(ioctl_ours(fd, request, arg)))
+posix! {
+    /// `ioctl(2)`, defined with one fixed argument: `FIONBIO`,
+    /// `FIONREAD`/`SIOCINQ`, `SIOCOUTQ`, `FIOCLEX`/`FIONCLEX` on a stack
+    /// socket (`ENOTTY` for others, interface requests aside); anything else
+    /// goes to the kernel.
+    ///
+    /// # Safety
+    /// The same contract as libc's `ioctl` for `request`.
+    fn ioctl(fd: c_int, request: c_ulong, arg: *mut c_void) -> c_int
+    where fd_table::is_ours(fd) => ret(ioctl_ours(fd, request, arg));
 }
 
 #[cfg(test)]

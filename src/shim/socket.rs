@@ -1,5 +1,5 @@
 //! The POSIX-named socket calls that make and unmake fds: `socket`,
-//! `close`, `dup`, `dup2`, `dup3`.
+//! `close`, `close_range`, `closefrom`, `dup`, `dup2`, `dup3`.
 //!
 //! These names stay out of `include/tapstack.h` (see `cbindgen.toml`), so the
 //! header can be included next to `<sys/socket.h>`.
@@ -8,18 +8,24 @@
 //! close-on-exec in the kernel), so fd numbers are the kernel's. `dup`s are
 //! made by the kernel from that fd, and the new number is registered with
 //! the same [`OpenSocket`].
+//!
+//! The library's own fds ([`crate::sys::private_fd`]) are not the
+//! program's: closing one fails with `EBADF` and leaves it open, a range
+//! closed around it spares it, and a `dup2` onto one moves ours away first.
 
 use super::errno::{Errno, errno, fail, ret};
 use super::fd_table::{self, Entry, OpenSocket};
 use super::guard::guard;
 use crate::runtime::{self, Runtime};
+use crate::shim::readiness::epoll;
 use crate::stack::SocketHandle;
 use crate::sys::clock::monotonic_now;
 use crate::sys::event::FutexWait;
+use crate::sys::private_fd;
 use crate::sys::real;
 use crate::tcp::State;
 use crate::time::Duration;
-use libc::c_int;
+use libc::{c_int, c_uint};
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 
@@ -30,18 +36,14 @@ fn is_ipv4_tcp(domain: c_int, ty: c_int, protocol: c_int) -> bool {
         && (protocol == 0 || protocol == libc::IPPROTO_TCP)
 }
 
-/// `socket(2)`: IPv4 TCP sockets are the stack's (starting it on first
-/// use); every other socket is the kernel's.
-///
-/// # Safety
-/// None beyond libc's: the arguments are integers.
-#[unsafe(no_mangle)]
-pub unsafe extern "C-unwind" fn socket(domain: c_int, ty: c_int, protocol: c_int) -> c_int {
-    if !is_ipv4_tcp(domain, ty, protocol) {
-        // SAFETY: integer arguments, passed on unchanged.
-        return unsafe { real::socket(domain, ty, protocol) };
-    }
-    guard("socket", || ret(new_socket(ty)))
+posix! {
+    /// `socket(2)`: IPv4 TCP sockets are the stack's (starting it on first
+    /// use); every other socket is the kernel's.
+    ///
+    /// # Safety
+    /// None beyond libc's: the arguments are integers.
+    fn socket(domain: c_int, ty: c_int, protocol: c_int) -> c_int
+    where is_ipv4_tcp(domain, ty, protocol) => ret(new_socket(ty));
 }
 
 /// Starts the stack if needed and reserves the fd of a new stack socket.
@@ -146,28 +148,122 @@ pub(crate) fn lookup(fd: c_int) -> Errno<Arc<OpenSocket>> {
     fd_table::get(fd).map(|e| e.socket).ok_or(libc::EBADF)
 }
 
-/// `close(2)`: a stack socket is forgotten and its reserved fd closed; any
-/// other fd goes to the kernel.
-///
-/// # Safety
-/// None beyond libc's.
-#[unsafe(no_mangle)]
-pub unsafe extern "C-unwind" fn close(fd: c_int) -> c_int {
-    if !fd_table::is_ours(fd) {
-        // An epoll fd with stack sockets in it has state of ours to drop
-        // (one atomic load when it has none).
-        crate::shim::readiness::epoll::forget(fd);
-        // SAFETY: closing an fd is always memory-safe.
-        return unsafe { real::close(fd) };
-    }
-    guard("close", || {
+/// Whether closing (or `dup2`-ing onto) `fd` concerns the library: a
+/// stack socket, one of the library's own fds, or an epoll fd with stack
+/// sockets in it (state of ours to drop). Three atomic loads.
+fn closing_concerns_us(fd: c_int) -> bool {
+    fd_table::is_ours(fd) || private_fd::is_private(fd) || epoll::has_instance(fd)
+}
+
+posix! {
+    /// `close(2)`: a stack socket is forgotten and its reserved fd closed;
+    /// one of the library's own fds is left alone and reads as closed
+    /// (`EBADF`); an epoll fd forgets its stack sockets; any other fd goes
+    /// to the kernel.
+    ///
+    /// # Safety
+    /// None beyond libc's.
+    fn close(fd: c_int) -> c_int
+    where closing_concerns_us(fd) => {
+        if private_fd::is_private(fd) {
+            return fail(libc::EBADF);
+        }
+        epoll::forget(fd);
         // Dropping the entry releases the stack socket when this was the
         // last fd that referred to it (and no call in another thread still
         // uses it).
         drop(fd_table::remove(fd));
         // SAFETY: closing an fd is always memory-safe.
         unsafe { real::close(fd) }
+    };
+}
+
+/// `close_range(2)` (glibc 2.34): as the kernel's, but the library's own
+/// fds in the range stay open (the program never had them), and the stack
+/// sockets in it are closed as `close` closes them.
+///
+/// # Safety
+/// None beyond libc's: the arguments are integers.
+#[unsafe(no_mangle)]
+pub unsafe extern "C-unwind" fn close_range(first: c_uint, last: c_uint, flags: c_int) -> c_int {
+    guard("close_range", || {
+        ret(close_fds(first, last, flags).map(|()| 0 as c_int))
     })
+}
+
+/// `closefrom(3)` (glibc 2.34): closes every fd from `lowfd` up, as
+/// `close_range(lowfd, ~0U, 0)`, but the library's own.
+///
+/// # Safety
+/// None beyond libc's.
+#[unsafe(no_mangle)]
+pub unsafe extern "C-unwind" fn closefrom(lowfd: c_int) {
+    let low = lowfd.max(0) as c_uint;
+    let _: c_int = guard("closefrom", || {
+        if close_fds(low, c_uint::MAX, 0).is_err() {
+            // No close_range(2) (Linux before 5.9): one fd at a time, up to
+            // the fd limit, as glibc falls back to.
+            let limit = crate::sys::nofile_soft_limit()
+                .unwrap_or(fd_table::MAX_FD as u64)
+                .min(fd_table::MAX_FD as u64) as c_int;
+            for fd in (low as c_int)..limit {
+                // SAFETY: closing an fd is memory-safe.
+                unsafe { close(fd) };
+            }
+        }
+        0
+    });
+}
+
+/// The kernel's `close_range` from `first` to `last`, around the
+/// library's own fds; the stack sockets and epoll instances in the range
+/// are forgotten first (with `CLOSE_RANGE_CLOEXEC`, only marked).
+fn close_fds(first: c_uint, last: c_uint, flags: c_int) -> Errno<()> {
+    let known = (libc::CLOSE_RANGE_UNSHARE | libc::CLOSE_RANGE_CLOEXEC) as c_int;
+    if first > last || flags & !known != 0 {
+        return Err(libc::EINVAL);
+    }
+    if flags & libc::CLOSE_RANGE_CLOEXEC as c_int != 0 {
+        // Nothing is closed. The library's fds are close-on-exec already,
+        // and so are the stack sockets' reserved fds; the program's flag of
+        // a stack socket is the table's.
+        for fd in fd_table::ours_in_range(first, last) {
+            fd_table::set_cloexec(fd, true);
+        }
+        return kernel_close_range(first, last, flags);
+    }
+    // Outside any lock: the last close of a socket with SO_LINGER waits.
+    for fd in fd_table::ours_in_range(first, last) {
+        drop(fd_table::remove(fd));
+    }
+    for fd in crate::shim::readiness::epoll::instances_in_range(first, last) {
+        crate::shim::readiness::epoll::forget(fd);
+    }
+    private_fd::with_numbers_fixed(|| {
+        let mut from = first;
+        for own in private_fd::PRIVATE.in_range(first, last) {
+            let own = own as c_uint;
+            if own > from {
+                kernel_close_range(from, own - 1, flags)?;
+            }
+            from = own + 1;
+        }
+        // `from` passed `last` only when `last` itself is ours (never
+        // c_uint::MAX: our fds are below MAX_FD).
+        if from <= last {
+            kernel_close_range(from, last, flags)?;
+        }
+        Ok(())
+    })
+}
+
+fn kernel_close_range(first: c_uint, last: c_uint, flags: c_int) -> Errno<()> {
+    // SAFETY: integer arguments; closing fds is memory-safe.
+    if unsafe { real::close_range(first, last, flags) } < 0 {
+        Err(errno())
+    } else {
+        Ok(())
+    }
 }
 
 /// Registers `new` (a kernel duplicate of `old`) as the same open socket.
@@ -194,22 +290,39 @@ pub(crate) fn dup_ours(fd: c_int, min: c_int, cloexec: bool) -> Errno<c_int> {
     register_dup(new, socket, cloexec)
 }
 
-/// `dup2`/`dup3` when `old` or `new` may be ours.
+/// `dup2`/`dup3` when `old` or `new` may be ours or the library's. A
+/// library fd at `new` is given another number first: the program may have
+/// any number below its limit.
 fn dup_onto(old: c_int, new: c_int, cloexec: bool) -> Errno<c_int> {
+    if private_fd::is_private(old) {
+        return Err(libc::EBADF);
+    }
+    let moved = private_fd::move_away(new)?;
+    let r = dup_onto_unowned(old, new, cloexec);
+    if r.is_err() && moved {
+        private_fd::discard_moved(new);
+    }
+    r
+}
+
+/// [`dup_onto`] once `new` is not the library's.
+fn dup_onto_unowned(old: c_int, new: c_int, cloexec: bool) -> Errno<c_int> {
     if !fd_table::is_ours(old) {
         // SAFETY: integer arguments.
         let r = unsafe { real::dup3(old, new, if cloexec { libc::O_CLOEXEC } else { 0 }) };
         if r < 0 {
             return Err(errno());
         }
-        // The kernel closed `new` (ours, maybe): forget it.
+        // The kernel closed `new` (ours or an epoll fd, maybe): forget it.
         drop(fd_table::remove(new));
+        epoll::forget(new);
         return Ok(r);
     }
     let socket = lookup(old)?;
     // Forget `new` first, outside the table's lock, so that a stack socket
     // it was the last fd of is released cleanly.
     drop(fd_table::remove(new));
+    epoll::forget(new);
     // SAFETY: integer arguments.
     let r = unsafe { real::dup3(old, new, libc::O_CLOEXEC) };
     if r < 0 {
@@ -218,63 +331,50 @@ fn dup_onto(old: c_int, new: c_int, cloexec: bool) -> Errno<c_int> {
     register_dup(r, socket, cloexec)
 }
 
-/// `dup(2)`: a stack socket's duplicate is a new kernel fd for the same
-/// open socket; any other fd goes to the kernel.
-///
-/// # Safety
-/// None beyond libc's.
-#[unsafe(no_mangle)]
-pub unsafe extern "C-unwind" fn dup(fd: c_int) -> c_int {
-    if !fd_table::is_ours(fd) {
-        // SAFETY: integer argument.
-        return unsafe { real::dup(fd) };
-    }
-    guard("dup", || ret(dup_ours(fd, 0, false)))
-}
+posix! {
+    /// `dup(2)`: a stack socket's duplicate is a new kernel fd for the same
+    /// open socket; any other fd goes to the kernel.
+    ///
+    /// # Safety
+    /// None beyond libc's.
+    fn dup(fd: c_int) -> c_int
+    where fd_table::is_ours(fd) => ret(dup_ours(fd, 0, false));
 
-/// `dup2(2)`: as `dup`, onto `new` (closing what `new` was first; a stack
-/// socket there is forgotten).
-///
-/// # Safety
-/// None beyond libc's.
-#[unsafe(no_mangle)]
-pub unsafe extern "C-unwind" fn dup2(old: c_int, new: c_int) -> c_int {
-    if !fd_table::is_ours(old) && !fd_table::is_ours(new) {
-        // dup2 closes `new` first: if it was an epoll fd, forget it.
-        if old != new {
-            crate::shim::readiness::epoll::forget(new);
-        }
-        // SAFETY: integer arguments.
-        return unsafe { real::dup2(old, new) };
-    }
-    guard("dup2", || {
+    /// `dup2(2)`: as `dup`, onto `new` (closing what `new` was first: a
+    /// stack socket there is forgotten, an epoll fd forgets its stack
+    /// sockets, one of the library's own fds is moved away first).
+    ///
+    /// # Safety
+    /// None beyond libc's.
+    fn dup2(old: c_int, new: c_int) -> c_int
+    where fd_table::is_ours(old) || closing_concerns_us(new) => {
         if old == new {
-            // Ours, so open: dup2(fd, fd) does nothing and returns fd.
-            return new;
+            // dup2(fd, fd) does nothing and returns fd, when fd is open: a
+            // stack socket is; the library's reads as closed; an epoll fd
+            // is the kernel's to check.
+            return if fd_table::is_ours(old) {
+                new
+            } else if private_fd::is_private(old) {
+                fail(libc::EBADF)
+            } else {
+                // SAFETY: integer arguments.
+                unsafe { real::dup2(old, new) }
+            };
         }
         ret(dup_onto(old, new, false))
-    })
-}
+    };
 
-/// `dup3(2)`: as `dup2`, with `O_CLOEXEC`; `old == new` is `EINVAL`.
-///
-/// # Safety
-/// None beyond libc's.
-#[unsafe(no_mangle)]
-pub unsafe extern "C-unwind" fn dup3(old: c_int, new: c_int, flags: c_int) -> c_int {
-    if !fd_table::is_ours(old) && !fd_table::is_ours(new) {
-        if old != new {
-            crate::shim::readiness::epoll::forget(new);
-        }
-        // SAFETY: integer arguments.
-        return unsafe { real::dup3(old, new, flags) };
-    }
-    guard("dup3", || {
+    /// `dup3(2)`: as `dup2`, with `O_CLOEXEC`; `old == new` is `EINVAL`.
+    ///
+    /// # Safety
+    /// None beyond libc's.
+    fn dup3(old: c_int, new: c_int, flags: c_int) -> c_int
+    where fd_table::is_ours(old) || closing_concerns_us(new) => {
         if flags & !libc::O_CLOEXEC != 0 || old == new {
             return fail(libc::EINVAL);
         }
         ret(dup_onto(old, new, flags & libc::O_CLOEXEC != 0))
-    })
+    };
 }
 
 #[cfg(test)]

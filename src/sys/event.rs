@@ -1,13 +1,15 @@
-//! eventfd and futex: how threads wake each other.
+//! eventfd, epoll and futex: how threads wake each other.
 
 use super::cvt;
+use super::private_fd::PrivateFd;
 use crate::time::Duration;
 use std::io;
-use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+use std::os::fd::{FromRawFd, OwnedFd, RawFd};
 use std::sync::atomic::AtomicU32;
 
-/// A new eventfd, always close-on-exec and non-blocking.
-pub fn eventfd(initval: u32) -> io::Result<OwnedFd> {
+/// A new eventfd of the library's own (a [`PrivateFd`]), always
+/// close-on-exec and non-blocking.
+pub fn eventfd(initval: u32) -> io::Result<PrivateFd> {
     // SAFETY: plain syscall with integer arguments.
     let fd = cvt(unsafe {
         libc::syscall(
@@ -17,26 +19,119 @@ pub fn eventfd(initval: u32) -> io::Result<OwnedFd> {
         )
     })?;
     // SAFETY: the kernel just gave us this fd and nobody else owns it.
-    Ok(unsafe { OwnedFd::from_raw_fd(fd as libc::c_int) })
+    Ok(PrivateFd::adopt(unsafe {
+        OwnedFd::from_raw_fd(fd as libc::c_int)
+    }))
 }
 
 /// Adds `n` to an eventfd's counter (it becomes readable).
-pub fn eventfd_add(fd: &OwnedFd, n: u64) -> io::Result<()> {
-    let buf = n.to_ne_bytes();
-    // SAFETY: `buf` is valid for 8 bytes of reads.
-    cvt(unsafe { libc::syscall(libc::SYS_write, fd.as_raw_fd(), buf.as_ptr(), buf.len()) })
-        .map(drop)
+pub fn eventfd_add(fd: &PrivateFd, n: u64) -> io::Result<()> {
+    fd.write_raw(&n.to_ne_bytes()).map(drop)
 }
 
 /// Reads and clears an eventfd's counter; `Ok(0)` when it was already zero.
-pub fn eventfd_take(fd: &OwnedFd) -> io::Result<u64> {
+pub fn eventfd_take(fd: &PrivateFd) -> io::Result<u64> {
     let mut buf = [0u8; 8];
     // SAFETY: `buf` is valid for 8 bytes of writes.
-    match cvt(unsafe { libc::syscall(libc::SYS_read, fd.as_raw_fd(), buf.as_mut_ptr(), buf.len()) })
-    {
+    match cvt(unsafe { libc::syscall(libc::SYS_read, fd.raw(), buf.as_mut_ptr(), buf.len()) }) {
         Ok(_) => Ok(u64::from_ne_bytes(buf)),
         Err(e) if e.kind() == io::ErrorKind::WouldBlock => Ok(0),
         Err(e) => Err(e),
+    }
+}
+
+/// An epoll instance of the library's own (the stack thread's): the
+/// kernel calls go straight to the kernel, never through the shim's
+/// `epoll_*` exports.
+#[derive(Debug)]
+pub struct Epoll {
+    fd: PrivateFd,
+}
+
+/// One event out of [`Epoll::wait`]: the token it was added with.
+pub type EpollEvent = libc::epoll_event;
+
+impl Epoll {
+    /// A new, empty, close-on-exec epoll instance.
+    pub fn new() -> io::Result<Epoll> {
+        // SAFETY: integer argument.
+        let fd = cvt(unsafe { libc::syscall(libc::SYS_epoll_create1, libc::EPOLL_CLOEXEC) })?;
+        // SAFETY: the kernel just gave us this fd and nobody else owns it.
+        let fd = unsafe { OwnedFd::from_raw_fd(fd as RawFd) };
+        Ok(Epoll {
+            fd: PrivateFd::adopt(fd),
+        })
+    }
+
+    /// Watches `fd` for `events` (`EPOLLIN`, `EPOLLET`...), reported
+    /// with `token`.
+    pub fn add(&self, fd: RawFd, events: u32, token: u64) -> io::Result<()> {
+        let mut ev = libc::epoll_event { events, u64: token };
+        // SAFETY: `ev` is a valid epoll_event for the duration of the call.
+        cvt(unsafe {
+            libc::syscall(
+                libc::SYS_epoll_ctl,
+                self.fd.raw(),
+                libc::EPOLL_CTL_ADD,
+                fd,
+                &mut ev as *mut libc::epoll_event,
+            )
+        })
+        .map(drop)
+    }
+
+    /// Waits at most `timeout` (`None`: forever; rounded up to the next
+    /// millisecond, so that a wait never ends early and spins) and fills
+    /// `events`; returns how many. `Interrupted` on a signal.
+    pub fn wait(&self, events: &mut [EpollEvent], timeout: Option<Duration>) -> io::Result<usize> {
+        let ms = match timeout {
+            None => -1,
+            Some(d) => d.as_micros().div_ceil(1000).min(i32::MAX as u128) as libc::c_int,
+        };
+        let max = events.len().min(i32::MAX as usize) as libc::c_int;
+        // SAFETY: `events` is valid for `max` epoll_events of writes; a
+        // null sigmask leaves the mask alone.
+        cvt(unsafe {
+            libc::syscall(
+                libc::SYS_epoll_pwait,
+                self.fd.raw(),
+                events.as_mut_ptr(),
+                max,
+                ms,
+                std::ptr::null::<libc::sigset_t>(),
+                std::mem::size_of::<libc::sigset_t>(),
+            )
+        })
+        .map(|n| n as usize)
+    }
+}
+
+/// Wakes a thread blocked in an [`Epoll::wait`] that watches it (added
+/// with `EPOLLIN | EPOLLET`: every `wake` is a new edge, and the counter
+/// need not be read back).
+#[derive(Debug)]
+pub struct Waker {
+    fd: PrivateFd,
+}
+
+impl Waker {
+    /// A waker whose eventfd `epoll` reports with `token`.
+    pub fn new(epoll: &Epoll, token: u64) -> io::Result<Waker> {
+        let fd = eventfd(0)?;
+        epoll.add(fd.raw(), (libc::EPOLLIN | libc::EPOLLET) as u32, token)?;
+        Ok(Waker { fd })
+    }
+
+    /// Wakes the waiting thread.
+    pub fn wake(&self) -> io::Result<()> {
+        match eventfd_add(&self.fd, 1) {
+            // The counter is full (after 2^64 - 2 wakeups): empty it.
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                eventfd_take(&self.fd)?;
+                eventfd_add(&self.fd, 1)
+            }
+            r => r,
+        }
     }
 }
 
@@ -120,8 +215,21 @@ mod tests {
         eventfd_add(&fd, 3).unwrap();
         assert_eq!(eventfd_take(&fd).unwrap(), 5);
         // SAFETY: fcntl on an fd we own.
-        let flags = unsafe { libc::fcntl(fd.as_raw_fd(), libc::F_GETFD) };
+        let flags = unsafe { libc::fcntl(fd.raw(), libc::F_GETFD) };
         assert!(flags & libc::FD_CLOEXEC != 0);
+    }
+
+    #[test]
+    fn epoll_reports_the_waker() {
+        let ep = Epoll::new().unwrap();
+        let waker = Waker::new(&ep, 7).unwrap();
+        let mut evs = [libc::epoll_event { events: 0, u64: 0 }; 4];
+        assert_eq!(ep.wait(&mut evs, Some(Duration::ZERO)).unwrap(), 0);
+        waker.wake().unwrap();
+        assert_eq!(ep.wait(&mut evs, None).unwrap(), 1);
+        assert_eq!({ evs[0].u64 }, 7);
+        // Edge-triggered: reported once per wake.
+        assert_eq!(ep.wait(&mut evs, Some(Duration::ZERO)).unwrap(), 0);
     }
 
     #[test]

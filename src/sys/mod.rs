@@ -12,23 +12,34 @@
 //! - [`tap`]: opening, attaching to and configuring a TAP device.
 //! - [`event`]: eventfd and futex wait/wake.
 //! - [`real`]: the table of real libc functions, found with `dlsym`.
+//! - [`fdbits`]: a lock-free set of fd numbers.
+//! - [`private_fd`]: the library's own fds, kept out of the program's way.
+//! - [`sync`]: a leaked slot and a lock held across `fork`, for the runtime.
 
 pub mod clock;
 pub mod event;
+pub mod fdbits;
+pub mod private_fd;
 pub mod real;
+pub mod sync;
 pub mod tap;
 
 use std::io;
+use std::os::fd::RawFd;
 
 /// The calling thread's `errno`.
+#[inline]
 pub fn errno() -> i32 {
-    io::Error::last_os_error().raw_os_error().unwrap_or(0)
-}
-
-/// Sets the calling thread's `errno` (the C boundary reports errors this way).
-pub fn set_errno(value: i32) {
     // SAFETY: `__errno_location` returns a valid pointer to this thread's
     // errno for the lifetime of the thread.
+    unsafe { *libc::__errno_location() }
+}
+
+/// Sets the calling thread's `errno` (the C boundary reports errors this
+/// way). The one definition: the shim re-exports it.
+#[inline]
+pub fn set_errno(value: i32) {
+    // SAFETY: as above.
     unsafe { *libc::__errno_location() = value }
 }
 
@@ -65,6 +76,51 @@ fn cvt(ret: libc::c_long) -> io::Result<libc::c_long> {
     } else {
         Ok(ret)
     }
+}
+
+/// `RLIMIT_NOFILE`'s soft limit (`None` for unlimited or unknown).
+pub fn nofile_soft_limit() -> Option<u64> {
+    let mut lim = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    // SAFETY: prlimit64 on our own process writes one rlimit into `lim`.
+    let r = unsafe {
+        libc::syscall(
+            libc::SYS_prlimit64,
+            0,
+            libc::RLIMIT_NOFILE,
+            std::ptr::null::<libc::rlimit>(),
+            &mut lim as *mut libc::rlimit,
+        )
+    };
+    (r == 0 && lim.rlim_cur != libc::RLIM_INFINITY).then_some(lim.rlim_cur)
+}
+
+/// `fcntl(fd, F_DUPFD_CLOEXEC, min)` as a raw system call: the lowest free
+/// fd at or above `min`, a duplicate of `fd`, close-on-exec.
+pub fn fcntl_dupfd_cloexec(fd: RawFd, min: i32) -> io::Result<RawFd> {
+    // SAFETY: integer arguments.
+    cvt(unsafe { libc::syscall(libc::SYS_fcntl, fd, libc::F_DUPFD_CLOEXEC, min) })
+        .map(|n| n as RawFd)
+}
+
+/// `close(2)` as a raw system call, never through the shim's `close`.
+pub fn close_raw(fd: RawFd) {
+    // SAFETY: closing an fd is memory-safe; the caller owns `fd`.
+    unsafe { libc::syscall(libc::SYS_close, fd) };
+}
+
+/// `write(2)` as a raw system call, never through the shim's `write`.
+pub fn write_raw(fd: RawFd, buf: &[u8]) -> io::Result<usize> {
+    // SAFETY: `buf` is valid for `buf.len()` bytes of reads.
+    cvt(unsafe { libc::syscall(libc::SYS_write, fd, buf.as_ptr(), buf.len()) }).map(|n| n as usize)
+}
+
+/// The calling thread's effective user id.
+pub fn effective_uid() -> u32 {
+    // SAFETY: geteuid has no arguments and cannot fail.
+    unsafe { libc::geteuid() }
 }
 
 /// Fills `buf` from the kernel's random source (`getrandom(2)`), to key

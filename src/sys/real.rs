@@ -17,6 +17,7 @@
 //! falls back to the raw system call where there is one, else fails with
 //! `ENOSYS`.
 
+use super::set_errno;
 use libc::{
     c_int, c_long, c_uint, c_ulong, c_void, epoll_event, fd_set, msghdr, nfds_t, off_t, off64_t,
     pollfd, sigset_t, size_t, sockaddr, socklen_t, ssize_t, timespec, timeval,
@@ -61,9 +62,13 @@ impl Slot {
     }
 }
 
-fn set_errno(e: c_int) {
-    // SAFETY: __errno_location returns this thread's errno.
-    unsafe { *libc::__errno_location() = e };
+/// A `_FORTIFY_SOURCE` check failed: ends the process as glibc does
+/// (`__chk_fail`: one line on stderr, then `abort`).
+pub fn fortify_fail() -> ! {
+    // SAFETY: __chk_fail takes nothing and does not return.
+    unsafe { __chk_fail() };
+    // SAFETY: abort is always safe to call.
+    unsafe { libc::abort() }
 }
 
 /// Defines `pub unsafe fn NAME(args) -> ret` calling the real `NAME`, or the
@@ -168,6 +173,9 @@ real! {
     fn writev(fd: c_int, iov: *const libc::iovec, iovcnt: c_int) -> ssize_t =
         sys_ssize!(libc::SYS_writev, fd, iov, iovcnt);
     fn close(fd: c_int) -> c_int = sys_int!(libc::SYS_close, fd);
+    /// glibc 2.34's wrapper; the raw system call where it is missing.
+    fn close_range(first: c_uint, last: c_uint, flags: c_int) -> c_int =
+        sys_int!(libc::SYS_close_range, first, last, flags);
     fn shutdown(fd: c_int, how: c_int) -> c_int = sys_int!(libc::SYS_shutdown, fd, how);
     fn getsockname(fd: c_int, addr: *mut sockaddr, len: *mut socklen_t) -> c_int =
         sys_int!(libc::SYS_getsockname, fd, addr, len);
@@ -245,6 +253,9 @@ real! {
         let _ = fdslen;
         poll(fds, nfds, timeout)
     };
+    /// glibc's report of a `_FORTIFY_SOURCE` check that failed: it prints
+    /// "buffer overflow detected" and aborts.
+    fn __chk_fail() -> () = libc::abort();
     /// Not intercepted (`sendfile` reads the file with it).
     fn pread(fd: c_int, buf: *mut c_void, count: size_t, offset: off_t) -> ssize_t =
         sys_ssize!(libc::SYS_pread64, fd, buf, count, offset);
@@ -259,6 +270,24 @@ real! {
     /// Not intercepted; here so that every raw call goes through `sys`.
     fn eventfd(initval: c_uint, flags: c_int) -> c_int =
         sys_int!(libc::SYS_eventfd2, initval, flags);
+    // The privilege calls (glibc changes every thread's ids; the raw
+    // fallbacks only the caller's).
+    fn setuid(uid: libc::uid_t) -> c_int = sys_int!(libc::SYS_setuid, uid);
+    fn setgid(gid: libc::gid_t) -> c_int = sys_int!(libc::SYS_setgid, gid);
+    fn seteuid(euid: libc::uid_t) -> c_int =
+        sys_int!(libc::SYS_setresuid, -1 as c_int, euid, -1 as c_int);
+    fn setegid(egid: libc::gid_t) -> c_int =
+        sys_int!(libc::SYS_setresgid, -1 as c_int, egid, -1 as c_int);
+    fn setreuid(ruid: libc::uid_t, euid: libc::uid_t) -> c_int =
+        sys_int!(libc::SYS_setreuid, ruid, euid);
+    fn setregid(rgid: libc::gid_t, egid: libc::gid_t) -> c_int =
+        sys_int!(libc::SYS_setregid, rgid, egid);
+    fn setresuid(ruid: libc::uid_t, euid: libc::uid_t, suid: libc::uid_t) -> c_int =
+        sys_int!(libc::SYS_setresuid, ruid, euid, suid);
+    fn setresgid(rgid: libc::gid_t, egid: libc::gid_t, sgid: libc::gid_t) -> c_int =
+        sys_int!(libc::SYS_setresgid, rgid, egid, sgid);
+    fn setgroups(size: size_t, list: *const libc::gid_t) -> c_int =
+        sys_int!(libc::SYS_setgroups, size, list);
 }
 
 /// The kernel's sigset size (64 signals), as the `*pwait`/`ppoll` calls want.

@@ -14,8 +14,9 @@ use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
 /// An open TAP: its fd (close-on-exec, non-blocking) and interface name.
 #[derive(Debug)]
 pub struct Tap {
-    /// The `/dev/net/tun` fd attached to the interface.
-    pub fd: OwnedFd,
+    /// The `/dev/net/tun` fd attached to the interface (the library's own:
+    /// out of the program's reach).
+    pub fd: super::private_fd::PrivateFd,
     /// The interface name (as the kernel reports it).
     pub name: String,
     /// True when the interface did not exist before we opened it.
@@ -116,7 +117,7 @@ pub fn open_tap(name: &str, offload: bool) -> io::Result<Tap> {
         )
     })?;
     Ok(Tap {
-        fd,
+        fd: super::private_fd::PrivateFd::adopt(fd),
         name: name_of(&req),
         created: !existed,
     })

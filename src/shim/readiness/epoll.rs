@@ -17,24 +17,24 @@
 //! at again next time; one found not ready leaves it until its next wakeup.
 //!
 //! An epoll fd with no stack socket ever added has no instance: its calls
-//! go straight to the kernel after one atomic load (the stack thread's mio
-//! loop is such a caller; it must never take the stack lock here).
+//! go straight to the kernel after one atomic load.
 
 use super::mask::{self, EXCLUSIVE, Interest, ONESHOT};
 use super::{Deadline, observe};
 use crate::runtime;
 use crate::shim::errno::{errno, fail};
-use crate::shim::fd_table::{self, MAX_FD, OpenSocket};
+use crate::shim::fd_table::{self, OpenSocket};
 use crate::shim::guard::guard;
 use crate::stack::SocketHandle;
 use crate::stack::socket::{WaitQueue, Watcher};
 use crate::sys::event::{eventfd, eventfd_add, eventfd_take};
+use crate::sys::fdbits::FdBits;
+use crate::sys::private_fd::PrivateFd;
 use crate::sys::real;
 use libc::{c_int, epoll_event, sigset_t};
 use parking_lot::{Mutex, RwLock};
 use std::collections::{HashMap, VecDeque};
-use std::os::fd::{AsRawFd, OwnedFd};
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::os::fd::AsRawFd;
 use std::sync::{Arc, Weak};
 
 /// `epoll_event.data` of an instance's eventfd in the kernel set: events
@@ -42,21 +42,21 @@ use std::sync::{Arc, Weak};
 /// with the top bit flipped: not a pointer, not a small fd number.)
 const TOKEN: u64 = 0xf461_7073_7461_636b;
 
-/// Bit `fd` is set while epoll fd `fd` has an [`Instance`].
-static HAS_INSTANCE: [AtomicU64; MAX_FD / 64] = [const { AtomicU64::new(0) }; MAX_FD / 64];
+/// The epoll fds that have an [`Instance`].
+static HAS_INSTANCE: FdBits = FdBits::new();
 
 /// The instances, by epoll fd.
 static INSTANCES: RwLock<Option<HashMap<c_int, Arc<Instance>>>> = RwLock::new(None);
 
-fn bit(fd: c_int) -> Option<(usize, u64)> {
-    let fd = usize::try_from(fd).ok().filter(|&fd| fd < MAX_FD)?;
-    Some((fd / 64, 1u64 << (fd % 64)))
-}
-
 /// Whether epoll fd `epfd` has stack sockets (one atomic load).
 #[inline]
-fn has_instance(epfd: c_int) -> bool {
-    bit(epfd).is_some_and(|(w, b)| HAS_INSTANCE[w].load(Ordering::Acquire) & b != 0)
+pub fn has_instance(epfd: c_int) -> bool {
+    HAS_INSTANCE.contains(epfd)
+}
+
+/// The epoll fds from `first` to `last` that have stack sockets.
+pub fn instances_in_range(first: u32, last: u32) -> Vec<c_int> {
+    HAS_INSTANCE.in_range(first, last)
 }
 
 fn instance(epfd: c_int) -> Option<Arc<Instance>> {
@@ -69,11 +69,8 @@ fn instance(epfd: c_int) -> Option<Arc<Instance>> {
 /// Forgets the stack side of epoll fd `fd` (it was closed, or the number
 /// now names a new epoll instance). The close path calls this.
 pub fn forget(fd: c_int) {
-    if !has_instance(fd) {
+    if !HAS_INSTANCE.remove(fd) {
         return;
-    }
-    if let Some((w, b)) = bit(fd) {
-        HAS_INSTANCE[w].fetch_and(!b, Ordering::AcqRel);
     }
     let gone = INSTANCES.write().as_mut().and_then(|m| m.remove(&fd));
     if let Some(inst) = gone {
@@ -111,7 +108,7 @@ struct Inner {
 /// The stack side of one epoll instance.
 pub struct Instance {
     epfd: c_int,
-    event: OwnedFd,
+    event: PrivateFd,
     me: Weak<Instance>,
     inner: Mutex<Inner>,
 }
@@ -276,7 +273,9 @@ fn create_instance(epfd: c_int) -> Result<Arc<Instance>, i32> {
     if unsafe { real::epoll_ctl(epfd, libc::EPOLL_CTL_ADD, event.as_raw_fd(), &mut ev) } < 0 {
         return Err(errno());
     }
-    let (w, b) = bit(epfd).ok_or(libc::EINVAL)?;
+    if epfd < 0 || epfd as usize >= crate::sys::fdbits::MAX_FD {
+        return Err(libc::EINVAL);
+    }
     let inst = Arc::new_cyclic(|me| Instance {
         epfd,
         event,
@@ -290,7 +289,7 @@ fn create_instance(epfd: c_int) -> Result<Arc<Instance>, i32> {
     if let Some(old) = old {
         old.unwatch_all();
     }
-    HAS_INSTANCE[w].fetch_or(b, Ordering::AcqRel);
+    HAS_INSTANCE.insert(epfd);
     Ok(inst)
 }
 
@@ -504,13 +503,7 @@ unsafe fn wait(
 /// `tapstack_epoll_create1`: `epoll_create1(2)`.
 #[unsafe(no_mangle)]
 pub extern "C" fn tapstack_epoll_create1(flags: c_int) -> c_int {
-    guard("epoll_create1", || {
-        // SAFETY: an integer argument.
-        let fd = unsafe { real::epoll_create1(flags) };
-        // A number that named a closed epoll fd starts afresh.
-        forget(fd);
-        fd
-    })
+    epoll_create1(flags)
 }
 
 /// `tapstack_epoll_ctl`: `epoll_ctl(2)` for stack sockets and kernel fds.
@@ -524,16 +517,8 @@ pub unsafe extern "C" fn tapstack_epoll_ctl(
     fd: c_int,
     event: *mut epoll_event,
 ) -> c_int {
-    guard("epoll_ctl", || {
-        if !fd_table::is_ours(fd) {
-            // SAFETY: passed on unchanged.
-            return unsafe { real::epoll_ctl(epfd, op, fd, event) };
-        }
-        match ctl_stack(epfd, op, fd, event) {
-            Ok(()) => 0,
-            Err(e) => fail(e),
-        }
-    })
+    // SAFETY: the same contract.
+    unsafe { epoll_ctl(epfd, op, fd, event) }
 }
 
 /// `tapstack_epoll_wait`: `epoll_wait(2)` over stack sockets and kernel
@@ -548,16 +533,8 @@ pub unsafe extern "C-unwind" fn tapstack_epoll_wait(
     maxevents: c_int,
     timeout: c_int,
 ) -> c_int {
-    // No stack socket in it: the real call, outside the guard, so that a
-    // thread cancelled in it (a cancellation point) unwinds as in libc.
-    if !has_instance(epfd) {
-        // SAFETY: passed on unchanged.
-        return unsafe { real::epoll_wait(epfd, events, maxevents, timeout) };
-    }
-    // SAFETY: the caller's contract.
-    guard("epoll_wait", || unsafe {
-        wait(epfd, events, maxevents, timeout, std::ptr::null())
-    })
+    // SAFETY: the same contract.
+    unsafe { epoll_wait(epfd, events, maxevents, timeout) }
 }
 
 /// `epoll_create(2)`: `size` must be positive and is otherwise ignored.
@@ -567,66 +544,62 @@ pub extern "C" fn epoll_create(size: c_int) -> c_int {
         if size <= 0 {
             return fail(libc::EINVAL);
         }
-        tapstack_epoll_create1(0)
+        create1(0)
     })
 }
 
-/// `epoll_create1(2)`.
+/// `epoll_create1(2)`. Every call is the kernel's; a number that named a
+/// closed epoll fd of ours starts afresh.
 #[unsafe(no_mangle)]
 pub extern "C" fn epoll_create1(flags: c_int) -> c_int {
-    tapstack_epoll_create1(flags)
+    guard("epoll_create1", || create1(flags))
 }
 
-/// `epoll_ctl(2)`.
-///
-/// # Safety
-/// As `epoll_ctl(2)`.
-#[unsafe(no_mangle)]
-pub unsafe extern "C" fn epoll_ctl(
-    epfd: c_int,
-    op: c_int,
-    fd: c_int,
-    event: *mut epoll_event,
-) -> c_int {
-    // SAFETY: the same contract.
-    unsafe { tapstack_epoll_ctl(epfd, op, fd, event) }
+fn create1(flags: c_int) -> c_int {
+    // SAFETY: an integer argument.
+    let fd = unsafe { real::epoll_create1(flags) };
+    forget(fd);
+    fd
 }
 
-/// `epoll_wait(2)`.
-///
-/// # Safety
-/// As `epoll_wait(2)`.
-#[unsafe(no_mangle)]
-pub unsafe extern "C-unwind" fn epoll_wait(
-    epfd: c_int,
-    events: *mut epoll_event,
-    maxevents: c_int,
-    timeout: c_int,
-) -> c_int {
-    // SAFETY: the same contract.
-    unsafe { tapstack_epoll_wait(epfd, events, maxevents, timeout) }
-}
+posix! {
+    /// `epoll_ctl(2)`: a stack socket joins the instance's stack side; any
+    /// other fd goes to the kernel.
+    ///
+    /// # Safety
+    /// As `epoll_ctl(2)`.
+    fn epoll_ctl(epfd: c_int, op: c_int, fd: c_int, event: *mut epoll_event) -> c_int
+    where fd_table::is_ours(fd) => match ctl_stack(epfd, op, fd, event) {
+        Ok(()) => 0,
+        Err(e) => fail(e),
+    };
 
-/// `epoll_pwait(2)`: the signal mask is in force during the wait.
-///
-/// # Safety
-/// As `epoll_pwait(2)`.
-#[unsafe(no_mangle)]
-pub unsafe extern "C-unwind" fn epoll_pwait(
-    epfd: c_int,
-    events: *mut epoll_event,
-    maxevents: c_int,
-    timeout: c_int,
-    sigmask: *const sigset_t,
-) -> c_int {
-    if !has_instance(epfd) {
-        // SAFETY: passed on unchanged (see tapstack_epoll_wait).
-        return unsafe { real::epoll_pwait(epfd, events, maxevents, timeout, sigmask) };
-    }
-    // SAFETY: the caller's contract.
-    guard("epoll_pwait", || unsafe {
-        wait(epfd, events, maxevents, timeout, sigmask)
-    })
+    /// `epoll_wait(2)`. No stack socket in the instance: the real call,
+    /// outside the guard.
+    ///
+    /// # Safety
+    /// As `epoll_wait(2)`.
+    fn epoll_wait(epfd: c_int, events: *mut epoll_event, maxevents: c_int, timeout: c_int) -> c_int
+    where has_instance(epfd) => {
+        // SAFETY: the caller's contract.
+        unsafe { wait(epfd, events, maxevents, timeout, std::ptr::null()) }
+    };
+
+    /// `epoll_pwait(2)`: the signal mask is in force during the wait.
+    ///
+    /// # Safety
+    /// As `epoll_pwait(2)`.
+    fn epoll_pwait(
+        epfd: c_int,
+        events: *mut epoll_event,
+        maxevents: c_int,
+        timeout: c_int,
+        sigmask: *const sigset_t,
+    ) -> c_int
+    where has_instance(epfd) => {
+        // SAFETY: the caller's contract.
+        unsafe { wait(epfd, events, maxevents, timeout, sigmask) }
+    };
 }
 
 #[cfg(test)]

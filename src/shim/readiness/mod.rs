@@ -12,8 +12,7 @@
 //!   sockets and joins the kernel fds in the real `ppoll`.
 //!
 //! Sets with no stack socket in them go straight to the real call: no
-//! stack lock, no allocation (the stack thread's own mio loop goes through
-//! these exports).
+//! stack lock, no allocation.
 
 pub mod epoll;
 pub mod mask;
@@ -25,11 +24,11 @@ use crate::stack::socket::{WaitQueue, Watcher};
 use crate::stack::{SocketHandle, Stack};
 use crate::sys::clock::monotonic_now;
 use crate::sys::event::{eventfd, eventfd_add, eventfd_take};
+use crate::sys::private_fd::PrivateFd;
 use crate::tcp::State;
 use crate::time::{Duration, Instant};
 use mask::Observation;
 use std::cell::RefCell;
-use std::os::fd::{AsRawFd, OwnedFd};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Weak};
 
@@ -118,7 +117,7 @@ impl Deadline {
 /// A thread blocked in `poll`/`select`: an eventfd that becomes readable
 /// when one of the stack sockets it watches may have changed.
 pub(crate) struct ThreadWaiter {
-    fd: OwnedFd,
+    fd: PrivateFd,
     /// The eventfd was written since the last `drain`: further wakeups
     /// need no system call (the thread is already woken, or will look at
     /// every socket before sleeping again).
@@ -137,7 +136,7 @@ impl Watcher for ThreadWaiter {
 impl ThreadWaiter {
     /// The eventfd, for the real `poll` set.
     pub fn raw_fd(&self) -> libc::c_int {
-        self.fd.as_raw_fd()
+        self.fd.raw()
     }
 
     /// Clears the eventfd. The caller then looks at its sockets before it

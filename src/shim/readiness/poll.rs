@@ -10,7 +10,6 @@
 use super::{Deadline, Watching, mask, masks, thread_waiter};
 use crate::shim::errno::{errno, fail};
 use crate::shim::fd_table::{self, Entry};
-use crate::shim::guard::guard;
 use crate::stack::SocketHandle;
 use crate::sys::real;
 use libc::{c_int, nfds_t, pollfd, sigset_t, size_t, timespec};
@@ -187,14 +186,18 @@ pub unsafe extern "C-unwind" fn tapstack_poll(
     nfds: nfds_t,
     timeout: c_int,
 ) -> c_int {
-    // Only kernel fds: the real call, outside the guard, so that a thread
-    // cancelled in it (a cancellation point) unwinds as in libc.
+    // SAFETY: the same contract.
+    unsafe { poll(fds, nfds, timeout) }
+}
+
+posix! {
+    /// `poll(2)`. Only kernel fds: the real call, outside the guard.
+    ///
+    /// # Safety
+    /// As `poll(2)`.
+    fn poll(fds: *mut pollfd, nfds: nfds_t, timeout: c_int) -> c_int
     // SAFETY: the caller's contract.
-    if !unsafe { has_stack_fd(fds, nfds) } {
-        // SAFETY: passed on unchanged.
-        return unsafe { real::poll(fds, nfds, timeout) };
-    }
-    guard("poll", || {
+    where unsafe { has_stack_fd(fds, nfds) } => {
         // SAFETY: as above.
         unsafe {
             poll_common(
@@ -204,17 +207,7 @@ pub unsafe extern "C-unwind" fn tapstack_poll(
                 std::ptr::null(),
             )
         }
-    })
-}
-
-/// `poll(2)`.
-///
-/// # Safety
-/// As `poll(2)`.
-#[unsafe(no_mangle)]
-pub unsafe extern "C-unwind" fn poll(fds: *mut pollfd, nfds: nfds_t, timeout: c_int) -> c_int {
-    // SAFETY: the same contract.
-    unsafe { tapstack_poll(fds, nfds, timeout) }
+    };
 }
 
 /// `__poll_chk`: glibc's `_FORTIFY_SOURCE` `poll`, which checks that
@@ -230,31 +223,46 @@ pub unsafe extern "C-unwind" fn __poll_chk(
     fdslen: size_t,
 ) -> c_int {
     if (fdslen / std::mem::size_of::<pollfd>()) < nfds as usize {
-        // SAFETY: glibc's behaviour for a buffer overflow: abort.
-        unsafe { libc::abort() };
+        real::fortify_fail();
     }
     // SAFETY: the same contract.
-    unsafe { tapstack_poll(fds, nfds, timeout) }
+    unsafe { poll(fds, nfds, timeout) }
 }
 
-/// `ppoll(2)`: a `timespec` timeout (NULL: forever) and a signal mask for
-/// the wait.
+/// `__ppoll_chk`: glibc's `_FORTIFY_SOURCE` `ppoll`, which checks that
+/// `fds` holds `nfds` entries (else it ends the process, as glibc does).
 ///
 /// # Safety
-/// As `ppoll(2)`.
+/// As `ppoll(2)`; `fdslen` is the size of the array in bytes.
 #[unsafe(no_mangle)]
-pub unsafe extern "C-unwind" fn ppoll(
+pub unsafe extern "C-unwind" fn __ppoll_chk(
     fds: *mut pollfd,
     nfds: nfds_t,
     timeout: *const timespec,
     sigmask: *const sigset_t,
+    fdslen: size_t,
 ) -> c_int {
-    // SAFETY: the caller's contract.
-    if !unsafe { has_stack_fd(fds, nfds) } {
-        // SAFETY: passed on unchanged (see tapstack_poll).
-        return unsafe { real::ppoll(fds, nfds, timeout, sigmask) };
+    if (fdslen / std::mem::size_of::<pollfd>()) < nfds as usize {
+        real::fortify_fail();
     }
-    guard("ppoll", || {
+    // SAFETY: the same contract.
+    unsafe { ppoll(fds, nfds, timeout, sigmask) }
+}
+
+posix! {
+    /// `ppoll(2)`: a `timespec` timeout (NULL: forever) and a signal mask
+    /// for the wait.
+    ///
+    /// # Safety
+    /// As `ppoll(2)`.
+    fn ppoll(
+        fds: *mut pollfd,
+        nfds: nfds_t,
+        timeout: *const timespec,
+        sigmask: *const sigset_t,
+    ) -> c_int
+    // SAFETY: the caller's contract.
+    where unsafe { has_stack_fd(fds, nfds) } => {
         let deadline = || {
             if timeout.is_null() {
                 return Ok(Deadline::after(None));
@@ -271,5 +279,5 @@ pub unsafe extern "C-unwind" fn ppoll(
         };
         // SAFETY: as above.
         unsafe { poll_common(fds, nfds, deadline, sigmask) }
-    })
+    };
 }

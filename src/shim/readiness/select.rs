@@ -6,8 +6,6 @@ use super::Deadline;
 use super::poll::poll_mixed;
 use crate::shim::errno::fail;
 use crate::shim::fd_table;
-use crate::shim::guard::guard;
-use crate::sys::real;
 use crate::time::Duration;
 use libc::{c_int, fd_set, pollfd, sigset_t, timespec, timeval};
 
@@ -158,20 +156,41 @@ pub unsafe extern "C-unwind" fn tapstack_select(
     exceptfds: *mut fd_set,
     timeout: *mut timeval,
 ) -> c_int {
-    // Only kernel fds (or an nfds the kernel will refuse): the real call,
-    // outside the guard, so that a thread cancelled in it (a cancellation
-    // point) unwinds as in libc.
-    let sets = match check_nfds(nfds) {
-        Ok(n) => Sets::new(n, readfds, writefds, exceptfds),
-        // SAFETY: passed on unchanged; the kernel reports the error.
-        Err(_) => return unsafe { real::select(nfds, readfds, writefds, exceptfds, timeout) },
-    };
+    // SAFETY: the same contract.
+    unsafe { select(nfds, readfds, writefds, exceptfds, timeout) }
+}
+
+/// Whether the sets hold a stack socket among their first `nfds` bits (a
+/// negative `nfds` is the kernel's to refuse).
+///
+/// # Safety
+/// Each non-null set holds at least `nfds` bits.
+unsafe fn any_ours(
+    nfds: c_int,
+    readfds: *mut fd_set,
+    writefds: *mut fd_set,
+    exceptfds: *mut fd_set,
+) -> bool {
     // SAFETY: the caller's contract.
-    if !unsafe { sets.any_ours() } {
-        // SAFETY: passed on unchanged.
-        return unsafe { real::select(nfds, readfds, writefds, exceptfds, timeout) };
-    }
-    guard("select", || {
+    check_nfds(nfds).is_ok_and(|n| unsafe { Sets::new(n, readfds, writefds, exceptfds).any_ours() })
+}
+
+posix! {
+    /// `select(2)`. Only kernel fds (or an `nfds` the kernel will refuse):
+    /// the real call, outside the guard.
+    ///
+    /// # Safety
+    /// As `select(2)`.
+    fn select(
+        nfds: c_int,
+        readfds: *mut fd_set,
+        writefds: *mut fd_set,
+        exceptfds: *mut fd_set,
+        timeout: *mut timeval,
+    ) -> c_int
+    // SAFETY: the caller's contract.
+    where unsafe { any_ours(nfds, readfds, writefds, exceptfds) } => {
+        let sets = Sets::new(nfds as usize, readfds, writefds, exceptfds);
         let deadline = if timeout.is_null() {
             Deadline::after(None)
         } else {
@@ -199,52 +218,24 @@ pub unsafe extern "C-unwind" fn tapstack_select(
             Ok(n) => n as c_int,
             Err(e) => fail(e),
         }
-    })
-}
-
-/// `select(2)`.
-///
-/// # Safety
-/// As `select(2)`.
-#[unsafe(no_mangle)]
-pub unsafe extern "C-unwind" fn select(
-    nfds: c_int,
-    readfds: *mut fd_set,
-    writefds: *mut fd_set,
-    exceptfds: *mut fd_set,
-    timeout: *mut timeval,
-) -> c_int {
-    // SAFETY: the same contract.
-    unsafe { tapstack_select(nfds, readfds, writefds, exceptfds, timeout) }
-}
-
-/// `pselect(2)`: a `timespec` timeout, left unchanged, and a signal mask
-/// for the wait.
-///
-/// # Safety
-/// As `pselect(2)`.
-#[unsafe(no_mangle)]
-pub unsafe extern "C-unwind" fn pselect(
-    nfds: c_int,
-    readfds: *mut fd_set,
-    writefds: *mut fd_set,
-    exceptfds: *mut fd_set,
-    timeout: *const timespec,
-    sigmask: *const sigset_t,
-) -> c_int {
-    let pass = || {
-        // SAFETY: passed on unchanged (outside the guard: see select).
-        unsafe { real::pselect(nfds, readfds, writefds, exceptfds, timeout, sigmask) }
     };
-    let Ok(n) = check_nfds(nfds) else {
-        return pass();
-    };
-    let sets = Sets::new(n, readfds, writefds, exceptfds);
+
+    /// `pselect(2)`: a `timespec` timeout, left unchanged, and a signal
+    /// mask for the wait.
+    ///
+    /// # Safety
+    /// As `pselect(2)`.
+    fn pselect(
+        nfds: c_int,
+        readfds: *mut fd_set,
+        writefds: *mut fd_set,
+        exceptfds: *mut fd_set,
+        timeout: *const timespec,
+        sigmask: *const sigset_t,
+    ) -> c_int
     // SAFETY: the caller's contract.
-    if !unsafe { sets.any_ours() } {
-        return pass();
-    }
-    guard("pselect", || {
+    where unsafe { any_ours(nfds, readfds, writefds, exceptfds) } => {
+        let sets = Sets::new(nfds as usize, readfds, writefds, exceptfds);
         let deadline = if timeout.is_null() {
             Deadline::after(None)
         } else {
@@ -260,5 +251,5 @@ pub unsafe extern "C-unwind" fn pselect(
             Ok(n) => n as c_int,
             Err(e) => fail(e),
         }
-    })
+    };
 }
