@@ -3,7 +3,8 @@
 #
 # A bad TAPSTACK_IP must not crash the program: socket() fails with
 # ENETDOWN, the program exits normally, and stderr has one line naming the
-# variable.
+# variable. A misspelt variable (TAPSTACK_IPP) next to a good configuration
+# is named in a warning when the stack starts, with the one meant.
 source "$(dirname "$0")/../lib/netns.sh"
 T=bad_config
 need_built $T bad_config
@@ -18,5 +19,14 @@ lines=$(wc -l <"$TEST_TMP/err")
 named=$(grep -c 'TAPSTACK_IP' "$TEST_TMP/err" || true)
 ((lines == 1 && named == 1)) ||
     fail "$T: want exactly one stderr line naming TAPSTACK_IP, got $lines lines: $(head -n 3 "$TEST_TMP/err" | tr '\n' '|')"
+
+status=0
+ns_preload TAPSTACK_IPP=10.0.0.2/24 "$CBUILD/bad_config" >"$TEST_TMP/out" 2>"$TEST_TMP/err" || status=$?
+((status == 0)) || fail "$T: the program exited with status $status (killed or crashed?)"
+grep -qx 'socket succeeded' "$TEST_TMP/out" ||
+    fail "$T: with a good configuration socket() should succeed, program said: $(head -n 1 "$TEST_TMP/out")"
+grep -q '^tapstack: warn.*TAPSTACK_IPP.*did you mean TAPSTACK_IP?' "$TEST_TMP/err" ||
+    fail "$T: no warning naming TAPSTACK_IPP and suggesting TAPSTACK_IP; stderr: $(head -c 300 "$TEST_TMP/err")"
+echo "  $(head -n 1 "$TEST_TMP/err")"
 
 pass $T

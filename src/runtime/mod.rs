@@ -21,6 +21,7 @@
 //! waiter is woken, the pcap is flushed, and the host program goes on.
 
 pub mod config;
+pub mod known_vars;
 pub mod log;
 pub mod process;
 use crate::device::{Batch, Device, FaultDevice, PcapDevice, TapDevice};
@@ -497,6 +498,11 @@ fn start_from_env() -> Result<&'static Runtime, i32> {
         }
     };
     log::set_level(config.log);
+    // A misspelt variable would otherwise be ignored without a word.
+    let names = std::env::vars_os().filter_map(|(k, _)| k.into_string().ok());
+    for w in known_vars::unknown_var_warnings(names) {
+        crate::log_warn!("{w}");
+    }
     Runtime::start(config).map_err(|e| {
         eprintln!("{e}");
         e.errno

@@ -6,6 +6,7 @@
 //! stats, trace, plot) say they are not yet available.
 
 mod check;
+#[path = "../../../src/runtime/known_vars.rs"]
 mod known_vars;
 mod run;
 mod setup;

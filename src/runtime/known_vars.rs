@@ -2,9 +2,11 @@
 //! for the ones not on it (a misspelt variable would otherwise be ignored
 //! without a word).
 //!
-//! This file uses nothing but `std`, so that the library can include the
-//! same file (`#[path = ...] mod known_vars;`) to warn when the stack
-//! starts, and there is one list for both.
+//! The library warns with it when the stack starts; the `tapstack`
+//! command, which cannot link the library (its exported `socket` and the
+//! rest would replace the command's own), includes this same file
+//! (`#[path = ...] mod known_vars;`) to warn before it starts a program.
+//! So this file uses nothing but `std`, and there is one list for both.
 
 /// The variables the library reads (README.md's "Configuration" table).
 /// `TAPSTACK_TRACE` is `tapstack run --trace`'s: recorded once the library
