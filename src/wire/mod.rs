@@ -10,6 +10,7 @@ pub mod checksum;
 pub mod ethernet;
 pub mod icmpv4;
 pub mod ipv4;
+pub mod ipv6;
 pub mod seq;
 pub mod tcp;
 pub mod virtio_net;
