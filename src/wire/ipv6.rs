@@ -1,5 +1,5 @@
 //! IPv6 (RFC 8200): the fixed header, addresses (RFC 4291) and prefixes.
-//! Extension headers are walked in `ipv6ext`.
+//! Extension headers are walked in [`super::ipv6ext`].
 //!
 //! ```text
 //!  0                   1                   2                   3
@@ -354,7 +354,8 @@ impl<T: AsRef<[u8]> + AsMut<[u8]>> Ipv6Packet<T> {
 }
 
 /// A decoded IPv6 fixed header. `next_header` is what the fixed header
-/// names; extension headers are the business of `ipv6ext::walk`. `emit` writes the fixed header only.
+/// names; extension headers are the business of
+/// [`super::ipv6ext::walk`]. `emit` writes the fixed header only.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Ipv6Repr {
     /// Source address.
