@@ -12,6 +12,7 @@ pub mod icmpv4;
 pub mod ipv4;
 pub mod ipv6;
 pub mod ipv6ext;
+pub mod ndisc;
 pub mod seq;
 pub mod tcp;
 pub mod virtio_net;
