@@ -317,7 +317,7 @@ pub enum Icmpv6Repr<'a> {
     /// Destination Unreachable, with as much of the invoking packet as fits
     /// (RFC 4443 §3.1).
     DstUnreachable {
-        /// Why (see [`unreachable`]).
+        /// Why (see [`unreachable`](mod@unreachable)).
         code: u8,
         /// The invoking packet, from its IPv6 header on.
         original: &'a [u8],
@@ -931,6 +931,44 @@ mod tests {
             r.to_string(),
             "ICMP6, parameter problem, code 1, pointer 6, length 8"
         );
+    }
+
+    // The kernel's answer to a UDP datagram "hi" sent to port 9 of ::1 in a
+    // namespace of its own: the whole IPv6 packet, quoting the datagram.
+    const PORT_UNREACHABLE: [u8; 98] = [
+        0x60, 0x0a, 0x17, 0xb1, 0x00, 0x3a, 0x3a, 0x40, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00,
+        0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x01, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00,
+        0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x01, 0x01, 0x04, 0xf4, 0x0c, 0x00,
+        0x00, 0x00, 0x00, 0x60, 0x0a, 0x43, 0xc0, 0x00, 0x0a, 0x11, 0x40, 0x00, 0x00, 0x00, 0x00,
+        0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x01, 0x00, 0x00, 0x00,
+        0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x01, 0xec, 0xc8,
+        0x00, 0x09, 0x00, 0x0a, 0x00, 0x1d, 0x68, 0x69,
+    ];
+
+    #[test]
+    fn kernel_port_unreachable_golden() {
+        use crate::wire::ipv6::{Ipv6Packet, Ipv6Repr};
+        let ip = Ipv6Packet::new_checked(&PORT_UNREACHABLE[..]).unwrap();
+        let ip_repr = Ipv6Repr::parse(&ip).unwrap();
+        let (src, dst) = (ip_repr.src_addr, ip_repr.dst_addr);
+        let p = Icmpv6Packet::new_checked(ip.payload()).unwrap();
+        let r = Icmpv6Repr::parse(&p, src, dst).unwrap();
+        let Icmpv6Repr::DstUnreachable { code, original } = r else {
+            panic!("{r}");
+        };
+        assert_eq!(code, unreachable::PORT);
+        // The quote is the invoking packet: UDP to port 9.
+        let quoted = Ipv6Packet::new_checked(original).unwrap();
+        assert_eq!(quoted.next_header(), crate::wire::ipv6::next_header::UDP);
+        assert_eq!(&quoted.payload()[2..4], &[0, 9]);
+        assert_eq!(
+            r.to_string(),
+            "ICMP6, destination unreachable, code 4, length 58"
+        );
+        // Built again from the Repr, it is the kernel's message byte for byte.
+        let mut buf = vec![0u8; r.buffer_len()];
+        r.emit(&mut Icmpv6Packet::new_unchecked(&mut buf[..]), src, dst);
+        assert_eq!(buf[..], PORT_UNREACHABLE[40..]);
     }
 
     #[test]
