@@ -16,11 +16,15 @@
 //! 4. unlock, write the batch to the device, wake the threads waiting on
 //!    those sockets (bump their futex word, `FUTEX_WAKE`).
 //!
+//! The same loop serves the control socket ([`control`]): a request takes
+//! the lock only to copy a snapshot out.
+//!
 //! No real syscall runs while the stack lock is held. A panic in the loop is
 //! caught: the runtime is marked failed (later calls get `EIO`), every
 //! waiter is woken, the pcap is flushed, and the host program goes on.
 
 pub mod config;
+pub mod control;
 pub mod known_vars;
 pub mod log;
 pub mod process;
@@ -164,9 +168,11 @@ pub fn open_device(config: &Config, now: Instant) -> Result<Box<dyn Device + Sen
 impl Runtime {
     /// Opens the device `config` names and starts a stack thread on it.
     /// The runtime lives for the rest of the process.
+    /// It serves a control socket ([`control`]) for `tapstack ss` and the
+    /// like, when it can make one.
     pub fn start(config: Config) -> Result<&'static Runtime, StartError> {
         let dev = open_device(&config, monotonic_now())?;
-        Runtime::start_with_device(config, dev)
+        Runtime::start_inner(config, dev, true)
     }
 
     /// Starts a stack thread on `dev` (which [`Runtime::start`] opens; tests
@@ -174,6 +180,14 @@ impl Runtime {
     pub fn start_with_device(
         config: Config,
         dev: Box<dyn Device + Send>,
+    ) -> Result<&'static Runtime, StartError> {
+        Runtime::start_inner(config, dev, false)
+    }
+
+    fn start_inner(
+        config: Config,
+        dev: Box<dyn Device + Send>,
+        with_control: bool,
     ) -> Result<&'static Runtime, StartError> {
         let io_error = |what: &str, e: std::io::Error| {
             start_error(format!(
@@ -186,6 +200,28 @@ impl Runtime {
             poll.add(fd, libc::EPOLLIN as u32, TAP)
                 .map_err(|e| io_error("epoll_ctl", e))?;
         }
+        // Introspection is a help, not a need: without it the stack runs.
+        let control = if with_control {
+            let name = control::socket_name(
+                sys::unix_socket::netns_inode(),
+                &config.ifname,
+                std::process::id(),
+            );
+            match control::Control::new(&poll, name) {
+                Ok(c) => {
+                    crate::log_info!("control socket @{}", c.name());
+                    Some(c)
+                }
+                Err(e) => {
+                    crate::log_warn!(
+                        "no control socket (tapstack ss will not see this stack): {e}"
+                    );
+                    None
+                }
+            }
+        } else {
+            None
+        };
         let mut entropy = [0u8; 24];
         sys::getrandom(&mut entropy).map_err(|e| io_error("getrandom", e))?;
         let mut stack_config = config.stack_config();
@@ -211,7 +247,7 @@ impl Runtime {
         let old_mask = sys::block_all_signals();
         let spawned = std::thread::Builder::new()
             .name("tapstack".into())
-            .spawn(move || rt.thread_main(dev, poll));
+            .spawn(move || rt.thread_main(dev, poll, control));
         sys::restore_signals(&old_mask);
         let handle = spawned.map_err(|e| io_error("spawn", e))?;
         let _ = rt.thread.set(handle.thread().id());
@@ -284,8 +320,15 @@ impl Runtime {
         }
     }
 
-    fn thread_main(&'static self, mut dev: Box<dyn Device + Send>, poll: Epoll) {
-        let result = catch_unwind(AssertUnwindSafe(|| self.run(&mut *dev, &poll)));
+    fn thread_main(
+        &'static self,
+        mut dev: Box<dyn Device + Send>,
+        poll: Epoll,
+        mut control: Option<control::Control>,
+    ) {
+        let result = catch_unwind(AssertUnwindSafe(|| {
+            self.run(&mut *dev, &poll, control.as_mut())
+        }));
         let failed = match result {
             Ok(Ok(())) => false,
             Ok(Err(e)) => {
@@ -320,7 +363,39 @@ impl Runtime {
         self.finished_cv.notify_all();
     }
 
-    fn run(&self, dev: &mut dyn Device, poll: &Epoll) -> std::io::Result<()> {
+    /// Answers a control request: copies a snapshot out under the lock,
+    /// then makes the JSON without it.
+    fn answer(&self, request: Option<control::Request>) -> String {
+        use crate::stack::snapshot;
+        let pid = std::process::id();
+        let origin = snapshot::Origin {
+            pid,
+            ifname: &self.config.ifname,
+        };
+        match request {
+            Some(control::Request::Sockets) => {
+                let sockets = self.stack.lock().socket_snapshot();
+                snapshot::sockets_json(&origin, &sockets)
+            }
+            Some(control::Request::Neigh) => {
+                let now = monotonic_now();
+                let neigh = self.stack.lock().neigh_snapshot(now);
+                snapshot::neigh_json(&origin, &neigh)
+            }
+            Some(control::Request::Stats) => {
+                let counters = self.stack.lock().counters_snapshot();
+                snapshot::stats_json(&origin, &counters)
+            }
+            None => snapshot::error_json("unknown request (ss, neigh, stats)"),
+        }
+    }
+
+    fn run(
+        &self,
+        dev: &mut dyn Device,
+        poll: &Epoll,
+        mut control: Option<&mut control::Control>,
+    ) -> std::io::Result<()> {
         let caps = dev.capabilities();
         let slot = caps.max_frame.max(64);
         let per_batch = (BATCH_BYTES / slot).clamp(4, MAX_BATCH);
@@ -335,7 +410,11 @@ impl Runtime {
 
         while !self.stop.load(Ordering::Acquire) {
             let now = monotonic_now();
-            let deadline = [stack_deadline, dev.poll_at()].into_iter().flatten().min();
+            let control_at = control.as_ref().and_then(|c| c.poll_at());
+            let deadline = [stack_deadline, dev.poll_at(), control_at]
+                .into_iter()
+                .flatten()
+                .min();
             let timeout = if rx_ready || tx_more {
                 Some(Duration::ZERO)
             } else {
@@ -349,10 +428,22 @@ impl Runtime {
             for ev in &events[..n] {
                 match ev.u64 {
                     TAP => rx_ready = true,
-                    _ => self.wake_pending.store(false, Ordering::Release),
+                    WAKER => self.wake_pending.store(false, Ordering::Release),
+                    token => {
+                        if let Some(c) = control.as_deref_mut()
+                            && control::Control::owns(token)
+                        {
+                            c.handle(poll, token, monotonic_now(), &mut |r| self.answer(r));
+                        }
+                    }
                 }
             }
             let now = monotonic_now();
+            if let Some(c) = control.as_deref_mut()
+                && c.poll_at().is_some_and(|t| t <= now)
+            {
+                c.handle_timeout(poll, now);
+            }
             let dev_due = dev.poll_at().is_some_and(|d| d <= now);
 
             rx.clear();

@@ -22,6 +22,7 @@ pub mod icmp;
 pub mod ipv4;
 mod loopback;
 pub mod reassembly;
+pub mod snapshot;
 pub mod socket;
 mod table;
 mod tcp_input;

@@ -80,6 +80,39 @@ impl Epoll {
         .map(drop)
     }
 
+    /// Changes the events `fd` is watched for.
+    pub fn modify(&self, fd: RawFd, events: u32, token: u64) -> io::Result<()> {
+        let mut ev = libc::epoll_event { events, u64: token };
+        // SAFETY: `ev` is a valid epoll_event for the duration of the call.
+        cvt(unsafe {
+            libc::syscall(
+                libc::SYS_epoll_ctl,
+                self.fd.raw(),
+                libc::EPOLL_CTL_MOD,
+                fd,
+                &mut ev as *mut libc::epoll_event,
+            )
+        })
+        .map(drop)
+    }
+
+    /// Stops watching `fd` (before closing it: a copy of the fd in a forked
+    /// child would otherwise keep the registration alive).
+    pub fn delete(&self, fd: RawFd) -> io::Result<()> {
+        let mut ev = libc::epoll_event { events: 0, u64: 0 };
+        // SAFETY: `ev` is a valid epoll_event for the duration of the call.
+        cvt(unsafe {
+            libc::syscall(
+                libc::SYS_epoll_ctl,
+                self.fd.raw(),
+                libc::EPOLL_CTL_DEL,
+                fd,
+                &mut ev as *mut libc::epoll_event,
+            )
+        })
+        .map(drop)
+    }
+
     /// Waits at most `timeout` (`None`: forever; rounded up to the next
     /// millisecond, so that a wait never ends early and spins) and fills
     /// `events`; returns how many. `Interrupted` on a signal.

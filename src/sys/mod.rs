@@ -14,6 +14,7 @@
 //! - [`real`]: the table of real libc functions, found with `dlsym`.
 //! - [`fdbits`]: a lock-free set of fd numbers.
 //! - [`private_fd`]: the library's own fds, kept out of the program's way.
+//! - [`unix_socket`]: abstract Unix sockets, for the control socket.
 //! - [`sync`]: a leaked slot and a lock held across `fork`, for the runtime.
 
 pub mod clock;
@@ -23,6 +24,7 @@ pub mod private_fd;
 pub mod real;
 pub mod sync;
 pub mod tap;
+pub mod unix_socket;
 
 use std::io;
 use std::os::fd::RawFd;

@@ -10,4 +10,5 @@
 mod fixture;
 mod fuzz;
 mod ip;
+mod snapshot;
 mod tcp;
