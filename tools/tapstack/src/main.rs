@@ -2,10 +2,13 @@
 //! preloaded into them) and sets up their TAP. A crate of its own, so that
 //! the preloaded library keeps its own small list of dependencies.
 //!
-//! Only `run` exists so far; the others the project plans (ss, neigh,
-//! stats, trace, plot) say they are not yet available.
+//! `run` starts a program on the stack; `ss`, `neigh` and `stats` look
+//! into running stacks through their control sockets (`inspect.rs`); the
+//! others the project plans (trace, plot) say they are not yet available.
 
 mod check;
+mod inspect;
+mod json;
 #[path = "../../../src/runtime/known_vars.rs"]
 mod known_vars;
 mod run;
@@ -23,23 +26,28 @@ Usage: tapstack <COMMAND> [ARGS...]
 Commands:
   run     start a program with its IPv4 TCP sockets on tapstack
           (preloads libtapstack.so; --setup makes the TAP ready first)
-  help    this text; `tapstack help run` is run's
+  ss      a running stack's sockets, like ss -tan (-i: internals, as ss -ti)
+  neigh   a running stack's neighbour (ARP) cache, like ip neigh
+  stats   a running stack's counters, like nstat -a
+          (each with --json; --ifname NAME or --pid PID picks the stack)
+  help    this text; `tapstack help COMMAND` is that command's
 
 Options:
   -h, --help     this text
   -V, --version  the version
 
-Not yet available (planned): ss, neigh, stats, trace, plot.
+Not yet available (planned): trace, plot.
 
 Example (as root, in a network namespace of its own):
   ip netns add ts && ip -n ts link set lo up
   ip netns exec ts tapstack run --setup -- python3 -m http.server -b 0.0.0.0 80
   ip netns exec ts curl http://198.18.0.2/             # in another terminal
+  ip netns exec ts tapstack ss -i                      # its sockets, live
 
 `tapstack run --help` lists run's options; README.md has the rest.";
 
 /// Subcommands the project plans but this version does not have.
-const PLANNED: &[&str] = &["ss", "neigh", "stats", "trace", "plot"];
+const PLANNED: &[&str] = &["trace", "plot"];
 
 fn main() -> ExitCode {
     let args: Vec<OsString> = std::env::args_os().skip(1).collect();
@@ -62,9 +70,13 @@ fn main() -> ExitCode {
                 println!("{}", run::HELP);
                 ExitCode::SUCCESS
             }
+            Some("ss" | "neigh" | "stats") => {
+                println!("{}", inspect::HELP);
+                ExitCode::SUCCESS
+            }
             Some(planned) if PLANNED.contains(&planned) => not_yet(planned),
             Some(other) => usage(&format!(
-                "no help for '{}': the commands are run, help",
+                "no help for '{}': the commands are run, ss, neigh, stats, help",
                 other.escape_debug()
             )),
         },
@@ -73,6 +85,18 @@ fn main() -> ExitCode {
             ExitCode::SUCCESS
         }
         Some("run") => cmd_run(&args[1..]),
+        Some(cmd @ ("ss" | "neigh" | "stats")) => {
+            let what = match cmd {
+                "ss" => inspect::What::Ss,
+                "neigh" => inspect::What::Neigh,
+                _ => inspect::What::Stats,
+            };
+            let rest: Vec<String> = args[1..]
+                .iter()
+                .map(|a| a.to_string_lossy().into_owned())
+                .collect();
+            ExitCode::from(inspect::main(what, &rest))
+        }
         Some(planned) if PLANNED.contains(&planned) => not_yet(planned),
         Some(other) => usage(&format!(
             "unknown command '{}' (tapstack --help lists them)",
@@ -83,7 +107,7 @@ fn main() -> ExitCode {
 
 fn not_yet(planned: &str) -> ExitCode {
     eprintln!(
-        "tapstack: '{planned}' is not yet available in this version (only 'run' is); \
+        "tapstack: '{planned}' is not yet available in this version; \
          see tapstack --help"
     );
     ExitCode::from(2)
@@ -171,8 +195,6 @@ mod tests {
         for planned in super::PLANNED {
             assert!(!commands.contains(&format!("  {planned} ")), "{planned}");
         }
-        assert!(
-            super::HELP.contains("Not yet available (planned): ss, neigh, stats, trace, plot.")
-        );
+        assert!(super::HELP.contains("Not yet available (planned): trace, plot."));
     }
 }
