@@ -167,8 +167,15 @@ pub fn query(name: &str, request: &str) -> Result<String, String> {
     s.write_all(format!("{request}\n").as_bytes())
         .map_err(|e| format!("@{name}: {e}"))?;
     let mut out = String::new();
-    s.read_to_string(&mut out)
-        .map_err(|e| format!("@{name}: {e}"))?;
+    s.read_to_string(&mut out).map_err(|e| {
+        if e.kind() == std::io::ErrorKind::WouldBlock {
+            // The name outlives a stack whose process is stopped, or gone
+            // with only its forked children left (they inherit the socket).
+            format!("@{name}: no answer within 5 s (is the process stopped?)")
+        } else {
+            format!("@{name}: {e}")
+        }
+    })?;
     if out.is_empty() {
         return Err(format!("@{name}: no answer"));
     }
