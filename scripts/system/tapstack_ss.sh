@@ -8,8 +8,8 @@
 # --json` gives that connection a cwnd > 0; `tapstack neigh` shows the
 # kernel's 198.18.0.1 with tap0's MAC as `ip link` reports it; `tapstack
 # stats` has a segments-in counter (tcp_rx) that grows after more traffic.
-# Then clients that connect to the control socket and never read, or never
-# send (more of them than it keeps), do not stall the stack: nc's bytes are
+# Then clients that connect to the control socket and never read, send half
+# a request, or never send (more of them than it keeps), do not stall the stack: nc's bytes are
 # still echoed and `tapstack ss` still answers.
 source "$(dirname "$0")/../lib/netns.sh"
 T=tapstack_ss
@@ -96,8 +96,10 @@ held = []
 for i in range(12):
     s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     s.connect("\0" + sys.argv[1])
-    if i % 2:
+    if i % 3 == 1:
         s.sendall(b"ss\n")   # asks, never reads
+    elif i % 3 == 2:
+        s.sendall(b"s")      # half a request, never the rest
     held.append(s)           # the others never even ask
 print("connected", flush=True)
 time.sleep(60)
