@@ -109,73 +109,41 @@ pub struct Tcb {
     /// transmission or a long-gone segment, so it gives no RTT sample.
     pub(super) ts_rexmit_floor: Option<u32>,
     pub(super) cc: Box<dyn CongestionControl>,
-    /// Duplicate ACKs in a row (RFC 5681 §2).
-    pub(super) dupacks: u32,
-    /// RFC 6582's `recover`: fast recovery lasts until it is acknowledged.
-    pub(super) recover: Option<SeqNum>,
-    /// The episode up to `recover` began with a retransmission timeout
-    /// (Linux's `TCP_CA_Loss`): ACKs grow cwnd by slow start, and neither
-    /// duplicate ACKs nor a partial ACK start fast recovery in it.
-    pub(super) in_loss: bool,
-    /// Proportional rate reduction (RFC 6937) while in SACK fast recovery:
-    /// what may be sent per ACK. None outside it (and without SACK, where
-    /// RFC 6582's inflation of cwnd rules).
-    pub(super) prr: Option<Prr>,
-    /// Retransmit the next hole on the next poll (fast retransmit, NewReno
-    /// partial ACKs, SACK recovery).
-    pub(super) rexmit_head: bool,
+    /// Fast recovery and timeout episodes (RFC 5681, RFC 6582, RFC 6937).
+    pub(super) recovery: Recovery,
     /// What the peer SACKed (RFC 6675 §3).
     pub(super) scoreboard: Scoreboard,
-    /// RFC 6675's HighRxt: the highest sequence number retransmitted in
-    /// this recovery.
-    pub(super) high_rxt: SeqNum,
     /// RACK's record of sent segments and loss detection (RFC 8985 §6).
     pub(super) rack: Rack,
-    /// Send a tail loss probe on the next poll (RFC 8985 §7.3).
-    pub(super) tlp_pending: bool,
-    /// TLP.end_seq (RFC 8985 §7.4): SND.MAX when the probe went out; no
-    /// other probe until it is acknowledged (one probe per tail).
-    pub(super) tlp_high_seq: Option<SeqNum>,
-    /// The probe was a retransmission (TLP.is_retrans).
-    pub(super) tlp_retrans: bool,
-    /// Our TSval on the probe, to tell its ACK from the original's.
-    pub(super) tlp_ts: Option<u32>,
+    /// The tail loss probe outstanding (RFC 8985 §7).
+    pub(super) tlp: LossProbe,
     /// When data was last sent (Linux's `lsndtime`): restart after idle
     /// (RFC 5681 §4.1) measures from here.
     pub(super) lsndtime: Instant,
     /// Consecutive timeouts (`tcpi_retransmits`).
     pub(super) retransmits: u32,
-    pub(super) total_retrans: u32,
-    /// Persist (zero-window probe) backoff count.
-    pub(super) persist_backoff: u32,
-    /// Zero-window probes sent since the last acceptable ACK (Linux's
-    /// `icsk_probes_out`).
-    pub(super) persist_probes: u32,
-    /// Send a zero-window probe on the next poll.
-    pub(super) probe_pending: bool,
-    /// Ignore SWS and Nagle once: the persist timer fired with a window open.
-    pub(super) force_send: bool,
+    /// Zero-window probing (RFC 9293 §3.8.6.1).
+    pub(super) persist: Persist,
 
-    // --- ACK generation.
-    /// Send an ACK on the next poll.
-    pub(super) ack_now: bool,
-    /// RFC 5961 §7: the throttle on ACKs to invalid segments.
-    pub(super) ack_throttle: super::challenge::AckThrottle,
-    /// Bytes received in order since our last ACK (an ACK goes out once
-    /// two full-sized segments' worth is waiting, RFC 5681 §4.2).
-    pub(super) rcv_unacked: u32,
-    /// Quick ACKs left (every segment acknowledged at once).
-    pub(super) quickacks: u32,
+    // --- Output owed, and ACK generation.
+    /// What the next [`poll_transmit`](Self::poll_transmit) owes besides
+    /// new data. CLOSED owes none of it.
+    pub(super) pending: Pending,
     /// Emit a RST on the next poll: its sequence number, and whether it
     /// carries an ACK (an abort does; the answer to a bad ACK does not).
+    /// Kept apart from [`pending`](Self::pending): it is the one segment a
+    /// connection sends after going to CLOSED.
     pub(super) rst_pending: Option<(SeqNum, bool)>,
+    /// RFC 5961 §7: the throttle on ACKs to invalid segments.
+    pub(super) ack_throttle: super::challenge::AckThrottle,
+    /// Delayed and quick ACKs (RFC 5681 §4.2).
+    pub(super) delack: Delack,
 
     // --- Application flags.
     pub(super) nodelay: bool,
     pub(super) cork: bool,
-    pub(super) keepalive: bool,
-    pub(super) keepalive_probes: u32,
-    pub(super) keepalive_pending: bool,
+    /// `SO_KEEPALIVE` and its probes (RFC 1122 §4.2.3.6).
+    pub(super) keepalive: Keepalive,
     /// The application called `close` (the socket is orphaned).
     pub(super) app_closed: bool,
     /// The pending error for `SO_ERROR`.
@@ -190,13 +158,126 @@ pub struct Tcb {
     pub(super) progress_at: Instant,
 
     pub(super) timers: TimerTable,
-    pub(super) bytes_acked: u64,
-    pub(super) bytes_received: u64,
-    pub(super) segs_in: u32,
-    pub(super) segs_out: u32,
+    /// Counters for `TCP_INFO`.
+    pub(super) stats: Stats,
     /// The wire MSS of the last data segment sent (its `gso_size` if the
     /// device cuts it: [`Tcb::tso_segment_size`]).
     pub(super) last_seg_mss: u32,
+}
+
+/// What [`Tcb::poll_transmit`] owes besides new data, each a flag set by
+/// input or a timer and cleared when the segment goes out. Going to CLOSED
+/// resets the whole group, so that no flag outlives the connection.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub(super) struct Pending {
+    /// Send an ACK.
+    pub ack: bool,
+    /// Retransmit the next hole (fast retransmit, NewReno partial ACKs,
+    /// SACK recovery).
+    pub rexmit: bool,
+    /// Send a tail loss probe (RFC 8985 §7.3).
+    pub tlp: bool,
+    /// Send a zero-window probe (RFC 9293 §3.8.6.1).
+    pub window_probe: bool,
+    /// Send a keepalive probe (RFC 1122 §4.2.3.6).
+    pub keepalive: bool,
+    /// Ignore SWS and Nagle once: the persist timer fired with the window
+    /// open (RFC 9293 §3.8.6.2.1's override timeout).
+    pub force_send: bool,
+}
+
+/// Loss recovery: RFC 5681 §3.2 fast retransmit and recovery, RFC 6582's
+/// NewReno, RFC 6675's SACK recovery paced by RFC 6937's PRR, and the
+/// timeout episode that follows an RTO. A timeout starts a new episode
+/// from [`Recovery::after_timeout`]; nothing else survives it.
+#[derive(Debug, Clone, Copy, Default)]
+pub(super) struct Recovery {
+    /// Duplicate ACKs in a row (RFC 5681 §2).
+    pub dupacks: u32,
+    /// RFC 6582's `recover`: fast recovery lasts until it is acknowledged.
+    pub recover: Option<SeqNum>,
+    /// The episode up to `recover` began with a retransmission timeout
+    /// (Linux's `TCP_CA_Loss`): ACKs grow cwnd by slow start, and neither
+    /// duplicate ACKs nor a partial ACK start fast recovery in it.
+    pub in_loss: bool,
+    /// Proportional rate reduction (RFC 6937) while in SACK fast recovery:
+    /// what may be sent per ACK. None outside it (and without SACK, where
+    /// RFC 6582's inflation of cwnd rules).
+    pub prr: Option<Prr>,
+    /// RFC 6675's HighRxt: the highest sequence number retransmitted in
+    /// this recovery.
+    pub high_rxt: SeqNum,
+}
+
+impl Recovery {
+    /// The episode a retransmission timeout starts (RFC 5681 §3.1,
+    /// RFC 6582 §3.2 step 4): it lasts until `snd_max`, the highest
+    /// sequence number sent, is acknowledged, and retransmits from
+    /// `snd_una`.
+    pub fn after_timeout(snd_una: SeqNum, snd_max: SeqNum) -> Recovery {
+        Recovery {
+            recover: Some(snd_max),
+            in_loss: true,
+            high_rxt: snd_una,
+            ..Recovery::default()
+        }
+    }
+}
+
+/// The tail loss probe outstanding (RFC 8985 §7).
+#[derive(Debug, Clone, Copy, Default)]
+pub(super) struct LossProbe {
+    /// TLP.end_seq (RFC 8985 §7.4): SND.MAX when the probe went out; no
+    /// other probe until it is acknowledged (one probe per tail).
+    pub high_seq: Option<SeqNum>,
+    /// The probe was a retransmission (TLP.is_retrans).
+    pub retrans: bool,
+    /// Our TSval on the probe, to tell its ACK from the original's.
+    pub ts: Option<u32>,
+}
+
+/// The persist timer's state (RFC 9293 §3.8.6.1, RFC 1122 §4.2.2.17).
+#[derive(Debug, Clone, Copy, Default)]
+pub(super) struct Persist {
+    /// Backoff count of the probe interval.
+    pub backoff: u32,
+    /// Zero-window probes sent since the last acceptable ACK (Linux's
+    /// `icsk_probes_out`).
+    pub probes: u32,
+}
+
+/// `SO_KEEPALIVE` (RFC 1122 §4.2.3.6).
+#[derive(Debug, Clone, Copy, Default)]
+pub(super) struct Keepalive {
+    /// The application turned keepalives on.
+    pub enabled: bool,
+    /// Probes sent unanswered.
+    pub probes: u32,
+}
+
+/// The delayed-ACK rule's state (RFC 5681 §4.2, RFC 9293 §3.8.6.3).
+#[derive(Debug, Clone, Copy)]
+pub(super) struct Delack {
+    /// Bytes received in order since our last ACK (an ACK goes out once
+    /// two full-sized segments' worth is waiting).
+    pub rcv_unacked: u32,
+    /// Quick ACKs left (every segment acknowledged at once).
+    pub quickacks: u32,
+}
+
+/// Counters reported by `TCP_INFO`; nothing decides on them.
+#[derive(Debug, Clone, Copy, Default)]
+pub(super) struct Stats {
+    /// `tcpi_bytes_acked`.
+    pub bytes_acked: u64,
+    /// `tcpi_bytes_received`.
+    pub bytes_received: u64,
+    /// `tcpi_segs_in`.
+    pub segs_in: u32,
+    /// `tcpi_segs_out`: wire segments, a TSO segment counting as many.
+    pub segs_out: u32,
+    /// `tcpi_total_retrans`.
+    pub total_retrans: u32,
 }
 
 /// The shift to offer so that `buf` fits a 16-bit window (RFC 7323 §2.3,
@@ -250,45 +331,33 @@ impl Tcb {
             rtt_seq: None,
             ts_rexmit_floor: None,
             cc: new_controller(config.congestion, u32::from(DEFAULT_MSS)),
-            dupacks: 0,
-            recover: None,
-            in_loss: false,
-            prr: None,
-            rexmit_head: false,
+            recovery: Recovery {
+                high_rxt: iss,
+                ..Recovery::default()
+            },
             scoreboard: Scoreboard::default(),
-            high_rxt: iss,
             rack: Rack::default(),
-            tlp_pending: false,
-            tlp_high_seq: None,
-            tlp_retrans: false,
-            tlp_ts: None,
+            tlp: LossProbe::default(),
             lsndtime: now,
             retransmits: 0,
-            total_retrans: 0,
-            persist_backoff: 0,
-            persist_probes: 0,
-            probe_pending: false,
-            force_send: false,
-            ack_now: false,
-            ack_throttle: Default::default(),
-            rcv_unacked: 0,
-            quickacks: QUICKACKS,
+            persist: Persist::default(),
+            pending: Pending::default(),
             rst_pending: None,
+            ack_throttle: Default::default(),
+            delack: Delack {
+                rcv_unacked: 0,
+                quickacks: QUICKACKS,
+            },
             nodelay: config.nodelay,
             cork: false,
-            keepalive: false,
-            keepalive_probes: 0,
-            keepalive_pending: false,
+            keepalive: Keepalive::default(),
             app_closed: false,
             error: None,
             soft_error: None,
             last_recv: now,
             progress_at: now,
             timers: TimerTable::default(),
-            bytes_acked: 0,
-            bytes_received: 0,
-            segs_in: 0,
-            segs_out: 0,
+            stats: Stats::default(),
             last_seg_mss: 0,
             config,
         }
@@ -533,11 +602,7 @@ impl Tcb {
     pub(super) fn set_closed(&mut self) {
         self.state = State::Closed;
         self.timers.clear();
-        self.ack_now = false;
-        self.probe_pending = false;
-        self.keepalive_pending = false;
-        self.rexmit_head = false;
-        self.tlp_pending = false;
+        self.pending = Pending::default();
         self.release_buffers();
     }
 
@@ -634,7 +699,7 @@ impl Tcb {
             // window it knows is less than half the buffer.
             let known = self.rcv_adv.since(self.rcv_nxt);
             if known < self.rx.capacity() as u32 / 2 {
-                self.ack_now = true;
+                self.pending.ack = true;
             }
         }
     }
@@ -835,7 +900,7 @@ impl Tcb {
     /// Leaves quick-ACK mode (tests of the delayed-ACK rule).
     #[cfg(test)]
     pub(crate) fn quickacks_off_for_test(&mut self) {
-        self.quickacks = 0;
+        self.delack.quickacks = 0;
     }
 
     /// `TCP_INFO`.
@@ -844,9 +909,9 @@ impl Tcb {
         let clamp = |v: u64| u32::try_from(v).unwrap_or(u32::MAX);
         TcpInfo {
             state: self.state.linux_code(),
-            ca_state: if self.retransmits > 0 || self.in_loss {
+            ca_state: if self.retransmits > 0 || self.recovery.in_loss {
                 4
-            } else if self.recover.is_some() {
+            } else if self.recovery.recover.is_some() {
                 3
             } else {
                 0
@@ -869,7 +934,7 @@ impl Tcb {
             } else {
                 0
             },
-            retrans: u32::from(self.retransmits > 0 || self.recover.is_some()),
+            retrans: u32::from(self.retransmits > 0 || self.recovery.recover.is_some()),
             rtt: clamp(self.rtt.srtt),
             rttvar: clamp(self.rtt.rttvar),
             snd_ssthresh: self
@@ -882,11 +947,11 @@ impl Tcb {
             advmss: u32::from(self.config.mss),
             rcv_space: self.rcv_wnd(),
             snd_wnd: self.snd_wnd,
-            total_retrans: self.total_retrans,
-            bytes_acked: self.bytes_acked,
-            bytes_received: self.bytes_received,
-            segs_out: self.segs_out,
-            segs_in: self.segs_in,
+            total_retrans: self.stats.total_retrans,
+            bytes_acked: self.stats.bytes_acked,
+            bytes_received: self.stats.bytes_received,
+            segs_out: self.stats.segs_out,
+            segs_in: self.stats.segs_in,
         }
     }
 }
