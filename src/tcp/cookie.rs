@@ -29,6 +29,7 @@
 
 use super::FourTuple;
 use super::isn::siphash24;
+use super::tcb::MAX_WSCALE;
 use crate::time::{Duration, Instant};
 use crate::wire::SeqNum;
 
@@ -56,8 +57,30 @@ fn hash(secret: [u8; 16], tuple: &FourTuple, t: u32, mss_index: u8, peer_isn: Se
     msg[18..22].copy_from_slice(&t.to_be_bytes());
     msg[22] = mss_index;
     msg[23..].copy_from_slice(&peer_isn.0.to_be_bytes());
-    (siphash24(secret, &msg) as u32) & 0x00ff_ffff
+    (siphash24(secret, &msg) as u32) & HASH_MASK
 }
+
+/// Where the period counter `t mod 32` sits in a cookie (bits 27..=31).
+const T_SHIFT: u32 = 27;
+/// `t mod 32`: the five bits of the period counter a cookie keeps.
+const T_MASK: u32 = 0x1f;
+/// Where the MSS index sits in a cookie (bits 24..=26).
+const MSS_SHIFT: u32 = 24;
+/// The three bits of the MSS index.
+const MSS_MASK: u8 = 0x7;
+/// The 24 bits of the hash.
+const HASH_MASK: u32 = 0x00ff_ffff;
+
+/// The low bits of a cookie SYN-ACK's TSval that carry the peer's options
+/// ([`ts_encode`]): bits 0..=3 the window scale, bit 4 SACK-permitted.
+pub const TS_BITS: u32 = 0x1f;
+/// The window-scale bits of [`TS_BITS`]; all set: no window scaling.
+const TS_WSCALE_MASK: u32 = 0xf;
+/// The SACK-permitted bit of [`TS_BITS`].
+const TS_SACK_BIT: u32 = 0x10;
+/// A cookie SYN-ACK's TSval is less than this many ticks (ms) behind the
+/// clock it was taken from ([`ts_encode`]).
+pub const TS_LAG_MAX: u32 = 2 * (TS_BITS + 1);
 
 /// The index in [`MSS_TABLE`] of the largest entry not above `mss` (the
 /// peer's MSS option, or 536 without one), so a cookie never promises more
@@ -73,10 +96,11 @@ pub fn mss_index(mss: Option<u16>) -> u8 {
 /// of `tsval`. It is less than 64 ms behind our clock, never ahead, so
 /// later TSvals still grow from it.
 pub fn ts_encode(tsval: u32, wscale: Option<u8>, sack: bool) -> u32 {
-    let bits = (u32::from(sack) << 4) | u32::from(wscale.map_or(0xf, |w| w.min(14)));
-    let v = (tsval & !0x1f) | bits;
+    let wscale = wscale.map_or(TS_WSCALE_MASK, |w| u32::from(w.min(MAX_WSCALE)));
+    let bits = if sack { TS_SACK_BIT } else { 0 } | wscale;
+    let v = (tsval & !TS_BITS) | bits;
     if (tsval.wrapping_sub(v) as i32) < 0 {
-        v.wrapping_sub(32)
+        v.wrapping_sub(TS_BITS + 1)
     } else {
         v
     }
@@ -85,8 +109,11 @@ pub fn ts_encode(tsval: u32, wscale: Option<u8>, sack: bool) -> u32 {
 /// What [`ts_encode`] put in a TSval, read from the TSecr that echoes it:
 /// the peer's window scale and SACK-permitted.
 pub fn ts_decode(tsecr: u32) -> (Option<u8>, bool) {
-    let w = (tsecr & 0xf) as u8;
-    ((w != 0xf).then_some(w), tsecr & 0x10 != 0)
+    let w = tsecr & TS_WSCALE_MASK;
+    (
+        (w != TS_WSCALE_MASK).then_some(w as u8),
+        tsecr & TS_SACK_BIT != 0,
+    )
 }
 
 /// The cookie, to be our ISS, for a SYN with sequence number `peer_isn` on
@@ -99,8 +126,12 @@ pub fn encode(
     mss_index: u8,
 ) -> SeqNum {
     let t = period(now);
-    let m = mss_index & 0x7;
-    SeqNum(((t & 0x1f) << 27) | (u32::from(m) << 24) | hash(secret, tuple, t, m, peer_isn))
+    let m = mss_index & MSS_MASK;
+    SeqNum(
+        ((t & T_MASK) << T_SHIFT)
+            | (u32::from(m) << MSS_SHIFT)
+            | hash(secret, tuple, t, m, peer_isn),
+    )
 }
 
 /// Checks `cookie` (an ACK's acknowledgment number less one) for an ACK
@@ -114,14 +145,14 @@ pub fn validate(
     cookie: SeqNum,
 ) -> Option<u16> {
     let now_t = period(now);
-    let age = now_t.wrapping_sub(cookie.0 >> 27) & 0x1f;
+    let age = now_t.wrapping_sub(cookie.0 >> T_SHIFT) & T_MASK;
     if age > 1 {
         return None;
     }
     let t = now_t.wrapping_sub(age);
-    let m = ((cookie.0 >> 24) & 0x7) as u8;
+    let m = (cookie.0 >> MSS_SHIFT) as u8 & MSS_MASK;
     let mss = *MSS_TABLE.get(usize::from(m))?;
-    (cookie.0 & 0x00ff_ffff == hash(secret, tuple, t, m, peer_isn)).then_some(mss)
+    (cookie.0 & HASH_MASK == hash(secret, tuple, t, m, peer_isn)).then_some(mss)
 }
 
 #[cfg(test)]

@@ -1,5 +1,15 @@
 //! `TCP_INFO`: the fields of Linux's `struct tcp_info` a TCB can fill.
 
+/// `tcpi_ca_state` when no loss is being repaired (Linux's `TCP_CA_Open`).
+pub(super) const TCP_CA_OPEN: u8 = 0;
+/// `tcpi_ca_state` in fast recovery (`TCP_CA_Recovery`).
+pub(super) const TCP_CA_RECOVERY: u8 = 3;
+/// `tcpi_ca_state` after a retransmission timeout (`TCP_CA_Loss`).
+pub(super) const TCP_CA_LOSS: u8 = 4;
+/// What `tcpi_snd_ssthresh` reports before any loss set a threshold
+/// (Linux's `TCP_INFINITE_SSTHRESH`).
+pub(super) const TCP_INFINITE_SSTHRESH: u32 = 0x7fff_ffff;
+
 /// A snapshot like Linux's `struct tcp_info` (`include/uapi/linux/tcp.h`).
 /// Times are in microseconds, windows in segments where Linux uses segments.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]

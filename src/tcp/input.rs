@@ -10,6 +10,14 @@ use super::{State, Tcb, TcpError};
 use crate::time::{Duration, Instant};
 use crate::wire::tcp::{TcpFlags, TcpRepr};
 
+/// RFC 5681 §3.2 and RFC 6675's DupThresh: duplicate ACKs (or segments'
+/// worth SACKed above SND.UNA) that mean the segment at SND.UNA is lost.
+pub(super) const DUP_THRESH: u32 = 3;
+
+/// The longest RTT a timestamp echo may show to count as a sample: an
+/// echo older than this is a stale or mangled TSecr, not a round trip.
+const TS_RTT_MAX: Duration = Duration::from_secs(60);
+
 impl Tcb {
     /// Processes one incoming segment (already demultiplexed to this TCB and
     /// checksum-verified). Never panics, whatever the segment holds.
@@ -276,8 +284,9 @@ impl Tcb {
             let stale = self
                 .ts_rexmit_floor
                 .is_some_and(|floor| (ecr.wrapping_sub(floor) as i32) < 0);
-            if ecr != 0 && ms < 60_000 && !stale {
-                self.rtt.sample(Duration::from_millis(u64::from(ms)));
+            let sample = Duration::from_millis(u64::from(ms));
+            if ecr != 0 && sample < TS_RTT_MAX && !stale {
+                self.rtt.sample(sample);
             }
             return;
         }
@@ -403,13 +412,13 @@ impl Tcb {
             // RFC 6675 §4 IsLost(SND.UNA): DupThresh duplicate ACKs, or at
             // least DupThresh segments' worth SACKed above it (one
             // stretch ACK may SACK several segments at once).
-            let lost = self.recovery.dupacks >= 3
-                || (self.sack_ok && self.scoreboard.sacked_bytes() >= 3 * mss);
+            let lost = self.recovery.dupacks >= DUP_THRESH
+                || (self.sack_ok && self.scoreboard.sacked_bytes() >= DUP_THRESH * mss);
             if self.recovery.recover.is_none() && lost {
                 self.enter_recovery(now);
             } else if self.recovery.recover.is_some()
                 && !self.recovery.in_loss
-                && self.recovery.dupacks > 3
+                && self.recovery.dupacks > DUP_THRESH
             {
                 if self.recovery.prr.is_some() {
                     // RFC 6675 §5 (C): each ACK in recovery may send the
@@ -490,7 +499,7 @@ impl Tcb {
             // reduction from the flight to ssthresh.
             self.recovery.prr = Some(Prr::start(flight, mss));
         } else {
-            self.cc.set_cwnd(self.cc.ssthresh() + 3 * mss);
+            self.cc.set_cwnd(self.cc.ssthresh() + DUP_THRESH * mss);
         }
         self.recovery.recover = Some(self.snd_max);
         self.recovery.high_rxt = self.snd_una;

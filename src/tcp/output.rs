@@ -17,6 +17,10 @@ use crate::wire::tcp::{TcpFlags, TcpOptions, TcpRepr};
 /// timer slack and scheduling would fire probes at every ACK's jitter.
 pub(super) const TLP_MIN: Duration = Duration::from_millis(2);
 
+/// The persist interval doubles at most this many times (its ceiling,
+/// `rto_max`, is reached long before): bounds the shift.
+const PERSIST_MAX_SHIFT: u32 = 16;
+
 impl Tcb {
     /// The next segment to send, if any. The payload is copied into
     /// `scratch`, which must hold at least one MSS (64 KiB is plenty).
@@ -290,7 +294,7 @@ impl Tcb {
             seq: self.iss,
             ack: if active { SeqNum(0) } else { self.rcv_nxt },
             flags,
-            window: self.rcv_wnd().min(0xffff) as u16,
+            window: self.rcv_wnd().min(u32::from(u16::MAX)) as u16,
             urgent: 0,
             options,
             payload: &[],
@@ -365,7 +369,7 @@ impl Tcb {
             // RFC 9293 §3.8.6.1: the window holds us back with nothing in
             // flight: probe it when the persist timer fires.
             if !self.timers.is_armed(Timer::Persist) {
-                let backoff = self.persist.backoff.min(16);
+                let backoff = self.persist.backoff.min(PERSIST_MAX_SHIFT);
                 let t = self
                     .rtt
                     .rto()
@@ -562,7 +566,7 @@ impl Tcb {
         // edge left of what was offered. The buffer grows by the few bytes
         // (less than 2^scale) this offers past the room, so that they are
         // taken when they come.
-        let field = wnd.div_ceil(1 << self.rcv_wscale).min(0xffff);
+        let field = wnd.div_ceil(1 << self.rcv_wscale).min(u32::from(u16::MAX));
         let new_edge = self.rcv_nxt + (field << self.rcv_wscale);
         if new_edge.after(self.rcv_adv) {
             self.rcv_adv = new_edge;
@@ -712,7 +716,7 @@ impl Tcb {
         let interval = self
             .rtt
             .rto()
-            .checked_mul(1 << self.persist.backoff.min(16))
+            .checked_mul(1 << self.persist.backoff.min(PERSIST_MAX_SHIFT))
             .unwrap_or(self.config.rto_max);
         let orphan_spent = self.app_closed
             && interval >= self.config.rto_max

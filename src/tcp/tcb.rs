@@ -9,6 +9,8 @@
 //! sits right after the last byte of `tx`.
 
 use super::congestion::{CongestionControl, Prr, new_controller};
+use super::cookie;
+use super::info::{TCP_CA_LOSS, TCP_CA_OPEN, TCP_CA_RECOVERY, TCP_INFINITE_SSTHRESH};
 use super::rack::Rack;
 use super::rtt::RttEstimator;
 use super::sack::Scoreboard;
@@ -17,7 +19,7 @@ use super::{FourTuple, Readiness, State, TcpConfig, TcpError, TcpInfo};
 use crate::storage::{Assembler, RingBuffer};
 use crate::time::{Duration, Instant};
 use crate::wire::SeqNum;
-use crate::wire::tcp::{TcpFlags, TcpOptions, TcpRepr};
+use crate::wire::tcp::{TIMESTAMPS_ALIGNED_LEN, TcpFlags, TcpOptions, TcpRepr};
 
 /// RFC 9293 §3.7.1: the MSS to assume when the peer sends no MSS option.
 pub const DEFAULT_MSS: u16 = 536;
@@ -25,6 +27,23 @@ pub const DEFAULT_MSS: u16 = 536;
 /// RFC 7323 §5.5: a TS.Recent older than 24 days is invalid (the peer's
 /// timestamp clock may have moved more than 2^31 ticks since).
 pub(super) const PAWS_IDLE: Duration = Duration::from_secs(24 * 24 * 3600);
+
+/// The smallest MSS we use, whatever the peer's option or our
+/// configuration says (Linux floors the peer's at 48, `TCP_MIN_SND_MSS`):
+/// a peer announcing a tiny MSS cannot make us cut the stream into
+/// segments of a few bytes, each with 40 bytes of headers.
+pub(super) const MIN_MSS: u16 = 64;
+
+/// RFC 7323 §2.3: the largest window shift. "If a Window Scale option is
+/// received with a shift.cnt value larger than 14, the TCP SHOULD log the
+/// error but MUST use 14 instead of the specified value."
+pub(super) const MAX_WSCALE: u8 = 14;
+
+/// How far past what the old incarnation sent a connection reopened from
+/// TIME-WAIT starts (Linux's `tw_snd_nxt + 65535 + 2`): beyond the largest
+/// unscaled window, so that the old one's segments still in the network
+/// fall outside the new one's.
+pub(super) const TIME_WAIT_ISS_GAP: u32 = 65535 + 2;
 
 /// Segments acknowledged at once at the start of a connection ("quick ACK"
 /// mode, like Linux's `TCP_MAX_QUICKACKS`).
@@ -281,10 +300,10 @@ pub(super) struct Stats {
 }
 
 /// The shift to offer so that `buf` fits a 16-bit window (RFC 7323 §2.3,
-/// at most 14).
+/// at most [`MAX_WSCALE`]).
 fn wscale_for(buf: usize) -> u8 {
     let mut shift = 0u8;
-    while shift < 14 && (buf >> shift) > 0xffff {
+    while shift < MAX_WSCALE && (buf >> shift) > usize::from(u16::MAX) {
         shift += 1;
     }
     shift
@@ -292,7 +311,7 @@ fn wscale_for(buf: usize) -> u8 {
 
 impl Tcb {
     fn new(now: Instant, tuple: FourTuple, iss: SeqNum, config: TcpConfig, state: State) -> Tcb {
-        let mss = u32::from(config.mss.max(64));
+        let mss = u32::from(config.mss.max(MIN_MSS));
         Tcb {
             state,
             tuple,
@@ -490,7 +509,7 @@ impl Tcb {
         tcb.snd_nxt = cookie + 1u32;
         tcb.snd_max = tcb.snd_nxt;
         if let (true, Some((_, ecr))) = (tcb.ts_ok, ack.options.timestamps) {
-            tcb.ts_rexmit_floor = Some((ecr & !0x1f).wrapping_add(64));
+            tcb.ts_rexmit_floor = Some((ecr & !cookie::TS_BITS).wrapping_add(cookie::TS_LAG_MAX));
         }
         tcb.handle_segment(now, ack);
         (!matches!(tcb.state, State::SynReceived | State::Closed)).then_some(tcb)
@@ -505,12 +524,12 @@ impl Tcb {
         self.last_ack_sent = self.rcv_nxt;
         self.snd_wl1 = syn.seq;
         let o = &syn.options;
-        let our_mss = u32::from(self.config.mss.max(64));
-        self.snd_mss = u32::from(o.mss.unwrap_or(DEFAULT_MSS)).clamp(64, our_mss);
+        let our_mss = u32::from(self.config.mss.max(MIN_MSS));
+        self.snd_mss = u32::from(o.mss.unwrap_or(DEFAULT_MSS)).clamp(u32::from(MIN_MSS), our_mss);
         self.rcv_mss = self.snd_mss;
         match (self.config.window_scaling, o.window_scale) {
             // RFC 7323 §2.3: shifts above 14 are treated as 14.
-            (true, Some(ws)) => self.snd_wscale = ws.min(14),
+            (true, Some(ws)) => self.snd_wscale = ws.min(MAX_WSCALE),
             _ => {
                 self.snd_wscale = 0;
                 self.rcv_wscale = 0;
@@ -534,7 +553,9 @@ impl Tcb {
     /// we put on every segment (like Linux's `mss_cache`).
     pub(super) fn eff_mss(&self) -> u32 {
         if self.ts_ok {
-            self.snd_mss.saturating_sub(12).max(1)
+            self.snd_mss
+                .saturating_sub(TIMESTAMPS_ALIGNED_LEN as u32)
+                .max(1)
         } else {
             self.snd_mss
         }
@@ -880,7 +901,7 @@ impl Tcb {
             return None;
         }
         if seg.seq.after(self.rcv_nxt) || age.is_some_and(|a| a > 0) {
-            Some(self.snd_nxt + 65537u32)
+            Some(self.snd_nxt + TIME_WAIT_ISS_GAP)
         } else {
             None
         }
@@ -910,14 +931,14 @@ impl Tcb {
         TcpInfo {
             state: self.state.linux_code(),
             ca_state: if self.retransmits > 0 || self.recovery.in_loss {
-                4
+                TCP_CA_LOSS
             } else if self.recovery.recover.is_some() {
-                3
+                TCP_CA_RECOVERY
             } else {
-                0
+                TCP_CA_OPEN
             },
-            retransmits: self.retransmits.min(255) as u8,
-            backoff: self.rtt.backoff.min(255) as u8,
+            retransmits: u8::try_from(self.retransmits).unwrap_or(u8::MAX),
+            backoff: u8::try_from(self.rtt.backoff).unwrap_or(u8::MAX),
             options: u8::from(self.ts_ok)
                 | (u8::from(self.sack_ok) << 1)
                 | (u8::from(self.snd_wscale > 0 || self.rcv_wscale > 0) << 2),
@@ -942,7 +963,7 @@ impl Tcb {
                 .ssthresh()
                 .checked_div(mss)
                 .unwrap_or(0)
-                .min(0x7fff_ffff),
+                .min(TCP_INFINITE_SSTHRESH),
             snd_cwnd: self.cc.cwnd() / mss,
             advmss: u32::from(self.config.mss),
             rcv_space: self.rcv_wnd(),
