@@ -27,11 +27,12 @@
 //! from the 4-tuple ([`super::isn::ts_offset`]), so the TCB rebuilt from
 //! the cookie goes on from the SYN-ACK's TSval.
 
-use super::FourTuple;
 use super::isn::siphash24;
 use super::tcb::MAX_WSCALE;
+use super::{FourTuple, State, Tcb, TcpConfig};
 use crate::time::{Duration, Instant};
 use crate::wire::SeqNum;
+use crate::wire::tcp::{TcpFlags, TcpOptions, TcpRepr};
 
 /// The MSS values a cookie can encode, by index (Linux's `msstab`).
 pub const MSS_TABLE: [u16; 4] = [536, 1300, 1440, 1460];
@@ -153,6 +154,112 @@ pub fn validate(
     let m = (cookie.0 >> MSS_SHIFT) as u8 & MSS_MASK;
     let mss = *MSS_TABLE.get(usize::from(m))?;
     (cookie.0 & HASH_MASK == hash(secret, tuple, t, m, peer_isn)).then_some(mss)
+}
+
+impl Tcb {
+    /// The SYN-ACK a listener whose SYN queue is full sends for `syn`, with
+    /// ISS `cookie` (see [`encode`]), keeping no state. The SYN's MSS
+    /// is rounded down to what the cookie encodes. With timestamps, window
+    /// scaling and SACK are offered as for any SYN, and the TSval carries
+    /// what the peer offered ([`ts_encode`]); without them,
+    /// neither is offered, since nothing would remember it. Returns None
+    /// when `syn` is not a plain SYN.
+    pub fn syn_cookie_reply(
+        now: Instant,
+        tuple: FourTuple,
+        cookie: SeqNum,
+        syn: &TcpRepr,
+        config: TcpConfig,
+    ) -> Option<TcpRepr<'static>> {
+        let o = &syn.options;
+        let ts = config.timestamps && o.timestamps.is_some();
+        let mss = MSS_TABLE[usize::from(mss_index(o.mss))];
+        let mut stateless = *syn;
+        stateless.options = TcpOptions {
+            mss: Some(mss),
+            window_scale: o.window_scale.filter(|_| ts),
+            sack_permitted: ts && o.sack_permitted,
+            timestamps: o.timestamps,
+            ..TcpOptions::default()
+        };
+        let mut tcb = Tcb::accept_syn(now, tuple, cookie, &stateless, config)?;
+        let wscale = (tcb.config.window_scaling && ts)
+            .then_some(o.window_scale)
+            .flatten();
+        let sack = tcb.sack_ok;
+        let r = tcb.poll_transmit(now, &mut [])?;
+        let mut options = r.options;
+        if let Some((val, ecr)) = options.timestamps {
+            options.timestamps = Some((ts_encode(val, wscale, sack), ecr));
+        }
+        Some(TcpRepr {
+            src_port: r.src_port,
+            dst_port: r.dst_port,
+            seq: r.seq,
+            ack: r.ack,
+            flags: r.flags,
+            window: r.window,
+            urgent: r.urgent,
+            options,
+            payload: &[],
+        })
+    }
+
+    /// Completes a handshake the listener answered with a SYN cookie: `ack`
+    /// acknowledges `cookie` (already validated, encoding the peer's `mss`).
+    /// Rebuilds the TCB the SYN would have made, as if its SYN-ACK had been
+    /// sent: the MSS; with timestamps, the window scale and SACK-permitted
+    /// that `ack`'s TSecr echoes ([`ts_decode`]); without,
+    /// no window scaling and no SACK. Then `ack` moves it to ESTABLISHED,
+    /// with any data or FIN it carries. Returns None when `ack` does not
+    /// complete the handshake.
+    pub fn establish_from_cookie(
+        now: Instant,
+        tuple: FourTuple,
+        cookie: SeqNum,
+        ack: &TcpRepr,
+        mss: u16,
+        config: TcpConfig,
+    ) -> Option<Tcb> {
+        let f = ack.flags;
+        if !f.contains(TcpFlags::ACK)
+            || f.contains(TcpFlags::SYN)
+            || f.contains(TcpFlags::RST)
+            || ack.ack != cookie + 1u32
+        {
+            return None;
+        }
+        let (window_scale, sack_permitted) = match ack.options.timestamps {
+            Some((_, ecr)) if config.timestamps => ts_decode(ecr),
+            _ => (None, false),
+        };
+        let syn = TcpRepr {
+            seq: ack.seq - 1u32,
+            ack: SeqNum(0),
+            flags: TcpFlags::SYN,
+            options: TcpOptions {
+                mss: Some(mss),
+                window_scale,
+                sack_permitted,
+                timestamps: ack.options.timestamps.map(|(val, _)| (val, 0)),
+                ..TcpOptions::default()
+            },
+            payload: &[],
+            ..*ack
+        };
+        let mut tcb = Tcb::new(now, tuple, cookie, config, State::SynReceived);
+        tcb.take_syn(&syn);
+        // Our SYN-ACK went out, from the listener. Its TSval lost its low
+        // 5 bits to the options: its echo gives no RTT sample, nor does
+        // any echo of a TSval that may be older than it.
+        tcb.snd_nxt = cookie + 1u32;
+        tcb.snd_max = tcb.snd_nxt;
+        if let (true, Some((_, ecr))) = (tcb.ts_ok, ack.options.timestamps) {
+            tcb.ts_rexmit_floor = Some((ecr & !TS_BITS).wrapping_add(TS_LAG_MAX));
+        }
+        tcb.handle_segment(now, ack);
+        (!matches!(tcb.state, State::SynReceived | State::Closed)).then_some(tcb)
+    }
 }
 
 #[cfg(test)]

@@ -1,5 +1,6 @@
-//! The transmission control block (RFC 9293 §3.3.1) and the application's
-//! side of it: open, send, receive, close.
+//! The transmission control block (RFC 9293 §3.3.1): its variables, the
+//! two ways to open one, and the status the application may read. The
+//! application's other calls are in `user.rs`.
 //!
 //! The send queue is laid out as textbooks draw it: everything before
 //! `snd_una` is acknowledged and already dropped from `tx`; `tx` starts at
@@ -9,17 +10,15 @@
 //! sits right after the last byte of `tx`.
 
 use super::congestion::{CongestionControl, Prr, new_controller};
-use super::cookie;
-use super::info::{TCP_CA_LOSS, TCP_CA_OPEN, TCP_CA_RECOVERY, TCP_INFINITE_SSTHRESH};
 use super::rack::Rack;
 use super::rtt::RttEstimator;
 use super::sack::Scoreboard;
 use super::timer::TimerTable;
-use super::{FourTuple, Readiness, State, TcpConfig, TcpError, TcpInfo};
+use super::{FourTuple, Readiness, State, TcpConfig, TcpError};
 use crate::storage::{Assembler, RingBuffer};
 use crate::time::{Duration, Instant};
 use crate::wire::SeqNum;
-use crate::wire::tcp::{TIMESTAMPS_ALIGNED_LEN, TcpFlags, TcpOptions, TcpRepr};
+use crate::wire::tcp::{TIMESTAMPS_ALIGNED_LEN, TcpFlags, TcpRepr};
 
 /// RFC 9293 §3.7.1: the MSS to assume when the peer sends no MSS option.
 pub const DEFAULT_MSS: u16 = 536;
@@ -310,7 +309,13 @@ fn wscale_for(buf: usize) -> u8 {
 }
 
 impl Tcb {
-    fn new(now: Instant, tuple: FourTuple, iss: SeqNum, config: TcpConfig, state: State) -> Tcb {
+    pub(super) fn new(
+        now: Instant,
+        tuple: FourTuple,
+        iss: SeqNum,
+        config: TcpConfig,
+        state: State,
+    ) -> Tcb {
         let mss = u32::from(config.mss.max(MIN_MSS));
         Tcb {
             state,
@@ -409,110 +414,6 @@ impl Tcb {
         let mut tcb = Tcb::new(now, tuple, iss, config, State::SynReceived);
         tcb.take_syn(syn);
         Some(tcb)
-    }
-
-    /// The SYN-ACK a listener whose SYN queue is full sends for `syn`, with
-    /// ISS `cookie` (see [`super::cookie`]), keeping no state. The SYN's MSS
-    /// is rounded down to what the cookie encodes. With timestamps, window
-    /// scaling and SACK are offered as for any SYN, and the TSval carries
-    /// what the peer offered ([`super::cookie::ts_encode`]); without them,
-    /// neither is offered, since nothing would remember it. Returns None
-    /// when `syn` is not a plain SYN.
-    pub fn syn_cookie_reply(
-        now: Instant,
-        tuple: FourTuple,
-        cookie: SeqNum,
-        syn: &TcpRepr,
-        config: TcpConfig,
-    ) -> Option<TcpRepr<'static>> {
-        let o = &syn.options;
-        let ts = config.timestamps && o.timestamps.is_some();
-        let mss = super::cookie::MSS_TABLE[usize::from(super::cookie::mss_index(o.mss))];
-        let mut stateless = *syn;
-        stateless.options = TcpOptions {
-            mss: Some(mss),
-            window_scale: o.window_scale.filter(|_| ts),
-            sack_permitted: ts && o.sack_permitted,
-            timestamps: o.timestamps,
-            ..TcpOptions::default()
-        };
-        let mut tcb = Tcb::accept_syn(now, tuple, cookie, &stateless, config)?;
-        let wscale = (tcb.config.window_scaling && ts)
-            .then_some(o.window_scale)
-            .flatten();
-        let sack = tcb.sack_ok;
-        let r = tcb.poll_transmit(now, &mut [])?;
-        let mut options = r.options;
-        if let Some((val, ecr)) = options.timestamps {
-            options.timestamps = Some((super::cookie::ts_encode(val, wscale, sack), ecr));
-        }
-        Some(TcpRepr {
-            src_port: r.src_port,
-            dst_port: r.dst_port,
-            seq: r.seq,
-            ack: r.ack,
-            flags: r.flags,
-            window: r.window,
-            urgent: r.urgent,
-            options,
-            payload: &[],
-        })
-    }
-
-    /// Completes a handshake the listener answered with a SYN cookie: `ack`
-    /// acknowledges `cookie` (already validated, encoding the peer's `mss`).
-    /// Rebuilds the TCB the SYN would have made, as if its SYN-ACK had been
-    /// sent: the MSS; with timestamps, the window scale and SACK-permitted
-    /// that `ack`'s TSecr echoes ([`super::cookie::ts_decode`]); without,
-    /// no window scaling and no SACK. Then `ack` moves it to ESTABLISHED,
-    /// with any data or FIN it carries. Returns None when `ack` does not
-    /// complete the handshake.
-    pub fn establish_from_cookie(
-        now: Instant,
-        tuple: FourTuple,
-        cookie: SeqNum,
-        ack: &TcpRepr,
-        mss: u16,
-        config: TcpConfig,
-    ) -> Option<Tcb> {
-        let f = ack.flags;
-        if !f.contains(TcpFlags::ACK)
-            || f.contains(TcpFlags::SYN)
-            || f.contains(TcpFlags::RST)
-            || ack.ack != cookie + 1u32
-        {
-            return None;
-        }
-        let (window_scale, sack_permitted) = match ack.options.timestamps {
-            Some((_, ecr)) if config.timestamps => super::cookie::ts_decode(ecr),
-            _ => (None, false),
-        };
-        let syn = TcpRepr {
-            seq: ack.seq - 1u32,
-            ack: SeqNum(0),
-            flags: TcpFlags::SYN,
-            options: TcpOptions {
-                mss: Some(mss),
-                window_scale,
-                sack_permitted,
-                timestamps: ack.options.timestamps.map(|(val, _)| (val, 0)),
-                ..TcpOptions::default()
-            },
-            payload: &[],
-            ..*ack
-        };
-        let mut tcb = Tcb::new(now, tuple, cookie, config, State::SynReceived);
-        tcb.take_syn(&syn);
-        // Our SYN-ACK went out, from the listener. Its TSval lost its low
-        // 5 bits to the options: its echo gives no RTT sample, nor does
-        // any echo of a TSval that may be older than it.
-        tcb.snd_nxt = cookie + 1u32;
-        tcb.snd_max = tcb.snd_nxt;
-        if let (true, Some((_, ecr))) = (tcb.ts_ok, ack.options.timestamps) {
-            tcb.ts_rexmit_floor = Some((ecr & !cookie::TS_BITS).wrapping_add(cookie::TS_LAG_MAX));
-        }
-        tcb.handle_segment(now, ack);
-        (!matches!(tcb.state, State::SynReceived | State::Closed)).then_some(tcb)
     }
 
     /// Takes the peer's SYN: IRS, RCV.NXT and the options it offers
@@ -646,175 +547,6 @@ impl Tcb {
         self.set_closed();
     }
 
-    // --- The application's side.
-
-    /// Queues `data` for sending; returns how much fit.
-    pub fn send(&mut self, data: &[u8]) -> Result<usize, TcpError> {
-        if self.fin_queued {
-            return Err(TcpError::BrokenPipe);
-        }
-        match self.state {
-            State::Established | State::CloseWait => {}
-            State::SynSent | State::SynReceived => return Err(TcpError::WouldBlock),
-            State::Closed => return Err(self.error.take().unwrap_or(TcpError::NotConnected)),
-            State::Listen => return Err(TcpError::NotConnected),
-            _ => return Err(TcpError::BrokenPipe),
-        }
-        if data.is_empty() {
-            return Ok(0);
-        }
-        match self.tx.enqueue(data) {
-            0 => Err(TcpError::WouldBlock),
-            n => Ok(n),
-        }
-    }
-
-    /// Reads received bytes. `Ok(0)` is end of stream (the peer's FIN).
-    pub fn recv(&mut self, buf: &mut [u8]) -> Result<usize, TcpError> {
-        let n = match self.peek(buf) {
-            Err(e) if Some(e) == self.error => {
-                // Reported once, like Linux: then end of stream.
-                self.error = None;
-                return Err(e);
-            }
-            other => other?,
-        };
-        self.rx.discard(n);
-        if n > 0 {
-            self.window_update_after_read();
-        }
-        Ok(n)
-    }
-
-    /// Like [`recv`](Self::recv) without consuming.
-    pub fn peek(&self, buf: &mut [u8]) -> Result<usize, TcpError> {
-        if !self.rx.is_empty() {
-            return Ok(self.rx.peek(0, buf));
-        }
-        if self.fin_received || buf.is_empty() {
-            return Ok(0);
-        }
-        match self.state {
-            State::SynSent | State::SynReceived => Err(TcpError::WouldBlock),
-            State::Established | State::FinWait1 | State::FinWait2 => Err(TcpError::WouldBlock),
-            State::Closed | State::Listen => match self.error {
-                Some(e) => Err(e),
-                None if self.state == State::Closed && self.snd_max != self.iss => Ok(0),
-                None => Err(TcpError::NotConnected),
-            },
-            _ => Ok(0),
-        }
-    }
-
-    /// After the application read: offer the freed room when it moves the
-    /// window's right edge by at least min(buffer/2, MSS) (receiver-side
-    /// SWS avoidance, RFC 9293 §3.8.6.2.2).
-    fn window_update_after_read(&mut self) {
-        if !self.state.can_receive() || self.fin_received {
-            return;
-        }
-        let new_edge = self.rcv_nxt + self.rcv_wnd();
-        let threshold = (self.rx.capacity() as u32 / 2).min(self.rcv_mss);
-        if new_edge.after(self.rcv_adv) && new_edge.since(self.rcv_adv) >= threshold {
-            // Only worth a segment if the peer may be held back by it: the
-            // window it knows is less than half the buffer.
-            let known = self.rcv_adv.since(self.rcv_nxt);
-            if known < self.rx.capacity() as u32 / 2 {
-                self.pending.ack = true;
-            }
-        }
-    }
-
-    /// `shutdown(SHUT_WR)`: a FIN after the queued data (half-close,
-    /// RFC 9293 §3.10.4).
-    pub fn shutdown_write(&mut self) {
-        match self.state {
-            State::Established => {
-                self.fin_queued = true;
-                self.state = State::FinWait1;
-            }
-            State::CloseWait => {
-                self.fin_queued = true;
-                self.state = State::LastAck;
-            }
-            // The FIN follows the handshake (RFC 9293 §3.10.4: "queue for
-            // processing after entering ESTABLISHED").
-            State::SynReceived => self.fin_queued = true,
-            State::SynSent | State::Listen => self.set_closed(),
-            _ => {}
-        }
-    }
-
-    /// `close()`: FIN after queued data; with unread received data, RST
-    /// instead (RFC 2525 §2.17, as Linux does).
-    pub fn close(&mut self) {
-        self.app_closed = true;
-        if !self.rx.is_empty() && self.state != State::Closed {
-            self.abort();
-            return;
-        }
-        if self.state == State::Closed {
-            // Reset or timed out with data unread: nobody will read it now.
-            self.drop_received();
-        }
-        if self.state == State::FinWait2 && self.config.linger2 < 0 {
-            // TCP_LINGER2 negative: no orphan waits in FIN-WAIT-2; Linux's
-            // tcp_close resets the connection.
-            self.abort();
-            return;
-        }
-        self.shutdown_write();
-    }
-
-    /// How long an orphan waits in FIN-WAIT-2 for the peer's FIN (Linux's
-    /// `tcp_fin_time`): `TCP_LINGER2`'s time, or `time_wait` by default,
-    /// and never less than 3.5 RTO.
-    pub(super) fn fin_wait2_timeout(&self) -> Duration {
-        let t = match u64::try_from(self.config.linger2) {
-            Ok(secs) if secs > 0 => Duration::from_secs(secs),
-            _ => self.config.time_wait,
-        };
-        let rto = self.rtt.rto();
-        t.max(rto * 4 - rto / 2)
-    }
-
-    /// The application let go of the connection: what it has not read is
-    /// dropped, so that a CLOSED connection holds nothing and the stack can
-    /// free it (and its port).
-    fn drop_received(&mut self) {
-        self.rx.discard(self.rx.len());
-        self.assembler.clear();
-        self.rx.release();
-    }
-
-    /// Abort (RFC 9293 §3.10.5, `SO_LINGER` 0): RST now if synchronized,
-    /// then CLOSED; "all queued SENDs and RECEIVEs" are flushed, unread
-    /// data too. From SYN-RECEIVED (a listener closed with a half-open
-    /// connection) the RST is the RFC's `<SEQ=SND.NXT><CTL=RST>`, without
-    /// ACK, the form Linux answers the peer's ACK with once the request is
-    /// gone; from the other states it carries an ACK, as Linux's active
-    /// resets do.
-    pub fn abort(&mut self) {
-        self.app_closed = true;
-        let with_ack = self.state != State::SynReceived;
-        if matches!(
-            self.state,
-            State::SynReceived
-                | State::Established
-                | State::FinWait1
-                | State::FinWait2
-                | State::CloseWait
-        ) {
-            // SND.NXT as the peer knows it: the highest sent, not where a
-            // go-back-N rewind left SND.NXT, which a peer that received
-            // the data would find left of its window and ignore.
-            self.rst_pending = Some((self.snd_max, with_ack));
-        }
-        self.tx.discard(self.tx.len());
-        self.drop_received();
-        self.set_closed();
-    }
-
     /// The current state.
     pub fn state(&self) -> State {
         self.state
@@ -922,57 +654,5 @@ impl Tcb {
     #[cfg(test)]
     pub(crate) fn quickacks_off_for_test(&mut self) {
         self.delack.quickacks = 0;
-    }
-
-    /// `TCP_INFO`.
-    pub fn info(&self) -> TcpInfo {
-        let mss = self.eff_mss().max(1);
-        let clamp = |v: u64| u32::try_from(v).unwrap_or(u32::MAX);
-        TcpInfo {
-            state: self.state.linux_code(),
-            ca_state: if self.retransmits > 0 || self.recovery.in_loss {
-                TCP_CA_LOSS
-            } else if self.recovery.recover.is_some() {
-                TCP_CA_RECOVERY
-            } else {
-                TCP_CA_OPEN
-            },
-            retransmits: u8::try_from(self.retransmits).unwrap_or(u8::MAX),
-            backoff: u8::try_from(self.rtt.backoff).unwrap_or(u8::MAX),
-            options: u8::from(self.ts_ok)
-                | (u8::from(self.sack_ok) << 1)
-                | (u8::from(self.snd_wscale > 0 || self.rcv_wscale > 0) << 2),
-            snd_wscale: self.snd_wscale,
-            rcv_wscale: self.rcv_wscale,
-            rto: clamp(self.rtt.rto().as_micros() as u64),
-            ato: clamp(self.ato().as_micros() as u64),
-            snd_mss: mss,
-            rcv_mss: self.rcv_mss,
-            unacked: self.flight().div_ceil(mss),
-            sacked: self.scoreboard.sacked_bytes().div_ceil(mss),
-            lost: if self.retransmits > 0 {
-                self.flight().div_ceil(mss)
-            } else {
-                0
-            },
-            retrans: u32::from(self.retransmits > 0 || self.recovery.recover.is_some()),
-            rtt: clamp(self.rtt.srtt),
-            rttvar: clamp(self.rtt.rttvar),
-            snd_ssthresh: self
-                .cc
-                .ssthresh()
-                .checked_div(mss)
-                .unwrap_or(0)
-                .min(TCP_INFINITE_SSTHRESH),
-            snd_cwnd: self.cc.cwnd() / mss,
-            advmss: u32::from(self.config.mss),
-            rcv_space: self.rcv_wnd(),
-            snd_wnd: self.snd_wnd,
-            total_retrans: self.stats.total_retrans,
-            bytes_acked: self.stats.bytes_acked,
-            bytes_received: self.stats.bytes_received,
-            segs_out: self.stats.segs_out,
-            segs_in: self.stats.segs_in,
-        }
     }
 }
