@@ -6,7 +6,7 @@
 //! stack may apply them all whenever one changes.
 
 use super::TcpConfig;
-use super::congestion::new_controller;
+use super::congestion::Congestion;
 use super::tcb::{QUICKACKS, Tcb};
 use super::timer::Timer;
 use crate::time::Duration;
@@ -153,7 +153,7 @@ impl Tcb {
         let cwnd = self.cc.cwnd();
         let started = self.snd_max != self.iss;
         self.config.congestion = algo;
-        self.cc = new_controller(algo, self.eff_mss());
+        self.cc = Congestion::new(algo, self.eff_mss());
         if started {
             self.cc.set_cwnd(cwnd);
         }

@@ -9,7 +9,7 @@
 //! (up to `snd_nxt`) followed by those not yet sent. Our FIN, once queued,
 //! sits right after the last byte of `tx`.
 
-use super::congestion::{CongestionControl, Prr, new_controller};
+use super::congestion::{Congestion, Prr};
 use super::rack::Rack;
 use super::rtt::RttEstimator;
 use super::sack::Scoreboard;
@@ -126,7 +126,8 @@ pub struct Tcb {
     /// retransmission. An echo older than it may answer the original
     /// transmission or a long-gone segment, so it gives no RTT sample.
     pub(super) ts_rexmit_floor: Option<u32>,
-    pub(super) cc: Box<dyn CongestionControl>,
+    /// The congestion controller (see [`Congestion`] for why an enum).
+    pub(super) cc: Congestion,
     /// Fast recovery and timeout episodes (RFC 5681, RFC 6582, RFC 6937).
     pub(super) recovery: Recovery,
     /// What the peer SACKed (RFC 6675 §3).
@@ -354,7 +355,7 @@ impl Tcb {
             rtt: RttEstimator::new(config.rto_initial, config.rto_min, config.rto_max),
             rtt_seq: None,
             ts_rexmit_floor: None,
-            cc: new_controller(config.congestion, u32::from(DEFAULT_MSS)),
+            cc: Congestion::new(config.congestion, u32::from(DEFAULT_MSS)),
             recovery: Recovery {
                 high_rxt: iss,
                 ..Recovery::default()
