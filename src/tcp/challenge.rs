@@ -105,11 +105,11 @@ impl Tcb {
     pub(super) fn oow_ack(&mut self, now: Instant, seg: &TcpRepr) {
         let data = !seg.payload.is_empty() || seg.flags.contains(TcpFlags::FIN);
         if data && !seg.flags.contains(TcpFlags::SYN) {
-            self.ack_now = true;
+            self.pending.ack = true;
         } else if self.ack_throttle.limited(now) {
             self.ack_throttle.events.oow_limited += 1;
         } else {
-            self.ack_now = true;
+            self.pending.ack = true;
         }
     }
 
@@ -126,7 +126,7 @@ impl Tcb {
             // One segment earns at most one challenge ACK: the stack
             // takes one from its budget per segment that sent one.
             t.events.challenge_sent += 1;
-            self.ack_now = true;
+            self.pending.ack = true;
         }
     }
 }

@@ -27,10 +27,12 @@
 //! from the 4-tuple ([`super::isn::ts_offset`]), so the TCB rebuilt from
 //! the cookie goes on from the SYN-ACK's TSval.
 
-use super::FourTuple;
 use super::isn::siphash24;
+use super::tcb::MAX_WSCALE;
+use super::{FourTuple, State, Tcb, TcpConfig};
 use crate::time::{Duration, Instant};
 use crate::wire::SeqNum;
+use crate::wire::tcp::{TcpFlags, TcpOptions, TcpRepr};
 
 /// The MSS values a cookie can encode, by index (Linux's `msstab`).
 pub const MSS_TABLE: [u16; 4] = [536, 1300, 1440, 1460];
@@ -56,8 +58,30 @@ fn hash(secret: [u8; 16], tuple: &FourTuple, t: u32, mss_index: u8, peer_isn: Se
     msg[18..22].copy_from_slice(&t.to_be_bytes());
     msg[22] = mss_index;
     msg[23..].copy_from_slice(&peer_isn.0.to_be_bytes());
-    (siphash24(secret, &msg) as u32) & 0x00ff_ffff
+    (siphash24(secret, &msg) as u32) & HASH_MASK
 }
+
+/// Where the period counter `t mod 32` sits in a cookie (bits 27..=31).
+const T_SHIFT: u32 = 27;
+/// `t mod 32`: the five bits of the period counter a cookie keeps.
+const T_MASK: u32 = 0x1f;
+/// Where the MSS index sits in a cookie (bits 24..=26).
+const MSS_SHIFT: u32 = 24;
+/// The three bits of the MSS index.
+const MSS_MASK: u8 = 0x7;
+/// The 24 bits of the hash.
+const HASH_MASK: u32 = 0x00ff_ffff;
+
+/// The low bits of a cookie SYN-ACK's TSval that carry the peer's options
+/// ([`ts_encode`]): bits 0..=3 the window scale, bit 4 SACK-permitted.
+pub const TS_BITS: u32 = 0x1f;
+/// The window-scale bits of [`TS_BITS`]; all set: no window scaling.
+const TS_WSCALE_MASK: u32 = 0xf;
+/// The SACK-permitted bit of [`TS_BITS`].
+const TS_SACK_BIT: u32 = 0x10;
+/// A cookie SYN-ACK's TSval is less than this many ticks (ms) behind the
+/// clock it was taken from ([`ts_encode`]).
+pub const TS_LAG_MAX: u32 = 2 * (TS_BITS + 1);
 
 /// The index in [`MSS_TABLE`] of the largest entry not above `mss` (the
 /// peer's MSS option, or 536 without one), so a cookie never promises more
@@ -73,10 +97,11 @@ pub fn mss_index(mss: Option<u16>) -> u8 {
 /// of `tsval`. It is less than 64 ms behind our clock, never ahead, so
 /// later TSvals still grow from it.
 pub fn ts_encode(tsval: u32, wscale: Option<u8>, sack: bool) -> u32 {
-    let bits = (u32::from(sack) << 4) | u32::from(wscale.map_or(0xf, |w| w.min(14)));
-    let v = (tsval & !0x1f) | bits;
+    let wscale = wscale.map_or(TS_WSCALE_MASK, |w| u32::from(w.min(MAX_WSCALE)));
+    let bits = if sack { TS_SACK_BIT } else { 0 } | wscale;
+    let v = (tsval & !TS_BITS) | bits;
     if (tsval.wrapping_sub(v) as i32) < 0 {
-        v.wrapping_sub(32)
+        v.wrapping_sub(TS_BITS + 1)
     } else {
         v
     }
@@ -85,8 +110,11 @@ pub fn ts_encode(tsval: u32, wscale: Option<u8>, sack: bool) -> u32 {
 /// What [`ts_encode`] put in a TSval, read from the TSecr that echoes it:
 /// the peer's window scale and SACK-permitted.
 pub fn ts_decode(tsecr: u32) -> (Option<u8>, bool) {
-    let w = (tsecr & 0xf) as u8;
-    ((w != 0xf).then_some(w), tsecr & 0x10 != 0)
+    let w = tsecr & TS_WSCALE_MASK;
+    (
+        (w != TS_WSCALE_MASK).then_some(w as u8),
+        tsecr & TS_SACK_BIT != 0,
+    )
 }
 
 /// The cookie, to be our ISS, for a SYN with sequence number `peer_isn` on
@@ -99,8 +127,12 @@ pub fn encode(
     mss_index: u8,
 ) -> SeqNum {
     let t = period(now);
-    let m = mss_index & 0x7;
-    SeqNum(((t & 0x1f) << 27) | (u32::from(m) << 24) | hash(secret, tuple, t, m, peer_isn))
+    let m = mss_index & MSS_MASK;
+    SeqNum(
+        ((t & T_MASK) << T_SHIFT)
+            | (u32::from(m) << MSS_SHIFT)
+            | hash(secret, tuple, t, m, peer_isn),
+    )
 }
 
 /// Checks `cookie` (an ACK's acknowledgment number less one) for an ACK
@@ -114,14 +146,120 @@ pub fn validate(
     cookie: SeqNum,
 ) -> Option<u16> {
     let now_t = period(now);
-    let age = now_t.wrapping_sub(cookie.0 >> 27) & 0x1f;
+    let age = now_t.wrapping_sub(cookie.0 >> T_SHIFT) & T_MASK;
     if age > 1 {
         return None;
     }
     let t = now_t.wrapping_sub(age);
-    let m = ((cookie.0 >> 24) & 0x7) as u8;
+    let m = (cookie.0 >> MSS_SHIFT) as u8 & MSS_MASK;
     let mss = *MSS_TABLE.get(usize::from(m))?;
-    (cookie.0 & 0x00ff_ffff == hash(secret, tuple, t, m, peer_isn)).then_some(mss)
+    (cookie.0 & HASH_MASK == hash(secret, tuple, t, m, peer_isn)).then_some(mss)
+}
+
+impl Tcb {
+    /// The SYN-ACK a listener whose SYN queue is full sends for `syn`, with
+    /// ISS `cookie` (see [`encode`]), keeping no state. The SYN's MSS
+    /// is rounded down to what the cookie encodes. With timestamps, window
+    /// scaling and SACK are offered as for any SYN, and the TSval carries
+    /// what the peer offered ([`ts_encode`]); without them,
+    /// neither is offered, since nothing would remember it. Returns None
+    /// when `syn` is not a plain SYN.
+    pub fn syn_cookie_reply(
+        now: Instant,
+        tuple: FourTuple,
+        cookie: SeqNum,
+        syn: &TcpRepr,
+        config: TcpConfig,
+    ) -> Option<TcpRepr<'static>> {
+        let o = &syn.options;
+        let ts = config.timestamps && o.timestamps.is_some();
+        let mss = MSS_TABLE[usize::from(mss_index(o.mss))];
+        let mut stateless = *syn;
+        stateless.options = TcpOptions {
+            mss: Some(mss),
+            window_scale: o.window_scale.filter(|_| ts),
+            sack_permitted: ts && o.sack_permitted,
+            timestamps: o.timestamps,
+            ..TcpOptions::default()
+        };
+        let mut tcb = Tcb::accept_syn(now, tuple, cookie, &stateless, config)?;
+        let wscale = (tcb.config.window_scaling && ts)
+            .then_some(o.window_scale)
+            .flatten();
+        let sack = tcb.sack_ok;
+        let r = tcb.poll_transmit(now, &mut [])?;
+        let mut options = r.options;
+        if let Some((val, ecr)) = options.timestamps {
+            options.timestamps = Some((ts_encode(val, wscale, sack), ecr));
+        }
+        Some(TcpRepr {
+            src_port: r.src_port,
+            dst_port: r.dst_port,
+            seq: r.seq,
+            ack: r.ack,
+            flags: r.flags,
+            window: r.window,
+            urgent: r.urgent,
+            options,
+            payload: &[],
+        })
+    }
+
+    /// Completes a handshake the listener answered with a SYN cookie: `ack`
+    /// acknowledges `cookie` (already validated, encoding the peer's `mss`).
+    /// Rebuilds the TCB the SYN would have made, as if its SYN-ACK had been
+    /// sent: the MSS; with timestamps, the window scale and SACK-permitted
+    /// that `ack`'s TSecr echoes ([`ts_decode`]); without,
+    /// no window scaling and no SACK. Then `ack` moves it to ESTABLISHED,
+    /// with any data or FIN it carries. Returns None when `ack` does not
+    /// complete the handshake.
+    pub fn establish_from_cookie(
+        now: Instant,
+        tuple: FourTuple,
+        cookie: SeqNum,
+        ack: &TcpRepr,
+        mss: u16,
+        config: TcpConfig,
+    ) -> Option<Tcb> {
+        let f = ack.flags;
+        if !f.contains(TcpFlags::ACK)
+            || f.contains(TcpFlags::SYN)
+            || f.contains(TcpFlags::RST)
+            || ack.ack != cookie + 1u32
+        {
+            return None;
+        }
+        let (window_scale, sack_permitted) = match ack.options.timestamps {
+            Some((_, ecr)) if config.timestamps => ts_decode(ecr),
+            _ => (None, false),
+        };
+        let syn = TcpRepr {
+            seq: ack.seq - 1u32,
+            ack: SeqNum(0),
+            flags: TcpFlags::SYN,
+            options: TcpOptions {
+                mss: Some(mss),
+                window_scale,
+                sack_permitted,
+                timestamps: ack.options.timestamps.map(|(val, _)| (val, 0)),
+                ..TcpOptions::default()
+            },
+            payload: &[],
+            ..*ack
+        };
+        let mut tcb = Tcb::new(now, tuple, cookie, config, State::SynReceived);
+        tcb.take_syn(&syn);
+        // Our SYN-ACK went out, from the listener. Its TSval lost its low
+        // 5 bits to the options: its echo gives no RTT sample, nor does
+        // any echo of a TSval that may be older than it.
+        tcb.snd_nxt = cookie + 1u32;
+        tcb.snd_max = tcb.snd_nxt;
+        if let (true, Some((_, ecr))) = (tcb.ts_ok, ack.options.timestamps) {
+            tcb.ts_rexmit_floor = Some((ecr & !TS_BITS).wrapping_add(TS_LAG_MAX));
+        }
+        tcb.handle_segment(now, ack);
+        (!matches!(tcb.state, State::SynReceived | State::Closed)).then_some(tcb)
+    }
 }
 
 #[cfg(test)]

@@ -4,16 +4,25 @@
 
 use super::congestion::Prr;
 use super::sack::Scoreboard;
+use super::tcb::Pending;
 use super::timer::Timer;
 use super::{State, Tcb, TcpError};
 use crate::time::{Duration, Instant};
 use crate::wire::tcp::{TcpFlags, TcpRepr};
 
+/// RFC 5681 §3.2 and RFC 6675's DupThresh: duplicate ACKs (or segments'
+/// worth SACKed above SND.UNA) that mean the segment at SND.UNA is lost.
+pub(super) const DUP_THRESH: u32 = 3;
+
+/// The longest RTT a timestamp echo may show to count as a sample: an
+/// echo older than this is a stale or mangled TSecr, not a round trip.
+const TS_RTT_MAX: Duration = Duration::from_secs(60);
+
 impl Tcb {
     /// Processes one incoming segment (already demultiplexed to this TCB and
     /// checksum-verified). Never panics, whatever the segment holds.
     pub fn handle_segment(&mut self, now: Instant, seg: &TcpRepr) {
-        self.segs_in = self.segs_in.wrapping_add(1);
+        self.stats.segs_in = self.stats.segs_in.wrapping_add(1);
         match self.state {
             // The stack answers for connections that do not exist (rst_for).
             State::Closed | State::Listen => return,
@@ -67,11 +76,11 @@ impl Tcb {
             // and RSTs": keep the control part, drop the text.
             seg.payload = &[];
             seg.flags = seg.flags.without(TcpFlags::FIN);
-            self.ack_now = true;
+            self.pending.ack = true;
         }
         self.last_recv = now;
-        if self.keepalive {
-            self.keepalive_probes = 0;
+        if self.keepalive.enabled {
+            self.keepalive.probes = 0;
             self.timers
                 .set(Timer::Keepalive, now + self.config.keepalive_idle);
         }
@@ -196,7 +205,7 @@ impl Tcb {
                 self.process_fin(now);
             } else if fin_seq.after(self.rcv_nxt) && !self.fin_received {
                 self.rx_fin_seq = Some(fin_seq);
-                self.ack_now = true;
+                self.pending.ack = true;
             }
         }
     }
@@ -246,7 +255,7 @@ impl Tcb {
             self.snd_wl1 = seg.seq;
             self.snd_wl2 = seg.ack;
             self.state = State::Established;
-            self.ack_now = true;
+            self.pending.ack = true;
             self.timers.stop(Timer::Retransmit);
             self.retransmits = 0;
             self.on_established(now);
@@ -259,7 +268,7 @@ impl Tcb {
 
     /// Entering ESTABLISHED (or FIN-WAIT-1 straight from SYN-RECEIVED).
     fn on_established(&mut self, now: Instant) {
-        if self.keepalive {
+        if self.keepalive.enabled {
             self.timers
                 .set(Timer::Keepalive, now + self.config.keepalive_idle);
         }
@@ -275,8 +284,9 @@ impl Tcb {
             let stale = self
                 .ts_rexmit_floor
                 .is_some_and(|floor| (ecr.wrapping_sub(floor) as i32) < 0);
-            if ecr != 0 && ms < 60_000 && !stale {
-                self.rtt.sample(Duration::from_millis(u64::from(ms)));
+            let sample = Duration::from_millis(u64::from(ms));
+            if ecr != 0 && sample < TS_RTT_MAX && !stale {
+                self.rtt.sample(sample);
             }
             return;
         }
@@ -297,7 +307,7 @@ impl Tcb {
         }
         // The peer is alive: zero-window probes are answered (RFC 1122
         // §4.2.2.17).
-        self.persist_probes = 0;
+        self.persist.probes = 0;
         let wnd = u32::from(seg.window) << self.snd_wscale;
         let mss = self.eff_mss();
         let advanced = ack.after(self.snd_una);
@@ -336,7 +346,7 @@ impl Tcb {
             };
             self.tx.discard(removable);
             self.tx_seq += removable;
-            self.bytes_acked += removable as u64;
+            self.stats.bytes_acked += removable as u64;
             self.snd_una = ack;
             self.scoreboard.prune(ack);
             if self.snd_nxt.before(self.snd_una) {
@@ -344,48 +354,48 @@ impl Tcb {
             }
             self.retransmits = 0;
             self.rtt.backoff = 0;
-            if let Some(high) = self.tlp_high_seq
+            if let Some(high) = self.tlp.high_seq
                 && ack.after_eq(high)
             {
                 self.end_tlp_episode(now, seg, dsack);
             }
-            match self.recover {
-                Some(recover) if self.in_loss => {
+            match self.recovery.recover {
+                Some(recover) if self.recovery.in_loss => {
                     // After a timeout (RFC 5681 §3.1): ACKs clock slow start
                     // from the loss window; the episode ends when `recover`
                     // is acknowledged (RFC 6582 §3.2 step 4).
                     if ack.after_eq(recover) {
-                        self.recover = None;
-                        self.in_loss = false;
+                        self.recovery.recover = None;
+                        self.recovery.in_loss = false;
                     }
-                    self.dupacks = 0;
+                    self.recovery.dupacks = 0;
                     self.grow_cwnd(now, acked);
                 }
                 Some(recover) if ack.after_eq(recover) => {
                     // RFC 6582 §3.2 step 3, full acknowledgment: deflate;
                     // after PRR, cwnd = ssthresh (RFC 6937 §3.1).
-                    let w = if self.prr.take().is_some() {
+                    let w = if self.recovery.prr.take().is_some() {
                         self.cc.ssthresh()
                     } else {
                         self.cc.ssthresh().min(self.flight().max(mss) + mss)
                     };
                     self.cc.set_cwnd(w);
-                    self.recover = None;
-                    self.dupacks = 0;
+                    self.recovery.recover = None;
+                    self.recovery.dupacks = 0;
                 }
                 Some(_) => {
                     // Partial acknowledgment: retransmit the next hole,
                     // deflate by what was acked, add back one segment.
                     // Without SACK the hole is at the new SND.UNA.
-                    self.rexmit_head = true;
-                    if self.prr.is_none() {
-                        self.high_rxt = self.snd_una;
+                    self.pending.rexmit = true;
+                    if self.recovery.prr.is_none() {
+                        self.recovery.high_rxt = self.snd_una;
                         let w = self.cc.cwnd().saturating_sub(acked).saturating_add(mss);
                         self.cc.set_cwnd(w);
                     }
                 }
                 None => {
-                    self.dupacks = 0;
+                    self.recovery.dupacks = 0;
                     self.grow_cwnd(now, acked);
                 }
             }
@@ -398,19 +408,22 @@ impl Tcb {
             }
         } else if dup_candidate {
             // RFC 5681 §3.2 and RFC 6582 §3.2.
-            self.dupacks += 1;
+            self.recovery.dupacks += 1;
             // RFC 6675 §4 IsLost(SND.UNA): DupThresh duplicate ACKs, or at
             // least DupThresh segments' worth SACKed above it (one
             // stretch ACK may SACK several segments at once).
-            let lost =
-                self.dupacks >= 3 || (self.sack_ok && self.scoreboard.sacked_bytes() >= 3 * mss);
-            if self.recover.is_none() && lost {
+            let lost = self.recovery.dupacks >= DUP_THRESH
+                || (self.sack_ok && self.scoreboard.sacked_bytes() >= DUP_THRESH * mss);
+            if self.recovery.recover.is_none() && lost {
                 self.enter_recovery(now);
-            } else if self.recover.is_some() && !self.in_loss && self.dupacks > 3 {
-                if self.prr.is_some() {
+            } else if self.recovery.recover.is_some()
+                && !self.recovery.in_loss
+                && self.recovery.dupacks > DUP_THRESH
+            {
+                if self.recovery.prr.is_some() {
                     // RFC 6675 §5 (C): each ACK in recovery may send the
                     // next hole the scoreboard shows, as PRR allows.
-                    self.rexmit_head = true;
+                    self.pending.rexmit = true;
                 } else {
                     // RFC 6582 §3.2 step 4: inflate by the segment that left.
                     self.cc.set_cwnd(self.cc.cwnd().saturating_add(mss));
@@ -427,7 +440,7 @@ impl Tcb {
         // one ending it) sets what may be sent, from what it delivered
         // (SND.UNA's advance plus newly SACKed bytes) and the pipe after
         // its losses were marked.
-        if let Some(prr) = self.prr.as_mut() {
+        if let Some(prr) = self.recovery.prr.as_mut() {
             let delivered = i64::from(self.snd_una.since(una_before))
                 + i64::from(self.scoreboard.sacked_bytes())
                 - i64::from(sacked_before);
@@ -451,7 +464,7 @@ impl Tcb {
             self.snd_wl2 = ack;
             if wnd > 0 {
                 self.timers.stop(Timer::Persist);
-                self.persist_backoff = 0;
+                self.persist.backoff = 0;
             }
         }
     }
@@ -484,13 +497,13 @@ impl Tcb {
         if self.sack_ok {
             // With SACK the pipe is known: PRR (RFC 6937) paces the
             // reduction from the flight to ssthresh.
-            self.prr = Some(Prr::start(flight, mss));
+            self.recovery.prr = Some(Prr::start(flight, mss));
         } else {
-            self.cc.set_cwnd(self.cc.ssthresh() + 3 * mss);
+            self.cc.set_cwnd(self.cc.ssthresh() + DUP_THRESH * mss);
         }
-        self.recover = Some(self.snd_max);
-        self.high_rxt = self.snd_una;
-        self.rexmit_head = true;
+        self.recovery.recover = Some(self.snd_max);
+        self.recovery.high_rxt = self.snd_una;
+        self.pending.rexmit = true;
         self.timers.stop(Timer::LossProbe);
     }
 
@@ -499,7 +512,9 @@ impl Tcb {
     /// while a timeout's go-back-N resends everything anyway.
     pub(super) fn rack_detect_loss(&mut self, now: Instant) {
         let srtt = Duration::from_micros(self.rtt.srtt);
-        let (lost, timeout) = self.rack.detect_loss(now, self.recover.is_some(), srtt);
+        let (lost, timeout) = self
+            .rack
+            .detect_loss(now, self.recovery.recover.is_some(), srtt);
         match timeout {
             Some(at) => self.timers.set(Timer::Reorder, at),
             None => self.timers.stop(Timer::Reorder),
@@ -507,10 +522,10 @@ impl Tcb {
         if !lost || self.snd_nxt.before(self.snd_max) || !self.state.is_synchronized() {
             return;
         }
-        if self.recover.is_none() {
+        if self.recovery.recover.is_none() {
             self.enter_recovery(now);
         }
-        self.rexmit_head = true;
+        self.pending.rexmit = true;
     }
 
     /// An ACK covered the tail loss probe (RFC 8985 §7.4): if the probe was
@@ -518,16 +533,16 @@ impl Tcb {
     /// probe's, and no D-SACK says the original arrived), the probe
     /// repaired a loss, which congestion control must hear about.
     fn end_tlp_episode(&mut self, now: Instant, seg: &TcpRepr, dsack: bool) {
-        self.tlp_high_seq = None;
-        let answered_probe = match (self.tlp_ts, seg.options.timestamps) {
+        self.tlp.high_seq = None;
+        let answered_probe = match (self.tlp.ts, seg.options.timestamps) {
             (Some(probe), Some((_, ecr))) => (ecr.wrapping_sub(probe) as i32) >= 0,
             _ => false,
         };
-        if self.tlp_retrans && answered_probe && !dsack && self.recover.is_none() {
+        if self.tlp.retrans && answered_probe && !dsack && self.recovery.recover.is_none() {
             let cwnd = self.cc.cwnd();
             self.cc.on_loss(now, cwnd);
         }
-        self.tlp_ts = None;
+        self.tlp.ts = None;
     }
 
     /// Seventh step: in-order data into the receive queue, out-of-order data
@@ -542,7 +557,7 @@ impl Tcb {
             offset = seg.seq.since(self.rcv_nxt) as usize;
         }
         if data.is_empty() {
-            self.ack_now = true;
+            self.pending.ack = true;
             return;
         }
         let had_holes = !self.assembler.is_empty();
@@ -552,13 +567,13 @@ impl Tcb {
             // peer will send it again. Data at RCV.NXT is always taken
             // (RFC 9293 §3.10.7.4): the assembler prunes its highest
             // ranges instead, which then stop being SACKed.
-            self.ack_now = true;
+            self.pending.ack = true;
             return;
         }
         let ready = self.assembler.remove_front() as usize;
         let ready = self.rx.commit(ready);
         self.rcv_nxt += ready;
-        self.bytes_received += ready as u64;
+        self.stats.bytes_received += ready as u64;
         self.rcv_mss = self
             .rcv_mss
             .max((data.len() as u32).min(u32::from(self.config.mss)));
@@ -569,15 +584,15 @@ impl Tcb {
         // out-of-order data or a filled hole, and in quick-ACK mode;
         // otherwise every second full-sized segment, or after `ato`.
         if offset > 0 || had_holes || written < data.len() {
-            self.ack_now = true;
+            self.pending.ack = true;
             return;
         }
-        self.rcv_unacked = self.rcv_unacked.saturating_add(ready as u32);
-        if self.quickacks > 0 {
-            self.quickacks -= 1;
-            self.ack_now = true;
-        } else if self.rcv_unacked >= 2 * self.rcv_mss {
-            self.ack_now = true;
+        self.delack.rcv_unacked = self.delack.rcv_unacked.saturating_add(ready as u32);
+        if self.delack.quickacks > 0 {
+            self.delack.quickacks -= 1;
+            self.pending.ack = true;
+        } else if self.delack.rcv_unacked >= 2 * self.rcv_mss {
+            self.pending.ack = true;
         } else if !self.timers.is_armed(Timer::DelayedAck) {
             self.timers.set(Timer::DelayedAck, now + self.ato());
         }
@@ -591,7 +606,7 @@ impl Tcb {
         self.rcv_nxt += 1u32;
         self.fin_received = true;
         self.rx_fin_seq = None;
-        self.ack_now = true;
+        self.pending.ack = true;
         self.assembler.clear();
         match self.state {
             State::SynReceived | State::Established => self.state = State::CloseWait,
@@ -613,10 +628,12 @@ impl Tcb {
         self.state = State::TimeWait;
         self.timers.clear();
         self.timers.set(Timer::Close, now + self.config.time_wait);
-        self.rexmit_head = false;
-        self.probe_pending = false;
-        self.keepalive_pending = false;
-        self.tlp_pending = false;
+        // Only ACKs go out from here: the one owed for the peer's FIN
+        // stays owed.
+        self.pending = Pending {
+            ack: self.pending.ack,
+            ..Pending::default()
+        };
         self.release_buffers();
     }
 

@@ -9,12 +9,16 @@
 //!
 //! Files, one concept each:
 //! - `state.rs`: the eleven states;
-//! - `tcb.rs`: the control block, its variables and the application's side;
+//! - `tcb.rs`: the control block and its variables; `user.rs`: the
+//!   application's side (RFC 9293 §3.10's user calls);
 //! - `input.rs`: segment arrival, RFC 9293 §3.10.7, in the RFC's order;
 //! - `output.rs`: what to send next (data, FIN, ACKs, probes) and timers;
 //! - `rtt.rs`: RFC 6298; `congestion/`: NewReno and CUBIC; `sack.rs`: the
 //!   sender's SACK scoreboard for RFC 6675 recovery;
-//! - `timer.rs`, `isn.rs` (RFC 6528), `config.rs`, `info.rs` (`TCP_INFO`).
+//! - `cookie.rs`: SYN cookies (RFC 4987 §3.6) and the TCB rebuilt from
+//!   one; `challenge.rs`: RFC 5961's challenge ACKs and their throttle;
+//! - `timer.rs`, `isn.rs` (RFC 6528), `config.rs`, `options.rs` (socket
+//!   options), `info.rs` (`TCP_INFO`).
 
 pub mod challenge;
 mod config;
@@ -31,6 +35,7 @@ pub mod sack;
 mod state;
 mod tcb;
 pub mod timer;
+mod user;
 
 #[cfg(test)]
 mod tests;

@@ -6,7 +6,7 @@
 //! stack may apply them all whenever one changes.
 
 use super::TcpConfig;
-use super::congestion::new_controller;
+use super::congestion::Congestion;
 use super::tcb::{QUICKACKS, Tcb};
 use super::timer::Timer;
 use crate::time::Duration;
@@ -37,11 +37,11 @@ impl Tcb {
     /// segment received; setting it to what it already is changes nothing,
     /// so probes in flight keep their count.
     pub fn set_keepalive(&mut self, on: bool) {
-        if on == self.keepalive {
+        if on == self.keepalive.enabled {
             return;
         }
-        self.keepalive = on;
-        self.keepalive_probes = 0;
+        self.keepalive.enabled = on;
+        self.keepalive.probes = 0;
         self.arm_keepalive();
     }
 
@@ -57,13 +57,13 @@ impl Tcb {
         c.keepalive_idle = idle;
         c.keepalive_intvl = intvl;
         c.keepalive_cnt = cnt;
-        if self.keepalive_probes == 0 {
+        if self.keepalive.probes == 0 {
             self.arm_keepalive();
         }
     }
 
     fn arm_keepalive(&mut self) {
-        if self.keepalive && self.state.is_synchronized() {
+        if self.keepalive.enabled && self.state.is_synchronized() {
             self.timers.set(
                 Timer::Keepalive,
                 self.last_recv + self.config.keepalive_idle,
@@ -98,18 +98,18 @@ impl Tcb {
     /// delayed-ACK rule resumes.
     pub fn set_quickack(&mut self, on: bool) {
         if on {
-            self.quickacks = QUICKACKS;
-            if self.rcv_unacked > 0 {
-                self.ack_now = true;
+            self.delack.quickacks = QUICKACKS;
+            if self.delack.rcv_unacked > 0 {
+                self.pending.ack = true;
             }
         } else {
-            self.quickacks = 0;
+            self.delack.quickacks = 0;
         }
     }
 
     /// In quick-ACK mode (`TCP_QUICKACK` as `getsockopt` reads it).
     pub fn quickack(&self) -> bool {
-        self.quickacks > 0
+        self.delack.quickacks > 0
     }
 
     /// `SO_SNDBUF`: the send buffer's limit (never below what it holds).
@@ -153,7 +153,7 @@ impl Tcb {
         let cwnd = self.cc.cwnd();
         let started = self.snd_max != self.iss;
         self.config.congestion = algo;
-        self.cc = new_controller(algo, self.eff_mss());
+        self.cc = Congestion::new(algo, self.eff_mss());
         if started {
             self.cc.set_cwnd(cwnd);
         }

@@ -5,6 +5,7 @@
 //! windows, Nagle, cork and silly-window avoidance allow (RFC 9293 §3.8.6.2);
 //! a zero-window probe; a keepalive probe; a bare ACK.
 
+use super::tcb::{LossProbe, Recovery};
 use super::timer::Timer;
 use super::{State, Tcb, TcpError};
 use crate::time::{Duration, Instant};
@@ -15,6 +16,10 @@ use crate::wire::tcp::{TcpFlags, TcpOptions, TcpRepr};
 /// implementation; Linux adds `TCP_TIMEOUT_MIN`, two jiffies): below it,
 /// timer slack and scheduling would fire probes at every ACK's jitter.
 pub(super) const TLP_MIN: Duration = Duration::from_millis(2);
+
+/// The persist interval doubles at most this many times (its ceiling,
+/// `rto_max`, is reached long before): bounds the shift.
+const PERSIST_MAX_SHIFT: u32 = 16;
 
 impl Tcb {
     /// The next segment to send, if any. The payload is copied into
@@ -34,7 +39,7 @@ impl Tcb {
             } else {
                 r.flags = TcpFlags::RST | TcpFlags::ACK;
             }
-            self.segs_out = self.segs_out.wrapping_add(1);
+            self.stats.segs_out = self.stats.segs_out.wrapping_add(1);
             return Some(r);
         }
         if self.state == State::FinWait2 && self.app_closed && !self.timers.is_armed(Timer::Close) {
@@ -58,24 +63,24 @@ impl Tcb {
         {
             return Some(self.data_segment(now, start, len, scratch, true));
         }
-        if self.rexmit_head {
-            self.rexmit_head = false;
+        if self.pending.rexmit {
+            self.pending.rexmit = false;
             if let Some((start, end)) = self.next_hole() {
                 let off = start.since(self.tx_seq) as usize;
                 let len = self
                     .seg_mss(now)
                     .min(end.since(start) as usize)
                     .min(self.tx.len().saturating_sub(off));
-                if self.prr.is_some_and(|prr| !prr.allows(len as u32)) {
+                if self.recovery.prr.is_some_and(|prr| !prr.allows(len as u32)) {
                     // PRR has nothing left for this ACK: the next one may.
-                    self.rexmit_head = true;
+                    self.pending.rexmit = true;
                 } else {
-                    self.high_rxt = start + len;
+                    self.recovery.high_rxt = start + len;
                     return Some(self.data_segment(now, start, len, scratch, true));
                 }
             }
         }
-        if std::mem::take(&mut self.tlp_pending) && self.flight() > 0 {
+        if std::mem::take(&mut self.pending.tlp) && self.flight() > 0 {
             return Some(self.loss_probe(now, scratch));
         }
         if let Some(len) = self.data_ready(now) {
@@ -83,17 +88,17 @@ impl Tcb {
             let retransmission = seq.before(self.snd_max);
             return Some(self.data_segment(now, seq, len, scratch, retransmission));
         }
-        if self.probe_pending {
+        if self.pending.window_probe {
             // A zero-window probe in Linux's style: an old sequence number
             // and no data, which the peer must answer with its window.
-            self.probe_pending = false;
-            self.segs_out = self.segs_out.wrapping_add(1);
+            self.pending.window_probe = false;
+            self.stats.segs_out = self.stats.segs_out.wrapping_add(1);
             return Some(self.segment(now, self.snd_una - 1u32, TcpFlags::ACK, &[]));
         }
-        if self.keepalive_pending {
+        if self.pending.keepalive {
             // RFC 1122 §4.2.3.6: SEG.SEQ = SND.NXT − 1, no data.
-            self.keepalive_pending = false;
-            self.segs_out = self.segs_out.wrapping_add(1);
+            self.pending.keepalive = false;
+            self.stats.segs_out = self.stats.segs_out.wrapping_add(1);
             return Some(self.segment(now, self.snd_max - 1u32, TcpFlags::ACK, &[]));
         }
         self.ack_if_due(now)
@@ -105,7 +110,8 @@ impl Tcb {
     /// Returns the range to send.
     fn rack_retransmit(&mut self, now: Instant) -> Option<(SeqNum, usize)> {
         let (start, end) = self.rack.first_lost()?;
-        if self.prr.is_none() && !self.rexmit_head && self.rack.pipe() >= self.cc.cwnd() {
+        if self.recovery.prr.is_none() && !self.pending.rexmit && self.rack.pipe() >= self.cc.cwnd()
+        {
             return None;
         }
         let start = if start.before(self.snd_una) {
@@ -122,12 +128,12 @@ impl Tcb {
         if len == 0 && !fin {
             return None;
         }
-        if self.prr.is_some_and(|prr| !prr.allows(len as u32)) {
+        if self.recovery.prr.is_some_and(|prr| !prr.allows(len as u32)) {
             return None;
         }
-        self.rexmit_head = false;
-        if (start + len).after(self.high_rxt) {
-            self.high_rxt = start + len;
+        self.pending.rexmit = false;
+        if (start + len).after(self.recovery.high_rxt) {
+            self.recovery.high_rxt = start + len;
         }
         Some((start, len))
     }
@@ -145,8 +151,8 @@ impl Tcb {
             .saturating_sub(self.snd_nxt.since(self.snd_una)) as usize;
         let new_len = avail.min(mss).min(room);
         let seg = if self.snd_nxt == self.snd_max && new_len > 0 && new_len == avail.min(mss) {
-            self.tlp_retrans = false;
-            self.tlp_ts = None;
+            self.tlp.retrans = false;
+            self.tlp.ts = None;
             self.data_segment(now, self.snd_nxt, new_len, scratch, false)
         } else {
             let fin_sent = self.fin_queued && self.snd_max.after(self.fin_seq());
@@ -156,11 +162,11 @@ impl Tcb {
                 self.snd_max
             };
             let len = (data_end.since(self.snd_una) as usize).min(mss);
-            self.tlp_retrans = true;
-            self.tlp_ts = self.ts_ok.then(|| self.ts_now(now));
+            self.tlp.retrans = true;
+            self.tlp.ts = self.ts_ok.then(|| self.ts_now(now));
             self.data_segment(now, data_end - len as u32, len, scratch, true)
         };
-        self.tlp_high_seq = Some(self.snd_max);
+        self.tlp.high_seq = Some(self.snd_max);
         self.timers.stop(Timer::LossProbe);
         self.timers.set(Timer::Retransmit, now + self.rtt.rto());
         seg
@@ -187,9 +193,9 @@ impl Tcb {
         if !self.sack_ok
             || !open
             || flight == 0
-            || self.recover.is_some()
+            || self.recovery.recover.is_some()
             || self.retransmits > 0
-            || self.tlp_high_seq.is_some()
+            || self.tlp.high_seq.is_some()
             || !self.rtt.has_sample()
             || self.snd_nxt.before(self.snd_max)
         {
@@ -214,8 +220,8 @@ impl Tcb {
         if !self.snd_una.before(self.snd_max) {
             return None;
         }
-        let from = if self.high_rxt.after(self.snd_una) {
-            self.high_rxt
+        let from = if self.recovery.high_rxt.after(self.snd_una) {
+            self.recovery.high_rxt
         } else {
             self.snd_una
         };
@@ -240,10 +246,10 @@ impl Tcb {
     /// after a go-back-N rewind: the peer has seen up to there, and a number
     /// behind its RCV.NXT would make the ACK unacceptable.
     fn ack_if_due(&mut self, now: Instant) -> Option<TcpRepr<'static>> {
-        if !self.ack_now {
+        if !self.pending.ack {
             return None;
         }
-        self.segs_out = self.segs_out.wrapping_add(1);
+        self.stats.segs_out = self.stats.segs_out.wrapping_add(1);
         Some(self.segment(now, self.snd_max, TcpFlags::ACK, &[]))
     }
 
@@ -280,15 +286,15 @@ impl Tcb {
             self.progress_at = now;
             self.timers.set(Timer::Retransmit, now + self.rtt.rto());
         }
-        self.ack_now = false;
-        self.segs_out = self.segs_out.wrapping_add(1);
+        self.pending.ack = false;
+        self.stats.segs_out = self.stats.segs_out.wrapping_add(1);
         TcpRepr {
             src_port: self.tuple.local.port(),
             dst_port: self.tuple.remote.port(),
             seq: self.iss,
             ack: if active { SeqNum(0) } else { self.rcv_nxt },
             flags,
-            window: self.rcv_wnd().min(0xffff) as u16,
+            window: self.rcv_wnd().min(u32::from(u16::MAX)) as u16,
             urgent: 0,
             options,
             payload: &[],
@@ -315,7 +321,7 @@ impl Tcb {
         }
         let in_flight = self.snd_nxt.since(self.snd_una);
         let mss = self.seg_mss(now);
-        let usable = match self.prr {
+        let usable = match self.recovery.prr {
             // In SACK recovery PRR, not cwnd against the whole flight,
             // says how much new data may go (RFC 6937, RFC 6675 §5 rule
             // 2); whole segments only, as for retransmissions.
@@ -345,7 +351,7 @@ impl Tcb {
                 big - tail
             };
         }
-        let force = std::mem::take(&mut self.force_send);
+        let force = std::mem::take(&mut self.pending.force_send);
         let ok = if len == 0 {
             false
         } else if len >= mss || retransmission || force {
@@ -363,7 +369,7 @@ impl Tcb {
             // RFC 9293 §3.8.6.1: the window holds us back with nothing in
             // flight: probe it when the persist timer fires.
             if !self.timers.is_armed(Timer::Persist) {
-                let backoff = self.persist_backoff.min(16);
+                let backoff = self.persist.backoff.min(PERSIST_MAX_SHIFT);
                 let t = self
                     .rtt
                     .rto()
@@ -424,7 +430,7 @@ impl Tcb {
         }
         let seg_end = end + u32::from(flags.contains(TcpFlags::FIN));
         if retransmission {
-            self.total_retrans = self.total_retrans.wrapping_add(1);
+            self.stats.total_retrans = self.stats.total_retrans.wrapping_add(1);
             self.rtt_seq = None;
             self.ts_rexmit_floor = Some(self.ts_now(now));
         } else if self.rtt_seq.is_none() && !self.ts_ok {
@@ -433,7 +439,7 @@ impl Tcb {
         if n > 0 {
             self.lsndtime = now;
         }
-        if let Some(prr) = self.prr.as_mut() {
+        if let Some(prr) = self.recovery.prr.as_mut() {
             prr.on_send(seg_end.since(seq));
         }
         if seq == self.snd_nxt {
@@ -461,12 +467,12 @@ impl Tcb {
             self.progress_at = now;
             self.timers.set(Timer::Retransmit, now + self.rtt.rto());
         }
-        if new_data && !self.tlp_pending {
+        if new_data && !self.pending.tlp {
             // RFC 8985 §7.2: (re)arm the probe after sending new data.
             self.arm_loss_probe(now);
         }
         self.timers.stop(Timer::Persist);
-        self.segs_out = self.segs_out.wrapping_add(wire_segs as u32);
+        self.stats.segs_out = self.stats.segs_out.wrapping_add(wire_segs as u32);
         self.last_seg_mss = wire_mss as u32;
         let header = self.segment(now, seq, flags, &[]);
         TcpRepr {
@@ -487,8 +493,8 @@ impl Tcb {
     ) -> TcpRepr<'a> {
         let window = self.advertise_window();
         let options = self.ack_options(now);
-        self.ack_now = false;
-        self.rcv_unacked = 0;
+        self.pending.ack = false;
+        self.delack.rcv_unacked = 0;
         self.timers.stop(Timer::DelayedAck);
         self.last_ack_sent = self.rcv_nxt;
         TcpRepr {
@@ -560,7 +566,7 @@ impl Tcb {
         // edge left of what was offered. The buffer grows by the few bytes
         // (less than 2^scale) this offers past the room, so that they are
         // taken when they come.
-        let field = wnd.div_ceil(1 << self.rcv_wscale).min(0xffff);
+        let field = wnd.div_ceil(1 << self.rcv_wscale).min(u32::from(u16::MAX));
         let new_edge = self.rcv_nxt + (field << self.rcv_wscale);
         if new_edge.after(self.rcv_adv) {
             self.rcv_adv = new_edge;
@@ -582,13 +588,13 @@ impl Tcb {
                 Timer::Persist => self.on_persist_timeout(now),
                 Timer::DelayedAck => {
                     if self.state != State::Closed {
-                        self.ack_now = true;
+                        self.pending.ack = true;
                     }
                 }
                 Timer::Keepalive => self.on_keepalive_timeout(now),
                 Timer::LossProbe => {
-                    if self.flight() > 0 && self.recover.is_none() {
-                        self.tlp_pending = true;
+                    if self.flight() > 0 && self.recovery.recover.is_none() {
+                        self.pending.tlp = true;
                     }
                 }
                 Timer::Reorder => self.rack_detect_loss(now),
@@ -656,27 +662,23 @@ impl Tcb {
             // on the first timeout after an ACK made progress in a timeout
             // episode. A timeout during fast recovery keeps the ssthresh
             // that recovery set.
-            let episode = self.recover.is_some_and(|r| r.after(self.snd_una));
-            let reduce = !episode || (self.in_loss && self.retransmits == 1);
+            let episode = self.recovery.recover.is_some_and(|r| r.after(self.snd_una));
+            let reduce = !episode || (self.recovery.in_loss && self.retransmits == 1);
             self.cc.on_rto(now, self.flight(), reduce);
             self.snd_nxt = self.snd_una;
             // RFC 6582 §3.2 step 4: recover = the highest sequence number
             // transmitted, so that the duplicate ACKs the go-back-N
             // retransmissions provoke do not start fast recovery (§6).
-            self.recover = Some(self.snd_max);
-            self.in_loss = true;
-            self.prr = None;
-            self.dupacks = 0;
-            self.rexmit_head = false;
+            self.recovery = Recovery::after_timeout(self.snd_una, self.snd_max);
+            self.pending.rexmit = false;
             self.scoreboard.clear();
-            self.high_rxt = self.snd_una;
             self.rack.on_rto();
-            self.tlp_pending = false;
-            self.tlp_high_seq = None;
+            self.pending.tlp = false;
+            self.tlp = LossProbe::default();
             self.timers.stop(Timer::LossProbe);
             self.timers.stop(Timer::Reorder);
         }
-        self.total_retrans = self.total_retrans.wrapping_add(u32::from(handshake));
+        self.stats.total_retrans = self.stats.total_retrans.wrapping_add(u32::from(handshake));
         self.rtt.back_off();
         self.rtt_seq = None;
         let mut next = now + self.rtt.rto();
@@ -697,9 +699,9 @@ impl Tcb {
     /// application closed, or the user timeout (RFC 5482) since the last
     /// segment from the peer, and the connection fails with `ETIMEDOUT`.
     fn on_persist_timeout(&mut self, now: Instant) {
-        self.persist_backoff = self.persist_backoff.saturating_add(1);
+        self.persist.backoff = self.persist.backoff.saturating_add(1);
         if self.snd_wnd != 0 {
-            self.force_send = true;
+            self.pending.force_send = true;
             return;
         }
         let max_probes = if self.app_closed {
@@ -714,13 +716,13 @@ impl Tcb {
         let interval = self
             .rtt
             .rto()
-            .checked_mul(1 << self.persist_backoff.min(16))
+            .checked_mul(1 << self.persist.backoff.min(PERSIST_MAX_SHIFT))
             .unwrap_or(self.config.rto_max);
         let orphan_spent = self.app_closed
             && interval >= self.config.rto_max
-            && self.persist_backoff >= max_probes;
+            && self.persist.backoff >= max_probes;
         let user_timeout = self.config.user_timeout;
-        if self.persist_probes >= max_probes
+        if self.persist.probes >= max_probes
             || orphan_spent
             || (!user_timeout.is_zero() && now >= self.last_recv + user_timeout)
         {
@@ -728,8 +730,8 @@ impl Tcb {
             self.fail(err);
             return;
         }
-        self.persist_probes += 1;
-        self.probe_pending = true;
+        self.persist.probes += 1;
+        self.pending.window_probe = true;
     }
 
     /// RFC 1122 §4.2.3.6: after `keepalive_idle` of silence, probe every
@@ -739,7 +741,7 @@ impl Tcb {
     /// on a peer that may be gone (while our FIN is unacknowledged, the
     /// retransmission timer watches instead).
     fn on_keepalive_timeout(&mut self, now: Instant) {
-        if !self.keepalive
+        if !self.keepalive.enabled
             || !matches!(
                 self.state,
                 State::Established
@@ -758,12 +760,12 @@ impl Tcb {
                 .set(Timer::Keepalive, now + self.config.keepalive_idle);
             return;
         }
-        if self.keepalive_probes >= self.config.keepalive_cnt {
+        if self.keepalive.probes >= self.config.keepalive_cnt {
             self.fail(TcpError::TimedOut);
             return;
         }
-        self.keepalive_probes += 1;
-        self.keepalive_pending = true;
+        self.keepalive.probes += 1;
+        self.pending.keepalive = true;
         self.timers
             .set(Timer::Keepalive, now + self.config.keepalive_intvl);
     }

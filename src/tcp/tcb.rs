@@ -1,5 +1,6 @@
-//! The transmission control block (RFC 9293 §3.3.1) and the application's
-//! side of it: open, send, receive, close.
+//! The transmission control block (RFC 9293 §3.3.1): its variables, the
+//! two ways to open one, and the status the application may read. The
+//! application's other calls are in `user.rs`.
 //!
 //! The send queue is laid out as textbooks draw it: everything before
 //! `snd_una` is acknowledged and already dropped from `tx`; `tx` starts at
@@ -8,16 +9,16 @@
 //! (up to `snd_nxt`) followed by those not yet sent. Our FIN, once queued,
 //! sits right after the last byte of `tx`.
 
-use super::congestion::{CongestionControl, Prr, new_controller};
+use super::congestion::{Congestion, Prr};
 use super::rack::Rack;
 use super::rtt::RttEstimator;
 use super::sack::Scoreboard;
 use super::timer::TimerTable;
-use super::{FourTuple, Readiness, State, TcpConfig, TcpError, TcpInfo};
+use super::{FourTuple, Readiness, State, TcpConfig, TcpError};
 use crate::storage::{Assembler, RingBuffer};
 use crate::time::{Duration, Instant};
 use crate::wire::SeqNum;
-use crate::wire::tcp::{TcpFlags, TcpOptions, TcpRepr};
+use crate::wire::tcp::{TIMESTAMPS_ALIGNED_LEN, TcpFlags, TcpRepr};
 
 /// RFC 9293 §3.7.1: the MSS to assume when the peer sends no MSS option.
 pub const DEFAULT_MSS: u16 = 536;
@@ -25,6 +26,23 @@ pub const DEFAULT_MSS: u16 = 536;
 /// RFC 7323 §5.5: a TS.Recent older than 24 days is invalid (the peer's
 /// timestamp clock may have moved more than 2^31 ticks since).
 pub(super) const PAWS_IDLE: Duration = Duration::from_secs(24 * 24 * 3600);
+
+/// The smallest MSS we use, whatever the peer's option or our
+/// configuration says (Linux floors the peer's at 48, `TCP_MIN_SND_MSS`):
+/// a peer announcing a tiny MSS cannot make us cut the stream into
+/// segments of a few bytes, each with 40 bytes of headers.
+pub(super) const MIN_MSS: u16 = 64;
+
+/// RFC 7323 §2.3: the largest window shift. "If a Window Scale option is
+/// received with a shift.cnt value larger than 14, the TCP SHOULD log the
+/// error but MUST use 14 instead of the specified value."
+pub(super) const MAX_WSCALE: u8 = 14;
+
+/// How far past what the old incarnation sent a connection reopened from
+/// TIME-WAIT starts (Linux's `tw_snd_nxt + 65535 + 2`): beyond the largest
+/// unscaled window, so that the old one's segments still in the network
+/// fall outside the new one's.
+pub(super) const TIME_WAIT_ISS_GAP: u32 = 65535 + 2;
 
 /// Segments acknowledged at once at the start of a connection ("quick ACK"
 /// mode, like Linux's `TCP_MAX_QUICKACKS`).
@@ -108,74 +126,43 @@ pub struct Tcb {
     /// retransmission. An echo older than it may answer the original
     /// transmission or a long-gone segment, so it gives no RTT sample.
     pub(super) ts_rexmit_floor: Option<u32>,
-    pub(super) cc: Box<dyn CongestionControl>,
-    /// Duplicate ACKs in a row (RFC 5681 §2).
-    pub(super) dupacks: u32,
-    /// RFC 6582's `recover`: fast recovery lasts until it is acknowledged.
-    pub(super) recover: Option<SeqNum>,
-    /// The episode up to `recover` began with a retransmission timeout
-    /// (Linux's `TCP_CA_Loss`): ACKs grow cwnd by slow start, and neither
-    /// duplicate ACKs nor a partial ACK start fast recovery in it.
-    pub(super) in_loss: bool,
-    /// Proportional rate reduction (RFC 6937) while in SACK fast recovery:
-    /// what may be sent per ACK. None outside it (and without SACK, where
-    /// RFC 6582's inflation of cwnd rules).
-    pub(super) prr: Option<Prr>,
-    /// Retransmit the next hole on the next poll (fast retransmit, NewReno
-    /// partial ACKs, SACK recovery).
-    pub(super) rexmit_head: bool,
+    /// The congestion controller (see [`Congestion`] for why an enum).
+    pub(super) cc: Congestion,
+    /// Fast recovery and timeout episodes (RFC 5681, RFC 6582, RFC 6937).
+    pub(super) recovery: Recovery,
     /// What the peer SACKed (RFC 6675 §3).
     pub(super) scoreboard: Scoreboard,
-    /// RFC 6675's HighRxt: the highest sequence number retransmitted in
-    /// this recovery.
-    pub(super) high_rxt: SeqNum,
     /// RACK's record of sent segments and loss detection (RFC 8985 §6).
     pub(super) rack: Rack,
-    /// Send a tail loss probe on the next poll (RFC 8985 §7.3).
-    pub(super) tlp_pending: bool,
-    /// TLP.end_seq (RFC 8985 §7.4): SND.MAX when the probe went out; no
-    /// other probe until it is acknowledged (one probe per tail).
-    pub(super) tlp_high_seq: Option<SeqNum>,
-    /// The probe was a retransmission (TLP.is_retrans).
-    pub(super) tlp_retrans: bool,
-    /// Our TSval on the probe, to tell its ACK from the original's.
-    pub(super) tlp_ts: Option<u32>,
+    /// The tail loss probe outstanding (RFC 8985 §7).
+    pub(super) tlp: LossProbe,
     /// When data was last sent (Linux's `lsndtime`): restart after idle
     /// (RFC 5681 §4.1) measures from here.
     pub(super) lsndtime: Instant,
     /// Consecutive timeouts (`tcpi_retransmits`).
     pub(super) retransmits: u32,
-    pub(super) total_retrans: u32,
-    /// Persist (zero-window probe) backoff count.
-    pub(super) persist_backoff: u32,
-    /// Zero-window probes sent since the last acceptable ACK (Linux's
-    /// `icsk_probes_out`).
-    pub(super) persist_probes: u32,
-    /// Send a zero-window probe on the next poll.
-    pub(super) probe_pending: bool,
-    /// Ignore SWS and Nagle once: the persist timer fired with a window open.
-    pub(super) force_send: bool,
+    /// Zero-window probing (RFC 9293 §3.8.6.1).
+    pub(super) persist: Persist,
 
-    // --- ACK generation.
-    /// Send an ACK on the next poll.
-    pub(super) ack_now: bool,
-    /// RFC 5961 §7: the throttle on ACKs to invalid segments.
-    pub(super) ack_throttle: super::challenge::AckThrottle,
-    /// Bytes received in order since our last ACK (an ACK goes out once
-    /// two full-sized segments' worth is waiting, RFC 5681 §4.2).
-    pub(super) rcv_unacked: u32,
-    /// Quick ACKs left (every segment acknowledged at once).
-    pub(super) quickacks: u32,
+    // --- Output owed, and ACK generation.
+    /// What the next [`poll_transmit`](Self::poll_transmit) owes besides
+    /// new data. CLOSED owes none of it.
+    pub(super) pending: Pending,
     /// Emit a RST on the next poll: its sequence number, and whether it
     /// carries an ACK (an abort does; the answer to a bad ACK does not).
+    /// Kept apart from [`pending`](Self::pending): it is the one segment a
+    /// connection sends after going to CLOSED.
     pub(super) rst_pending: Option<(SeqNum, bool)>,
+    /// RFC 5961 §7: the throttle on ACKs to invalid segments.
+    pub(super) ack_throttle: super::challenge::AckThrottle,
+    /// Delayed and quick ACKs (RFC 5681 §4.2).
+    pub(super) delack: Delack,
 
     // --- Application flags.
     pub(super) nodelay: bool,
     pub(super) cork: bool,
-    pub(super) keepalive: bool,
-    pub(super) keepalive_probes: u32,
-    pub(super) keepalive_pending: bool,
+    /// `SO_KEEPALIVE` and its probes (RFC 1122 §4.2.3.6).
+    pub(super) keepalive: Keepalive,
     /// The application called `close` (the socket is orphaned).
     pub(super) app_closed: bool,
     /// The pending error for `SO_ERROR`.
@@ -190,28 +177,147 @@ pub struct Tcb {
     pub(super) progress_at: Instant,
 
     pub(super) timers: TimerTable,
-    pub(super) bytes_acked: u64,
-    pub(super) bytes_received: u64,
-    pub(super) segs_in: u32,
-    pub(super) segs_out: u32,
+    /// Counters for `TCP_INFO`.
+    pub(super) stats: Stats,
     /// The wire MSS of the last data segment sent (its `gso_size` if the
     /// device cuts it: [`Tcb::tso_segment_size`]).
     pub(super) last_seg_mss: u32,
 }
 
+/// What [`Tcb::poll_transmit`] owes besides new data, each a flag set by
+/// input or a timer and cleared when the segment goes out. Going to CLOSED
+/// resets the whole group, so that no flag outlives the connection.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub(super) struct Pending {
+    /// Send an ACK.
+    pub ack: bool,
+    /// Retransmit the next hole (fast retransmit, NewReno partial ACKs,
+    /// SACK recovery).
+    pub rexmit: bool,
+    /// Send a tail loss probe (RFC 8985 §7.3).
+    pub tlp: bool,
+    /// Send a zero-window probe (RFC 9293 §3.8.6.1).
+    pub window_probe: bool,
+    /// Send a keepalive probe (RFC 1122 §4.2.3.6).
+    pub keepalive: bool,
+    /// Ignore SWS and Nagle once: the persist timer fired with the window
+    /// open (RFC 9293 §3.8.6.2.1's override timeout).
+    pub force_send: bool,
+}
+
+/// Loss recovery: RFC 5681 §3.2 fast retransmit and recovery, RFC 6582's
+/// NewReno, RFC 6675's SACK recovery paced by RFC 6937's PRR, and the
+/// timeout episode that follows an RTO. A timeout starts a new episode
+/// from [`Recovery::after_timeout`]; nothing else survives it.
+#[derive(Debug, Clone, Copy, Default)]
+pub(super) struct Recovery {
+    /// Duplicate ACKs in a row (RFC 5681 §2).
+    pub dupacks: u32,
+    /// RFC 6582's `recover`: fast recovery lasts until it is acknowledged.
+    pub recover: Option<SeqNum>,
+    /// The episode up to `recover` began with a retransmission timeout
+    /// (Linux's `TCP_CA_Loss`): ACKs grow cwnd by slow start, and neither
+    /// duplicate ACKs nor a partial ACK start fast recovery in it.
+    pub in_loss: bool,
+    /// Proportional rate reduction (RFC 6937) while in SACK fast recovery:
+    /// what may be sent per ACK. None outside it (and without SACK, where
+    /// RFC 6582's inflation of cwnd rules).
+    pub prr: Option<Prr>,
+    /// RFC 6675's HighRxt: the highest sequence number retransmitted in
+    /// this recovery.
+    pub high_rxt: SeqNum,
+}
+
+impl Recovery {
+    /// The episode a retransmission timeout starts (RFC 5681 §3.1,
+    /// RFC 6582 §3.2 step 4): it lasts until `snd_max`, the highest
+    /// sequence number sent, is acknowledged, and retransmits from
+    /// `snd_una`.
+    pub fn after_timeout(snd_una: SeqNum, snd_max: SeqNum) -> Recovery {
+        Recovery {
+            recover: Some(snd_max),
+            in_loss: true,
+            high_rxt: snd_una,
+            ..Recovery::default()
+        }
+    }
+}
+
+/// The tail loss probe outstanding (RFC 8985 §7).
+#[derive(Debug, Clone, Copy, Default)]
+pub(super) struct LossProbe {
+    /// TLP.end_seq (RFC 8985 §7.4): SND.MAX when the probe went out; no
+    /// other probe until it is acknowledged (one probe per tail).
+    pub high_seq: Option<SeqNum>,
+    /// The probe was a retransmission (TLP.is_retrans).
+    pub retrans: bool,
+    /// Our TSval on the probe, to tell its ACK from the original's.
+    pub ts: Option<u32>,
+}
+
+/// The persist timer's state (RFC 9293 §3.8.6.1, RFC 1122 §4.2.2.17).
+#[derive(Debug, Clone, Copy, Default)]
+pub(super) struct Persist {
+    /// Backoff count of the probe interval.
+    pub backoff: u32,
+    /// Zero-window probes sent since the last acceptable ACK (Linux's
+    /// `icsk_probes_out`).
+    pub probes: u32,
+}
+
+/// `SO_KEEPALIVE` (RFC 1122 §4.2.3.6).
+#[derive(Debug, Clone, Copy, Default)]
+pub(super) struct Keepalive {
+    /// The application turned keepalives on.
+    pub enabled: bool,
+    /// Probes sent unanswered.
+    pub probes: u32,
+}
+
+/// The delayed-ACK rule's state (RFC 5681 §4.2, RFC 9293 §3.8.6.3).
+#[derive(Debug, Clone, Copy)]
+pub(super) struct Delack {
+    /// Bytes received in order since our last ACK (an ACK goes out once
+    /// two full-sized segments' worth is waiting).
+    pub rcv_unacked: u32,
+    /// Quick ACKs left (every segment acknowledged at once).
+    pub quickacks: u32,
+}
+
+/// Counters reported by `TCP_INFO`; nothing decides on them.
+#[derive(Debug, Clone, Copy, Default)]
+pub(super) struct Stats {
+    /// `tcpi_bytes_acked`.
+    pub bytes_acked: u64,
+    /// `tcpi_bytes_received`.
+    pub bytes_received: u64,
+    /// `tcpi_segs_in`.
+    pub segs_in: u32,
+    /// `tcpi_segs_out`: wire segments, a TSO segment counting as many.
+    pub segs_out: u32,
+    /// `tcpi_total_retrans`.
+    pub total_retrans: u32,
+}
+
 /// The shift to offer so that `buf` fits a 16-bit window (RFC 7323 §2.3,
-/// at most 14).
+/// at most [`MAX_WSCALE`]).
 fn wscale_for(buf: usize) -> u8 {
     let mut shift = 0u8;
-    while shift < 14 && (buf >> shift) > 0xffff {
+    while shift < MAX_WSCALE && (buf >> shift) > usize::from(u16::MAX) {
         shift += 1;
     }
     shift
 }
 
 impl Tcb {
-    fn new(now: Instant, tuple: FourTuple, iss: SeqNum, config: TcpConfig, state: State) -> Tcb {
-        let mss = u32::from(config.mss.max(64));
+    pub(super) fn new(
+        now: Instant,
+        tuple: FourTuple,
+        iss: SeqNum,
+        config: TcpConfig,
+        state: State,
+    ) -> Tcb {
+        let mss = u32::from(config.mss.max(MIN_MSS));
         Tcb {
             state,
             tuple,
@@ -249,46 +355,34 @@ impl Tcb {
             rtt: RttEstimator::new(config.rto_initial, config.rto_min, config.rto_max),
             rtt_seq: None,
             ts_rexmit_floor: None,
-            cc: new_controller(config.congestion, u32::from(DEFAULT_MSS)),
-            dupacks: 0,
-            recover: None,
-            in_loss: false,
-            prr: None,
-            rexmit_head: false,
+            cc: Congestion::new(config.congestion, u32::from(DEFAULT_MSS)),
+            recovery: Recovery {
+                high_rxt: iss,
+                ..Recovery::default()
+            },
             scoreboard: Scoreboard::default(),
-            high_rxt: iss,
             rack: Rack::default(),
-            tlp_pending: false,
-            tlp_high_seq: None,
-            tlp_retrans: false,
-            tlp_ts: None,
+            tlp: LossProbe::default(),
             lsndtime: now,
             retransmits: 0,
-            total_retrans: 0,
-            persist_backoff: 0,
-            persist_probes: 0,
-            probe_pending: false,
-            force_send: false,
-            ack_now: false,
-            ack_throttle: Default::default(),
-            rcv_unacked: 0,
-            quickacks: QUICKACKS,
+            persist: Persist::default(),
+            pending: Pending::default(),
             rst_pending: None,
+            ack_throttle: Default::default(),
+            delack: Delack {
+                rcv_unacked: 0,
+                quickacks: QUICKACKS,
+            },
             nodelay: config.nodelay,
             cork: false,
-            keepalive: false,
-            keepalive_probes: 0,
-            keepalive_pending: false,
+            keepalive: Keepalive::default(),
             app_closed: false,
             error: None,
             soft_error: None,
             last_recv: now,
             progress_at: now,
             timers: TimerTable::default(),
-            bytes_acked: 0,
-            bytes_received: 0,
-            segs_in: 0,
-            segs_out: 0,
+            stats: Stats::default(),
             last_seg_mss: 0,
             config,
         }
@@ -323,110 +417,6 @@ impl Tcb {
         Some(tcb)
     }
 
-    /// The SYN-ACK a listener whose SYN queue is full sends for `syn`, with
-    /// ISS `cookie` (see [`super::cookie`]), keeping no state. The SYN's MSS
-    /// is rounded down to what the cookie encodes. With timestamps, window
-    /// scaling and SACK are offered as for any SYN, and the TSval carries
-    /// what the peer offered ([`super::cookie::ts_encode`]); without them,
-    /// neither is offered, since nothing would remember it. Returns None
-    /// when `syn` is not a plain SYN.
-    pub fn syn_cookie_reply(
-        now: Instant,
-        tuple: FourTuple,
-        cookie: SeqNum,
-        syn: &TcpRepr,
-        config: TcpConfig,
-    ) -> Option<TcpRepr<'static>> {
-        let o = &syn.options;
-        let ts = config.timestamps && o.timestamps.is_some();
-        let mss = super::cookie::MSS_TABLE[usize::from(super::cookie::mss_index(o.mss))];
-        let mut stateless = *syn;
-        stateless.options = TcpOptions {
-            mss: Some(mss),
-            window_scale: o.window_scale.filter(|_| ts),
-            sack_permitted: ts && o.sack_permitted,
-            timestamps: o.timestamps,
-            ..TcpOptions::default()
-        };
-        let mut tcb = Tcb::accept_syn(now, tuple, cookie, &stateless, config)?;
-        let wscale = (tcb.config.window_scaling && ts)
-            .then_some(o.window_scale)
-            .flatten();
-        let sack = tcb.sack_ok;
-        let r = tcb.poll_transmit(now, &mut [])?;
-        let mut options = r.options;
-        if let Some((val, ecr)) = options.timestamps {
-            options.timestamps = Some((super::cookie::ts_encode(val, wscale, sack), ecr));
-        }
-        Some(TcpRepr {
-            src_port: r.src_port,
-            dst_port: r.dst_port,
-            seq: r.seq,
-            ack: r.ack,
-            flags: r.flags,
-            window: r.window,
-            urgent: r.urgent,
-            options,
-            payload: &[],
-        })
-    }
-
-    /// Completes a handshake the listener answered with a SYN cookie: `ack`
-    /// acknowledges `cookie` (already validated, encoding the peer's `mss`).
-    /// Rebuilds the TCB the SYN would have made, as if its SYN-ACK had been
-    /// sent: the MSS; with timestamps, the window scale and SACK-permitted
-    /// that `ack`'s TSecr echoes ([`super::cookie::ts_decode`]); without,
-    /// no window scaling and no SACK. Then `ack` moves it to ESTABLISHED,
-    /// with any data or FIN it carries. Returns None when `ack` does not
-    /// complete the handshake.
-    pub fn establish_from_cookie(
-        now: Instant,
-        tuple: FourTuple,
-        cookie: SeqNum,
-        ack: &TcpRepr,
-        mss: u16,
-        config: TcpConfig,
-    ) -> Option<Tcb> {
-        let f = ack.flags;
-        if !f.contains(TcpFlags::ACK)
-            || f.contains(TcpFlags::SYN)
-            || f.contains(TcpFlags::RST)
-            || ack.ack != cookie + 1u32
-        {
-            return None;
-        }
-        let (window_scale, sack_permitted) = match ack.options.timestamps {
-            Some((_, ecr)) if config.timestamps => super::cookie::ts_decode(ecr),
-            _ => (None, false),
-        };
-        let syn = TcpRepr {
-            seq: ack.seq - 1u32,
-            ack: SeqNum(0),
-            flags: TcpFlags::SYN,
-            options: TcpOptions {
-                mss: Some(mss),
-                window_scale,
-                sack_permitted,
-                timestamps: ack.options.timestamps.map(|(val, _)| (val, 0)),
-                ..TcpOptions::default()
-            },
-            payload: &[],
-            ..*ack
-        };
-        let mut tcb = Tcb::new(now, tuple, cookie, config, State::SynReceived);
-        tcb.take_syn(&syn);
-        // Our SYN-ACK went out, from the listener. Its TSval lost its low
-        // 5 bits to the options: its echo gives no RTT sample, nor does
-        // any echo of a TSval that may be older than it.
-        tcb.snd_nxt = cookie + 1u32;
-        tcb.snd_max = tcb.snd_nxt;
-        if let (true, Some((_, ecr))) = (tcb.ts_ok, ack.options.timestamps) {
-            tcb.ts_rexmit_floor = Some((ecr & !0x1f).wrapping_add(64));
-        }
-        tcb.handle_segment(now, ack);
-        (!matches!(tcb.state, State::SynReceived | State::Closed)).then_some(tcb)
-    }
-
     /// Takes the peer's SYN: IRS, RCV.NXT and the options it offers
     /// (RFC 9293 §3.10.7.2 and §3.10.7.3).
     pub(super) fn take_syn(&mut self, syn: &TcpRepr) {
@@ -436,12 +426,12 @@ impl Tcb {
         self.last_ack_sent = self.rcv_nxt;
         self.snd_wl1 = syn.seq;
         let o = &syn.options;
-        let our_mss = u32::from(self.config.mss.max(64));
-        self.snd_mss = u32::from(o.mss.unwrap_or(DEFAULT_MSS)).clamp(64, our_mss);
+        let our_mss = u32::from(self.config.mss.max(MIN_MSS));
+        self.snd_mss = u32::from(o.mss.unwrap_or(DEFAULT_MSS)).clamp(u32::from(MIN_MSS), our_mss);
         self.rcv_mss = self.snd_mss;
         match (self.config.window_scaling, o.window_scale) {
             // RFC 7323 §2.3: shifts above 14 are treated as 14.
-            (true, Some(ws)) => self.snd_wscale = ws.min(14),
+            (true, Some(ws)) => self.snd_wscale = ws.min(MAX_WSCALE),
             _ => {
                 self.snd_wscale = 0;
                 self.rcv_wscale = 0;
@@ -465,7 +455,9 @@ impl Tcb {
     /// we put on every segment (like Linux's `mss_cache`).
     pub(super) fn eff_mss(&self) -> u32 {
         if self.ts_ok {
-            self.snd_mss.saturating_sub(12).max(1)
+            self.snd_mss
+                .saturating_sub(TIMESTAMPS_ALIGNED_LEN as u32)
+                .max(1)
         } else {
             self.snd_mss
         }
@@ -533,11 +525,7 @@ impl Tcb {
     pub(super) fn set_closed(&mut self) {
         self.state = State::Closed;
         self.timers.clear();
-        self.ack_now = false;
-        self.probe_pending = false;
-        self.keepalive_pending = false;
-        self.rexmit_head = false;
-        self.tlp_pending = false;
+        self.pending = Pending::default();
         self.release_buffers();
     }
 
@@ -557,175 +545,6 @@ impl Tcb {
     /// Fails the connection with `err` (reset, timeout).
     pub(super) fn fail(&mut self, err: TcpError) {
         self.error = Some(err);
-        self.set_closed();
-    }
-
-    // --- The application's side.
-
-    /// Queues `data` for sending; returns how much fit.
-    pub fn send(&mut self, data: &[u8]) -> Result<usize, TcpError> {
-        if self.fin_queued {
-            return Err(TcpError::BrokenPipe);
-        }
-        match self.state {
-            State::Established | State::CloseWait => {}
-            State::SynSent | State::SynReceived => return Err(TcpError::WouldBlock),
-            State::Closed => return Err(self.error.take().unwrap_or(TcpError::NotConnected)),
-            State::Listen => return Err(TcpError::NotConnected),
-            _ => return Err(TcpError::BrokenPipe),
-        }
-        if data.is_empty() {
-            return Ok(0);
-        }
-        match self.tx.enqueue(data) {
-            0 => Err(TcpError::WouldBlock),
-            n => Ok(n),
-        }
-    }
-
-    /// Reads received bytes. `Ok(0)` is end of stream (the peer's FIN).
-    pub fn recv(&mut self, buf: &mut [u8]) -> Result<usize, TcpError> {
-        let n = match self.peek(buf) {
-            Err(e) if Some(e) == self.error => {
-                // Reported once, like Linux: then end of stream.
-                self.error = None;
-                return Err(e);
-            }
-            other => other?,
-        };
-        self.rx.discard(n);
-        if n > 0 {
-            self.window_update_after_read();
-        }
-        Ok(n)
-    }
-
-    /// Like [`recv`](Self::recv) without consuming.
-    pub fn peek(&self, buf: &mut [u8]) -> Result<usize, TcpError> {
-        if !self.rx.is_empty() {
-            return Ok(self.rx.peek(0, buf));
-        }
-        if self.fin_received || buf.is_empty() {
-            return Ok(0);
-        }
-        match self.state {
-            State::SynSent | State::SynReceived => Err(TcpError::WouldBlock),
-            State::Established | State::FinWait1 | State::FinWait2 => Err(TcpError::WouldBlock),
-            State::Closed | State::Listen => match self.error {
-                Some(e) => Err(e),
-                None if self.state == State::Closed && self.snd_max != self.iss => Ok(0),
-                None => Err(TcpError::NotConnected),
-            },
-            _ => Ok(0),
-        }
-    }
-
-    /// After the application read: offer the freed room when it moves the
-    /// window's right edge by at least min(buffer/2, MSS) (receiver-side
-    /// SWS avoidance, RFC 9293 §3.8.6.2.2).
-    fn window_update_after_read(&mut self) {
-        if !self.state.can_receive() || self.fin_received {
-            return;
-        }
-        let new_edge = self.rcv_nxt + self.rcv_wnd();
-        let threshold = (self.rx.capacity() as u32 / 2).min(self.rcv_mss);
-        if new_edge.after(self.rcv_adv) && new_edge.since(self.rcv_adv) >= threshold {
-            // Only worth a segment if the peer may be held back by it: the
-            // window it knows is less than half the buffer.
-            let known = self.rcv_adv.since(self.rcv_nxt);
-            if known < self.rx.capacity() as u32 / 2 {
-                self.ack_now = true;
-            }
-        }
-    }
-
-    /// `shutdown(SHUT_WR)`: a FIN after the queued data (half-close,
-    /// RFC 9293 §3.10.4).
-    pub fn shutdown_write(&mut self) {
-        match self.state {
-            State::Established => {
-                self.fin_queued = true;
-                self.state = State::FinWait1;
-            }
-            State::CloseWait => {
-                self.fin_queued = true;
-                self.state = State::LastAck;
-            }
-            // The FIN follows the handshake (RFC 9293 §3.10.4: "queue for
-            // processing after entering ESTABLISHED").
-            State::SynReceived => self.fin_queued = true,
-            State::SynSent | State::Listen => self.set_closed(),
-            _ => {}
-        }
-    }
-
-    /// `close()`: FIN after queued data; with unread received data, RST
-    /// instead (RFC 2525 §2.17, as Linux does).
-    pub fn close(&mut self) {
-        self.app_closed = true;
-        if !self.rx.is_empty() && self.state != State::Closed {
-            self.abort();
-            return;
-        }
-        if self.state == State::Closed {
-            // Reset or timed out with data unread: nobody will read it now.
-            self.drop_received();
-        }
-        if self.state == State::FinWait2 && self.config.linger2 < 0 {
-            // TCP_LINGER2 negative: no orphan waits in FIN-WAIT-2; Linux's
-            // tcp_close resets the connection.
-            self.abort();
-            return;
-        }
-        self.shutdown_write();
-    }
-
-    /// How long an orphan waits in FIN-WAIT-2 for the peer's FIN (Linux's
-    /// `tcp_fin_time`): `TCP_LINGER2`'s time, or `time_wait` by default,
-    /// and never less than 3.5 RTO.
-    pub(super) fn fin_wait2_timeout(&self) -> Duration {
-        let t = match u64::try_from(self.config.linger2) {
-            Ok(secs) if secs > 0 => Duration::from_secs(secs),
-            _ => self.config.time_wait,
-        };
-        let rto = self.rtt.rto();
-        t.max(rto * 4 - rto / 2)
-    }
-
-    /// The application let go of the connection: what it has not read is
-    /// dropped, so that a CLOSED connection holds nothing and the stack can
-    /// free it (and its port).
-    fn drop_received(&mut self) {
-        self.rx.discard(self.rx.len());
-        self.assembler.clear();
-        self.rx.release();
-    }
-
-    /// Abort (RFC 9293 §3.10.5, `SO_LINGER` 0): RST now if synchronized,
-    /// then CLOSED; "all queued SENDs and RECEIVEs" are flushed, unread
-    /// data too. From SYN-RECEIVED (a listener closed with a half-open
-    /// connection) the RST is the RFC's `<SEQ=SND.NXT><CTL=RST>`, without
-    /// ACK, the form Linux answers the peer's ACK with once the request is
-    /// gone; from the other states it carries an ACK, as Linux's active
-    /// resets do.
-    pub fn abort(&mut self) {
-        self.app_closed = true;
-        let with_ack = self.state != State::SynReceived;
-        if matches!(
-            self.state,
-            State::SynReceived
-                | State::Established
-                | State::FinWait1
-                | State::FinWait2
-                | State::CloseWait
-        ) {
-            // SND.NXT as the peer knows it: the highest sent, not where a
-            // go-back-N rewind left SND.NXT, which a peer that received
-            // the data would find left of its window and ignore.
-            self.rst_pending = Some((self.snd_max, with_ack));
-        }
-        self.tx.discard(self.tx.len());
-        self.drop_received();
         self.set_closed();
     }
 
@@ -815,7 +634,7 @@ impl Tcb {
             return None;
         }
         if seg.seq.after(self.rcv_nxt) || age.is_some_and(|a| a > 0) {
-            Some(self.snd_nxt + 65537u32)
+            Some(self.snd_nxt + TIME_WAIT_ISS_GAP)
         } else {
             None
         }
@@ -835,58 +654,6 @@ impl Tcb {
     /// Leaves quick-ACK mode (tests of the delayed-ACK rule).
     #[cfg(test)]
     pub(crate) fn quickacks_off_for_test(&mut self) {
-        self.quickacks = 0;
-    }
-
-    /// `TCP_INFO`.
-    pub fn info(&self) -> TcpInfo {
-        let mss = self.eff_mss().max(1);
-        let clamp = |v: u64| u32::try_from(v).unwrap_or(u32::MAX);
-        TcpInfo {
-            state: self.state.linux_code(),
-            ca_state: if self.retransmits > 0 || self.in_loss {
-                4
-            } else if self.recover.is_some() {
-                3
-            } else {
-                0
-            },
-            retransmits: self.retransmits.min(255) as u8,
-            backoff: self.rtt.backoff.min(255) as u8,
-            options: u8::from(self.ts_ok)
-                | (u8::from(self.sack_ok) << 1)
-                | (u8::from(self.snd_wscale > 0 || self.rcv_wscale > 0) << 2),
-            snd_wscale: self.snd_wscale,
-            rcv_wscale: self.rcv_wscale,
-            rto: clamp(self.rtt.rto().as_micros() as u64),
-            ato: clamp(self.ato().as_micros() as u64),
-            snd_mss: mss,
-            rcv_mss: self.rcv_mss,
-            unacked: self.flight().div_ceil(mss),
-            sacked: self.scoreboard.sacked_bytes().div_ceil(mss),
-            lost: if self.retransmits > 0 {
-                self.flight().div_ceil(mss)
-            } else {
-                0
-            },
-            retrans: u32::from(self.retransmits > 0 || self.recover.is_some()),
-            rtt: clamp(self.rtt.srtt),
-            rttvar: clamp(self.rtt.rttvar),
-            snd_ssthresh: self
-                .cc
-                .ssthresh()
-                .checked_div(mss)
-                .unwrap_or(0)
-                .min(0x7fff_ffff),
-            snd_cwnd: self.cc.cwnd() / mss,
-            advmss: u32::from(self.config.mss),
-            rcv_space: self.rcv_wnd(),
-            snd_wnd: self.snd_wnd,
-            total_retrans: self.total_retrans,
-            bytes_acked: self.bytes_acked,
-            bytes_received: self.bytes_received,
-            segs_out: self.segs_out,
-            segs_in: self.segs_in,
-        }
+        self.delack.quickacks = 0;
     }
 }

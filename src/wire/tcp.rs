@@ -48,6 +48,11 @@ pub const HEADER_LEN: usize = field::OPTIONS_START;
 /// Longest header the data offset can express (15 words).
 pub const MAX_HEADER_LEN: usize = 60;
 
+/// Room the timestamps option (RFC 7323 §3.2) takes on a segment: its 10
+/// bytes after two NOPs (RFC 7323 Appendix A), or after SACK-permitted on
+/// a SYN.
+pub const TIMESTAMPS_ALIGNED_LEN: usize = 12;
+
 /// Option kinds (IANA "TCP Option Kind Numbers").
 pub mod kind {
     /// End of option list (RFC 9293 §3.2).
@@ -390,8 +395,8 @@ impl TcpOptions {
             n += 4;
         }
         n += match (self.sack_permitted, self.timestamps.is_some()) {
-            (_, true) => 12,    // sackOK + TS, or NOP NOP TS
-            (true, false) => 4, // NOP NOP sackOK
+            (_, true) => TIMESTAMPS_ALIGNED_LEN, // sackOK + TS, or NOP NOP TS
+            (true, false) => 4,                  // NOP NOP sackOK
             (false, false) => 0,
         };
         if self.window_scale.is_some() {

@@ -16,7 +16,7 @@ const C: f64 = 0.4;
 const BETA: f64 = 0.7;
 
 /// RFC 9438 CUBIC.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Copy)]
 pub struct Cubic {
     cwnd: u32,
     ssthresh: u32,
@@ -195,7 +195,7 @@ mod tests {
             now += ms(10);
             busy.on_ack(now, 1000, rtt);
         }
-        let mut idle = busy.clone();
+        let mut idle = busy;
         // The idle one pauses 100 ms (less than the RTO: no restart).
         let later = now + ms(100);
         idle.on_send_after_idle(later, ms(100), ms(200));

@@ -1,6 +1,11 @@
 //! Congestion control behind one trait: NewReno (RFC 5681, RFC 6582) and
 //! CUBIC (RFC 9438).
 //!
+//! The TCB holds its controller as a [`Congestion`], an enum, not as a
+//! `Box<dyn CongestionControl>`: a trait object's vtable pointer is an
+//! address in one process's code, which a TCB kept in memory shared by
+//! several processes must not carry. The enum is plain data, and `Copy`.
+//!
 //! The controller owns `cwnd` and `ssthresh` and decides how they grow on
 //! ACKs and shrink on loss. The loss-recovery machinery (duplicate ACK
 //! counting, fast retransmit, the "recover" point of RFC 6582, inflation
@@ -83,7 +88,6 @@ pub fn restart_window(
     (w.max(restart), ssthresh)
 }
 
-/// A controller of the given kind for segments of `mss` bytes.
 /// Slow start's growth for an ACK of `acked` bytes: cwnd += min(N, SMSS)
 /// (RFC 5681 eq. 2, with RFC 3465's byte counting bounded to one SMSS).
 /// Every algorithm here starts the same way.
@@ -91,16 +95,97 @@ pub fn slow_start(cwnd: u32, acked: u32, mss: u32) -> u32 {
     cwnd.saturating_add(acked.min(mss))
 }
 
-pub fn new_controller(algo: CongestionAlgo, mss: u32) -> Box<dyn CongestionControl> {
-    match algo {
-        CongestionAlgo::NewReno => Box::new(NewReno::new(mss)),
-        CongestionAlgo::Cubic => Box::new(Cubic::new(mss)),
+/// The controller a TCB runs: one of the algorithms, chosen by matching
+/// rather than through a vtable (see the module's documentation).
+#[derive(Debug, Clone, Copy)]
+pub enum Congestion {
+    /// RFC 5681 with RFC 6582.
+    NewReno(NewReno),
+    /// RFC 9438.
+    Cubic(Cubic),
+}
+
+impl Congestion {
+    /// A controller of the given kind for segments of `mss` bytes.
+    pub fn new(algo: CongestionAlgo, mss: u32) -> Congestion {
+        match algo {
+            CongestionAlgo::NewReno => Congestion::NewReno(NewReno::new(mss)),
+            CongestionAlgo::Cubic => Congestion::Cubic(Cubic::new(mss)),
+        }
+    }
+}
+
+/// Calls the same method on whichever algorithm `$cc` holds.
+macro_rules! dispatch {
+    ($cc:expr, $c:ident => $call:expr) => {
+        match $cc {
+            Congestion::NewReno($c) => $call,
+            Congestion::Cubic($c) => $call,
+        }
+    };
+}
+
+/// The operations of [`CongestionControl`], each passed to the algorithm
+/// the TCB runs (inherent, so callers need not import the trait).
+impl Congestion {
+    /// See [`CongestionControl::cwnd`].
+    pub fn cwnd(&self) -> u32 {
+        dispatch!(self, c => c.cwnd())
+    }
+    /// See [`CongestionControl::ssthresh`].
+    pub fn ssthresh(&self) -> u32 {
+        dispatch!(self, c => c.ssthresh())
+    }
+    /// See [`CongestionControl::set_cwnd`].
+    pub fn set_cwnd(&mut self, cwnd: u32) {
+        dispatch!(self, c => c.set_cwnd(cwnd));
+    }
+    /// See [`CongestionControl::on_ack`].
+    pub fn on_ack(&mut self, now: Instant, acked: u32, srtt: Option<Duration>) {
+        dispatch!(self, c => c.on_ack(now, acked, srtt));
+    }
+    /// See [`CongestionControl::on_loss`].
+    pub fn on_loss(&mut self, now: Instant, flight: u32) {
+        dispatch!(self, c => c.on_loss(now, flight));
+    }
+    /// See [`CongestionControl::on_rto`].
+    pub fn on_rto(&mut self, now: Instant, flight: u32, reduce: bool) {
+        dispatch!(self, c => c.on_rto(now, flight, reduce));
+    }
+    /// See [`CongestionControl::on_send_after_idle`].
+    pub fn on_send_after_idle(&mut self, now: Instant, idle: Duration, rto: Duration) {
+        dispatch!(self, c => c.on_send_after_idle(now, idle, rto));
+    }
+    /// See [`CongestionControl::set_mss`].
+    pub fn set_mss(&mut self, mss: u32) {
+        dispatch!(self, c => c.set_mss(mss));
+    }
+    /// See [`CongestionControl::name`].
+    pub fn name(&self) -> &'static str {
+        dispatch!(self, c => c.name())
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The controller is plain data (no box, no vtable): `Copy` proves it
+    /// holds no owned pointer, and each variant runs its own algorithm.
+    #[test]
+    fn the_controller_is_plain_data_and_dispatches_by_variant() {
+        fn plain_data<T: Copy + Send + 'static>(_: &T) {}
+        let reno = Congestion::new(CongestionAlgo::NewReno, 1000);
+        let cubic = Congestion::new(CongestionAlgo::Cubic, 1000);
+        plain_data(&reno);
+        assert_eq!((reno.name(), cubic.name()), ("reno", "cubic"));
+        let (mut r, mut c) = (reno, cubic);
+        // A loss with the whole initial window (10 segments) in flight:
+        // RFC 5681 halves it; RFC 9438 §4.6 multiplies by beta_cubic = 0.7.
+        r.on_loss(Instant::ZERO, 10_000);
+        c.on_loss(Instant::ZERO, 10_000);
+        assert_eq!((r.ssthresh(), c.ssthresh()), (5_000, 7_000));
+    }
 
     #[test]
     fn restart_window_halves_per_rto_down_to_the_restart_window() {

@@ -4,7 +4,7 @@ use super::{CongestionControl, initial_window};
 use crate::time::{Duration, Instant};
 
 /// RFC 5681 slow start and congestion avoidance.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Copy)]
 pub struct NewReno {
     cwnd: u32,
     ssthresh: u32,

@@ -1,6 +1,7 @@
 //! Closing: FIN-WAIT-1/2, CLOSING, TIME-WAIT, CLOSE-WAIT, LAST-ACK, resets (RFC 9293 §3.6).
 
 use super::harness::*;
+use crate::tcp::tcb::Pending;
 use crate::tcp::*;
 use crate::time::Duration;
 use crate::wire::SeqNum;
@@ -388,4 +389,34 @@ fn negative_linger2_ends_fin_wait_2_at_once() {
             ..to_peer()
         }
     );
+}
+
+/// A connection that goes to CLOSED owes nothing more: no ACK, no
+/// retransmission, no probe, and no "send despite Nagle and SWS" left
+/// over from a persist timeout (RFC 9293 §3.8.6.2.1's override) that fired
+/// just before the abort.
+#[test]
+fn abort_clears_every_pending_output() {
+    let mut t = established();
+    // The peer's window shrinks below what is queued, with nothing in
+    // flight: sender-side SWS avoidance holds the data, the persist timer
+    // runs, and its timeout asks for a forced send.
+    send!(
+        t,
+        TcpRepr {
+            window: 100,
+            ..from_peer()
+        }
+    );
+    t.send(&[7u8; 1000]).unwrap();
+    recv_nothing!(t);
+    let at = t.poll_timeout().expect("persist timer");
+    t.handle_timeout(at);
+    assert!(
+        t.pending.force_send,
+        "the persist timeout asks for a forced send"
+    );
+    t.abort();
+    assert_eq!(t.state(), State::Closed);
+    assert_eq!(t.pending, Pending::default(), "CLOSED owes nothing");
 }

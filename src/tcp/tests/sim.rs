@@ -219,7 +219,9 @@ pub(crate) struct RecoveryWatch {
 }
 
 fn in_sack_recovery(t: &Tcb) -> Option<SeqNum> {
-    t.recover.filter(|_| t.sack_ok && !t.in_loss)
+    t.recovery
+        .recover
+        .filter(|_| t.sack_ok && !t.recovery.in_loss)
 }
 
 fn pattern(seed: u64, len: usize, salt: u64) -> Vec<u8> {
