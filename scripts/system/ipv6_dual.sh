@@ -24,6 +24,8 @@ done
 timeout 60 ip netns exec "$NS" "$KBUILD/ipv6_dual" 198.18.0.1 \
     >"$TEST_TMP/kernel.txt" 2>"$TEST_TMP/kernel.err" ||
     fail "$T: the kernel's run failed: $(grep '^FAIL' "$TEST_TMP/kernel.txt" | head -n 3 | tr '\n' ';') $(tail -c 300 "$TEST_TMP/kernel.err")"
+# The direct build has no poll() of its own: its run skips those lines.
+[[ $SIDE != direct ]] || sed -i '/^poll /d' "$TEST_TMP/kernel.txt"
 status=0
 timeout 60 "${PRELOAD[@]}" "$CBUILD/ipv6_dual" 198.18.0.2 \
     >"$TEST_TMP/stack.txt" 2>"$TEST_TMP/stack.err" || status=$?

@@ -103,6 +103,7 @@ posix! {
             // yet (see `super::inet6`).
             i6.v6_bound.store(true, Ordering::Relaxed);
             i6.v6_listening.store(true, Ordering::Relaxed);
+            inet6::mark_silent(sock.handle);
             return 0;
         }
         ret(with_stack(fd, |st, h| st.listen(h, backlog)).map(|()| 0))

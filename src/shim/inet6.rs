@@ -24,8 +24,9 @@
 //!   nothing: `accept` blocks (or `EAGAIN`) until IPv6 exists.
 
 use super::errno::Errno;
+use crate::stack::SocketHandle;
 use std::net::{Ipv4Addr, Ipv6Addr, SocketAddrV4, SocketAddrV6};
-use std::sync::atomic::{AtomicBool, AtomicI32, AtomicU16, AtomicU32, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicI32, AtomicU16, AtomicU32, AtomicUsize, Ordering};
 
 /// `<netinet/in.h>` values (Linux), for the options not all in `libc`.
 pub const IPV6_UNICAST_HOPS: i32 = 16;
@@ -206,6 +207,36 @@ impl Inet6 {
             }
         })
     }
+}
+
+/// The stack sockets of IPv6-only listeners (`IPV6_V6ONLY` on `::`): idle
+/// in the stack, which would report them as a fresh socket (`POLLOUT |
+/// POLLHUP`), while a Linux listener with nothing to accept reports
+/// nothing. The readiness calls ask [`is_silent`]; with no such listener
+/// that costs one atomic load.
+static SILENT: parking_lot::Mutex<Vec<SocketHandle>> = parking_lot::Mutex::new(Vec::new());
+static SILENT_COUNT: AtomicUsize = AtomicUsize::new(0);
+
+/// `h` became an IPv6-only listener.
+pub fn mark_silent(h: SocketHandle) {
+    let mut v = SILENT.lock();
+    if !v.contains(&h) {
+        v.push(h);
+        SILENT_COUNT.store(v.len(), Ordering::Release);
+    }
+}
+
+/// `h` was closed.
+pub fn unmark_silent(h: SocketHandle) {
+    let mut v = SILENT.lock();
+    v.retain(|&x| x != h);
+    SILENT_COUNT.store(v.len(), Ordering::Release);
+}
+
+/// Whether `h` is an IPv6-only listener: never ready until IPv6 exists.
+#[inline]
+pub fn is_silent(h: SocketHandle) -> bool {
+    SILENT_COUNT.load(Ordering::Acquire) != 0 && SILENT.lock().contains(&h)
 }
 
 fn flag_bit(name: i32) -> Option<u32> {
