@@ -48,7 +48,10 @@ const char *tapstack_version(void);
 int tapstack_debug_panic(void);
 
 /**
- * `socket(2)` for the stack. `domain` must be `AF_INET` and `type`
+ * `socket(2)` for the stack. `domain` `AF_INET`, or `AF_INET6` for a
+ * dual-stack socket (IPv4 peers as v4-mapped `::ffff:a.b.c.d` addresses,
+ * `sockaddr_in6` in and out, `IPV6_V6ONLY` and the other IPv6 options a
+ * server sets; the stack carries no IPv6 traffic yet), `type`
  * `SOCK_STREAM` (optionally `| SOCK_NONBLOCK | SOCK_CLOEXEC`), `protocol`
  * 0 or `IPPROTO_TCP` for a stack socket; anything else is a kernel socket.
  * Starts the stack on first use (`ENETDOWN` when it cannot: a bad
@@ -61,7 +64,10 @@ int tapstack_socket(int domain, int type, int protocol);
 
 /**
  * `bind(2)`: `addr` points at a `struct sockaddr_in` of `len` bytes
- * (`len` < 16 is `EINVAL`, NULL `EFAULT`, another family `EAFNOSUPPORT`).
+ * (`len` < 16 is `EINVAL`, NULL `EFAULT`, another family `EAFNOSUPPORT`);
+ * on an `AF_INET6` socket at a `struct sockaddr_in6` (`len` < 24 is
+ * `EINVAL`): `::` (IPv4 too unless `IPV6_V6ONLY`), `::ffff:` and one of
+ * the addresses below, or `::1`; another IPv6 address is `EADDRNOTAVAIL`.
  * The address must be the stack's (`TAPSTACK_IP`), a loopback address
  * (127/8) or `INADDR_ANY` (`EADDRNOTAVAIL` otherwise); port 0 picks an
  * ephemeral port. A port in
@@ -92,7 +98,8 @@ int tapstack_listen(int fd, int backlog);
  * queue** (never a half-open one from the SYN queue) and gives it a new
  * fd: a freshly reserved kernel eventfd, so the lowest free number. When
  * `addr` is not NULL, the peer's `sockaddr_in` is written there,
- * truncated to `*len`, and `*len` set to 16. Blocks while the queue is
+ * truncated to `*len`, and `*len` set to 16 (on an `AF_INET6` listener a
+ * `sockaddr_in6`, v4-mapped, and 28). Blocks while the queue is
  * empty (`SO_RCVTIMEO` bounds it: `EAGAIN`; a signal: `EINTR`), or fails
  * with `EAGAIN` on a non-blocking listener. `EINVAL` if `fd` is not
  * listening.
@@ -114,7 +121,11 @@ int tapstack_accept(int fd, struct sockaddr *addr, socklen_t *len);
 int tapstack_accept4(int fd, struct sockaddr *addr, socklen_t *len, int flags);
 
 /**
- * `connect(2)`: `addr` points at the peer's `sockaddr_in` (`len` >= 16).
+ * `connect(2)`: `addr` points at the peer's `sockaddr_in` (`len` >= 16),
+ * or on an `AF_INET6` socket its `sockaddr_in6` (`len` >= 24): a
+ * v4-mapped address reaches that IPv4 peer (`ENETUNREACH` with
+ * `IPV6_V6ONLY`), `::1` and `::` the loopback, another IPv6 address is
+ * `ENETUNREACH`.
  * Sends SYN from an ephemeral port (unless bound). A blocking socket waits
  * for the handshake: 0, or `ECONNREFUSED` (RST), `ETIMEDOUT` (no answer),
  * `EINTR` (a signal; the handshake goes on), `EINPROGRESS` when
@@ -287,7 +298,8 @@ int tapstack_close(int fd);
 
 /**
  * `getsockname(2)`: the local `sockaddr_in` (0.0.0.0:0 before `bind`),
- * truncated to `*len`; `*len` becomes 16.
+ * truncated to `*len`; `*len` becomes 16 (an `AF_INET6` socket: a
+ * `sockaddr_in6`, `::` or v4-mapped, and 28).
  *
  * # Safety
  * `len` points at the length of `addr`, which must be writable.

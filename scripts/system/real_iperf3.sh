@@ -3,7 +3,10 @@
 # modes: tapstack kernel
 #
 # Unmodified iperf3 on tapstack, the kernel's iperf3 on the other side, both
-# roles and both directions (-R). The bytes each end counts must agree
+# roles and both directions (-R). The server runs as users run it, `iperf3
+# -s` with no flags: it opens an AF_INET6 socket on :: (dual-stack) and the
+# kernel's client reaches it over IPv4 (its log names the client, whose
+# v4-mapped address iperf3 prints as IPv4). The bytes each end counts must agree
 # (within what can be in flight when the test ends), and
 # the TCP_INFO figures iperf3 reports for a sender on tapstack are real: a
 # congestion window of at least the initial window, and, with
@@ -36,15 +39,22 @@ PY
 }
 
 run_pair() { # WHAT SERVER_UNDER CLIENT_UNDER SERVER_IP [CLIENT ARGS...]
-    local what=$1 sip=$4
+    local what=$1 sip=$4 server_side=$2
     local -n srv=$2 cli=$3
     shift 4
-    start_bg "$TEST_TMP/s.out" "$TEST_TMP/s.err" "${srv[@]}" "$(command -v iperf3)" -s -1 -B "$sip"
+    # No -B and no -4: iperf3's own default, an AF_INET6 listener on ::.
+    start_bg "$TEST_TMP/s.out" "$TEST_TMP/s.err" "${srv[@]}" "$(command -v iperf3)" -s -1
     local spid=$BG_PID
     sleep 0.5
     "${cli[@]}" "$(command -v iperf3)" -c "$sip" -t 2 -J "$@" >"$TEST_TMP/$what.json" 2>"$TEST_TMP/$what.err" ||
         fail "$T: $what: iperf3 -c failed: $(head -c 300 "$TEST_TMP/$what.json" "$TEST_TMP/$what.err" | tr '\n' ' ')"
     stop_pid "$spid"
+    if [[ $server_side == UNDER ]]; then
+        # The dual-stack listener's accept gave the peer v4-mapped, which
+        # iperf3 prints as the plain IPv4 address.
+        grep -q "Accepted connection from $PEER_IP, port" "$TEST_TMP/s.out" ||
+            fail "$T: $what: the server's log does not name the peer $PEER_IP: $(head -n 5 "$TEST_TMP/s.out" | tr '\n' ' ')"
+    fi
     read -r bytes retr cwnd < <(check_json "$TEST_TMP/$what.json" "$what")
     echo "  $what: $bytes bytes, $((bytes * 8 / 2 / 1000000)) Mbit/s, sender retransmits $retr, max cwnd $cwnd"
     LAST_RETR=$retr

@@ -56,7 +56,10 @@ pub extern "C" fn tapstack_debug_panic() -> c_int {
     })
 }
 
-/// `socket(2)` for the stack. `domain` must be `AF_INET` and `type`
+/// `socket(2)` for the stack. `domain` `AF_INET`, or `AF_INET6` for a
+/// dual-stack socket (IPv4 peers as v4-mapped `::ffff:a.b.c.d` addresses,
+/// `sockaddr_in6` in and out, `IPV6_V6ONLY` and the other IPv6 options a
+/// server sets; the stack carries no IPv6 traffic yet), `type`
 /// `SOCK_STREAM` (optionally `| SOCK_NONBLOCK | SOCK_CLOEXEC`), `protocol`
 /// 0 or `IPPROTO_TCP` for a stack socket; anything else is a kernel socket.
 /// Starts the stack on first use (`ENETDOWN` when it cannot: a bad
@@ -71,7 +74,10 @@ pub extern "C-unwind" fn tapstack_socket(domain: c_int, r#type: c_int, protocol:
 }
 
 /// `bind(2)`: `addr` points at a `struct sockaddr_in` of `len` bytes
-/// (`len` < 16 is `EINVAL`, NULL `EFAULT`, another family `EAFNOSUPPORT`).
+/// (`len` < 16 is `EINVAL`, NULL `EFAULT`, another family `EAFNOSUPPORT`);
+/// on an `AF_INET6` socket at a `struct sockaddr_in6` (`len` < 24 is
+/// `EINVAL`): `::` (IPv4 too unless `IPV6_V6ONLY`), `::ffff:` and one of
+/// the addresses below, or `::1`; another IPv6 address is `EADDRNOTAVAIL`.
 /// The address must be the stack's (`TAPSTACK_IP`), a loopback address
 /// (127/8) or `INADDR_ANY` (`EADDRNOTAVAIL` otherwise); port 0 picks an
 /// ephemeral port. A port in
@@ -110,7 +116,8 @@ pub extern "C-unwind" fn tapstack_listen(fd: c_int, backlog: c_int) -> c_int {
 /// queue** (never a half-open one from the SYN queue) and gives it a new
 /// fd: a freshly reserved kernel eventfd, so the lowest free number. When
 /// `addr` is not NULL, the peer's `sockaddr_in` is written there,
-/// truncated to `*len`, and `*len` set to 16. Blocks while the queue is
+/// truncated to `*len`, and `*len` set to 16 (on an `AF_INET6` listener a
+/// `sockaddr_in6`, v4-mapped, and 28). Blocks while the queue is
 /// empty (`SO_RCVTIMEO` bounds it: `EAGAIN`; a signal: `EINTR`), or fails
 /// with `EAGAIN` on a non-blocking listener. `EINVAL` if `fd` is not
 /// listening.
@@ -145,7 +152,11 @@ pub unsafe extern "C-unwind" fn tapstack_accept4(
     unsafe { connect::accept4(fd, addr, len, flags) }
 }
 
-/// `connect(2)`: `addr` points at the peer's `sockaddr_in` (`len` >= 16).
+/// `connect(2)`: `addr` points at the peer's `sockaddr_in` (`len` >= 16),
+/// or on an `AF_INET6` socket its `sockaddr_in6` (`len` >= 24): a
+/// v4-mapped address reaches that IPv4 peer (`ENETUNREACH` with
+/// `IPV6_V6ONLY`), `::1` and `::` the loopback, another IPv6 address is
+/// `ENETUNREACH`.
 /// Sends SYN from an ephemeral port (unless bound). A blocking socket waits
 /// for the handshake: 0, or `ECONNREFUSED` (RST), `ETIMEDOUT` (no answer),
 /// `EINTR` (a signal; the handshake goes on), `EINPROGRESS` when
@@ -396,7 +407,8 @@ pub extern "C-unwind" fn tapstack_close(fd: c_int) -> c_int {
 }
 
 /// `getsockname(2)`: the local `sockaddr_in` (0.0.0.0:0 before `bind`),
-/// truncated to `*len`; `*len` becomes 16.
+/// truncated to `*len`; `*len` becomes 16 (an `AF_INET6` socket: a
+/// `sockaddr_in6`, `::` or v4-mapped, and 28).
 ///
 /// # Safety
 /// `len` points at the length of `addr`, which must be writable.

@@ -8,15 +8,17 @@
 //! gives it a new fd: a fresh reserved eventfd, the lowest free number, as
 //! the kernel would allocate it.
 
-use super::addr::{check_out, read_sockaddr, write_sockaddr};
+use super::addr::{check_out, read_sockaddr, read_sockaddr6, write_sockaddr, write_sockaddr6};
 use super::errno::{Errno, errno_of, ret};
 use super::fd_table::{self, OpenSocket};
+use super::inet6::{self, BindTo, Inet6};
 use super::socket::{install, lookup, reserve_fd};
 use super::wait::{Dir, Waiter};
 use crate::stack::{SocketError, SocketHandle, Stack};
 use crate::sys::clock::monotonic_now;
 use crate::tcp::State;
 use libc::{c_int, sockaddr, socklen_t};
+use std::net::{SocketAddrV4, SocketAddrV6};
 use std::sync::atomic::Ordering;
 
 /// Runs `f` on `fd`'s stack socket under the lock, ending with `finish`.
@@ -40,10 +42,47 @@ posix! {
     fn bind(fd: c_int, addr: *const sockaddr, len: socklen_t) -> c_int
     where fd_table::is_ours(fd) => {
         // SAFETY: the caller's contract.
-        let r = unsafe { read_sockaddr(addr, len, true) }
-            .and_then(|a| with_stack(fd, |st, h| st.bind(h, a)));
-        ret(r.map(|()| 0))
+        ret(unsafe { bind_ours(fd, addr, len) }.map(|()| 0))
     };
+}
+
+/// `bind` of an `AF_INET` or `AF_INET6` socket.
+///
+/// # Safety
+/// `addr` must point at `len` readable bytes.
+unsafe fn bind_ours(fd: c_int, addr: *const sockaddr, len: socklen_t) -> Errno<()> {
+    let sock = lookup(fd)?;
+    let Some(i6) = &sock.inet6 else {
+        // SAFETY: the caller's contract.
+        let a = unsafe { read_sockaddr(addr, len, true) }?;
+        return with_stack(fd, |st, h| st.bind(h, a));
+    };
+    // SAFETY: the caller's contract.
+    let a = unsafe { read_sockaddr6(addr, len) }?;
+    let v6only = i6.v6only.load(Ordering::Relaxed);
+    match inet6::bind_target(a, v6only)? {
+        BindTo::V4 { addr, loopback } => {
+            if i6.v6_bound.load(Ordering::Relaxed) {
+                return Err(libc::EINVAL);
+            }
+            with_stack(fd, |st, h| st.bind(h, addr))?;
+            if loopback {
+                // Linux: a socket bound to a (non-mapped) IPv6 address is
+                // IPv6-only.
+                i6.loopback.store(true, Ordering::Relaxed);
+                i6.v6only.store(true, Ordering::Relaxed);
+            }
+            Ok(())
+        }
+        BindTo::V6Only(port) => {
+            let bound = with_stack(fd, |st, h| st.local_addr(h))?.port() != 0;
+            if bound || i6.v6_bound.swap(true, Ordering::Relaxed) {
+                return Err(libc::EINVAL);
+            }
+            i6.v6_port.store(port, Ordering::Relaxed);
+            Ok(())
+        }
+    }
 }
 
 posix! {
@@ -53,6 +92,20 @@ posix! {
     /// None beyond libc's.
     fn listen(fd: c_int, backlog: c_int) -> c_int
     where fd_table::is_ours(fd) => {
+        if let Ok(sock) = lookup(fd)
+            && let Some(i6) = &sock.inet6
+            && i6.v6only.load(Ordering::Relaxed)
+            && (i6.v6_bound.load(Ordering::Relaxed)
+                || with_stack(fd, |st, h| st.local_addr(h)).is_ok_and(|a| a.port() == 0))
+        {
+            // IPV6_V6ONLY on `::` (or unbound, which Linux binds to `::`):
+            // a listener for IPv6 connections only, of which there are none
+            // yet (see `super::inet6`).
+            i6.v6_bound.store(true, Ordering::Relaxed);
+            i6.v6_listening.store(true, Ordering::Relaxed);
+            inet6::mark_silent(sock.handle);
+            return 0;
+        }
         ret(with_stack(fd, |st, h| st.listen(h, backlog)).map(|()| 0))
     };
 }
@@ -66,7 +119,17 @@ fn accept_ours(fd: c_int, addr: *mut sockaddr, len: *mut socklen_t, flags: c_int
     let sock = lookup(fd)?;
     let w = Waiter::new(&sock, false, Dir::Recv)?;
     let rt = w.rt();
-    let (child, peer) = w.run(|st, h| st.accept(h))?;
+    let v6_only_listener = sock
+        .inet6
+        .as_ref()
+        .is_some_and(|i6| i6.v6_listening.load(Ordering::Relaxed));
+    let (child, peer) = w.run(|st, h| {
+        if v6_only_listener {
+            // Nothing arrives for an IPv6-only listener yet.
+            return Err(SocketError::WouldBlock);
+        }
+        st.accept(h)
+    })?;
     let newfd = match reserve_fd() {
         Ok(f) => f,
         Err(e) => {
@@ -84,9 +147,10 @@ fn accept_ours(fd: c_int, addr: *mut sockaddr, len: *mut socklen_t, flags: c_int
         child,
         flags & libc::SOCK_NONBLOCK != 0,
         flags & libc::SOCK_CLOEXEC != 0,
+        sock.inet6.as_ref().map(Inet6::inherit),
     )?;
     // SAFETY: checked by check_out above.
-    unsafe { write_sockaddr(Some(peer), addr, len) };
+    unsafe { write_name(&sock, peer, addr, len) };
     Ok(newfd)
 }
 
@@ -131,10 +195,32 @@ fn finish_connect(sock: &OpenSocket, w: &Waiter<'_>) -> Errno<()> {
     }
 }
 
-pub(crate) fn connect_ours(fd: c_int, addr: *const sockaddr, len: socklen_t) -> Errno<()> {
+/// The IPv4 peer a `connect` on `sock` reaches.
+///
+/// # Safety
+/// `addr` must point at `len` readable bytes.
+unsafe fn connect_target(
+    sock: &OpenSocket,
+    addr: *const sockaddr,
+    len: socklen_t,
+) -> Errno<SocketAddrV4> {
+    let Some(i6) = &sock.inet6 else {
+        // SAFETY: the caller's contract.
+        return unsafe { read_sockaddr(addr, len, false) };
+    };
     // SAFETY: the caller's contract.
-    let remote = unsafe { read_sockaddr(addr, len, false) }?;
+    let a = unsafe { read_sockaddr6(addr, len) }?;
+    let (remote, loopback) = inet6::connect_target(a, i6.v6only.load(Ordering::Relaxed))?;
+    if loopback {
+        i6.loopback.store(true, Ordering::Relaxed);
+    }
+    Ok(remote)
+}
+
+pub(crate) fn connect_ours(fd: c_int, addr: *const sockaddr, len: socklen_t) -> Errno<()> {
     let sock = lookup(fd)?;
+    // SAFETY: the caller's contract.
+    let remote = unsafe { connect_target(&sock, addr, len) }?;
     let w = Waiter::new(&sock, false, Dir::Send)?;
     if sock.connecting.load(Ordering::Relaxed) {
         // Linux's SS_CONNECTING: EALREADY while under way (a blocking call
@@ -204,6 +290,11 @@ fn name_ours(fd: c_int, addr: *mut sockaddr, len: *mut socklen_t, peer: bool) ->
     unsafe { check_out(addr, len)? };
     let sock = lookup(fd)?;
     let rt = sock.runtime()?;
+    if !peer && let Some(name) = sock.inet6.as_ref().and_then(Inet6::v6_name) {
+        // SAFETY: checked above.
+        unsafe { write_sockaddr6(name, addr, len) };
+        return Ok(0);
+    }
     let a = {
         let st = rt.lock();
         if peer {
@@ -214,8 +305,24 @@ fn name_ours(fd: c_int, addr: *mut sockaddr, len: *mut socklen_t, peer: bool) ->
     }
     .map_err(errno_of)?;
     // SAFETY: checked above.
-    unsafe { write_sockaddr(Some(a), addr, len) };
+    unsafe { write_name(&sock, a, addr, len) };
     Ok(0)
+}
+
+/// Writes an address of the stack as `sock`'s family shows it: a
+/// `sockaddr_in`, or a `sockaddr_in6` (see [`Inet6::show`]).
+///
+/// # Safety
+/// As for [`write_sockaddr`].
+unsafe fn write_name(sock: &OpenSocket, a: SocketAddrV4, addr: *mut sockaddr, len: *mut socklen_t) {
+    let shown: Option<SocketAddrV6> = sock.inet6.as_ref().map(|i6| i6.show(a));
+    // SAFETY: the caller's contract.
+    unsafe {
+        match shown {
+            Some(a6) => write_sockaddr6(a6, addr, len),
+            None => write_sockaddr(Some(a), addr, len),
+        }
+    }
 }
 
 posix! {

@@ -43,6 +43,8 @@ pub struct OpenSocket {
     /// A `connect` returned `EINPROGRESS` (or was interrupted) and no later
     /// `connect` has seen it finish: Linux's `SS_CONNECTING`.
     pub connecting: AtomicBool,
+    /// The IPv6 side of an `AF_INET6` socket; `None` for `AF_INET`.
+    pub inet6: Option<super::inet6::Inet6>,
 }
 
 impl OpenSocket {
@@ -52,6 +54,17 @@ impl OpenSocket {
         rt: Option<&'static Runtime>,
         nonblocking: bool,
     ) -> Arc<OpenSocket> {
+        OpenSocket::new_in(handle, rt, nonblocking, None)
+    }
+
+    /// As [`OpenSocket::new`], of the family `inet6` says (`Some`:
+    /// `AF_INET6`).
+    pub fn new_in(
+        handle: SocketHandle,
+        rt: Option<&'static Runtime>,
+        nonblocking: bool,
+        inet6: Option<super::inet6::Inet6>,
+    ) -> Arc<OpenSocket> {
         Arc::new(OpenSocket {
             handle,
             rt,
@@ -59,6 +72,7 @@ impl OpenSocket {
             rcv_timeout_us: AtomicU64::new(0),
             snd_timeout_us: AtomicU64::new(0),
             connecting: AtomicBool::new(false),
+            inet6,
         })
     }
 
@@ -81,6 +95,11 @@ impl Drop for OpenSocket {
     fn drop(&mut self) {
         #[cfg(test)]
         tests::note_drop();
+        if let Some(i6) = &self.inet6
+            && i6.v6_listening.load(Ordering::Relaxed)
+        {
+            super::inet6::unmark_silent(self.handle);
+        }
         if let Some(rt) = self.rt {
             super::socket::release(rt, self.handle);
         }

@@ -10,6 +10,7 @@
 //! - [`options`]: `setsockopt`, `getsockopt`, `fcntl`, `ioctl`.
 //! - [`wait`]: blocking, non-blocking, timeouts and signals.
 //! - [`addr`]: sockaddr conversion and pointer checks.
+//! - [`inet6`]: `AF_INET6` (dual-stack) sockets over the IPv4 engine.
 //! - [`fork`]: `pthread_atfork` handlers.
 //! - [`privileges`]: `setuid` and its cousins start the stack first.
 //! - [`api`]: the `tapstack_*` functions declared in `include/tapstack.h`.
@@ -58,6 +59,7 @@ pub mod errno;
 pub mod fd_table;
 pub mod fork;
 pub mod guard;
+pub mod inet6;
 pub mod io;
 pub mod options;
 pub mod privileges;

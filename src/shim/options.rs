@@ -14,7 +14,10 @@
 //! retransmissions, so 30 reads back as 31), `TCP_FASTOPEN` (a listener's
 //! queue length, kept but unused: the server offers no cookie, as Linux
 //! by default) and `IP_TOS` (its ECN bits cleared, as Linux does for TCP)
-//! are served too.
+//! are served too. On an `AF_INET6` socket, the IPv6 options a server sets
+//! (`IPV6_V6ONLY`, `IPV6_TCLASS`, `IPV6_UNICAST_HOPS`, ...) are
+//! [`super::inet6`]'s; on an `AF_INET` one they are `ENOPROTOOPT`, as on
+//! Linux.
 
 use super::addr::{check_buf, check_ptr};
 use super::errno::{Errno, errno, errno_of, ret};
@@ -305,6 +308,20 @@ fn setsockopt_ours(
             // The ECN bits belong to TCP (RFC 3168 §6.1.1): dropped.
             set_opts(fd, |o| o.tos = (v as u8) & !0b11)
         }
+        (libc::IPPROTO_IPV6, _) => {
+            // Linux: IPv6 options on an AF_INET TCP socket are
+            // ENOPROTOOPT (ip_setsockopt knows only SOL_IP).
+            let i6 = sock.inet6.as_ref().ok_or(libc::ENOPROTOOPT)?;
+            // Linux reads the int only when `len` holds one.
+            let v = if len as usize >= size_of::<c_int>() {
+                int()?
+            } else {
+                0
+            };
+            let bound = i6.v6_bound.load(Ordering::Relaxed)
+                || super::connect::with_stack(fd, |st, h| st.local_addr(h))?.port() != 0;
+            i6.set(name, v, len as usize, bound)
+        }
         (libc::IPPROTO_TCP, libc::TCP_CONGESTION) => {
             let n = (len as usize).min(CA_NAME_MAX);
             check_buf(val.cast::<u8>(), n)?;
@@ -344,7 +361,17 @@ fn getsockopt_value(sock: &OpenSocket, level: c_int, name: c_int) -> Errno<Value
     let defaults = *st.tcp_defaults();
     match (level, name) {
         (libc::SOL_SOCKET, libc::SO_TYPE) => Ok(Value::Int(libc::SOCK_STREAM)),
-        (libc::SOL_SOCKET, SO_DOMAIN) => Ok(Value::Int(libc::AF_INET)),
+        (libc::SOL_SOCKET, SO_DOMAIN) => Ok(Value::Int(if sock.inet6.is_some() {
+            libc::AF_INET6
+        } else {
+            libc::AF_INET
+        })),
+        (libc::IPPROTO_IPV6, _) => {
+            // On an AF_INET socket Linux's ip_getsockopt answers another
+            // level with EOPNOTSUPP (ip_setsockopt with ENOPROTOOPT).
+            let i6 = sock.inet6.as_ref().ok_or(libc::EOPNOTSUPP)?;
+            Ok(Value::Int(i6.get(name)?))
+        }
         (libc::SOL_SOCKET, SO_PROTOCOL) => Ok(Value::Int(libc::IPPROTO_TCP)),
         (libc::SOL_SOCKET, SO_ACCEPTCONN) => b(state == State::Listen),
         (libc::SOL_SOCKET, libc::SO_ERROR) => {

@@ -16,6 +16,7 @@
 use super::errno::{Errno, errno, fail, ret};
 use super::fd_table::{self, Entry, OpenSocket};
 use super::guard::guard;
+use super::inet6::Inet6;
 use crate::runtime::{self, Runtime};
 use crate::shim::readiness::epoll;
 use crate::stack::SocketHandle;
@@ -27,36 +28,109 @@ use crate::tcp::State;
 use crate::time::Duration;
 use libc::{c_int, c_uint};
 use std::sync::Arc;
-use std::sync::atomic::Ordering;
+use std::sync::atomic::{AtomicU8, Ordering};
 
-/// The `socket()` calls the stack serves: IPv4 TCP.
-fn is_ipv4_tcp(domain: c_int, ty: c_int, protocol: c_int) -> bool {
-    domain == libc::AF_INET
+/// The `socket()` calls the stack serves: TCP over `AF_INET`, and over
+/// `AF_INET6` as a dual-stack socket (see [`super::inet6`]).
+fn is_tcp(domain: c_int, ty: c_int, protocol: c_int) -> bool {
+    (domain == libc::AF_INET || domain == libc::AF_INET6)
         && ty & !(libc::SOCK_NONBLOCK | libc::SOCK_CLOEXEC) == libc::SOCK_STREAM
         && (protocol == 0 || protocol == libc::IPPROTO_TCP)
 }
 
-posix! {
-    /// `socket(2)`: IPv4 TCP sockets are the stack's (starting it on first
-    /// use); every other socket is the kernel's.
-    ///
-    /// # Safety
-    /// None beyond libc's: the arguments are integers.
-    fn socket(domain: c_int, ty: c_int, protocol: c_int) -> c_int
-    where is_ipv4_tcp(domain, ty, protocol) => ret(new_socket(ty));
+/// `socket(2)`: TCP sockets (`AF_INET`, and `AF_INET6` as dual-stack
+/// sockets) are the stack's, starting it on first use; every other socket
+/// is the kernel's, and at `TAPSTACK_LOG=info` each kind of those is named
+/// once, so a user sees what went to the kernel.
+///
+/// # Safety
+/// None beyond libc's: the arguments are integers.
+#[unsafe(no_mangle)]
+pub unsafe extern "C-unwind" fn socket(domain: c_int, ty: c_int, protocol: c_int) -> c_int {
+    if !is_tcp(domain, ty, protocol) {
+        if kernel_sockets_logged() {
+            let _: c_int = guard("socket", || {
+                note_kernel_socket(domain, ty, protocol);
+                0
+            });
+        }
+        // SAFETY: passed on unchanged, under libc's contract.
+        return unsafe { real::socket(domain, ty, protocol) };
+    }
+    guard("socket", || ret(new_socket(domain, ty)))
 }
 
-/// Starts the stack if needed and reserves the fd of a new stack socket.
-pub(crate) fn new_socket(ty: c_int) -> Errno<c_int> {
+/// Whether kernel sockets are named: `TAPSTACK_LOG` at `info` or more. Read
+/// from the environment once (a program may open a UDP socket before the
+/// stack starts and sets the logger's level).
+fn kernel_sockets_logged() -> bool {
+    use crate::runtime::log::LogLevel;
+    // 0: not read yet, 1: no, 2: yes.
+    static STATE: AtomicU8 = AtomicU8::new(0);
+    match STATE.load(Ordering::Relaxed) {
+        1 => false,
+        2 => true,
+        _ => {
+            let on = crate::runtime::log::enabled(LogLevel::Info)
+                || std::env::var("TAPSTACK_LOG")
+                    .ok()
+                    .and_then(|v| v.parse::<LogLevel>().ok())
+                    .is_some_and(|l| l >= LogLevel::Info);
+            STATE.store(if on { 2 } else { 1 }, Ordering::Relaxed);
+            on
+        }
+    }
+}
+
+/// Says, once per family and type, that a socket went to the kernel.
+fn note_kernel_socket(domain: c_int, ty: c_int, protocol: c_int) {
+    static SEEN: parking_lot::Mutex<Vec<(c_int, c_int)>> = parking_lot::Mutex::new(Vec::new());
+    let ty = ty & !(libc::SOCK_NONBLOCK | libc::SOCK_CLOEXEC);
+    {
+        let mut seen = SEEN.lock();
+        if seen.contains(&(domain, ty)) {
+            return;
+        }
+        seen.push((domain, ty));
+    }
+    let family = match domain {
+        libc::AF_INET => "AF_INET".to_string(),
+        libc::AF_INET6 => "AF_INET6".to_string(),
+        libc::AF_UNIX => "AF_UNIX".to_string(),
+        libc::AF_NETLINK => "AF_NETLINK".to_string(),
+        libc::AF_PACKET => "AF_PACKET".to_string(),
+        d => format!("family {d}"),
+    };
+    let kind = match ty {
+        libc::SOCK_STREAM => "SOCK_STREAM".to_string(),
+        libc::SOCK_DGRAM => "SOCK_DGRAM".to_string(),
+        libc::SOCK_RAW => "SOCK_RAW".to_string(),
+        libc::SOCK_SEQPACKET => "SOCK_SEQPACKET".to_string(),
+        t => format!("type {t}"),
+    };
+    crate::runtime::log::write(
+        crate::runtime::log::LogLevel::Info,
+        format_args!(
+            "socket({family}, {kind}, {protocol}) goes to the kernel's stack: \
+             tapstack takes TCP sockets (AF_INET and AF_INET6) only"
+        ),
+    );
+}
+
+/// Starts the stack if needed and reserves the fd of a new stack socket of
+/// `domain` (`AF_INET` or `AF_INET6`).
+pub(crate) fn new_socket(domain: c_int, ty: c_int) -> Errno<c_int> {
     let rt = runtime::ensure_started()?;
     let fd = reserve_fd()?;
     let handle = rt.lock().socket();
+    let inet6 = (domain == libc::AF_INET6).then(Inet6::new);
     install(
         rt,
         fd,
         handle,
         ty & libc::SOCK_NONBLOCK != 0,
         ty & libc::SOCK_CLOEXEC != 0,
+        inet6,
     )
 }
 
@@ -68,9 +142,10 @@ pub(crate) fn install(
     handle: SocketHandle,
     nonblocking: bool,
     cloexec: bool,
+    inet6: Option<Inet6>,
 ) -> Errno<c_int> {
     let entry = Entry {
-        socket: OpenSocket::new(handle, Some(rt), nonblocking),
+        socket: OpenSocket::new_in(handle, Some(rt), nonblocking, inet6),
         cloexec,
     };
     if let Err(e) = fd_table::insert(fd, entry) {
@@ -382,17 +457,18 @@ mod tests {
     use super::*;
 
     #[test]
-    fn only_ipv4_tcp_is_ours() {
-        assert!(is_ipv4_tcp(libc::AF_INET, libc::SOCK_STREAM, 0));
-        assert!(is_ipv4_tcp(
+    fn only_tcp_is_ours() {
+        assert!(is_tcp(libc::AF_INET, libc::SOCK_STREAM, 0));
+        assert!(is_tcp(libc::AF_INET6, libc::SOCK_STREAM, 0));
+        assert!(is_tcp(
             libc::AF_INET,
             libc::SOCK_STREAM | libc::SOCK_NONBLOCK | libc::SOCK_CLOEXEC,
             libc::IPPROTO_TCP
         ));
-        assert!(!is_ipv4_tcp(libc::AF_INET, libc::SOCK_DGRAM, 0));
-        assert!(!is_ipv4_tcp(libc::AF_INET6, libc::SOCK_STREAM, 0));
-        assert!(!is_ipv4_tcp(libc::AF_UNIX, libc::SOCK_STREAM, 0));
-        assert!(!is_ipv4_tcp(
+        assert!(!is_tcp(libc::AF_INET, libc::SOCK_DGRAM, 0));
+        assert!(!is_tcp(libc::AF_INET6, libc::SOCK_DGRAM, 0));
+        assert!(!is_tcp(libc::AF_UNIX, libc::SOCK_STREAM, 0));
+        assert!(!is_tcp(
             libc::AF_INET,
             libc::SOCK_STREAM,
             libc::IPPROTO_SCTP
