@@ -26,13 +26,12 @@ use crate::wire::ipv6::{self, ALL_NODES, DEFAULT_HOP_LIMIT, Ipv6Packet, Ipv6Repr
 use crate::wire::ndisc::NDISC_HOP_LIMIT;
 
 impl Stack {
-    /// One ICMPv6 message; `whole` is its packet from the IPv6 header on.
+    /// One ICMPv6 message, `msg`, carried by `ip`.
     pub(super) fn handle_icmpv6(
         &mut self,
         now: Instant,
         ip: &Ipv6Repr,
         msg: &[u8],
-        _whole: &[u8],
         link: LinkInfo,
     ) {
         let repr = match Icmpv6Packet::new_checked(msg)

@@ -288,7 +288,7 @@ impl Stack {
         }
         let upper = &payload[ext.offset..];
         match ext.next_header {
-            nh::ICMPV6 => self.handle_icmpv6(now, repr, upper, whole, link),
+            nh::ICMPV6 => self.handle_icmpv6(now, repr, upper, link),
             nh::NO_NEXT_HEADER => self.counters.drop_ip6_no_next_header += 1,
             nh::TCP | nh::UDP => {
                 // No UDP, and no TCP over IPv6 yet: as a closed port.
