@@ -825,3 +825,65 @@ fn fix_icmp6_checksum(f: &mut [u8]) {
     let mut m = Icmpv6Packet::new_unchecked(&mut f[start..start + len]);
     m.fill_checksum(src, dst);
 }
+
+/// Extension headers (RFC 8200 §4): a Hop-by-Hop header with padding is
+/// skipped and the echo inside answered; a Destination Options header
+/// with an unknown option whose action bits are 10 is a Parameter
+/// Problem, code 2, pointing at that option.
+#[test]
+fn extension_headers_are_walked_or_reported() {
+    let mut s = stack6();
+    learn_peer6(&mut s);
+    let req = Icmpv6Repr::EchoRequest {
+        ident: 3,
+        seq_no: 4,
+        data: b"through a hop-by-hop header",
+    };
+    let mut hbh = vec![nh::ICMPV6, 0, 1, 4, 0, 0, 0, 0];
+    hbh.extend(icmp6(&req, PEER6, US6));
+    s.handle_frame(
+        Instant::ZERO,
+        &ip6_frame(us_mac(), PEER6, US6, nh::HOP_BY_HOP, 64, &hbh),
+    );
+    let out = icmp6_seen(&drain(&mut s));
+    assert!(matches!(
+        parse_icmp6(&out[0].1, &out[0].2),
+        Icmpv6Repr::EchoReply {
+            ident: 3,
+            seq_no: 4,
+            ..
+        }
+    ));
+    // Option type 0x80 (action 10: discard and report), 4 bytes of data.
+    let mut dst_opts = vec![nh::ICMPV6, 0, 0x80, 4, 0, 0, 0, 0];
+    dst_opts.extend(icmp6(&req, PEER6, US6));
+    s.handle_frame(
+        Instant::ZERO,
+        &ip6_frame(us_mac(), PEER6, US6, nh::DST_OPTS, 64, &dst_opts),
+    );
+    let out = icmp6_seen(&drain(&mut s));
+    assert!(matches!(
+        parse_icmp6(&out[0].1, &out[0].2),
+        Icmpv6Repr::ParamProblem {
+            code: 2,
+            pointer: 42,
+            ..
+        }
+    ));
+    assert_eq!(s.counters().drop_ip6_ext_header, 1);
+}
+
+/// ICMPv6 errors are rate limited as the IPv4 ones are (RFC 4443 §2.4
+/// (f)): a burst of 50, then one a millisecond.
+#[test]
+fn icmpv6_errors_are_rate_limited() {
+    let mut s = stack6();
+    learn_peer6(&mut s);
+    for _ in 0..80 {
+        let f = ip6_frame(us_mac(), PEER6, US6, 200, 64, &[0u8; 8]);
+        s.handle_frame(Instant::ZERO, &f);
+    }
+    assert_eq!(icmp6_seen(&drain(&mut s)).len(), 50);
+    assert_eq!(s.counters().icmp6_rate_limited, 30);
+    assert_eq!(s.counters().icmp6_tx_errors, 50);
+}
