@@ -43,9 +43,11 @@ pub const MAX_UNICAST_SOLICIT: u32 = 3;
 /// Packets kept per unresolved destination (RFC 4861 §7.2.2 asks for at
 /// least one).
 pub const QUEUE_PER_DESTINATION: usize = 32;
-/// Entries kept in all; beyond that the one that has waited longest for
-/// its timer is evicted.
+/// Entries kept in all; beyond that the one whose timer comes first is
+/// evicted (an INCOMPLETE one too, with its queue).
 pub const MAX_ENTRIES: usize = 1024;
+/// Bytes of packets waiting for resolutions, across all destinations.
+pub const MAX_QUEUED_BYTES: usize = 1 << 20;
 /// How long an unused STALE entry is kept before garbage collection (the
 /// RFC leaves it to the implementation; Linux's gc_stale_time is 60 s).
 pub const STALE_LIFETIME: Duration = Duration::from_secs(60);
@@ -110,6 +112,11 @@ pub struct NeighborCache {
     entries: HashMap<Ipv6Addr, Entry>,
     solicits: VecDeque<Solicit>,
     failed: Vec<Ipv6Addr>,
+    queued_bytes: usize,
+}
+
+fn queue_bytes(q: &VecDeque<Vec<u8>>) -> usize {
+    q.iter().map(Vec::len).sum()
 }
 
 impl NeighborCache {
@@ -124,11 +131,16 @@ impl NeighborCache {
             && let Some(oldest) = self
                 .entries
                 .iter()
-                .filter(|(_, e)| e.state != NeighborState::Incomplete)
                 .min_by_key(|(_, e)| e.timer)
                 .map(|(ip, _)| *ip)
         {
-            self.entries.remove(&oldest);
+            self.remove(oldest);
+        }
+    }
+
+    fn remove(&mut self, ip: Ipv6Addr) {
+        if let Some(e) = self.entries.remove(&ip) {
+            self.queued_bytes -= queue_bytes(&e.queue);
         }
     }
 
@@ -170,7 +182,12 @@ impl NeighborCache {
     /// full.
     pub fn enqueue(&mut self, ip: Ipv6Addr, packet: Vec<u8>) -> bool {
         match self.entries.get_mut(&ip) {
-            Some(e) if e.mac.is_none() && e.queue.len() < QUEUE_PER_DESTINATION => {
+            Some(e)
+                if e.mac.is_none()
+                    && e.queue.len() < QUEUE_PER_DESTINATION
+                    && self.queued_bytes + packet.len() <= MAX_QUEUED_BYTES =>
+            {
+                self.queued_bytes += packet.len();
                 e.queue.push_back(packet);
                 true
             }
@@ -205,6 +222,7 @@ impl NeighborCache {
             // Still there: keep it from collection a while longer.
             e.timer = now + STALE_LIFETIME;
         }
+        self.queued_bytes -= queue_bytes(&e.queue);
         e.queue.drain(..).collect()
     }
 
@@ -235,6 +253,7 @@ impl NeighborCache {
                 e.state = NeighborState::Stale;
                 e.timer = now + STALE_LIFETIME;
             }
+            self.queued_bytes -= queue_bytes(&e.queue);
             return e.queue.drain(..).collect();
         }
         let differs = lladdr.is_some_and(|m| Some(m) != e.mac);
@@ -302,7 +321,7 @@ impl NeighborCache {
             }
         }
         for ip in gone {
-            self.entries.remove(&ip);
+            self.remove(ip);
         }
     }
 
@@ -320,6 +339,11 @@ impl NeighborCache {
     /// queued packets were dropped.
     pub fn take_failed(&mut self) -> Vec<Ipv6Addr> {
         core::mem::take(&mut self.failed)
+    }
+
+    /// Bytes of packets waiting for resolutions.
+    pub fn queued_bytes(&self) -> usize {
+        self.queued_bytes
     }
 
     /// The entry for `ip`, if any.
@@ -387,10 +411,34 @@ mod tests {
             assert!(c.enqueue(IP, vec![i as u8]));
         }
         assert!(!c.enqueue(IP, vec![0xff]));
+        assert_eq!(c.queued_bytes(), QUEUE_PER_DESTINATION);
         let released = c.advertised(Instant::ZERO, IP, Some(MAC), true, true);
+        assert_eq!(c.queued_bytes(), 0);
         assert_eq!(released.len(), QUEUE_PER_DESTINATION);
         assert_eq!(released[0], [0]);
         assert_eq!(state(&c), NeighborState::Reachable);
+    }
+
+    /// Many destinations at once: the entries and the bytes waiting stay
+    /// under their limits, and evicting or failing frees the bytes.
+    #[test]
+    fn entries_and_queued_bytes_are_bounded() {
+        let mut c = NeighborCache::new();
+        for i in 0..(MAX_ENTRIES as u32 + 500) {
+            let ip = Ipv6Addr::from(0xfd00_u128 << 112 | u128::from(i));
+            c.lookup(Instant::ZERO, ip);
+            c.enqueue(ip, vec![0u8; 9000]);
+            assert!(c.queued_bytes() <= MAX_QUEUED_BYTES);
+        }
+        assert_eq!(c.entries().count(), MAX_ENTRIES);
+        let mut t = Instant::ZERO;
+        while let Some(next) = c.poll_timeout() {
+            t = next;
+            c.handle_timeout(t);
+        }
+        assert_eq!(c.entries().count(), 0);
+        assert_eq!(c.queued_bytes(), 0);
+        assert!(t < Instant::ZERO + Duration::from_secs(10));
     }
 
     #[test]
