@@ -76,7 +76,9 @@ pub(super) struct Ipv6State {
     pub(super) limiter: RateLimiter,
     /// Path MTU by destination, from Packet Too Big, with its expiry.
     pub(super) pmtu: HashMap<Ipv6Addr, (usize, Instant)>,
-    /// The next Fragment header identification.
+    /// The next Fragment header identification: a counter from a random
+    /// start (RFC 7739 §5 prefers one per destination, or random; with the
+    /// kernel as the only peer on the link, one counter is as good).
     pub(super) frag_ident: u32,
 }
 

@@ -1,4 +1,5 @@
-//! The host: a sans-IO network stack (ARP, IPv4, ICMP, the socket table).
+//! The host: a sans-IO network stack (ARP, IPv4, ICMP, IPv6 with Neighbor
+//! Discovery and ICMPv6, the socket table).
 //!
 //! Like the TCB, the stack never reads a clock or touches an fd. The runtime
 //! feeds it frames and time and drains the frames it wants to send:
