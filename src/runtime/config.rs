@@ -7,6 +7,7 @@
 //! | `TAPSTACK_IFNAME` | TAP to attach to (created when missing and allowed) | `tap0` |
 //! | `TAPSTACK_IP` | our address with its prefix | `198.18.0.2/24` |
 //! | `TAPSTACK_GW` | default gateway, on the prefix | none |
+//! | `TAPSTACK_IP6` | our IPv6 address with its on-link prefix; a link-local address from the MAC is always added | `fd00:198:18::2/64` |
 //! | `TAPSTACK_MAC` | our MAC, unicast | `02:00:` + the IP's four octets |
 //! | `TAPSTACK_MTU` | IP MTU, `576..=65521` | `1500` |
 //! | `TAPSTACK_PCAP` | write every frame in and out to this pcap file | none |
@@ -24,6 +25,7 @@ use crate::runtime::log::LogLevel;
 use crate::stack::StackConfig;
 use crate::time::Duration;
 use crate::wire::ethernet::EthernetAddress;
+use crate::wire::ipv6::Ipv6Cidr;
 use std::fmt;
 use std::net::Ipv4Addr;
 use std::path::PathBuf;
@@ -46,6 +48,8 @@ pub struct Config {
     pub prefix_len: u8,
     /// `TAPSTACK_GW`.
     pub gateway: Option<Ipv4Addr>,
+    /// `TAPSTACK_IP6`.
+    pub ip6: Ipv6Cidr,
     /// `TAPSTACK_MAC`.
     pub mac: EthernetAddress,
     /// `TAPSTACK_MTU`.
@@ -68,6 +72,13 @@ pub const DEFAULT_OFFLOAD: bool = true;
 /// The default address.
 pub const DEFAULT_IP: Ipv4Addr = Ipv4Addr::new(198, 18, 0, 2);
 
+/// The default IPv6 address: unique-local (RFC 4193, fd00::/8), mirroring
+/// the IPv4 default (the kernel's side is `fd00:198:18::1/64`).
+pub const DEFAULT_IP6: Ipv6Cidr = Ipv6Cidr {
+    address: std::net::Ipv6Addr::new(0xfd00, 0x198, 0x18, 0, 0, 0, 0, 2),
+    prefix_len: 64,
+};
+
 impl Default for Config {
     fn default() -> Config {
         Config {
@@ -75,6 +86,7 @@ impl Default for Config {
             ip: DEFAULT_IP,
             prefix_len: 24,
             gateway: None,
+            ip6: DEFAULT_IP6,
             mac: StackConfig::default_mac(DEFAULT_IP),
             mtu: 1500,
             pcap: None,
@@ -131,6 +143,9 @@ impl Config {
         if let Some((var, v)) = get("TAPSTACK_GW") {
             c.gateway = Some(parse_gateway(&v, c.ip, c.prefix_len).map_err(|p| err(var, &v, p))?);
         }
+        if let Some((var, v)) = get("TAPSTACK_IP6") {
+            c.ip6 = parse_cidr6(&v).map_err(|p| err(var, &v, p))?;
+        }
         if let Some((var, v)) = get("TAPSTACK_MAC") {
             c.mac = parse_mac(&v).map_err(|p| err(var, &v, p))?;
         }
@@ -172,6 +187,7 @@ impl Config {
             ip: self.ip,
             prefix_len: self.prefix_len,
             gateway: self.gateway,
+            ip6: Some(self.ip6),
             mtu: self.mtu,
             offload: false,
         }
@@ -227,6 +243,26 @@ fn parse_cidr(v: &str) -> Result<(Ipv4Addr, u8), String> {
         return Err("not a unicast address".into());
     }
     Ok((ip, prefix))
+}
+
+fn parse_cidr6(v: &str) -> Result<Ipv6Cidr, String> {
+    const BAD: &str = "not an IPv6 address with a prefix (like fd00:198:18::2/64)";
+    let c: Ipv6Cidr = v.trim().parse().map_err(|()| BAD.to_string())?;
+    if c.prefix_len == 0 {
+        return Err("the prefix length must be 1 to 128".into());
+    }
+    let a = c.address;
+    if a.is_unspecified()
+        || a.is_loopback()
+        || a.is_multicast()
+        || crate::wire::ipv6::from_v4_mapped(a).is_some()
+    {
+        return Err("not a unicast IPv6 address".into());
+    }
+    if crate::wire::ipv6::is_link_local(a) {
+        return Err("a link-local address (fe80::/10); ours is derived from the MAC".into());
+    }
+    Ok(c)
 }
 
 fn network(ip: Ipv4Addr, prefix_len: u8) -> u32 {
@@ -405,6 +441,29 @@ mod tests {
             parse(&[("TAPSTACK_GW", ""), ("TAPSTACK_IP", "")]).unwrap(),
             Config::default()
         );
+    }
+
+    #[test]
+    fn ip6() {
+        let c = parse(&[]).unwrap();
+        assert_eq!(c.ip6.to_string(), "fd00:198:18::2/64");
+        assert_eq!(c.stack_config().ip6, Some(c.ip6));
+        let c = parse(&[("TAPSTACK_IP6", "2001:db8:1::5/48")]).unwrap();
+        assert_eq!(c.ip6.to_string(), "2001:db8:1::5/48");
+        for v in [
+            "fd00::2",
+            "fd00::2/129",
+            "fd00::2/0",
+            "198.18.0.2/24",
+            "::/64",
+            "::1/128",
+            "ff02::1/64",
+            "fe80::1/64",
+            "::ffff:1.2.3.4/96",
+            "x/64",
+        ] {
+            bad("TAPSTACK_IP6", v);
+        }
     }
 
     #[test]

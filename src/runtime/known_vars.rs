@@ -15,6 +15,7 @@ pub const KNOWN: &[&str] = &[
     "TAPSTACK_IFNAME",
     "TAPSTACK_IP",
     "TAPSTACK_GW",
+    "TAPSTACK_IP6",
     "TAPSTACK_MAC",
     "TAPSTACK_MTU",
     "TAPSTACK_PCAP",

@@ -29,7 +29,7 @@ counters! {
     drop_eth_truncated,
     /// Frames addressed to another MAC.
     drop_eth_not_for_us,
-    /// Frames with an EtherType we do not speak (IPv6, LLDP...).
+    /// Frames with an EtherType we do not speak (LLDP...).
     drop_eth_unknown_type,
     /// ARP packets received and handled.
     arp_rx,
@@ -142,6 +142,67 @@ counters! {
     tcp_active_opens,
     /// Connections opened passively (accept).
     tcp_passive_opens,
+    /// IPv6 packets received for us (fragments counted once each).
+    ip6_rx,
+    /// IPv6 packets shorter than their header or payload length.
+    drop_ip6_truncated,
+    /// IPv6 packets with a bad version or a multicast source.
+    drop_ip6_malformed,
+    /// IPv6 packets for an address or group that is not ours.
+    drop_ip6_not_for_us,
+    /// IPv6 packets from a source that cannot be a neighbour (ours,
+    /// loopback, IPv4-mapped).
+    drop_ip6_bad_source,
+    /// IPv6 packets whose extension headers were truncated, too many, or
+    /// not processable (a Parameter Problem may have been sent).
+    drop_ip6_ext_header,
+    /// IPv6 fragments received.
+    ip6_frag_rx,
+    /// IPv6 packets reassembled.
+    ip6_reassembled,
+    /// IPv6 fragments dropped (overlap, memory limit, bad length).
+    drop_ip6_frag,
+    /// IPv6 reassemblies that timed out (RFC 8200 §4.5: 60 s).
+    ip6_reasm_timeout,
+    /// IPv6 packets with No Next Header (59).
+    drop_ip6_no_next_header,
+    /// IPv6 packets of an upper layer we do not know (Parameter Problem).
+    drop_ip6_unknown_next_header,
+    /// IPv6 TCP or UDP packets: no port serves them (port unreachable).
+    drop_ip6_no_port,
+    /// IPv6 packets sent.
+    ip6_tx,
+    /// IPv6 fragments sent.
+    ip6_frag_tx,
+    /// ICMPv6 messages received and handled.
+    icmp6_rx,
+    /// ICMPv6 messages with a bad checksum, length or NDP field.
+    drop_icmp6_malformed,
+    /// ICMPv6 messages of a type we ignore.
+    drop_icmp6_unsupported,
+    /// Neighbor Discovery messages with a hop limit other than 255.
+    drop_ndisc_bad_hop_limit,
+    /// Neighbor Solicitations for an address that is not ours.
+    drop_ndisc_not_for_us,
+    /// ICMPv6 echo replies sent.
+    icmp6_tx_echo_reply,
+    /// ICMPv6 errors sent (unreachable, parameter problem, time exceeded).
+    icmp6_tx_errors,
+    /// ICMPv6 errors not sent because of the rate limit.
+    icmp6_rate_limited,
+    /// Packet Too Big messages received.
+    icmp6_rx_packet_too_big,
+    /// Neighbor Solicitations sent.
+    nd_tx_solicits,
+    /// Neighbor Advertisements sent.
+    nd_tx_adverts,
+    /// Neighbor Advertisements from another host for one of our addresses.
+    nd_rx_duplicate,
+    /// IPv6 resolutions that gave up after the last solicitation.
+    nd_failed,
+    /// IPv6 packets dropped because the queue waiting for a resolution was
+    /// full.
+    drop_nd_queue_full,
 }
 
 impl Counters {

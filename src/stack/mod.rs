@@ -1,4 +1,5 @@
-//! The host: a sans-IO network stack (ARP, IPv4, ICMP, the socket table).
+//! The host: a sans-IO network stack (ARP, IPv4, ICMP, IPv6 with Neighbor
+//! Discovery and ICMPv6, the socket table).
 //!
 //! Like the TCB, the stack never reads a clock or touches an fd. The runtime
 //! feeds it frames and time and drains the frames it wants to send:
@@ -19,9 +20,13 @@ mod api;
 pub mod arp_cache;
 pub mod counters;
 pub mod icmp;
+mod icmpv6;
 pub mod ipv4;
+pub mod ipv6;
 mod loopback;
+pub mod ndisc_cache;
 pub mod reassembly;
+pub mod reassembly6;
 pub mod snapshot;
 pub mod socket;
 mod table;
@@ -39,6 +44,7 @@ use crate::time::Instant;
 use crate::wire::arp::{ArpPacket, ArpRepr, Operation};
 use crate::wire::ethernet::{self, EtherType, EthernetAddress, EthernetFrame, EthernetRepr};
 use crate::wire::ipv4::{HEADER_LEN as IPV4_HEADER_LEN, Ipv4Cidr, MAX_PACKET_LEN};
+use crate::wire::ipv6::Ipv6Cidr;
 use crate::wire::tcp::{HEADER_LEN as TCP_HEADER_LEN, MAX_HEADER_LEN as TCP_MAX_HEADER_LEN};
 use crate::wire::virtio_net::{self, VnetHeader};
 use arp_cache::ArpCache;
@@ -60,6 +66,9 @@ pub struct StackConfig {
     pub prefix_len: u8,
     /// The default gateway, for destinations off the prefix.
     pub gateway: Option<Ipv4Addr>,
+    /// Our IPv6 address and on-link prefix, besides the link-local address
+    /// always derived from `mac` (see `ipv6.rs`).
+    pub ip6: Option<Ipv6Cidr>,
     /// The IP MTU (largest IP datagram on the link), 1500 by default.
     pub mtu: usize,
     /// Frames carry a virtio-net header (`wire::virtio_net`) and the link
@@ -146,6 +155,8 @@ pub struct Stack {
     counters: Counters,
     arp: ArpCache,
     reasm: Reassembler,
+    /// IPv6: addresses, neighbour cache, reassembly, path MTUs (`ipv6.rs`).
+    ip6: ipv6::Ipv6State,
     icmp_limiter: icmp::RateLimiter,
     /// Whole Ethernet frames ready to go, in order.
     tx_frames: VecDeque<Vec<u8>>,
@@ -212,8 +223,10 @@ impl Stack {
         } else {
             0
         };
+        let ip6 = ipv6::Ipv6State::new(&config, now, (entropy.seed >> 32) as u32 ^ 0x9e37_79b9);
         let mut s = Stack {
             cidr: config.cidr(),
+            ip6,
             config,
             counters: Counters::default(),
             arp: ArpCache::new(),
@@ -300,13 +313,22 @@ impl Stack {
             return;
         };
         let dst = eth.dst_addr();
-        if dst != self.config.mac && !dst.is_broadcast() {
+        // IPv6 groups (33:33:...) are filtered by their IPv6 address.
+        let ip6_group = dst.is_multicast() && eth.ethertype() == EtherType::Ipv6;
+        if dst != self.config.mac && !dst.is_broadcast() && !ip6_group {
             self.counters.drop_eth_not_for_us += 1;
             return;
         }
         match eth.ethertype() {
             EtherType::Arp => self.handle_arp(now, eth.payload()),
             EtherType::Ipv4 => self.handle_ipv4(now, eth.payload(), csum_trusted),
+            EtherType::Ipv6 => {
+                let link = ipv6::LinkInfo {
+                    src_mac: eth.src_addr(),
+                    multicast: dst.is_multicast(),
+                };
+                self.handle_ipv6(now, eth.payload(), link)
+            }
             _ => self.counters.drop_eth_unknown_type += 1,
         }
     }
@@ -392,6 +414,7 @@ impl Stack {
         }
         self.reasm.handle_timeout(now);
         self.counters.ip_reasm_timeout += self.reasm.take_timed_out();
+        self.ipv6_timeout(now);
         self.handle_tcp_timeouts(now);
     }
 
@@ -476,6 +499,7 @@ impl Stack {
         [
             self.arp.poll_timeout(),
             self.reasm.poll_timeout(),
+            self.ipv6_poll_timeout(),
             self.tcp_timers.first().map(|&(t, _)| t),
         ]
         .into_iter()

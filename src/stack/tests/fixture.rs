@@ -21,6 +21,7 @@ pub fn config(ip: Ipv4Addr) -> StackConfig {
         ip,
         prefix_len: 24,
         gateway: None,
+        ip6: None,
         mtu: 1500,
         offload: false,
     }

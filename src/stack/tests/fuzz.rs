@@ -8,7 +8,7 @@ use crate::time::Duration;
 use crate::wire::checksum::{self, PROTO_ICMP};
 
 /// Every frame ends in exactly one place: handled or counted as dropped.
-fn accounted(c: &Counters) -> u64 {
+pub(super) fn accounted(c: &Counters) -> u64 {
     c.drop_eth_truncated
         + c.drop_eth_not_for_us
         + c.drop_eth_unknown_type
@@ -27,6 +27,20 @@ fn accounted(c: &Counters) -> u64 {
         + c.drop_ip_unknown_protocol
         + c.tcp_rx
         + c.drop_tcp_malformed
+        + c.drop_ip6_truncated
+        + c.drop_ip6_malformed
+        + c.drop_ip6_not_for_us
+        + c.drop_ip6_bad_source
+        + c.drop_ip6_ext_header
+        + (c.ip6_frag_rx - c.ip6_reassembled)
+        + c.drop_ip6_no_next_header
+        + c.drop_ip6_unknown_next_header
+        + c.drop_ip6_no_port
+        + c.icmp6_rx
+        + c.drop_icmp6_malformed
+        + c.drop_icmp6_unsupported
+        + c.drop_ndisc_bad_hop_limit
+        + c.drop_ndisc_not_for_us
 }
 
 /// One million random and mutated frames through the input path: no panic,

@@ -3,6 +3,8 @@
 //! - `fixture.rs`: what they share (addresses, frame builders, [`fixture::Pair`]:
 //!   two stacks over an in-memory Ethernet);
 //! - `ip.rs`: ARP, IPv4, ICMP and routing on one stack;
+//! - `ipv6.rs`: IPv6, Neighbor Discovery and ICMPv6, on one stack and
+//!   between two;
 //! - `fuzz.rs`: random and mutated frames through the input path;
 //! - `tcp.rs`: two stacks over TCP: handshakes, listeners and backlogs,
 //!   data, close, loopback, offload.
@@ -10,5 +12,6 @@
 mod fixture;
 mod fuzz;
 mod ip;
+mod ipv6;
 mod snapshot;
 mod tcp;
