@@ -14,10 +14,13 @@
 #      the trace has the active side's states (SYN_SENT ... FIN_WAIT_1 ->
 #      TIME_WAIT, or through FIN_WAIT_2); the log went to log.PID, PID the one the
 #      trace's header names, with the state changes and their causes.
+#   C. a TAPSTACK_TRACE or TAPSTACK_LOG_FILE that cannot be created: the
+#      stack does not start (socket() fails with ENETDOWN), and stderr has
+#      one line naming the variable.
 source "$(dirname "$0")/../lib/netns.sh"
 T=trace
 need python3
-need_built $T echo_server echo_client
+need_built $T echo_server echo_client bad_config
 netns_create $T
 
 BASE=("${PRELOAD[@]}")
@@ -141,4 +144,19 @@ for s in want:
     assert line in log, "log lacks %r:\n%s" % (line, log[-2000:])
 print("  B: states ok; the log (pid %d) has them with their causes" % pid)
 PY
+
+# C. files that cannot be created.
+PRELOAD=("${BASE[@]}")
+for var in TAPSTACK_TRACE TAPSTACK_LOG_FILE; do
+    status=0
+    ns_preload "$var=$TEST_TMP/no/such/dir/f" "$CBUILD/bad_config" >"$TEST_TMP/out" 2>"$TEST_TMP/err" || status=$?
+    ((status == 0)) || fail "$T: C: $var: the program exited with status $status"
+    grep -qx 'errno=ENETDOWN' "$TEST_TMP/out" ||
+        fail "$T: C: $var: want socket() errno=ENETDOWN, program said: $(head -n 1 "$TEST_TMP/out")"
+    lines=$(wc -l <"$TEST_TMP/err")
+    named=$(grep -c "^tapstack: $var=" "$TEST_TMP/err" || true)
+    ((lines == 1 && named == 1)) ||
+        fail "$T: C: want one stderr line naming $var, got $lines: $(head -n 3 "$TEST_TMP/err" | tr '\n' '|')"
+    echo "  C: $(cat "$TEST_TMP/err")"
+done
 pass $T

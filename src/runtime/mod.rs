@@ -12,9 +12,12 @@
 //! 2. read a batch of frames from the device (no lock held);
 //! 3. under **one** lock: `handle_frame` for each, `handle_timeout` when
 //!    due, drain `poll_transmit` into a batch, `take_wakeups` (the wait
-//!    queues of the sockets whose readiness may have changed);
+//!    queues of the sockets whose readiness may have changed), and
+//!    `take_trace` (the events recorded while tracing or logging at
+//!    `debug`);
 //! 4. unlock, write the batch to the device, wake the threads waiting on
-//!    those sockets (bump their futex word, `FUTEX_WAKE`).
+//!    those sockets (bump their futex word, `FUTEX_WAKE`), write the
+//!    events to the trace file ([`trace`], flushed) and the log.
 //!
 //! The same loop serves the control socket ([`control`]): a request takes
 //! the lock only to copy a snapshot out.
