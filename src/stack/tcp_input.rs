@@ -425,10 +425,12 @@ impl Stack {
     /// Records an incoming segment, its window scaled as its connection
     /// scales it.
     fn trace_seg_in(&mut self, now: Instant, tuple: FourTuple, seg: &TcpRepr) {
-        let win = self
-            .conns
-            .get(&tuple)
-            .copied()
+        let index = self.conns.get(&tuple).copied();
+        if let Some(i) = index {
+            // What user calls recorded since (a close), before the segment.
+            self.trace_tcb(now, i);
+        }
+        let win = index
             .and_then(|i| self.slot_mut(i))
             .and_then(|s| s.tcb())
             .map_or(u32::from(seg.window), |t| t.segment_window(seg, true));
