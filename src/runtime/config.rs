@@ -14,6 +14,8 @@
 //! | `TAPSTACK_FAULTS` | fault injection, e.g. `drop=0.05,dup=0.01,reorder=0.1,corrupt=0.001,delay=2ms,seed=7` | none |
 //! | `TAPSTACK_OFFLOAD` | `on` or `off`: TCP segmentation and checksum offload on the TAP (`IFF_VNET_HDR`); always off with `TAPSTACK_FAULTS` | `on` |
 //! | `TAPSTACK_LOG` | `error`, `warn`, `info`, `debug` or `trace` | `warn` |
+//! | `TAPSTACK_TRACE` | write a trace of every connection (state changes with their cause, segments, timers, congestion control) to this file, as JSON lines (docs/trace-format.md) | none |
+//! | `TAPSTACK_LOG_FILE` | write the log to this file instead of stderr; `%p` in it becomes the pid, and without `%p` `.PID` is appended | none (stderr) |
 //! | `TAPSTACK_MSL` | *our extension*: Maximum Segment Lifetime, `30s`, `500ms`, `250us`, or a bare number of seconds (TIME-WAIT lasts 2×MSL) | `30s` (TIME-WAIT 60 s, like Linux) |
 //!
 //! An empty value counts as unset. A bad value is a [`ConfigError`] whose
@@ -64,6 +66,10 @@ pub struct Config {
     pub log: LogLevel,
     /// `TAPSTACK_MSL`.
     pub msl: Duration,
+    /// `TAPSTACK_TRACE`.
+    pub trace: Option<PathBuf>,
+    /// `TAPSTACK_LOG_FILE`, as given (see [`log_file_path`]).
+    pub log_file: Option<String>,
 }
 
 /// `TAPSTACK_OFFLOAD` when unset.
@@ -94,6 +100,8 @@ impl Default for Config {
             offload: DEFAULT_OFFLOAD,
             log: LogLevel::Warn,
             msl: Duration::from_secs(30),
+            trace: None,
+            log_file: None,
         }
     }
 }
@@ -177,6 +185,14 @@ impl Config {
         if let Some((var, v)) = get("TAPSTACK_MSL") {
             c.msl = parse_msl(&v).map_err(|p| err(var, &v, p))?;
         }
+        if let Some((var, v)) = get("TAPSTACK_TRACE") {
+            c.trace = Some(PathBuf::from(
+                parse_file_path(&v).map_err(|p| err(var, &v, p))?,
+            ));
+        }
+        if let Some((var, v)) = get("TAPSTACK_LOG_FILE") {
+            c.log_file = Some(parse_file_path(&v).map_err(|p| err(var, &v, p))?);
+        }
         Ok(c)
     }
 
@@ -204,6 +220,25 @@ impl Config {
     /// How long TIME-WAIT lasts: 2×MSL (RFC 9293 §3.6.1).
     pub fn time_wait(&self) -> Duration {
         self.msl * 2
+    }
+}
+
+/// A file to write: not a directory's name.
+fn parse_file_path(v: &str) -> Result<String, String> {
+    if v.ends_with('/') || v == "." || v == ".." {
+        return Err("a directory, not a file".into());
+    }
+    Ok(v.to_string())
+}
+
+/// The log file for `TAPSTACK_LOG_FILE=template` in process `pid`: each
+/// `%p` becomes the pid; without one, `.PID` is appended, so that each
+/// process of a program that forks and execs writes a file of its own.
+pub fn log_file_path(template: &str, pid: u32) -> PathBuf {
+    if template.contains("%p") {
+        PathBuf::from(template.replace("%p", &pid.to_string()))
+    } else {
+        PathBuf::from(format!("{template}.{pid}"))
     }
 }
 
@@ -629,6 +664,35 @@ mod tests {
         assert_eq!(msl("250us"), Duration::from_micros(250));
         assert_eq!(msl("0s"), Duration::ZERO);
         assert_eq!(msl("3600s"), Duration::from_secs(3600));
+    }
+
+    #[test]
+    fn trace_and_log_file() {
+        let c = parse(&[
+            ("TAPSTACK_TRACE", "/tmp/t.jsonl"),
+            ("TAPSTACK_LOG_FILE", "/tmp/log.%p"),
+        ])
+        .unwrap();
+        assert_eq!(c.trace, Some(PathBuf::from("/tmp/t.jsonl")));
+        assert_eq!(c.log_file.as_deref(), Some("/tmp/log.%p"));
+        assert_eq!(parse(&[]).unwrap().trace, None);
+        assert_eq!(
+            bad("TAPSTACK_TRACE", "/tmp/"),
+            "tapstack: TAPSTACK_TRACE=\"/tmp/\": a directory, not a file"
+        );
+        assert!(bad("TAPSTACK_LOG_FILE", ".").contains("TAPSTACK_LOG_FILE"));
+        assert_eq!(
+            log_file_path("/tmp/log.%p", 42),
+            PathBuf::from("/tmp/log.42")
+        );
+        assert_eq!(
+            log_file_path("/tmp/a-%p-%p", 7),
+            PathBuf::from("/tmp/a-7-7")
+        );
+        assert_eq!(
+            log_file_path("/tmp/tapstack.log", 42),
+            PathBuf::from("/tmp/tapstack.log.42")
+        );
     }
 
     #[test]

@@ -9,8 +9,6 @@
 //! So this file uses nothing but `std`, and there is one list for both.
 
 /// The variables the library reads (README.md's "Configuration" table).
-/// `TAPSTACK_TRACE` is `tapstack run --trace`'s: recorded once the library
-/// supports it.
 pub const KNOWN: &[&str] = &[
     "TAPSTACK_IFNAME",
     "TAPSTACK_IP",
@@ -25,6 +23,7 @@ pub const KNOWN: &[&str] = &[
     "TAPSTACK_MSL",
     "TAPSTACK_TEST_HOOKS",
     "TAPSTACK_TRACE",
+    "TAPSTACK_LOG_FILE",
 ];
 
 /// Names the project's own tests set, which reach programs started under

@@ -1,4 +1,5 @@
-//! A tiny logger: one line per message to stderr, the level from
+//! A tiny logger: one line per message to stderr, or to the file
+//! `TAPSTACK_LOG_FILE` names ([`set_file`]), the level from
 //! `TAPSTACK_LOG`. A message below the level costs one relaxed atomic load
 //! and a branch; its arguments are not even formatted.
 //!
@@ -8,6 +9,8 @@
 //!
 //! prints `tapstack: warn: tap0: frame of 9000 bytes refused`.
 
+use crate::sys::private_fd::PrivateFd;
+use once_cell::sync::OnceCell;
 use std::fmt;
 use std::io::Write;
 use std::str::FromStr;
@@ -76,12 +79,29 @@ pub fn enabled(level: LogLevel) -> bool {
     level as u8 <= LEVEL.load(Ordering::Relaxed)
 }
 
+/// The log file, when `TAPSTACK_LOG_FILE` gave one: one of the library's
+/// own fds, out of the program's reach.
+static FILE: OnceCell<PrivateFd> = OnceCell::new();
+
+/// Sends the log to `file` from now on, instead of stderr (once; a second
+/// call is ignored).
+pub fn set_file(file: PrivateFd) {
+    let _ = FILE.set(file);
+}
+
 /// Prints one message (use the `log_*!` macros, which check the level first).
 /// The line goes out in one `write`, so lines from threads do not interleave.
 #[cold]
 pub fn write(level: LogLevel, args: fmt::Arguments<'_>) {
     let line = format!("tapstack: {level}: {args}\n");
-    let _ = std::io::stderr().lock().write_all(line.as_bytes());
+    match FILE.get() {
+        Some(f) => {
+            let _ = f.write_raw(line.as_bytes());
+        }
+        None => {
+            let _ = std::io::stderr().lock().write_all(line.as_bytes());
+        }
+    }
 }
 
 /// Logs at `level` when it is enabled.

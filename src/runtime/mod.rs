@@ -12,9 +12,12 @@
 //! 2. read a batch of frames from the device (no lock held);
 //! 3. under **one** lock: `handle_frame` for each, `handle_timeout` when
 //!    due, drain `poll_transmit` into a batch, `take_wakeups` (the wait
-//!    queues of the sockets whose readiness may have changed);
+//!    queues of the sockets whose readiness may have changed), and
+//!    `take_trace` (the events recorded while tracing or logging at
+//!    `debug`);
 //! 4. unlock, write the batch to the device, wake the threads waiting on
-//!    those sockets (bump their futex word, `FUTEX_WAKE`).
+//!    those sockets (bump their futex word, `FUTEX_WAKE`), write the
+//!    events to the trace file ([`trace`], flushed) and the log.
 //!
 //! The same loop serves the control socket ([`control`]): a request takes
 //! the lock only to copy a snapshot out.
@@ -28,10 +31,12 @@ pub mod control;
 pub mod known_vars;
 pub mod log;
 pub mod process;
+pub mod trace;
 use crate::device::{Batch, Device, FaultDevice, PcapDevice, TapDevice};
 use crate::stack::SocketHandle;
 use crate::stack::Stack;
 use crate::stack::socket::WaitQueue;
+use crate::stack::trace::TraceEvent;
 use crate::sys;
 use crate::sys::clock::{monotonic_now, realtime_micros};
 use crate::sys::event::{Epoll, EpollEvent, Waker};
@@ -227,7 +232,22 @@ impl Runtime {
         let mut stack_config = config.stack_config();
         stack_config.offload = dev.capabilities().vnet_hdr;
         let entropy = crate::stack::Entropy::from_bytes(entropy);
-        let mut stack = Stack::with_entropy(stack_config, monotonic_now(), entropy);
+        let started = monotonic_now();
+        let mut stack = Stack::with_entropy(stack_config, started, entropy);
+        let trace_file = match &config.trace {
+            Some(path) => Some(
+                trace::TraceFile::create(path, started, &config.ifname, config.ip).map_err(
+                    |e| {
+                        start_error(format!(
+                            "tapstack: TAPSTACK_TRACE={path:?}: cannot create: {e}"
+                        ))
+                    },
+                )?,
+            ),
+            None => None,
+        };
+        // Events are recorded for the trace file and for a debug log.
+        stack.set_tracing(trace_file.is_some() || log::enabled(log::LogLevel::Debug));
         stack.tcp_defaults_mut().time_wait = config.time_wait();
         stack.tcp_defaults_mut().msl = config.time_wait() / 2;
         let rt: &'static Runtime = Box::leak(Box::new(Runtime {
@@ -247,7 +267,7 @@ impl Runtime {
         let old_mask = sys::block_all_signals();
         let spawned = std::thread::Builder::new()
             .name("tapstack".into())
-            .spawn(move || rt.thread_main(dev, poll, control));
+            .spawn(move || rt.thread_main(dev, poll, control, trace_file));
         sys::restore_signals(&old_mask);
         let handle = spawned.map_err(|e| io_error("spawn", e))?;
         let _ = rt.thread.set(handle.thread().id());
@@ -325,9 +345,10 @@ impl Runtime {
         mut dev: Box<dyn Device + Send>,
         poll: Epoll,
         mut control: Option<control::Control>,
+        mut trace_file: Option<trace::TraceFile>,
     ) {
         let result = catch_unwind(AssertUnwindSafe(|| {
-            self.run(&mut *dev, &poll, control.as_mut())
+            self.run(&mut *dev, &poll, control.as_mut(), trace_file.as_mut())
         }));
         let failed = match result {
             Ok(Ok(())) => false,
@@ -355,6 +376,13 @@ impl Runtime {
             .lock()
             .for_each_wait_word(&mut |h, w| words.push((h, w.clone())));
         wake_words(&words);
+        // What the last turn and the exit (connections reset at exit)
+        // recorded.
+        let mut events = Vec::new();
+        let dropped = self.stack.lock().take_trace(&mut events);
+        let _ = catch_unwind(AssertUnwindSafe(|| {
+            write_trace(&events, dropped, trace_file.as_mut())
+        }));
         let flushed = catch_unwind(AssertUnwindSafe(|| dev.flush()));
         if let Ok(Err(e)) = flushed {
             crate::log_warn!("flushing the device: {e}");
@@ -395,7 +423,9 @@ impl Runtime {
         dev: &mut dyn Device,
         poll: &Epoll,
         mut control: Option<&mut control::Control>,
+        mut trace_file: Option<&mut trace::TraceFile>,
     ) -> std::io::Result<()> {
+        let mut trace_events = Vec::new();
         let caps = dev.capabilities();
         let slot = caps.max_frame.max(64);
         let per_batch = (BATCH_BYTES / slot).clamp(4, MAX_BATCH);
@@ -455,6 +485,7 @@ impl Runtime {
             }
 
             tx.clear();
+            let trace_dropped;
             {
                 let mut stack = self.stack.lock();
                 for frame in rx.iter() {
@@ -469,18 +500,40 @@ impl Runtime {
                 tx_more = tx.is_full() || stack.has_loopback();
                 stack.take_wakeups(&mut words);
                 stack_deadline = stack.poll_timeout();
+                trace_dropped = stack.take_trace(&mut trace_events);
             }
             if !tx.is_empty() {
                 dev.send(now, &tx)?;
             }
             wake_words(&words);
             words.clear();
+            write_trace(&trace_events, trace_dropped, trace_file.as_deref_mut());
+            trace_events.clear();
         }
         Ok(())
     }
 }
 
 /// Bumps each socket's word, wakes its sleepers and tells its watchers.
+/// Writes the stack's events to the trace file (flushed) and the log.
+/// Called with the stack unlocked.
+fn write_trace(events: &[TraceEvent], dropped: u64, file: Option<&mut trace::TraceFile>) {
+    if let Some(f) = file {
+        if !events.is_empty() {
+            f.write(events);
+            f.flush();
+        }
+        if dropped > 0 {
+            f.note_dropped(dropped);
+        }
+    }
+    if log::enabled(log::LogLevel::Debug) {
+        for e in events {
+            trace::log_event(e);
+        }
+    }
+}
+
 /// Called with the stack unlocked.
 fn wake_words(words: &[(SocketHandle, Arc<WaitQueue>)]) {
     for (h, w) in words {
@@ -589,6 +642,16 @@ fn start_from_env() -> Result<&'static Runtime, i32> {
         }
     };
     log::set_level(config.log);
+    if let Some(template) = &config.log_file {
+        let path = config::log_file_path(template, std::process::id());
+        match std::fs::File::create(&path) {
+            Ok(f) => log::set_file(crate::sys::private_fd::PrivateFd::adopt(f.into())),
+            Err(e) => {
+                eprintln!("tapstack: TAPSTACK_LOG_FILE={template:?}: cannot create {path:?}: {e}");
+                return Err(libc::ENETDOWN);
+            }
+        }
+    }
     // A misspelt variable would otherwise be ignored without a word.
     let names = std::env::vars_os().filter_map(|(k, _)| k.into_string().ok());
     for w in known_vars::unknown_var_warnings(names) {

@@ -32,6 +32,7 @@ pub mod socket;
 mod table;
 mod tcp_input;
 mod tcp_output;
+pub mod trace;
 
 #[cfg(test)]
 mod tests;
@@ -193,6 +194,8 @@ pub struct Stack {
     freed_waits: Vec<(SocketHandle, Arc<WaitQueue>)>,
     /// Where a TCB copies a segment's payload on its way out.
     scratch: Vec<u8>,
+    /// Events for logs and traces, while on (`trace.rs`).
+    tracer: trace::Tracer,
 }
 
 impl Stack {
@@ -259,6 +262,7 @@ impl Stack {
             max_time_wait: table::MAX_TIME_WAIT,
             freed_waits: Vec::new(),
             scratch: vec![0u8; 65536],
+            tracer: trace::Tracer::default(),
         };
         s.queue_arp(
             ArpRepr {

@@ -4,6 +4,7 @@
 
 use super::Stack;
 use super::socket::{Owner, Socket, SocketKind};
+use super::trace::SegSummary;
 use crate::tcp::{self, FourTuple, State, Tcb, TcpError, cookie};
 use crate::time::Instant;
 use crate::wire::icmpv4::unreachable;
@@ -35,6 +36,9 @@ impl Stack {
             local: SocketAddrV4::new(ip.dst_addr, seg.dst_port),
             remote: SocketAddrV4::new(ip.src_addr, seg.src_port),
         };
+        if self.tracer.on {
+            self.trace_seg_in(now, tuple, &seg);
+        }
         let listener = |st: &Stack| st.pick_listener(&tuple);
         let mut iss = None;
         if let Some(&index) = self.conns.get(&tuple) {
@@ -118,6 +122,8 @@ impl Stack {
             // = 0).
             if self.listener_accept_full(l) {
                 self.counters.tcp_accept_queue_overflow += 1;
+                let tuple = tuple_of(seg, index, self);
+                self.trace_stack(now, tuple, "accept queue full: ACK dropped");
                 return;
             }
             // TCP_DEFER_ACCEPT: a bare ACK, while the deferral lasts; the
@@ -137,6 +143,7 @@ impl Stack {
         tcb.set_challenge_ack_allowed(allowed);
         tcb.handle_segment(now, seg);
         let ev = tcb.take_ack_events();
+        self.trace_tcb(now, index);
         if ev.challenge_sent > 0 {
             self.challenge_limit.consume();
         }
@@ -210,6 +217,7 @@ impl Stack {
         };
         if li.accept_queue_full() {
             self.counters.tcp_accept_queue_overflow += 1;
+            self.trace_stack(now, tuple, "accept queue full: SYN dropped");
             return;
         }
         let syn_queue_full = li.syn_queue_full();
@@ -263,6 +271,7 @@ impl Stack {
         if self.send_stateless(now, tuple, &reply) {
             self.counters.tcp_tx += 1;
             self.counters.tcp_syncookies_sent += 1;
+            self.trace_stack(now, tuple, "SYN queue full: sent SYN cookie");
         }
     }
 
@@ -275,6 +284,7 @@ impl Stack {
         let Some(mss) = cookie::validate(self.isn_secret, now, &tuple, seg.seq - 1u32, cookie)
         else {
             self.counters.tcp_syncookies_failed += 1;
+            self.trace_stack(now, tuple, "ACK with a bad SYN cookie");
             return false;
         };
         let Some(Socket {
@@ -287,6 +297,7 @@ impl Stack {
         };
         if li.accept_queue_full() {
             self.counters.tcp_accept_queue_overflow += 1;
+            self.trace_stack(now, tuple, "accept queue full: cookie ACK dropped");
             return true;
         }
         let options = *options;
@@ -296,6 +307,7 @@ impl Stack {
             return false;
         };
         self.counters.tcp_syncookies_validated += 1;
+        self.trace_stack(now, tuple, "accepted SYN cookie");
         let mut sock = Socket::new();
         sock.kind = SocketKind::Tcp(Box::new(tcb));
         sock.owner = Owner::Listener {
@@ -323,6 +335,9 @@ impl Stack {
         };
         if self.send_stateless(now, tuple, &rst) {
             self.counters.tcp_tx_rst_no_socket += 1;
+            self.trace_stack(now, tuple, "sent RST: no connection or listener");
+            let win = u32::from(rst.window);
+            self.trace_seg(now, tuple, SegSummary::new(&rst, true, win));
         }
     }
 
@@ -391,5 +406,34 @@ impl Stack {
             tcb.handle_unreachable(now, error);
         }
         self.touch(index);
+    }
+}
+
+/// The 4-tuple of connection `index` (for a trace note), or the one
+/// `seg` names when the slot is gone.
+fn tuple_of(seg: &TcpRepr, index: u32, st: &mut Stack) -> FourTuple {
+    st.slot_mut(index)
+        .and_then(|s| s.tcb())
+        .map(|t| t.tuple())
+        .unwrap_or(FourTuple {
+            local: SocketAddrV4::new(Ipv4Addr::UNSPECIFIED, seg.dst_port),
+            remote: SocketAddrV4::new(Ipv4Addr::UNSPECIFIED, seg.src_port),
+        })
+}
+
+impl Stack {
+    /// Records an incoming segment, its window scaled as its connection
+    /// scales it.
+    fn trace_seg_in(&mut self, now: Instant, tuple: FourTuple, seg: &TcpRepr) {
+        let index = self.conns.get(&tuple).copied();
+        if let Some(i) = index {
+            // What user calls recorded since (a close), before the segment.
+            self.trace_tcb(now, i);
+        }
+        let win = index
+            .and_then(|i| self.slot_mut(i))
+            .and_then(|s| s.tcb())
+            .map_or(u32::from(seg.window), |t| t.segment_window(seg, true));
+        self.trace_seg(now, tuple, SegSummary::new(seg, false, win));
     }
 }

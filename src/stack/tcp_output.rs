@@ -5,6 +5,7 @@
 
 use super::Stack;
 use super::ipv4::NextHop;
+use super::trace::SegSummary;
 use crate::tcp::FourTuple;
 use crate::time::Instant;
 use crate::wire::checksum::PROTO_TCP;
@@ -30,6 +31,7 @@ impl Stack {
                     tcb.handle_timeout(now);
                 }
             }
+            self.trace_tcb(now, index);
             self.touch(index);
         }
     }
@@ -42,7 +44,10 @@ impl Stack {
         };
         for index in waiters {
             if failed && let Some(tcb) = self.slot_mut(index).and_then(|s| s.tcb_mut()) {
+                let tuple = tcb.tuple();
                 tcb.handle_unreachable(now, crate::tcp::TcpError::HostUnreachable);
+                self.trace_stack(now, tuple, "ARP failed: host unreachable");
+                self.trace_tcb(now, index);
             }
             self.touch(index);
         }
@@ -86,24 +91,33 @@ impl Stack {
                     if let Some(tcb) = self.slot_mut(index).and_then(|s| s.tcb_mut()) {
                         tcb.handle_unreachable(now, crate::tcp::TcpError::NetworkUnreachable);
                     }
+                    self.trace_tcb(now, index);
                     self.touch(index);
                     continue;
                 }
             };
+            // What user calls (close, shutdown) recorded since the last turn.
+            self.trace_tcb(now, index);
             let mut scratch = core::mem::take(&mut self.scratch);
+            let tracing = self.tracer.on;
             let polled = self.sockets[index as usize].socket.as_mut().and_then(|s| {
                 let tos = s.options.tos & !0b11;
                 let tcb = s.tcb_mut()?;
                 let tuple = tcb.tuple();
                 let seg = tcb.poll_transmit(now, &mut scratch)?;
-                Some((seg, tuple, tos, tcb.tso_segment_size()))
+                let win = tracing.then(|| tcb.segment_window(&seg, false));
+                Some((seg, tuple, tos, tcb.tso_segment_size(), win))
             });
-            let Some((seg, tuple, tos, gso_size)) = polled else {
+            let Some((seg, tuple, tos, gso_size, win)) = polled else {
                 self.scratch = scratch;
                 self.tx_dequeue(index);
                 self.update(index);
                 continue;
             };
+            if let Some(win) = win {
+                let summary = SegSummary::new(&seg, true, win);
+                self.trace_seg(now, tuple, summary);
+            }
             let framed = self.frame_segment(buf, mac, &seg, tuple, tos, gso_size);
             self.scratch = scratch;
             let Some(frame_len) = framed else {

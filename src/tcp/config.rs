@@ -87,6 +87,9 @@ pub struct TcpConfig {
     /// ([`super::isn::ts_offset`]), so that TSvals reveal neither the
     /// host's uptime nor the ISS, and no two connections share a clock.
     pub ts_offset: u32,
+    /// Record what the connection does ([`super::TcpEvent`]) for the
+    /// stack to drain: set when `TAPSTACK_TRACE` or a `debug` log asks.
+    pub trace: bool,
 }
 
 impl Default for TcpConfig {
@@ -120,6 +123,7 @@ impl Default for TcpConfig {
             max_ooo_ranges: 32,
             tso_max: 0,
             ts_offset: 0,
+            trace: false,
         }
     }
 }

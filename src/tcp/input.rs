@@ -21,7 +21,7 @@ const TS_RTT_MAX: Duration = Duration::from_secs(60);
 impl Tcb {
     /// Processes one incoming segment (already demultiplexed to this TCB and
     /// checksum-verified). Never panics, whatever the segment holds.
-    pub fn handle_segment(&mut self, now: Instant, seg: &TcpRepr) {
+    pub(super) fn handle_segment_untraced(&mut self, now: Instant, seg: &TcpRepr) {
         self.stats.segs_in = self.stats.segs_in.wrapping_add(1);
         match self.state {
             // The stack answers for connections that do not exist (rst_for).
@@ -640,7 +640,7 @@ impl Tcb {
     /// An ICMP error or ARP failure for this connection (RFC 9293 §3.9.2.4,
     /// RFC 1122 §4.2.3.9): fatal while connecting, otherwise a soft error
     /// reported if the connection later times out (as Linux does).
-    pub fn handle_unreachable(&mut self, _now: Instant, error: TcpError) {
+    pub(super) fn handle_unreachable_untraced(&mut self, _now: Instant, error: TcpError) {
         if self.state == State::SynSent {
             self.fail(error);
         } else {

@@ -18,12 +18,14 @@
 //! - `cookie.rs`: SYN cookies (RFC 4987 §3.6) and the TCB rebuilt from
 //!   one; `challenge.rs`: RFC 5961's challenge ACKs and their throttle;
 //! - `timer.rs`, `isn.rs` (RFC 6528), `config.rs`, `options.rs` (socket
-//!   options), `info.rs` (`TCP_INFO`).
+//!   options), `info.rs` (`TCP_INFO`), `event.rs` (what a connection
+//!   did, for logs and traces).
 
 pub mod challenge;
 mod config;
 pub mod congestion;
 pub mod cookie;
+mod event;
 mod info;
 mod input;
 pub mod isn;
@@ -41,6 +43,7 @@ mod user;
 mod tests;
 
 pub use config::{CongestionAlgo, TcpConfig};
+pub use event::{CcSample, TcpEvent};
 pub use info::TcpInfo;
 pub use state::State;
 pub use tcb::Tcb;

@@ -581,8 +581,9 @@ impl Tcb {
     }
 
     /// Handles every timer due at `now`.
-    pub fn handle_timeout(&mut self, now: Instant) {
+    pub(super) fn handle_timeout_untraced(&mut self, now: Instant) {
         for t in self.timers.expire(now) {
+            self.note_timer(t);
             match t {
                 Timer::Retransmit => self.on_retransmit_timeout(now),
                 Timer::Persist => self.on_persist_timeout(now),

@@ -182,6 +182,9 @@ pub struct Tcb {
     /// The wire MSS of the last data segment sent (its `gso_size` if the
     /// device cuts it: [`Tcb::tso_segment_size`]).
     pub(super) last_seg_mss: u32,
+    /// Events for logs and traces, when [`TcpConfig::trace`] is set
+    /// (`event.rs`).
+    pub(super) events: Option<Box<super::event::EventLog>>,
 }
 
 /// What [`Tcb::poll_transmit`] owes besides new data, each a flag set by
@@ -384,6 +387,7 @@ impl Tcb {
             timers: TimerTable::default(),
             stats: Stats::default(),
             last_seg_mss: 0,
+            events: super::event::EventLog::start(&config, state),
             config,
         }
     }

@@ -85,7 +85,7 @@ impl Tcb {
 
     /// `shutdown(SHUT_WR)`: a FIN after the queued data (half-close,
     /// RFC 9293 §3.10.4).
-    pub fn shutdown_write(&mut self) {
+    pub(super) fn shutdown_write_untraced(&mut self) {
         match self.state {
             State::Established => {
                 self.fin_queued = true;
@@ -105,7 +105,7 @@ impl Tcb {
 
     /// `close()`: FIN after queued data; with unread received data, RST
     /// instead (RFC 2525 §2.17, as Linux does).
-    pub fn close(&mut self) {
+    pub(super) fn close_untraced(&mut self) {
         self.app_closed = true;
         if !self.rx.is_empty() && self.state != State::Closed {
             self.abort();
@@ -152,7 +152,7 @@ impl Tcb {
     /// ACK, the form Linux answers the peer's ACK with once the request is
     /// gone; from the other states it carries an ACK, as Linux's active
     /// resets do.
-    pub fn abort(&mut self) {
+    pub(super) fn abort_untraced(&mut self) {
         self.app_closed = true;
         let with_ack = self.state != State::SynReceived;
         if matches!(

@@ -15,3 +15,4 @@ mod ip;
 mod ipv6;
 mod snapshot;
 mod tcp;
+mod trace;

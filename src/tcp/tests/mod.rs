@@ -7,6 +7,7 @@
 mod harness;
 mod close;
 mod established;
+mod events;
 mod open;
 mod recovery;
 mod sim;

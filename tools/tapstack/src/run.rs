@@ -24,8 +24,8 @@ or the library's default applies):
   --pcap FILE    TAPSTACK_PCAP: write every frame in and out to FILE
   --faults SPEC  TAPSTACK_FAULTS: fault injection on frames both ways, like
                  drop=0.05,dup=0.01,reorder=0.1,corrupt=0.001,delay=2ms,seed=7
-  --trace FILE   TAPSTACK_TRACE: a trace of TCP events to FILE (recorded once
-                 the library supports it: set today, not yet read)
+  --trace FILE   TAPSTACK_TRACE: a trace of TCP events to FILE, JSON lines
+                 (state changes, segments, timers, congestion control)
   --log LEVEL    TAPSTACK_LOG: error, warn (the default), info, debug, trace
   --setup        as root: create the TAP when it is missing (lasting, as
                  `ip tuntap add` makes it), give its kernel side an address
