@@ -478,6 +478,11 @@ pub fn ladder(c: &Conn, max_segments: usize) -> String {
                 rows.push(Row::Break(y0, y - 12.0));
             } else {
                 y += ROW + (dt / ref_us * 4.0).min(20.0);
+                // An arrow from the peer after one of ours starts higher
+                // (it left before it arrived): room for its label.
+                if segs[k - 1].2.out && !segs[k].2.out {
+                    y += SLANT;
+                }
             }
         } else if !rows.is_empty() || k > 0 {
             y += ROW;

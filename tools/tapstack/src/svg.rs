@@ -254,16 +254,18 @@ impl Frame {
             "class=\"axis-label\" text-anchor=\"middle\"",
         );
         let (lx, ly) = (x0 - 58.0, y0 + h / 2.0);
-        svg.text(
-            lx,
-            ly,
-            ylabel,
-            &format!(
-                "class=\"axis-label\" text-anchor=\"middle\" transform=\"rotate(-90 {} {})\"",
-                n(lx),
-                n(ly)
-            ),
-        );
+        if !ylabel.is_empty() {
+            svg.text(
+                lx,
+                ly,
+                ylabel,
+                &format!(
+                    "class=\"axis-label\" text-anchor=\"middle\" transform=\"rotate(-90 {} {})\"",
+                    n(lx),
+                    n(ly)
+                ),
+            );
+        }
         f
     }
 }
