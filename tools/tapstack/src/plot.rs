@@ -38,6 +38,8 @@ Options:
                         (names are LOCAL_IP:PORT-REMOTE_IP:PORT)
   --max-segments N      the ladder shows the first and the last segments
                         of longer connections, N in all (default 80)
+  --max-conns N         of more connections, draw the N with the most
+                        events (default 50)
   -h, --help            this text";
 
 /// The options of `tapstack plot`.
@@ -47,6 +49,7 @@ pub struct Opts {
     pub dir: String,
     pub conn: Option<String>,
     pub max_segments: usize,
+    pub max_conns: usize,
     pub help: bool,
 }
 
@@ -56,6 +59,7 @@ pub fn parse_args(args: &[String]) -> Result<Opts, String> {
         dir: ".".into(),
         conn: None,
         max_segments: 80,
+        max_conns: 50,
         help: false,
     };
     let mut trace = None;
@@ -82,6 +86,14 @@ pub fn parse_args(args: &[String]) -> Result<Opts, String> {
                     .ok()
                     .filter(|&m: &usize| m >= 2)
                     .ok_or(format!("--max-segments {v:?}: not a number of 2 or more"))?;
+            }
+            "--max-conns" => {
+                let v = value("--max-conns")?;
+                o.max_conns = v
+                    .parse()
+                    .ok()
+                    .filter(|&m: &usize| m >= 1)
+                    .ok_or(format!("--max-conns {v:?}: not a number of 1 or more"))?;
             }
             s if s.starts_with('-') && s.len() > 1 => {
                 return Err(format!("unknown option {a:?} (see tapstack plot --help)"));
@@ -149,6 +161,20 @@ pub fn main(args: &[String]) -> u8 {
             }
         );
         return 1;
+    }
+    let mut chosen = chosen;
+    if chosen.len() > o.max_conns {
+        let mut busiest: Vec<usize> = (0..chosen.len()).collect();
+        busiest.sort_by_key(|&i| std::cmp::Reverse(chosen[i].events.len()));
+        busiest.truncate(o.max_conns);
+        busiest.sort_unstable();
+        eprintln!(
+            "tapstack: plot: {} connections; drawing the {} with the most events \
+             (--max-conns N for more, --conn SUBSTRING for others)",
+            chosen.len(),
+            o.max_conns
+        );
+        chosen = busiest.into_iter().map(|i| chosen[i]).collect();
     }
     if let Err(e) = std::fs::create_dir_all(&o.dir) {
         eprintln!("tapstack: plot: cannot make {}: {e}", o.dir);
@@ -1031,6 +1057,41 @@ fn steps(pts: &[(f64, f64)], x_end: f64) -> Vec<(f64, f64)> {
     if let Some(&(_, y)) = pts.last() {
         out.push((x_end, y));
     }
+    thin(out)
+}
+
+/// A long run's curve keeps, of each pixel column, its first, lowest,
+/// highest and last points: the same picture, not a file of megabytes.
+fn thin(pts: Vec<(f64, f64)>) -> Vec<(f64, f64)> {
+    if pts.len() <= 2000 {
+        return pts;
+    }
+    let mut out = Vec::new();
+    let mut i = 0;
+    while i < pts.len() {
+        let col = pts[i].0.round();
+        let j = i + pts[i..].iter().take_while(|p| p.0.round() == col).count();
+        let g = &pts[i..j];
+        let (mut lo, mut hi) = (0, 0);
+        for (k, p) in g.iter().enumerate() {
+            if p.1 < g[lo].1 {
+                lo = k;
+            }
+            if p.1 > g[hi].1 {
+                hi = k;
+            }
+        }
+        let mut keep = [0, lo, hi, g.len() - 1];
+        keep.sort_unstable();
+        let mut last = usize::MAX;
+        for k in keep {
+            if k != last {
+                out.push(g[k]);
+                last = k;
+            }
+        }
+        i = j;
+    }
     out
 }
 
@@ -1785,6 +1846,20 @@ mod tests {
     }
 
     #[test]
+    fn long_curves_are_thinned_to_the_same_shape() {
+        // 100000 points over 500 px, a sawtooth: the column extremes stay.
+        let pts: Vec<(f64, f64)> = (0..100_000)
+            .map(|i| (i as f64 / 200.0, if i % 2 == 0 { 10.0 } else { 300.0 }))
+            .collect();
+        let t = thin(pts.clone());
+        assert!(t.len() <= 4 * 501, "{}", t.len());
+        assert_eq!(t.first(), pts.first());
+        assert_eq!(t.last(), pts.last());
+        assert!(t.iter().any(|p| p.1 == 10.0) && t.iter().any(|p| p.1 == 300.0));
+        assert!(t.windows(2).all(|w| w[0].0 <= w[1].0));
+    }
+
+    #[test]
     fn options() {
         let a = |v: &[&str]| parse_args(&v.iter().map(|s| s.to_string()).collect::<Vec<_>>());
         let o = a(&[
@@ -1811,5 +1886,7 @@ mod tests {
         assert!(a(&["t", "--bogus"]).is_err());
         assert!(a(&["t", "u"]).is_err());
         assert!(a(&["--help"]).unwrap().help);
+        assert_eq!(a(&["t", "--max-conns=3"]).unwrap().max_conns, 3);
+        assert!(a(&["t", "--max-conns", "0"]).is_err());
     }
 }

@@ -115,3 +115,25 @@ fn help_lists_plot() {
     assert_eq!(code, 0);
     assert!(out.contains("--max-segments"), "{out}");
 }
+
+#[test]
+fn many_connections_draw_the_busiest() {
+    let dir = tmp("many");
+    let d = dir.to_str().unwrap();
+    let (code, out, err) = tapstack(&[
+        "plot",
+        &data("handshake.trace"),
+        "-o",
+        d,
+        "--max-conns",
+        "1",
+    ]);
+    assert_eq!(code, 0, "{err}");
+    assert!(
+        err.contains("2 connections; drawing the 1 with the most events"),
+        "{err}"
+    );
+    assert_eq!(out.lines().count(), 4);
+    assert!(out.lines().all(|l| l.contains("_40000-")), "{out}");
+    std::fs::remove_dir_all(&dir).unwrap();
+}
