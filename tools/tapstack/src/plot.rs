@@ -1311,18 +1311,16 @@ pub fn rtt(c: &Conn) -> String {
     }
     let end = (active_end(c) - t0(c)).max(1) as f64;
     let (tdiv, tunit) = svg::time_unit(end);
-    let top_us = cc
+    // A logarithmic axis: an RTT of 1 ms under an RTO of 200 ms (or the
+    // initial 1 s) is still seen.
+    let vals = cc
         .iter()
-        .map(|(_, c)| c.srtt_us.max(c.rto_us))
-        .max()
-        .unwrap_or(1)
-        .max(1) as f64
-        * 1.1;
-    let (ydiv, yunit) = if top_us < 2000.0 {
-        (1.0, "µs")
-    } else {
-        (1000.0, "ms")
-    };
+        .flat_map(|(_, c)| [c.srtt_us, c.rto_us])
+        .filter(|&v| v > 0);
+    let lo = vals.clone().min().unwrap_or(1) as f64;
+    let hi = vals.max().unwrap_or(1) as f64;
+    let lmin = (lo * 0.8).log10().floor();
+    let lmax = (hi * 1.25).log10().ceil().max(lmin + 1.0);
     let f = Frame::axes(
         &mut svg,
         90.0,
@@ -1330,12 +1328,62 @@ pub fn rtt(c: &Conn) -> String {
         680.0,
         360.0,
         end / tdiv,
-        top_us / ydiv,
+        1.0,
         &format!("time since the first event ({tunit})"),
-        yunit,
+        "",
+    );
+    let (x0, y0, h) = (f.x0, f.y0, f.h);
+    let ylog =
+        move |v: f64| y0 + h - ((v.max(1.0).log10() - lmin) / (lmax - lmin)).clamp(0.0, 1.0) * h;
+    let mut decade = lmin;
+    while decade <= lmax {
+        for m in [1.0, 2.0, 5.0] {
+            let v = m * 10f64.powf(decade);
+            if v.log10() > lmax + 1e-9 {
+                break;
+            }
+            let y = ylog(v);
+            let major = m == 1.0;
+            svg.line(
+                x0,
+                y,
+                x0 + f.w,
+                y,
+                if major {
+                    "stroke=\"#d1d5db\""
+                } else {
+                    "stroke=\"#f3f4f6\""
+                },
+            );
+            svg.line(x0 - 5.0, y, x0, y, "stroke=\"black\"");
+            let ms = v / 1000.0;
+            let label = if ms >= 1.0 {
+                format!("{ms:.0}")
+            } else {
+                format!("{ms}")
+            };
+            svg.text(
+                x0 - 8.0,
+                y + 4.0,
+                &label,
+                "class=\"tick\" text-anchor=\"end\" font-size=\"12\"",
+            );
+        }
+        decade += 1.0;
+    }
+    let (lx, ly) = (x0 - 58.0, y0 + h / 2.0);
+    svg.text(
+        lx,
+        ly,
+        "ms (log scale)",
+        &format!(
+            "class=\"axis-label\" text-anchor=\"middle\" transform=\"rotate(-90 {} {})\"",
+            n(lx),
+            n(ly)
+        ),
     );
     let px = |t: u64| f.px(t as f64 / tdiv);
-    let py = |v: u64| f.py(v as f64 / ydiv);
+    let py = |v: u64| ylog(v as f64);
     let rto: Vec<(f64, f64)> = cc
         .iter()
         .filter(|(_, c)| c.rto_us > 0)
@@ -1704,8 +1752,13 @@ mod tests {
         );
         assert_eq!(
             texts(&els, "axis-label"),
-            ["time since the first event (ms)", "ms"]
+            ["time since the first event (ms)", "ms (log scale)"]
         );
+        // 10 ms, 200 ms and 1 s: each decade has its tick.
+        let ticks = texts(&els, "tick");
+        for t in ["10", "100", "1000"] {
+            assert!(ticks.contains(&t), "{ticks:?}");
+        }
     }
 
     #[test]
