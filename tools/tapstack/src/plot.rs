@@ -1183,12 +1183,15 @@ pub fn cwnd(c: &Conn) -> String {
         }
     }
     // Each time cwnd grows to ssthresh (in slow start, or in slow start
-    // after an RTO while still in loss).
+    // after an RTO while still in loss); not the end of a fast recovery,
+    // which sets cwnd to ssthresh. Labels that would overlap are left out.
+    let mut label_end = f64::MIN;
     for w in cc.windows(2) {
         let (a, b) = (w[0].1, w[1].1);
         let below = a.ssthresh.is_some_and(|s| a.cwnd < s);
         let reached = b.ssthresh.is_some_and(|s| b.cwnd >= s);
-        if below && reached && b.ca_state != "recovery" && b.cwnd > a.cwnd {
+        let growing = a.ca_state != "recovery" && b.ca_state != "recovery" && b.cwnd > a.cwnd;
+        if below && reached && growing {
             let x = px(w[1].0);
             svg.line(
                 x,
@@ -1197,12 +1200,20 @@ pub fn cwnd(c: &Conn) -> String {
                 f.y0 + f.h,
                 "class=\"crossing\" stroke=\"#374151\" stroke-width=\"1\" stroke-dasharray=\"2 3\"",
             );
-            svg.text(
-                x + 3.0,
-                f.y0 + f.h - 8.0,
-                "cwnd ≥ ssthresh",
-                "class=\"crossing-label\" font-size=\"11\" fill=\"#374151\"",
-            );
+            if x + 3.0 > label_end {
+                let (lx, anchor) = if x + 95.0 > f.x0 + f.w {
+                    (x - 3.0, "end")
+                } else {
+                    (x + 3.0, "start")
+                };
+                svg.text(
+                    lx,
+                    f.y0 + f.h - 8.0,
+                    "cwnd ≥ ssthresh",
+                    &format!("class=\"crossing-label\" text-anchor=\"{anchor}\" font-size=\"11\" fill=\"#374151\""),
+                );
+                label_end = x + 95.0;
+            }
         }
     }
     // The curves.
