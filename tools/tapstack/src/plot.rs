@@ -330,15 +330,22 @@ fn seg_label(s: &Seg, ours: u32, theirs: u32) -> String {
     if s.len > 0 {
         l += &format!(" len={}", s.len);
     }
+    // What fits between the two lines (the options are cut to fit).
     if !s.opts.is_empty() {
-        let mut o: String = s.opts.chars().take(36).collect();
-        if o.len() < s.opts.len() {
-            o.push('…');
+        let room = LABEL_MAX.saturating_sub(l.chars().count() + 3);
+        if s.opts.chars().count() <= room {
+            l += &format!(" <{}>", s.opts);
+        } else if room >= 6 {
+            let o: String = s.opts.chars().take(room - 1).collect();
+            l += &format!(" <{o}…>");
         }
-        l += &format!(" <{o}>");
     }
     l
 }
+
+/// The most characters of a segment's label (monospace, 12 px, between
+/// lines 520 px apart).
+const LABEL_MAX: usize = 70;
 
 /// The peer's states, inferred from the segments alone (RFC 9293 section
 /// 3.3.2): its initial state, and per segment index what it moved to.
@@ -1564,8 +1571,8 @@ mod tests {
         assert_eq!(
             texts(&els, "seg-label"),
             [
-                "SYN seq=0 win=64240 <mss 1460,sackOK,TS val 100 ecr 0,nop…>",
-                "SYN,ACK seq=0 ack=1 win=65535 <mss 1460,sackOK,TS val 5 ecr 100,nop…>",
+                "SYN seq=0 win=64240 <mss 1460,sackOK,TS val 100 ecr 0,nop,wscale 7>",
+                "SYN,ACK seq=0 ack=1 win=65535 <mss 1460,sackOK,TS val 5 ecr 100,nop,…>",
                 "ACK ack=1 win=64256 <nop,nop,TS val 101 ecr 5>",
                 "PSH,ACK seq=1:79 ack=1 win=64256 len=78 <nop,nop,TS val 101 ecr 5>",
                 "PSH,ACK seq=1:201 ack=79 win=65535 len=200 <nop,nop,TS val 6 ecr 101>",
@@ -1837,6 +1844,7 @@ mod tests {
         assert_eq!(labels.len(), 80);
         assert!(labels[0].starts_with("SYN seq=0 win=64240"));
         assert!(labels[79].starts_with("ACK ack=2 "), "{}", labels[79]);
+        assert!(labels.iter().all(|l| l.chars().count() <= LABEL_MAX));
         let breaks = texts(&els, "break");
         assert_eq!(breaks.len(), 1);
         assert!(
