@@ -711,8 +711,11 @@ pub fn ladder(c: &Conn, max_segments: usize) -> String {
             seen += 1;
             continue;
         }
-        let Kind::State { from, to, cause } = &e.kind else {
-            continue;
+        // A note of the stack's ("sent RST: ...") shows where a state would.
+        let (state, note) = match &e.kind {
+            Kind::State { from, to, cause } => (Some((from, to)), cause.as_str()),
+            Kind::Stack { what } => (None, what.as_str()),
+            _ => continue,
         };
         // The nearer in time of the segments either side (the earlier on a
         // tie): a close() shows at the FIN it sends, a received FIN's
@@ -733,6 +736,17 @@ pub fn ladder(c: &Conn, max_segments: usize) -> String {
         } else {
             ellipsis_y.unwrap_or(TOP)
         };
+        let Some((from, to)) = state else {
+            let y = y.max(last_y + 14.0);
+            last_y = y;
+            svg.text(
+                OUR_X - 12.0,
+                y + 4.0,
+                note,
+                "class=\"stack-note\" text-anchor=\"end\" font-style=\"italic\" font-size=\"11\" fill=\"#6b7280\"",
+            );
+            continue;
+        };
         if first_state {
             first_state = false;
             svg.text(
@@ -750,11 +764,11 @@ pub fn ladder(c: &Conn, max_segments: usize) -> String {
             &state_name(to),
             "class=\"state ours\" text-anchor=\"end\" font-weight=\"bold\" font-size=\"12\"",
         );
-        if !cause.is_empty() {
+        if !note.is_empty() {
             svg.text(
                 OUR_X - 12.0,
                 y + 17.0,
-                &format!("({cause})"),
+                &format!("({note})"),
                 "class=\"cause\" text-anchor=\"end\" font-size=\"10\" fill=\"#6b7280\"",
             );
         }
@@ -1894,6 +1908,30 @@ mod tests {
             ]
         );
         assert_eq!(texts(&parse_svg(&ladder(c, 10)), "seg-label").len(), 10);
+    }
+
+    #[test]
+    fn stack_events_show_as_notes_beside_our_line() {
+        let tr = trace::parse(
+            "{\"t_us\":1,\"conn\":\"198.18.0.2:9-198.18.0.1:7\",\"ev\":\"seg\",\"dir\":\"in\",\"flags\":\"S\",\"seq\":1,\"ack\":0,\"win\":100,\"len\":0,\"opts\":\"\"}\n\
+             {\"t_us\":1,\"conn\":\"198.18.0.2:9-198.18.0.1:7\",\"ev\":\"stack\",\"what\":\"sent RST: no connection or listener\"}\n\
+             {\"t_us\":1,\"conn\":\"198.18.0.2:9-198.18.0.1:7\",\"ev\":\"seg\",\"dir\":\"out\",\"flags\":\"R.\",\"seq\":0,\"ack\":2,\"win\":0,\"len\":0,\"opts\":\"\"}\n",
+        )
+        .unwrap();
+        let els = parse_svg(&ladder(&tr.conns[0], 80));
+        let note: Vec<&El> = els.iter().filter(|e| e.has_class("stack-note")).collect();
+        assert_eq!(note.len(), 1);
+        assert_eq!(note[0].text, "sent RST: no connection or listener");
+        assert!(note[0].num("x") < OUR_X);
+        // No state of ours is made up.
+        assert!(
+            !els.iter()
+                .any(|e| e.has_class("state") && e.has_class("ours"))
+        );
+        assert_eq!(
+            texts(&els, "seg-label"),
+            ["SYN seq=0 win=100", "RST,ACK seq=0 ack=1 win=0"]
+        );
     }
 
     #[test]

@@ -34,6 +34,10 @@ pub enum Kind {
     Timer { timer: String },
     /// Congestion control after a change.
     Cc(Cc),
+    /// Something the stack did for this 4-tuple outside a connection
+    /// ("sent RST: no connection or listener", "SYN queue full: sent SYN
+    /// cookie", ...).
+    Stack { what: String },
 }
 
 /// A segment, as the trace gives it (absolute sequence numbers).
@@ -227,6 +231,9 @@ fn event(v: &Value, line: usize) -> Result<Option<Event>, String> {
                 .unwrap_or("open")
                 .to_string(),
         }),
+        "stack" => Kind::Stack {
+            what: v.s("what").to_string(),
+        },
         _ => return Ok(None),
     };
     Ok(Some(Event { line, t_us, kind }))
