@@ -3,16 +3,19 @@
 //! the preloaded library keeps its own small list of dependencies.
 //!
 //! `run` starts a program on the stack; `ss`, `neigh` and `stats` look
-//! into running stacks through their control sockets (`inspect.rs`); the
-//! others the project plans (trace, plot) say they are not yet available.
+//! into running stacks through their control sockets (`inspect.rs`);
+//! `plot` draws a trace's connections (`trace.rs`, `plot.rs`, `svg.rs`).
 
 mod check;
 mod inspect;
 mod json;
 #[path = "../../../src/runtime/known_vars.rs"]
 mod known_vars;
+mod plot;
 mod run;
 mod setup;
+mod svg;
+mod trace;
 
 use std::ffi::OsString;
 use std::os::unix::process::CommandExt;
@@ -30,13 +33,15 @@ Commands:
   neigh   a running stack's neighbour (ARP) cache, like ip neigh
   stats   a running stack's counters, like nstat -a
           (each with --json; --ifname NAME or --pid PID picks the stack)
+  plot    SVG pictures of a trace's connections (TAPSTACK_TRACE=FILE):
+          ladder diagram, states, cwnd/ssthresh/flight, RTT
   help    this text; `tapstack help COMMAND` is that command's
 
 Options:
   -h, --help     this text
   -V, --version  the version
 
-Not yet available (planned): trace, plot.
+Not yet available (planned): trace.
 
 Example (as root, in a network namespace of its own):
   ip netns add ts && ip -n ts link set lo up
@@ -47,7 +52,7 @@ Example (as root, in a network namespace of its own):
 `tapstack run --help` lists run's options; README.md has the rest.";
 
 /// Subcommands the project plans but this version does not have.
-const PLANNED: &[&str] = &["trace", "plot"];
+const PLANNED: &[&str] = &["trace"];
 
 fn main() -> ExitCode {
     let args: Vec<OsString> = std::env::args_os().skip(1).collect();
@@ -74,9 +79,13 @@ fn main() -> ExitCode {
                 println!("{}", inspect::HELP);
                 ExitCode::SUCCESS
             }
+            Some("plot") => {
+                println!("{}", plot::HELP);
+                ExitCode::SUCCESS
+            }
             Some(planned) if PLANNED.contains(&planned) => not_yet(planned),
             Some(other) => usage(&format!(
-                "no help for '{}': the commands are run, ss, neigh, stats, help",
+                "no help for '{}': the commands are run, ss, neigh, stats, plot, help",
                 other.escape_debug()
             )),
         },
@@ -96,6 +105,13 @@ fn main() -> ExitCode {
                 .map(|a| a.to_string_lossy().into_owned())
                 .collect();
             ExitCode::from(inspect::main(what, &rest))
+        }
+        Some("plot") => {
+            let rest: Vec<String> = args[1..]
+                .iter()
+                .map(|a| a.to_string_lossy().into_owned())
+                .collect();
+            ExitCode::from(plot::main(&rest))
         }
         Some(planned) if PLANNED.contains(&planned) => not_yet(planned),
         Some(other) => usage(&format!(
@@ -195,6 +211,6 @@ mod tests {
         for planned in super::PLANNED {
             assert!(!commands.contains(&format!("  {planned} ")), "{planned}");
         }
-        assert!(super::HELP.contains("Not yet available (planned): trace, plot."));
+        assert!(super::HELP.contains("Not yet available (planned): trace."));
     }
 }
