@@ -14,6 +14,9 @@
 #      the trace has the active side's states (SYN_SENT ... FIN_WAIT_1 ->
 #      TIME_WAIT, or through FIN_WAIT_2); the log went to log.PID, PID the one the
 #      trace's header names, with the state changes and their causes.
+#   A'. `tapstack plot` draws A's real trace: the ladder names the
+#      handshake's segments, ESTABLISHED and the peer's inferred states; the cwnd picture
+#      has its curve.
 #   C. a TAPSTACK_TRACE or TAPSTACK_LOG_FILE that cannot be created: the
 #      stack does not start (socket() fails with ENETDOWN), and stderr has
 #      one line naming the variable.
@@ -109,6 +112,19 @@ assert max(cw) > cw[0], "cwnd never grew: %s" % cw
 assert any(c["srtt_us"] > 0 for c in cc), "no srtt"
 print("  A: states, segments and cc ok; cwnd %d -> %d" % (cw[0], max(cw)))
 PY
+
+# A'. The real trace drawn: the pictures hold the handshake and the states.
+TAPSTACK="$ROOT/target/release/tapstack"
+[[ -x $TAPSTACK ]] || fail "$T: $TAPSTACK is missing (cargo build --release)"
+"$TAPSTACK" plot "$TEST_TMP/server.jsonl" -o "$TEST_TMP/plot" >"$TEST_TMP/plot.out" 2>&1 ||
+    fail "$T: tapstack plot failed: $(head -c 400 "$TEST_TMP/plot.out")"
+ladder=$(grep -m1 -- '-ladder.svg$' "$TEST_TMP/plot.out") || fail "$T: tapstack plot wrote no ladder: $(head -c 400 "$TEST_TMP/plot.out")"
+cwnd=$(grep -m1 -- '-cwnd.svg$' "$TEST_TMP/plot.out") || fail "$T: tapstack plot wrote no cwnd picture"
+for want in SYN ESTABLISHED '(inferred)'; do
+    grep -qF "$want" "$ladder" || fail "$T: the ladder $ladder lacks '$want'"
+done
+grep -q '<polyline' "$cwnd" || fail "$T: the cwnd picture $cwnd has no curve"
+echo "  A': $(grep -c . "$TEST_TMP/plot.out") pictures, ladder with SYN, ESTABLISHED and the peer's inferred states"
 
 # B. tapstack connects; the debug log goes to a file named with the pid.
 kernel_echo 7200
