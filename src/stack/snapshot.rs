@@ -12,7 +12,7 @@ use crate::tcp::{State, TcpInfo};
 use crate::time::Instant;
 use crate::wire::ethernet::EthernetAddress;
 use core::fmt::Write;
-use std::net::{Ipv4Addr, SocketAddrV4};
+use std::net::{Ipv4Addr, SocketAddr};
 
 /// One socket as `ss` shows it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -21,9 +21,9 @@ pub struct SocketSnapshot {
     /// [`ss_state_name`]).
     pub state: State,
     /// Our address.
-    pub local: SocketAddrV4,
+    pub local: SocketAddr,
     /// The peer's, `None` for a listener.
-    pub peer: Option<SocketAddrV4>,
+    pub peer: Option<SocketAddr>,
     /// `ss`'s Recv-Q: unread bytes, or a listener's accept queue.
     pub recv_q: usize,
     /// `ss`'s Send-Q: unacknowledged and unsent bytes, or a listener's
@@ -85,7 +85,7 @@ impl Stack {
             match (state, tuple) {
                 (State::Listen, _) => {
                     let (Ok(local), Ok((_, accept, backlog))) =
-                        (self.local_addr(h), self.listener_queues(h))
+                        (self.local_sockaddr(h), self.listener_queues(h))
                     else {
                         continue;
                     };

@@ -591,8 +591,8 @@ fn overlapping_fragments_discard_the_packet() {
 }
 
 /// An upper layer we do not know is a Parameter Problem, code 1, pointing
-/// at the Next Header field (RFC 8200 §4, RFC 4443 §3.4); TCP (not served
-/// over IPv6 yet) is a port unreachable.
+/// at the Next Header field (RFC 8200 §4, RFC 4443 §3.4); UDP (not served)
+/// is a port unreachable.
 #[test]
 fn unknown_next_header_is_a_parameter_problem() {
     let mut s = stack6();
@@ -613,7 +613,7 @@ fn unknown_next_header_is_a_parameter_problem() {
             original: whole,
         }
     );
-    let f = ip6_frame(us_mac(), PEER6, US6, nh::TCP, 64, &[0u8; 20]);
+    let f = ip6_frame(us_mac(), PEER6, US6, nh::UDP, 64, &[0u8; 20]);
     s.handle_frame(Instant::ZERO, &f);
     let out = icmp6_seen(&drain(&mut s));
     assert!(matches!(

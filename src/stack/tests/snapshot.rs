@@ -39,12 +39,12 @@ fn sockets_show_the_listener_and_the_connection_with_internals() {
     assert_eq!(socks.len(), 2, "{socks:?}");
     let (l, e) = (&socks[0], &socks[1]);
     assert_eq!(l.state, State::Listen);
-    assert_eq!(l.local, SocketAddrV4::new(Ipv4Addr::UNSPECIFIED, 80));
+    assert_eq!(l.local, SocketAddrV4::new(Ipv4Addr::UNSPECIFIED, 80).into());
     assert_eq!((l.peer, l.recv_q, l.send_q), (None, 0, 16));
     assert!(l.tcp.is_none());
     assert_eq!(e.state, State::Established);
-    assert_eq!(e.local, SocketAddrV4::new(B, 80));
-    assert_eq!(e.peer, Some(SocketAddrV4::new(A, client_port)));
+    assert_eq!(e.local, SocketAddrV4::new(B, 80).into());
+    assert_eq!(e.peer, Some(SocketAddrV4::new(A, client_port).into()));
     assert_eq!((e.recv_q, e.send_q), (1000, 0));
     let t = e.tcp.as_ref().unwrap();
     assert!(t.info.snd_cwnd > 0);
