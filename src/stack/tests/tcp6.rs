@@ -373,3 +373,46 @@ fn a_stack_reaches_its_own_listeners_over_ipv6_loopback() {
         Err(SocketError::NetworkUnreachable)
     );
 }
+
+/// A Packet Too Big about one of our segments (RFC 8201 §4, §5.4): the
+/// connection's later segments fit the smaller path MTU, and a new
+/// connection to that peer offers an MSS that fits it.
+#[test]
+fn packet_too_big_lowers_the_send_mss() {
+    let mut p = pair6(false);
+    let l = listen6(&mut p.b, Ipv6Addr::UNSPECIFIED, 80, 16, false);
+    let c = p.a.socket();
+    let _ = p.a.connect(p.now, c, v6(B6, 80));
+    p.run_until(Duration::from_secs(5), |p| {
+        p.b.readiness(l).unwrap().readable
+    });
+    let (s, _) = p.b.accept_any(l).unwrap();
+    let first = p.a_to_b.last().unwrap().clone();
+    let quote = &first[ethernet::HEADER_LEN..];
+    let ptb = Icmpv6Repr::PacketTooBig {
+        mtu: 1300,
+        original: quote,
+    };
+    let mut msg = vec![0u8; ptb.buffer_len()];
+    ptb.emit(&mut Icmpv6Packet::new_unchecked(&mut msg[..]), B6, A6);
+    p.b.send_ipv6(p.now, B6, A6, nh::ICMPV6, 64, &msg).unwrap();
+    p.exchange();
+    assert_eq!(p.a.path_mtu6(p.now, B6), 1300);
+    let mark = p.a_to_b.len();
+    let up: Vec<u8> = (0..100_000u32).map(|i| (i % 251) as u8).collect();
+    transfer(&mut p, c, s, &up, b"", Duration::from_secs(60));
+    let after = &p.a_to_b[mark..];
+    assert!(after.len() > 10);
+    assert!(
+        after.iter().all(|f| f.len() <= ethernet::HEADER_LEN + 1300),
+        "a segment larger than the path MTU"
+    );
+    let c2 = p.a.socket();
+    let _ = p.a.connect(p.now, c2, v6(B6, 80));
+    p.exchange();
+    let syn = tcp6_seen(&p.a_to_b, false)
+        .into_iter()
+        .rfind(|s| s.0 == "[S]")
+        .unwrap();
+    assert_eq!(syn.2, Some(1300 - 60));
+}
