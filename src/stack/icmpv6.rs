@@ -13,9 +13,12 @@
 //! - Every Neighbor Discovery message with a hop limit other than 255 is
 //!   dropped (§6.1, §7.1: it may come from off the link).
 //! - Packet Too Big: the Path MTU to the quoted destination is recorded
-//!   (RFC 8201 §4), for [`Stack::path_mtu6`].
+//!   (RFC 8201 §4), for [`Stack::path_mtu6`], and the TCP connections to
+//!   it lower their send MSS (§5.4).
+//! - Destination Unreachable quoting one of our TCP segments: the
+//!   connection is told (RFC 4443 §3.1, with RFC 5927's sequence check).
 //! - Router Solicitation and Advertisement, and the other errors: counted,
-//!   nothing more (no routers; no TCP over IPv6 to tell yet).
+//!   nothing more (no routers).
 
 use super::Stack;
 use super::ipv6::{LinkInfo, na_flags};

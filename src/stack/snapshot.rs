@@ -226,6 +226,8 @@ pub fn sockets_json(origin: &Origin<'_>, sockets: &[SocketSnapshot]) -> String {
         key(&mut out, &mut f, "peer");
         match s.peer {
             Some(p) => json_str(&mut out, &p.to_string()),
+            // `ss`'s way: the wildcard of the listener's family.
+            None if s.local.is_ipv6() => json_str(&mut out, "[::]:*"),
             None => json_str(&mut out, "0.0.0.0:*"),
         }
         for (k, v) in [("recv_q", s.recv_q), ("send_q", s.send_q)] {

@@ -136,3 +136,30 @@ fn json_strings_are_escaped() {
     );
     assert_eq!(error_json("no"), "{\"error\":\"no\"}\n");
 }
+
+/// IPv6 sockets show as `ss` shows them: `[addr]:port`, and a listener's
+/// peer as the IPv6 wildcard.
+#[test]
+fn ipv6_sockets_show_bracketed_addresses() {
+    use std::net::{Ipv6Addr, SocketAddrV6};
+    let mut s = Stack::new(
+        StackConfig {
+            ip6: Some(crate::wire::ipv6::Ipv6Cidr {
+                address: "fd00::2".parse().unwrap(),
+                prefix_len: 64,
+            }),
+            ..config(B)
+        },
+        Instant::ZERO,
+        1,
+    );
+    let l = s.socket();
+    s.bind(l, SocketAddrV6::new(Ipv6Addr::UNSPECIFIED, 80, 0, 0))
+        .unwrap();
+    s.listen(l, 4).unwrap();
+    let json = sockets_json(&ORIGIN, &s.socket_snapshot());
+    assert!(
+        json.contains("\"local\":\"[::]:80\",\"peer\":\"[::]:*\""),
+        "{json}"
+    );
+}
