@@ -301,6 +301,12 @@ impl Stack {
                     self.counters.drop_ip6_not_for_us += 1;
                     return;
                 }
+                if repr.src_addr.is_unspecified() {
+                    // RFC 9293 §3.10.7.2: no connection (nor a RST) to a
+                    // source that is not a unicast address.
+                    self.counters.drop_ip6_bad_source += 1;
+                    return;
+                }
                 let trusted = link.csum_trusted && !reassembled;
                 let (src, dst) = (repr.src_addr.into(), repr.dst_addr.into());
                 self.handle_tcp(now, src, dst, upper, trusted);
