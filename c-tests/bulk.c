@@ -2,6 +2,9 @@
  * bulk connect HOST PORT BYTES [SECONDS]
  * bulk listen PORT BYTES [SECONDS]
  *
+ * HOST is an IPv4 address, or an IPv6 one (it has a ':'): then the
+ * connection is made from an AF_INET6 socket.
+ *
  * Moves BYTES both ways at once over one connection: a thread sends BYTES
  * of a deterministic pattern then half-closes (shutdown SHUT_WR), while the
  * main thread reads to EOF. Prints
@@ -20,6 +23,23 @@ static int fd;
 static long long want;
 static char sent_hex[65];
 static int send_err;
+
+/* A blocking connect over IPv6, or DIE. */
+static int tcp6_connect(const char *host, int port)
+{
+    struct sockaddr_in6 a;
+    memset(&a, 0, sizeof a);
+    a.sin6_family = AF_INET6;
+    a.sin6_port = htons((uint16_t)port);
+    if (inet_pton(AF_INET6, host, &a.sin6_addr) != 1)
+        DIE("bad address %s", host);
+    int s = NET(socket)(AF_INET6, SOCK_STREAM, 0);
+    if (s < 0)
+        DIE("socket AF_INET6: %s", ERRNAME(errno));
+    if (NET(connect)(s, (struct sockaddr *)&a, sizeof a) != 0)
+        DIE("connect [%s]:%d: %s", host, port, ERRNAME(errno));
+    return s;
+}
 
 static void on_alarm(int sig)
 {
@@ -64,7 +84,8 @@ int main(int argc, char **argv)
             secs = atoi(argv[5]);
         signal(SIGALRM, on_alarm);
         alarm((unsigned)secs);
-        fd = tcp_connect(argv[2], atoi(argv[3]));
+        fd = strchr(argv[2], ':') ? tcp6_connect(argv[2], atoi(argv[3]))
+                                  : tcp_connect(argv[2], atoi(argv[3]));
     } else if (argc >= 4 && strcmp(argv[1], "listen") == 0) {
         want = atoll(argv[3]);
         if (argc > 4)

@@ -362,6 +362,12 @@ static void loopback6(void)
     exchange(c, a);
     NET(close)(a);
     NET(close)(c);
+    /* ::1 is not 127.0.0.1: an IPv4 client finds no listener there. */
+    int c4 = tcp_socket();
+    struct sockaddr_in lo4 = addr_of("127.0.0.1", PORT_LO);
+    res("connect 127.0.0.1 to the [::1] port", NET(connect)(c4, (struct sockaddr *)&lo4, sizeof lo4),
+        ECONNREFUSED);
+    NET(close)(c4);
     NET(close)(l);
 }
 
@@ -400,6 +406,21 @@ static void v6only(void)
     int on = 1;
     res("V6ONLY FIONBIO", NET(ioctl)(l6, FIONBIO, &on), 0);
     res("V6ONLY accept: nothing", NET(accept)(l6, NULL, NULL), EAGAIN);
+    /* An IPv6 client over ::1 is the V6ONLY listener's. */
+    int off = 0;
+    res("V6ONLY FIONBIO 0", NET(ioctl)(l6, FIONBIO, &off), 0);
+    int c6 = sock6();
+    struct sockaddr_in6 lo6 = in6("::1", PORT_V6ONLY);
+    res("V6ONLY connect [::1]", NET(connect)(c6, (struct sockaddr *)&lo6, sizeof lo6), 0);
+    struct sockaddr_storage ss;
+    socklen_t len = sizeof ss;
+    int a6 = NET(accept)(l6, (struct sockaddr *)&ss, &len);
+    res("V6ONLY accept [::1] client", a6, 0);
+    show("V6ONLY accepted peer", &ss, len, "len=28 AF_INET6 ::1 port=eph flow=0 scope=0");
+    name_of("V6ONLY accepted name", a6, 0, "len=28 AF_INET6 ::1 port=5303 flow=0 scope=0");
+    exchange(c6, a6);
+    NET(close)(a6);
+    NET(close)(c6);
     NET(close)(a);
     NET(close)(c);
     NET(close)(l4);

@@ -4,7 +4,8 @@
     kpeer.py connect HOST PORT IN OUT
     kpeer.py listen HOST PORT IN OUT
 
-Connects (or listens and accepts one connection), then at once sends the
+HOST may be IPv6 (it has a ':'). Connects (or listens and accepts one
+connection), then at once sends the
 file IN in a thread and half-closes (shutdown SHUT_WR), while writing all it
 receives to OUT until EOF. The script compares the files with sha256sum.
 Prints "listening" when listening, "done SENT RECEIVED" at the end; exits 1
@@ -18,7 +19,8 @@ import threading
 def main():
     mode, host, port, src, dst = sys.argv[1:6]
     if mode == "listen":
-        lsock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        family = socket.AF_INET6 if ":" in host else socket.AF_INET
+        lsock = socket.socket(family, socket.SOCK_STREAM)
         lsock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         lsock.bind((host, int(port)))
         lsock.listen(1)

@@ -283,10 +283,10 @@ mod tests {
     use std::net::SocketAddrV4;
 
     fn tuple() -> FourTuple {
-        FourTuple {
-            local: SocketAddrV4::new(Ipv4Addr::new(198, 18, 0, 2), 80),
-            remote: SocketAddrV4::new(Ipv4Addr::new(198, 18, 0, 1), 5555),
-        }
+        FourTuple::new(
+            SocketAddrV4::new(Ipv4Addr::new(198, 18, 0, 2), 80),
+            SocketAddrV4::new(Ipv4Addr::new(198, 18, 0, 1), 5555),
+        )
     }
 
     fn ev(at_us: u64, what: TraceWhat) -> TraceEvent {

@@ -11,14 +11,14 @@
 use super::addr::{check_out, read_sockaddr, read_sockaddr6, write_sockaddr, write_sockaddr6};
 use super::errno::{Errno, errno_of, ret};
 use super::fd_table::{self, OpenSocket};
-use super::inet6::{self, BindTo, Inet6};
+use super::inet6::{self, Inet6};
 use super::socket::{install, lookup, reserve_fd};
 use super::wait::{Dir, Waiter};
 use crate::stack::{SocketError, SocketHandle, Stack};
 use crate::sys::clock::monotonic_now;
 use crate::tcp::State;
 use libc::{c_int, sockaddr, socklen_t};
-use std::net::{SocketAddrV4, SocketAddrV6};
+use std::net::{SocketAddr, SocketAddrV4, SocketAddrV6};
 use std::sync::atomic::Ordering;
 
 /// Runs `f` on `fd`'s stack socket under the lock, ending with `finish`.
@@ -59,30 +59,16 @@ unsafe fn bind_ours(fd: c_int, addr: *const sockaddr, len: socklen_t) -> Errno<(
     };
     // SAFETY: the caller's contract.
     let a = unsafe { read_sockaddr6(addr, len) }?;
-    let v6only = i6.v6only.load(Ordering::Relaxed);
-    match inet6::bind_target(a, v6only)? {
-        BindTo::V4 { addr, loopback } => {
-            if i6.v6_bound.load(Ordering::Relaxed) {
-                return Err(libc::EINVAL);
-            }
-            with_stack(fd, |st, h| st.bind(h, addr))?;
-            if loopback {
-                // Linux: a socket bound to a (non-mapped) IPv6 address is
-                // IPv6-only.
-                i6.loopback.store(true, Ordering::Relaxed);
-                i6.v6only.store(true, Ordering::Relaxed);
-            }
-            Ok(())
+    let (addr, v6only) = inet6::bind_target(a, i6.v6only.load(Ordering::Relaxed))?;
+    with_stack(fd, |st, h| {
+        if matches!(st.local_sockaddr(h), Ok(a) if a.port() != 0) {
+            return Err(SocketError::InvalidInput);
         }
-        BindTo::V6Only(port) => {
-            let bound = with_stack(fd, |st, h| st.local_addr(h))?.port() != 0;
-            if bound || i6.v6_bound.swap(true, Ordering::Relaxed) {
-                return Err(libc::EINVAL);
-            }
-            i6.v6_port.store(port, Ordering::Relaxed);
-            Ok(())
-        }
-    }
+        st.set_v6only(h, v6only)?;
+        st.bind(h, addr)
+    })?;
+    i6.v6only.store(v6only, Ordering::Relaxed);
+    Ok(())
 }
 
 posix! {
@@ -94,17 +80,18 @@ posix! {
     where fd_table::is_ours(fd) => {
         if let Ok(sock) = lookup(fd)
             && let Some(i6) = &sock.inet6
-            && i6.v6only.load(Ordering::Relaxed)
-            && (i6.v6_bound.load(Ordering::Relaxed)
-                || with_stack(fd, |st, h| st.local_addr(h)).is_ok_and(|a| a.port() == 0))
         {
-            // IPV6_V6ONLY on `::` (or unbound, which Linux binds to `::`):
-            // a listener for IPv6 connections only, of which there are none
-            // yet (see `super::inet6`).
-            i6.v6_bound.store(true, Ordering::Relaxed);
-            i6.v6_listening.store(true, Ordering::Relaxed);
-            inet6::mark_silent(sock.handle);
-            return 0;
+            // An unbound `AF_INET6` socket listens on `::` (Linux's
+            // autobind picks the family's wildcard).
+            let v6only = i6.v6only.load(Ordering::Relaxed);
+            let r = with_stack(fd, |st, h| {
+                if matches!(st.local_sockaddr(h), Ok(a) if a.port() == 0) {
+                    st.set_v6only(h, v6only)?;
+                    st.bind(h, std::net::SocketAddrV6::new(std::net::Ipv6Addr::UNSPECIFIED, 0, 0, 0))?;
+                }
+                st.listen(h, backlog)
+            });
+            return ret(r.map(|()| 0));
         }
         ret(with_stack(fd, |st, h| st.listen(h, backlog)).map(|()| 0))
     };
@@ -119,16 +106,12 @@ fn accept_ours(fd: c_int, addr: *mut sockaddr, len: *mut socklen_t, flags: c_int
     let sock = lookup(fd)?;
     let w = Waiter::new(&sock, false, Dir::Recv)?;
     let rt = w.rt();
-    let v6_only_listener = sock
-        .inet6
-        .as_ref()
-        .is_some_and(|i6| i6.v6_listening.load(Ordering::Relaxed));
     let (child, peer) = w.run(|st, h| {
-        if v6_only_listener {
-            // Nothing arrives for an IPv6-only listener yet.
-            return Err(SocketError::WouldBlock);
+        if sock.inet6.is_some() {
+            st.accept_any(h)
+        } else {
+            st.accept(h).map(|(c, a)| (c, a.into()))
         }
-        st.accept(h)
     })?;
     let newfd = match reserve_fd() {
         Ok(f) => f,
@@ -195,7 +178,7 @@ fn finish_connect(sock: &OpenSocket, w: &Waiter<'_>) -> Errno<()> {
     }
 }
 
-/// The IPv4 peer a `connect` on `sock` reaches.
+/// The peer a `connect` on `sock` reaches.
 ///
 /// # Safety
 /// `addr` must point at `len` readable bytes.
@@ -203,18 +186,14 @@ unsafe fn connect_target(
     sock: &OpenSocket,
     addr: *const sockaddr,
     len: socklen_t,
-) -> Errno<SocketAddrV4> {
+) -> Errno<SocketAddr> {
     let Some(i6) = &sock.inet6 else {
         // SAFETY: the caller's contract.
-        return unsafe { read_sockaddr(addr, len, false) };
+        return unsafe { read_sockaddr(addr, len, false) }.map(SocketAddr::V4);
     };
     // SAFETY: the caller's contract.
     let a = unsafe { read_sockaddr6(addr, len) }?;
-    let (remote, loopback) = inet6::connect_target(a, i6.v6only.load(Ordering::Relaxed))?;
-    if loopback {
-        i6.loopback.store(true, Ordering::Relaxed);
-    }
-    Ok(remote)
+    inet6::connect_target(a, i6.v6only.load(Ordering::Relaxed))
 }
 
 pub(crate) fn connect_ours(fd: c_int, addr: *const sockaddr, len: socklen_t) -> Errno<()> {
@@ -231,6 +210,10 @@ pub(crate) fn connect_ours(fd: c_int, addr: *const sockaddr, len: socklen_t) -> 
     let rt = w.rt();
     let r = {
         let mut st = rt.lock();
+        if let Some(i6) = &sock.inet6 {
+            // Unbound, the stack learns `IPV6_V6ONLY` now (bound, it has).
+            let _ = st.set_v6only(sock.handle, i6.v6only.load(Ordering::Relaxed));
+        }
         let r = st.connect(monotonic_now(), sock.handle, remote);
         rt.finish(st);
         r
@@ -290,17 +273,12 @@ fn name_ours(fd: c_int, addr: *mut sockaddr, len: *mut socklen_t, peer: bool) ->
     unsafe { check_out(addr, len)? };
     let sock = lookup(fd)?;
     let rt = sock.runtime()?;
-    if !peer && let Some(name) = sock.inet6.as_ref().and_then(Inet6::v6_name) {
-        // SAFETY: checked above.
-        unsafe { write_sockaddr6(name, addr, len) };
-        return Ok(0);
-    }
     let a = {
         let st = rt.lock();
         if peer {
-            st.peer_addr(sock.handle)
+            st.peer_sockaddr(sock.handle)
         } else {
-            st.local_addr(sock.handle)
+            st.local_sockaddr(sock.handle)
         }
     }
     .map_err(errno_of)?;
@@ -314,8 +292,13 @@ fn name_ours(fd: c_int, addr: *mut sockaddr, len: *mut socklen_t, peer: bool) ->
 ///
 /// # Safety
 /// As for [`write_sockaddr`].
-unsafe fn write_name(sock: &OpenSocket, a: SocketAddrV4, addr: *mut sockaddr, len: *mut socklen_t) {
+unsafe fn write_name(sock: &OpenSocket, a: SocketAddr, addr: *mut sockaddr, len: *mut socklen_t) {
     let shown: Option<SocketAddrV6> = sock.inet6.as_ref().map(|i6| i6.show(a));
+    let a = match a {
+        SocketAddr::V4(a) => a,
+        // Only an `AF_INET6` socket has IPv6 addresses.
+        SocketAddr::V6(_) => SocketAddrV4::new(std::net::Ipv4Addr::UNSPECIFIED, 0),
+    };
     // SAFETY: the caller's contract.
     unsafe {
         match shown {

@@ -95,11 +95,6 @@ impl Drop for OpenSocket {
     fn drop(&mut self) {
         #[cfg(test)]
         tests::note_drop();
-        if let Some(i6) = &self.inet6
-            && i6.v6_listening.load(Ordering::Relaxed)
-        {
-            super::inet6::unmark_silent(self.handle);
-        }
         if let Some(rt) = self.rt {
             super::socket::release(rt, self.handle);
         }

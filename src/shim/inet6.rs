@@ -1,32 +1,25 @@
-//! `AF_INET6` TCP sockets over the IPv4 engine: dual-stack sockets.
+//! `AF_INET6` TCP sockets: dual-stack sockets over the stack's IPv4 and
+//! IPv6.
 //!
-//! A program that opens `socket(AF_INET6, SOCK_STREAM, 0)` and binds `::`
-//! (iperf3, Python's `http.server`, servers listening on `[::]`) gets a
-//! stack socket, as Linux gives it a socket that also serves IPv4 while
-//! `IPV6_V6ONLY` is 0 (RFC 3493 §3.7, RFC 4291 §2.5.5.2): its IPv4 peers
-//! appear as v4-mapped addresses, `::ffff:a.b.c.d`. The stack itself
-//! carries the IPv4 side; this module translates addresses at the socket
-//! boundary and keeps the IPv6 options (RFC 3493 §5, RFC 3542).
-//!
-//! The stack does not speak TCP over IPv6 yet, so the choices are:
-//! - `::` binds the stack's `0.0.0.0`; `::ffff:a.b.c.d` binds `a.b.c.d`;
-//! - `::1` binds the stack's loopback `127.0.0.1`, and that socket (and the
-//!   connections accepted on it or made from it) shows `127.0.0.1` as `::1`,
-//!   so a client that resolves `localhost` to `::1` reaches a server that
-//!   listens on `::1` in the same process; as on Linux, binding `::1` sets
-//!   `IPV6_V6ONLY`. Unlike Linux, such a listener also accepts a connection
-//!   made to `127.0.0.1` (the two are one address inside the stack);
-//! - any other IPv6 address: `bind` fails with `EADDRNOTAVAIL` (not ours),
-//!   `connect` with `ENETUNREACH` (Linux's answer without an IPv6 route);
-//! - with `IPV6_V6ONLY` set, a socket bound to `::` takes no IPv4 port in
-//!   the stack (so a `0.0.0.0` listener on the same port, as nginx's
-//!   `listen 80; listen [::]:80;`, can exist) and, listening, accepts
-//!   nothing: `accept` blocks (or `EAGAIN`) until IPv6 exists.
+//! A program that opens `socket(AF_INET6, SOCK_STREAM, 0)` gets a stack
+//! socket that speaks IPv6 and, while `IPV6_V6ONLY` is 0, IPv4 too (RFC
+//! 3493 §3.7, RFC 4291 §2.5.5.2): its IPv4 peers appear as v4-mapped
+//! addresses, `::ffff:a.b.c.d`. This module translates addresses at the
+//! socket boundary and keeps the IPv6 options (RFC 3493 §5, RFC 3542), as
+//! Linux's `__inet6_bind` and `tcp_v6_connect` do:
+//! - `::` binds the stack's dual-stack wildcard (IPv6-only with
+//!   `IPV6_V6ONLY`, which then shares its port with a `0.0.0.0` socket,
+//!   as nginx's `listen 80; listen [::]:80 ipv6only=on;`);
+//!   `::ffff:a.b.c.d` binds `a.b.c.d`;
+//! - `::1` and our IPv6 addresses (the configured one, the link-local one
+//!   with a scope id) bind as they are, and, as on Linux, make the socket
+//!   IPv6-only; any other address is `EADDRNOTAVAIL`;
+//! - `connect` reaches IPv6 peers over IPv6 (`::` means `::1`), v4-mapped
+//!   ones over IPv4 (`ENETUNREACH` with `IPV6_V6ONLY`).
 
 use super::errno::Errno;
-use crate::stack::SocketHandle;
-use std::net::{Ipv4Addr, Ipv6Addr, SocketAddrV4, SocketAddrV6};
-use std::sync::atomic::{AtomicBool, AtomicI32, AtomicU16, AtomicU32, AtomicUsize, Ordering};
+use std::net::{Ipv6Addr, SocketAddr, SocketAddrV6};
+use std::sync::atomic::{AtomicBool, AtomicI32, AtomicU32, Ordering};
 
 /// `<netinet/in.h>` values (Linux), for the options not all in `libc`.
 pub const IPV6_UNICAST_HOPS: i32 = 16;
@@ -61,18 +54,10 @@ const FLAGS: [i32; 5] = [
 /// `ipv6_pinfo`.
 #[derive(Debug, Default)]
 pub struct Inet6 {
-    /// `IPV6_V6ONLY`.
+    /// `IPV6_V6ONLY`, handed to the stack when the socket binds or
+    /// connects.
     pub v6only: AtomicBool,
-    /// Bound to, or connected to, `::1`: the stack's `127.0.0.1` is shown
-    /// as `::1`.
-    pub loopback: AtomicBool,
-    /// `IPV6_V6ONLY` and bound to `::` (no stack port): the port.
-    pub v6_port: AtomicU16,
-    /// Bound as above (the port may be 0).
-    pub v6_bound: AtomicBool,
-    /// Listening as above: accepts nothing until the stack has IPv6.
-    pub v6_listening: AtomicBool,
-    /// `IPV6_TCLASS` (stored and read back: the traffic is IPv4).
+    /// `IPV6_TCLASS` (stored and read back).
     pub tclass: AtomicI32,
     /// `IPV6_UNICAST_HOPS`, -1 for the default.
     pub hops: AtomicI32,
@@ -96,40 +81,24 @@ impl Inet6 {
         let r = Ordering::Relaxed;
         Inet6 {
             v6only: AtomicBool::new(self.v6only.load(r)),
-            loopback: AtomicBool::new(self.loopback.load(r)),
             tclass: AtomicI32::new(self.tclass.load(r)),
             hops: AtomicI32::new(self.hops.load(r)),
             pmtudisc: AtomicI32::new(self.pmtudisc.load(r)),
             flags: AtomicU32::new(self.flags.load(r)),
-            ..Inet6::default()
         }
     }
 
     /// How an address of the stack looks on this socket: `0.0.0.0` is
-    /// `::` (unbound, or bound to `::`), `127.0.0.1` is `::1` on a socket
-    /// of `::1`, and every other address is v4-mapped.
-    pub fn show(&self, a: SocketAddrV4) -> SocketAddrV6 {
-        let ip = if a.ip().is_unspecified() {
-            Ipv6Addr::UNSPECIFIED
-        } else if *a.ip() == Ipv4Addr::LOCALHOST && self.loopback.load(Ordering::Relaxed) {
-            Ipv6Addr::LOCALHOST
-        } else {
-            a.ip().to_ipv6_mapped()
-        };
-        SocketAddrV6::new(ip, a.port(), 0, 0)
-    }
-
-    /// `getsockname` of a socket bound to `::` with `IPV6_V6ONLY`, which
-    /// holds no stack port.
-    pub fn v6_name(&self) -> Option<SocketAddrV6> {
-        self.v6_bound.load(Ordering::Relaxed).then(|| {
-            SocketAddrV6::new(
-                Ipv6Addr::UNSPECIFIED,
-                self.v6_port.load(Ordering::Relaxed),
-                0,
-                0,
-            )
-        })
+    /// `::` (unbound), an IPv4 address is v4-mapped, an IPv6 one is
+    /// itself.
+    pub fn show(&self, a: SocketAddr) -> SocketAddrV6 {
+        match a {
+            SocketAddr::V4(a) if a.ip().is_unspecified() => {
+                SocketAddrV6::new(Ipv6Addr::UNSPECIFIED, a.port(), 0, 0)
+            }
+            SocketAddr::V4(a) => SocketAddrV6::new(a.ip().to_ipv6_mapped(), a.port(), 0, 0),
+            SocketAddr::V6(a) => a,
+        }
     }
 
     /// `setsockopt(IPPROTO_IPV6, name)` with the int `val` (`len` bytes
@@ -209,52 +178,8 @@ impl Inet6 {
     }
 }
 
-/// The stack sockets of IPv6-only listeners (`IPV6_V6ONLY` on `::`): idle
-/// in the stack, which would report them as a fresh socket (`POLLOUT |
-/// POLLHUP`), while a Linux listener with nothing to accept reports
-/// nothing. The readiness calls ask [`is_silent`]; with no such listener
-/// that costs one atomic load.
-static SILENT: parking_lot::Mutex<Vec<SocketHandle>> = parking_lot::Mutex::new(Vec::new());
-static SILENT_COUNT: AtomicUsize = AtomicUsize::new(0);
-
-/// `h` became an IPv6-only listener.
-pub fn mark_silent(h: SocketHandle) {
-    let mut v = SILENT.lock();
-    if !v.contains(&h) {
-        v.push(h);
-        SILENT_COUNT.store(v.len(), Ordering::Release);
-    }
-}
-
-/// `h` was closed.
-pub fn unmark_silent(h: SocketHandle) {
-    let mut v = SILENT.lock();
-    v.retain(|&x| x != h);
-    SILENT_COUNT.store(v.len(), Ordering::Release);
-}
-
-/// Whether `h` is an IPv6-only listener: never ready until IPv6 exists.
-#[inline]
-pub fn is_silent(h: SocketHandle) -> bool {
-    SILENT_COUNT.load(Ordering::Acquire) != 0 && SILENT.lock().contains(&h)
-}
-
 fn flag_bit(name: i32) -> Option<u32> {
     FLAGS.iter().position(|&f| f == name).map(|i| 1 << i)
-}
-
-/// Where a `bind` of an `AF_INET6` socket goes.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum BindTo {
-    /// This IPv4 address of the stack; `loopback` for `::1`.
-    V4 {
-        /// The stack's address.
-        addr: SocketAddrV4,
-        /// Bound to `::1`.
-        loopback: bool,
-    },
-    /// `::` with `IPV6_V6ONLY`: no stack port (see the module comment).
-    V6Only(u16),
 }
 
 /// Is `ip` link-local unicast (fe80::/10), which needs a scope id?
@@ -263,9 +188,10 @@ fn link_local(ip: &Ipv6Addr) -> bool {
 }
 
 /// `bind` of `a` on an `AF_INET6` socket, in the order of Linux's
-/// `__inet6_bind` (the double-bind check is the stack's, or the caller's
-/// for [`BindTo::V6Only`]).
-pub fn bind_target(a: SocketAddrV6, v6only: bool) -> Errno<BindTo> {
+/// `__inet6_bind`: the stack address to bind (the stack says whether it
+/// is ours), and whether the socket becomes IPv6-only (a specific IPv6
+/// address, RFC 3493 §5.3 as Linux applies it).
+pub fn bind_target(a: SocketAddrV6, v6only: bool) -> Errno<(SocketAddr, bool)> {
     let ip = a.ip();
     if ip.is_multicast() {
         return Err(libc::EINVAL);
@@ -274,40 +200,21 @@ pub fn bind_target(a: SocketAddrV6, v6only: bool) -> Errno<BindTo> {
         if v6only {
             return Err(libc::EINVAL);
         }
-        return Ok(BindTo::V4 {
-            addr: SocketAddrV4::new(v4, a.port()),
-            loopback: false,
-        });
-    }
-    if ip.is_unspecified() {
-        if v6only {
-            return Ok(BindTo::V6Only(a.port()));
-        }
-        return Ok(BindTo::V4 {
-            addr: SocketAddrV4::new(Ipv4Addr::UNSPECIFIED, a.port()),
-            loopback: false,
-        });
-    }
-    if ip.is_loopback() {
-        return Ok(BindTo::V4 {
-            addr: SocketAddrV4::new(Ipv4Addr::LOCALHOST, a.port()),
-            loopback: true,
-        });
+        return Ok((SocketAddr::new(v4.into(), a.port()), false));
     }
     if link_local(ip) && a.scope_id() == 0 {
         return Err(libc::EINVAL);
     }
-    Err(libc::EADDRNOTAVAIL)
+    let specific = !ip.is_unspecified();
+    let addr = SocketAddrV6::new(*ip, a.port(), 0, 0);
+    Ok((addr.into(), v6only || specific))
 }
 
 /// `connect` to `a` from an `AF_INET6` socket, in the order of Linux's
-/// `tcp_v6_connect`: the IPv4 peer to connect to, and whether it is `::1`.
-/// `::` means the loopback (`::1`), as on Linux.
-pub fn connect_target(a: SocketAddrV6, v6only: bool) -> Errno<(SocketAddrV4, bool)> {
+/// `tcp_v6_connect`: the peer in the stack (`::` means `::1`, as on Linux;
+/// the stack does that).
+pub fn connect_target(a: SocketAddrV6, v6only: bool) -> Errno<SocketAddr> {
     let ip = a.ip();
-    if ip.is_unspecified() || ip.is_loopback() {
-        return Ok((SocketAddrV4::new(Ipv4Addr::LOCALHOST, a.port()), true));
-    }
     if ip.is_multicast() {
         return Err(libc::ENETUNREACH);
     }
@@ -316,9 +223,8 @@ pub fn connect_target(a: SocketAddrV6, v6only: bool) -> Errno<(SocketAddrV4, boo
     }
     match ip.to_ipv4_mapped() {
         Some(_) if v6only => Err(libc::ENETUNREACH),
-        Some(v4) => Ok((SocketAddrV4::new(v4, a.port()), false)),
-        // No IPv6 route (the stack has no IPv6 yet).
-        None => Err(libc::ENETUNREACH),
+        Some(v4) => Ok(SocketAddr::new(v4.into(), a.port())),
+        None => Ok(SocketAddrV6::new(*ip, a.port(), 0, 0).into()),
     }
 }
 
@@ -330,40 +236,29 @@ mod tests {
         SocketAddrV6::new(s.parse().unwrap(), port, 0, 0)
     }
 
+    fn sa(s: &str, port: u16) -> SocketAddr {
+        SocketAddr::new(s.parse().unwrap(), port)
+    }
+
     #[test]
     fn bind_maps_as_linux_does() {
-        let any4 = SocketAddrV4::new(Ipv4Addr::UNSPECIFIED, 80);
-        assert_eq!(
-            bind_target(v6("::", 80), false),
-            Ok(BindTo::V4 {
-                addr: any4,
-                loopback: false
-            })
-        );
-        assert_eq!(bind_target(v6("::", 80), true), Ok(BindTo::V6Only(80)));
+        assert_eq!(bind_target(v6("::", 80), false), Ok((sa("::", 80), false)));
+        assert_eq!(bind_target(v6("::", 80), true), Ok((sa("::", 80), true)));
         assert_eq!(
             bind_target(v6("::ffff:198.18.0.2", 1), false),
-            Ok(BindTo::V4 {
-                addr: "198.18.0.2:1".parse().unwrap(),
-                loopback: false
-            })
+            Ok((sa("198.18.0.2", 1), false))
         );
         assert_eq!(
             bind_target(v6("::ffff:198.18.0.2", 1), true),
             Err(libc::EINVAL)
         );
-        assert_eq!(
-            bind_target(v6("::1", 5), true),
-            Ok(BindTo::V4 {
-                addr: "127.0.0.1:5".parse().unwrap(),
-                loopback: true
-            })
-        );
+        assert_eq!(bind_target(v6("::1", 5), false), Ok((sa("::1", 5), true)));
         assert_eq!(bind_target(v6("ff02::1", 5), false), Err(libc::EINVAL));
         assert_eq!(bind_target(v6("fe80::1", 5), false), Err(libc::EINVAL));
         assert_eq!(
             bind_target(v6("2001:db8::1", 5), false),
-            Err(libc::EADDRNOTAVAIL)
+            Ok((sa("2001:db8::1", 5), true)),
+            "the stack answers EADDRNOTAVAIL"
         );
     }
 
@@ -371,18 +266,19 @@ mod tests {
     fn connect_maps_as_linux_does() {
         assert_eq!(
             connect_target(v6("::ffff:198.18.0.1", 7), false),
-            Ok(("198.18.0.1:7".parse().unwrap(), false))
+            Ok(sa("198.18.0.1", 7))
         );
         assert_eq!(
             connect_target(v6("::ffff:198.18.0.1", 7), true),
             Err(libc::ENETUNREACH)
         );
-        assert_eq!(
-            connect_target(v6("::", 7), false),
-            Ok(("127.0.0.1:7".parse().unwrap(), true))
-        );
+        assert_eq!(connect_target(v6("::", 7), false), Ok(sa("::", 7)));
         assert_eq!(
             connect_target(v6("2001:db8::1", 7), false),
+            Ok(sa("2001:db8::1", 7))
+        );
+        assert_eq!(
+            connect_target(v6("ff02::1", 7), false),
             Err(libc::ENETUNREACH)
         );
         assert_eq!(connect_target(v6("fe80::1", 7), false), Err(libc::EINVAL));
@@ -391,12 +287,11 @@ mod tests {
     #[test]
     fn names_and_options() {
         let s = Inet6::new();
-        let a = |ip: [u8; 4]| SocketAddrV4::new(Ipv4Addr::from(ip), 9);
-        assert_eq!(s.show(a([0, 0, 0, 0])), v6("::", 9));
-        assert_eq!(s.show(a([127, 0, 0, 1])), v6("::ffff:127.0.0.1", 9));
-        assert_eq!(s.show(a([198, 18, 0, 1])), v6("::ffff:198.18.0.1", 9));
-        s.loopback.store(true, Ordering::Relaxed);
-        assert_eq!(s.show(a([127, 0, 0, 1])), v6("::1", 9));
+        assert_eq!(s.show(sa("0.0.0.0", 9)), v6("::", 9));
+        assert_eq!(s.show(sa("127.0.0.1", 9)), v6("::ffff:127.0.0.1", 9));
+        assert_eq!(s.show(sa("198.18.0.1", 9)), v6("::ffff:198.18.0.1", 9));
+        assert_eq!(s.show(sa("::1", 9)), v6("::1", 9));
+        assert_eq!(s.show(sa("fd00::2", 9)), v6("fd00::2", 9));
         assert_eq!(s.get(IPV6_V6ONLY), Ok(0));
         assert_eq!(s.get(IPV6_UNICAST_HOPS), Ok(64));
         assert_eq!(s.set(IPV6_V6ONLY, 1, 2, false), Err(libc::EINVAL));

@@ -10,7 +10,8 @@
 //! - [`options`]: `setsockopt`, `getsockopt`, `fcntl`, `ioctl`.
 //! - [`wait`]: blocking, non-blocking, timeouts and signals.
 //! - [`addr`]: sockaddr conversion and pointer checks.
-//! - [`inet6`]: `AF_INET6` (dual-stack) sockets over the IPv4 engine.
+//! - [`inet6`]: `AF_INET6` (dual-stack) sockets: IPv6 addresses as they
+//!   are, IPv4 peers v4-mapped.
 //! - [`fork`]: `pthread_atfork` handlers.
 //! - [`privileges`]: `setuid` and its cousins start the stack first.
 //! - [`api`]: the `tapstack_*` functions declared in `include/tapstack.h`.

@@ -318,8 +318,7 @@ fn setsockopt_ours(
             } else {
                 0
             };
-            let bound = i6.v6_bound.load(Ordering::Relaxed)
-                || super::connect::with_stack(fd, |st, h| st.local_addr(h))?.port() != 0;
+            let bound = super::connect::with_stack(fd, |st, h| st.local_sockaddr(h))?.port() != 0;
             i6.set(name, v, len as usize, bound)
         }
         (libc::IPPROTO_TCP, libc::TCP_CONGESTION) => {

@@ -10,7 +10,7 @@ use super::socket::{
 use crate::tcp::{FourTuple, Readiness, State, Tcb, TcpConfig, TcpInfo};
 use crate::time::{Duration, Instant};
 use std::collections::VecDeque;
-use std::net::{Ipv4Addr, SocketAddrV4};
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, SocketAddrV4};
 use std::sync::Arc;
 
 type Result<T> = core::result::Result<T, SocketError>;
@@ -38,32 +38,49 @@ impl Stack {
         self.time_wait_count
     }
 
-    /// `bind`: our address, a loopback address (127/8) or `0.0.0.0`; port
-    /// 0 for an ephemeral one. As on Linux, the same port may be bound on
-    /// two distinct addresses; `0.0.0.0` conflicts with every address.
-    pub fn bind(&mut self, h: SocketHandle, addr: SocketAddrV4) -> Result<()> {
-        let (reuse_addr, reuse_port) = {
+    /// `bind`: our address, a loopback address (127/8, `::1`) or a
+    /// wildcard (`0.0.0.0`, or `::`, dual-stack unless
+    /// [`SocketOptions::v6only`]); port 0 for an ephemeral one. As on
+    /// Linux, the same port may be bound on two distinct addresses; a
+    /// wildcard conflicts with every address it serves
+    /// ([`super::table::addr_overlap`]). An IPv4 address is an `AF_INET`
+    /// socket's; a v4-mapped IPv6 one (`::ffff:a.b.c.d`) is taken as its
+    /// IPv4 address.
+    pub fn bind(&mut self, h: SocketHandle, addr: impl Into<SocketAddr>) -> Result<()> {
+        let addr = unmap(addr.into());
+        let (reuse_addr, reuse_port, v6only) = {
             let s = self.sock(h)?;
             match s.kind {
                 SocketKind::Idle { bound: None } => {}
                 _ => return Err(SocketError::InvalidInput),
             }
-            (s.options.reuse_addr, s.options.reuse_port)
+            (s.options.reuse_addr, s.options.reuse_port, s.options.v6only)
         };
-        if !addr.ip().is_unspecified() && !self.is_local_addr(*addr.ip()) {
+        if !addr.ip().is_unspecified() && !self.is_local_ip(addr.ip()) {
             return Err(SocketError::AddrNotAvailable);
         }
         let port = match addr.port() {
             0 => self.ephemeral_port().ok_or(SocketError::AddrInUse)?,
-            _ if self.port_conflicts(addr, reuse_addr, reuse_port) => {
+            _ if self.port_conflicts(addr, v6only, reuse_addr, reuse_port) => {
                 return Err(SocketError::AddrInUse);
             }
             p => p,
         };
         self.hold_port(port, h.index);
         self.sock_mut(h)?.kind = SocketKind::Idle {
-            bound: Some(SocketAddrV4::new(*addr.ip(), port)),
+            bound: Some(SocketAddr::new(addr.ip(), port)),
         };
+        Ok(())
+    }
+
+    /// `IPV6_V6ONLY` (RFC 3493 §5.3), before the socket is bound; see
+    /// [`SocketOptions::v6only`].
+    pub fn set_v6only(&mut self, h: SocketHandle, on: bool) -> Result<()> {
+        let s = self.sock_mut(h)?;
+        if !matches!(s.kind, SocketKind::Idle { bound: None }) {
+            return Err(SocketError::InvalidInput);
+        }
+        s.options.v6only = on;
         Ok(())
     }
 
@@ -93,17 +110,25 @@ impl Stack {
                 }
             }
         };
-        let reuse_port = self.sock(h)?.options.reuse_port;
+        let (reuse_port, v6only) = {
+            let o = &self.sock(h)?.options;
+            (o.reuse_port, o.v6only)
+        };
         if let Some(existing) = self.listeners.get(&local.port()) {
             // Listeners on distinct addresses coexist; on overlapping ones
-            // (the same, or `0.0.0.0`) all must have `SO_REUSEPORT`.
+            // (the same, or a wildcard serving both) all must have
+            // `SO_REUSEPORT`.
             let clash = existing.iter().any(|&i| {
                 self.sockets[i as usize].socket.as_ref().is_some_and(|s| {
                     let SocketKind::Listener(l) = &s.kind else {
                         return false;
                     };
-                    let (a, b) = (*l.local.ip(), *local.ip());
-                    let overlap = a.is_unspecified() || b.is_unspecified() || a == b;
+                    let overlap = super::table::addr_overlap(
+                        l.local.ip(),
+                        s.options.v6only,
+                        local.ip(),
+                        v6only,
+                    );
                     overlap && !(reuse_port && s.options.reuse_port)
                 })
             });
@@ -125,9 +150,17 @@ impl Stack {
         Ok(())
     }
 
+    /// `accept` for an `AF_INET` socket: as [`Stack::accept_any`], with
+    /// an IPv4 peer (an IPv6 one is `InvalidInput`: only a socket bound to
+    /// an IPv6 address gets those).
+    pub fn accept(&mut self, h: SocketHandle) -> Result<(SocketHandle, SocketAddrV4)> {
+        let (child, peer) = self.accept_any(h)?;
+        Ok((child, v4_only(peer)?))
+    }
+
     /// `accept`: the oldest connection of the accept queue, now the
     /// application's, with the peer's address.
-    pub fn accept(&mut self, h: SocketHandle) -> Result<(SocketHandle, SocketAddrV4)> {
+    pub fn accept_any(&mut self, h: SocketHandle) -> Result<(SocketHandle, SocketAddr)> {
         let child = match &mut self.sock_mut(h)?.kind {
             SocketKind::Listener(l) => l.accept_queue.pop_front().ok_or(SocketError::WouldBlock)?,
             _ => return Err(SocketError::InvalidInput),
@@ -144,8 +177,18 @@ impl Stack {
 
     /// `connect`: starts the handshake and returns `InProgress`; the shim
     /// waits for writability (or an error) when the socket is blocking.
-    pub fn connect(&mut self, now: Instant, h: SocketHandle, remote: SocketAddrV4) -> Result<()> {
+    /// The peer's family decides the connection's: an IPv4 peer from a
+    /// socket bound to an IPv6 address (other than a dual-stack `::`), or
+    /// the reverse, is unreachable.
+    pub fn connect(
+        &mut self,
+        now: Instant,
+        h: SocketHandle,
+        remote: impl Into<SocketAddr>,
+    ) -> Result<()> {
+        let remote = unmap(remote.into());
         let s = self.sock_mut(h)?;
+        let v6only = s.options.v6only;
         let bound = match &mut s.kind {
             SocketKind::Idle { bound } => *bound,
             SocketKind::Listener(_) => return Err(SocketError::IsConnected),
@@ -160,24 +203,48 @@ impl Stack {
                 });
             }
         };
-        // As on Linux, `0.0.0.0` names this host (`127.0.0.1`).
-        let remote = if remote.ip().is_unspecified() {
-            SocketAddrV4::new(Ipv4Addr::LOCALHOST, remote.port())
-        } else {
-            remote
+        // As on Linux, `0.0.0.0` names this host (`127.0.0.1`), and `::`
+        // names `::1`.
+        let remote = match remote.ip() {
+            IpAddr::V4(ip) if ip.is_unspecified() => {
+                SocketAddr::new(Ipv4Addr::LOCALHOST.into(), remote.port())
+            }
+            IpAddr::V6(ip) if ip.is_unspecified() => {
+                SocketAddr::new(Ipv6Addr::LOCALHOST.into(), remote.port())
+            }
+            _ => remote,
         };
-        if remote.port() == 0 || remote.ip().is_broadcast() || remote.ip().is_multicast() {
+        let refused = match remote.ip() {
+            IpAddr::V4(ip) => ip.is_broadcast() || ip.is_multicast(),
+            IpAddr::V6(ip) => ip.is_multicast(),
+        };
+        if remote.port() == 0 || refused {
             return Err(SocketError::ConnectionRefused);
         }
-        let local_ip = match bound {
-            Some(a) if !a.ip().is_unspecified() => *a.ip(),
-            _ => self.source_for(*remote.ip()),
+        let bound_ip = bound.map(|a| a.ip()).filter(|ip| !ip.is_unspecified());
+        let family_ok = match (bound.map(|a| a.ip()), remote.ip()) {
+            (Some(IpAddr::V6(b)), IpAddr::V4(_)) => b.is_unspecified() && !v6only,
+            (Some(IpAddr::V4(_)), IpAddr::V6(_)) => false,
+            (None, IpAddr::V4(_)) => !v6only,
+            _ => true,
         };
-        let routable = if self.is_local_addr(*remote.ip()) {
+        if !family_ok {
+            return Err(SocketError::NetworkUnreachable);
+        }
+        let local_ip = match bound_ip {
+            Some(ip) => ip,
+            None => self.source_for_ip(remote.ip()),
+        };
+        let routable = if self.is_local_ip(remote.ip()) {
             true
         } else {
-            // A loopback source cannot leave the host (RFC 1122 §3.2.1.3).
-            self.next_hop(*remote.ip()).is_some() && !local_ip.is_loopback()
+            // A loopback source cannot leave the host (RFC 1122 §3.2.1.3,
+            // RFC 4291 §2.5.3).
+            let hop = match remote.ip() {
+                IpAddr::V4(ip) => self.next_hop(ip).is_some(),
+                IpAddr::V6(ip) => self.on_link6(ip),
+            };
+            hop && !local_ip.is_loopback()
         };
         if !routable {
             return Err(SocketError::NetworkUnreachable);
@@ -190,17 +257,13 @@ impl Stack {
                 p
             }
         };
-        let tuple = FourTuple {
-            local: SocketAddrV4::new(local_ip, port),
-            remote,
-        };
+        let tuple = FourTuple::new(SocketAddr::new(local_ip, port), remote);
         if self.conns.contains_key(&tuple) {
             return Err(SocketError::AddrNotAvailable);
         }
         let opts = self.sock(h)?.options;
         let iss = crate::tcp::isn::isn(self.isn_secret, now, &tuple);
-        let mut config = opts.apply(&self.tcp_defaults);
-        config.ts_offset = crate::tcp::isn::ts_offset(self.isn_secret, &tuple);
+        let config = self.conn_config(now, &opts, &tuple);
         let mut tcb = Tcb::connect(now, tuple, iss, config);
         apply_live_options(&mut tcb, &opts);
         self.sock_mut(h)?.kind = SocketKind::Tcp(Box::new(tcb));
@@ -320,11 +383,22 @@ impl Stack {
         }
     }
 
-    /// `getsockname`.
+    /// `getsockname` of an `AF_INET` socket (an IPv6 address is
+    /// `InvalidInput`; see [`Stack::local_sockaddr`]).
     pub fn local_addr(&self, h: SocketHandle) -> Result<SocketAddrV4> {
+        v4_only(self.local_sockaddr(h)?)
+    }
+
+    /// `getpeername` of an `AF_INET` socket (see [`Stack::peer_sockaddr`]).
+    pub fn peer_addr(&self, h: SocketHandle) -> Result<SocketAddrV4> {
+        v4_only(self.peer_sockaddr(h)?)
+    }
+
+    /// `getsockname`.
+    pub fn local_sockaddr(&self, h: SocketHandle) -> Result<SocketAddr> {
         Ok(match &self.sock(h)?.kind {
             SocketKind::Idle { bound } => {
-                bound.unwrap_or(SocketAddrV4::new(Ipv4Addr::UNSPECIFIED, 0))
+                bound.unwrap_or(SocketAddr::new(Ipv4Addr::UNSPECIFIED.into(), 0))
             }
             SocketKind::Listener(l) => l.local,
             SocketKind::Tcp(t) => t.tuple().local,
@@ -332,7 +406,7 @@ impl Stack {
     }
 
     /// `getpeername`.
-    pub fn peer_addr(&self, h: SocketHandle) -> Result<SocketAddrV4> {
+    pub fn peer_sockaddr(&self, h: SocketHandle) -> Result<SocketAddr> {
         match &self.sock(h)?.kind {
             SocketKind::Tcp(t) if t.state() != State::Closed && t.state() != State::SynSent => {
                 Ok(t.tuple().remote)
@@ -595,5 +669,25 @@ impl Stack {
     /// The defaults new connections start from.
     pub fn tcp_defaults(&self) -> &TcpConfig {
         &self.tcp_defaults
+    }
+}
+
+/// A v4-mapped IPv6 address (RFC 4291 §2.5.5.2) as the IPv4 address it
+/// names; anything else as it is.
+fn unmap(a: SocketAddr) -> SocketAddr {
+    match a {
+        SocketAddr::V6(v6) => match v6.ip().to_ipv4_mapped() {
+            Some(v4) => SocketAddr::new(v4.into(), v6.port()),
+            None => a,
+        },
+        a => a,
+    }
+}
+
+/// `a` for the IPv4-only calls.
+fn v4_only(a: SocketAddr) -> Result<SocketAddrV4> {
+    match a {
+        SocketAddr::V4(a) => Ok(a),
+        SocketAddr::V6(_) => Err(SocketError::InvalidInput),
     }
 }

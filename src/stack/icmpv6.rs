@@ -13,9 +13,12 @@
 //! - Every Neighbor Discovery message with a hop limit other than 255 is
 //!   dropped (§6.1, §7.1: it may come from off the link).
 //! - Packet Too Big: the Path MTU to the quoted destination is recorded
-//!   (RFC 8201 §4), for [`Stack::path_mtu6`].
+//!   (RFC 8201 §4), for [`Stack::path_mtu6`], and the TCP connections to
+//!   it lower their send MSS (§5.4).
+//! - Destination Unreachable quoting one of our TCP segments: the
+//!   connection is told (RFC 4443 §3.1, with RFC 5927's sequence check).
 //! - Router Solicitation and Advertisement, and the other errors: counted,
-//!   nothing more (no routers; no TCP over IPv6 to tell yet).
+//!   nothing more (no routers).
 
 use super::Stack;
 use super::ipv6::{LinkInfo, na_flags};
@@ -109,16 +112,22 @@ impl Stack {
                 );
                 let mac = self.ip6.nd.get(target_addr).and_then(|n| n.mac);
                 self.release_ipv6(now, mac, released);
+                if mac.is_some() {
+                    self.arp_resolved(now, target_addr.into(), false);
+                }
             }
             Icmpv6Repr::PacketTooBig { mtu, original } => {
                 self.counters.icmp6_rx_packet_too_big += 1;
                 let p = Ipv6Packet::new_unchecked(original);
                 if p.check_header_len().is_ok() && self.ip6.is_ours(p.src_addr()) {
                     self.record_pmtu(now, p.dst_addr(), mtu);
+                    self.tcp_path_mtu6(now, p.dst_addr());
                 }
             }
+            Icmpv6Repr::DstUnreachable { code, original } => {
+                self.handle_icmpv6_error(now, code, original);
+            }
             Icmpv6Repr::EchoReply { .. }
-            | Icmpv6Repr::DstUnreachable { .. }
             | Icmpv6Repr::TimeExceeded { .. }
             | Icmpv6Repr::ParamProblem { .. }
             | Icmpv6Repr::RouterSolicit { .. }
@@ -159,6 +168,7 @@ impl Stack {
             Some(mac) => {
                 let released = self.ip6.nd.learn_from_solicit(now, ip.src_addr, mac);
                 self.release_ipv6(now, Some(mac), released);
+                self.arp_resolved(now, ip.src_addr.into(), false);
                 mac
             }
             None => link.src_mac,
@@ -167,5 +177,33 @@ impl Stack {
             return;
         }
         self.queue_icmpv6_frame(mac, target, ip.src_addr, NDISC_HOP_LIMIT, &advert);
+    }
+
+    /// A Destination Unreachable about a segment we sent (RFC 4443 §3.1,
+    /// §2.4 (d)): the TCP connection the quoted header names is told, with
+    /// the sequence check of RFC 5927 §4.1 ([`Stack::tcp_icmp_error`]).
+    /// Only a quote whose Next Header is TCP is followed: we send no
+    /// extension headers.
+    fn handle_icmpv6_error(&mut self, now: Instant, code: u8, original: &[u8]) {
+        let p = Ipv6Packet::new_unchecked(original);
+        if p.check_header_len().is_err()
+            || p.next_header() != crate::wire::ipv6::next_header::TCP
+            || !self.ip6.is_ours(p.src_addr())
+        {
+            return;
+        }
+        let hl = crate::wire::ipv6::HEADER_LEN;
+        let Some(tcp) = original.get(hl..hl + 8) else {
+            return;
+        };
+        let src_port = u16::from_be_bytes([tcp[0], tcp[1]]);
+        let dst_port = u16::from_be_bytes([tcp[2], tcp[3]]);
+        let seq = crate::wire::SeqNum(u32::from_be_bytes([tcp[4], tcp[5], tcp[6], tcp[7]]));
+        let tuple = crate::tcp::FourTuple::new(
+            std::net::SocketAddrV6::new(p.src_addr(), src_port, 0, 0),
+            std::net::SocketAddrV6::new(p.dst_addr(), dst_port, 0, 0),
+        );
+        let error = super::tcp_input::icmp6_error(code);
+        self.tcp_icmp_error(now, tuple, seq, error);
     }
 }

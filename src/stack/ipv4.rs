@@ -109,7 +109,10 @@ impl Stack {
     ) {
         match repr.protocol {
             PROTO_ICMP => self.handle_icmp(now, repr, payload),
-            PROTO_TCP => self.handle_tcp(now, repr, payload, csum_trusted),
+            PROTO_TCP => {
+                let (src, dst) = (repr.src_addr.into(), repr.dst_addr.into());
+                self.handle_tcp(now, src, dst, payload, csum_trusted);
+            }
             other => {
                 self.counters.drop_ip_unknown_protocol += 1;
                 // We have no UDP: answer as a host with no UDP listener would
@@ -178,7 +181,12 @@ impl Stack {
         let src_port = u16::from_be_bytes([tcp[0], tcp[1]]);
         let dst_port = u16::from_be_bytes([tcp[2], tcp[3]]);
         let seq = crate::wire::SeqNum(u32::from_be_bytes([tcp[4], tcp[5], tcp[6], tcp[7]]));
-        self.tcp_icmp_error(now, orig.dst_addr(), src_port, dst_port, seq, code);
+        let tuple = crate::tcp::FourTuple::new(
+            std::net::SocketAddrV4::new(self.config.ip, src_port),
+            std::net::SocketAddrV4::new(orig.dst_addr(), dst_port),
+        );
+        let error = super::tcp_input::icmp4_error(code);
+        self.tcp_icmp_error(now, tuple, seq, error);
     }
 
     /// Sends destination unreachable about `repr`/`payload`, rate limited,

@@ -7,9 +7,9 @@
 //! solicited-node groups (RFC 4861 §7.2.1); walks the extension headers
 //! (`wire::ipv6ext`) and answers what they reject with a Parameter Problem
 //! where RFC 8200 §4 says so; reassembles fragments (§4.5,
-//! `reassembly6.rs`); and hands ICMPv6 on. TCP over IPv6 is not served
-//! yet: a segment is answered as a closed port is (Destination Unreachable,
-//! port; the 4-tuple is IPv4 in `tcp`).
+//! `reassembly6.rs`); and hands ICMPv6 and TCP on (the TCP engine is one
+//! for both families: its 4-tuple holds either); UDP is answered as a
+//! closed port is (Destination Unreachable, port).
 //!
 //! Output is one path: [`Stack::route6`] resolves the next hop (a
 //! multicast group maps to its MAC, RFC 2464 §7; an on-link destination,
@@ -141,6 +141,9 @@ pub(super) struct LinkInfo {
     pub src_mac: EthernetAddress,
     /// The frame went to a group (RFC 4443 §2.4 (e.3): no errors for it).
     pub multicast: bool,
+    /// The link vouched for the upper-layer checksum (a virtio-net
+    /// header's `DATA_VALID` or `NEEDS_CSUM`, or loopback).
+    pub csum_trusted: bool,
 }
 
 impl Stack {
@@ -292,8 +295,24 @@ impl Stack {
         match ext.next_header {
             nh::ICMPV6 => self.handle_icmpv6(now, repr, upper, link),
             nh::NO_NEXT_HEADER => self.counters.drop_ip6_no_next_header += 1,
-            nh::TCP | nh::UDP => {
-                // No UDP, and no TCP over IPv6 yet: as a closed port.
+            nh::TCP => {
+                if repr.dst_addr.is_multicast() {
+                    // RFC 9293 §3.9.1: TCP is unicast only.
+                    self.counters.drop_ip6_not_for_us += 1;
+                    return;
+                }
+                if repr.src_addr.is_unspecified() {
+                    // RFC 9293 §3.10.7.2: no connection (nor a RST) to a
+                    // source that is not a unicast address.
+                    self.counters.drop_ip6_bad_source += 1;
+                    return;
+                }
+                let trusted = link.csum_trusted && !reassembled;
+                let (src, dst) = (repr.src_addr.into(), repr.dst_addr.into());
+                self.handle_tcp(now, src, dst, upper, trusted);
+            }
+            nh::UDP => {
+                // No UDP: as a closed port.
                 self.counters.drop_ip6_no_port += 1;
                 self.send_icmpv6_error(
                     now,
@@ -345,6 +364,10 @@ impl Stack {
         let mut whole = vec![0u8; repr.buffer_len()];
         repr.emit(&mut Ipv6Packet::new_unchecked(&mut whole[..]));
         whole[ipv6::HEADER_LEN..].copy_from_slice(&data);
+        let link = LinkInfo {
+            csum_trusted: false,
+            ..link
+        };
         self.input_ipv6(now, &repr, &data, &whole, link, true);
     }
 
@@ -401,6 +424,13 @@ impl Stack {
         {
             self.counters.icmp6_tx_errors += 1;
         }
+    }
+
+    /// `dst` is on the link (our prefix, or link-local) and not ours: a
+    /// destination [`Stack::route6`] can resolve.
+    pub(super) fn on_link6(&self, dst: Ipv6Addr) -> bool {
+        let on_link = ipv6::is_link_local(dst) || self.ip6.cidr.is_some_and(|c| c.contains(dst));
+        on_link && !dst.is_unspecified() && !dst.is_multicast() && !self.ip6.is_ours(dst)
     }
 
     /// The next hop for `dst`: a group maps to its MAC (RFC 2464 §7); an
@@ -484,6 +514,39 @@ impl Stack {
                 }
             }
         }
+    }
+
+    /// Sends a TCP segment that belongs to no connection (a RST, a SYN
+    /// cookie's SYN-ACK) from `src` to `dst`: looped back when `dst` is
+    /// this host, else through [`Stack::send_ipv6`]. True when it went out
+    /// or waits for Neighbor Discovery.
+    pub(super) fn send_ip6_from(
+        &mut self,
+        now: Instant,
+        src: Ipv6Addr,
+        dst: Ipv6Addr,
+        next_header: u8,
+        payload: &[u8],
+    ) -> bool {
+        if dst.is_loopback() || self.ip6.is_ours(dst) {
+            let repr = Ipv6Repr {
+                src_addr: src,
+                dst_addr: dst,
+                next_header,
+                payload_len: payload.len(),
+                hop_limit: DEFAULT_HOP_LIMIT,
+                traffic_class: 0,
+                flow_label: 0,
+            };
+            let mut packet = vec![0u8; repr.buffer_len()];
+            repr.emit(&mut Ipv6Packet::new_unchecked(&mut packet[..]));
+            packet[ipv6::HEADER_LEN..].copy_from_slice(payload);
+            self.counters.ip6_tx += 1;
+            self.loop_back(&packet);
+            return true;
+        }
+        self.send_ipv6(now, src, dst, next_header, DEFAULT_HOP_LIMIT, payload)
+            .is_ok()
     }
 
     /// Builds and sends an ICMPv6 message.
@@ -615,7 +678,10 @@ impl Stack {
     /// the first fragment had arrived (RFC 8200 §4.5).
     pub(super) fn ipv6_timeout(&mut self, now: Instant) {
         self.ip6.nd.handle_timeout(now);
-        self.counters.nd_failed += self.ip6.nd.take_failed().len() as u64;
+        for ip in self.ip6.nd.take_failed() {
+            self.counters.nd_failed += 1;
+            self.arp_resolved(now, ip.into(), true);
+        }
         self.flush_solicits();
         self.ip6.reasm.handle_timeout(now);
         let (count, firsts) = self.ip6.reasm.take_timed_out();
@@ -631,6 +697,7 @@ impl Stack {
         let link = LinkInfo {
             src_mac: EthernetAddress([0; 6]),
             multicast: false,
+            csum_trusted: false,
         };
         self.send_icmpv6_error(
             now,

@@ -1,4 +1,6 @@
-//! Loopback: datagrams to the stack's own address or to 127.0.0.0/8.
+//! Loopback: datagrams to the stack's own address or to 127.0.0.0/8, and
+//! IPv6 packets to `::1` or to our IPv6 addresses (RFC 4291 §2.5.3: `::1`
+//! never leaves the host either).
 //!
 //! A host talks to itself without the link (RFC 1122 §3.2.1.3: 127/8 must
 //! never appear on a network). Here, as on Linux, a program under the stack
@@ -16,7 +18,8 @@
 use super::Stack;
 use crate::time::Instant;
 use crate::wire::ipv4::{Ipv4Packet, Ipv4Repr};
-use std::net::Ipv4Addr;
+use crate::wire::ipv6::{self, Ipv6Packet, Ipv6Repr, next_header};
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
 /// Loopback datagrams waiting to be delivered, at most (a runaway sender
 /// loses the excess, counted, as a full device queue would).
@@ -30,6 +33,27 @@ impl Stack {
     /// `ip` is this host: our address or the loopback network.
     pub fn is_local_addr(&self, ip: Ipv4Addr) -> bool {
         ip == self.config.ip || ip.is_loopback()
+    }
+
+    /// `ip` is this host, of either family: for IPv6, `::1` or one of our
+    /// addresses (the configured one, the link-local one).
+    pub fn is_local_ip(&self, ip: IpAddr) -> bool {
+        match ip {
+            IpAddr::V4(ip) => self.is_local_addr(ip),
+            IpAddr::V6(ip) => ip.is_loopback() || self.ip6.is_ours(ip),
+        }
+    }
+
+    /// The source address for a packet to `dst`, of either family: for
+    /// IPv6, `::1` towards `::1`, the address itself towards one of ours,
+    /// else as [`super::ipv6::Ipv6State::source_for`] chooses.
+    pub(super) fn source_for_ip(&self, dst: IpAddr) -> IpAddr {
+        match dst {
+            IpAddr::V4(d) => self.source_for(d).into(),
+            IpAddr::V6(d) if d.is_loopback() => Ipv6Addr::LOCALHOST.into(),
+            IpAddr::V6(d) if self.ip6.is_ours(d) => d.into(),
+            IpAddr::V6(d) => self.ip6.source_for(d).into(),
+        }
     }
 
     /// The source address for a datagram to `dst`: `127.0.0.1` towards the
@@ -59,6 +83,10 @@ impl Stack {
             let Some(datagram) = self.loopback.pop_front() else {
                 break;
             };
+            if datagram.first().is_some_and(|b| b >> 4 == 6) {
+                self.loopback_ipv6(now, &datagram);
+                continue;
+            }
             let Ok(packet) = Ipv4Packet::new_checked(&datagram[..]) else {
                 continue;
             };
@@ -67,6 +95,24 @@ impl Stack {
             };
             self.counters.ip_rx += 1;
             self.dispatch_ip(now, &repr, packet.payload(), true);
+        }
+    }
+
+    /// An IPv6 packet to this host (`::1` or one of our addresses): only
+    /// TCP is looped back (we send nothing else to ourselves), with no
+    /// extension headers, its checksum trusted as above.
+    fn loopback_ipv6(&mut self, now: Instant, packet: &[u8]) {
+        let Ok(p) = Ipv6Packet::new_checked(packet) else {
+            return;
+        };
+        let Ok(repr) = Ipv6Repr::parse(&p) else {
+            return;
+        };
+        self.counters.ip6_rx += 1;
+        if repr.next_header == next_header::TCP {
+            let (src, dst) = (repr.src_addr.into(), repr.dst_addr.into());
+            let end = ipv6::HEADER_LEN + repr.payload_len;
+            self.handle_tcp(now, src, dst, &packet[ipv6::HEADER_LEN..end], true);
         }
     }
 

@@ -179,8 +179,9 @@ pub struct Stack {
     tcp_timers: BTreeSet<(Instant, u32)>,
     /// Connections that may have something to send.
     tx_queue: VecDeque<u32>,
-    /// Connections waiting for a next hop to resolve.
-    arp_waiters: HashMap<Ipv4Addr, Vec<u32>>,
+    /// Connections waiting for a next hop to resolve (ARP, or Neighbor
+    /// Discovery).
+    arp_waiters: HashMap<std::net::IpAddr, Vec<u32>>,
     tcp_defaults: TcpConfig,
     isn_secret: [u8; 16],
     ephemeral_next: u32,
@@ -330,6 +331,7 @@ impl Stack {
                 let link = ipv6::LinkInfo {
                     src_mac: eth.src_addr(),
                     multicast: dst.is_multicast(),
+                    csum_trusted,
                 };
                 self.handle_ipv6(now, eth.payload(), link)
             }
@@ -360,7 +362,7 @@ impl Stack {
                 for datagram in released {
                     self.transmit_datagram(mac, &datagram);
                 }
-                self.arp_resolved(now, ip, false);
+                self.arp_resolved(now, ip.into(), false);
             }
         }
         if repr.target_protocol_addr != self.config.ip {
@@ -373,7 +375,7 @@ impl Stack {
             for datagram in self.arp.learn(now, ip, mac) {
                 self.transmit_datagram(mac, &datagram);
             }
-            self.arp_resolved(now, ip, false);
+            self.arp_resolved(now, ip.into(), false);
         }
         if repr.operation == Operation::Request && repr.source_hardware_addr.is_unicast() {
             self.counters.arp_tx_replies += 1;
@@ -414,7 +416,7 @@ impl Stack {
         self.arp.handle_timeout(now);
         for ip in self.arp.take_failed() {
             self.counters.arp_failed += 1;
-            self.arp_resolved(now, ip, true);
+            self.arp_resolved(now, ip.into(), true);
         }
         self.reasm.handle_timeout(now);
         self.counters.ip_reasm_timeout += self.reasm.take_timed_out();

@@ -12,7 +12,7 @@ use crate::tcp::{State, TcpInfo};
 use crate::time::Instant;
 use crate::wire::ethernet::EthernetAddress;
 use core::fmt::Write;
-use std::net::{Ipv4Addr, SocketAddrV4};
+use std::net::{Ipv4Addr, SocketAddr};
 
 /// One socket as `ss` shows it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -21,9 +21,9 @@ pub struct SocketSnapshot {
     /// [`ss_state_name`]).
     pub state: State,
     /// Our address.
-    pub local: SocketAddrV4,
+    pub local: SocketAddr,
     /// The peer's, `None` for a listener.
-    pub peer: Option<SocketAddrV4>,
+    pub peer: Option<SocketAddr>,
     /// `ss`'s Recv-Q: unread bytes, or a listener's accept queue.
     pub recv_q: usize,
     /// `ss`'s Send-Q: unacknowledged and unsent bytes, or a listener's
@@ -85,7 +85,7 @@ impl Stack {
             match (state, tuple) {
                 (State::Listen, _) => {
                     let (Ok(local), Ok((_, accept, backlog))) =
-                        (self.local_addr(h), self.listener_queues(h))
+                        (self.local_sockaddr(h), self.listener_queues(h))
                     else {
                         continue;
                     };
@@ -226,6 +226,8 @@ pub fn sockets_json(origin: &Origin<'_>, sockets: &[SocketSnapshot]) -> String {
         key(&mut out, &mut f, "peer");
         match s.peer {
             Some(p) => json_str(&mut out, &p.to_string()),
+            // `ss`'s way: the wildcard of the listener's family.
+            None if s.local.is_ipv6() => json_str(&mut out, "[::]:*"),
             None => json_str(&mut out, "0.0.0.0:*"),
         }
         for (k, v) in [("recv_q", s.recv_q), ("send_q", s.send_q)] {

@@ -58,7 +58,7 @@
 use crate::tcp::{CongestionAlgo, FourTuple, Tcb, TcpConfig};
 use crate::time::{Duration, Instant};
 use std::collections::VecDeque;
-use std::net::SocketAddrV4;
+use std::net::SocketAddr;
 use std::sync::atomic::AtomicU32;
 use std::sync::{Arc, Weak};
 
@@ -183,6 +183,11 @@ pub struct SocketOptions {
     /// `IP_TOS`: the DSCP bits for our IP headers (the ECN bits are TCP's,
     /// RFC 3168 §6.1.1, and always 0 here).
     pub tos: u8,
+    /// `IPV6_V6ONLY` (RFC 3493 §5.3): a socket bound to `::` serves IPv6
+    /// only. Without it, `::` is dual-stack and also serves IPv4, whose
+    /// peers the socket layer shows v4-mapped; a socket bound to `0.0.0.0`
+    /// (`AF_INET`) serves IPv4 only.
+    pub v6only: bool,
 }
 
 impl SocketOptions {
@@ -273,7 +278,7 @@ pub enum Owner {
 #[derive(Debug)]
 pub struct Listener {
     /// Bound address.
-    pub local: SocketAddrV4,
+    pub local: SocketAddr,
     /// `listen`'s backlog, clamped.
     pub backlog: usize,
     /// Half-open connections in SYN-RECEIVED.
@@ -315,7 +320,7 @@ pub enum SocketKind {
     /// Fresh, maybe bound.
     Idle {
         /// The address given to `bind`.
-        bound: Option<SocketAddrV4>,
+        bound: Option<SocketAddr>,
     },
     /// Listening.
     Listener(Listener),

@@ -10,7 +10,7 @@
 use super::Stack;
 use super::socket::{Owner, Slot, Socket, SocketError, SocketHandle, SocketKind};
 use crate::tcp::State;
-use std::net::SocketAddrV4;
+use std::net::{IpAddr, SocketAddr};
 
 /// Connections kept in TIME-WAIT at most (Linux's `tcp_max_tw_buckets`
 /// default). Beyond it, a connection that enters TIME-WAIT is dropped at
@@ -146,7 +146,8 @@ impl Stack {
     /// it; a connection in TIME-WAIT never blocks a `SO_REUSEADDR` bind.
     pub(super) fn port_conflicts(
         &self,
-        addr: SocketAddrV4,
+        addr: SocketAddr,
+        v6only: bool,
         reuse_addr: bool,
         reuse_port: bool,
     ) -> bool {
@@ -158,16 +159,14 @@ impl Stack {
                 return false;
             };
             // Two distinct local addresses never overlap (127.0.0.1 and
-            // ours); `0.0.0.0` overlaps every address.
+            // ours); a wildcard overlaps every address it serves.
             let theirs = match &s.kind {
-                SocketKind::Idle { bound } => bound.map(|a| *a.ip()),
-                SocketKind::Listener(l) => Some(*l.local.ip()),
-                SocketKind::Tcp(t) => Some(*t.tuple().local.ip()),
+                SocketKind::Idle { bound } => bound.map(|a| a.ip()),
+                SocketKind::Listener(l) => Some(l.local.ip()),
+                SocketKind::Tcp(t) => Some(t.tuple().local.ip()),
             };
             if let Some(ip) = theirs
-                && !ip.is_unspecified()
-                && !addr.ip().is_unspecified()
-                && ip != *addr.ip()
+                && !addr_overlap(ip, s.options.v6only, addr.ip(), v6only)
             {
                 return false;
             }
@@ -311,4 +310,23 @@ impl Stack {
             li.syn_queue = li.syn_queue.saturating_sub(1);
         }
     }
+}
+
+/// Whether sockets bound to `a` and to `b` serve a common local address
+/// (Linux's `inet_rcv_saddr_equal`): equal addresses do; `0.0.0.0` serves
+/// every IPv4 address; `::` every IPv6 address, and every IPv4 one too
+/// unless `IPV6_V6ONLY` (RFC 3493 §5.3). So a dual-stack `::` and a
+/// `0.0.0.0` on one port conflict, and an IPv6-only `::` and a `0.0.0.0`
+/// do not.
+pub(super) fn addr_overlap(a: IpAddr, a_v6only: bool, b: IpAddr, b_v6only: bool) -> bool {
+    let v4_any = |ip: IpAddr, v6only: bool| match ip {
+        IpAddr::V4(ip) => ip.is_unspecified(),
+        IpAddr::V6(ip) => ip.is_unspecified() && !v6only,
+    };
+    let v6_any = |ip: IpAddr| matches!(ip, IpAddr::V6(ip) if ip.is_unspecified());
+    a == b
+        || (v4_any(a, a_v6only) && b.is_ipv4())
+        || (v4_any(b, b_v6only) && a.is_ipv4())
+        || (v6_any(a) && b.is_ipv6())
+        || (v6_any(b) && a.is_ipv6())
 }

@@ -8,22 +8,24 @@ use super::trace::SegSummary;
 use crate::tcp::{self, FourTuple, State, Tcb, TcpError, cookie};
 use crate::time::Instant;
 use crate::wire::icmpv4::unreachable;
-use crate::wire::ipv4::Ipv4Repr;
+use crate::wire::icmpv6::unreachable as unreachable6;
 use crate::wire::tcp::{TcpFlags, TcpPacket, TcpRepr};
-use std::net::{Ipv4Addr, SocketAddrV4};
+use std::net::{IpAddr, SocketAddr};
 
 impl Stack {
-    /// A TCP segment addressed to us.
-    /// `csum_trusted`: the link vouched for the checksum.
+    /// A TCP segment addressed to us (`dst`) from `src`, over IPv4 or
+    /// IPv6: the checksum covers the pseudo-header of that family (RFC
+    /// 9293 §3.1, RFC 8200 §8.1). `csum_trusted`: the link vouched for it.
     pub(super) fn handle_tcp(
         &mut self,
         now: Instant,
-        ip: &Ipv4Repr,
+        src: IpAddr,
+        dst: IpAddr,
         payload: &[u8],
         csum_trusted: bool,
     ) {
         let seg = match TcpPacket::new_checked(payload)
-            .and_then(|p| TcpRepr::parse_with(&p, ip.src_addr, ip.dst_addr, !csum_trusted))
+            .and_then(|p| TcpRepr::parse_with(&p, src, dst, !csum_trusted))
         {
             Ok(s) => s,
             Err(_) => {
@@ -32,10 +34,10 @@ impl Stack {
             }
         };
         self.counters.tcp_rx += 1;
-        let tuple = FourTuple {
-            local: SocketAddrV4::new(ip.dst_addr, seg.dst_port),
-            remote: SocketAddrV4::new(ip.src_addr, seg.src_port),
-        };
+        let tuple = FourTuple::new(
+            SocketAddr::new(dst, seg.dst_port),
+            SocketAddr::new(src, seg.src_port),
+        );
         if self.tracer.on {
             self.trace_seg_in(now, tuple, &seg);
         }
@@ -74,14 +76,21 @@ impl Stack {
     }
 
     /// The listener for a connection request to `tuple.local`: one bound
-    /// to that address or to `0.0.0.0`; among several (`SO_REUSEPORT`),
+    /// to that address or to a wildcard serving it (`0.0.0.0` for IPv4,
+    /// `::` for IPv6, and for IPv4 too unless `IPV6_V6ONLY`: RFC 3493
+    /// §3.7); among several (`SO_REUSEPORT`),
     /// one chosen by a hash of the peer's address and port, so that a
     /// peer's retransmitted SYN finds the same one.
     fn pick_listener(&self, tuple: &FourTuple) -> Option<u32> {
         let all = self.listeners.get(&tuple.local.port())?;
-        let serves = |i: &&u32| match self.sockets[**i as usize].socket.as_ref().map(|s| &s.kind) {
-            Some(SocketKind::Listener(l)) => {
-                l.local.ip().is_unspecified() || l.local.ip() == tuple.local.ip()
+        let serves = |i: &&u32| match self.sockets[**i as usize].socket.as_ref() {
+            Some(
+                s @ Socket {
+                    kind: SocketKind::Listener(l),
+                    ..
+                },
+            ) => {
+                super::table::addr_overlap(l.local.ip(), s.options.v6only, tuple.local.ip(), false)
             }
             _ => false,
         };
@@ -89,7 +98,14 @@ impl Stack {
         if n == 0 {
             return None;
         }
-        let h = u32::from(*tuple.remote.ip()) ^ u32::from(tuple.remote.port()).rotate_left(16);
+        let ip = match tuple.remote.ip() {
+            IpAddr::V4(a) => u32::from(a),
+            IpAddr::V6(a) => a
+                .segments()
+                .iter()
+                .fold(0u32, |h, &w| h.rotate_left(5) ^ u32::from(w)),
+        };
+        let h = ip ^ u32::from(tuple.remote.port()).rotate_left(16);
         all.iter().filter(serves).nth(h as usize % n).copied()
     }
 
@@ -227,8 +243,7 @@ impl Stack {
             li.syn_queue += 1;
         }
         let options = *options;
-        let mut config = options.apply(&self.tcp_defaults);
-        config.ts_offset = tcp::isn::ts_offset(self.isn_secret, &tuple);
+        let config = self.conn_config(now, &options, &tuple);
         if syn_queue_full {
             self.send_syn_cookie(now, tuple, seg, config);
             return;
@@ -301,8 +316,7 @@ impl Stack {
             return true;
         }
         let options = *options;
-        let mut config = options.apply(&self.tcp_defaults);
-        config.ts_offset = tcp::isn::ts_offset(self.isn_secret, &tuple);
+        let config = self.conn_config(now, &options, &tuple);
         let Some(tcb) = Tcb::establish_from_cookie(now, tuple, cookie, seg, mss, config) else {
             return false;
         };
@@ -346,19 +360,40 @@ impl Stack {
     /// for ARP.
     fn send_stateless(&mut self, now: Instant, tuple: FourTuple, seg: &TcpRepr) -> bool {
         let mut buf = vec![0u8; seg.buffer_len()];
-        seg.emit(
-            &mut TcpPacket::new_unchecked(&mut buf[..]),
-            *tuple.local.ip(),
-            *tuple.remote.ip(),
-        );
-        self.send_ip_from(
-            now,
-            *tuple.local.ip(),
-            *tuple.remote.ip(),
-            crate::wire::checksum::PROTO_TCP,
-            &buf,
-        )
-        .is_ok()
+        let (src, dst) = (tuple.local.ip(), tuple.remote.ip());
+        seg.emit(&mut TcpPacket::new_unchecked(&mut buf[..]), src, dst);
+        let proto = crate::wire::checksum::PROTO_TCP;
+        match (src, dst) {
+            (IpAddr::V4(s), IpAddr::V4(d)) => self.send_ip_from(now, s, d, proto, &buf).is_ok(),
+            (IpAddr::V6(s), IpAddr::V6(d)) => self.send_ip6_from(now, s, d, proto, &buf),
+            _ => false,
+        }
+    }
+
+    /// The configuration of a new connection on `tuple` with `options`:
+    /// its TSval offset (RFC 7323 §5.4), and for IPv6 an MSS that fits the
+    /// path MTU less the IPv6 and TCP headers (RFC 8200 §5, RFC 9293
+    /// §3.7.1: 1500 - 40 - 20 = 1440 on Ethernet), lowered by a Packet Too
+    /// Big (RFC 8201) for both what we offer and what we send.
+    pub(super) fn conn_config(
+        &self,
+        now: Instant,
+        options: &super::socket::SocketOptions,
+        tuple: &FourTuple,
+    ) -> tcp::TcpConfig {
+        let mut config = options.apply(&self.tcp_defaults);
+        config.ts_offset = tcp::isn::ts_offset(self.isn_secret, tuple);
+        if let IpAddr::V6(remote) = tuple.remote.ip() {
+            let mtu = if remote.is_loopback() || self.ip6.is_ours(remote) {
+                self.config.mtu
+            } else {
+                self.path_mtu6(now, remote)
+            };
+            let most =
+                mtu.saturating_sub(crate::wire::ipv6::HEADER_LEN + crate::wire::tcp::HEADER_LEN);
+            config.mss = config.mss.min(most.min(usize::from(u16::MAX)) as u16);
+        }
+        config
     }
 
     /// An ICMP destination unreachable naming one of our connections (RFC
@@ -371,19 +406,16 @@ impl Stack {
     /// error is ignored and counted (`icmp_tcp_out_of_window`, Linux's
     /// `OutOfWindowIcmps`): a blind attacker who knows only the addresses
     /// and ports can no longer kill a connection that is opening.
+    ///
+    /// `error`: what the message means for the connection (None: nothing,
+    /// as for "fragmentation needed").
     pub(super) fn tcp_icmp_error(
         &mut self,
         now: Instant,
-        remote: Ipv4Addr,
-        local_port: u16,
-        remote_port: u16,
+        tuple: FourTuple,
         seq: crate::wire::SeqNum,
-        code: u8,
+        error: Option<TcpError>,
     ) {
-        let tuple = FourTuple {
-            local: SocketAddrV4::new(self.config.ip, local_port),
-            remote: SocketAddrV4::new(remote, remote_port),
-        };
         let Some(&index) = self.conns.get(&tuple) else {
             return;
         };
@@ -395,11 +427,8 @@ impl Stack {
             self.counters.icmp_tcp_out_of_window += 1;
             return;
         }
-        let error = match code {
-            unreachable::NET => TcpError::NetworkUnreachable,
-            unreachable::PORT | unreachable::PROTOCOL => TcpError::ConnectionRefused,
-            unreachable::FRAG_NEEDED => return,
-            _ => TcpError::HostUnreachable,
+        let Some(error) = error else {
+            return;
         };
         self.counters.icmp_errors_to_tcp += 1;
         if let Some(tcb) = self.slot_mut(index).and_then(|s| s.tcb_mut()) {
@@ -409,16 +438,39 @@ impl Stack {
     }
 }
 
+/// What an ICMP destination unreachable `code` means for a connection
+/// (RFC 1122 §4.2.3.9; the errno Linux's `icmp_err_convert` gives).
+pub(super) fn icmp4_error(code: u8) -> Option<TcpError> {
+    Some(match code {
+        unreachable::NET => TcpError::NetworkUnreachable,
+        unreachable::PORT | unreachable::PROTOCOL => TcpError::ConnectionRefused,
+        unreachable::FRAG_NEEDED => return None,
+        _ => TcpError::HostUnreachable,
+    })
+}
+
+/// What an ICMPv6 destination unreachable `code` (RFC 4443 §3.1) means
+/// for a connection (Linux's `icmpv6_err_convert`): no route is
+/// `ENETUNREACH`, port unreachable `ECONNREFUSED`, the rest (address
+/// unreachable, beyond scope, prohibited, ...) `EHOSTUNREACH`.
+pub(super) fn icmp6_error(code: u8) -> Option<TcpError> {
+    Some(match code {
+        unreachable6::NO_ROUTE => TcpError::NetworkUnreachable,
+        unreachable6::PORT => TcpError::ConnectionRefused,
+        _ => TcpError::HostUnreachable,
+    })
+}
+
 /// The 4-tuple of connection `index` (for a trace note), or the one
 /// `seg` names when the slot is gone.
 fn tuple_of(seg: &TcpRepr, index: u32, st: &mut Stack) -> FourTuple {
     st.slot_mut(index)
         .and_then(|s| s.tcb())
         .map(|t| t.tuple())
-        .unwrap_or(FourTuple {
-            local: SocketAddrV4::new(Ipv4Addr::UNSPECIFIED, seg.dst_port),
-            remote: SocketAddrV4::new(Ipv4Addr::UNSPECIFIED, seg.src_port),
-        })
+        .unwrap_or(FourTuple::new(
+            SocketAddr::new(std::net::Ipv4Addr::UNSPECIFIED.into(), seg.dst_port),
+            SocketAddr::new(std::net::Ipv4Addr::UNSPECIFIED.into(), seg.src_port),
+        ))
 }
 
 impl Stack {

@@ -5,14 +5,17 @@
 
 use super::Stack;
 use super::ipv4::NextHop;
+use super::ipv6::NextHop6;
 use super::trace::SegSummary;
 use crate::tcp::FourTuple;
 use crate::time::Instant;
 use crate::wire::checksum::PROTO_TCP;
 use crate::wire::ethernet::{self, EthernetAddress};
 use crate::wire::ipv4;
+use crate::wire::ipv6::{self, Ipv6Repr};
 use crate::wire::tcp::{TcpPacket, TcpRepr};
 use crate::wire::virtio_net::{self, VnetRepr};
+use std::net::{IpAddr, Ipv6Addr};
 
 /// Where the checksum sits in a TCP header (`csum_offset`).
 const TCP_CHECKSUM_OFFSET: u16 = 16;
@@ -38,7 +41,7 @@ impl Stack {
 
     /// Connections waiting for `ip` to resolve go back to the transmit
     /// queue; when resolution failed, they are told the host is unreachable.
-    pub(super) fn arp_resolved(&mut self, now: Instant, ip: std::net::Ipv4Addr, failed: bool) {
+    pub(super) fn arp_resolved(&mut self, now: Instant, ip: IpAddr, failed: bool) {
         let Some(waiters) = self.arp_waiters.remove(&ip) else {
             return;
         };
@@ -53,13 +56,33 @@ impl Stack {
         }
     }
 
+    /// A Packet Too Big lowered the path MTU to `dst` (RFC 8201 §5.4): the
+    /// connections to it send smaller segments from now on.
+    pub(super) fn tcp_path_mtu6(&mut self, now: Instant, dst: Ipv6Addr) {
+        let mtu = self.path_mtu6(now, dst);
+        let mss = mtu.saturating_sub(ipv6::HEADER_LEN + crate::wire::tcp::HEADER_LEN);
+        let mss = mss.min(usize::from(u16::MAX)) as u16;
+        let to_dst: Vec<u32> = self
+            .conns
+            .iter()
+            .filter(|(t, _)| t.remote.ip() == IpAddr::V6(dst))
+            .map(|(_, &i)| i)
+            .collect();
+        for index in to_dst {
+            if let Some(tcb) = self.slot_mut(index).and_then(|s| s.tcb_mut()) {
+                tcb.clamp_snd_mss(mss);
+            }
+            self.touch(index);
+        }
+    }
+
     /// Writes the next TCP segment of any connection into `buf` as a whole
     /// Ethernet frame.
     ///
     /// With offload, the frame starts with a virtio-net header: the TCP
     /// checksum is left partial for the device to complete (`NEEDS_CSUM`),
     /// and a segment larger than the MTU allows is marked for the device to
-    /// cut at the TCB's MSS (`GSO_TCPV4`).
+    /// cut at the TCB's MSS (`GSO_TCPV4`, or `GSO_TCPV6`).
     pub(super) fn poll_tcp_transmit(&mut self, now: Instant, buf: &mut [u8]) -> Option<usize> {
         let vnet = if self.config.offload {
             virtio_net::HEADER_LEN
@@ -70,23 +93,38 @@ impl Stack {
             let Some(remote) = self
                 .slot_mut(index)
                 .and_then(|s| s.tcb())
-                .map(|t| *t.tuple().remote.ip())
+                .map(|t| t.tuple().remote.ip())
             else {
                 self.tx_dequeue(index);
                 continue;
             };
             // A segment to this host is framed as usual, then looped back.
-            let (mac, local) = match self.route(now, remote) {
-                Ok(NextHop::Local) => (self.config.mac, true),
-                Ok(NextHop::Resolved(mac)) => (mac, false),
-                Ok(NextHop::Pending(hop)) => {
+            let hop = match remote {
+                IpAddr::V4(r) => match self.route(now, r) {
+                    Ok(NextHop::Local) => Ok((self.config.mac, true)),
+                    Ok(NextHop::Resolved(mac)) => Ok((mac, false)),
+                    Ok(NextHop::Pending(hop)) => Err(Some(IpAddr::V4(hop))),
+                    Err(_) => Err(None),
+                },
+                IpAddr::V6(r) if r.is_loopback() || self.ip6.is_ours(r) => {
+                    Ok((self.config.mac, true))
+                }
+                IpAddr::V6(r) => match self.route6(now, r) {
+                    Ok(NextHop6::Resolved(mac)) => Ok((mac, false)),
+                    Ok(NextHop6::Pending(hop)) => Err(Some(IpAddr::V6(hop))),
+                    Err(_) => Err(None),
+                },
+            };
+            let (mac, local) = match hop {
+                Ok(h) => h,
+                Err(Some(hop)) => {
                     // Nothing is lost: the segments stay in the TCB until
                     // the neighbour answers.
                     self.tx_dequeue(index);
                     self.arp_waiters.entry(hop).or_default().push(index);
                     continue;
                 }
-                Err(_) => {
+                Err(None) => {
                     self.tx_dequeue(index);
                     if let Some(tcb) = self.slot_mut(index).and_then(|s| s.tcb_mut()) {
                         tcb.handle_unreachable(now, crate::tcp::TcpError::NetworkUnreachable);
@@ -152,24 +190,33 @@ impl Stack {
         let offload = self.config.offload;
         let vnet = if offload { virtio_net::HEADER_LEN } else { 0 };
         let mtu = self.config.mtu;
-        let max_ip = if offload { ipv4::MAX_PACKET_LEN } else { mtu };
+        let v6 = tuple.is_ipv6();
+        let (ip_header_len, max_ip, gso_type) = if v6 {
+            // RFC 8200 §3: the payload length field counts what follows
+            // the 40-byte header.
+            let max = if offload {
+                ipv6::HEADER_LEN + usize::from(u16::MAX)
+            } else {
+                mtu
+            };
+            (ipv6::HEADER_LEN, max, virtio_net::GSO_TCPV6)
+        } else {
+            let max = if offload { ipv4::MAX_PACKET_LEN } else { mtu };
+            (ipv4::HEADER_LEN, max, virtio_net::GSO_TCPV4)
+        };
         let tcp_len = seg.buffer_len();
-        let ip_len = ipv4::HEADER_LEN + tcp_len;
+        let ip_len = ip_header_len + tcp_len;
         let frame_len = vnet + ethernet::HEADER_LEN + ip_len;
         if ip_len > max_ip || frame_len > buf.len() {
             return None;
         }
         let (head, frame) = buf.split_at_mut(vnet);
         if offload {
-            let l4_start = ethernet::HEADER_LEN + ipv4::HEADER_LEN;
+            let l4_start = ethernet::HEADER_LEN + ip_header_len;
             let gso = ip_len > mtu;
             VnetRepr {
                 flags: virtio_net::F_NEEDS_CSUM,
-                gso_type: if gso {
-                    virtio_net::GSO_TCPV4
-                } else {
-                    virtio_net::GSO_NONE
-                },
+                gso_type: if gso { gso_type } else { virtio_net::GSO_NONE },
                 hdr_len: (l4_start + seg.header_len()) as u16,
                 gso_size: if gso { gso_size as u16 } else { 0 },
                 csum_start: l4_start as u16,
@@ -177,9 +224,30 @@ impl Stack {
             }
             .emit(head);
         }
-        let (src, dst) = (*tuple.local.ip(), *tuple.remote.ip());
-        let ip = self.ip_header(src, dst, PROTO_TCP, tcp_len, true, tos);
-        let mut tcp = TcpPacket::new_unchecked(self.emit_ip_frame(frame, mac, &ip));
+        let (src, dst) = (tuple.local.ip(), tuple.remote.ip());
+        let room = match (src, dst) {
+            (IpAddr::V4(s), IpAddr::V4(d)) => {
+                let ip = self.ip_header(s, d, PROTO_TCP, tcp_len, true, tos);
+                self.emit_ip_frame(frame, mac, &ip)
+            }
+            (IpAddr::V6(s), IpAddr::V6(d)) => {
+                // RFC 8200 §7: the traffic class carries the DSCP bits as
+                // IPv4's TOS does.
+                let ip = Ipv6Repr {
+                    src_addr: s,
+                    dst_addr: d,
+                    next_header: ipv6::next_header::TCP,
+                    payload_len: tcp_len,
+                    hop_limit: ipv6::DEFAULT_HOP_LIMIT,
+                    traffic_class: tos,
+                    flow_label: 0,
+                };
+                self.counters.ip6_tx += 1;
+                self.emit_ipv6_frame(frame, mac, &ip)
+            }
+            _ => return None,
+        };
+        let mut tcp = TcpPacket::new_unchecked(room);
         if offload {
             seg.emit_partial(&mut tcp, src, dst);
         } else {

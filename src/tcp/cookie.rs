@@ -49,15 +49,10 @@ fn period(now: Instant) -> u32 {
 }
 
 fn hash(secret: [u8; 16], tuple: &FourTuple, t: u32, mss_index: u8, peer_isn: SeqNum) -> u32 {
-    let mut msg = [0u8; 27];
-    msg[..6].copy_from_slice(b"cookie");
-    msg[6..10].copy_from_slice(&tuple.local.ip().octets());
-    msg[10..12].copy_from_slice(&tuple.local.port().to_be_bytes());
-    msg[12..16].copy_from_slice(&tuple.remote.ip().octets());
-    msg[16..18].copy_from_slice(&tuple.remote.port().to_be_bytes());
-    msg[18..22].copy_from_slice(&t.to_be_bytes());
-    msg[22] = mss_index;
-    msg[23..].copy_from_slice(&peer_isn.0.to_be_bytes());
+    let mut msg = tuple.hash_input(b"cookie");
+    msg.extend_from_slice(&t.to_be_bytes());
+    msg.push(mss_index);
+    msg.extend_from_slice(&peer_isn.0.to_be_bytes());
     (siphash24(secret, &msg) as u32) & HASH_MASK
 }
 
@@ -273,10 +268,10 @@ mod tests {
     const ISN: SeqNum = SeqNum(0xdead_beef);
 
     fn tuple(port: u16) -> FourTuple {
-        FourTuple {
-            local: SocketAddrV4::new(Ipv4Addr::new(10, 0, 0, 2), 80),
-            remote: SocketAddrV4::new(Ipv4Addr::new(10, 0, 0, 1), port),
-        }
+        FourTuple::new(
+            SocketAddrV4::new(Ipv4Addr::new(10, 0, 0, 2), 80),
+            SocketAddrV4::new(Ipv4Addr::new(10, 0, 0, 1), port),
+        )
     }
 
     fn at(secs: u64) -> Instant {

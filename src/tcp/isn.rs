@@ -56,11 +56,7 @@ pub fn siphash24(key: [u8; 16], data: &[u8]) -> u64 {
 
 /// The ISN for a new connection on `tuple` at `now` (RFC 6528 §3).
 pub fn isn(secret: [u8; 16], now: Instant, tuple: &FourTuple) -> SeqNum {
-    let mut msg = [0u8; 12];
-    msg[..4].copy_from_slice(&tuple.local.ip().octets());
-    msg[4..6].copy_from_slice(&tuple.local.port().to_be_bytes());
-    msg[6..10].copy_from_slice(&tuple.remote.ip().octets());
-    msg[10..].copy_from_slice(&tuple.remote.port().to_be_bytes());
+    let msg = tuple.hash_input(b"");
     let f = siphash24(secret, &msg) as u32;
     let m = (now.total_micros() / 4) as u32;
     SeqNum(m.wrapping_add(f))
@@ -73,12 +69,7 @@ pub fn isn(secret: [u8; 16], now: Instant, tuple: &FourTuple) -> SeqNum {
 /// TIME-WAIT, RFC 6191); unrelated across 4-tuples and to the ISN, which
 /// hashes the same tuple under another domain.
 pub fn ts_offset(secret: [u8; 16], tuple: &FourTuple) -> u32 {
-    let mut msg = [0u8; 20];
-    msg[..8].copy_from_slice(b"tsoffset");
-    msg[8..12].copy_from_slice(&tuple.local.ip().octets());
-    msg[12..14].copy_from_slice(&tuple.local.port().to_be_bytes());
-    msg[14..18].copy_from_slice(&tuple.remote.ip().octets());
-    msg[18..].copy_from_slice(&tuple.remote.port().to_be_bytes());
+    let msg = tuple.hash_input(b"tsoffset");
     siphash24(secret, &msg) as u32
 }
 
@@ -102,15 +93,15 @@ mod tests {
 
     #[test]
     fn isn_grows_with_the_clock_and_depends_on_tuple_and_key() {
-        let t = FourTuple {
-            local: SocketAddrV4::new(Ipv4Addr::new(10, 0, 0, 1), 1234),
-            remote: SocketAddrV4::new(Ipv4Addr::new(10, 0, 0, 2), 80),
-        };
+        let t = FourTuple::new(
+            SocketAddrV4::new(Ipv4Addr::new(10, 0, 0, 1), 1234),
+            SocketAddrV4::new(Ipv4Addr::new(10, 0, 0, 2), 80),
+        );
         let a = isn(key(), Instant::ZERO, &t);
         let b = isn(key(), Instant::from_micros(400), &t);
         assert_eq!(b.since(a), 100);
         let other = FourTuple {
-            local: SocketAddrV4::new(Ipv4Addr::new(10, 0, 0, 1), 1235),
+            local: SocketAddrV4::new(Ipv4Addr::new(10, 0, 0, 1), 1235).into(),
             ..t
         };
         assert_ne!(isn(key(), Instant::ZERO, &other), a);

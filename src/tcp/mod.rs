@@ -51,15 +51,47 @@ pub use tcb::Tcb;
 use crate::wire::SeqNum;
 use crate::wire::tcp::{TcpFlags, TcpOptions, TcpRepr};
 use core::fmt;
-use std::net::SocketAddrV4;
+use std::net::{IpAddr, SocketAddr};
 
-/// A connection's identity: local and remote address and port.
+/// A connection's identity: local and remote address and port, both IPv4
+/// or both IPv6.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct FourTuple {
     /// Our side.
-    pub local: SocketAddrV4,
+    pub local: SocketAddr,
     /// The peer's side.
-    pub remote: SocketAddrV4,
+    pub remote: SocketAddr,
+}
+
+impl FourTuple {
+    /// The tuple of `local` and `remote`.
+    pub fn new(local: impl Into<SocketAddr>, remote: impl Into<SocketAddr>) -> FourTuple {
+        FourTuple {
+            local: local.into(),
+            remote: remote.into(),
+        }
+    }
+
+    /// An IPv6 connection.
+    pub fn is_ipv6(&self) -> bool {
+        self.remote.is_ipv6()
+    }
+
+    /// `prefix`, then the local address and port, then the remote ones, as
+    /// bytes: the input of the keyed hashes (ISN, TSval offset, SYN
+    /// cookie). IPv4 addresses take 4 bytes, IPv6 ones 16.
+    pub(crate) fn hash_input(&self, prefix: &[u8]) -> Vec<u8> {
+        let mut v = Vec::with_capacity(prefix.len() + 36);
+        v.extend_from_slice(prefix);
+        for a in [self.local, self.remote] {
+            match a.ip() {
+                IpAddr::V4(ip) => v.extend_from_slice(&ip.octets()),
+                IpAddr::V6(ip) => v.extend_from_slice(&ip.octets()),
+            }
+            v.extend_from_slice(&a.port().to_be_bytes());
+        }
+        v
+    }
 }
 
 impl fmt::Display for FourTuple {

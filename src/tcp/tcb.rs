@@ -483,6 +483,17 @@ impl Tcb {
         seq.between(self.snd_una, self.snd_max)
     }
 
+    /// The path MTU dropped (RFC 8201 §5.4, a Packet Too Big): SND.MSS
+    /// becomes at most `mss` (never below the minimum), and the congestion
+    /// controller counts in the new size.
+    pub fn clamp_snd_mss(&mut self, mss: u16) {
+        let mss = u32::from(mss.max(MIN_MSS));
+        if mss < self.snd_mss {
+            self.snd_mss = mss;
+            self.cc.set_mss(self.eff_mss());
+        }
+    }
+
     /// Sequence number of our FIN (valid once queued).
     pub(super) fn fin_seq(&self) -> SeqNum {
         self.tx_seq + self.tx.len()

@@ -1,7 +1,7 @@
 //! The Internet checksum (RFC 1071): the 16-bit one's complement of the one's
 //! complement sum of the data, used by IPv4, ICMP, ICMPv6 and TCP.
 
-use std::net::{Ipv4Addr, Ipv6Addr};
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
 /// IP protocol numbers (IANA) used in pseudo-headers.
 pub const PROTO_ICMP: u8 = 1;
@@ -61,6 +61,24 @@ pub fn pseudo_header(src: Ipv4Addr, dst: Ipv4Addr, protocol: u8, length: u32) ->
         + (u64::from(length) >> 16)
         + (u64::from(length) & 0xffff);
     fold(acc)
+}
+
+/// The partial sum of the pseudo-header for a segment from `src` to `dst`:
+/// IPv4's (RFC 9293 §3.1) when both are IPv4, IPv6's (RFC 8200 §8.1)
+/// otherwise (an IPv4 address then counts as its v4-mapped form, which no
+/// segment on the wire carries).
+pub fn pseudo_header_ip(src: IpAddr, dst: IpAddr, protocol: u8, length: u32) -> u16 {
+    match (src, dst) {
+        (IpAddr::V4(s), IpAddr::V4(d)) => pseudo_header(s, d, protocol, length),
+        (s, d) => pseudo_header_v6(v6_of(s), v6_of(d), protocol, length),
+    }
+}
+
+fn v6_of(a: IpAddr) -> Ipv6Addr {
+    match a {
+        IpAddr::V4(a) => a.to_ipv6_mapped(),
+        IpAddr::V6(a) => a,
+    }
 }
 
 /// The partial sum of the IPv6 pseudo-header (RFC 8200 §8.1: source,

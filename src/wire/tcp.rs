@@ -26,7 +26,7 @@ use super::checksum::{self, PROTO_TCP};
 use super::{Error, Result, SeqNum};
 use core::fmt;
 use core::ops::BitOr;
-use std::net::Ipv4Addr;
+use std::net::IpAddr;
 
 mod field {
     use core::ops::Range;
@@ -252,10 +252,11 @@ impl<T: AsRef<[u8]>> TcpPacket<T> {
         &b[start..]
     }
 
-    /// The checksum verifies with the IPv4 pseudo-header (RFC 9293 §3.1).
-    pub fn verify_checksum(&self, src: Ipv4Addr, dst: Ipv4Addr) -> bool {
+    /// The checksum verifies with the pseudo-header of the addresses'
+    /// family: IPv4's (RFC 9293 §3.1) or IPv6's (RFC 8200 §8.1).
+    pub fn verify_checksum(&self, src: impl Into<IpAddr>, dst: impl Into<IpAddr>) -> bool {
         let b = self.buffer.as_ref();
-        let ph = checksum::pseudo_header(src, dst, PROTO_TCP, b.len() as u32);
+        let ph = checksum::pseudo_header_ip(src.into(), dst.into(), PROTO_TCP, b.len() as u32);
         checksum::combine(&[ph, checksum::sum(b)]) == 0xffff
     }
 }
@@ -324,10 +325,10 @@ impl<T: AsRef<[u8]> + AsMut<[u8]>> TcpPacket<T> {
     }
 
     /// Computes and writes the checksum over the whole buffer.
-    pub fn fill_checksum(&mut self, src: Ipv4Addr, dst: Ipv4Addr) {
+    pub fn fill_checksum(&mut self, src: impl Into<IpAddr>, dst: impl Into<IpAddr>) {
         self.set_checksum(0);
         let b = self.buffer.as_ref();
-        let ph = checksum::pseudo_header(src, dst, PROTO_TCP, b.len() as u32);
+        let ph = checksum::pseudo_header_ip(src.into(), dst.into(), PROTO_TCP, b.len() as u32);
         let c = !checksum::combine(&[ph, checksum::sum(b)]);
         self.set_checksum(c);
     }
@@ -516,8 +517,8 @@ impl<'a> TcpRepr<'a> {
     /// (`Error::Checksum` otherwise) and the options must be well formed.
     pub fn parse(
         packet: &TcpPacket<&'a [u8]>,
-        src: Ipv4Addr,
-        dst: Ipv4Addr,
+        src: impl Into<IpAddr>,
+        dst: impl Into<IpAddr>,
     ) -> Result<TcpRepr<'a>> {
         Self::parse_with(packet, src, dst, true)
     }
@@ -528,8 +529,8 @@ impl<'a> TcpRepr<'a> {
     /// field holds a partial sum).
     pub fn parse_with(
         packet: &TcpPacket<&'a [u8]>,
-        src: Ipv4Addr,
-        dst: Ipv4Addr,
+        src: impl Into<IpAddr>,
+        dst: impl Into<IpAddr>,
         verify: bool,
     ) -> Result<TcpRepr<'a>> {
         packet.check_len()?;
@@ -572,7 +573,12 @@ impl<'a> TcpRepr<'a> {
     /// Writes header, options, payload and checksum. The packet's buffer must
     /// be exactly [`buffer_len`](Self::buffer_len) bytes (the checksum covers
     /// the whole buffer).
-    pub fn emit(&self, packet: &mut TcpPacket<&mut [u8]>, src: Ipv4Addr, dst: Ipv4Addr) {
+    pub fn emit(
+        &self,
+        packet: &mut TcpPacket<&mut [u8]>,
+        src: impl Into<IpAddr>,
+        dst: impl Into<IpAddr>,
+    ) {
         self.emit_fields(packet);
         packet.set_checksum(0);
         packet.fill_checksum(src, dst);
@@ -581,10 +587,16 @@ impl<'a> TcpRepr<'a> {
     /// Like [`emit`](Self::emit), but the checksum field gets only the
     /// pseudo-header sum, not complemented (Linux's `CHECKSUM_PARTIAL`):
     /// the device completes it (a virtio-net header's `NEEDS_CSUM`).
-    pub fn emit_partial(&self, packet: &mut TcpPacket<&mut [u8]>, src: Ipv4Addr, dst: Ipv4Addr) {
+    pub fn emit_partial(
+        &self,
+        packet: &mut TcpPacket<&mut [u8]>,
+        src: impl Into<IpAddr>,
+        dst: impl Into<IpAddr>,
+    ) {
         self.emit_fields(packet);
         let len = self.buffer_len() as u32;
-        packet.set_checksum(checksum::pseudo_header(src, dst, PROTO_TCP, len));
+        let ph = checksum::pseudo_header_ip(src.into(), dst.into(), PROTO_TCP, len);
+        packet.set_checksum(ph);
     }
 
     /// Everything but the checksum.
@@ -653,6 +665,7 @@ impl fmt::Display for TcpRepr<'_> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::net::Ipv4Addr;
 
     const SRC: Ipv4Addr = Ipv4Addr::new(192, 168, 1, 1);
     const DST: Ipv4Addr = Ipv4Addr::new(192, 168, 1, 2);
@@ -961,5 +974,42 @@ mod tests {
                 }
             }
         }
+    }
+
+    /// A SYN the Linux kernel sent from fd00:198:18::1 to fd00:198:18::2
+    /// (written to a TAP without a virtio-net header, so with its checksum
+    /// complete): it verifies with the IPv6 pseudo-header (RFC 8200 §8.1),
+    /// and recomputing the checksum gives the kernel's.
+    #[test]
+    fn checksum_over_ipv6_matches_a_kernel_segment() {
+        use std::net::Ipv6Addr;
+        const TCP: &str = "86ae1f908b1e161f00000000a002fd2019270000020405a00402080a\
+                           1c20d0c8000000000103030a";
+        let bytes: Vec<u8> = (0..TCP.len() / 2)
+            .map(|i| u8::from_str_radix(&TCP[2 * i..2 * i + 2], 16).unwrap())
+            .collect();
+        let src: Ipv6Addr = "fd00:198:18::1".parse().unwrap();
+        let dst: Ipv6Addr = "fd00:198:18::2".parse().unwrap();
+        let p = TcpPacket::new_checked(&bytes[..]).unwrap();
+        let r = TcpRepr::parse(&p, src, dst).unwrap();
+        assert_eq!(
+            (r.src_port, r.dst_port, r.options.mss),
+            (34478, 8080, Some(1440))
+        );
+        assert!(r.flags.contains(TcpFlags::SYN));
+        let mut copy = bytes.clone();
+        let mut q = TcpPacket::new_unchecked(&mut copy[..]);
+        q.fill_checksum(src, dst);
+        assert_eq!(q.checksum(), 0x1927);
+        assert!(
+            !p.verify_checksum(Ipv4Addr::new(253, 0, 1, 152), Ipv4Addr::new(0, 24, 0, 0)),
+            "not with an IPv4 pseudo-header"
+        );
+        let mut bad = bytes.clone();
+        bad[4] ^= 1;
+        assert_eq!(
+            TcpRepr::parse(&TcpPacket::new_checked(&bad[..]).unwrap(), src, dst),
+            Err(Error::Checksum)
+        );
     }
 }

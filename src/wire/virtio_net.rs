@@ -39,6 +39,8 @@ pub const F_DATA_VALID: u8 = 2;
 pub const GSO_NONE: u8 = 0;
 /// `VIRTIO_NET_HDR_GSO_TCPV4`: a TCP/IPv4 segment to cut at `gso_size`.
 pub const GSO_TCPV4: u8 = 1;
+/// `VIRTIO_NET_HDR_GSO_TCPV6`: a TCP/IPv6 segment to cut at `gso_size`.
+pub const GSO_TCPV6: u8 = 4;
 
 /// A view over a virtio-net header at the start of a buffer.
 #[derive(Debug, Clone, Copy)]

@@ -36,13 +36,6 @@ use std::sync::{Arc, Weak};
 /// the byte counters the edge-triggered rules need. A handle the stack no
 /// longer knows (its thread failed) reads as `ERR | HUP`.
 pub(crate) fn observe(stack: &Stack, h: SocketHandle, counters: bool) -> Observation {
-    if crate::shim::inet6::is_silent(h) {
-        // An IPv6-only listener, idle in the stack (see `shim::inet6`).
-        return Observation {
-            listener: true,
-            ..Observation::default()
-        };
-    }
     let (Ok(r), Ok(state)) = (stack.readiness(h), stack.state(h)) else {
         return Observation {
             mask: mask::ERR | mask::HUP,

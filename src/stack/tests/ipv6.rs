@@ -591,8 +591,8 @@ fn overlapping_fragments_discard_the_packet() {
 }
 
 /// An upper layer we do not know is a Parameter Problem, code 1, pointing
-/// at the Next Header field (RFC 8200 §4, RFC 4443 §3.4); TCP (not served
-/// over IPv6 yet) is a port unreachable.
+/// at the Next Header field (RFC 8200 §4, RFC 4443 §3.4); UDP (not served)
+/// is a port unreachable.
 #[test]
 fn unknown_next_header_is_a_parameter_problem() {
     let mut s = stack6();
@@ -613,7 +613,7 @@ fn unknown_next_header_is_a_parameter_problem() {
             original: whole,
         }
     );
-    let f = ip6_frame(us_mac(), PEER6, US6, nh::TCP, 64, &[0u8; 20]);
+    let f = ip6_frame(us_mac(), PEER6, US6, nh::UDP, 64, &[0u8; 20]);
     s.handle_frame(Instant::ZERO, &f);
     let out = icmp6_seen(&drain(&mut s));
     assert!(matches!(
@@ -886,4 +886,56 @@ fn icmpv6_errors_are_rate_limited() {
     assert_eq!(icmp6_seen(&drain(&mut s)).len(), 50);
     assert_eq!(s.counters().icmp6_rate_limited, 30);
     assert_eq!(s.counters().icmp6_tx_errors, 50);
+}
+
+/// TCP over IPv6 from the unspecified or a multicast source, or to a
+/// group, opens nothing and is answered with nothing (RFC 9293 §3.9.1,
+/// §3.10.7.2), even with a listener on the port.
+#[test]
+fn tcp_from_a_non_unicast_source_is_dropped() {
+    use crate::wire::tcp::{TcpFlags, TcpOptions, TcpPacket, TcpRepr};
+    let mut s = stack6();
+    learn_peer6(&mut s);
+    let l = s.socket();
+    s.bind(
+        l,
+        std::net::SocketAddrV6::new(Ipv6Addr::UNSPECIFIED, 80, 0, 0),
+    )
+    .unwrap();
+    s.listen(l, 8).unwrap();
+    let syn = |src: Ipv6Addr, dst: Ipv6Addr| {
+        let r = TcpRepr {
+            src_port: 4000,
+            dst_port: 80,
+            seq: crate::wire::SeqNum(1),
+            ack: crate::wire::SeqNum(0),
+            flags: TcpFlags::SYN,
+            window: 1000,
+            urgent: 0,
+            options: TcpOptions::default(),
+            payload: &[],
+        };
+        let mut b = vec![0u8; r.buffer_len()];
+        r.emit(&mut TcpPacket::new_unchecked(&mut b[..]), src, dst);
+        ip6_frame(us_mac(), src, dst, nh::TCP, 64, &b)
+    };
+    let group: Ipv6Addr = "ff02::1:ff00:2".parse().unwrap();
+    for f in [
+        syn(Ipv6Addr::UNSPECIFIED, US6),
+        syn("ff02::5".parse().unwrap(), US6),
+        syn(PEER6, group),
+    ] {
+        s.handle_frame(Instant::ZERO, &f);
+        assert!(drain(&mut s).is_empty());
+    }
+    // A multicast source is malformed already (`Ipv6Repr::parse`).
+    assert_eq!(s.counters().drop_ip6_bad_source, 1);
+    assert_eq!(s.counters().drop_ip6_malformed, 1);
+    assert_eq!(s.counters().drop_ip6_not_for_us, 1);
+    assert_eq!(s.counters().tcp_rx, 0);
+    assert_eq!(s.listener_queues(l).unwrap().0, 0);
+    // From the peer's unicast address, the SYN is answered.
+    s.handle_frame(Instant::ZERO, &syn(PEER6, US6));
+    assert_eq!(s.counters().tcp_rx, 1);
+    assert_eq!(drain(&mut s).len(), 1, "the SYN-ACK");
 }

@@ -7,7 +7,8 @@
 //!   between two;
 //! - `fuzz.rs`: random and mutated frames through the input path;
 //! - `tcp.rs`: two stacks over TCP: handshakes, listeners and backlogs,
-//!   data, close, loopback, offload.
+//!   data, close, loopback, offload;
+//! - `tcp6.rs`: the same engine over IPv6, and the listeners' families.
 
 mod fixture;
 mod fuzz;
@@ -15,4 +16,5 @@ mod ip;
 mod ipv6;
 mod snapshot;
 mod tcp;
+mod tcp6;
 mod trace;

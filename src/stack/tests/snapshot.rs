@@ -39,12 +39,12 @@ fn sockets_show_the_listener_and_the_connection_with_internals() {
     assert_eq!(socks.len(), 2, "{socks:?}");
     let (l, e) = (&socks[0], &socks[1]);
     assert_eq!(l.state, State::Listen);
-    assert_eq!(l.local, SocketAddrV4::new(Ipv4Addr::UNSPECIFIED, 80));
+    assert_eq!(l.local, SocketAddrV4::new(Ipv4Addr::UNSPECIFIED, 80).into());
     assert_eq!((l.peer, l.recv_q, l.send_q), (None, 0, 16));
     assert!(l.tcp.is_none());
     assert_eq!(e.state, State::Established);
-    assert_eq!(e.local, SocketAddrV4::new(B, 80));
-    assert_eq!(e.peer, Some(SocketAddrV4::new(A, client_port)));
+    assert_eq!(e.local, SocketAddrV4::new(B, 80).into());
+    assert_eq!(e.peer, Some(SocketAddrV4::new(A, client_port).into()));
     assert_eq!((e.recv_q, e.send_q), (1000, 0));
     let t = e.tcp.as_ref().unwrap();
     assert!(t.info.snd_cwnd > 0);
@@ -135,4 +135,31 @@ fn json_strings_are_escaped() {
         "{\"pid\":1,\"ifname\":\"a\\\"b\\\\c\\u000a\",\"counters\":{}}\n"
     );
     assert_eq!(error_json("no"), "{\"error\":\"no\"}\n");
+}
+
+/// IPv6 sockets show as `ss` shows them: `[addr]:port`, and a listener's
+/// peer as the IPv6 wildcard.
+#[test]
+fn ipv6_sockets_show_bracketed_addresses() {
+    use std::net::{Ipv6Addr, SocketAddrV6};
+    let mut s = Stack::new(
+        StackConfig {
+            ip6: Some(crate::wire::ipv6::Ipv6Cidr {
+                address: "fd00::2".parse().unwrap(),
+                prefix_len: 64,
+            }),
+            ..config(B)
+        },
+        Instant::ZERO,
+        1,
+    );
+    let l = s.socket();
+    s.bind(l, SocketAddrV6::new(Ipv6Addr::UNSPECIFIED, 80, 0, 0))
+        .unwrap();
+    s.listen(l, 4).unwrap();
+    let json = sockets_json(&ORIGIN, &s.socket_snapshot());
+    assert!(
+        json.contains("\"local\":\"[::]:80\",\"peer\":\"[::]:*\""),
+        "{json}"
+    );
 }

@@ -644,10 +644,7 @@ fn first_segment_to_an_unresolved_neighbour_sends_arp_at_once() {
 fn forged_cookie_ack(b: &Stack, now: Instant, src: Ipv4Addr, port: u16) -> Vec<u8> {
     use crate::wire::SeqNum;
     use crate::wire::tcp::{TcpFlags, TcpOptions, TcpRepr};
-    let tuple = FourTuple {
-        local: SocketAddrV4::new(B, 80),
-        remote: SocketAddrV4::new(src, port),
-    };
+    let tuple = FourTuple::new(SocketAddrV4::new(B, 80), SocketAddrV4::new(src, port));
     let peer_isn = SeqNum(0x1000_0000);
     let cookie = crate::tcp::cookie::encode(b.isn_secret, now, &tuple, peer_isn, 3);
     let tcp = TcpRepr {

@@ -108,7 +108,10 @@ fn handshake_and_close_both_orders() {
             .any(|e| matches!(e.what, TraceWhat::Tcp(TcpEvent::Timer("time_wait"))))
     );
     // Every event of A's names A's connection, ours first.
-    assert!(a.iter().all(|e| e.tuple.remote == SocketAddrV4::new(B, 80)));
+    assert!(
+        a.iter()
+            .all(|e| e.tuple.remote == SocketAddrV4::new(B, 80).into())
+    );
 
     let b = take(&mut p.b);
     assert_eq!(

@@ -23,10 +23,10 @@ pub const RST: TcpFlags = TcpFlags::RST;
 pub const PSH: TcpFlags = TcpFlags::PSH;
 
 pub fn tuple() -> FourTuple {
-    FourTuple {
-        local: SocketAddrV4::new(Ipv4Addr::new(10, 0, 0, 1), LOCAL_PORT),
-        remote: SocketAddrV4::new(Ipv4Addr::new(10, 0, 0, 2), REMOTE_PORT),
-    }
+    FourTuple::new(
+        SocketAddrV4::new(Ipv4Addr::new(10, 0, 0, 1), LOCAL_PORT),
+        SocketAddrV4::new(Ipv4Addr::new(10, 0, 0, 2), REMOTE_PORT),
+    )
 }
 
 pub fn config() -> TcpConfig {

@@ -181,15 +181,9 @@ fn tuple(a_to_b: bool) -> FourTuple {
     let a = SocketAddrV4::new(A_ADDR, 40000);
     let b = SocketAddrV4::new(B_ADDR, 80);
     if a_to_b {
-        FourTuple {
-            local: a,
-            remote: b,
-        }
+        FourTuple::new(a, b)
     } else {
-        FourTuple {
-            local: b,
-            remote: a,
-        }
+        FourTuple::new(b, a)
     }
 }
 
