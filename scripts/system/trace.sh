@@ -14,7 +14,8 @@
 #      the trace has the active side's states (SYN_SENT ... FIN_WAIT_1 ->
 #      TIME_WAIT, or through FIN_WAIT_2); the log went to log.PID, PID the one the
 #      trace's header names, with the state changes and their causes.
-#   A'. `tapstack plot` draws A's real trace: the ladder names the
+#   A'. `tapstack trace` prints A's real trace (relative sequence
+#      numbers, states with causes, cc lines) and `tapstack plot` draws it: the ladder names the
 #      handshake's segments, ESTABLISHED and the peer's inferred states; the cwnd picture
 #      has its curve.
 #   C. a TAPSTACK_TRACE or TAPSTACK_LOG_FILE that cannot be created: the
@@ -124,6 +125,11 @@ for want in SYN ESTABLISHED '(inferred)'; do
     grep -qF "$want" "$ladder" || fail "$T: the ladder $ladder lacks '$want'"
 done
 grep -q '<polyline' "$cwnd" || fail "$T: the cwnd picture $cwnd has no curve"
+"$TAPSTACK" trace "$TEST_TMP/server.jsonl" >"$TEST_TMP/trace.txt" 2>&1 ||
+    fail "$T: tapstack trace failed: $(head -c 400 "$TEST_TMP/trace.txt")"
+for want in '< S   seq 0 ack 0' '> S.  seq 0 ack 1' 'state SYN_RECEIVED -> ESTABLISHED (' 'cc    cwnd '; do
+    grep -qF -- "$want" "$TEST_TMP/trace.txt" || fail "$T: tapstack trace printed no '$want': $(head -n 5 "$TEST_TMP/trace.txt")"
+done
 echo "  A': $(grep -c . "$TEST_TMP/plot.out") pictures, ladder with SYN, ESTABLISHED and the peer's inferred states"
 
 # B. tapstack connects; the debug log goes to a file named with the pid.

@@ -14,6 +14,7 @@ mod known_vars;
 mod plot;
 mod run;
 mod setup;
+mod show;
 mod svg;
 mod trace;
 
@@ -27,7 +28,7 @@ tapstack: run programs on tapstack, a TCP/IP stack in user space on a TAP device
 Usage: tapstack <COMMAND> [ARGS...]
 
 Commands:
-  run     start a program with its IPv4 TCP sockets on tapstack
+  run     start a program with its TCP sockets on tapstack
           (preloads libtapstack.so; --setup makes the TAP ready first)
   ss      a running stack's sockets, like ss -tan (-i: internals, as ss -ti)
   neigh   a running stack's neighbour (ARP) cache, like ip neigh
@@ -35,24 +36,20 @@ Commands:
           (each with --json; --ifname NAME or --pid PID picks the stack)
   plot    SVG pictures of a trace's connections (TAPSTACK_TRACE=FILE):
           ladder diagram, states, cwnd/ssthresh/flight, RTT
+  trace   a trace as text: segments, state changes, timers, cwnd
   help    this text; `tapstack help COMMAND` is that command's
 
 Options:
   -h, --help     this text
   -V, --version  the version
 
-Not yet available (planned): trace.
-
 Example (as root, in a network namespace of its own):
   ip netns add ts && ip -n ts link set lo up
-  ip netns exec ts tapstack run --setup -- python3 -m http.server -b 0.0.0.0 80
+  ip netns exec ts tapstack run --setup -- python3 -m http.server 80
   ip netns exec ts curl http://198.18.0.2/             # in another terminal
   ip netns exec ts tapstack ss -i                      # its sockets, live
 
 `tapstack run --help` lists run's options; README.md has the rest.";
-
-/// Subcommands the project plans but this version does not have.
-const PLANNED: &[&str] = &["trace"];
 
 fn main() -> ExitCode {
     let args: Vec<OsString> = std::env::args_os().skip(1).collect();
@@ -83,9 +80,12 @@ fn main() -> ExitCode {
                 println!("{}", plot::HELP);
                 ExitCode::SUCCESS
             }
-            Some(planned) if PLANNED.contains(&planned) => not_yet(planned),
+            Some("trace") => {
+                println!("{}", show::HELP);
+                ExitCode::SUCCESS
+            }
             Some(other) => usage(&format!(
-                "no help for '{}': the commands are run, ss, neigh, stats, plot, help",
+                "no help for '{}': the commands are run, ss, neigh, stats, plot, trace, help",
                 other.escape_debug()
             )),
         },
@@ -106,27 +106,22 @@ fn main() -> ExitCode {
                 .collect();
             ExitCode::from(inspect::main(what, &rest))
         }
-        Some("plot") => {
+        Some(cmd @ ("plot" | "trace")) => {
             let rest: Vec<String> = args[1..]
                 .iter()
                 .map(|a| a.to_string_lossy().into_owned())
                 .collect();
-            ExitCode::from(plot::main(&rest))
+            ExitCode::from(if cmd == "plot" {
+                plot::main(&rest)
+            } else {
+                show::main(&rest)
+            })
         }
-        Some(planned) if PLANNED.contains(&planned) => not_yet(planned),
         Some(other) => usage(&format!(
             "unknown command '{}' (tapstack --help lists them)",
             other.escape_debug()
         )),
     }
-}
-
-fn not_yet(planned: &str) -> ExitCode {
-    eprintln!(
-        "tapstack: '{planned}' is not yet available in this version; \
-         see tapstack --help"
-    );
-    ExitCode::from(2)
 }
 
 fn usage(msg: &str) -> ExitCode {
@@ -199,7 +194,7 @@ fn cmd_run(args: &[OsString]) -> ExitCode {
 #[cfg(test)]
 mod tests {
     #[test]
-    fn help_fits_a_terminal_and_names_only_what_works() {
+    fn help_fits_a_terminal_and_names_every_command() {
         for line in super::HELP.lines() {
             assert!(line.chars().count() <= 80, "{line}");
         }
@@ -208,9 +203,8 @@ mod tests {
             .nth(1)
             .and_then(|s| s.split("\n\n").next())
             .unwrap();
-        for planned in super::PLANNED {
-            assert!(!commands.contains(&format!("  {planned} ")), "{planned}");
+        for cmd in ["run", "ss", "neigh", "stats", "plot", "trace", "help"] {
+            assert!(commands.contains(&format!("  {cmd} ")), "{cmd}");
         }
-        assert!(super::HELP.contains("Not yet available (planned): trace."));
     }
 }
