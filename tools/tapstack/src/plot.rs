@@ -975,12 +975,22 @@ pub fn states(c: &Conn) -> String {
         if !cause.is_empty() {
             note += &format!(" ({cause})");
         }
-        if xb + 8.0 + 6.5 * note.len() as f64 <= f.x0 + f.w {
+        // Right of the bar where it fits, else left of it, else (a bar
+        // as wide as the plot) inside it, in white.
+        let width = 6.5 * note.chars().count() as f64;
+        if xb + 8.0 + width <= f.x0 + f.w {
             svg.text(
                 xb + 6.0,
                 cy + 4.0,
                 &note,
                 "class=\"bar-note\" font-size=\"11\" fill=\"#374151\"",
+            );
+        } else if xa - 8.0 - width < f.x0 {
+            svg.text(
+                xa + 6.0,
+                cy + 4.0,
+                &note,
+                "class=\"bar-note\" font-size=\"11\" fill=\"#ffffff\"",
             );
         } else {
             svg.text(
