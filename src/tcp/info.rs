@@ -107,12 +107,15 @@ impl Tcb {
             retrans: u32::from(self.retransmits > 0 || self.recovery.recover.is_some()),
             rtt: clamp(self.rtt.srtt),
             rttvar: clamp(self.rtt.rttvar),
-            snd_ssthresh: self
-                .cc
-                .ssthresh()
-                .checked_div(mss)
-                .unwrap_or(0)
-                .min(TCP_INFINITE_SSTHRESH),
+            // Before the first loss ssthresh is unbounded: Linux reports
+            // TCP_INFINITE_SSTHRESH itself, not a quotient of it.
+            snd_ssthresh: match self.cc.ssthresh() {
+                u32::MAX => TCP_INFINITE_SSTHRESH,
+                bytes => bytes
+                    .checked_div(mss)
+                    .unwrap_or(0)
+                    .min(TCP_INFINITE_SSTHRESH),
+            },
             snd_cwnd: self.cc.cwnd() / mss,
             advmss: u32::from(self.config.mss),
             rcv_space: self.rcv_wnd(),

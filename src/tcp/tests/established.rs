@@ -841,3 +841,12 @@ fn application_limited_sender_does_not_grow_cwnd() {
         "one segment in flight at a time never fills the window"
     );
 }
+
+/// Before any loss, `tcpi_snd_ssthresh` reads Linux's
+/// `TCP_INFINITE_SSTHRESH` (0x7fffffff), which `ss -i` leaves out; it
+/// used to read u32::MAX divided by the MSS, a number that looked real.
+#[test]
+fn ssthresh_before_any_loss_reads_as_infinite() {
+    let t = established();
+    assert_eq!(t.info().snd_ssthresh, 0x7fff_ffff);
+}
