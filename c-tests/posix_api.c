@@ -617,6 +617,45 @@ static void case_defer_accept(void)
     NET(close)(lfd);
 }
 
+/* An accepted connection inherits the listener's SO_RCVTIMEO and
+ * SO_SNDTIMEO (Linux clones the listening socket): recv on it times out
+ * with EAGAIN after the listener's 200 ms. Over loopback. */
+static void case_accept_inherits_timeouts(void)
+{
+    int lfd = tcp_socket();
+    struct timeval tv = {.tv_sec = 0, .tv_usec = 200000}, got = {0};
+    socklen_t len = sizeof got;
+    CHECK(NET(setsockopt)(lfd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv) == 0,
+          "setsockopt(SO_RCVTIMEO): %s", ERRNAME(errno));
+    CHECK(NET(setsockopt)(lfd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv) == 0,
+          "setsockopt(SO_SNDTIMEO): %s", ERRNAME(errno));
+    struct sockaddr_in a = addr_of("127.0.0.1", 7103);
+    CHECK(NET(bind)(lfd, (struct sockaddr *)&a, sizeof a) == 0, "bind: %s", ERRNAME(errno));
+    CHECK(NET(listen)(lfd, 16) == 0, "listen: %s", ERRNAME(errno));
+    int c = tcp_connect("127.0.0.1", 7103);
+    int s = NET(accept)(lfd, NULL, NULL);
+    CHECK(s >= 0, "accept: %s", ERRNAME(errno));
+    CHECK(NET(getsockopt)(s, SOL_SOCKET, SO_RCVTIMEO, &got, &len) == 0 &&
+              got.tv_sec == 0 && got.tv_usec == 200000,
+          "the accepted socket's SO_RCVTIMEO reads %ld.%06ld, want 0.200000",
+          (long)got.tv_sec, (long)got.tv_usec);
+    len = sizeof got;
+    memset(&got, 0, sizeof got);
+    CHECK(NET(getsockopt)(s, SOL_SOCKET, SO_SNDTIMEO, &got, &len) == 0 &&
+              got.tv_sec == 0 && got.tv_usec == 200000,
+          "the accepted socket's SO_SNDTIMEO reads %ld.%06ld, want 0.200000",
+          (long)got.tv_sec, (long)got.tv_usec);
+    char buf[4];
+    alarm(5);
+    errno = 0;
+    ssize_t r = NET(recv)(s, buf, sizeof buf, 0);
+    alarm(0);
+    CHECK_ERR("recv with nothing to read on the accepted socket", r, errno, EAGAIN);
+    NET(close)(c);
+    NET(close)(s);
+    NET(close)(lfd);
+}
+
 /* sendto(MSG_FASTOPEN) connects and sends in one call. Without a Fast
  * Open cookie (a first contact) Linux makes an ordinary handshake: the
  * blocking call returns the bytes sent, a non-blocking one EINPROGRESS
@@ -735,6 +774,7 @@ static const struct {
     {"loopback", case_loopback},
     {"defer_accept", case_defer_accept},
     {"fastopen", case_fastopen},
+    {"accept_inherits_timeouts", case_accept_inherits_timeouts},
 };
 
 int main(int argc, char **argv)

@@ -132,6 +132,16 @@ fn accept_ours(fd: c_int, addr: *mut sockaddr, len: *mut socklen_t, flags: c_int
         flags & libc::SOCK_CLOEXEC != 0,
         sock.inet6.as_ref().map(Inet6::inherit),
     )?;
+    // Linux clones the listener: the new socket starts with its
+    // SO_RCVTIMEO and SO_SNDTIMEO.
+    if let Ok(new) = lookup(newfd) {
+        for (to, from) in [
+            (&new.rcv_timeout_us, &sock.rcv_timeout_us),
+            (&new.snd_timeout_us, &sock.snd_timeout_us),
+        ] {
+            to.store(from.load(Ordering::Relaxed), Ordering::Relaxed);
+        }
+    }
     // SAFETY: checked by check_out above.
     unsafe { write_name(&sock, peer, addr, len) };
     Ok(newfd)
