@@ -10,6 +10,7 @@
 //! its fd is one of the library's own ([`PrivateFd`]).
 
 use crate::runtime::log::{self, LogLevel};
+use crate::stack::snapshot::json_str;
 use crate::stack::trace::{SegSummary, TraceEvent, TraceWhat};
 use crate::sys::private_fd::PrivateFd;
 use crate::tcp::{FourTuple, State, TcpEvent};
@@ -90,22 +91,6 @@ pub fn option_text(o: &TcpOptions) -> String {
 /// `LOCAL_IP:PORT-REMOTE_IP:PORT`.
 pub fn conn_name(t: &FourTuple) -> String {
     format!("{}-{}", t.local, t.remote)
-}
-
-/// Appends `s` as a JSON string (quoted, escaped).
-fn json_str(out: &mut String, s: &str) {
-    out.push('"');
-    for c in s.chars() {
-        match c {
-            '"' => out.push_str("\\\""),
-            '\\' => out.push_str("\\\\"),
-            c if (c as u32) < 0x20 => {
-                let _ = write!(out, "\\u{:04x}", c as u32);
-            }
-            c => out.push(c),
-        }
-    }
-    out.push('"');
 }
 
 /// The header line (without its newline).

@@ -159,8 +159,9 @@ impl Stack {
     }
 }
 
-/// Appends `s` as a JSON string.
-fn json_str(out: &mut String, s: &str) {
+/// Appends `s` as a JSON string (quoted, escaped); the runtime's trace
+/// lines use it too.
+pub(crate) fn json_str(out: &mut String, s: &str) {
     out.push('"');
     for c in s.chars() {
         match c {
