@@ -15,7 +15,9 @@
 #      TIME_WAIT, or through FIN_WAIT_2); the log went to log.PID, PID the one the
 #      trace's header names, with the state changes and their causes.
 #   A'. `tapstack trace` prints A's real trace (relative sequence
-#      numbers, states with causes, cc lines) and `tapstack plot` draws it: the ladder names the
+#      numbers, states with causes, cc lines), `tapstack plot` draws it,
+#      and scripts/system/plot_browser.sh lays the drawing out in headless
+#      chromium and checks it there: the ladder names the
 #      handshake's segments, ESTABLISHED and the peer's inferred states; the cwnd picture
 #      has its curve.
 #   C. a TAPSTACK_TRACE or TAPSTACK_LOG_FILE that cannot be created: the
@@ -130,6 +132,9 @@ grep -q '<polyline' "$cwnd" || fail "$T: the cwnd picture $cwnd has no curve"
 for want in '< S   seq 0 ack 0' '> S.  seq 0 ack 1' 'state SYN_RECEIVED -> ESTABLISHED (' 'cc    cwnd '; do
     grep -qF -- "$want" "$TEST_TMP/trace.txt" || fail "$T: tapstack trace printed no '$want': $(head -n 5 "$TEST_TMP/trace.txt")"
 done
+# ... and a headless browser lays the real run's pictures out.
+bash "$ROOT/scripts/system/plot_browser.sh" "$TEST_TMP/server.jsonl" >"$TEST_TMP/browser.out" 2>&1 ||
+    fail "$T: the real trace's pictures in chromium: $(tail -n 3 "$TEST_TMP/browser.out" | tr '\n' ' ')"
 echo "  A': $(grep -c . "$TEST_TMP/plot.out") pictures, ladder with SYN, ESTABLISHED and the peer's inferred states"
 
 # B. tapstack connects; the debug log goes to a file named with the pid.
