@@ -63,8 +63,9 @@ pub const VNET_HDR_LEN: usize = 10;
 /// Opens `/dev/net/tun` and attaches it to the TAP `name` (`IFF_TAP |
 /// IFF_NO_PI`), creating the interface when it does not exist. With
 /// `offload`, frames carry a 10-byte `virtio_net_hdr` (`IFF_VNET_HDR`) and
-/// the kernel may pass TCP/IPv4 segments of up to 64 KiB either way with
-/// partial checksums (`TUNSETOFFLOAD`: `TUN_F_CSUM | TUN_F_TSO4`); without,
+/// the kernel may pass TCP segments over IPv4 and IPv6 of up to 64 KiB
+/// either way with partial checksums (`TUNSETOFFLOAD`: `TUN_F_CSUM |
+/// TUN_F_TSO4 | TUN_F_TSO6`); without,
 /// the offloads are turned off (a persistent TAP keeps the last ones set).
 pub fn open_tap(name: &str, offload: bool) -> io::Result<Tap> {
     let mut req = ifreq_for(name)?;
@@ -103,7 +104,7 @@ pub fn open_tap(name: &str, offload: bool) -> io::Result<Tap> {
     // those the last process set. Without our headers, the kernel must not
     // hand us 64 KiB segments or partial checksums: turn them off then.
     let features = if offload {
-        libc::c_ulong::from(libc::TUN_F_CSUM | libc::TUN_F_TSO4)
+        libc::c_ulong::from(libc::TUN_F_CSUM | libc::TUN_F_TSO4 | libc::TUN_F_TSO6)
     } else {
         0
     };
