@@ -22,6 +22,7 @@
 //! `Display` is one line naming the variable, its value and the problem; the
 //! stack then does not start.
 
+use super::config_text as text;
 use crate::device::FaultConfig;
 use crate::runtime::log::LogLevel;
 use crate::stack::StackConfig;
@@ -142,14 +143,19 @@ impl Config {
         let get = |var: &'static str| lookup(var).filter(|v| !v.is_empty()).map(|v| (var, v));
         let mut c = Config::default();
         if let Some((var, v)) = get("TAPSTACK_IFNAME") {
-            c.ifname = parse_ifname(&v).map_err(|p| err(var, &v, p))?;
+            c.ifname = text::ifname(&v)
+                .map(|()| v.clone())
+                .map_err(|p| err(var, &v, p))?;
         }
         if let Some((var, v)) = get("TAPSTACK_IP") {
-            (c.ip, c.prefix_len) = parse_cidr(&v).map_err(|p| err(var, &v, p))?;
+            (c.ip, c.prefix_len) = text::cidr(&v).map_err(|p| err(var, &v, p))?;
         }
         c.mac = StackConfig::default_mac(c.ip);
         if let Some((var, v)) = get("TAPSTACK_GW") {
-            c.gateway = Some(parse_gateway(&v, c.ip, c.prefix_len).map_err(|p| err(var, &v, p))?);
+            c.gateway = Some(
+                text::gateway(&v, c.ip, c.prefix_len, "the TAPSTACK_IP network")
+                    .map_err(|p| err(var, &v, p))?,
+            );
         }
         if let Some((var, v)) = get("TAPSTACK_IP6") {
             c.ip6 = parse_cidr6(&v).map_err(|p| err(var, &v, p))?;
@@ -250,36 +256,6 @@ fn err(var: &'static str, value: &str, problem: String) -> ConfigError {
     }
 }
 
-fn parse_ifname(v: &str) -> Result<String, String> {
-    let ok = v.len() < libc::IFNAMSIZ
-        && v != "."
-        && v != ".."
-        && v.bytes()
-            .all(|b| b.is_ascii_graphic() && b != b'/' && b != b':');
-    if ok {
-        Ok(v.to_string())
-    } else {
-        Err(format!(
-            "not an interface name (at most {} printable characters, no '/', ':' or spaces)",
-            libc::IFNAMSIZ - 1
-        ))
-    }
-}
-
-fn parse_cidr(v: &str) -> Result<(Ipv4Addr, u8), String> {
-    const BAD: &str = "not an IPv4 address with a prefix (like 198.18.0.2/24)";
-    let (addr, prefix) = v.trim().split_once('/').ok_or(BAD)?;
-    let ip: Ipv4Addr = addr.parse().map_err(|_| BAD)?;
-    let prefix: u8 = prefix.parse().map_err(|_| BAD)?;
-    if prefix == 0 || prefix > 32 {
-        return Err("the prefix length must be 1 to 32".into());
-    }
-    if ip.is_unspecified() || ip.is_multicast() || ip.is_broadcast() {
-        return Err("not a unicast address".into());
-    }
-    Ok((ip, prefix))
-}
-
 fn parse_cidr6(v: &str) -> Result<Ipv6Cidr, String> {
     const BAD: &str = "not an IPv6 address with a prefix (like fd00:198:18::2/64)";
     let c: Ipv6Cidr = v.trim().parse().map_err(|()| BAD.to_string())?;
@@ -298,28 +274,6 @@ fn parse_cidr6(v: &str) -> Result<Ipv6Cidr, String> {
         return Err("a link-local address (fe80::/10); ours is derived from the MAC".into());
     }
     Ok(c)
-}
-
-fn network(ip: Ipv4Addr, prefix_len: u8) -> u32 {
-    let mask = u32::MAX
-        .checked_shl(32 - u32::from(prefix_len))
-        .unwrap_or(0);
-    u32::from(ip) & mask
-}
-
-fn parse_gateway(v: &str, ip: Ipv4Addr, prefix_len: u8) -> Result<Ipv4Addr, String> {
-    let gw: Ipv4Addr = v
-        .trim()
-        .parse()
-        .map_err(|_| "not an IPv4 address (like 198.18.0.1)".to_string())?;
-    if network(gw, prefix_len) != network(ip, prefix_len) {
-        let net = Ipv4Addr::from(network(ip, prefix_len));
-        return Err(format!("not on the TAPSTACK_IP network {net}/{prefix_len}"));
-    }
-    if gw == ip {
-        return Err("is our own address".into());
-    }
-    Ok(gw)
 }
 
 fn parse_mac(v: &str) -> Result<EthernetAddress, String> {
@@ -377,33 +331,6 @@ fn parse_probability(key: &str, v: &str) -> Result<f64, String> {
 }
 
 /// `2ms`, `500us`, `1.5s`, or `0`.
-fn parse_duration(key: &str, v: &str) -> Result<Duration, String> {
-    let bad = || {
-        format!(
-            "{key}={} is not a duration (like 2ms, 500us or 1s)",
-            v.escape_debug()
-        )
-    };
-    if v == "0" {
-        return Ok(Duration::ZERO);
-    }
-    let (num, unit_micros) = if let Some(n) = v.strip_suffix("us") {
-        (n, 1.0)
-    } else if let Some(n) = v.strip_suffix("ms") {
-        (n, 1e3)
-    } else if let Some(n) = v.strip_suffix('s') {
-        (n, 1e6)
-    } else {
-        return Err(bad());
-    };
-    let x: f64 = num.parse().map_err(|_| bad())?;
-    let micros = x * unit_micros;
-    if !micros.is_finite() || !(0.0..=60e6).contains(&micros) {
-        return Err(bad());
-    }
-    Ok(Duration::from_micros(micros.round() as u64))
-}
-
 fn parse_faults(v: &str) -> Result<FaultConfig, String> {
     let mut f = FaultConfig::default();
     for item in v.split(',').map(str::trim).filter(|s| !s.is_empty()) {
@@ -416,7 +343,7 @@ fn parse_faults(v: &str) -> Result<FaultConfig, String> {
             "dup" => f.dup = parse_probability(key, val)?,
             "reorder" => f.reorder = parse_probability(key, val)?,
             "corrupt" => f.corrupt = parse_probability(key, val)?,
-            "delay" => f.delay = parse_duration(key, val)?,
+            "delay" => f.delay = Duration::from_micros(text::duration_micros(key, val)?),
             "seed" => {
                 f.seed = val.parse().map_err(|_| {
                     format!("seed={} is not an unsigned integer", val.escape_debug())

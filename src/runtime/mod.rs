@@ -27,6 +27,7 @@
 //! waiter is woken, the pcap is flushed, and the host program goes on.
 
 pub mod config;
+pub mod config_text;
 pub mod control;
 pub mod known_vars;
 pub mod log;

@@ -1,75 +1,28 @@
 //! The checks `tapstack run` makes on option values before it starts
-//! anything: the same rules as the library's configuration (src/config.rs),
-//! so that a bad value is named with its option here rather than by the
-//! library once the program runs. This crate does not link the library (it
-//! exports `socket`, `connect`, ... that must not replace this command's
-//! own), hence the copy; keep the two in step.
+//! anything, so that a bad value is named with its option here rather than
+//! by the library once the program runs. The rules for names, addresses,
+//! gateways and durations are the library's own file
+//! (src/runtime/config_text.rs, included as `config_text`); the few checks
+//! here that only the command needs (log levels, the fault list's keys,
+//! the kernel side's address) build on them.
 
 use std::net::Ipv4Addr;
+
+pub use crate::config_text::{cidr, ifname, network};
+
+/// A gateway on our network that is not our address.
+pub fn gateway(v: &str, ip: Ipv4Addr, prefix_len: u8) -> Result<Ipv4Addr, String> {
+    crate::config_text::gateway(v, ip, prefix_len, "our network")
+}
+
+fn duration(key: &str, v: &str) -> Result<(), String> {
+    crate::config_text::duration_micros(key, v).map(|_| ())
+}
 
 /// The library's defaults.
 pub const DEFAULT_IFNAME: &str = "tap0";
 pub const DEFAULT_IP: Ipv4Addr = Ipv4Addr::new(198, 18, 0, 2);
 pub const DEFAULT_PREFIX: u8 = 24;
-
-/// Linux's IFNAMSIZ, with its terminating NUL.
-const IFNAMSIZ: usize = 16;
-
-pub fn ifname(v: &str) -> Result<(), String> {
-    let ok = !v.is_empty()
-        && v.len() < IFNAMSIZ
-        && v != "."
-        && v != ".."
-        && v.bytes()
-            .all(|b| b.is_ascii_graphic() && b != b'/' && b != b':');
-    if ok {
-        Ok(())
-    } else {
-        Err(format!(
-            "not an interface name (at most {} printable characters, no '/', ':' or spaces)",
-            IFNAMSIZ - 1
-        ))
-    }
-}
-
-/// `198.18.0.2/24`: a unicast address and a prefix length of 1 to 32.
-pub fn cidr(v: &str) -> Result<(Ipv4Addr, u8), String> {
-    const BAD: &str = "not an IPv4 address with a prefix (like 198.18.0.2/24)";
-    let (addr, prefix) = v.trim().split_once('/').ok_or(BAD)?;
-    let ip: Ipv4Addr = addr.parse().map_err(|_| BAD)?;
-    let prefix: u8 = prefix.parse().map_err(|_| BAD)?;
-    if prefix == 0 || prefix > 32 {
-        return Err("the prefix length must be 1 to 32".into());
-    }
-    if ip.is_unspecified() || ip.is_multicast() || ip.is_broadcast() {
-        return Err("not a unicast address".into());
-    }
-    Ok((ip, prefix))
-}
-
-/// The first address of `ip`'s network.
-pub fn network(ip: Ipv4Addr, prefix_len: u8) -> u32 {
-    let mask = u32::MAX
-        .checked_shl(32 - u32::from(prefix_len))
-        .unwrap_or(0);
-    u32::from(ip) & mask
-}
-
-/// A gateway: an address on our network that is not ours.
-pub fn gateway(v: &str, ip: Ipv4Addr, prefix_len: u8) -> Result<Ipv4Addr, String> {
-    let gw: Ipv4Addr = v
-        .trim()
-        .parse()
-        .map_err(|_| "not an IPv4 address (like 198.18.0.1)".to_string())?;
-    if network(gw, prefix_len) != network(ip, prefix_len) {
-        let net = Ipv4Addr::from(network(ip, prefix_len));
-        return Err(format!("not on our network {net}/{prefix_len}"));
-    }
-    if gw == ip {
-        return Err("is our own address".into());
-    }
-    Ok(gw)
-}
 
 pub fn log_level(v: &str) -> Result<(), String> {
     match v.trim().to_ascii_lowercase().as_str() {
@@ -107,34 +60,6 @@ pub fn faults(v: &str) -> Result<(), String> {
                 ));
             }
         }
-    }
-    Ok(())
-}
-
-/// `2ms`, `500us`, `1.5s` or `0`, up to 60 s.
-fn duration(key: &str, v: &str) -> Result<(), String> {
-    let bad = || {
-        format!(
-            "{key}={} is not a duration (like 2ms, 500us or 1s)",
-            v.escape_debug()
-        )
-    };
-    if v == "0" {
-        return Ok(());
-    }
-    let (num, unit_micros) = if let Some(n) = v.strip_suffix("us") {
-        (n, 1.0)
-    } else if let Some(n) = v.strip_suffix("ms") {
-        (n, 1e3)
-    } else if let Some(n) = v.strip_suffix('s') {
-        (n, 1e6)
-    } else {
-        return Err(bad());
-    };
-    let x: f64 = num.parse().map_err(|_| bad())?;
-    let micros = x * unit_micros;
-    if !micros.is_finite() || !(0.0..=60e6).contains(&micros) {
-        return Err(bad());
     }
     Ok(())
 }

@@ -7,6 +7,8 @@
 //! `plot` draws a trace's connections (`trace.rs`, `plot.rs`, `svg.rs`).
 
 mod check;
+#[path = "../../../src/runtime/config_text.rs"]
+mod config_text;
 mod inspect;
 mod json;
 #[path = "../../../src/runtime/known_vars.rs"]
