@@ -29,6 +29,13 @@ pub const MAX_REQUESTS: u32 = 3;
 pub const QUEUE_PER_DESTINATION: usize = 32;
 /// Entries kept in all; the oldest is evicted beyond that.
 pub const MAX_ENTRIES: usize = 1024;
+/// Destinations resolved at once: past it, a new destination's datagram
+/// is dropped (its sender retries), as a full per-destination queue does.
+pub const MAX_PENDING: usize = 1024;
+/// Bytes waiting for resolution, over all destinations: 32 datagrams of
+/// 64 KiB for each of 1024 destinations would otherwise be 2 GiB that a
+/// host on the link could make us hold by spoofing sources.
+pub const MAX_QUEUED_BYTES: usize = 1 << 20;
 
 /// A learned neighbour.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -74,6 +81,8 @@ pub struct ArpCache {
     pending: HashMap<Ipv4Addr, Pending>,
     requests: VecDeque<Request>,
     failed: Vec<Ipv4Addr>,
+    /// Bytes in all the pending queues ([`MAX_QUEUED_BYTES`]).
+    queued_bytes: usize,
 }
 
 impl ArpCache {
@@ -98,6 +107,9 @@ impl ArpCache {
             }
             self.entries.remove(&ip);
         }
+        if self.pending.len() >= MAX_PENDING && !self.pending.contains_key(&ip) {
+            return Lookup::Pending;
+        }
         if let std::collections::hash_map::Entry::Vacant(e) = self.pending.entry(ip) {
             e.insert(Pending {
                 requests_sent: 1,
@@ -113,15 +125,28 @@ impl ArpCache {
     }
 
     /// Keeps `datagram` (a whole IPv4 packet) until `ip` resolves. Returns
-    /// false, dropping it, when that destination's queue is full.
+    /// false, dropping it, when that destination's queue is full, or all
+    /// the queues together hold [`MAX_QUEUED_BYTES`].
     pub fn enqueue(&mut self, ip: Ipv4Addr, datagram: Vec<u8>) -> bool {
+        if self.queued_bytes + datagram.len() > MAX_QUEUED_BYTES {
+            return false;
+        }
         match self.pending.get_mut(&ip) {
             Some(p) if p.queue.len() < QUEUE_PER_DESTINATION => {
+                self.queued_bytes += datagram.len();
                 p.queue.push_back(datagram);
                 true
             }
             _ => false,
         }
+    }
+
+    /// Forgets a resolution, with its queue's bytes.
+    fn take_pending(&mut self, ip: &Ipv4Addr) -> Option<Pending> {
+        let p = self.pending.remove(ip)?;
+        let bytes: usize = p.queue.iter().map(Vec::len).sum();
+        self.queued_bytes = self.queued_bytes.saturating_sub(bytes);
+        Some(p)
     }
 
     /// Records `ip` at `mac` (from a reply, or a request naming us) and
@@ -145,8 +170,7 @@ impl ArpCache {
                 refreshing: false,
             },
         );
-        self.pending
-            .remove(&ip)
+        self.take_pending(&ip)
             .map(|p| p.queue.into_iter().collect())
             .unwrap_or_default()
     }
@@ -187,7 +211,7 @@ impl ArpCache {
             }
         }
         for ip in failed {
-            self.pending.remove(&ip);
+            self.take_pending(&ip);
             self.failed.push(ip);
         }
     }
@@ -272,6 +296,40 @@ mod tests {
             !c.enqueue(Ipv4Addr::new(1, 1, 1, 1), vec![0]),
             "no resolution, no queue"
         );
+    }
+
+    /// Many destinations at once (a host on the link spoofing sources we
+    /// answer) hold at most MAX_QUEUED_BYTES and MAX_PENDING resolutions;
+    /// bytes released by a reply or a failure can be queued again.
+    #[test]
+    fn all_the_queues_together_are_bounded() {
+        let mut c = ArpCache::new();
+        let big = vec![0u8; 60_000];
+        let mut queued = 0;
+        for i in 0..MAX_PENDING as u32 + 100 {
+            let ip = Ipv4Addr::from(0x0a00_0000 + i);
+            c.lookup(t(0), ip);
+            if c.enqueue(ip, big.clone()) {
+                queued += big.len();
+            }
+        }
+        assert!(queued <= MAX_QUEUED_BYTES, "{queued} bytes held");
+        assert!(
+            c.pending.len() <= MAX_PENDING,
+            "{} resolutions",
+            c.pending.len()
+        );
+        let first = Ipv4Addr::from(0x0a00_0000);
+        assert!(!c.enqueue(first, big.clone()), "full");
+        assert_eq!(c.learn(t(0), first, MAC).len(), 1);
+        assert!(
+            c.enqueue(Ipv4Addr::from(0x0a00_0001), big.clone()),
+            "room again"
+        );
+        for s in 1..=MAX_REQUESTS as u64 + 1 {
+            c.handle_timeout(t(s));
+        }
+        assert_eq!(c.queued_bytes, 0, "failures give their bytes back");
     }
 
     #[test]
