@@ -18,15 +18,19 @@
 //! - [`rand`]: the one non-cryptographic random generator.
 //! - [`runtime`]: the stack thread, the only place that reads the clock.
 //! - [`sys`]: every raw libc call.
+//! - [`shared`]: the shared-memory region, its allocator and its lock.
 //! - [`shim`]: the exported C ABI.
 
 #![deny(unsafe_op_in_unsafe_fn)]
-// `unsafe` is allowed in `sys` (raw libc calls) and `shim` (the C ABI) only.
+// `unsafe` is allowed in `sys` (raw libc calls), `shim` (the C ABI) and
+// `shared` (the shared-memory region, its allocator and its lock) only.
 #![deny(unsafe_code)]
 
 pub mod device;
 pub mod rand;
 pub mod runtime;
+#[allow(unsafe_code)]
+pub mod shared;
 #[allow(unsafe_code)]
 pub mod shim;
 pub mod stack;
