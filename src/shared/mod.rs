@@ -3,7 +3,11 @@
 //!
 //! - [`alloc`]: [`Heap`], a size-classed allocator whose whole state lives
 //!   inside the memory it manages.
+//! - [`lock`]: [`RobustMutex`], glibc's process-shared robust mutex, which
+//!   tells the next holder when the last one died holding it.
 
 pub mod alloc;
+pub mod lock;
 
 pub use alloc::Heap;
+pub use lock::{Locked, RobustMutex};
