@@ -40,3 +40,8 @@ pub mod sys;
 pub mod tcp;
 pub mod time;
 pub mod wire;
+
+/// While a thread holds the stack's lock, its allocations come from the
+/// shared region (`shared::global`).
+#[global_allocator]
+static ALLOCATOR: shared::global::SwitchAlloc = shared::global::SwitchAlloc;

@@ -113,6 +113,11 @@ netns_cleanup() {
         exec {fd}>&- || true
     done
     if [[ -n $NS ]]; then
+        # A stack whose processes were all killed leaves its shared region
+        # behind (named after the namespace's inode): remove it.
+        local inode
+        inode=$(stat -L -c %i "/run/netns/$NS" 2>/dev/null) &&
+            rm -f /dev/shm/tapstack-"$inode"-* 2>/dev/null
         ip netns del "$NS" 2>/dev/null || true
     fi
     if [[ -n $NS_FAR ]]; then
@@ -166,7 +171,7 @@ netns_create() {
         ip -n "$NS_FAR" link set eth0 up
         PRELOAD=(ip netns exec "$NS_FAR" env TAPSTACK_IFNAME=tap0 TAPSTACK_IP=198.18.0.2/24)
     else
-        ip -n "$NS" tuntap add dev tap0 mode tap
+        ip -n "$NS" tuntap add dev tap0 mode tap multi_queue
         if [[ $SIDE == direct ]]; then
             PRELOAD=(ip netns exec "$NS" env TAPSTACK_IFNAME=tap0 TAPSTACK_IP=198.18.0.2/24)
         else

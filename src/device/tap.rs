@@ -55,6 +55,25 @@ impl TapDevice {
         })
     }
 
+    /// The device a forked child makes of the TAP fd it inherited
+    /// (`fd`, the parent's [`Device::raw_fd`]), with the parent's settings.
+    ///
+    /// As [`sys::tap::adopt_inherited`]: `fd` is the inherited TAP fd and
+    /// its owner does not exist in this process.
+    pub fn inherited(fd: RawFd, name: String, mtu: usize, offload: bool) -> TapDevice {
+        TapDevice {
+            tap: sys::tap::adopt_inherited(fd, name, true),
+            mtu,
+            offload,
+            link_down: false,
+        }
+    }
+
+    /// True when other programs may attach queues of their own.
+    pub fn multi_queue(&self) -> bool {
+        self.tap.multi_queue
+    }
+
     /// The interface name.
     pub fn name(&self) -> &str {
         &self.tap.name

@@ -1,31 +1,42 @@
-//! The stack thread: the only place that reads the clock or blocks.
+//! The runtime: the stack's lock, and one stack thread per process.
 //!
-//! One thread per process, named `tapstack`, started lazily by the first
-//! [`ensure_started`] (the shim calls it for the first IPv4 TCP socket).
-//! Application threads lock the [`Stack`] directly ([`Runtime::lock`]) and
-//! call [`Runtime::wake`] when they leave work for the stack thread.
+//! The [`Stack`] lives in a region of shared memory (`crate::shared`) that
+//! every process using the same TAP maps at one address: forked children,
+//! programs they `exec`, and unrelated programs started with the same
+//! `TAPSTACK_IFNAME` in the same network namespace. The first process
+//! formats the region; the others attach. `docs/shared-stack.md` tells
+//! the whole design.
+//!
+//! Each process has a stack thread, named `tapstack`, started with the
+//! runtime (lazily in a forked child, at its first call on the stack).
+//! Application threads lock the stack directly ([`Runtime::lock`]) and
+//! call [`Runtime::wake`] when they leave work for their stack thread.
 //!
 //! One turn of the loop:
 //!
-//! 1. block in `epoll_wait` on the TAP fd and a waker, until the
+//! 1. block in `epoll_wait` on this process's TAP queue, a waker, the
+//!    process's bell (`bell`) and a pidfd per other process, until the
 //!    earlier of the stack's and the device's deadlines;
 //! 2. read a batch of frames from the device (no lock held);
 //! 3. under **one** lock: `handle_frame` for each, `handle_timeout` when
 //!    due, drain `poll_transmit` into a batch, `take_wakeups` (the wait
 //!    queues of the sockets whose readiness may have changed), and
-//!    `take_trace` (the events recorded while tracing or logging at
-//!    `debug`);
+//!    `take_trace`;
 //! 4. unlock, write the batch to the device, wake the threads waiting on
-//!    those sockets (bump their futex word, `FUTEX_WAKE`), write the
-//!    events to the trace file ([`trace`], flushed) and the log.
+//!    those sockets (their futex words are shared: any process wakes
+//!    them), tell this process's watchers and ring the bells of the other
+//!    processes that watch them, write the trace.
 //!
-//! The same loop serves the control socket ([`control`]): a request takes
-//! the lock only to copy a snapshot out.
+//! Every process's thread runs the stack's timers (whoever takes the lock
+//! first does the work); a process that dies is seen through its pidfd,
+//! and the sockets only it held are closed as the kernel closes a dead
+//! process's sockets ([`process`]).
 //!
 //! No real syscall runs while the stack lock is held. A panic in the loop is
 //! caught: the runtime is marked failed (later calls get `EIO`), every
 //! waiter is woken, the pcap is flushed, and the host program goes on.
 
+pub mod bell;
 pub mod config;
 pub mod config_text;
 pub mod control;
@@ -33,7 +44,10 @@ pub mod known_vars;
 pub mod log;
 pub mod process;
 pub mod trace;
+pub mod watchers;
 use crate::device::{Batch, Device, FaultDevice, PcapDevice, TapDevice};
+use crate::shared::header::{AttachError, Guard, Header};
+use crate::shared::region::{Opened, REGION_LEN, Region, region_path};
 use crate::stack::SocketHandle;
 use crate::stack::Stack;
 use crate::stack::socket::WaitQueue;
@@ -41,20 +55,24 @@ use crate::stack::trace::TraceEvent;
 use crate::sys;
 use crate::sys::clock::{monotonic_now, realtime_micros};
 use crate::sys::event::{Epoll, EpollEvent, Waker};
+use crate::sys::private_fd::PrivateFd;
 use crate::sys::sync::LeakedSlot;
 use crate::time::{Duration, Instant};
 pub use config::Config;
 use once_cell::sync::OnceCell;
-use parking_lot::{Condvar, Mutex, MutexGuard};
+use parking_lot::{Condvar, Mutex};
 use std::cell::Cell;
 use std::fmt;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicU8, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicI32, AtomicPtr, AtomicU8, AtomicUsize, Ordering};
 use std::thread::ThreadId;
 
 const TAP: u64 = 0;
 const WAKER: u64 = 1;
+const BELL: u64 = 2;
+/// `PIDFD + slot`: the pidfd of the process in that slot.
+const PIDFD: u64 = 1 << 32;
 
 /// Most frames moved per batch.
 const MAX_BATCH: usize = 64;
@@ -65,27 +83,52 @@ const RUNNING: u8 = 0;
 const FAILED: u8 = 1;
 const STOPPED: u8 = 2;
 
-/// The running stack: the [`Stack`] behind its lock, and the stack thread.
+/// How long an attaching process waits for the region's creator to finish
+/// formatting it.
+const ATTACH_WAIT: std::time::Duration = std::time::Duration::from_secs(2);
+
+/// The running stack as this process sees it: the shared header (lock,
+/// process table, stack), this process's slot, and its stack thread.
 pub struct Runtime {
-    stack: Mutex<Stack>,
+    header: &'static Header,
+    /// The mapping, kept for the process's life (`None`: a private stack,
+    /// for tests).
+    region: Option<Region>,
     config: Config,
+    netns: u64,
+    /// This process's slot in the process table.
+    slot: AtomicUsize,
+    /// The per-process part (thread, waker, bell); a forked child makes
+    /// its own.
+    local: AtomicPtr<Local>,
+    /// This process's TAP fd, for a forked child to take over (-1: none).
+    tap_fd: AtomicI32,
+    /// Set in a forked child until its own stack thread runs.
+    forked: AtomicBool,
+    respawn: Mutex<()>,
+}
+
+/// What each process has for itself.
+struct Local {
     waker: Waker,
+    poll: Epoll,
+    bell: Option<bell::Bell>,
+    /// A socket to ring other processes' bells from.
+    ringer: Option<PrivateFd>,
     wake_pending: AtomicBool,
     stop: AtomicBool,
     state: AtomicU8,
     finished: Mutex<bool>,
     finished_cv: Condvar,
     thread: OnceCell<ThreadId>,
-    /// Set in a forked child: this runtime is the parent's (see
-    /// [`process`]).
-    inherited: AtomicBool,
 }
 
 impl fmt::Debug for Runtime {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Runtime")
             .field("ifname", &self.config.ifname)
-            .field("health", &self.health())
+            .field("slot", &self.slot.load(Ordering::Relaxed))
+            .field("state", &self.local().state.load(Ordering::Relaxed))
             .finish_non_exhaustive()
     }
 }
@@ -119,9 +162,11 @@ fn tap_error(name: &str, e: &std::io::Error) -> StartError {
     let errno = e.raw_os_error().unwrap_or(0);
     let hint = match errno {
         libc::EPERM | libc::EACCES => {
-            " (needs CAP_NET_ADMIN, or a persistent TAP this user may use: ip tuntap add dev NAME mode tap user USER)"
+            " (needs CAP_NET_ADMIN, or a persistent TAP this user may use: ip tuntap add dev NAME mode tap multi_queue user USER)"
         }
-        libc::EBUSY => " (another process holds it: a TAP serves one process at a time)",
+        libc::EBUSY => {
+            " (another process holds it and it has one queue: make it with `ip tuntap add dev NAME mode tap multi_queue` to share it)"
+        }
         libc::ENOENT | libc::ENODEV => " (no /dev/net/tun: is the tun module loaded?)",
         libc::EINVAL => " (is there a non-TAP interface with that name?)",
         _ => "",
@@ -136,7 +181,18 @@ fn tap_error(name: &str, e: &std::io::Error) -> StartError {
 /// Opens the TAP and wraps it as configured: `FaultDevice<PcapDevice<TapDevice>>`
 /// (the capture shows the wire; the faults sit between the wire and the stack).
 pub fn open_device(config: &Config, now: Instant) -> Result<Box<dyn Device + Send>, StartError> {
-    let offload = config.use_offload();
+    open_device_as(config, config.use_offload(), true, now)
+}
+
+/// As [`open_device`], with the stack's `offload` setting (a process that
+/// attaches to a stack must read frames as the stack reads them) and
+/// without the capture unless `pcap` (one process writes it: the first).
+pub fn open_device_as(
+    config: &Config,
+    offload: bool,
+    pcap: bool,
+    now: Instant,
+) -> Result<Box<dyn Device + Send>, StartError> {
     let tap = TapDevice::open(&config.ifname, config.mtu, offload)
         .map_err(|e| tap_error(&config.ifname, &e))?;
     crate::log_info!(
@@ -155,7 +211,7 @@ pub fn open_device(config: &Config, now: Instant) -> Result<Box<dyn Device + Sen
         }
     );
     let mut dev: Box<dyn Device + Send> = Box::new(tap);
-    if let Some(path) = &config.pcap {
+    if let Some(path) = config.pcap.as_ref().filter(|_| pcap) {
         let pcap = PcapDevice::create(dev, path, now, realtime_micros()).map_err(|e| {
             start_error(format!(
                 "tapstack: TAPSTACK_PCAP={:?}: cannot write: {e}",
@@ -171,121 +227,266 @@ pub fn open_device(config: &Config, now: Instant) -> Result<Box<dyn Device + Sen
     Ok(dev)
 }
 
+/// Where a runtime's stack comes from.
+enum Origin {
+    /// The region of this TAP, created or attached to.
+    Shared,
+    /// A private stack in this process (tests).
+    Private,
+}
+
 impl Runtime {
-    /// Opens the device `config` names and starts a stack thread on it.
-    /// The runtime lives for the rest of the process.
-    /// It serves a control socket ([`control`]) for `tapstack ss` and the
-    /// like, when it can make one.
+    /// Maps the stack of `config`'s TAP (formatting it when this process
+    /// is the first), joins its process table, opens a queue of the TAP and
+    /// starts this process's stack thread. The runtime lives for the rest
+    /// of the process. It serves a control socket ([`control`]) for
+    /// `tapstack ss` and the like, when it can make one.
     pub fn start(config: Config) -> Result<&'static Runtime, StartError> {
-        let dev = open_device(&config, monotonic_now())?;
-        Runtime::start_inner(config, dev, true)
+        let netns = sys::unix_socket::netns_inode();
+        let (header, region) = map_shared(&config, netns)?;
+        let created = header.in_use() == 0;
+        let rt = Runtime::new(config, netns, header, Some(region))?;
+        let offload = rt.lock().offload();
+        let dev = match open_device_as(&rt.config, offload, created, monotonic_now()) {
+            Ok(dev) => Some(dev),
+            Err(e) if header.in_use() > 1 => {
+                // Another process reads the TAP: this one shares its stack
+                // and lets that process move the frames.
+                crate::log_info!(
+                    "no TAP queue of our own ({e}); the other processes carry the frames"
+                );
+                None
+            }
+            Err(e) => {
+                rt.leave_quietly();
+                return Err(e);
+            }
+        };
+        if let Some(fd) = dev.as_ref().and_then(|d| d.raw_fd()) {
+            rt.tap_fd.store(fd, Ordering::Release);
+        }
+        rt.spawn(dev, Origin::Shared)?;
+        Ok(rt)
     }
 
-    /// Starts a stack thread on `dev` (which [`Runtime::start`] opens; tests
-    /// pass their own). A device without an fd is polled on every wakeup.
+    /// Starts a stack thread on `dev` with a private stack (tests: several
+    /// in one process). A device without an fd is polled on every wakeup.
     pub fn start_with_device(
         config: Config,
         dev: Box<dyn Device + Send>,
     ) -> Result<&'static Runtime, StartError> {
-        Runtime::start_inner(config, dev, false)
+        let offload = dev.capabilities().vnet_hdr;
+        let header = Header::private(|| make_stack(&config, offload))
+            .map_err(|e| start_error(format!("tapstack: cannot make the stack's lock: {e}")))?;
+        let rt = Runtime::new(config, 0, header, None)?;
+        rt.spawn(Some(dev), Origin::Private)?;
+        Ok(rt)
     }
 
-    fn start_inner(
+    /// Joins the process table and makes this process's part.
+    fn new(
         config: Config,
-        dev: Box<dyn Device + Send>,
-        with_control: bool,
+        netns: u64,
+        header: &'static Header,
+        region: Option<Region>,
     ) -> Result<&'static Runtime, StartError> {
-        let io_error = |what: &str, e: std::io::Error| {
-            start_error(format!(
-                "tapstack: cannot start the stack thread: {what}: {e}"
-            ))
+        let pid = std::process::id() as i32;
+        let slot = {
+            let mut guard = header.lock(process::repair);
+            process::reap_dead(&mut guard);
+            let slot = header.take_slot(&guard).ok_or_else(|| {
+                start_error(format!(
+                    "tapstack: {} processes share the stack of {} already (the most there may be)",
+                    crate::shared::header::MAX_PROCS,
+                    config.ifname
+                ))
+            })?;
+            header.set_live(slot, pid);
+            slot
         };
-        let poll = Epoll::new().map_err(|e| io_error("epoll_create1", e))?;
-        let waker = Waker::new(&poll, WAKER).map_err(|e| io_error("eventfd", e))?;
-        if let Some(fd) = dev.raw_fd() {
-            poll.add(fd, libc::EPOLLIN as u32, TAP)
-                .map_err(|e| io_error("epoll_ctl", e))?;
+        let local = Local::new(netns, &config.ifname, pid, region.is_some())?;
+        Ok(Box::leak(Box::new(Runtime {
+            header,
+            region,
+            config,
+            netns,
+            slot: AtomicUsize::new(slot),
+            local: AtomicPtr::new(Box::into_raw(Box::new(local))),
+            tap_fd: AtomicI32::new(-1),
+            forked: AtomicBool::new(false),
+            respawn: Mutex::new(()),
+        })))
+    }
+
+    /// Gives up the slot this process took (a start that failed).
+    fn leave_quietly(&self) {
+        let mut guard = self.lock();
+        let slot = self.slot();
+        for h in guard.holdings().release_all(slot) {
+            guard.close(h);
+        }
+        self.header.free_slot(&guard, slot);
+    }
+
+    fn local(&self) -> &Local {
+        // A leaked Box, replaced only in a forked child (whose old one
+        // stays leaked).
+        crate::shared::header::leaked(self.local.load(Ordering::Acquire))
+    }
+
+    /// Starts this process's stack thread on `dev` (none: this process
+    /// reads no TAP, it runs the timers and its bell only).
+    fn spawn(
+        &'static self,
+        dev: Option<Box<dyn Device + Send>>,
+        origin: Origin,
+    ) -> Result<(), StartError> {
+        let local = self.local();
+        if let Some(fd) = dev.as_ref().and_then(|d| d.raw_fd()) {
+            local
+                .poll
+                .add(fd, libc::EPOLLIN as u32, TAP)
+                .map_err(|e| start_error(format!("tapstack: epoll_ctl: {e}")))?;
         }
         // Introspection is a help, not a need: without it the stack runs.
-        let control = if with_control {
-            let name = control::socket_name(
-                sys::unix_socket::netns_inode(),
-                &config.ifname,
-                std::process::id(),
-            );
-            match control::Control::new(&poll, name) {
-                Ok(c) => {
-                    crate::log_info!("control socket @{}", c.name());
-                    Some(c)
-                }
-                Err(e) => {
-                    crate::log_warn!(
-                        "no control socket (tapstack ss will not see this stack): {e}"
-                    );
-                    None
+        let control = match origin {
+            Origin::Shared => {
+                let name =
+                    control::socket_name(self.netns, &self.config.ifname, std::process::id());
+                match control::Control::new(&local.poll, name) {
+                    Ok(c) => {
+                        crate::log_info!("control socket @{}", c.name());
+                        Some(c)
+                    }
+                    Err(e) => {
+                        crate::log_warn!(
+                            "no control socket (tapstack ss will not see this process): {e}"
+                        );
+                        None
+                    }
                 }
             }
-        } else {
-            None
+            Origin::Private => None,
         };
-        let mut entropy = [0u8; 24];
-        sys::getrandom(&mut entropy).map_err(|e| io_error("getrandom", e))?;
-        let mut stack_config = config.stack_config();
-        stack_config.offload = dev.capabilities().vnet_hdr;
-        let entropy = crate::stack::Entropy::from_bytes(entropy);
-        let started = monotonic_now();
-        let mut stack = Stack::with_entropy(stack_config, started, entropy);
-        let trace_file = match &config.trace {
+        let trace_file = match &self.config.trace {
             Some(path) => Some(
-                trace::TraceFile::create(path, started, &config.ifname, config.ip).map_err(
-                    |e| {
-                        start_error(format!(
-                            "tapstack: TAPSTACK_TRACE={path:?}: cannot create: {e}"
-                        ))
-                    },
-                )?,
+                trace::TraceFile::create(
+                    path,
+                    monotonic_now(),
+                    &self.config.ifname,
+                    self.config.ip,
+                )
+                .map_err(|e| {
+                    start_error(format!(
+                        "tapstack: TAPSTACK_TRACE={path:?}: cannot create: {e}"
+                    ))
+                })?,
             ),
             None => None,
         };
-        // Events are recorded for the trace file and for a debug log.
-        stack.set_tracing(trace_file.is_some() || log::enabled(log::LogLevel::Debug));
-        stack.tcp_defaults_mut().time_wait = config.time_wait();
-        stack.tcp_defaults_mut().msl = config.time_wait() / 2;
-        let rt: &'static Runtime = Box::leak(Box::new(Runtime {
-            stack: Mutex::new(stack),
-            config,
-            waker,
-            wake_pending: AtomicBool::new(false),
-            stop: AtomicBool::new(false),
-            state: AtomicU8::new(RUNNING),
-            finished: Mutex::new(false),
-            finished_cv: Condvar::new(),
-            thread: OnceCell::new(),
-            inherited: AtomicBool::new(false),
-        }));
+        if trace_file.is_some() || log::enabled(log::LogLevel::Debug) {
+            self.lock().set_tracing(true);
+        }
         // The thread starts with every signal blocked: the application's
         // handlers must never run on it.
         let old_mask = sys::block_all_signals();
         let spawned = std::thread::Builder::new()
             .name("tapstack".into())
-            .spawn(move || rt.thread_main(dev, poll, control, trace_file));
+            .spawn(move || self.thread_main(dev, control, trace_file));
         sys::restore_signals(&old_mask);
-        let handle = spawned.map_err(|e| io_error("spawn", e))?;
-        let _ = rt.thread.set(handle.thread().id());
-        Ok(rt)
+        let handle = spawned
+            .map_err(|e| start_error(format!("tapstack: cannot start the stack thread: {e}")))?;
+        let _ = local.thread.set(handle.thread().id());
+        Ok(())
+    }
+
+    /// In a forked child, at its first call on the stack: a stack thread,
+    /// waker and bell of its own, the TAP queue it inherited, and its
+    /// watchers (copied from the parent) registered under its slot.
+    fn respawn_after_fork(&'static self) {
+        let _one = self.respawn.lock();
+        if !self.forked.load(Ordering::Acquire) {
+            return;
+        }
+        let pid = std::process::id() as i32;
+        let local = match Local::new(self.netns, &self.config.ifname, pid, self.region.is_some()) {
+            Ok(l) => l,
+            Err(e) => {
+                crate::log_error!("after fork: {e}");
+                return;
+            }
+        };
+        self.local
+            .store(Box::into_raw(Box::new(local)), Ordering::Release);
+        let fd = self.tap_fd.load(Ordering::Acquire);
+        let dev: Option<Box<dyn Device + Send>> = (fd >= 0).then(|| {
+            let offload = self.lock().offload();
+            // The fd is the parent's TAP queue, which this process
+            // inherited; its owner was the parent's stack thread, which
+            // does not exist here.
+            let tap =
+                TapDevice::inherited(fd, self.config.ifname.clone(), self.config.mtu, offload);
+            let mut dev: Box<dyn Device + Send> = Box::new(tap);
+            if let Some(faults) = self.config.faults.filter(|f| !f.is_noop()) {
+                dev = Box::new(FaultDevice::new(dev, faults));
+            }
+            dev
+        });
+        {
+            let slot = self.slot();
+            let stack = self.lock();
+            for h in watchers::watched() {
+                if let Some(q) = stack.wait_word(h) {
+                    q.watched_by.fetch_or(1u64 << (slot % 64), Ordering::AcqRel);
+                }
+            }
+        }
+        self.forked.store(false, Ordering::Release);
+        if let Err(e) = self.spawn(dev, Origin::Shared) {
+            crate::log_error!("after fork: {e}");
+            self.local().state.store(FAILED, Ordering::Release);
+        }
+        watchers::wake_everything();
+    }
+
+    /// This process's slot in the process table.
+    pub fn slot(&self) -> usize {
+        self.slot.load(Ordering::Acquire)
+    }
+
+    /// The shared header.
+    pub fn header(&self) -> &'static Header {
+        self.header
     }
 
     /// Locks the stack. Application threads call the stack directly under
-    /// this lock; make no real syscall while holding it.
-    pub fn lock(&self) -> MutexGuard<'_, Stack> {
-        self.stack.lock()
+    /// this lock; make no real syscall while holding it. When the last
+    /// holder died holding it, the dead processes' sockets are closed first
+    /// ([`process::repair`]).
+    pub fn lock(&self) -> Guard {
+        self.header.lock(process::repair)
+    }
+
+    /// Tries to lock for up to `wait`.
+    pub fn try_lock_for(&self, wait: Duration) -> Option<Guard> {
+        let start = std::time::Instant::now();
+        loop {
+            if let Some(g) = self.header.try_lock(process::repair) {
+                return Some(g);
+            }
+            if start.elapsed() >= wait {
+                return None;
+            }
+            std::thread::sleep(Duration::from_micros(200));
+        }
     }
 
     /// Tells the stack thread there is new work (data to send, a socket
     /// closed). Cheap when a wakeup is already pending.
     pub fn wake(&self) {
-        if !self.wake_pending.swap(true, Ordering::AcqRel)
-            && let Err(e) = self.waker.wake()
+        let local = self.local();
+        if !local.wake_pending.swap(true, Ordering::AcqRel)
+            && let Err(e) = local.waker.wake()
         {
             crate::log_error!("waking the stack thread failed: {e}");
         }
@@ -295,12 +496,12 @@ impl Runtime {
     /// whose readiness the call changed, unlocks, wakes the threads waiting
     /// on them (e.g. a `recv` blocked on a socket another thread just shut
     /// down), and wakes the stack thread when there is something to send.
-    pub fn finish(&self, mut stack: parking_lot::MutexGuard<'_, Stack>) {
+    pub fn finish(&self, mut stack: Guard) {
         let mut words = Vec::new();
         stack.take_wakeups(&mut words);
         let transmit = stack.has_pending_transmit();
         drop(stack);
-        wake_words(&words);
+        self.wake_words(&words);
         if transmit {
             self.wake();
         }
@@ -312,44 +513,51 @@ impl Runtime {
     }
 
     /// `Ok` while the stack thread runs; `Err(EIO)` after it failed,
-    /// `Err(ENETDOWN)` after [`Runtime::shutdown`], `Err(EBADFD)` in a
-    /// forked child (the runtime is the parent's).
-    pub fn health(&self) -> Result<(), i32> {
-        if self.inherited.load(Ordering::Acquire) {
-            return Err(libc::EBADFD);
+    /// `Err(ENETDOWN)` after [`Runtime::shutdown`]. In a forked child the
+    /// first call starts the child's own stack thread.
+    pub fn health(&'static self) -> Result<(), i32> {
+        if self.forked.load(Ordering::Acquire) {
+            self.respawn_after_fork();
         }
-        match self.state.load(Ordering::Acquire) {
+        match self.local().state.load(Ordering::Acquire) {
             RUNNING => Ok(()),
             FAILED => Err(libc::EIO),
             _ => Err(libc::ENETDOWN),
         }
     }
 
-    /// Stops the stack thread and flushes the pcap, waiting up to a second
-    /// for it (at exit, other threads may still hold the stack lock).
+    /// Stops this process's stack thread and flushes the pcap, waiting up
+    /// to a second for it (at exit, other threads may still hold the stack
+    /// lock).
     pub fn shutdown(&self) {
-        self.stop.store(true, Ordering::Release);
-        if self.thread.get() == Some(&std::thread::current().id()) {
+        let local = self.local();
+        local.stop.store(true, Ordering::Release);
+        if local.thread.get() == Some(&std::thread::current().id()) {
             return;
         }
-        let _ = self.waker.wake();
-        let mut finished = self.finished.lock();
+        let _ = local.waker.wake();
+        let mut finished = local.finished.lock();
         if !*finished {
-            let _ = self
+            let _ = local
                 .finished_cv
                 .wait_for(&mut finished, Duration::from_secs(1));
         }
     }
 
+    /// The region file (`None`: a private stack).
+    pub fn region_path(&self) -> Option<&std::path::Path> {
+        self.region.as_ref().map(|r| r.path())
+    }
+
     fn thread_main(
         &'static self,
-        mut dev: Box<dyn Device + Send>,
-        poll: Epoll,
+        mut dev: Option<Box<dyn Device + Send>>,
         mut control: Option<control::Control>,
         mut trace_file: Option<trace::TraceFile>,
     ) {
+        let local = self.local();
         let result = catch_unwind(AssertUnwindSafe(|| {
-            self.run(&mut *dev, &poll, control.as_mut(), trace_file.as_mut())
+            self.run(local, &mut dev, control.as_mut(), trace_file.as_mut())
         }));
         let failed = match result {
             Ok(Ok(())) => false,
@@ -367,29 +575,32 @@ impl Runtime {
                 true
             }
         };
-        self.state
+        local
+            .state
             .store(if failed { FAILED } else { STOPPED }, Ordering::Release);
         // Wake every waiter so nobody sleeps forever on a dead stack. The
         // lock is taken without a bound: application threads hold it only
         // for short calls that make no system call (a panic released it).
         let mut words = Vec::new();
-        self.stack
-            .lock()
+        self.lock()
             .for_each_wait_word(&mut |h, w| words.push((h, w.clone())));
-        wake_words(&words);
+        self.wake_words(&words);
+        drop(words);
         // What the last turn and the exit (connections reset at exit)
         // recorded.
         let mut events = Vec::new();
-        let dropped = self.stack.lock().take_trace(&mut events);
+        let dropped = self.lock().take_trace(&mut events);
         let _ = catch_unwind(AssertUnwindSafe(|| {
             write_trace(&events, dropped, trace_file.as_mut())
         }));
-        let flushed = catch_unwind(AssertUnwindSafe(|| dev.flush()));
-        if let Ok(Err(e)) = flushed {
-            crate::log_warn!("flushing the device: {e}");
+        if let Some(dev) = dev.as_mut() {
+            let flushed = catch_unwind(AssertUnwindSafe(|| dev.flush()));
+            if let Ok(Err(e)) = flushed {
+                crate::log_warn!("flushing the device: {e}");
+            }
         }
-        *self.finished.lock() = true;
-        self.finished_cv.notify_all();
+        *local.finished.lock() = true;
+        local.finished_cv.notify_all();
     }
 
     /// Answers a control request: copies a snapshot out under the lock,
@@ -403,16 +614,16 @@ impl Runtime {
         };
         match request {
             Some(control::Request::Sockets) => {
-                let sockets = self.stack.lock().socket_snapshot();
+                let sockets = self.lock().socket_snapshot();
                 snapshot::sockets_json(&origin, &sockets)
             }
             Some(control::Request::Neigh) => {
                 let now = monotonic_now();
-                let neigh = self.stack.lock().neigh_snapshot(now);
+                let neigh = self.lock().neigh_snapshot(now);
                 snapshot::neigh_json(&origin, &neigh)
             }
             Some(control::Request::Stats) => {
-                let counters = self.stack.lock().counters_snapshot();
+                let counters = self.lock().counters_snapshot();
                 snapshot::stats_json(&origin, &counters)
             }
             None => snapshot::error_json("unknown request (ss, neigh, stats)"),
@@ -421,28 +632,35 @@ impl Runtime {
 
     fn run(
         &self,
-        dev: &mut dyn Device,
-        poll: &Epoll,
+        local: &Local,
+        dev: &mut Option<Box<dyn Device + Send>>,
         mut control: Option<&mut control::Control>,
         mut trace_file: Option<&mut trace::TraceFile>,
     ) -> std::io::Result<()> {
+        let poll = &local.poll;
         let mut trace_events = Vec::new();
-        let caps = dev.capabilities();
-        let slot = caps.max_frame.max(64);
+        let caps = dev.as_ref().map(|d| d.capabilities());
+        let slot = caps.map_or(2048, |c| c.max_frame.max(64));
         let per_batch = (BATCH_BYTES / slot).clamp(4, MAX_BATCH);
         let mut rx = Batch::new(per_batch, slot);
         let mut tx = Batch::new(per_batch, slot);
         let mut events = [EpollEvent { events: 0, u64: 0 }; 16];
         let mut words: Vec<(SocketHandle, Arc<WaitQueue>)> = Vec::new();
-        let polled = dev.raw_fd().is_none();
-        let mut rx_ready = true;
+        let polled = dev.as_ref().is_some_and(|d| d.raw_fd().is_none());
+        let mut rx_ready = dev.is_some();
         let mut tx_more = false;
-        let mut stack_deadline = self.stack.lock().poll_timeout();
+        let mut stack_deadline = self.lock().poll_timeout();
+        if let Some(b) = &local.bell {
+            poll.add(b.raw(), libc::EPOLLIN as u32, BELL)?;
+        }
+        let mut pids = process::PidWatch::default();
 
-        while !self.stop.load(Ordering::Acquire) {
+        while !local.stop.load(Ordering::Acquire) {
+            pids.refresh(self.header, self.slot(), poll);
             let now = monotonic_now();
             let control_at = control.as_ref().and_then(|c| c.poll_at());
-            let deadline = [stack_deadline, dev.poll_at(), control_at]
+            let dev_at = dev.as_ref().and_then(|d| d.poll_at());
+            let deadline = [stack_deadline, dev_at, control_at]
                 .into_iter()
                 .flatten()
                 .min();
@@ -456,10 +674,24 @@ impl Runtime {
                 Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
                 Err(e) => return Err(e),
             };
+            let mut died = Vec::new();
             for ev in &events[..n] {
-                match ev.u64 {
+                let token = ev.u64;
+                match token {
                     TAP => rx_ready = true,
-                    WAKER => self.wake_pending.store(false, Ordering::Release),
+                    WAKER => local.wake_pending.store(false, Ordering::Release),
+                    BELL => {
+                        if let Some(b) = &local.bell {
+                            b.drain(&mut |h| watchers::wake(h));
+                        }
+                        if self.header.procs[self.slot()]
+                            .overflow
+                            .swap(false, Ordering::AcqRel)
+                        {
+                            watchers::wake_everything();
+                        }
+                    }
+                    token if token >= PIDFD => died.push((token - PIDFD) as usize),
                     token => {
                         if let Some(c) = control.as_deref_mut()
                             && control::Control::owns(token)
@@ -475,47 +707,219 @@ impl Runtime {
             {
                 c.handle_timeout(poll, now);
             }
-            let dev_due = dev.poll_at().is_some_and(|d| d <= now);
+            let dev_due = dev
+                .as_ref()
+                .is_some_and(|d| d.poll_at().is_some_and(|t| t <= now));
 
             rx.clear();
-            if rx_ready || dev_due || polled {
-                rx_ready = dev.recv(now, &mut rx)?.more;
-            }
-            if dev_due {
-                dev.handle_timeout(now)?;
+            if let Some(d) = dev.as_deref_mut() {
+                if rx_ready || dev_due || polled {
+                    rx_ready = d.recv(now, &mut rx)?.more;
+                }
+                if dev_due {
+                    d.handle_timeout(now)?;
+                }
             }
 
             tx.clear();
             let trace_dropped;
             {
-                let mut stack = self.stack.lock();
+                let mut stack = self.lock();
+                for slot in died {
+                    pids.forget(slot, poll);
+                    process::reap_if_dead(&mut stack, slot);
+                }
                 for frame in rx.iter() {
                     stack.handle_frame(now, frame);
                 }
                 if stack.poll_timeout().is_some_and(|t| t <= now) {
                     stack.handle_timeout(now);
                 }
-                while let Ok(Some(_)) =
-                    tx.push_with(|buf| Ok::<_, ()>(stack.poll_transmit(now, buf)))
-                {}
+                if dev.is_some() {
+                    while let Ok(Some(_)) =
+                        tx.push_with(|buf| Ok::<_, ()>(stack.poll_transmit(now, buf)))
+                    {
+                    }
+                }
                 tx_more = tx.is_full() || stack.has_loopback();
                 stack.take_wakeups(&mut words);
                 stack_deadline = stack.poll_timeout();
                 trace_dropped = stack.take_trace(&mut trace_events);
             }
-            if !tx.is_empty() {
-                dev.send(now, &tx)?;
+            if !tx.is_empty()
+                && let Some(d) = dev.as_deref_mut()
+            {
+                d.send(now, &tx)?;
             }
-            wake_words(&words);
+            self.wake_words(&words);
             words.clear();
             write_trace(&trace_events, trace_dropped, trace_file.as_deref_mut());
             trace_events.clear();
         }
         Ok(())
     }
+
+    /// Bumps each socket's word and wakes its sleepers (in any process:
+    /// the words are shared), tells this process's watchers, and rings the
+    /// bell of each other process whose watchers watch one of them.
+    /// Called with the stack unlocked.
+    fn wake_words(&self, words: &[(SocketHandle, Arc<WaitQueue>)]) {
+        let me = self.slot();
+        let mut others: Vec<(usize, Vec<SocketHandle>)> = Vec::new();
+        for (h, w) in words {
+            // With [`sleep_on`]'s increment, a store-load pair on each side:
+            // either we see the sleeper, or its futex sees the new word.
+            w.word.fetch_add(1, Ordering::SeqCst);
+            if w.sleepers.load(Ordering::SeqCst) > 0 {
+                sys::event::futex_wake_all(&w.word);
+            }
+            let mut mask = w.watched_by.load(Ordering::Acquire);
+            if mask == 0 {
+                continue;
+            }
+            if mask & (1u64 << (me % 64)) != 0 {
+                watchers::wake(*h);
+                mask &= !(1u64 << (me % 64));
+            }
+            while mask != 0 {
+                let slot = mask.trailing_zeros() as usize;
+                mask &= mask - 1;
+                match others.iter_mut().find(|(s, _)| *s == slot) {
+                    Some((_, list)) => list.push(*h),
+                    None => others.push((slot, vec![*h])),
+                }
+            }
+        }
+        if others.is_empty() {
+            return;
+        }
+        let local = self.local();
+        let Some(from) = &local.ringer else {
+            return;
+        };
+        for (slot, handles) in others {
+            let p = &self.header.procs[slot];
+            let pid = p.pid.load(Ordering::Acquire);
+            if pid <= 0 {
+                continue;
+            }
+            let name = bell::name(self.netns, &self.config.ifname, pid);
+            if bell::ring(from, &name, &handles).is_err() {
+                p.overflow.store(true, Ordering::Release);
+            }
+        }
+    }
 }
 
-/// Bumps each socket's word, wakes its sleepers and tells its watchers.
+impl Local {
+    fn new(netns: u64, ifname: &str, pid: i32, shared: bool) -> Result<Local, StartError> {
+        let io_error = |what: &str, e: std::io::Error| {
+            start_error(format!(
+                "tapstack: cannot start the stack thread: {what}: {e}"
+            ))
+        };
+        let poll = Epoll::new().map_err(|e| io_error("epoll_create1", e))?;
+        let waker = Waker::new(&poll, WAKER).map_err(|e| io_error("eventfd", e))?;
+        let (bell, ringer) = if shared {
+            let bell =
+                bell::Bell::bind(netns, ifname, pid).map_err(|e| io_error("bind the bell", e))?;
+            let ringer = sys::unix_socket::unbound_dgram().map_err(|e| io_error("socket", e))?;
+            (Some(bell), Some(ringer))
+        } else {
+            (None, None)
+        };
+        Ok(Local {
+            waker,
+            poll,
+            bell,
+            ringer,
+            wake_pending: AtomicBool::new(false),
+            stop: AtomicBool::new(false),
+            state: AtomicU8::new(RUNNING),
+            finished: Mutex::new(false),
+            finished_cv: Condvar::new(),
+            thread: OnceCell::new(),
+        })
+    }
+}
+
+/// The stack `config` describes, made with fresh entropy (called with the
+/// region's allocator on, so its memory is the region's).
+fn make_stack(config: &Config, offload: bool) -> Stack {
+    let mut entropy = [0u8; 24];
+    if let Err(e) = sys::getrandom(&mut entropy) {
+        crate::log_warn!("getrandom: {e}; the clock seeds the stack's keys");
+        let t = realtime_micros().to_ne_bytes();
+        entropy[..8].copy_from_slice(&t);
+    }
+    let mut stack_config = config.stack_config();
+    stack_config.offload = offload;
+    let entropy = crate::stack::Entropy::from_bytes(entropy);
+    let mut stack = Stack::with_entropy(stack_config, monotonic_now(), entropy);
+    stack.tcp_defaults_mut().time_wait = config.time_wait();
+    stack.tcp_defaults_mut().msl = config.time_wait() / 2;
+    stack
+}
+
+/// Maps the region of `config`'s TAP, formatting it when we are the first.
+/// A region left by processes that all died (killed) is removed and made
+/// again.
+fn map_shared(config: &Config, netns: u64) -> Result<(&'static Header, Region), StartError> {
+    let path = region_path(netns, &config.ifname);
+    let fail = |e: &dyn fmt::Display| {
+        start_error(format!(
+            "tapstack: cannot share the stack of {} through {}: {e}",
+            config.ifname,
+            path.display()
+        ))
+    };
+    for _ in 0..3 {
+        let (region, opened) = Region::open(&path, REGION_LEN).map_err(|e| fail(&e))?;
+        match opened {
+            Opened::Created => {
+                // Whether the TAP takes offloads is known once it is open;
+                // the stack asks for them when the configuration does, and
+                // the stack thread turns them off if the TAP refuses.
+                let offload = config.use_offload();
+                // SAFETY-free: the region is fresh and ours alone.
+                let header =
+                    crate::shared::header::format_region(&region, || make_stack(config, offload))
+                        .map_err(|e| fail(&e))?;
+                return Ok((header, region));
+            }
+            Opened::Attached => match crate::shared::header::attach_region(&region, ATTACH_WAIT) {
+                Ok(header) => {
+                    if header.in_use() == 0 || process::all_dead(header) {
+                        crate::log_info!(
+                            "{} was left by processes that are gone: made afresh",
+                            path.display()
+                        );
+                        let _ = region.unlink();
+                        drop(region);
+                        continue;
+                    }
+                    return Ok((header, region));
+                }
+                Err(AttachError::NotReady) => {
+                    crate::log_warn!(
+                        "{} was never finished (its creator died?): made afresh",
+                        path.display()
+                    );
+                    let _ = region.unlink();
+                    drop(region);
+                }
+                Err(AttachError::Layout { found, ours }) => {
+                    return Err(fail(&format_args!(
+                        "it was made by another build of tapstack (layout {found:016x}, ours {ours:016x}); \
+                         stop the programs using it, or remove the file"
+                    )));
+                }
+            },
+        }
+    }
+    Err(fail(&"it keeps disappearing"))
+}
+
 /// Writes the stack's events to the trace file (flushed) and the log.
 /// Called with the stack unlocked.
 fn write_trace(events: &[TraceEvent], dropped: u64, file: Option<&mut trace::TraceFile>) {
@@ -535,29 +939,6 @@ fn write_trace(events: &[TraceEvent], dropped: u64, file: Option<&mut trace::Tra
     }
 }
 
-/// Called with the stack unlocked.
-fn wake_words(words: &[(SocketHandle, Arc<WaitQueue>)]) {
-    for (h, w) in words {
-        // With [`sleep_on`]'s increment, a store-load pair on each side:
-        // either we see the sleeper, or its futex sees the new word.
-        w.word.fetch_add(1, Ordering::SeqCst);
-        if w.sleepers.load(Ordering::SeqCst) > 0 {
-            sys::event::futex_wake_all(&w.word);
-        }
-        let watchers: Vec<_> = {
-            let mut list = w.watchers.lock();
-            if list.is_empty() {
-                continue;
-            }
-            list.retain(|x| x.strong_count() > 0);
-            list.iter().filter_map(|x| x.upgrade()).collect()
-        };
-        for watcher in watchers {
-            watcher.wake(*h);
-        }
-    }
-}
-
 /// Sleeps on a socket's wait word while it still holds `seen` (at most
 /// `timeout`), counted as a sleeper so that `wake_words` knows to make
 /// the wake system call.
@@ -569,8 +950,8 @@ pub fn sleep_on(w: &WaitQueue, seen: u32, timeout: Option<Duration>) -> sys::eve
 }
 
 /// The runtime of this process: null until started, else a leaked
-/// `Result` (a failed start is remembered too). A forked child resets it
-/// to null ([`process`]), so that its first socket tries a stack of its own.
+/// `Result` (a failed start is remembered too). A forked child keeps its
+/// parent's: the stack is shared ([`process`]).
 static CURRENT: LeakedSlot<Result<&'static Runtime, i32>> = LeakedSlot::new();
 
 /// Held while a thread starts the runtime (and across `fork`).
@@ -622,11 +1003,11 @@ pub fn ensure_started() -> Result<&'static Runtime, i32> {
 /// `setgroups`...): starts the stack now, while it may still open the TAP,
 /// when it has not been tried in this process, the program runs as root
 /// (the effective uid is 0: the drop takes `CAP_NET_ADMIN` away), and it
-/// is not the fork of a process whose stack holds the TAP. A failure is
+/// is not the fork of a process that uses the stack. A failure is
 /// reported as at the first socket (one line); the privilege call goes on
 /// either way.
 pub fn start_before_privilege_drop() {
-    if current().is_some() || process::parent_holds_tap() || sys::effective_uid() != 0 {
+    if current().is_some() || sys::effective_uid() != 0 {
         return;
     }
     if ensure_started().is_ok() {

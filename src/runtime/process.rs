@@ -1,37 +1,40 @@
-//! The runtime across `fork` and `exit` (see `docs/processes.md`).
+//! Processes sharing the stack: `fork`, `exec`, death and `exit` (see
+//! `docs/shared-stack.md` and `docs/processes.md`).
 //!
-//! - **fork**: the shim's `pthread_atfork` handlers call [`fork_prepare`]
-//!   before the fork (it takes the start lock, the stack lock and the
-//!   lock of the library's own fds, so the child's copies are not caught
-//!   half-changed), [`fork_parent`]
-//!   after it in the parent (unlocks) and [`fork_child`] in the child
-//!   (unlocks, marks the runtime *inherited* and forgets it). In the child
-//!   the stack thread does not exist and the TAP belongs to the parent:
-//!   the inherited runtime answers `EBADFD` ([`Runtime::health`]), a socket
-//!   closed there sends nothing, and the child's first new socket tries to
-//!   start a stack of its own.
-//! - **exit**: the kernel closes a process's fds when it exits, so an
-//!   `atexit` handler closes the sockets the application still holds as
-//!   `close` would (FIN after the queued data; RST with unread data or
-//!   `SO_LINGER` 0; connections not yet accepted are reset, as Linux does
-//!   when a listener closes). Then it gives the closing connections up to
-//!   5 s to deliver their data and finish the FIN exchange (the kernel
-//!   would go on after the process is gone; we cannot), resets what is
-//!   still open (never a connection in TIME-WAIT, RFC 1337), lets the stack
-//!   thread send the RSTs, and stops it (flushing the pcap): all bounded in
-//!   time, never waiting without a bound for a lock another thread may
-//!   hold.
+//! - **fork**: [`fork_prepare`] (the `pthread_atfork` prepare handler)
+//!   takes a slot of the process table for the child and records, under
+//!   the stack lock and *before* the fork, that the child holds every
+//!   socket the parent has an fd for: a parent that closes its copy right
+//!   after `fork` (the classic accept-then-fork server) then does not close
+//!   the connection. The child marks its slot live ([`fork_child`]) and
+//!   starts its own stack thread at its first call on the stack. When the
+//!   fork fails, [`fork_failed`] gives the slot back.
+//! - **exec**: the slot, its pid and its fd records stay in the region. The
+//!   new image's library finds them at load ([`attach_after_exec`]): the
+//!   fds that are still open and still eventfds are the sockets it
+//!   inherited; those closed by `FD_CLOEXEC` are let go.
+//! - **death**: every stack thread watches the other processes through
+//!   pidfds. When one dies (`SIGKILL` included), the first to notice
+//!   closes the sockets only it held, as the kernel closes a dead
+//!   process's fds, and frees its slot. A process that died holding the
+//!   lock is found by the next locker ([`repair`]).
+//! - **exit**: an `atexit` handler lets go of this process's sockets (the
+//!   ones nobody else holds are closed as `close` would). The last process
+//!   out gives closing connections up to 5 s to finish, resets what is
+//!   left (never TIME-WAIT, RFC 1337), and removes the region.
 
 use super::{CURRENT, Runtime, START, current};
-use crate::stack::Stack;
-use crate::sys::private_fd::{self, HeldForFork};
+use crate::shared::header::{FdRecord, Guard, Header, LIVE, MAX_PROCS, PENDING};
+use crate::stack::SocketHandle;
+use crate::sys::event::Epoll;
+use crate::sys::private_fd::{self, HeldForFork, PrivateFd};
 use crate::sys::sync::ForkHold;
 use crate::time::Duration;
 use std::cell::RefCell;
 use std::panic::catch_unwind;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicUsize, Ordering};
 
-/// How long `fork` waits for the stack lock before forking without it.
+/// How long `fork` waits for a lock before forking without it.
 const FORK_LOCK_WAIT: Duration = Duration::from_secs(2);
 /// Bound on the exit handler's wait for closed connections to deliver
 /// their data, and then for the RSTs to leave.
@@ -42,7 +45,7 @@ const EXIT_FLUSH: Duration = Duration::from_millis(300);
 /// thread, and its thread-locals are the child's main thread's.
 struct Held {
     start: Option<ForkHold<()>>,
-    stack: Option<ForkHold<Stack>>,
+    watchers: Option<ForkHold<super::watchers::Table>>,
     private_fds: Option<HeldForFork>,
 }
 
@@ -50,33 +53,41 @@ thread_local! {
     static HELD: RefCell<Option<Held>> = const { RefCell::new(None) };
 }
 
-/// This process is a fork of one whose stack ran (on the TAP it still
-/// holds).
-static PARENT_HOLDS_TAP: AtomicBool = AtomicBool::new(false);
-
-/// Whether an ancestor of this process ran a stack before it forked.
-pub fn parent_holds_tap() -> bool {
-    PARENT_HOLDS_TAP.load(Ordering::Acquire)
-}
+/// The slot reserved for the child of the `fork` in progress
+/// (`usize::MAX`: none).
+static CHILD_SLOT: AtomicUsize = AtomicUsize::new(usize::MAX);
 
 fn running() -> Option<&'static Runtime> {
     match current() {
-        Some(Ok(rt)) if !rt.inherited.load(Ordering::Acquire) => Some(rt),
+        Some(Ok(rt)) => Some(rt),
         _ => None,
     }
 }
 
-/// Before `fork`: takes the start lock and the stack lock, and keeps them
-/// across the fork.
+/// Before `fork`: reserves the child's slot (it holds what we hold), then
+/// takes the start lock, the watchers' table and the library's fd lock
+/// across the fork so the child's copies are whole.
 pub fn fork_prepare() {
+    CHILD_SLOT.store(usize::MAX, Ordering::Release);
+    if let Some(rt) = running() {
+        let mut guard = rt.lock();
+        if let Some(child) = rt.header.take_slot(&guard) {
+            guard.holdings().fork(rt.slot(), child);
+            CHILD_SLOT.store(child, Ordering::Release);
+        } else {
+            crate::log_warn!(
+                "fork: {MAX_PROCS} processes share the stack already; the child cannot use it"
+            );
+        }
+    }
     let start = ForkHold::hold(&START, FORK_LOCK_WAIT);
-    let stack = running().and_then(|rt| ForkHold::hold(&rt.stack, FORK_LOCK_WAIT));
+    let watchers = super::watchers::hold_for_fork(FORK_LOCK_WAIT);
     // Last: the runtime makes its private fds under the start lock.
     let private_fds = private_fd::hold_for_fork(FORK_LOCK_WAIT);
     HELD.with(|h| {
         *h.borrow_mut() = Some(Held {
             start,
-            stack,
+            watchers,
             private_fds,
         })
     });
@@ -87,8 +98,8 @@ fn release_held() {
         if let Some(private_fds) = held.private_fds {
             private_fds.release();
         }
-        if let Some(stack) = held.stack {
-            stack.release();
+        if let Some(w) = held.watchers {
+            w.release();
         }
         if let Some(start) = held.start {
             start.release();
@@ -96,21 +107,305 @@ fn release_held() {
     }
 }
 
-/// After `fork`, in the parent: unlocks; the parent goes on as before.
+/// After `fork`, in the parent: unlocks. `child` is the child's pid when
+/// the caller knows it (our `fork` export), so the slot names it even
+/// before the child runs.
 pub fn fork_parent() {
     release_held();
 }
 
-/// After `fork`, in the child: unlocks, then marks the parent's runtime
-/// inherited and forgets it.
-pub fn fork_child() {
-    let inherited = running();
-    release_held();
-    if let Some(rt) = inherited {
-        rt.inherited.store(true, Ordering::Release);
-        PARENT_HOLDS_TAP.store(true, Ordering::Release);
+/// Our `fork` export saw the result: names the child's slot, or gives it
+/// back when the fork failed.
+pub fn fork_result(pid: i32) {
+    let child = CHILD_SLOT.swap(usize::MAX, Ordering::AcqRel);
+    let Some(rt) = running() else {
+        return;
+    };
+    if child == usize::MAX {
+        return;
     }
-    CURRENT.forget();
+    if pid > 0 {
+        // The child may have done it already; the same values either way.
+        if rt.header.procs[child].state.load(Ordering::Acquire) == PENDING {
+            rt.header.set_live(child, pid);
+        }
+    } else {
+        let mut guard = rt.lock();
+        release_slot(&mut guard, child);
+    }
+}
+
+/// After `fork`, in the child: unlocks, marks its slot live and the
+/// runtime forked (its own stack thread starts at its first call).
+pub fn fork_child() {
+    release_held();
+    let child = CHILD_SLOT.swap(usize::MAX, Ordering::AcqRel);
+    if let Some(rt) = running() {
+        if child == usize::MAX {
+            // No slot: this child cannot use the stack.
+            rt.local().state.store(super::STOPPED, Ordering::Release);
+            return;
+        }
+        rt.header.set_live(child, std::process::id() as i32);
+        rt.slot.store(child, Ordering::Release);
+        // The parent's pending wakeup is not ours.
+        rt.local().wake_pending.store(false, Ordering::Release);
+        rt.forked.store(true, Ordering::Release);
+    }
+}
+
+/// Lets go of everything slot `slot` holds (closing what nobody else
+/// holds) and frees the slot. With the lock held.
+fn release_slot(guard: &mut Guard, slot: usize) {
+    for h in guard.holdings().release_all(slot) {
+        guard.close(h);
+    }
+    let header = guard.header();
+    header.free_slot(guard, slot);
+}
+
+/// Whether process `pid` exists.
+fn alive(pid: i32) -> bool {
+    pid > 0 && crate::sys::process_exists(pid)
+}
+
+/// Frees the slots of processes that died without leaving (killed), with
+/// the lock held.
+pub fn reap_dead(guard: &mut Guard) {
+    let header = guard.header();
+    let me = std::process::id() as i32;
+    for (slot, pid) in header.live() {
+        if pid != me && !alive(pid) {
+            crate::log_info!("process {pid} is gone: its sockets are closed");
+            release_slot(guard, slot);
+        }
+    }
+}
+
+/// Slot `slot`'s pidfd became readable: frees it if its process is gone.
+pub fn reap_if_dead(guard: &mut Guard, slot: usize) {
+    let header = guard.header();
+    let p = &header.procs[slot];
+    let pid = p.pid.load(Ordering::Acquire);
+    if p.state.load(Ordering::Acquire) == LIVE && !alive(pid) {
+        crate::log_info!("process {pid} is gone: its sockets are closed");
+        release_slot(guard, slot);
+    }
+}
+
+/// No live process in the table exists (a region left by killed
+/// processes).
+pub fn all_dead(header: &Header) -> bool {
+    header.live().iter().all(|&(_, pid)| !alive(pid))
+        && header
+            .procs
+            .iter()
+            .all(|p| p.state.load(Ordering::Acquire) != PENDING)
+}
+
+/// Run by whoever takes the lock after its holder died holding it: the
+/// holder's process is gone (or one of its threads died, which a program
+/// does not survive either), so its sockets are closed as the kernel
+/// would. What it was changing when it died is not rolled back: the
+/// region's allocator never leaves its lists half-changed, and the socket
+/// it was in the middle of is reset by the peer's next segment at worst.
+pub fn repair(guard: &mut Guard) {
+    let epoch = guard.header().epoch.load(Ordering::Relaxed);
+    crate::log_warn!("the stack's lock was held by a process that died (repair {epoch})");
+    reap_dead(guard);
+}
+
+/// The pidfds of the other processes, in the stack thread's epoll set.
+#[derive(Default)]
+pub struct PidWatch {
+    generation: u64,
+    fds: Vec<Option<(i32, PrivateFd)>>,
+}
+
+impl PidWatch {
+    /// Follows the process table when it changed: a pidfd per live
+    /// process other than `me`.
+    pub fn refresh(&mut self, header: &Header, me: usize, poll: &Epoll) {
+        let g = header.generation.load(Ordering::Acquire);
+        if g == self.generation && !self.fds.is_empty() {
+            return;
+        }
+        self.generation = g;
+        self.fds.resize_with(MAX_PROCS, || None);
+        let live = header.live();
+        for slot in 0..MAX_PROCS {
+            let want = live
+                .iter()
+                .find(|&&(s, _)| s == slot && s != me)
+                .map(|&(_, pid)| pid);
+            let have = self.fds[slot].as_ref().map(|(pid, _)| *pid);
+            if want == have {
+                continue;
+            }
+            if let Some((_, fd)) = self.fds[slot].take() {
+                let _ = poll.delete(fd.raw());
+            }
+            if let Some(pid) = want
+                && let Ok(fd) = crate::sys::pidfd_open(pid)
+                && poll
+                    .add(fd.raw(), libc::EPOLLIN as u32, super::PIDFD + slot as u64)
+                    .is_ok()
+            {
+                self.fds[slot] = Some((pid, fd));
+            }
+        }
+    }
+
+    /// Stops watching slot `slot` (its process died).
+    pub fn forget(&mut self, slot: usize, poll: &Epoll) {
+        if let Some(Some((_, fd))) = self.fds.get_mut(slot).map(Option::take) {
+            let _ = poll.delete(fd.raw());
+        }
+        // Look again at the next turn.
+        self.generation = self.generation.wrapping_sub(1);
+    }
+}
+
+/// Records that fd `fd` of this process is socket `rec.handle` (for a
+/// program this process `exec`s), and that this process holds the socket.
+pub fn record_fd(rt: &Runtime, fd: i32, rec: FdRecord) {
+    let slot = rt.slot();
+    let mut guard = rt.lock();
+    let holdings = guard.holdings();
+    holdings.hold(slot, rec.handle);
+    holdings.procs[slot].fds.insert(fd, rec);
+}
+
+/// Forgets fd `fd` of this process (closed).
+pub fn forget_fd(rt: &Runtime, fd: i32) {
+    let slot = rt.slot();
+    let mut guard = rt.lock();
+    guard.holdings().procs[slot].fds.remove(&fd);
+}
+
+/// This process lets `h` go (its last fd here closed). True when no
+/// process holds it any more: the caller closes it.
+pub fn let_go(guard: &mut Guard, rt: &Runtime, h: SocketHandle) -> bool {
+    let slot = rt.slot();
+    guard.holdings().release(slot, h)
+}
+
+/// In a new program image, at load: when this pid has a slot in the
+/// stack of the configured TAP (the program before `exec` used it), joins
+/// it and returns the fds it inherited, each with its record; the
+/// caller installs them. Records of fds that `exec` closed are dropped,
+/// and the sockets this process no longer holds are let go.
+pub fn attach_after_exec() -> Vec<(i32, FdRecord)> {
+    let Ok(config) = super::Config::from_env() else {
+        return Vec::new();
+    };
+    let netns = crate::sys::unix_socket::netns_inode();
+    let path = crate::shared::region::region_path(netns, &config.ifname);
+    if !path.exists() {
+        return Vec::new();
+    }
+    let _start = START.lock();
+    if current().is_some() {
+        return Vec::new();
+    }
+    super::log::set_level(config.log);
+    match super::Runtime::attach_exec(config, netns) {
+        Some((rt, fds)) => {
+            CURRENT.set(Ok(rt));
+            register_exit_handler();
+            fds
+        }
+        None => Vec::new(),
+    }
+}
+
+/// Whether `fd` is open in this process and an eventfd (what a stack
+/// socket's fd is).
+fn is_inherited_socket_fd(fd: i32) -> bool {
+    std::fs::read_link(format!("/proc/self/fd/{fd}"))
+        .is_ok_and(|p| p.as_os_str() == "anon_inode:[eventfd]")
+}
+
+impl Runtime {
+    /// [`attach_after_exec`]'s work, with the start lock held.
+    fn attach_exec(
+        config: super::Config,
+        netns: u64,
+    ) -> Option<(&'static Runtime, Vec<(i32, FdRecord)>)> {
+        let path = crate::shared::region::region_path(netns, &config.ifname);
+        let (region, opened) =
+            crate::shared::region::Region::open(&path, crate::shared::region::REGION_LEN).ok()?;
+        if !matches!(opened, crate::shared::region::Opened::Attached) {
+            // It vanished meanwhile: nothing to inherit.
+            let _ = region.unlink();
+            return None;
+        }
+        let header = crate::shared::header::attach_region(&region, super::ATTACH_WAIT).ok()?;
+        let pid = std::process::id() as i32;
+        let slot = header.slot_of(pid)?;
+        let kept: Vec<(i32, FdRecord)> = {
+            let mut guard = header.lock(repair);
+            let records: Vec<(i32, FdRecord)> = guard.holdings().procs[slot]
+                .fds
+                .iter()
+                .map(|(&fd, &r)| (fd, r))
+                .collect();
+            let kept: Vec<(i32, FdRecord)> = records
+                .into_iter()
+                .filter(|&(fd, _)| is_inherited_socket_fd(fd))
+                .collect();
+            let keep: std::collections::BTreeSet<SocketHandle> =
+                kept.iter().map(|(_, r)| r.handle).collect();
+            let held: Vec<SocketHandle> = guard.holdings().procs[slot]
+                .sockets
+                .iter()
+                .copied()
+                .collect();
+            guard.holdings().procs[slot].fds = kept.iter().copied().collect();
+            for h in held {
+                if !keep.contains(&h) && guard.holdings().release(slot, h) {
+                    guard.close(h);
+                }
+            }
+            kept
+        };
+        let local = super::Local::new(netns, &config.ifname, pid, true).ok()?;
+        let rt: &'static Runtime = Box::leak(Box::new(Runtime {
+            header,
+            region: Some(region),
+            config,
+            netns,
+            slot: AtomicUsize::new(slot),
+            local: std::sync::atomic::AtomicPtr::new(Box::into_raw(Box::new(local))),
+            tap_fd: std::sync::atomic::AtomicI32::new(-1),
+            forked: std::sync::atomic::AtomicBool::new(false),
+            respawn: parking_lot::Mutex::new(()),
+        }));
+        let offload = rt.lock().offload();
+        let dev = match super::open_device_as(
+            &rt.config,
+            offload,
+            false,
+            crate::sys::clock::monotonic_now(),
+        ) {
+            Ok(dev) => Some(dev),
+            Err(e) => {
+                crate::log_info!(
+                    "after exec: no TAP queue of our own ({e}); the other processes carry the frames"
+                );
+                None
+            }
+        };
+        if let Some(fd) = dev.as_ref().and_then(|d| d.raw_fd()) {
+            rt.tap_fd.store(fd, Ordering::Release);
+        }
+        if let Err(e) = rt.spawn(dev, super::Origin::Shared) {
+            crate::log_error!("after exec: {e}");
+            return None;
+        }
+        crate::log_info!("after exec: {} inherited socket fds", kept.len());
+        Some((rt, kept))
+    }
 }
 
 /// Registers [`at_exit`] (once, when the runtime starts).
@@ -121,50 +416,83 @@ pub(super) fn register_exit_handler() {
 extern "C" fn at_exit() {
     // No panic may unwind into libc's exit.
     let _ = catch_unwind(|| {
-        if let Some(rt) = running()
-            && rt.health().is_ok()
-        {
-            rt.reset_and_stop(EXIT_DRAIN, EXIT_FLUSH);
+        let Some(rt) = running() else {
+            return;
+        };
+        if rt.forked.load(Ordering::Acquire) {
+            // A forked child that never used the stack: when it holds
+            // nothing, giving its slot back is all; else it needs its own
+            // stack thread to send what closing its sockets queues.
+            let slot = rt.slot();
+            let mut guard = rt.lock();
+            if guard.holdings().procs[slot].sockets.is_empty() {
+                rt.header.free_slot(&guard, slot);
+                return;
+            }
+        }
+        if rt.health().is_ok() {
+            rt.leave(EXIT_DRAIN, EXIT_FLUSH);
         }
     });
 }
 
 impl Runtime {
-    /// At exit: closes the connections the application holds (as `close`
-    /// does), waits up to `drain` for closing ones to deliver their data
-    /// and finish the FIN exchange, resets the rest, gives
-    /// the stack thread up to `flush` to put the RSTs on the wire, then
-    /// stops it. Never waits on a lock without a bound: another thread may
-    /// hold the stack lock when `exit` is called.
-    pub fn reset_and_stop(&self, drain: Duration, flush: Duration) {
+    /// At exit: lets go of this process's sockets (those nobody else
+    /// holds are closed as `close` closes them). The last process out then
+    /// waits up to `drain` for closing connections to deliver their data
+    /// and finish the FIN exchange, resets the rest, gives the stack thread
+    /// up to `flush` to put the RSTs on the wire, and removes the region.
+    /// Never waits on a lock without a bound: another thread may hold the
+    /// stack lock when `exit` is called.
+    pub fn leave(&self, drain: Duration, flush: Duration) {
         let step = Duration::from_millis(20);
-        if let Some(mut stack) = self.stack.try_lock_for(flush) {
-            stack.close_all_held();
-            self.finish(stack);
+        let slot = self.slot();
+        let Some(mut stack) = self.try_lock_for(flush) else {
+            self.shutdown();
+            return;
+        };
+        for h in stack.holdings().release_all(slot) {
+            stack.close(h);
+        }
+        let header = self.header;
+        header.free_slot(&stack, slot);
+        let last = header.in_use() == 0;
+        if last && let Some(path) = self.region_path() {
+            // No newcomer attaches to a stack that is ending.
+            let _ = std::fs::remove_file(path);
+        }
+        self.finish(stack);
+        if last {
             let start = std::time::Instant::now();
             while start.elapsed() < drain {
-                match self.stack.try_lock_for(step) {
+                match self.try_lock_for(step) {
                     Some(stack) if !stack.orphans_draining() => break,
                     Some(stack) => drop(stack),
                     None => {}
                 }
                 std::thread::sleep(Duration::from_millis(2));
             }
-            if let Some(mut stack) = self.stack.try_lock_for(step) {
+            if let Some(mut stack) = self.try_lock_for(step) {
                 stack.abort_all(true);
                 self.finish(stack);
             }
-            let start = std::time::Instant::now();
-            while start.elapsed() < flush {
-                self.wake();
-                match self.stack.try_lock_for(step) {
-                    Some(stack) if !stack.has_pending_transmit() => break,
-                    _ => std::thread::sleep(Duration::from_millis(1)),
-                }
+        }
+        let start = std::time::Instant::now();
+        while start.elapsed() < flush {
+            self.wake();
+            match self.try_lock_for(step) {
+                Some(stack) if !stack.has_pending_transmit() => break,
+                _ => std::thread::sleep(Duration::from_millis(1)),
             }
         }
         // The stack thread finishes its turn (writing what it took) before
         // it sees the stop flag.
         self.shutdown();
+    }
+
+    /// Kept for the tests and callers of the one-process design: as
+    /// [`Runtime::leave`].
+    pub fn reset_and_stop(&self, drain: Duration, flush: Duration) {
+        self.leave(drain, flush);
     }
 }

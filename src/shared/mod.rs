@@ -7,7 +7,10 @@
 //!   tells the next holder when the last one died holding it.
 
 pub mod alloc;
+pub mod global;
+pub mod header;
 pub mod lock;
+pub mod region;
 
 pub use alloc::Heap;
 pub use lock::{Locked, RobustMutex};

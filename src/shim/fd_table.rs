@@ -81,9 +81,8 @@ impl OpenSocket {
         self.nonblocking.load(Ordering::Relaxed)
     }
 
-    /// The runtime to call, when it can serve this socket: `EBADFD` in a
-    /// forked child (the socket is the parent's), `EIO` after the stack
-    /// thread failed, `ENETDOWN` after it stopped.
+    /// The runtime to call, when it can serve this socket: `EIO` after the
+    /// stack thread failed, `ENETDOWN` after it stopped.
     pub fn runtime(&self) -> Result<&'static Runtime, i32> {
         let rt = self.rt.ok_or(libc::EBADFD)?;
         rt.health()?;
@@ -106,8 +105,9 @@ impl Drop for OpenSocket {
 pub struct Entry {
     /// The socket it refers to.
     pub socket: Arc<OpenSocket>,
-    /// `FD_CLOEXEC` as the program sees it (a per-fd flag; the reserved fd
-    /// itself is always close-on-exec: the stack does not survive `exec`).
+    /// `FD_CLOEXEC` as the program sees it (a per-fd flag, set on the
+    /// reserved fd too: a socket without it survives `exec`, and the new
+    /// program finds it in the shared stack).
     pub cloexec: bool,
 }
 
@@ -136,6 +136,22 @@ pub fn insert(fd: i32, entry: Entry) -> Result<(), i32> {
         .ok()
         .filter(|&i| i < MAX_FD)
         .ok_or(libc::EMFILE)?;
+    if let Some(rt) = entry.socket.rt {
+        // The kernel fd follows the program's FD_CLOEXEC, so that a socket
+        // without it survives `exec` (made with EFD_CLOEXEC).
+        if !entry.cloexec {
+            let _ = crate::sys::set_cloexec(fd, false);
+        }
+        crate::runtime::process::record_fd(
+            rt,
+            fd,
+            crate::shared::header::FdRecord {
+                handle: entry.socket.handle,
+                inet6: entry.socket.inet6.is_some(),
+                nonblocking: entry.socket.is_nonblocking(),
+            },
+        );
+    }
     let replaced = {
         let mut entries = ENTRIES.write();
         if entries.len() <= index {
@@ -156,7 +172,11 @@ pub fn remove(fd: i32) -> Option<Entry> {
     if !OURS.remove(fd) {
         return None;
     }
-    ENTRIES.write().get_mut(fd as usize).and_then(Option::take)
+    let entry = ENTRIES.write().get_mut(fd as usize).and_then(Option::take);
+    if let Some(rt) = entry.as_ref().and_then(|e| e.socket.rt) {
+        crate::runtime::process::forget_fd(rt, fd);
+    }
+    entry
 }
 
 /// Sets `fd`'s `FD_CLOEXEC` as the program sees it; false if not ours.
@@ -167,6 +187,9 @@ pub fn set_cloexec(fd: i32, cloexec: bool) -> bool {
     match ENTRIES.write().get_mut(fd as usize) {
         Some(Some(e)) => {
             e.cloexec = cloexec;
+            if e.socket.rt.is_some() {
+                let _ = crate::sys::set_cloexec(fd, cloexec);
+            }
             true
         }
         _ => false,

@@ -1,31 +1,73 @@
-//! `fork` without disturbing the parent's connections (see
-//! `docs/processes.md`).
+//! `fork` and `exec` with the stack shared (see `docs/shared-stack.md`
+//! and `runtime::process`).
 //!
 //! The handlers are registered with `pthread_atfork` when the library is
-//! loaded. Before the fork they take the fd table's lock and the runtime's
-//! locks, so the child's copies are whole; after it the parent just
-//! unlocks, and the child unlocks and marks the runtime inherited. In the
-//! child, the inherited sockets keep their fds: `close` forgets them and
-//! sends nothing (the connection is the parent's), `dup`/`fcntl` work on
-//! the fd, and every call that needs the stack fails with `EBADFD`.
+//! loaded. Before the fork they reserve the child's slot in the stack's
+//! process table (the child holds every socket the parent has an fd for)
+//! and take the fd table's lock, so the child's copy is whole; after it
+//! the parent unlocks, and the child unlocks and joins the stack. Our
+//! `fork` export also sees the result, and gives the slot back when the
+//! fork failed.
+//!
+//! After `exec`, the new image's library runs [`attach_at_load`] before
+//! `main`: when the program before `exec` used the stack, the sockets it
+//! left open (no `FD_CLOEXEC`) are this program's again, on the same fds.
 
-use super::fd_table;
+use super::fd_table::{self, Entry, OpenSocket};
+use super::inet6::Inet6;
 use crate::runtime::process;
 use crate::sys::real;
+use std::collections::HashMap;
+use std::sync::Arc;
 
 #[used]
 #[unsafe(link_section = ".init_array")]
 static REGISTER_AT_LOAD: extern "C" fn() = {
     extern "C" fn register_at_load() {
         real::pthread_atfork(prepare, parent, child);
+        let _ = std::panic::catch_unwind(attach_at_load);
     }
     register_at_load
 };
 
+/// After `exec`: takes back the stack sockets the program inherited.
+fn attach_at_load() {
+    let fds = process::attach_after_exec();
+    if fds.is_empty() {
+        return;
+    }
+    let Some(rt) = crate::runtime::get() else {
+        return;
+    };
+    // Fds of one socket share one open file description, as they did
+    // before `exec`.
+    let mut open: HashMap<crate::stack::SocketHandle, Arc<OpenSocket>> = HashMap::new();
+    for (fd, rec) in fds {
+        let socket = open
+            .entry(rec.handle)
+            .or_insert_with(|| {
+                OpenSocket::new_in(
+                    rec.handle,
+                    Some(rt),
+                    rec.nonblocking,
+                    rec.inet6.then(Inet6::new),
+                )
+            })
+            .clone();
+        let _ = fd_table::insert(
+            fd,
+            Entry {
+                socket,
+                cloexec: false,
+            },
+        );
+    }
+}
+
 unsafe extern "C" fn prepare() {
     let _ = std::panic::catch_unwind(|| {
-        fd_table::lock_for_fork();
         process::fork_prepare();
+        fd_table::lock_for_fork();
     });
 }
 
@@ -38,7 +80,25 @@ unsafe extern "C" fn parent() {
 
 unsafe extern "C" fn child() {
     let _ = std::panic::catch_unwind(|| {
-        process::fork_child();
         fd_table::unlock_after_fork();
+        process::fork_child();
     });
+}
+
+/// `fork(2)`: libc's, which runs the handlers above; then, in the parent,
+/// names the child's slot by its pid or, when the fork failed, gives the
+/// slot back.
+///
+/// # Safety
+/// None beyond libc's.
+#[unsafe(no_mangle)]
+pub unsafe extern "C-unwind" fn fork() -> libc::pid_t {
+    // SAFETY: libc's fork, with its own contract.
+    let pid = unsafe { real::fork() };
+    if pid != 0 {
+        let errno = crate::sys::errno();
+        let _ = std::panic::catch_unwind(|| process::fork_result(pid));
+        crate::sys::set_errno(errno);
+    }
+    pid
 }

@@ -156,15 +156,20 @@ pub(crate) fn install(
     Ok(fd)
 }
 
-/// Closes the stack socket `handle` once no fd refers to it any more
-/// (called from [`OpenSocket`]'s `Drop`). In a forked child, where the
-/// runtime is the parent's, it does nothing: the socket and its connection
-/// belong to the parent.
+/// This process lets go of the stack socket `handle`: no fd of this
+/// process refers to it any more (called from [`OpenSocket`]'s `Drop`).
+/// The socket is closed when no other process holds it either, as
+/// `close(2)` closes a file when its open file description's last
+/// reference goes.
 pub(crate) fn release(rt: &'static Runtime, handle: SocketHandle) {
     if rt.health().is_err() {
         return;
     }
     let mut stack = rt.lock();
+    if !crate::runtime::process::let_go(&mut stack, rt, handle) {
+        rt.finish(stack);
+        return;
+    }
     let linger = stack
         .options(handle)
         .ok()
@@ -209,8 +214,8 @@ fn linger_wait(rt: &'static Runtime, handle: SocketHandle, time: Duration) {
 }
 
 /// A real kernel fd to stand for a stack socket: an eventfd, small,
-/// closable, pollable, and close-on-exec (the stack does not survive
-/// `exec`).
+/// closable and pollable; made close-on-exec, and cleared by the fd table
+/// when the program did not ask for `SOCK_CLOEXEC`.
 pub(crate) fn reserve_fd() -> Errno<c_int> {
     // SAFETY: integer arguments.
     let fd = unsafe { real::eventfd(0, libc::EFD_CLOEXEC | libc::EFD_NONBLOCK) };

@@ -299,6 +299,12 @@ impl Stack {
         &self.arp
     }
 
+    /// Whether frames carry virtio-net headers and may be 64 KiB segments
+    /// ([`StackConfig::offload`]): every process's TAP queue must agree.
+    pub fn offload(&self) -> bool {
+        self.config.offload
+    }
+
     /// Processes one received Ethernet frame (after its virtio-net header
     /// when [`StackConfig::offload`] is on).
     pub fn handle_frame(&mut self, now: Instant, frame: &[u8]) {

@@ -59,8 +59,8 @@ use crate::tcp::{CongestionAlgo, FourTuple, Tcb, TcpConfig};
 use crate::time::{Duration, Instant};
 use std::collections::VecDeque;
 use std::net::SocketAddr;
-use std::sync::atomic::AtomicU32;
-use std::sync::{Arc, Weak};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU32, AtomicU64};
 
 /// Linux's default `net.core.somaxconn`.
 pub const SOMAXCONN: usize = 4096;
@@ -415,20 +415,11 @@ pub struct WaitQueue {
     /// How many threads are asleep on `word` or about to be: the waker
     /// makes the wake system call only when there is someone to wake.
     pub sleepers: AtomicU32,
-    /// Notified with the word; dead ones are pruned as they are found.
-    pub watchers: parking_lot::Mutex<Vec<Weak<dyn Watcher>>>,
-}
-
-impl WaitQueue {
-    /// Adds a watcher.
-    pub fn watch(&self, w: Weak<dyn Watcher>) {
-        self.watchers.lock().push(w);
-    }
-
-    /// Removes a watcher (compared by address).
-    pub fn unwatch(&self, w: &Weak<dyn Watcher>) {
-        self.watchers.lock().retain(|x| !Weak::ptr_eq(x, w));
-    }
+    /// One bit per process slot whose watchers (epoll instances, threads
+    /// in `poll`) watch the socket: the watchers themselves are objects of
+    /// that process (`runtime::watchers`). A bit stays set until the slot
+    /// is reused; a wakeup too many is harmless.
+    pub watched_by: AtomicU64,
 }
 
 /// A slot of the table.

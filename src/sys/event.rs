@@ -183,7 +183,8 @@ pub enum FutexWait {
 }
 
 /// Sleeps while `*word == expected`, at most `timeout` (`None`: forever).
-/// `FUTEX_WAIT_PRIVATE`: the word is shared only within this process.
+/// A shared futex (no `FUTEX_PRIVATE_FLAG`): the word may live in the
+/// stack's shared region, and a thread of another process wakes it.
 pub fn futex_wait(word: &AtomicU32, expected: u32, timeout: Option<Duration>) -> FutexWait {
     let ts = timeout.map(|d| libc::timespec {
         tv_sec: d.as_secs().min(i64::MAX as u64) as libc::time_t,
@@ -198,7 +199,7 @@ pub fn futex_wait(word: &AtomicU32, expected: u32, timeout: Option<Duration>) ->
         libc::syscall(
             libc::SYS_futex,
             word.as_ptr(),
-            libc::FUTEX_WAIT | libc::FUTEX_PRIVATE_FLAG,
+            libc::FUTEX_WAIT,
             expected,
             ts_ptr,
         )
@@ -218,14 +219,7 @@ pub fn futex_wait(word: &AtomicU32, expected: u32, timeout: Option<Duration>) ->
 pub fn futex_wake(word: &AtomicU32, n: u32) -> usize {
     let n = n.min(i32::MAX as u32) as libc::c_int;
     // SAFETY: `word` is a valid, aligned u32; FUTEX_WAKE only uses its address.
-    let ret = unsafe {
-        libc::syscall(
-            libc::SYS_futex,
-            word.as_ptr(),
-            libc::FUTEX_WAKE | libc::FUTEX_PRIVATE_FLAG,
-            n,
-        )
-    };
+    let ret = unsafe { libc::syscall(libc::SYS_futex, word.as_ptr(), libc::FUTEX_WAKE, n) };
     ret.max(0) as usize
 }
 

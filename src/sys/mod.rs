@@ -120,6 +120,31 @@ pub fn write_raw(fd: RawFd, buf: &[u8]) -> io::Result<usize> {
 }
 
 /// The calling thread's effective user id.
+pub fn process_exists(pid: i32) -> bool {
+    // SAFETY: signal 0 only checks that the process exists.
+    let r = unsafe { libc::kill(pid, 0) };
+    r == 0 || errno() == libc::EPERM
+}
+
+/// `pidfd_open(2)` (Linux 5.3): an fd that becomes readable when process
+/// `pid` ends, as one of the library's own fds.
+pub fn pidfd_open(pid: i32) -> io::Result<private_fd::PrivateFd> {
+    // SAFETY: integer arguments.
+    let fd = cvt(unsafe { libc::syscall(libc::SYS_pidfd_open, pid, 0) })?;
+    // SAFETY: the kernel just gave us this fd and nobody else owns it.
+    Ok(private_fd::PrivateFd::adopt(unsafe {
+        std::os::fd::FromRawFd::from_raw_fd(fd as RawFd)
+    }))
+}
+
+/// Sets or clears `FD_CLOEXEC` on `fd` (a raw `fcntl`, never our export).
+pub fn set_cloexec(fd: RawFd, cloexec: bool) -> io::Result<()> {
+    let flag = if cloexec { libc::FD_CLOEXEC } else { 0 };
+    // SAFETY: integer arguments.
+    cvt(unsafe { libc::syscall(libc::SYS_fcntl, fd, libc::F_SETFD, flag) }).map(drop)
+}
+
+/// The effective user id.
 pub fn effective_uid() -> u32 {
     // SAFETY: geteuid has no arguments and cannot fail.
     unsafe { libc::geteuid() }

@@ -128,6 +128,8 @@ macro_rules! sys_ssize {
 }
 
 real! {
+    /// `fork(2)` (glibc's: it runs the `pthread_atfork` handlers).
+    fn fork() -> libc::pid_t = sys_int!(libc::SYS_fork);
     fn socket(domain: c_int, ty: c_int, protocol: c_int) -> c_int =
         sys_int!(libc::SYS_socket, domain, ty, protocol);
     fn bind(fd: c_int, addr: *const sockaddr, len: socklen_t) -> c_int =

@@ -21,6 +21,9 @@ pub struct Tap {
     pub name: String,
     /// True when the interface did not exist before we opened it.
     pub created: bool,
+    /// One queue of a multi-queue TAP (`IFF_MULTI_QUEUE`): other programs
+    /// may attach queues of their own.
+    pub multi_queue: bool,
 }
 
 fn ifreq_for(name: &str) -> io::Result<libc::ifreq> {
@@ -86,8 +89,21 @@ pub fn open_tap(name: &str, offload: bool) -> io::Result<Tap> {
     if offload {
         flags |= libc::IFF_VNET_HDR;
     }
-    req.ifr_ifru.ifru_flags = flags as libc::c_short;
-    ioctl(fd.as_raw_fd(), libc::TUNSETIFF as libc::c_ulong, &mut req)?;
+    // One queue of a multi-queue TAP, so that every program sharing the
+    // stack reads its own queue; a TAP made without `multi_queue` takes
+    // one fd only (EINVAL for the flag), and then we take that.
+    let mut multi = libc::TUNSETIFF as libc::c_ulong;
+    req.ifr_ifru.ifru_flags = (flags | libc::IFF_MULTI_QUEUE) as libc::c_short;
+    if let Err(e) = ioctl(fd.as_raw_fd(), multi, &mut req) {
+        if e.raw_os_error() != Some(libc::EINVAL) {
+            return Err(e);
+        }
+        multi = 0;
+        let mut plain = ifreq_for(name)?;
+        plain.ifr_ifru.ifru_flags = flags as libc::c_short;
+        ioctl(fd.as_raw_fd(), libc::TUNSETIFF as libc::c_ulong, &mut plain)?;
+        req = plain;
+    }
     if offload {
         let size: libc::c_int = VNET_HDR_LEN as libc::c_int;
         // SAFETY: TUNSETVNETHDRSZ reads one int through the pointer.
@@ -121,7 +137,24 @@ pub fn open_tap(name: &str, offload: bool) -> io::Result<Tap> {
         fd: super::private_fd::PrivateFd::adopt(fd),
         name: name_of(&req),
         created: !existed,
+        multi_queue: multi != 0,
     })
+}
+
+/// The TAP fd a forked child inherited from its parent (the same queue:
+/// both processes read and write it), as the child's own.
+///
+/// `fd` must be the inherited TAP fd, open in this process, that nothing
+/// else in this process will close (its owner was a thread of the parent,
+/// which does not exist in the child).
+pub fn adopt_inherited(fd: RawFd, name: String, multi_queue: bool) -> Tap {
+    Tap {
+        // SAFETY: the caller's promise.
+        fd: super::private_fd::PrivateFd::adopt(unsafe { OwnedFd::from_raw_fd(fd) }),
+        name,
+        created: false,
+        multi_queue,
+    }
 }
 
 /// A throwaway `AF_INET` datagram socket for the interface ioctls. Made with

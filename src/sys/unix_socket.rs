@@ -100,6 +100,70 @@ pub fn send(fd: &PrivateFd, buf: &[u8]) -> io::Result<usize> {
     .map(|n| n as usize)
 }
 
+/// A non-blocking, close-on-exec datagram socket bound to the abstract
+/// address `name` (a process's bell: `runtime/bell.rs`).
+pub fn bind_abstract_dgram(name: &[u8]) -> io::Result<PrivateFd> {
+    let (addr, len) = abstract_addr(name)?;
+    // SAFETY: integer arguments.
+    let fd = cvt(unsafe {
+        libc::syscall(
+            libc::SYS_socket,
+            libc::AF_UNIX,
+            libc::SOCK_DGRAM | libc::SOCK_NONBLOCK | libc::SOCK_CLOEXEC,
+            0,
+        )
+    })?;
+    // SAFETY: the kernel just gave us this fd and nobody else owns it.
+    let fd = PrivateFd::adopt(unsafe { OwnedFd::from_raw_fd(fd as libc::c_int) });
+    // SAFETY: `addr` is valid for `len` bytes of reads.
+    cvt(unsafe {
+        libc::syscall(
+            libc::SYS_bind,
+            fd.raw(),
+            &addr as *const libc::sockaddr_un,
+            len,
+        )
+    })?;
+    Ok(fd)
+}
+
+/// Sends one datagram from `from` (any datagram socket of ours) to the
+/// abstract address `name`, without blocking.
+pub fn send_to_abstract(from: &PrivateFd, name: &[u8], buf: &[u8]) -> io::Result<usize> {
+    let (addr, len) = abstract_addr(name)?;
+    // SAFETY: `buf` is valid for `buf.len()` bytes and `addr` for `len`.
+    cvt(unsafe {
+        libc::syscall(
+            libc::SYS_sendto,
+            from.raw(),
+            buf.as_ptr(),
+            buf.len(),
+            libc::MSG_DONTWAIT | libc::MSG_NOSIGNAL,
+            &addr as *const libc::sockaddr_un,
+            len,
+        )
+    })
+    .map(|n| n as usize)
+}
+
+/// A non-blocking, close-on-exec datagram socket bound to no address, to
+/// send from.
+pub fn unbound_dgram() -> io::Result<PrivateFd> {
+    // SAFETY: integer arguments.
+    let fd = cvt(unsafe {
+        libc::syscall(
+            libc::SYS_socket,
+            libc::AF_UNIX,
+            libc::SOCK_DGRAM | libc::SOCK_NONBLOCK | libc::SOCK_CLOEXEC,
+            0,
+        )
+    })?;
+    // SAFETY: the kernel just gave us this fd and nobody else owns it.
+    Ok(PrivateFd::adopt(unsafe {
+        OwnedFd::from_raw_fd(fd as libc::c_int)
+    }))
+}
+
 /// The inode of this process's network namespace (`/proc/self/ns/net`),
 /// 0 when it cannot be read.
 pub fn netns_inode() -> u64 {

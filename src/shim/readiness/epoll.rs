@@ -26,7 +26,7 @@ use crate::shim::errno::{errno, fail};
 use crate::shim::fd_table::{self, OpenSocket};
 use crate::shim::guard::guard;
 use crate::stack::SocketHandle;
-use crate::stack::socket::{WaitQueue, Watcher};
+use crate::stack::socket::Watcher;
 use crate::sys::event::{eventfd, eventfd_add, eventfd_take};
 use crate::sys::fdbits::FdBits;
 use crate::sys::private_fd::PrivateFd;
@@ -93,7 +93,6 @@ struct Member {
 /// The fds of one socket in the set, and its wait queue we watch.
 struct Watched {
     fds: Vec<c_int>,
-    queue: Arc<WaitQueue>,
 }
 
 #[derive(Default)]
@@ -157,8 +156,8 @@ impl Instance {
     fn unwatch_all(&self) {
         let me = self.watcher();
         let inner = self.inner.lock();
-        for w in inner.by_handle.values() {
-            w.queue.unwatch(&me);
+        for h in inner.by_handle.keys() {
+            runtime::watchers::unwatch(*h, &me);
         }
     }
 
@@ -172,9 +171,8 @@ impl Instance {
         if let Some(w) = inner.by_handle.get_mut(&h) {
             w.fds.retain(|&f| f != fd);
             if w.fds.is_empty() {
-                let w = inner.by_handle.remove(&h);
-                if let Some(w) = w {
-                    w.queue.unwatch(&self.watcher());
+                if inner.by_handle.remove(&h).is_some() {
+                    runtime::watchers::unwatch(h, &self.watcher());
                 }
             }
         }
@@ -363,17 +361,16 @@ fn ctl_stack(epfd: c_int, op: c_int, fd: c_int, event: *mut epoll_event) -> Resu
                 // The wait queue needs the stack lock, which is never
                 // taken under an instance's lock.
                 drop(inner);
-                let queue = runtime::get()
-                    .and_then(|rt| rt.lock().wait_word(handle))
-                    .ok_or(libc::EBADF)?;
+                let rt = runtime::get().ok_or(libc::EBADF)?;
+                let queue = rt.lock().wait_word(handle).ok_or(libc::EBADF)?;
                 inner = inst.inner.lock();
                 match inner.by_handle.get_mut(&handle) {
                     // Another thread added a dup of it meanwhile.
                     Some(w) => w.fds.push(fd),
                     None => {
-                        queue.watch(inst.watcher());
+                        runtime::watchers::watch(rt.slot(), handle, &queue, inst.watcher());
                         let fds = vec![fd];
-                        inner.by_handle.insert(handle, Watched { fds, queue });
+                        inner.by_handle.insert(handle, Watched { fds });
                     }
                 }
             }

@@ -172,7 +172,7 @@ pub(crate) fn thread_waiter() -> Result<Arc<ThreadWaiter>, i32> {
 /// Watches some stack sockets for as long as it lives.
 pub(crate) struct Watching {
     me: Weak<dyn Watcher>,
-    queues: Vec<Arc<WaitQueue>>,
+    handles: Vec<SocketHandle>,
 }
 
 impl Watching {
@@ -180,24 +180,31 @@ impl Watching {
     pub fn new(watcher: &Arc<ThreadWaiter>, handles: &[SocketHandle]) -> Watching {
         let arc: Arc<dyn Watcher> = watcher.clone();
         let me = Arc::downgrade(&arc);
-        let queues: Vec<Arc<WaitQueue>> = match runtime::get() {
-            Some(rt) => {
+        let mut watched = Vec::new();
+        if let Some(rt) = runtime::get() {
+            let queues: Vec<(SocketHandle, Arc<WaitQueue>)> = {
                 let stack = rt.lock();
-                handles.iter().filter_map(|&h| stack.wait_word(h)).collect()
+                handles
+                    .iter()
+                    .filter_map(|&h| stack.wait_word(h).map(|q| (h, q)))
+                    .collect()
+            };
+            for (h, q) in queues {
+                runtime::watchers::watch(rt.slot(), h, &q, me.clone());
+                watched.push(h);
             }
-            None => Vec::new(),
-        };
-        for q in &queues {
-            q.watch(me.clone());
         }
-        Watching { me, queues }
+        Watching {
+            me,
+            handles: watched,
+        }
     }
 }
 
 impl Drop for Watching {
     fn drop(&mut self) {
-        for q in &self.queues {
-            q.unwatch(&self.me);
+        for &h in &self.handles {
+            runtime::watchers::unwatch(h, &self.me);
         }
     }
 }

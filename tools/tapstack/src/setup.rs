@@ -109,7 +109,7 @@ pub fn setup(eff: &Effective) -> Result<(), String> {
     for a in &actions {
         let addr;
         let args: Vec<&str> = match a {
-            Action::Create => vec!["tuntap", "add", "dev", name, "mode", "tap"],
+            Action::Create => vec!["tuntap", "add", "dev", name, "mode", "tap", "multi_queue"],
             Action::Address(ip, p) => {
                 addr = format!("{ip}/{p}");
                 vec!["addr", "add", &addr, "dev", name]

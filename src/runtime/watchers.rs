@@ -1,0 +1,83 @@
+//! The watchers of this process (epoll instances, threads in `poll`), by
+//! socket.
+//!
+//! A watcher is an object of one process, so it cannot live in the shared
+//! stack: the socket's wait queue only carries a bit per process slot
+//! (`WaitQueue::watched_by`), and the objects sit here. When a socket may
+//! have changed, the process that saw it wakes its own watchers from this
+//! table and rings the bell of every other process whose bit is set
+//! (`runtime::bell`).
+
+use crate::stack::SocketHandle;
+use crate::stack::socket::{WaitQueue, Watcher};
+use parking_lot::Mutex;
+use std::collections::HashMap;
+use std::sync::Weak;
+use std::sync::atomic::Ordering;
+
+static TABLE: Mutex<Table> = Mutex::new(None);
+
+/// `w` watches socket `h` (whose wait queue is `q`) from process slot
+/// `slot`.
+pub fn watch(slot: usize, h: SocketHandle, q: &WaitQueue, w: Weak<dyn Watcher>) {
+    TABLE
+        .lock()
+        .get_or_insert_with(HashMap::new)
+        .entry(h)
+        .or_default()
+        .push(w);
+    q.watched_by.fetch_or(1u64 << (slot % 64), Ordering::AcqRel);
+}
+
+/// `w` no longer watches `h` (compared by address).
+pub fn unwatch(h: SocketHandle, w: &Weak<dyn Watcher>) {
+    let mut table = TABLE.lock();
+    if let Some(map) = table.as_mut()
+        && let Some(list) = map.get_mut(&h)
+    {
+        list.retain(|x| !Weak::ptr_eq(x, w) && x.strong_count() > 0);
+        if list.is_empty() {
+            map.remove(&h);
+        }
+    }
+}
+
+/// Tells this process's watchers of `h` (with no lock held).
+pub fn wake(h: SocketHandle) {
+    let live: Vec<_> = {
+        let table = TABLE.lock();
+        match table.as_ref().and_then(|m| m.get(&h)) {
+            Some(list) => list.iter().filter_map(Weak::upgrade).collect(),
+            None => return,
+        }
+    };
+    for w in live {
+        w.wake(h);
+    }
+}
+
+/// Tells every watcher of this process about every socket it watches (a
+/// wakeup may have been lost).
+pub fn wake_everything() {
+    for h in watched() {
+        wake(h);
+    }
+}
+
+/// The sockets this process's watchers watch.
+pub fn watched() -> Vec<SocketHandle> {
+    TABLE
+        .lock()
+        .as_ref()
+        .map(|m| m.keys().copied().collect())
+        .unwrap_or_default()
+}
+
+/// The table's type.
+pub type Table = Option<HashMap<SocketHandle, Vec<Weak<dyn Watcher>>>>;
+
+/// Held across `fork` by the prepare handler, so the child's copy is
+/// whole; released in the parent and the child.
+pub fn hold_for_fork(wait: std::time::Duration) -> Option<crate::sys::sync::ForkHold<Table>> {
+    crate::sys::sync::ForkHold::hold(&TABLE, wait)
+}
