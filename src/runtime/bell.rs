@@ -71,6 +71,11 @@ impl Bell {
 /// Sends `handles` to the bell `to` (a name from [`name`]) from `from`.
 /// `Err` when a datagram could not be queued (the bell is full or gone).
 pub fn ring(from: &PrivateFd, to: &[u8], handles: &[SocketHandle]) -> io::Result<()> {
+    if handles.is_empty() {
+        // Only to wake the stack thread (the process table changed).
+        unix_socket::send_to_abstract(from, to, &[])?;
+        return Ok(());
+    }
     for part in handles.chunks(PER_DATAGRAM) {
         let bytes: Vec<u8> = part.iter().flat_map(|&h| encode(h)).collect();
         unix_socket::send_to_abstract(from, to, &bytes)?;

@@ -266,6 +266,7 @@ impl Runtime {
             rt.tap_fd.store(fd, Ordering::Release);
         }
         rt.spawn(dev, Origin::Shared)?;
+        rt.announce();
         Ok(rt)
     }
 
@@ -442,11 +443,15 @@ impl Runtime {
             }
         }
         self.forked.store(false, Ordering::Release);
+        // The watchers copied from the parent look at their sockets once,
+        // on the new thread (the caller may hold a watcher's lock now).
+        self.header.procs[self.slot()]
+            .overflow
+            .store(true, Ordering::Release);
         if let Err(e) = self.spawn(dev, Origin::Shared) {
             crate::log_error!("after fork: {e}");
             self.local().state.store(FAILED, Ordering::Release);
         }
-        watchers::wake_everything();
     }
 
     /// This process's slot in the process table.
@@ -684,12 +689,6 @@ impl Runtime {
                         if let Some(b) = &local.bell {
                             b.drain(&mut |h| watchers::wake(h));
                         }
-                        if self.header.procs[self.slot()]
-                            .overflow
-                            .swap(false, Ordering::AcqRel)
-                        {
-                            watchers::wake_everything();
-                        }
                     }
                     token if token >= PIDFD => died.push((token - PIDFD) as usize),
                     token => {
@@ -700,6 +699,14 @@ impl Runtime {
                         }
                     }
                 }
+            }
+            // A wakeup for our watchers was lost (a full bell, or a
+            // forked child's watchers copied from its parent).
+            if self.header.procs[self.slot()]
+                .overflow
+                .swap(false, Ordering::AcqRel)
+            {
+                watchers::wake_everything();
             }
             let now = monotonic_now();
             if let Some(c) = control.as_deref_mut()
@@ -806,6 +813,22 @@ impl Runtime {
             let name = bell::name(self.netns, &self.config.ifname, pid);
             if bell::ring(from, &name, &handles).is_err() {
                 p.overflow.store(true, Ordering::Release);
+            }
+        }
+    }
+}
+
+impl Runtime {
+    /// Wakes the stack thread of every other process, so that each
+    /// watches the process table as it is now (a pidfd for a newcomer).
+    pub fn announce(&self) {
+        let Some(from) = &self.local().ringer else {
+            return;
+        };
+        let me = std::process::id() as i32;
+        for (_, pid) in self.header.live() {
+            if pid != me {
+                let _ = bell::ring(from, &bell::name(self.netns, &self.config.ifname, pid), &[]);
             }
         }
     }

@@ -45,7 +45,10 @@ const EXIT_FLUSH: Duration = Duration::from_millis(300);
 /// thread, and its thread-locals are the child's main thread's.
 struct Held {
     start: Option<ForkHold<()>>,
-    watchers: Option<ForkHold<super::watchers::Table>>,
+    watchers: (
+        Option<ForkHold<()>>,
+        Option<ForkHold<super::watchers::Table>>,
+    ),
     private_fds: Option<HeldForFork>,
 }
 
@@ -98,8 +101,11 @@ fn release_held() {
         if let Some(private_fds) = held.private_fds {
             private_fds.release();
         }
-        if let Some(w) = held.watchers {
+        if let Some(w) = held.watchers.1 {
             w.release();
+        }
+        if let Some(g) = held.watchers.0 {
+            g.release();
         }
         if let Some(start) = held.start {
             start.release();
@@ -129,6 +135,9 @@ pub fn fork_result(pid: i32) {
         if rt.header.procs[child].state.load(Ordering::Acquire) == PENDING {
             rt.header.set_live(child, pid);
         }
+        // Every stack thread (ours included) watches the child from now.
+        rt.wake();
+        rt.announce();
     } else {
         let mut guard = rt.lock();
         release_slot(&mut guard, child);
@@ -403,6 +412,7 @@ impl Runtime {
             crate::log_error!("after exec: {e}");
             return None;
         }
+        rt.announce();
         crate::log_info!("after exec: {} inherited socket fds", kept.len());
         Some((rt, kept))
     }
@@ -454,6 +464,8 @@ impl Runtime {
         for h in stack.holdings().release_all(slot) {
             stack.close(h);
         }
+        // Processes that died without leaving do not keep the stack up.
+        reap_dead(&mut stack);
         let header = self.header;
         header.free_slot(&stack, slot);
         let last = header.in_use() == 0;

@@ -42,8 +42,13 @@ pub fn unwatch(h: SocketHandle, w: &Weak<dyn Watcher>) {
     }
 }
 
+/// Held while watchers are told, and across `fork` (so that no watcher's
+/// own lock is copied held by a thread the child does not have).
+static GATE: Mutex<()> = Mutex::new(());
+
 /// Tells this process's watchers of `h` (with no lock held).
 pub fn wake(h: SocketHandle) {
+    let _gate = GATE.lock();
     let live: Vec<_> = {
         let table = TABLE.lock();
         match table.as_ref().and_then(|m| m.get(&h)) {
@@ -78,6 +83,14 @@ pub type Table = Option<HashMap<SocketHandle, Vec<Weak<dyn Watcher>>>>;
 
 /// Held across `fork` by the prepare handler, so the child's copy is
 /// whole; released in the parent and the child.
-pub fn hold_for_fork(wait: std::time::Duration) -> Option<crate::sys::sync::ForkHold<Table>> {
-    crate::sys::sync::ForkHold::hold(&TABLE, wait)
+pub fn hold_for_fork(
+    wait: std::time::Duration,
+) -> (
+    Option<crate::sys::sync::ForkHold<()>>,
+    Option<crate::sys::sync::ForkHold<Table>>,
+) {
+    (
+        crate::sys::sync::ForkHold::hold(&GATE, wait),
+        crate::sys::sync::ForkHold::hold(&TABLE, wait),
+    )
 }

@@ -17,6 +17,12 @@ impl Drop for RegionScope {
 pub fn set_heap(heap: &'static Heap) {
     HEAP.store(heap as *const Heap as *mut Heap, Ordering::Release);
 }
+pub fn clear_heap(base: *mut u8) {
+    let p = HEAP.load(Ordering::Acquire);
+    if !p.is_null() && (p as usize) >= base as usize && (p as usize) < base as usize + (1 << 21) {
+        HEAP.store(std::ptr::null_mut(), Ordering::Release);
+    }
+}
 pub fn heap() -> Option<&'static Heap> {
     let p = HEAP.load(Ordering::Acquire);
     // SAFETY: set from a &'static.
