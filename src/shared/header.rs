@@ -22,7 +22,7 @@ use super::lock::{Locked, RobustMutex};
 use super::region::Region;
 use crate::stack::{SocketHandle, Stack};
 use std::cell::UnsafeCell;
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet};
 use std::mem::MaybeUninit;
 use std::sync::atomic::{AtomicBool, AtomicI32, AtomicU32, AtomicU64, Ordering};
 
@@ -87,14 +87,14 @@ pub struct Holdings {
     /// Indexed by process slot.
     pub procs: Vec<Held>,
     /// Per socket, the number of processes that hold it.
-    pub holders: HashMap<SocketHandle, u32>,
+    pub holders: BTreeMap<SocketHandle, u32>,
 }
 
 impl Holdings {
     fn new() -> Holdings {
         Holdings {
             procs: vec![Held::default(); MAX_PROCS],
-            holders: HashMap::new(),
+            holders: BTreeMap::new(),
         }
     }
 

@@ -13,7 +13,7 @@
 
 use crate::time::{Duration, Instant};
 use crate::wire::ethernet::EthernetAddress;
-use std::collections::{HashMap, VecDeque};
+use std::collections::{BTreeMap, VecDeque};
 use std::net::Ipv4Addr;
 
 /// How long an entry is trusted (Linux's base_reachable_time is 30 s; it
@@ -77,8 +77,8 @@ pub struct Request {
 /// of sending anything.
 #[derive(Debug, Default)]
 pub struct ArpCache {
-    entries: HashMap<Ipv4Addr, Neighbor>,
-    pending: HashMap<Ipv4Addr, Pending>,
+    entries: BTreeMap<Ipv4Addr, Neighbor>,
+    pending: BTreeMap<Ipv4Addr, Pending>,
     requests: VecDeque<Request>,
     failed: Vec<Ipv4Addr>,
     /// Bytes in all the pending queues ([`MAX_QUEUED_BYTES`]).
@@ -110,7 +110,7 @@ impl ArpCache {
         if self.pending.len() >= MAX_PENDING && !self.pending.contains_key(&ip) {
             return Lookup::Pending;
         }
-        if let std::collections::hash_map::Entry::Vacant(e) = self.pending.entry(ip) {
+        if let std::collections::btree_map::Entry::Vacant(e) = self.pending.entry(ip) {
             e.insert(Pending {
                 requests_sent: 1,
                 next_request_at: now + RETRY_INTERVAL,

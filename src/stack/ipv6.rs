@@ -43,7 +43,7 @@ use crate::wire::ipv6::{
 };
 use crate::wire::ipv6ext::{self, FRAGMENT_HEADER_LEN, Ipv6FragmentHeader, Ipv6FragmentRepr};
 use crate::wire::ndisc::NDISC_HOP_LIMIT;
-use std::collections::HashMap;
+use std::collections::BTreeMap;
 use std::net::Ipv6Addr;
 
 /// RFC 8201 §4: a Path MTU estimate is never below the IPv6 minimum.
@@ -75,7 +75,7 @@ pub(super) struct Ipv6State {
     /// ICMPv6 errors (RFC 4443 §2.4 (f)), like the IPv4 limiter.
     pub(super) limiter: RateLimiter,
     /// Path MTU by destination, from Packet Too Big, with its expiry.
-    pub(super) pmtu: HashMap<Ipv6Addr, (usize, Instant)>,
+    pub(super) pmtu: BTreeMap<Ipv6Addr, (usize, Instant)>,
     /// The next Fragment header identification: a counter from a random
     /// start (RFC 7739 §5 prefers one per destination, or random; with the
     /// kernel as the only peer on the link, one counter is as good).
@@ -90,7 +90,7 @@ impl Ipv6State {
             nd: NeighborCache::new(),
             reasm: Reassembler6::new(),
             limiter: RateLimiter::new(now, 1000, 50),
-            pmtu: HashMap::new(),
+            pmtu: BTreeMap::new(),
             frag_ident,
         }
     }

@@ -52,7 +52,7 @@ use arp_cache::ArpCache;
 use loopback::LOOPBACK_ROUNDS;
 use reassembly::Reassembler;
 use socket::{Slot, WaitQueue};
-use std::collections::{BTreeSet, HashMap, HashSet, VecDeque};
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::net::Ipv4Addr;
 use std::sync::Arc;
 
@@ -169,19 +169,19 @@ pub struct Stack {
     sockets: Vec<Slot>,
     free_slots: Vec<u32>,
     /// Connections by 4-tuple.
-    conns: HashMap<FourTuple, u32>,
+    conns: BTreeMap<FourTuple, u32>,
     /// Listeners by port (several with `SO_REUSEPORT`).
-    listeners: HashMap<u16, Vec<u32>>,
+    listeners: BTreeMap<u16, Vec<u32>>,
     /// Sockets holding each local port (a set: a busy server's port is
     /// held by every one of its connections, and they come and go).
-    ports: HashMap<u16, HashSet<u32>>,
+    ports: BTreeMap<u16, BTreeSet<u32>>,
     /// Connection deadlines, earliest first.
     tcp_timers: BTreeSet<(Instant, u32)>,
     /// Connections that may have something to send.
     tx_queue: VecDeque<u32>,
     /// Connections waiting for a next hop to resolve (ARP, or Neighbor
     /// Discovery).
-    arp_waiters: HashMap<std::net::IpAddr, Vec<u32>>,
+    arp_waiters: BTreeMap<std::net::IpAddr, Vec<u32>>,
     tcp_defaults: TcpConfig,
     isn_secret: [u8; 16],
     ephemeral_next: u32,
@@ -242,12 +242,12 @@ impl Stack {
             dirty: Vec::new(),
             sockets: Vec::new(),
             free_slots: Vec::new(),
-            conns: HashMap::new(),
-            listeners: HashMap::new(),
-            ports: HashMap::new(),
+            conns: BTreeMap::new(),
+            listeners: BTreeMap::new(),
+            ports: BTreeMap::new(),
             tcp_timers: BTreeSet::new(),
             tx_queue: VecDeque::new(),
-            arp_waiters: HashMap::new(),
+            arp_waiters: BTreeMap::new(),
             tcp_defaults: TcpConfig {
                 mss,
                 tso_max,

@@ -27,7 +27,7 @@
 
 use crate::time::{Duration, Instant};
 use crate::wire::ethernet::EthernetAddress;
-use std::collections::{HashMap, VecDeque};
+use std::collections::{BTreeMap, VecDeque};
 use std::net::Ipv6Addr;
 
 /// RFC 4861 §10 REACHABLE_TIME.
@@ -109,7 +109,7 @@ pub struct Solicit {
 /// The cache. See the module documentation.
 #[derive(Debug, Default)]
 pub struct NeighborCache {
-    entries: HashMap<Ipv6Addr, Entry>,
+    entries: BTreeMap<Ipv6Addr, Entry>,
     solicits: VecDeque<Solicit>,
     failed: Vec<Ipv6Addr>,
     queued_bytes: usize,

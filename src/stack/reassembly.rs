@@ -13,7 +13,7 @@
 
 use crate::time::{Duration, Instant};
 use crate::wire::ipv4::{self, Ipv4Repr};
-use std::collections::HashMap;
+use std::collections::BTreeMap;
 use std::net::Ipv4Addr;
 
 /// Datagrams being reassembled at once.
@@ -25,7 +25,7 @@ pub const REASSEMBLY_TIMEOUT: Duration = Duration::from_secs(30);
 /// The largest IPv4 payload.
 const MAX_PAYLOAD: usize = ipv4::MAX_PACKET_LEN - ipv4::HEADER_LEN;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 struct Key {
     src: Ipv4Addr,
     dst: Ipv4Addr,
@@ -64,7 +64,7 @@ pub enum FragError {
 /// The reassembly buffers.
 #[derive(Debug, Default)]
 pub struct Reassembler {
-    datagrams: HashMap<Key, Datagram>,
+    datagrams: BTreeMap<Key, Datagram>,
     bytes: usize,
     timed_out: u64,
 }

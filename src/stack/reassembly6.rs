@@ -14,7 +14,7 @@
 
 use crate::time::{Duration, Instant};
 use crate::wire::icmpv6::MAX_ERROR_QUOTE;
-use std::collections::HashMap;
+use std::collections::BTreeMap;
 use std::net::Ipv6Addr;
 
 /// Packets being reassembled at once.
@@ -26,7 +26,7 @@ pub const REASSEMBLY_TIMEOUT: Duration = Duration::from_secs(60);
 /// The largest fragmentable part: the Payload Length is 16 bits.
 const MAX_DATA: usize = 65535;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 struct Key {
     src: Ipv6Addr,
     dst: Ipv6Addr,
@@ -92,7 +92,7 @@ pub type Reassembled = (u8, Vec<u8>);
 /// The reassembly buffers.
 #[derive(Debug, Default)]
 pub struct Reassembler6 {
-    packets: HashMap<Key, Packet>,
+    packets: BTreeMap<Key, Packet>,
     bytes: usize,
     timed_out: Vec<(Ipv6Addr, Vec<u8>)>,
     timed_out_count: u64,

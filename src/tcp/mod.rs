@@ -55,7 +55,7 @@ use std::net::{IpAddr, SocketAddr};
 
 /// A connection's identity: local and remote address and port, both IPv4
 /// or both IPv6.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct FourTuple {
     /// Our side.
     pub local: SocketAddr,
