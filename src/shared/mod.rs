@@ -5,9 +5,13 @@
 //!   inside the memory it manages.
 //! - [`lock`]: [`RobustMutex`], glibc's process-shared robust mutex, which
 //!   tells the next holder when the last one died holding it.
+//! - [`region`]: [`Region`], the `/dev/shm` file mapped at one fixed
+//!   address ([`REGION_ADDR`]) in every process.
 
 pub mod alloc;
 pub mod lock;
+pub mod region;
 
 pub use alloc::Heap;
 pub use lock::{Locked, RobustMutex};
+pub use region::{Opened, REGION_ADDR, REGION_LEN, Region, region_path};
