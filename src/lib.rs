@@ -40,3 +40,8 @@ pub mod sys;
 pub mod tcp;
 pub mod time;
 pub mod wire;
+
+/// Every allocation of the library: from the shared region's heap while a
+/// thread holds the stack's lock, else from the system (`shared::global`).
+#[global_allocator]
+static GLOBAL: shared::global::SwitchAlloc = shared::global::SwitchAlloc;
