@@ -41,7 +41,7 @@ pub mod tcp;
 pub mod time;
 pub mod wire;
 
-/// While a thread holds the stack's lock, its allocations come from the
-/// shared region (`shared::global`).
+/// Every allocation of the library: from the shared region's heap while a
+/// thread holds the stack's lock, else from the system (`shared::global`).
 #[global_allocator]
-static ALLOCATOR: shared::global::SwitchAlloc = shared::global::SwitchAlloc;
+static GLOBAL: shared::global::SwitchAlloc = shared::global::SwitchAlloc;

@@ -5,6 +5,13 @@
 //!   inside the memory it manages.
 //! - [`lock`]: [`RobustMutex`], glibc's process-shared robust mutex, which
 //!   tells the next holder when the last one died holding it.
+//! - [`global`]: [`SwitchAlloc`](global::SwitchAlloc), the library's
+//!   global allocator, which serves a thread in region scope (the stack's
+//!   lock held) from the heap.
+//! - [`header`]: what the region holds: the lock, the process table,
+//!   and the stack.
+//! - [`region`]: [`Region`], the `/dev/shm` file mapped at one fixed
+//!   address ([`REGION_ADDR`]) in every process.
 
 pub mod alloc;
 pub mod global;
@@ -13,4 +20,6 @@ pub mod lock;
 pub mod region;
 
 pub use alloc::Heap;
+pub use global::{RegionScope, SwitchAlloc, enter, fallbacks, in_region, set_heap};
 pub use lock::{Locked, RobustMutex};
+pub use region::{Opened, REGION_ADDR, REGION_LEN, Region, region_path};
