@@ -65,7 +65,7 @@ use std::cell::Cell;
 use std::fmt;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicI32, AtomicPtr, AtomicU8, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicI32, AtomicU8, AtomicUsize, Ordering};
 use std::thread::ThreadId;
 
 const TAP: u64 = 0;
@@ -100,7 +100,7 @@ pub struct Runtime {
     slot: AtomicUsize,
     /// The per-process part (thread, waker, bell); a forked child makes
     /// its own.
-    local: AtomicPtr<Local>,
+    local: LeakedSlot<Local>,
     /// This process's TAP fd, for a forked child to take over (-1: none).
     tap_fd: AtomicI32,
     /// Set in a forked child until its own stack thread runs.
@@ -312,7 +312,7 @@ impl Runtime {
             config,
             netns,
             slot: AtomicUsize::new(slot),
-            local: AtomicPtr::new(Box::into_raw(Box::new(local))),
+            local: LeakedSlot::with(local),
             tap_fd: AtomicI32::new(-1),
             forked: AtomicBool::new(false),
             respawn: Mutex::new(()),
@@ -330,9 +330,9 @@ impl Runtime {
     }
 
     fn local(&self) -> &Local {
-        // A leaked Box, replaced only in a forked child (whose old one
-        // stays leaked).
-        crate::shared::header::leaked(self.local.load(Ordering::Acquire))
+        // Set when the runtime is made, replaced only in a forked child
+        // (whose old one stays leaked).
+        self.local.get().expect("set in Runtime::new")
     }
 
     /// Starts this process's stack thread on `dev` (none: this process
@@ -417,8 +417,7 @@ impl Runtime {
                 return;
             }
         };
-        self.local
-            .store(Box::into_raw(Box::new(local)), Ordering::Release);
+        self.local.set(local);
         let fd = self.tap_fd.load(Ordering::Acquire);
         let dev: Option<Box<dyn Device + Send>> = (fd >= 0).then(|| {
             let offload = self.lock().offload();
@@ -1122,7 +1121,7 @@ mod tests {
         drop(rt.lock());
         rt.shutdown();
         assert_eq!(rt.health(), Err(libc::ENETDOWN));
-        assert!(*rt.finished.lock());
+        assert!(*rt.local().finished.lock());
     }
 
     struct Panicking;

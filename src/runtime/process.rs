@@ -385,7 +385,7 @@ impl Runtime {
             config,
             netns,
             slot: AtomicUsize::new(slot),
-            local: std::sync::atomic::AtomicPtr::new(Box::into_raw(Box::new(local))),
+            local: crate::sys::sync::LeakedSlot::with(local),
             tap_fd: std::sync::atomic::AtomicI32::new(-1),
             forked: std::sync::atomic::AtomicBool::new(false),
             respawn: parking_lot::Mutex::new(()),

@@ -278,8 +278,12 @@ impl Header {
     /// live in one process): in ordinary memory, its allocations from the
     /// process's own allocator.
     pub fn private(make: impl FnOnce() -> Stack) -> std::io::Result<&'static Header> {
-        let boxed: Box<MaybeUninit<Header>> = Box::new_zeroed();
-        let header = Box::into_raw(boxed) as *mut Header;
+        let layout = std::alloc::Layout::new::<Header>();
+        // SAFETY: a Header is not zero-sized.
+        let header = unsafe { std::alloc::alloc_zeroed(layout) } as *mut Header;
+        if header.is_null() {
+            return Err(std::io::Error::from_raw_os_error(libc::ENOMEM));
+        }
         // SAFETY: zeroed, aligned memory of a Header that nobody else sees.
         unsafe {
             RobustMutex::init(std::ptr::addr_of_mut!((*header).lock))?;
@@ -458,12 +462,6 @@ pub fn attach_region(
 ) -> Result<&'static Header, AttachError> {
     // SAFETY: the region is mapped for the process's life.
     unsafe { Header::attach(region.base(), wait) }
-}
-
-/// A pointer from `Box::into_raw` that is never freed, as a reference.
-pub fn leaked<T>(p: *mut T) -> &'static T {
-    // SAFETY: the callers only pass pointers of leaked boxes.
-    unsafe { &*p }
 }
 
 #[cfg(test)]

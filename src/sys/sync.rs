@@ -26,6 +26,13 @@ impl<T: 'static> LeakedSlot<T> {
         }
     }
 
+    /// A slot holding `value` from the start.
+    pub fn with(value: T) -> LeakedSlot<T> {
+        let slot = LeakedSlot::new();
+        slot.set(value);
+        slot
+    }
+
     /// The value, if one was published and not forgotten since.
     #[inline]
     pub fn get(&self) -> Option<&'static T> {

@@ -170,10 +170,8 @@ impl Instance {
         let h = m.interest.handle;
         if let Some(w) = inner.by_handle.get_mut(&h) {
             w.fds.retain(|&f| f != fd);
-            if w.fds.is_empty() {
-                if inner.by_handle.remove(&h).is_some() {
-                    runtime::watchers::unwatch(h, &self.watcher());
-                }
+            if w.fds.is_empty() && inner.by_handle.remove(&h).is_some() {
+                runtime::watchers::unwatch(h, &self.watcher());
             }
         }
         if m.queued {

@@ -6,6 +6,7 @@ use super::fixture::*;
 use crate::stack::*;
 use crate::tcp::{CongestionAlgo, State};
 use crate::time::Duration;
+use std::collections::HashMap;
 use std::net::SocketAddrV4;
 
 #[test]
