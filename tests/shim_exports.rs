@@ -104,7 +104,10 @@ fn exports_every_socket_call_under_both_names() {
     // `fork` is ours: it gives the child's slot of the shared stack back
     // when the fork fails (runtime::process).
     let object = defining_object(handle, "fork").unwrap_or_default();
-    assert!(object.ends_with("libtapstack.so"), "fork comes from '{object}'");
+    assert!(
+        object.ends_with("libtapstack.so"),
+        "fork comes from '{object}'"
+    );
     for name in ["open", "pipe"] {
         let object = defining_object(handle, name).unwrap_or_default();
         assert!(
