@@ -106,6 +106,11 @@ impl Control {
         })
     }
 
+    /// The listening socket's fd.
+    pub fn listener_fd(&self) -> i32 {
+        self.listener.raw()
+    }
+
     /// The abstract name it listens on.
     pub fn name(&self) -> &str {
         &self.name

@@ -103,6 +103,8 @@ pub struct Runtime {
     local: LeakedSlot<Local>,
     /// This process's TAP fd, for a forked child to take over (-1: none).
     tap_fd: AtomicI32,
+    /// This process's control socket, for a forked child to close.
+    control_fd: AtomicI32,
     /// Set in a forked child until its own stack thread runs.
     forked: AtomicBool,
     respawn: Mutex<()>,
@@ -314,6 +316,7 @@ impl Runtime {
             slot: AtomicUsize::new(slot),
             local: LeakedSlot::with(local),
             tap_fd: AtomicI32::new(-1),
+            control_fd: AtomicI32::new(-1),
             forked: AtomicBool::new(false),
             respawn: Mutex::new(()),
         })))
@@ -357,6 +360,7 @@ impl Runtime {
                 match control::Control::new(&local.poll, name) {
                     Ok(c) => {
                         crate::log_info!("control socket @{}", c.name());
+                        self.control_fd.store(c.listener_fd(), Ordering::Release);
                         Some(c)
                     }
                     Err(e) => {
@@ -834,6 +838,20 @@ impl Runtime {
 }
 
 impl Local {
+    /// In a forked child: closes this (the parent's) part's fds, which the
+    /// child inherited and never uses.
+    fn close_in_child(&self) {
+        use crate::sys::private_fd::close_inherited;
+        close_inherited(self.poll.raw());
+        close_inherited(self.waker.raw());
+        if let Some(b) = &self.bell {
+            close_inherited(b.raw());
+        }
+        if let Some(r) = &self.ringer {
+            close_inherited(r.raw());
+        }
+    }
+
     fn new(netns: u64, ifname: &str, pid: i32, shared: bool) -> Result<Local, StartError> {
         let io_error = |what: &str, e: std::io::Error| {
             start_error(format!(

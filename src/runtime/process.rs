@@ -157,8 +157,10 @@ pub fn fork_child() {
         }
         rt.header.set_live(child, std::process::id() as i32);
         rt.slot.store(child, Ordering::Release);
-        // The parent's pending wakeup is not ours.
+        // The parent's pending wakeup is not ours, nor its thread's fds.
         rt.local().wake_pending.store(false, Ordering::Release);
+        rt.local().close_in_child();
+        private_fd::close_inherited(rt.control_fd.swap(-1, Ordering::AcqRel));
         rt.forked.store(true, Ordering::Release);
     }
 }
@@ -387,6 +389,7 @@ impl Runtime {
             slot: AtomicUsize::new(slot),
             local: crate::sys::sync::LeakedSlot::with(local),
             tap_fd: std::sync::atomic::AtomicI32::new(-1),
+            control_fd: std::sync::atomic::AtomicI32::new(-1),
             forked: std::sync::atomic::AtomicBool::new(false),
             respawn: parking_lot::Mutex::new(()),
         }));

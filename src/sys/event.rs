@@ -52,6 +52,11 @@ pub struct Epoll {
 pub type EpollEvent = libc::epoll_event;
 
 impl Epoll {
+    /// The epoll fd.
+    pub fn raw(&self) -> RawFd {
+        self.fd.raw()
+    }
+
     /// A new, empty, close-on-exec epoll instance.
     pub fn new() -> io::Result<Epoll> {
         // SAFETY: integer argument.
@@ -148,6 +153,11 @@ pub struct Waker {
 }
 
 impl Waker {
+    /// The eventfd.
+    pub fn raw(&self) -> RawFd {
+        self.fd.raw()
+    }
+
     /// A waker whose eventfd `epoll` reports with `token`.
     pub fn new(epoll: &Epoll, token: u64) -> io::Result<Waker> {
         let fd = eventfd(0)?;

@@ -187,6 +187,22 @@ pub fn move_away(fd: RawFd) -> Result<bool, i32> {
     Ok(true)
 }
 
+/// In a forked child: closes our fd `fd` that the child inherited and will
+/// never use (the parent's stack thread's epoll, waker, bell, control
+/// socket). Its owner, a value the child copied, then holds no number, so
+/// the number is free for the program again.
+pub fn close_inherited(fd: RawFd) {
+    if fd < 0 || !is_private(fd) {
+        return;
+    }
+    let owners = OWNERS.lock();
+    if let Some(owner) = owners.iter().find(|o| o.load(Ordering::Acquire) == fd) {
+        owner.store(-1, Ordering::Release);
+        PRIVATE.remove(fd);
+        super::close_raw(fd);
+    }
+}
+
 /// Closes the old number of a fd [`move_away`] moved, when the program's
 /// `dup2` onto it failed (it still refers to our file).
 pub fn discard_moved(fd: RawFd) {

@@ -149,13 +149,24 @@ pub fn discover(proc_net_unix: &str) -> Vec<Found> {
     out
 }
 
-/// The stacks `opts` selects among `found`.
+/// The stacks `opts` selects among `found`. Every process sharing a stack
+/// (one TAP in one namespace) answers for the whole stack, so one of them
+/// is asked (the lowest pid), unless `--pid` names one.
 pub fn select<'a>(found: &'a [Found], opts: &Opts) -> Vec<&'a Found> {
-    found
+    let mut chosen: Vec<&Found> = Vec::new();
+    for f in found
         .iter()
         .filter(|f| opts.ifname.as_ref().is_none_or(|n| *n == f.ifname))
         .filter(|f| opts.pid.is_none_or(|p| p == f.pid))
-        .collect()
+    {
+        if !chosen
+            .iter()
+            .any(|c| c.netns == f.netns && c.ifname == f.ifname)
+        {
+            chosen.push(f);
+        }
+    }
+    chosen
 }
 
 /// Sends `request` to the stack at `name` and reads its whole answer.
