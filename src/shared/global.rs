@@ -92,6 +92,13 @@ pub fn enter() -> RegionScope {
     }
 }
 
+/// In a forked child: ends every region scope of this thread (the child
+/// does not hold the stack's lock, even if the forking thread did). Guards
+/// still alive then count down to zero at most.
+pub fn forget_scope() {
+    DEPTH.set(0);
+}
+
 /// Whether this thread is in region scope.
 #[inline]
 pub fn in_region() -> bool {

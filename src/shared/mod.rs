@@ -20,3 +20,6 @@ pub use alloc::Heap;
 pub use global::{RegionScope, SwitchAlloc, enter, fallbacks, in_region, set_heap};
 pub use lock::{Locked, RobustMutex};
 pub use region::{Opened, REGION_ADDR, REGION_LEN, Region, region_path};
+
+#[cfg(test)]
+mod tests;
