@@ -148,10 +148,13 @@ impl Heap {
     /// sits at `base`). Writes the header only: the rest of the memory is
     /// not touched (a sparse file stays sparse).
     ///
+    /// # Panics
+    /// When `base` is not aligned to 64 or `len` is smaller than the
+    /// header (a caller's bug, checked before anything is written).
+    ///
     /// # Safety
-    /// `base` is aligned to 64 and valid for reads and writes of `len`
-    /// bytes for the rest of the process's life (`'static`), nothing else
-    /// uses that memory, and `len` is at least the header's size.
+    /// `base` is valid for reads and writes of `len` bytes for the rest of
+    /// the process's life (`'static`), and nothing else uses that memory.
     pub unsafe fn format(base: *mut u8, len: usize) -> &'static Heap {
         let header = std::mem::size_of::<Heap>();
         assert!(

@@ -75,6 +75,25 @@ pub fn region_path(netns_inode: u64, ifname: &str) -> PathBuf {
     PathBuf::from(format!("/dev/shm/tapstack-{netns_inode}-{ifname}"))
 }
 
+/// The inode of this thread's network namespace (`/proc/thread-self/ns/net`),
+/// for [`region_path`]: two namespaces, two stacks.
+pub fn netns_inode() -> io::Result<u64> {
+    let path = CString::new("/proc/thread-self/ns/net").expect("no NUL in a literal");
+    // SAFETY: `stat` is plain data, written whole by the call.
+    let mut st: libc::stat = unsafe { std::mem::zeroed() };
+    // SAFETY: `path` is NUL-terminated; `st` is valid for one `struct stat`.
+    cvt(unsafe {
+        libc::syscall(
+            libc::SYS_newfstatat,
+            libc::AT_FDCWD,
+            path.as_ptr(),
+            &mut st as *mut libc::stat,
+            0,
+        )
+    })?;
+    Ok(st.st_ino)
+}
+
 /// The region mapped in this process. Dropping it unmaps it: the runtime
 /// keeps it for the life of the process (every address in it must stay
 /// valid as long as anything may use it).
@@ -314,6 +333,14 @@ mod tests {
             region_path(4026531840, "tap0"),
             Path::new("/dev/shm/tapstack-4026531840-tap0")
         );
+    }
+
+    #[test]
+    fn netns_inode_is_the_namespace_files() {
+        use std::os::unix::fs::MetadataExt;
+        let ino = std::fs::metadata("/proc/self/ns/net").unwrap().ino();
+        assert_eq!(netns_inode().unwrap(), ino);
+        assert_ne!(ino, 0);
     }
 
     #[test]
