@@ -54,9 +54,10 @@
 //! - free: the block's link is written first (pointing at the current head),
 //!   then the head is set to the block with one release store. Killed before
 //!   that store, the block is leaked; after it, the block is free.
-//! - alloc from a list: the head's link is read, then the head is set to it
-//!   with one store. Killed after that store and before the caller got the
-//!   block, the block is leaked.
+//! - alloc from a list: the block's link is read, then the link that
+//!   pointed at the block (the head, or the previous block's for a layout
+//!   aligned beyond a page) is set to it with one store. Killed after that
+//!   store and before the caller got the block, the block is leaked.
 //! - alloc from the bump pointer: the new bump value (past the gap and the
 //!   block) is stored first, in one store, and only then are the gap's
 //!   pieces pushed onto their lists one by one (each as a free). Killed in

@@ -354,6 +354,13 @@ mod tests {
         assert_eq!(a.len(), len);
         assert_eq!(a.path(), path);
         assert!(crate::sys::private_fd::is_private(a.fd().raw()));
+        // SAFETY: F_GETFD on our own fd.
+        let fd_flags = unsafe { libc::fcntl(a.fd().raw(), libc::F_GETFD) };
+        assert_eq!(
+            fd_flags & libc::FD_CLOEXEC,
+            libc::FD_CLOEXEC,
+            "not close-on-exec"
+        );
         // Sized, and sparse: nothing written yet.
         let meta = std::fs::metadata(&path).unwrap();
         assert_eq!(meta.len(), len as u64);
