@@ -102,6 +102,13 @@ pub fn enter() -> RegionScope {
     }
 }
 
+/// In a forked child: ends every region scope of this thread (the child
+/// does not hold the stack's lock, even if the forking thread did). Guards
+/// still alive then count down to zero at most.
+pub fn forget_scope() {
+    DEPTH.set(0);
+}
+
 /// Whether this thread is in region scope.
 #[inline]
 pub fn in_region() -> bool {
@@ -250,8 +257,8 @@ unsafe impl GlobalAlloc for SwitchAlloc {
     }
 }
 
-/// For tests in this crate: one process-wide heap in a private anonymous
-/// mapping (set once), and a lock that stands for the stack's lock (hold it
+/// For tests in this crate: one process-wide heap in a shared anonymous
+/// mapping (set once; forked children share it), and a lock that stands for the stack's lock (hold it
 /// around every region scope).
 #[cfg(test)]
 pub(crate) mod testing {
@@ -274,7 +281,7 @@ pub(crate) mod testing {
                     std::ptr::null_mut(),
                     TEST_HEAP_LEN,
                     libc::PROT_READ | libc::PROT_WRITE,
-                    libc::MAP_PRIVATE | libc::MAP_ANONYMOUS | libc::MAP_NORESERVE,
+                    libc::MAP_SHARED | libc::MAP_ANONYMOUS | libc::MAP_NORESERVE,
                     -1,
                     0,
                 )
@@ -417,6 +424,55 @@ mod tests {
         v.shrink_to_fit(); // back down: moved again, still in the heap
         assert!(heap.contains(v.as_ptr()));
         assert_eq!(v, [5; 40]);
+    }
+
+    #[test]
+    fn collections_built_by_one_process_are_used_by_another() {
+        let heap = test_heap();
+        let _lock = stack_lock();
+        let scope = enter();
+        let handoff = Box::new(std::sync::atomic::AtomicUsize::new(0));
+        let word: &std::sync::atomic::AtomicUsize = &handoff;
+        // SAFETY: the child allocates only in region scope (from the heap,
+        // which takes no lock; this thread holds the stand-in stack lock,
+        // so the child is the heap's one mutator until it exits), does not
+        // panic, and ends with _exit.
+        let pid = unsafe { libc::fork() };
+        assert!(pid >= 0);
+        if pid == 0 {
+            let strings: Vec<String> = (0..100).map(|i| format!("string {i}")).collect();
+            let map: std::collections::BTreeMap<u32, Vec<u8>> =
+                (0..50).map(|i| (i, vec![i as u8; i as usize])).collect();
+            let boxed = Box::new((strings, map));
+            word.store(
+                Box::into_raw(boxed) as usize,
+                std::sync::atomic::Ordering::Release,
+            );
+            // SAFETY: ends the child at once.
+            unsafe { libc::_exit(0) };
+        }
+        let mut status = 0;
+        // SAFETY: waits for our own child.
+        assert_eq!(unsafe { libc::waitpid(pid, &mut status, 0) }, pid);
+        assert!(libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == 0);
+        let raw = word.load(std::sync::atomic::Ordering::Acquire);
+        assert!(heap.contains(raw as *const u8));
+        // SAFETY: the child made this box in the shared heap, with this
+        // type, and gave it up: it is ours now.
+        let (strings, map) = *unsafe {
+            Box::from_raw(raw as *mut (Vec<String>, std::collections::BTreeMap<u32, Vec<u8>>))
+        };
+        assert_eq!(strings.len(), 100);
+        assert_eq!(strings[42], "string 42");
+        assert!(strings.iter().all(|s| heap.contains(s.as_ptr())));
+        assert_eq!(map[&7], vec![7u8; 7]);
+        assert_eq!(map.len(), 50);
+        // Dropped here, in scope: the blocks go back to the free lists.
+        let in_use = heap.bytes_in_use();
+        drop((strings, map));
+        assert!(heap.bytes_in_use() < in_use);
+        drop(handoff);
+        drop(scope);
     }
 
     #[test]

@@ -75,6 +75,25 @@ pub fn region_path(netns_inode: u64, ifname: &str) -> PathBuf {
     PathBuf::from(format!("/dev/shm/tapstack-{netns_inode}-{ifname}"))
 }
 
+/// The inode of this thread's network namespace (`/proc/thread-self/ns/net`),
+/// for [`region_path`]: two namespaces, two stacks.
+pub fn netns_inode() -> io::Result<u64> {
+    let path = CString::new("/proc/thread-self/ns/net").expect("no NUL in a literal");
+    // SAFETY: `stat` is plain data, written whole by the call.
+    let mut st: libc::stat = unsafe { std::mem::zeroed() };
+    // SAFETY: `path` is NUL-terminated; `st` is valid for one `struct stat`.
+    cvt(unsafe {
+        libc::syscall(
+            libc::SYS_newfstatat,
+            libc::AT_FDCWD,
+            path.as_ptr(),
+            &mut st as *mut libc::stat,
+            0,
+        )
+    })?;
+    Ok(st.st_ino)
+}
+
 /// The region mapped in this process. Dropping it unmaps it: the runtime
 /// keeps it for the life of the process (every address in it must stay
 /// valid as long as anything may use it).
@@ -318,6 +337,14 @@ mod tests {
     }
 
     #[test]
+    fn netns_inode_is_the_namespace_files() {
+        use std::os::unix::fs::MetadataExt;
+        let ino = std::fs::metadata("/proc/self/ns/net").unwrap().ino();
+        assert_eq!(netns_inode().unwrap(), ino);
+        assert_ne!(ino, 0);
+    }
+
+    #[test]
     fn create_attach_fork_unlink() {
         let path = test_path("cafu");
         let _ = std::fs::remove_file(&path);
@@ -328,6 +355,13 @@ mod tests {
         assert_eq!(a.len(), len);
         assert_eq!(a.path(), path);
         assert!(crate::sys::private_fd::is_private(a.fd().raw()));
+        // SAFETY: F_GETFD on our own fd.
+        let fd_flags = unsafe { libc::fcntl(a.fd().raw(), libc::F_GETFD) };
+        assert_eq!(
+            fd_flags & libc::FD_CLOEXEC,
+            libc::FD_CLOEXEC,
+            "not close-on-exec"
+        );
         // Sized, and sparse: nothing written yet.
         let meta = std::fs::metadata(&path).unwrap();
         assert_eq!(meta.len(), len as u64);
