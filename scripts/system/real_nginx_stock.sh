@@ -54,7 +54,7 @@ LUA
 # serve MODE: curl both files and wrk on both, checked.
 serve() {
     local mode=$1 f out checked good bad
-    wait_for 10 ns_exec curl -s -o /dev/null "http://$STACK_IP:8080/1k" ||
+    wait_for 10 ns_exec curl -s --max-time 2 -o /dev/null "http://$STACK_IP:8080/1k" ||
         fail "$T: nginx ($mode) does not answer: $(tail -n 3 "$dir/error.log" 2>/dev/null | tr '\n' ' ')"
     for f in 1k 10m; do
         ns_exec curl -s --max-time 30 -o "$TEST_TMP/got-$f" "http://$STACK_IP:8080/$f" ||
@@ -81,20 +81,6 @@ workers_of() {
     pgrep -P "$1" | sort | tr '\n' ' '
 }
 
-# On the way out (failure included), each master we started (the
-# foreground one, the daemon) and its workers, which a SIGKILLed master
-# would leave behind, while the pid is still an nginx.
-MASTERS=()
-masters_cleanup() {
-    local m
-    for m in "${MASTERS[@]}"; do
-        if grep -qa nginx "/proc/$m/cmdline" 2>/dev/null; then
-            kill -KILL $(pgrep -P "$m") "$m" 2>/dev/null || true
-        fi
-    done
-    netns_cleanup
-}
-trap masters_cleanup EXIT
 
 # new_worker PID "OLD...": PID has a child not among OLD.
 new_worker() {
@@ -126,7 +112,7 @@ CONF
     if [[ $mode == foreground ]]; then
         start_bg "$dir/nginx.out" "$dir/nginx.err" "${UNDER[@]}" "${nginx_cmd[@]}" -g "daemon off;"
         master=$BG_PID
-        MASTERS+=("$master")
+        own_tree "$master" nginx
         wait_for 10 test -s "$dir/nginx.pid" || fail "$T: nginx ($mode) wrote no pid file: $(tail -n 3 "$dir/nginx.err" | tr '\n' ' ')"
     else
         start_bg "$dir/nginx.out" "$dir/nginx.err" "${UNDER[@]}" "${nginx_cmd[@]}"
@@ -136,7 +122,7 @@ CONF
         wait_for 10 test -s "$dir/nginx.pid" || fail "$T: nginx ($mode) wrote no pid file"
         master=$(cat "$dir/nginx.pid")
         # The daemon descends from the process we started: ours to end.
-        MASTERS+=("$master")
+        own_tree "$master" nginx
         kill -0 "$master" 2>/dev/null || fail "$T: nginx ($mode): the daemon (pid file) is not running: $(tail -n 3 "$dir/error.log" | tr '\n' ' ')"
     fi
     wait_for 10 test -n "$(workers_of "$master")" || fail "$T: nginx ($mode) started no worker"
