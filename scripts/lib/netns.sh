@@ -8,7 +8,8 @@
 # the pcap and logs).
 #
 #   netns_create NAME    namespace tapstack-NAME-$$ with lo up and tap0
-#                        (kernel side 198.18.0.1/24, IPv6 off); sets NS
+#                        (kernel side 198.18.0.1/24, IPv6 off); sets NS;
+#                        with TAP_USER set, that user may attach to tap0
 #   ns_exec CMD...       run CMD in the namespace (the kernel's side)
 #   ns_preload [VAR=value...] CMD...
 #                        run CMD in the namespace under the preload, with
@@ -171,7 +172,9 @@ netns_create() {
         ip -n "$NS_FAR" link set eth0 up
         PRELOAD=(ip netns exec "$NS_FAR" env TAPSTACK_IFNAME=tap0 TAPSTACK_IP=198.18.0.2/24)
     else
-        ip -n "$NS" tuntap add dev tap0 mode tap multi_queue
+        # TAP_USER: a user (not root) that may attach to tap0, for a
+        # program that runs as that user from its start (postgres).
+        ip -n "$NS" tuntap add dev tap0 mode tap multi_queue ${TAP_USER:+user "$TAP_USER"}
         if [[ $SIDE == direct ]]; then
             PRELOAD=(ip netns exec "$NS" env TAPSTACK_IFNAME=tap0 TAPSTACK_IP=198.18.0.2/24)
         else

@@ -11,6 +11,8 @@
 #                      PEER_IP   the kernel side's address (198.18.0.1).
 #   make_file PATH BYTES   a file of pseudo-random bytes
 #   sha FILE           its sha256
+#   own_tree PID WORD  on exit, kill PID and its descendants (a forking
+#                      server, a daemon) if PID still runs WORD
 
 real_setup() {
     netns_create "$1"
@@ -26,3 +28,35 @@ make_file() {
 sha() {
     sha256sum "$1" | cut -d' ' -f1
 }
+
+# Forking servers (a master and its workers, a daemon) leave processes
+# behind when the master is killed. own_tree PID WORD marks PID as one we
+# started (directly or as the daemon of one we started): on exit, failure
+# included, PID and all its descendants are killed, if PID is still a
+# process whose command line has WORD (so a pid the system gave to someone
+# else since is left alone).
+REAL_TREES=()
+own_tree() {
+    REAL_TREES+=("$1:$2")
+}
+
+real_descendants() {
+    local c
+    for c in $(pgrep -P "$1"); do
+        echo "$c"
+        real_descendants "$c"
+    done
+}
+
+real_cleanup() {
+    local e pid word
+    for e in "${REAL_TREES[@]}"; do
+        pid=${e%%:*} word=${e#*:}
+        if grep -qa -- "$word" "/proc/$pid/cmdline" 2>/dev/null; then
+            # shellcheck disable=SC2046
+            kill -KILL "$pid" $(real_descendants "$pid") 2>/dev/null || true
+        fi
+    done
+    netns_cleanup
+}
+trap real_cleanup EXIT

@@ -11,6 +11,7 @@
 # at least half of each round must complete. After the last kill, one more
 # round must complete every request: the server still answers.
 source "$(dirname "$0")/../lib/netns.sh"
+source "$(dirname "$0")/../lib/real.sh" # own_tree
 T=chaos
 need_built $T prefork_server
 [[ -x $KBUILD/prefork_client ]] || fail "$T: $KBUILD/prefork_client is missing (make -C c-tests)"
@@ -19,6 +20,7 @@ netns_create $T
 start_bg "$TEST_TMP/server.out" "$TEST_TMP/server.err" \
     "${PRELOAD[@]}" "$CBUILD/prefork_server" chaos 7702 4 30 100
 pid=$BG_PID
+own_tree "$pid" prefork_server
 await 10 "$TEST_TMP/server.out" '^listening' ||
     fail "$T: prefork_server did not start: $(head -c 300 "$TEST_TMP/server.err")"
 

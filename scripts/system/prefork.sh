@@ -11,6 +11,7 @@
 #             its own copy (the child's copy must keep the connection).
 # SIGTERM then ends each server with status 0.
 source "$(dirname "$0")/../lib/netns.sh"
+source "$(dirname "$0")/../lib/real.sh" # own_tree
 T=prefork
 need_built $T prefork_server
 [[ -x $KBUILD/prefork_client ]] || fail "$T: $KBUILD/prefork_client is missing (make -C c-tests)"
@@ -22,6 +23,7 @@ run_mode() {
     start_bg "$TEST_TMP/$mode.out" "$TEST_TMP/$mode.err" \
         "${PRELOAD[@]}" "$CBUILD/prefork_server" "$mode" "$port" "$@"
     pid=$BG_PID
+    own_tree "$pid" prefork_server
     await 10 "$TEST_TMP/$mode.out" '^listening' ||
         fail "$T: prefork_server $mode did not start: $(head -c 300 "$TEST_TMP/$mode.err")"
     timeout 60 ip netns exec "$NS" "$KBUILD/prefork_client" 198.18.0.2 "$port" 400 8 \

@@ -1,0 +1,152 @@
+#!/usr/bin/env bash
+# Usage: scripts/system/real_nginx_stock.sh   (root; after cargo build --release)
+# modes: tapstack kernel
+#
+# Unmodified nginx with Debian's stock process model: the stock
+# /etc/nginx/nginx.conf (user www-data, worker_processes auto, so a master
+# and one worker per core; its events and http settings: sendfile,
+# tcp_nopush, gzip, mime types, the enabled modules), changed only where a
+# test must: pid, error_log and access_log go to the test's directory, the
+# machine's conf.d/ and sites-enabled/ are left out, and our own server
+# block (listen 198.18.0.2:8080, root a temp dir) is included instead. Run
+# twice: in the foreground (-g "daemon off;") and as the stock daemon (the
+# process that started it exits, the master carries on). Each time: curl
+# from the kernel side fetches a 1 KiB and a 10 MiB file (sha256 must
+# match), wrk runs on both with every body checked and no socket error,
+# `nginx -s reload` starts new workers that serve too, and `nginx -s quit`
+# ends it. nginx must log no alert, crit or emerg.
+source "$(dirname "$0")/../lib/netns.sh"
+source "$(dirname "$0")/../lib/real.sh"
+T=real_nginx_stock
+need nginx wrk curl
+need_built $T
+STOCK=/etc/nginx/nginx.conf
+[[ -f $STOCK ]] || fail "$T: missing $STOCK, Debian's stock configuration (apt-get install nginx-common)"
+id www-data >/dev/null 2>&1 || fail "$T: the stock configuration runs workers as www-data, and there is no such user"
+real_setup nginxstock
+
+# The workers run as www-data: they must reach the files.
+chmod 755 "$TEST_TMP"
+www=$TEST_TMP/www
+mkdir -p "$www"
+chmod 755 "$www"
+make_file "$www/1k" 1024
+make_file "$www/10m" $((10 << 20))
+chmod 644 "$www/1k" "$www/10m"
+
+cat >"$TEST_TMP/check.lua" <<LUA
+local threads = {}
+function setup(thread) table.insert(threads, thread) end
+function init(args)
+  local f = io.open(args[1], "rb"); expected = f:read("*a"); f:close()
+  good = 0; bad = 0
+end
+function response(status, headers, body)
+  if status == 200 and body == expected then good = good + 1 else bad = bad + 1 end
+end
+function done(summary, latency, requests)
+  local g, b = 0, 0
+  for _, t in ipairs(threads) do g = g + t:get("good"); b = b + t:get("bad") end
+  io.write(string.format("CHECKED good=%d bad=%d\n", g, b))
+end
+LUA
+
+# serve MODE: curl both files and wrk on both, checked.
+serve() {
+    local mode=$1 f out checked good bad
+    wait_for 10 ns_exec curl -s --max-time 2 -o /dev/null "http://$STACK_IP:8080/1k" ||
+        fail "$T: nginx ($mode) does not answer: $(tail -n 3 "$dir/error.log" 2>/dev/null | tr '\n' ' ')"
+    for f in 1k 10m; do
+        ns_exec curl -s --max-time 30 -o "$TEST_TMP/got-$f" "http://$STACK_IP:8080/$f" ||
+            fail "$T: curl of /$f ($mode) failed"
+        [[ $(sha "$TEST_TMP/got-$f") == $(sha "$www/$f") ]] ||
+            fail "$T: /$f ($mode) arrived with other content ($(stat -c %s "$TEST_TMP/got-$f") bytes)"
+    done
+    for f in 1k 10m; do
+        out=$(timeout 30 ip netns exec "$NS" wrk -t 2 -c 8 -d 2s --timeout 5s -s "$TEST_TMP/check.lua" \
+            "http://$STACK_IP:8080/$f" -- "$www/$f" 2>&1) ||
+            fail "$T: wrk /$f ($mode) failed: $(tail -n 3 <<<"$out" | tr '\n' ' ')"
+        checked=$(grep -o 'CHECKED good=[0-9]* bad=[0-9]*' <<<"$out") ||
+            fail "$T: wrk /$f ($mode) printed no check: $(tail -n 5 <<<"$out" | tr '\n' ' ')"
+        good=$(sed 's/.*good=\([0-9]*\).*/\1/' <<<"$checked")
+        bad=$(sed 's/.*bad=\([0-9]*\)/\1/' <<<"$checked")
+        ((good > 0 && bad == 0)) || fail "$T: wrk /$f ($mode): $checked"
+        ! grep -q 'Socket errors' <<<"$out" || fail "$T: wrk /$f ($mode): $(grep 'Socket errors' <<<"$out")"
+        echo "  $mode: curl and wrk on /$f: $good responses checked"
+    done
+}
+
+# workers_of PID: the master's children (its workers).
+workers_of() {
+    pgrep -P "$1" | sort | tr '\n' ' '
+}
+
+
+# new_worker PID "OLD...": PID has a child not among OLD.
+new_worker() {
+    local w
+    for w in $(workers_of "$1"); do
+        [[ " $2 " == *" $w "* ]] || return 0
+    done
+    return 1
+}
+
+for mode in foreground daemon; do
+    dir=$TEST_TMP/$mode
+    mkdir -p "$dir"
+    cat >"$dir/site.conf" <<CONF
+server {
+    listen $STACK_IP:8080;
+    root $www;
+}
+CONF
+    sed -e "s|^pid .*|pid $dir/nginx.pid;|" \
+        -e "s|^error_log .*|error_log $dir/error.log;|" \
+        -e "s|access_log .*;|access_log $dir/access.log;|" \
+        -e "s|include /etc/nginx/conf.d/\*.conf;|# conf.d left out (machine-local)|" \
+        -e "s|include /etc/nginx/sites-enabled/\*;|include $dir/site.conf;|" \
+        "$STOCK" >"$dir/nginx.conf"
+    grep -q "include $dir/site.conf;" "$dir/nginx.conf" ||
+        fail "$T: $STOCK has no 'include /etc/nginx/sites-enabled/*;' to put the test's server block in"
+    nginx_cmd=("$(command -v nginx)" -c "$dir/nginx.conf")
+    if [[ $mode == foreground ]]; then
+        start_bg "$dir/nginx.out" "$dir/nginx.err" "${UNDER[@]}" "${nginx_cmd[@]}" -g "daemon off;"
+        master=$BG_PID
+        own_tree "$master" nginx
+        wait_for 10 test -s "$dir/nginx.pid" || fail "$T: nginx ($mode) wrote no pid file: $(tail -n 3 "$dir/nginx.err" | tr '\n' ' ')"
+    else
+        start_bg "$dir/nginx.out" "$dir/nginx.err" "${UNDER[@]}" "${nginx_cmd[@]}"
+        starter=$BG_PID
+        wait_exit "$starter" 10 || fail "$T: nginx ($mode): the starting process did not exit"
+        wait "$starter" || fail "$T: nginx ($mode): the starting process failed: $(tail -n 3 "$dir/nginx.err" "$dir/error.log" 2>/dev/null | tr '\n' ' ')"
+        wait_for 10 test -s "$dir/nginx.pid" || fail "$T: nginx ($mode) wrote no pid file"
+        master=$(cat "$dir/nginx.pid")
+        # The daemon descends from the process we started: ours to end.
+        own_tree "$master" nginx
+        kill -0 "$master" 2>/dev/null || fail "$T: nginx ($mode): the daemon (pid file) is not running: $(tail -n 3 "$dir/error.log" | tr '\n' ' ')"
+    fi
+    wait_for 10 test -n "$(workers_of "$master")" || fail "$T: nginx ($mode) started no worker"
+    before=$(workers_of "$master")
+    echo "  $mode: master and $(wc -w <<<"$before") workers"
+    serve "$mode"
+
+    timeout 10 "${nginx_cmd[@]}" -s reload 2>"$dir/reload.err" ||
+        fail "$T: nginx -s reload ($mode) failed: $(head -n 2 "$dir/reload.err" | tr '\n' ' ')"
+    wait_for 10 new_worker "$master" "$before" ||
+        fail "$T: after nginx -s reload ($mode) no new worker started"
+    serve "$mode after reload"
+
+    timeout 10 "${nginx_cmd[@]}" -s quit 2>"$dir/quit.err" ||
+        fail "$T: nginx -s quit ($mode) failed: $(head -n 2 "$dir/quit.err" | tr '\n' ' ')"
+    if [[ $mode == foreground ]]; then
+        wait_exit "$master" 15 || fail "$T: nginx -s quit ($mode): the master did not exit"
+        wait "$master" || fail "$T: nginx ($mode) exited with status $? after -s quit"
+    else
+        wait_for 15 sh -c "! kill -0 $master 2>/dev/null" || fail "$T: nginx -s quit ($mode): the daemon did not exit"
+    fi
+    echo "  $mode: nginx -s quit ended it"
+    if grep -E '\[(alert|crit|emerg)\]' "$dir/error.log" >"$dir/alerts"; then
+        fail "$T: nginx ($mode) logged: $(head -n 3 "$dir/alerts" | tr '\n' ' ')"
+    fi
+done
+pass $T
