@@ -736,8 +736,9 @@ impl Runtime {
             {
                 let mut stack = self.lock();
                 for slot in died {
-                    pids.forget(slot, poll);
-                    process::reap_if_dead(&mut stack, slot);
+                    if let Some(pid) = pids.forget(slot, poll) {
+                        process::reap_exited(&mut stack, slot, pid);
+                    }
                 }
                 for frame in rx.iter() {
                     stack.handle_frame(now, frame);

@@ -175,9 +175,20 @@ fn release_slot(guard: &mut Guard, slot: usize) {
     header.free_slot(guard, slot);
 }
 
-/// Whether process `pid` exists.
+/// Whether process `pid` exists and has not exited (a zombie waiting for
+/// its parent's `wait` has closed its fds: it holds nothing any more).
 fn alive(pid: i32) -> bool {
-    pid > 0 && crate::sys::process_exists(pid)
+    if pid <= 0 || !crate::sys::process_exists(pid) {
+        return false;
+    }
+    // /proc/PID/stat: "PID (comm) S ...", comm may hold spaces and ')'.
+    match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
+        Ok(stat) => stat
+            .rfind(')')
+            .and_then(|i| stat[i + 1..].split_whitespace().next())
+            .is_none_or(|state| state != "Z" && state != "X"),
+        Err(_) => false,
+    }
 }
 
 /// Frees the slots of processes that died without leaving (killed), with
@@ -193,12 +204,12 @@ pub fn reap_dead(guard: &mut Guard) {
     }
 }
 
-/// Slot `slot`'s pidfd became readable: frees it if its process is gone.
-pub fn reap_if_dead(guard: &mut Guard, slot: usize) {
+/// The pidfd of process `pid` in slot `slot` became readable: it exited
+/// (it may be a zombie still), so its slot is freed.
+pub fn reap_exited(guard: &mut Guard, slot: usize, pid: i32) {
     let header = guard.header();
     let p = &header.procs[slot];
-    let pid = p.pid.load(Ordering::Acquire);
-    if p.state.load(Ordering::Acquire) == LIVE && !alive(pid) {
+    if p.state.load(Ordering::Acquire) == LIVE && p.pid.load(Ordering::Acquire) == pid {
         crate::log_info!("process {pid} is gone: its sockets are closed");
         release_slot(guard, slot);
     }
@@ -267,13 +278,11 @@ impl PidWatch {
         }
     }
 
-    /// Stops watching slot `slot` (its process died).
-    pub fn forget(&mut self, slot: usize, poll: &Epoll) {
-        if let Some(Some((_, fd))) = self.fds.get_mut(slot).map(Option::take) {
-            let _ = poll.delete(fd.raw());
-        }
-        // Look again at the next turn.
-        self.generation = self.generation.wrapping_sub(1);
+    /// Stops watching slot `slot` (its process exited); the pid it had.
+    pub fn forget(&mut self, slot: usize, poll: &Epoll) -> Option<i32> {
+        let (pid, fd) = self.fds.get_mut(slot).and_then(Option::take)?;
+        let _ = poll.delete(fd.raw());
+        Some(pid)
     }
 }
 
