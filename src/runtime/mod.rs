@@ -107,6 +107,8 @@ pub struct Runtime {
     control_fd: AtomicI32,
     /// Set in a forked child until its own stack thread runs.
     forked: AtomicBool,
+    /// The stack thread was stopped for an `exec` in progress.
+    exec_pending: AtomicBool,
     respawn: Mutex<()>,
 }
 
@@ -118,6 +120,10 @@ struct Local {
     /// A socket to ring other processes' bells from.
     ringer: Option<PrivateFd>,
     wake_pending: AtomicBool,
+    /// Bells for the stack thread to ring, left by application threads.
+    /// (std's lock: an application thread takes it, and std's never
+    /// calls `sched_yield`, which a sandbox may forbid.)
+    outbox: std::sync::Mutex<Vec<(usize, Vec<SocketHandle>)>>,
     stop: AtomicBool,
     state: AtomicU8,
     finished: Mutex<bool>,
@@ -318,6 +324,7 @@ impl Runtime {
             tap_fd: AtomicI32::new(-1),
             control_fd: AtomicI32::new(-1),
             forked: AtomicBool::new(false),
+            exec_pending: AtomicBool::new(false),
             respawn: Mutex::new(()),
         })))
     }
@@ -408,7 +415,7 @@ impl Runtime {
     /// In a forked child, at its first call on the stack: a stack thread,
     /// waker and bell of its own, the TAP queue it inherited, and its
     /// watchers (copied from the parent) registered under its slot.
-    fn respawn_after_fork(&'static self) {
+    pub(crate) fn respawn_after_fork(&'static self) {
         let _one = self.respawn.lock();
         if !self.forked.load(Ordering::Acquire) {
             return;
@@ -423,19 +430,30 @@ impl Runtime {
         };
         self.local.set(local);
         let fd = self.tap_fd.load(Ordering::Acquire);
-        let dev: Option<Box<dyn Device + Send>> = (fd >= 0).then(|| {
+        let dev: Option<Box<dyn Device + Send>> = if fd < 0 {
+            // No queue to take over (an `exec` that failed closed ours):
+            // a queue of our own, when the TAP gives one.
             let offload = self.lock().offload();
-            // The fd is the parent's TAP queue, which this process
-            // inherited; its owner was the parent's stack thread, which
-            // does not exist here.
-            let tap =
-                TapDevice::inherited(fd, self.config.ifname.clone(), self.config.mtu, offload);
-            let mut dev: Box<dyn Device + Send> = Box::new(tap);
-            if let Some(faults) = self.config.faults.filter(|f| !f.is_noop()) {
-                dev = Box::new(FaultDevice::new(dev, faults));
+            let dev = open_device_as(&self.config, offload, false, monotonic_now()).ok();
+            if let Some(fd) = dev.as_ref().and_then(|d| d.raw_fd()) {
+                self.tap_fd.store(fd, Ordering::Release);
             }
             dev
-        });
+        } else {
+            Some({
+                let offload = self.lock().offload();
+                // The fd is the parent's TAP queue, which this process
+                // inherited; its owner was the parent's stack thread, which
+                // does not exist here.
+                let tap =
+                    TapDevice::inherited(fd, self.config.ifname.clone(), self.config.mtu, offload);
+                let mut dev: Box<dyn Device + Send> = Box::new(tap);
+                if let Some(faults) = self.config.faults.filter(|f| !f.is_noop()) {
+                    dev = Box::new(FaultDevice::new(dev, faults));
+                }
+                dev
+            })
+        };
         {
             let slot = self.slot();
             let stack = self.lock();
@@ -703,6 +721,11 @@ impl Runtime {
                     }
                 }
             }
+            let outbox =
+                std::mem::take(&mut *local.outbox.lock().unwrap_or_else(|e| e.into_inner()));
+            if !outbox.is_empty() {
+                self.ring_bells(outbox);
+            }
             // A wakeup for our watchers was lost (a full bell, or a
             // forked child's watchers copied from its parent).
             if self.header.procs[self.slot()]
@@ -805,6 +828,25 @@ impl Runtime {
             return;
         }
         let local = self.local();
+        if local.thread.get() != Some(&std::thread::current().id()) {
+            // An application thread: the stack thread rings the bells. The
+            // program may have fenced its own threads' system calls in
+            // (sshd's seccomp sandbox allows no sendto), never ours.
+            local
+                .outbox
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .extend(others);
+            self.wake();
+            return;
+        }
+        self.ring_bells(others);
+    }
+
+    /// Rings the bell of each process in `others` with its handles (on the
+    /// stack thread).
+    fn ring_bells(&self, others: Vec<(usize, Vec<SocketHandle>)>) {
+        let local = self.local();
         let Some(from) = &local.ringer else {
             return;
         };
@@ -875,6 +917,7 @@ impl Local {
             bell,
             ringer,
             wake_pending: AtomicBool::new(false),
+            outbox: std::sync::Mutex::new(Vec::new()),
             stop: AtomicBool::new(false),
             state: AtomicU8::new(RUNNING),
             finished: Mutex::new(false),
@@ -1056,6 +1099,23 @@ pub fn start_before_privilege_drop() {
     }
 }
 
+/// The log level and `TAPSTACK_LOG_FILE` of `config` (the file made now,
+/// named with this pid).
+fn setup_logging(config: &Config) -> Result<(), ()> {
+    log::set_level(config.log);
+    if let Some(template) = &config.log_file {
+        let path = config::log_file_path(template, std::process::id());
+        match std::fs::File::create(&path) {
+            Ok(f) => log::set_file(crate::sys::private_fd::PrivateFd::adopt(f.into())),
+            Err(e) => {
+                eprintln!("tapstack: TAPSTACK_LOG_FILE={template:?}: cannot create {path:?}: {e}");
+                return Err(());
+            }
+        }
+    }
+    Ok(())
+}
+
 fn start_from_env() -> Result<&'static Runtime, i32> {
     let config = match Config::from_env() {
         Ok(c) => c,
@@ -1064,16 +1124,8 @@ fn start_from_env() -> Result<&'static Runtime, i32> {
             return Err(libc::ENETDOWN);
         }
     };
-    log::set_level(config.log);
-    if let Some(template) = &config.log_file {
-        let path = config::log_file_path(template, std::process::id());
-        match std::fs::File::create(&path) {
-            Ok(f) => log::set_file(crate::sys::private_fd::PrivateFd::adopt(f.into())),
-            Err(e) => {
-                eprintln!("tapstack: TAPSTACK_LOG_FILE={template:?}: cannot create {path:?}: {e}");
-                return Err(libc::ENETDOWN);
-            }
-        }
+    if setup_logging(&config).is_err() {
+        return Err(libc::ENETDOWN);
     }
     // A misspelt variable would otherwise be ignored without a word.
     let names = std::env::vars_os().filter_map(|(k, _)| k.into_string().ok());

@@ -45,10 +45,7 @@ const EXIT_FLUSH: Duration = Duration::from_millis(300);
 /// thread, and its thread-locals are the child's main thread's.
 struct Held {
     start: Option<ForkHold<()>>,
-    watchers: (
-        Option<ForkHold<()>>,
-        Option<ForkHold<super::watchers::Table>>,
-    ),
+    watchers: Option<super::watchers::ForkGuards>,
     private_fds: Option<HeldForFork>,
 }
 
@@ -84,7 +81,7 @@ pub fn fork_prepare() {
         }
     }
     let start = ForkHold::hold(&START, FORK_LOCK_WAIT);
-    let watchers = super::watchers::hold_for_fork(FORK_LOCK_WAIT);
+    let watchers = Some(super::watchers::hold_for_fork());
     // Last: the runtime makes its private fds under the start lock.
     let private_fds = private_fd::hold_for_fork(FORK_LOCK_WAIT);
     HELD.with(|h| {
@@ -101,12 +98,7 @@ fn release_held() {
         if let Some(private_fds) = held.private_fds {
             private_fds.release();
         }
-        if let Some(w) = held.watchers.1 {
-            w.release();
-        }
-        if let Some(g) = held.watchers.0 {
-            g.release();
-        }
+        drop(held.watchers);
         if let Some(start) = held.start {
             start.release();
         }
@@ -161,6 +153,10 @@ pub fn fork_child() {
         rt.local().wake_pending.store(false, Ordering::Release);
         rt.local().close_in_child();
         private_fd::close_inherited(rt.control_fd.swap(-1, Ordering::AcqRel));
+        // The child's stack thread starts now, before the program can fence
+        // its system calls in (sshd's seccomp sandbox applies to the thread
+        // that installs it, and to threads made after).
+        rt.respawn_after_fork();
         rt.forked.store(true, Ordering::Release);
     }
 }
@@ -328,7 +324,9 @@ pub fn attach_after_exec() -> Vec<(i32, FdRecord)> {
     if current().is_some() {
         return Vec::new();
     }
-    super::log::set_level(config.log);
+    if super::setup_logging(&config).is_err() {
+        return Vec::new();
+    }
     match super::Runtime::attach_exec(config, netns) {
         Some((rt, fds)) => {
             CURRENT.set(Ok(rt));
@@ -360,9 +358,18 @@ impl Runtime {
             let _ = region.unlink();
             return None;
         }
-        let header = crate::shared::header::attach_region(&region, super::ATTACH_WAIT).ok()?;
+        let header = match crate::shared::header::attach_region(&region, super::ATTACH_WAIT) {
+            Ok(h) => h,
+            Err(e) => {
+                crate::log_warn!("after exec: cannot attach to {}: {e:?}", path.display());
+                return None;
+            }
+        };
         let pid = std::process::id() as i32;
-        let slot = header.slot_of(pid)?;
+        let Some(slot) = header.slot_of(pid) else {
+            crate::log_debug!("after exec: pid {pid} has no slot in {}", path.display());
+            return None;
+        };
         let kept: Vec<(i32, FdRecord)> = {
             let mut guard = header.lock(repair);
             let records: Vec<(i32, FdRecord)> = guard.holdings().procs[slot]
@@ -400,6 +407,7 @@ impl Runtime {
             tap_fd: std::sync::atomic::AtomicI32::new(-1),
             control_fd: std::sync::atomic::AtomicI32::new(-1),
             forked: std::sync::atomic::AtomicBool::new(false),
+            exec_pending: std::sync::atomic::AtomicBool::new(false),
             respawn: parking_lot::Mutex::new(()),
         }));
         let offload = rt.lock().offload();
@@ -427,6 +435,33 @@ impl Runtime {
         rt.announce();
         crate::log_info!("after exec: {} inherited socket fds", kept.len());
         Some((rt, kept))
+    }
+}
+
+/// Before `exec`: stops this process's stack thread, so that none of our
+/// threads holds the stack's lock when `exec` ends them all.
+pub fn before_exec() {
+    if let Some(rt) = running()
+        && !rt.forked.load(Ordering::Acquire)
+        && rt.local().state.load(Ordering::Acquire) == super::RUNNING
+    {
+        rt.shutdown();
+        // The thread closed its TAP queue as it ended.
+        rt.tap_fd.store(-1, Ordering::Release);
+        rt.local().state.store(super::RUNNING, Ordering::Release);
+        rt.exec_pending.store(true, Ordering::Release);
+    }
+}
+
+/// The `exec` failed: this process goes on, with a new stack thread.
+pub fn after_failed_exec() {
+    if let Some(rt) = running()
+        && rt.exec_pending.swap(false, Ordering::AcqRel)
+    {
+        // As after a fork: a new thread on the same TAP queue.
+        rt.local().close_in_child();
+        rt.forked.store(true, Ordering::Release);
+        let _ = rt.health();
     }
 }
 
@@ -476,8 +511,6 @@ impl Runtime {
         for h in stack.holdings().release_all(slot) {
             stack.close(h);
         }
-        // Processes that died without leaving do not keep the stack up.
-        reap_dead(&mut stack);
         let header = self.header;
         header.free_slot(&stack, slot);
         let last = header.in_use() == 0;

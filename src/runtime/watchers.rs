@@ -7,21 +7,25 @@
 //! have changed, the process that saw it wakes its own watchers from this
 //! table and rings the bell of every other process whose bit is set
 //! (`runtime::bell`).
+//!
+//! The locks here are std's, which never call `sched_yield` while they
+//! wait (parking_lot's spin does): an application thread takes them, and a
+//! program may forbid that system call to its threads (sshd's seccomp
+//! sandbox kills the thread).
 
 use crate::stack::SocketHandle;
 use crate::stack::socket::{WaitQueue, Watcher};
-use parking_lot::Mutex;
 use std::collections::HashMap;
 use std::sync::Weak;
 use std::sync::atomic::Ordering;
+use std::sync::{Mutex, MutexGuard};
 
 static TABLE: Mutex<Table> = Mutex::new(None);
 
 /// `w` watches socket `h` (whose wait queue is `q`) from process slot
 /// `slot`.
 pub fn watch(slot: usize, h: SocketHandle, q: &WaitQueue, w: Weak<dyn Watcher>) {
-    TABLE
-        .lock()
+    lock(&TABLE)
         .get_or_insert_with(HashMap::new)
         .entry(h)
         .or_default()
@@ -31,7 +35,7 @@ pub fn watch(slot: usize, h: SocketHandle, q: &WaitQueue, w: Weak<dyn Watcher>) 
 
 /// `w` no longer watches `h` (compared by address).
 pub fn unwatch(h: SocketHandle, w: &Weak<dyn Watcher>) {
-    let mut table = TABLE.lock();
+    let mut table = lock(&TABLE);
     if let Some(map) = table.as_mut()
         && let Some(list) = map.get_mut(&h)
     {
@@ -48,9 +52,9 @@ static GATE: Mutex<()> = Mutex::new(());
 
 /// Tells this process's watchers of `h` (with no lock held).
 pub fn wake(h: SocketHandle) {
-    let _gate = GATE.lock();
+    let _gate = lock(&GATE);
     let live: Vec<_> = {
-        let table = TABLE.lock();
+        let table = lock(&TABLE);
         match table.as_ref().and_then(|m| m.get(&h)) {
             Some(list) => list.iter().filter_map(Weak::upgrade).collect(),
             None => return,
@@ -71,26 +75,32 @@ pub fn wake_everything() {
 
 /// The sockets this process's watchers watch.
 pub fn watched() -> Vec<SocketHandle> {
-    TABLE
-        .lock()
+    lock(&TABLE)
         .as_ref()
         .map(|m| m.keys().copied().collect())
         .unwrap_or_default()
 }
 
+/// Locks `m`, whatever a panic left in it (the tables stay usable).
+fn lock<T>(m: &'static Mutex<T>) -> MutexGuard<'static, T> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
 /// The table's type.
 pub type Table = Option<HashMap<SocketHandle, Vec<Weak<dyn Watcher>>>>;
 
-/// Held across `fork` by the prepare handler, so the child's copy is
-/// whole; released in the parent and the child.
-pub fn hold_for_fork(
-    wait: std::time::Duration,
-) -> (
-    Option<crate::sys::sync::ForkHold<()>>,
-    Option<crate::sys::sync::ForkHold<Table>>,
-) {
-    (
-        crate::sys::sync::ForkHold::hold(&GATE, wait),
-        crate::sys::sync::ForkHold::hold(&TABLE, wait),
-    )
+/// What [`hold_for_fork`] holds.
+pub struct ForkGuards {
+    _gate: MutexGuard<'static, ()>,
+    _table: MutexGuard<'static, Table>,
+}
+
+/// Held across `fork` by the prepare handler (the guards stay in the
+/// forking thread), so the child's copy is whole; dropped in the parent
+/// and the child.
+pub fn hold_for_fork() -> ForkGuards {
+    ForkGuards {
+        _gate: lock(&GATE),
+        _table: lock(&TABLE),
+    }
 }

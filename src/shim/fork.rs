@@ -82,6 +82,12 @@ unsafe extern "C" fn child() {
     let _ = std::panic::catch_unwind(|| {
         fd_table::unlock_after_fork();
         process::fork_child();
+        // This thread's eventfd for blocking in poll/select, made now for
+        // the same reason as the stack thread (a sandbox may forbid it
+        // later).
+        if crate::runtime::get().is_some() {
+            let _ = super::readiness::thread_waiter();
+        }
     });
 }
 
@@ -101,4 +107,49 @@ pub unsafe extern "C-unwind" fn fork() -> libc::pid_t {
         crate::sys::set_errno(errno);
     }
     pid
+}
+
+/// Around `execve` and the rest of its family: this process's stack thread
+/// stops first (so that no thread of ours holds the stack's lock when
+/// `exec` ends every thread), and starts again when the call fails. The
+/// new image finds its sockets at load ([`attach_at_load`]). `execl`,
+/// `execlp` and `execle` (variadic) call glibc's internal `execve` and are
+/// not seen: their thread may be caught holding the lock, which the next
+/// holder repairs.
+macro_rules! exec_family {
+    ($(
+        $(#[$doc:meta])*
+        fn $name:ident($($arg:ident: $ty:ty),*);
+    )*) => {$(
+        $(#[$doc])*
+        ///
+        /// # Safety
+        /// None beyond libc's.
+        #[unsafe(no_mangle)]
+        pub unsafe extern "C-unwind" fn $name($($arg: $ty),*) -> libc::c_int {
+            let _ = std::panic::catch_unwind(process::before_exec);
+            // SAFETY: libc's function, with its own contract.
+            let r = unsafe { real::$name($($arg),*) };
+            let errno = crate::sys::errno();
+            let _ = std::panic::catch_unwind(process::after_failed_exec);
+            crate::sys::set_errno(errno);
+            r
+        }
+    )*};
+}
+
+type Str = *const libc::c_char;
+type StrList = *const *const libc::c_char;
+
+exec_family! {
+    /// `execve(2)`.
+    fn execve(path: Str, argv: StrList, envp: StrList);
+    /// `execv(3)`.
+    fn execv(path: Str, argv: StrList);
+    /// `execvp(3)`.
+    fn execvp(file: Str, argv: StrList);
+    /// `execvpe(3)`.
+    fn execvpe(file: Str, argv: StrList, envp: StrList);
+    /// `fexecve(3)`.
+    fn fexecve(fd: libc::c_int, argv: StrList, envp: StrList);
 }

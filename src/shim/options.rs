@@ -372,6 +372,9 @@ fn getsockopt_value(sock: &OpenSocket, level: c_int, name: c_int) -> Errno<Value
             Ok(Value::Int(i6.get(name)?))
         }
         (libc::SOL_SOCKET, SO_PROTOCOL) => Ok(Value::Int(libc::IPPROTO_TCP)),
+        // Not bound to a device: Linux's sock_getbindtodevice answers with
+        // an empty name (length 0). sshd asks (its VRF lookup).
+        (libc::SOL_SOCKET, libc::SO_BINDTODEVICE) => Ok(Value::Bytes(Vec::new())),
         (libc::SOL_SOCKET, SO_ACCEPTCONN) => b(state == State::Listen),
         (libc::SOL_SOCKET, libc::SO_ERROR) => {
             let e = st.take_error(h).map_err(errno_of)?;

@@ -130,6 +130,28 @@ macro_rules! sys_ssize {
 real! {
     /// `fork(2)` (glibc's: it runs the `pthread_atfork` handlers).
     fn fork() -> libc::pid_t = sys_int!(libc::SYS_fork);
+    fn execve(path: *const libc::c_char, argv: *const *const libc::c_char, envp: *const *const libc::c_char) -> c_int =
+        sys_int!(libc::SYS_execve, path, argv, envp);
+    fn execv(path: *const libc::c_char, argv: *const *const libc::c_char) -> c_int = {
+        set_errno(libc::ENOSYS);
+        let _ = (path, argv);
+        -1
+    };
+    fn execvp(file: *const libc::c_char, argv: *const *const libc::c_char) -> c_int = {
+        set_errno(libc::ENOSYS);
+        let _ = (file, argv);
+        -1
+    };
+    fn execvpe(file: *const libc::c_char, argv: *const *const libc::c_char, envp: *const *const libc::c_char) -> c_int = {
+        set_errno(libc::ENOSYS);
+        let _ = (file, argv, envp);
+        -1
+    };
+    fn fexecve(fd: c_int, argv: *const *const libc::c_char, envp: *const *const libc::c_char) -> c_int = {
+        set_errno(libc::ENOSYS);
+        let _ = (fd, argv, envp);
+        -1
+    };
     fn socket(domain: c_int, ty: c_int, protocol: c_int) -> c_int =
         sys_int!(libc::SYS_socket, domain, ty, protocol);
     fn bind(fd: c_int, addr: *const sockaddr, len: socklen_t) -> c_int =
