@@ -285,6 +285,9 @@ pub(super) struct Delack {
     pub rcv_unacked: u32,
     /// Quick ACKs left (every segment acknowledged at once).
     pub quickacks: u32,
+    /// When data last arrived (Linux's `lrcvtime`): data after a silence
+    /// longer than the RTO starts quick-ACK mode again.
+    pub last_data: Instant,
 }
 
 /// Counters reported by `TCP_INFO`; nothing decides on them.
@@ -375,6 +378,7 @@ impl Tcb {
             delack: Delack {
                 rcv_unacked: 0,
                 quickacks: QUICKACKS,
+                last_data: now,
             },
             nodelay: config.nodelay,
             cork: false,

@@ -64,6 +64,43 @@ fn every_second_full_segment_is_acked() {
     assert_eq!(out_at(&mut t, T0).unwrap().ack, REMOTE_ISS + 2921u32);
 }
 
+/// Data after a silence longer than the RTO (a sender whose RTO fired
+/// and which restarts from one segment) is acknowledged at once, as
+/// Linux's receiver does (quick-ACK mode again), not after `ato`: each
+/// such withheld ACK stalled a kernel sender recovering from a timeout by
+/// 40 ms, once per round trip of its slow start.
+#[test]
+fn data_after_a_silence_longer_than_the_rto_is_acked_at_once() {
+    let mut t = established();
+    t.quickacks_off_for_test();
+    let data = [7u8; 1460];
+    let mut buf = [0u8; 4096];
+    send!(
+        t,
+        TcpRepr {
+            payload: &data,
+            ..from_peer()
+        }
+    );
+    recv_nothing!(t);
+    t.recv(&mut buf).unwrap();
+    let at = t.poll_timeout().unwrap();
+    t.handle_timeout(at);
+    assert_eq!(out_at(&mut t, at).unwrap().ack, REMOTE_ISS + 1461u32);
+    // Longer than the RTO (1 s before any RTT sample) without data.
+    let later = at + Duration::from_secs(2);
+    send!(
+        t,
+        later,
+        TcpRepr {
+            seq: REMOTE_ISS + 1461u32,
+            payload: &data,
+            ..from_peer()
+        }
+    );
+    assert_eq!(out_at(&mut t, later).unwrap().ack, REMOTE_ISS + 2921u32);
+}
+
 #[test]
 fn established_retries_exhausted_times_out() {
     let mut t = established();
