@@ -242,6 +242,31 @@ impl Tcb {
         self.timers.next()
     }
 
+    /// An ACK we owe at once, alone, and nothing else (no data, no
+    /// retransmission, no timer work): for the stack to send before it
+    /// hands this connection the next segment of a batch of frames.
+    ///
+    /// RFC 9293 §3.8.6.3 and RFC 5681 §4.2 ask for an ACK at least every
+    /// second full-sized segment and at once for each out-of-order one;
+    /// a stack that reads frames in batches and polls for output after the
+    /// batch would send one ACK per batch (up to a whole window), each with
+    /// only the last SACK blocks. A sender then sees few duplicate ACKs
+    /// and, when one such stretch ACK is lost, nothing until its RTO.
+    pub fn poll_ack(&mut self, now: Instant) -> Option<TcpRepr<'static>> {
+        if self.rst_pending.is_some() {
+            return None;
+        }
+        match self.state {
+            State::Closed | State::Listen | State::SynSent | State::SynReceived => None,
+            _ => self.ack_if_due(now),
+        }
+    }
+
+    /// An ACK is owed now ([`Tcb::poll_ack`] would return one).
+    pub fn ack_owed(&self) -> bool {
+        self.pending.ack
+    }
+
     /// A bare ACK. Its sequence number is the highest we sent, not SND.NXT
     /// after a go-back-N rewind: the peer has seen up to there, and a number
     /// behind its RCV.NXT would make the ACK unacceptable.
