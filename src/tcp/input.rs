@@ -562,6 +562,7 @@ impl Tcb {
         }
         let quiet = now.saturating_duration_since(self.delack.last_data);
         self.delack.last_data = now;
+        self.delack.reopen = None;
         let had_holes = !self.assembler.is_empty();
         let written = self.rx.write_unallocated(offset, data);
         if written > 0 && !self.assembler.add(offset as u32, (offset + written) as u32) {

@@ -17,6 +17,12 @@ use crate::wire::tcp::{TcpFlags, TcpOptions, TcpRepr};
 /// timer slack and scheduling would fire probes at every ACK's jitter.
 pub(super) const TLP_MIN: Duration = Duration::from_millis(2);
 
+/// How many times a window update that reopened a closed window is sent
+/// again while no data follows (after `ato`, then twice and four times
+/// that): receiver-side help for a sender in persist whose update was
+/// lost, which would otherwise wait its whole backed-off RTO.
+const REOPEN_REPEATS: u32 = 3;
+
 /// The persist interval doubles at most this many times (its ceiling,
 /// `rto_max`, is reached long before): bounds the shift.
 const PERSIST_MAX_SHIFT: u32 = 16;
@@ -521,6 +527,12 @@ impl Tcb {
         self.pending.ack = false;
         self.delack.rcv_unacked = 0;
         self.timers.stop(Timer::DelayedAck);
+        if let Some((_, sent)) = self.delack.reopen {
+            // A window update that reopened the window goes again after
+            // `ato` (doubling) unless data follows it.
+            let wait = self.ato() * (1u32 << sent.min(REOPEN_REPEATS));
+            self.timers.set(Timer::DelayedAck, now + wait);
+        }
         self.last_ack_sent = self.rcv_nxt;
         TcpRepr {
             src_port: self.tuple.local.port(),
@@ -613,8 +625,21 @@ impl Tcb {
                 Timer::Retransmit => self.on_retransmit_timeout(now),
                 Timer::Persist => self.on_persist_timeout(now),
                 Timer::DelayedAck => {
+                    let owed = self.pending.ack || self.delack.rcv_unacked > 0;
                     if self.state != State::Closed {
                         self.pending.ack = true;
+                    }
+                    // No data since a window update that reopened the
+                    // window: it may have been lost; a few more go.
+                    match self.delack.reopen {
+                        Some((nxt, sent)) if nxt == self.rcv_nxt && sent < REOPEN_REPEATS => {
+                            self.delack.reopen = Some((nxt, sent + 1));
+                        }
+                        Some(_) => {
+                            self.delack.reopen = None;
+                            self.pending.ack &= owed;
+                        }
+                        None => {}
                     }
                 }
                 Timer::Keepalive => self.on_keepalive_timeout(now),

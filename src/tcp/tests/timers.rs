@@ -746,3 +746,72 @@ fn orphan_behind_an_answered_zero_window_ends() {
     assert!(probes >= 8, "{probes}");
     assert_eq!(t.take_error(), Some(TcpError::TimedOut));
 }
+
+/// A window update that reopens a window the peer knew as closed is sent
+/// again after `ato` (then twice, four times that) while no data follows:
+/// a sender in persist whose update was lost otherwise waits its whole
+/// backed-off RTO (200 ms and more) with the receiver's buffer empty. At
+/// 5 % random loss that idled a kernel sending into tapstack a quarter of
+/// the time. Data stops the repeats.
+#[test]
+fn a_window_update_after_a_zero_window_is_repeated_until_data_comes() {
+    let mut t = established();
+    let fill = [1u8; WIN as usize];
+    send!(
+        t,
+        TcpRepr {
+            payload: &fill,
+            ..from_peer()
+        }
+    );
+    assert_eq!(out_at(&mut t, T0).unwrap().window, 0);
+    let mut buf = [0u8; WIN as usize];
+    assert_eq!(t.recv(&mut buf), Ok(WIN as usize));
+    let update = out_at(&mut t, T0).unwrap();
+    assert_eq!(update.window, WIN);
+    // No data comes: the same update again, three times, further apart.
+    let mut now = T0;
+    let mut gaps = Vec::new();
+    while let Some(at) = t.poll_timeout() {
+        if at - T0 > Duration::from_secs(5) {
+            break;
+        }
+        t.handle_timeout(at);
+        if let Some(again) = out_at(&mut t, at) {
+            assert_eq!((again.ack, again.window), (update.ack, WIN));
+            gaps.push((at - now).as_millis());
+            now = at;
+        }
+    }
+    assert_eq!(gaps, [40, 80, 160]);
+
+    // Once data follows the update, no repeat.
+    let mut t = established();
+    send!(
+        t,
+        TcpRepr {
+            payload: &fill,
+            ..from_peer()
+        }
+    );
+    let _ = out_at(&mut t, T0);
+    t.recv(&mut buf).unwrap();
+    let _ = out_at(&mut t, T0);
+    send!(
+        t,
+        TcpRepr {
+            seq: REMOTE_ISS + 1u32 + u32::from(WIN),
+            payload: b"more",
+            ..from_peer()
+        }
+    );
+    let mut acks = 0;
+    while let Some(at) = t.poll_timeout() {
+        if at - T0 > Duration::from_secs(5) {
+            break;
+        }
+        t.handle_timeout(at);
+        acks += usize::from(out_at(&mut t, at).is_some());
+    }
+    assert!(acks <= 1, "{acks} ACKs after data followed the update");
+}
