@@ -23,6 +23,10 @@ pub(super) const TLP_MIN: Duration = Duration::from_millis(2);
 /// lost, which would otherwise wait its whole backed-off RTO.
 const REOPEN_REPEATS: u32 = 3;
 
+/// In-order full-sized segments of one batch of frames acknowledged by one
+/// ACK at most ([`Tcb::ack_owed`]).
+const BATCH_ACK_SEGMENTS: u32 = 8;
+
 /// The persist interval doubles at most this many times (its ceiling,
 /// `rto_max`, is reached long before): bounds the shift.
 const PERSIST_MAX_SHIFT: u32 = 16;
@@ -268,9 +272,19 @@ impl Tcb {
         }
     }
 
-    /// An ACK is owed now ([`Tcb::poll_ack`] would return one).
+    /// An ACK is owed now that should not wait for the end of a batch
+    /// ([`Tcb::poll_ack`] would return one): for out-of-order or duplicate
+    /// data, data while holes remain, a filled hole, a window update, or
+    /// once `BATCH_ACK_SEGMENTS`
+    /// full-sized segments wait to be acknowledged. In-order data in
+    /// between is acknowledged every second segment only at the batch's
+    /// end: an ACK costs the stack and the peer a frame each, and a few
+    /// per window are enough for a lost one not to matter.
     pub fn ack_owed(&self) -> bool {
         self.pending.ack
+            && (self.delack.rcv_unacked == 0
+                || !self.assembler.is_empty()
+                || self.delack.rcv_unacked >= BATCH_ACK_SEGMENTS * self.rcv_mss)
     }
 
     /// A bare ACK. Its sequence number is the highest we sent, not SND.NXT
