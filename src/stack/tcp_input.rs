@@ -151,6 +151,11 @@ impl Stack {
                 return;
             }
         }
+        // An ACK still owed from an earlier segment of this batch goes
+        // first, with the ACK number and SACK blocks of its moment.
+        if !seg.payload.is_empty() || seg.flags.contains(TcpFlags::FIN) {
+            self.send_owed_ack(now, index);
+        }
         // RFC 5961 §7: the host's challenge-ACK budget, spent by the TCB.
         let allowed = self.challenge_limit.allows(now);
         let Some(tcb) = self.slot_mut(index).and_then(|s| s.tcb_mut()) else {

@@ -4,7 +4,7 @@
 
 use super::congestion::Prr;
 use super::sack::Scoreboard;
-use super::tcb::Pending;
+use super::tcb::{Pending, QUICKACKS};
 use super::timer::Timer;
 use super::{State, Tcb, TcpError};
 use crate::time::{Duration, Instant};
@@ -560,6 +560,9 @@ impl Tcb {
             self.pending.ack = true;
             return;
         }
+        let quiet = now.saturating_duration_since(self.delack.last_data);
+        self.delack.last_data = now;
+        self.delack.reopen = None;
         let had_holes = !self.assembler.is_empty();
         let written = self.rx.write_unallocated(offset, data);
         if written > 0 && !self.assembler.add(offset as u32, (offset + written) as u32) {
@@ -588,6 +591,14 @@ impl Tcb {
             return;
         }
         self.delack.rcv_unacked = self.delack.rcv_unacked.saturating_add(ready as u32);
+        // Data after a silence longer than our RTO: the sender has likely
+        // been waiting on its retransmission timer and restarts from a
+        // cwnd of one segment, so each ACK withheld for `ato` stalls it a
+        // whole `ato`. Quick-ACK mode again, as Linux does
+        // (tcp_event_data_recv: `m > icsk_rto` -> tcp_incr_quickack).
+        if quiet > self.rtt.rto() {
+            self.delack.quickacks = self.delack.quickacks.max(QUICKACKS);
+        }
         if self.delack.quickacks > 0 {
             self.delack.quickacks -= 1;
             self.pending.ack = true;

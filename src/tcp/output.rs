@@ -17,6 +17,16 @@ use crate::wire::tcp::{TcpFlags, TcpOptions, TcpRepr};
 /// timer slack and scheduling would fire probes at every ACK's jitter.
 pub(super) const TLP_MIN: Duration = Duration::from_millis(2);
 
+/// How many times a window update that reopened a closed window is sent
+/// again while no data follows (after `ato`, then twice and four times
+/// that): receiver-side help for a sender in persist whose update was
+/// lost, which would otherwise wait its whole backed-off RTO.
+const REOPEN_REPEATS: u32 = 3;
+
+/// In-order full-sized segments of one batch of frames acknowledged by one
+/// ACK at most ([`Tcb::ack_owed`]).
+const BATCH_ACK_SEGMENTS: u32 = 8;
+
 /// The persist interval doubles at most this many times (its ceiling,
 /// `rto_max`, is reached long before): bounds the shift.
 const PERSIST_MAX_SHIFT: u32 = 16;
@@ -240,6 +250,41 @@ impl Tcb {
     /// When the TCB next needs [`handle_timeout`](Self::handle_timeout).
     pub fn poll_timeout(&self) -> Option<Instant> {
         self.timers.next()
+    }
+
+    /// An ACK we owe at once, alone, and nothing else (no data, no
+    /// retransmission, no timer work): for the stack to send before it
+    /// hands this connection the next segment of a batch of frames.
+    ///
+    /// RFC 9293 §3.8.6.3 and RFC 5681 §4.2 ask for an ACK at least every
+    /// second full-sized segment and at once for each out-of-order one;
+    /// a stack that reads frames in batches and polls for output after the
+    /// batch would send one ACK per batch (up to a whole window), each with
+    /// only the last SACK blocks. A sender then sees few duplicate ACKs
+    /// and, when one such stretch ACK is lost, nothing until its RTO.
+    pub fn poll_ack(&mut self, now: Instant) -> Option<TcpRepr<'static>> {
+        if self.rst_pending.is_some() {
+            return None;
+        }
+        match self.state {
+            State::Closed | State::Listen | State::SynSent | State::SynReceived => None,
+            _ => self.ack_if_due(now),
+        }
+    }
+
+    /// An ACK is owed now that should not wait for the end of a batch
+    /// ([`Tcb::poll_ack`] would return one): for out-of-order or duplicate
+    /// data, data while holes remain, a filled hole, a window update, or
+    /// once `BATCH_ACK_SEGMENTS`
+    /// full-sized segments wait to be acknowledged. In-order data in
+    /// between is acknowledged every second segment only at the batch's
+    /// end: an ACK costs the stack and the peer a frame each, and a few
+    /// per window are enough for a lost one not to matter.
+    pub fn ack_owed(&self) -> bool {
+        self.pending.ack
+            && (self.delack.rcv_unacked == 0
+                || !self.assembler.is_empty()
+                || self.delack.rcv_unacked >= BATCH_ACK_SEGMENTS * self.rcv_mss)
     }
 
     /// A bare ACK. Its sequence number is the highest we sent, not SND.NXT
@@ -496,6 +541,12 @@ impl Tcb {
         self.pending.ack = false;
         self.delack.rcv_unacked = 0;
         self.timers.stop(Timer::DelayedAck);
+        if let Some((_, sent)) = self.delack.reopen {
+            // A window update that reopened the window goes again after
+            // `ato` (doubling) unless data follows it.
+            let wait = self.ato() * (1u32 << sent.min(REOPEN_REPEATS));
+            self.timers.set(Timer::DelayedAck, now + wait);
+        }
         self.last_ack_sent = self.rcv_nxt;
         TcpRepr {
             src_port: self.tuple.local.port(),
@@ -588,8 +639,21 @@ impl Tcb {
                 Timer::Retransmit => self.on_retransmit_timeout(now),
                 Timer::Persist => self.on_persist_timeout(now),
                 Timer::DelayedAck => {
+                    let owed = self.pending.ack || self.delack.rcv_unacked > 0;
                     if self.state != State::Closed {
                         self.pending.ack = true;
+                    }
+                    // No data since a window update that reopened the
+                    // window: it may have been lost; a few more go.
+                    match self.delack.reopen {
+                        Some((nxt, sent)) if nxt == self.rcv_nxt && sent < REOPEN_REPEATS => {
+                            self.delack.reopen = Some((nxt, sent + 1));
+                        }
+                        Some(_) => {
+                            self.delack.reopen = None;
+                            self.pending.ack &= owed;
+                        }
+                        None => {}
                     }
                 }
                 Timer::Keepalive => self.on_keepalive_timeout(now),

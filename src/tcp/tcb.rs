@@ -285,6 +285,13 @@ pub(super) struct Delack {
     pub rcv_unacked: u32,
     /// Quick ACKs left (every segment acknowledged at once).
     pub quickacks: u32,
+    /// When data last arrived (Linux's `lrcvtime`): data after a silence
+    /// longer than the RTO starts quick-ACK mode again.
+    pub last_data: Instant,
+    /// A window update that reopened a window the peer knew as too small
+    /// for a segment: RCV.NXT when it went, and how often it was sent
+    /// again since. Repeated after `ato`, doubling, while no data follows.
+    pub reopen: Option<(SeqNum, u32)>,
 }
 
 /// Counters reported by `TCP_INFO`; nothing decides on them.
@@ -375,6 +382,8 @@ impl Tcb {
             delack: Delack {
                 rcv_unacked: 0,
                 quickacks: QUICKACKS,
+                last_data: now,
+                reopen: None,
             },
             nodelay: config.nodelay,
             cork: false,

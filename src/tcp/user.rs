@@ -80,6 +80,12 @@ impl Tcb {
             if known < self.rx.capacity() as u32 / 2 {
                 self.pending.ack = true;
             }
+            // The peer knows no room for a segment: it is waiting on its
+            // persist timer (its RTO, 200 ms at least, and backing off),
+            // and if this update is lost it waits that long for nothing.
+            if known < self.rcv_mss {
+                self.delack.reopen = Some((self.rcv_nxt, 0));
+            }
         }
     }
 

@@ -64,6 +64,43 @@ fn every_second_full_segment_is_acked() {
     assert_eq!(out_at(&mut t, T0).unwrap().ack, REMOTE_ISS + 2921u32);
 }
 
+/// Data after a silence longer than the RTO (a sender whose RTO fired
+/// and which restarts from one segment) is acknowledged at once, as
+/// Linux's receiver does (quick-ACK mode again), not after `ato`: each
+/// such withheld ACK stalled a kernel sender recovering from a timeout by
+/// 40 ms, once per round trip of its slow start.
+#[test]
+fn data_after_a_silence_longer_than_the_rto_is_acked_at_once() {
+    let mut t = established();
+    t.quickacks_off_for_test();
+    let data = [7u8; 1460];
+    let mut buf = [0u8; 4096];
+    send!(
+        t,
+        TcpRepr {
+            payload: &data,
+            ..from_peer()
+        }
+    );
+    recv_nothing!(t);
+    t.recv(&mut buf).unwrap();
+    let at = t.poll_timeout().unwrap();
+    t.handle_timeout(at);
+    assert_eq!(out_at(&mut t, at).unwrap().ack, REMOTE_ISS + 1461u32);
+    // Longer than the RTO (1 s before any RTT sample) without data.
+    let later = at + Duration::from_secs(2);
+    send!(
+        t,
+        later,
+        TcpRepr {
+            seq: REMOTE_ISS + 1461u32,
+            payload: &data,
+            ..from_peer()
+        }
+    );
+    assert_eq!(out_at(&mut t, later).unwrap().ack, REMOTE_ISS + 2921u32);
+}
+
 #[test]
 fn established_retries_exhausted_times_out() {
     let mut t = established();
@@ -708,4 +745,73 @@ fn orphan_behind_an_answered_zero_window_ends() {
     assert_eq!(t.state(), State::Closed, "after {probes} answered probes");
     assert!(probes >= 8, "{probes}");
     assert_eq!(t.take_error(), Some(TcpError::TimedOut));
+}
+
+/// A window update that reopens a window the peer knew as closed is sent
+/// again after `ato` (then twice, four times that) while no data follows:
+/// a sender in persist whose update was lost otherwise waits its whole
+/// backed-off RTO (200 ms and more) with the receiver's buffer empty. At
+/// 5 % random loss that idled a kernel sending into tapstack a quarter of
+/// the time. Data stops the repeats.
+#[test]
+fn a_window_update_after_a_zero_window_is_repeated_until_data_comes() {
+    let mut t = established();
+    let fill = [1u8; WIN as usize];
+    send!(
+        t,
+        TcpRepr {
+            payload: &fill,
+            ..from_peer()
+        }
+    );
+    assert_eq!(out_at(&mut t, T0).unwrap().window, 0);
+    let mut buf = [0u8; WIN as usize];
+    assert_eq!(t.recv(&mut buf), Ok(WIN as usize));
+    let update = out_at(&mut t, T0).unwrap();
+    assert_eq!(update.window, WIN);
+    // No data comes: the same update again, three times, further apart.
+    let mut now = T0;
+    let mut gaps = Vec::new();
+    while let Some(at) = t.poll_timeout() {
+        if at - T0 > Duration::from_secs(5) {
+            break;
+        }
+        t.handle_timeout(at);
+        if let Some(again) = out_at(&mut t, at) {
+            assert_eq!((again.ack, again.window), (update.ack, WIN));
+            gaps.push((at - now).as_millis());
+            now = at;
+        }
+    }
+    assert_eq!(gaps, [40, 80, 160]);
+
+    // Once data follows the update, no repeat.
+    let mut t = established();
+    send!(
+        t,
+        TcpRepr {
+            payload: &fill,
+            ..from_peer()
+        }
+    );
+    let _ = out_at(&mut t, T0);
+    t.recv(&mut buf).unwrap();
+    let _ = out_at(&mut t, T0);
+    send!(
+        t,
+        TcpRepr {
+            seq: REMOTE_ISS + 1u32 + u32::from(WIN),
+            payload: b"more",
+            ..from_peer()
+        }
+    );
+    let mut acks = 0;
+    while let Some(at) = t.poll_timeout() {
+        if at - T0 > Duration::from_secs(5) {
+            break;
+        }
+        t.handle_timeout(at);
+        acks += usize::from(out_at(&mut t, at).is_some());
+    }
+    assert!(acks <= 1, "{acks} ACKs after data followed the update");
 }
