@@ -2,7 +2,8 @@
 # Usage: scripts/system/real_nginx.sh   (root; after cargo build --release)
 # modes: tapstack kernel
 #
-# Unmodified nginx (daemon off, master_process off) on tapstack, with
+# Unmodified nginx (daemon off; a master and 2 workers, which share the
+# stack) on tapstack, with
 # sendfile on and off and tcp_nopush on, serving a 1 KiB and a 10 MiB file:
 # curl from the kernel side fetches both and the sha256 must match; wrk runs
 # with keep-alive and with "Connection: close", and a Lua check compares
@@ -43,8 +44,8 @@ for sf in on off; do
     conf=$TEST_TMP/nginx/nginx-$sf.conf
     cat >"$conf" <<CONF
 daemon off;
-master_process off;
-worker_processes 1;
+master_process on;
+worker_processes 2;
 pid $TEST_TMP/nginx/nginx.pid;
 error_log $TEST_TMP/nginx/error.log warn;
 events { worker_connections 1024; }

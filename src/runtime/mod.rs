@@ -236,8 +236,12 @@ pub fn open_device_as(
 }
 
 /// Where a runtime's stack comes from.
+#[derive(PartialEq, Eq)]
 enum Origin {
-    /// The region of this TAP, created or attached to.
+    /// The region of this TAP, created by this process (it writes the
+    /// trace file, if one is asked for).
+    Created,
+    /// The region of this TAP, attached to (or inherited).
     Shared,
     /// A private stack in this process (tests).
     Private,
@@ -273,7 +277,14 @@ impl Runtime {
         if let Some(fd) = dev.as_ref().and_then(|d| d.raw_fd()) {
             rt.tap_fd.store(fd, Ordering::Release);
         }
-        rt.spawn(dev, Origin::Shared)?;
+        rt.spawn(
+            dev,
+            if created {
+                Origin::Created
+            } else {
+                Origin::Shared
+            },
+        )?;
         rt.announce();
         Ok(rt)
     }
@@ -361,7 +372,7 @@ impl Runtime {
         }
         // Introspection is a help, not a need: without it the stack runs.
         let control = match origin {
-            Origin::Shared => {
+            Origin::Created | Origin::Shared => {
                 let name =
                     control::socket_name(self.netns, &self.config.ifname, std::process::id());
                 match control::Control::new(&local.poll, name) {
@@ -380,7 +391,12 @@ impl Runtime {
             }
             Origin::Private => None,
         };
-        let trace_file = match &self.config.trace {
+        let trace_file = match self
+            .config
+            .trace
+            .as_ref()
+            .filter(|_| origin != Origin::Shared)
+        {
             Some(path) => Some(
                 trace::TraceFile::create(
                     path,
