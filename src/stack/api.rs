@@ -322,7 +322,25 @@ impl Stack {
                     tcb.shutdown_write();
                 }
             }
-            SocketKind::Listener(_) if read => {}
+            SocketKind::Listener(l) if read => {
+                // Linux's inet_shutdown disconnects a listener
+                // (tcp_disconnect, inet_csk_listen_stop): the connections
+                // it holds are reset, it stops listening (accept then gives
+                // EINVAL, a SYN a RST) and keeps its address. For every
+                // process that holds it.
+                let local = l.local;
+                s.kind = SocketKind::Idle { bound: Some(local) };
+                self.close_listener(h.index);
+                if let Some(v) = self.listeners.get_mut(&local.port()) {
+                    v.retain(|&i| i != h.index);
+                    if v.is_empty() {
+                        self.listeners.remove(&local.port());
+                    }
+                }
+                self.touch(h.index);
+                self.mark_dirty(h.index);
+                return Ok(());
+            }
             _ => return Err(SocketError::NotConnected),
         }
         if read {

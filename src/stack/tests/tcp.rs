@@ -1175,3 +1175,39 @@ fn out_of_order_segments_in_a_batch_each_get_a_duplicate_ack() {
     assert!(edges.windows(2).all(|w| w[1] > w[0]), "{acks:?}");
     assert!(acks.iter().all(|a| a.1[0].0 == acks[0].1[0].0), "{acks:?}");
 }
+
+/// `shutdown(SHUT_RD)` of a listener disconnects it, as Linux's
+/// `inet_shutdown` does (`tcp_disconnect`): the connection it held is
+/// reset, `accept` gives `InvalidInput` (EINVAL), a new SYN is refused,
+/// and the socket keeps its port.
+#[test]
+fn shutdown_of_a_listener_stops_it_listening() {
+    let mut p = Pair::new();
+    let l = listen(&mut p.b, 80, 16);
+    let c = p.a.socket();
+    let _ = p.a.connect(p.now, c, SocketAddrV4::new(B, 80));
+    p.run_until(Duration::from_secs(5), |p| {
+        p.b.readiness(l).unwrap().readable
+    });
+    assert_eq!(p.b.shutdown(l, true, false), Ok(()));
+    p.exchange();
+    assert_eq!(
+        p.a.take_error(c).unwrap(),
+        Some(SocketError::ConnectionReset)
+    );
+    assert_eq!(p.b.accept(l).unwrap_err(), SocketError::InvalidInput);
+    let c2 = p.a.socket();
+    let _ = p.a.connect(p.now, c2, SocketAddrV4::new(B, 80));
+    p.run_until(Duration::from_secs(5), |p| {
+        p.a.state(c2).unwrap() == State::Closed
+    });
+    assert_eq!(
+        p.a.take_error(c2).unwrap(),
+        Some(SocketError::ConnectionRefused)
+    );
+    let other = p.b.socket();
+    assert_eq!(
+        p.b.bind(other, SocketAddrV4::new(Ipv4Addr::UNSPECIFIED, 80)),
+        Err(SocketError::AddrInUse)
+    );
+}
