@@ -197,7 +197,12 @@ def svg(summary):
     for p, t in pins:
         o.append(f'<rect x="{lx}" y="30" width="10" height="10" fill="{colors[p]}"/>')
         o.append(f'<text x="{lx + 14}" y="39">{escape(t)}</text>')
-        lx += 24 + 7 * len(t)
+        lx += 30 + 8 * len(t)
+    # The kernel's line first, under the bars.
+    o.append(
+        f'<line x1="{x(1):.1f}" y1="{top - 4}" x2="{x(1):.1f}" y2="{top + group * len(rows)}" '
+        'stroke="#555" stroke-dasharray="4 3"/>'
+    )
     for i, (key, label, better) in enumerate(rows):
         y0 = top + i * group
         o.append(
@@ -216,10 +221,6 @@ def svg(summary):
                 f"(rounds {lo:.2f}–{hi:.2f})</title></rect>"
             )
             o.append(f'<text x="{x(r) + 4:.1f}" y="{y + bar - 3}" font-size="10">{r:.2f}</text>')
-    o.append(
-        f'<line x1="{x(1):.1f}" y1="{top - 4}" x2="{x(1):.1f}" y2="{top + group * len(rows)}" '
-        'stroke="black" stroke-dasharray="4 3"/>'
-    )
     o.append(f'<text x="{x(1):.1f}" y="{top + group * len(rows) + 14}" text-anchor="middle">1.0</text>')
     o.append(
         f'<text x="10" y="{height - 10}" font-size="11">↑ higher is better for tapstack, '
