@@ -175,6 +175,22 @@ def markdown(summary, args, svg_name):
     return "\n".join(out)
 
 
+def readme_table(summary):
+    """The compact table the README shows: ratios only, by placement."""
+    pins = [(p, t) for p, t in PINS if summary.get(p)]
+    out = ["| figure | " + " | ".join(t for _, t in pins) + " |"]
+    out.append("| --- |" + " ---: |" * len(pins))
+    for key, label, unit, better in FIGURES:
+        cells = []
+        for p, _ in pins:
+            f = summary[p].get(key)
+            cells.append(f"{f[2]:.2f}" if f else "")
+        if any(cells):
+            arrow = "↑" if better == "higher" else "↓"
+            out.append(f"| {label} ({unit}, {arrow}) | " + " | ".join(cells) + " |")
+    return "\n".join(out) + "\n"
+
+
 def svg(summary):
     pins = [(p, t) for p, t in PINS if summary.get(p)]
     colors = {"none": "#4878a8", "one": "#e07b39", "two": "#5aa469"}
@@ -240,6 +256,7 @@ def main():
     ap.add_argument("--machine", default="this machine")
     ap.add_argument("--note", default="")
     ap.add_argument("--date", default="")
+    ap.add_argument("--readme", help="also write the README's compact table here")
     args = ap.parse_args()
     if not args.date:
         import datetime
@@ -254,6 +271,9 @@ def main():
         with open(args.svg, "w") as f:
             f.write(svg(summary))
         svg_name = args.svg.rsplit("/", 1)[-1]
+    if args.readme:
+        with open(args.readme, "w") as f:
+            f.write(readme_table(summary))
     if args.md:
         with open(args.md, "w") as f:
             f.write(markdown(summary, args, svg_name))
