@@ -11,8 +11,8 @@
       red tapstack, yellow libc and other user code, orange the kernel.
   flame.py account [--per N] [--cpu-us U] RULES < folded.txt
       sorts each sample into the first category of RULES (a file of
-      "category<TAB>regex" lines, tried in order against the stack from the
-      leaf up: the first frame that matches any rule decides) and prints
+      "category<TAB>regex" lines, tried in order: the first rule whose regex
+      matches any frame of the sample's stack decides) and prints
       each category's share; with --cpu-us (the CPU time the samples stand
       for) and --per (how many units, e.g. segments), the microseconds per
       unit as well.
@@ -173,12 +173,7 @@ def account(inp, out, rules_path, per, cpu_us):
     cats, order, total = {}, [c for c, _ in rules] + ["other"], 0
     for stack, n in read_folded(inp):
         total += n
-        cat = "other"
-        for frame in reversed(stack):
-            hit = next((c for c, rx in rules if rx.search(frame)), None)
-            if hit:
-                cat = hit
-                break
+        cat = next((c for c, rx in rules if any(rx.search(f) for f in stack)), "other")
         cats[cat] = cats.get(cat, 0) + n
     total = total or 1
     seen = []
