@@ -26,6 +26,7 @@ FIGURES = [
     ("conns", "connections/s, one at a time", "conn/s", "higher"),
     ("nginx_keepalive", "nginx 1 KiB, 32 keep-alive connections", "req/s", "higher"),
     ("nginx_close", "nginx 1 KiB, Connection: close", "req/s", "higher"),
+    ("nginx_keepalive_w2", "nginx 1 KiB, keep-alive, 2 workers", "req/s", "higher"),
     ("mem_idle", "memory per idle connection", "KiB", "lower"),
     ("ctx_rr", "server context switches per 64 B request", "count", "lower"),
     ("ctx_conn", "server context switches per connection", "count", "lower"),

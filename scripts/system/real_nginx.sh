@@ -21,6 +21,9 @@ www=$TEST_TMP/www
 mkdir -p "$www" "$TEST_TMP/nginx"
 make_file "$www/1k" 1024
 make_file "$www/10m" $((10 << 20))
+# The workers run as nobody (nginx's default user when its master is root).
+chmod 755 "$TEST_TMP" "$www"
+chmod 644 "$www/1k" "$www/10m"
 
 # A wrk script that checks status and body of every response.
 cat >"$TEST_TMP/check.lua" <<LUA
