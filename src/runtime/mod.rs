@@ -70,7 +70,12 @@ use std::thread::ThreadId;
 
 const TAP: u64 = 0;
 const WAKER: u64 = 1;
-const BELL: u64 = 2;
+// 2 and 16.. are the control socket's (`control::LISTEN_TOKEN`,
+// `control::FIRST_CLIENT_TOKEN`).
+const BELL: u64 = 3;
+const _: () = assert!(
+    BELL != control::LISTEN_TOKEN && BELL < control::FIRST_CLIENT_TOKEN && PIDFD > (1 << 31)
+);
 /// `PIDFD + slot`: the pidfd of the process in that slot.
 const PIDFD: u64 = 1 << 32;
 
