@@ -60,3 +60,26 @@ real_cleanup() {
     netns_cleanup
 }
 trap real_cleanup EXIT
+
+# wrk_check_lua PATH: writes a wrk script that checks the status and the
+# body of every response against the file named by wrk's first script
+# argument (wrk ... -s PATH URL -- FILE), and prints
+# "CHECKED good=N bad=N" at the end.
+wrk_check_lua() {
+    cat >"$1" <<'LUA'
+local threads = {}
+function setup(thread) table.insert(threads, thread) end
+function init(args)
+  local f = io.open(args[1], "rb"); expected = f:read("*a"); f:close()
+  good = 0; bad = 0
+end
+function response(status, headers, body)
+  if status == 200 and body == expected then good = good + 1 else bad = bad + 1 end
+end
+function done(summary, latency, requests)
+  local g, b = 0, 0
+  for _, t in ipairs(threads) do g = g + t:get("good"); b = b + t:get("bad") end
+  io.write(string.format("CHECKED good=%d bad=%d\n", g, b))
+end
+LUA
+}

@@ -69,22 +69,7 @@ children=$(pgrep -P "$pid" | wc -l)
 ((children >= 2)) || fail "$T: apache2 has $children children, want prefork's (at least 2)"
 echo "  apache2 prefork: parent and $children children"
 
-cat >"$TEST_TMP/check.lua" <<LUA
-local threads = {}
-function setup(thread) table.insert(threads, thread) end
-function init(args)
-  local f = io.open(args[1], "rb"); expected = f:read("*a"); f:close()
-  good = 0; bad = 0
-end
-function response(status, headers, body)
-  if status == 200 and body == expected then good = good + 1 else bad = bad + 1 end
-end
-function done(summary, latency, requests)
-  local g, b = 0, 0
-  for _, t in ipairs(threads) do g = g + t:get("good"); b = b + t:get("bad") end
-  io.write(string.format("CHECKED good=%d bad=%d\n", g, b))
-end
-LUA
+wrk_check_lua "$TEST_TMP/check.lua"
 for f in 1k 10m; do
     ns_exec curl -s --max-time 30 -o "$TEST_TMP/got-$f" "http://$STACK_IP:8081/$f" || fail "$T: curl of /$f failed"
     [[ $(sha "$TEST_TMP/got-$f") == $(sha "$www/$f") ]] ||

@@ -25,23 +25,7 @@ make_file "$www/10m" $((10 << 20))
 chmod 755 "$TEST_TMP" "$www"
 chmod 644 "$www/1k" "$www/10m"
 
-# A wrk script that checks status and body of every response.
-cat >"$TEST_TMP/check.lua" <<LUA
-local threads = {}
-function setup(thread) table.insert(threads, thread) end
-function init(args)
-  local f = io.open(args[1], "rb"); expected = f:read("*a"); f:close()
-  good = 0; bad = 0
-end
-function response(status, headers, body)
-  if status == 200 and body == expected then good = good + 1 else bad = bad + 1 end
-end
-function done(summary, latency, requests)
-  local g, b = 0, 0
-  for _, t in ipairs(threads) do g = g + t:get("good"); b = b + t:get("bad") end
-  io.write(string.format("CHECKED good=%d bad=%d\n", g, b))
-end
-LUA
+wrk_check_lua "$TEST_TMP/check.lua"
 
 for sf in on off; do
     conf=$TEST_TMP/nginx/nginx-$sf.conf

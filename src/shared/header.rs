@@ -303,7 +303,20 @@ impl Header {
     /// Takes the lock. When its last holder died holding it, `repair` runs
     /// first (with the lock held), then the lock is marked consistent.
     pub fn lock(&'static self, repair: impl FnOnce(&mut Guard)) -> Guard {
-        let outcome = self.lock.lock();
+        self.held(self.lock.lock(), repair)
+    }
+
+    /// Takes the lock if it is free.
+    pub fn try_lock(&'static self, repair: impl FnOnce(&mut Guard)) -> Option<Guard> {
+        let outcome = self.lock.try_lock()?;
+        Some(self.held(outcome, repair))
+    }
+
+    /// The guard of a lock just taken with `outcome`, repaired when its
+    /// last holder died. A lock that can never be held again
+    /// (`ENOTRECOVERABLE`) is a panic, which the shim's guard turns into
+    /// `EIO` for the call.
+    fn held(&'static self, outcome: Locked, repair: impl FnOnce(&mut Guard)) -> Guard {
         if let Locked::Unusable(e) = outcome {
             panic!("the stack's lock is unusable (errno {e})");
         }
@@ -314,21 +327,6 @@ impl Header {
             self.lock.make_consistent();
         }
         guard
-    }
-
-    /// Takes the lock if it is free.
-    pub fn try_lock(&'static self, repair: impl FnOnce(&mut Guard)) -> Option<Guard> {
-        let outcome = self.lock.try_lock()?;
-        if let Locked::Unusable(e) = outcome {
-            panic!("the stack's lock is unusable (errno {e})");
-        }
-        let mut guard = self.guard();
-        if outcome == Locked::OwnerDied {
-            self.epoch.fetch_add(1, Ordering::Relaxed);
-            repair(&mut guard);
-            self.lock.make_consistent();
-        }
-        Some(guard)
     }
 
     fn guard(&'static self) -> Guard {

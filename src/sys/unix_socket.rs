@@ -23,21 +23,27 @@ fn abstract_addr(name: &[u8]) -> io::Result<(libc::sockaddr_un, libc::socklen_t)
     Ok((addr, len as libc::socklen_t))
 }
 
-/// A non-blocking, close-on-exec stream socket listening on the abstract
-/// address `name`.
-pub fn listen_abstract(name: &[u8], backlog: i32) -> io::Result<PrivateFd> {
-    let (addr, len) = abstract_addr(name)?;
+/// A new non-blocking, close-on-exec `AF_UNIX` socket of type `ty`, as one
+/// of the library's own fds.
+fn unix_socket(ty: libc::c_int) -> io::Result<PrivateFd> {
     // SAFETY: integer arguments.
     let fd = cvt(unsafe {
         libc::syscall(
             libc::SYS_socket,
             libc::AF_UNIX,
-            libc::SOCK_STREAM | libc::SOCK_NONBLOCK | libc::SOCK_CLOEXEC,
+            ty | libc::SOCK_NONBLOCK | libc::SOCK_CLOEXEC,
             0,
         )
     })?;
     // SAFETY: the kernel just gave us this fd and nobody else owns it.
-    let fd = PrivateFd::adopt(unsafe { OwnedFd::from_raw_fd(fd as libc::c_int) });
+    Ok(PrivateFd::adopt(unsafe {
+        OwnedFd::from_raw_fd(fd as libc::c_int)
+    }))
+}
+
+/// Binds `fd` to the abstract address `name`.
+fn bind_abstract(fd: &PrivateFd, name: &[u8]) -> io::Result<()> {
+    let (addr, len) = abstract_addr(name)?;
     // SAFETY: `addr` is valid for `len` bytes of reads.
     cvt(unsafe {
         libc::syscall(
@@ -46,7 +52,15 @@ pub fn listen_abstract(name: &[u8], backlog: i32) -> io::Result<PrivateFd> {
             &addr as *const libc::sockaddr_un,
             len,
         )
-    })?;
+    })
+    .map(drop)
+}
+
+/// A non-blocking, close-on-exec stream socket listening on the abstract
+/// address `name`.
+pub fn listen_abstract(name: &[u8], backlog: i32) -> io::Result<PrivateFd> {
+    let fd = unix_socket(libc::SOCK_STREAM)?;
+    bind_abstract(&fd, name)?;
     // SAFETY: integer arguments.
     cvt(unsafe { libc::syscall(libc::SYS_listen, fd.raw(), backlog) })?;
     Ok(fd)
@@ -103,27 +117,8 @@ pub fn send(fd: &PrivateFd, buf: &[u8]) -> io::Result<usize> {
 /// A non-blocking, close-on-exec datagram socket bound to the abstract
 /// address `name` (a process's bell: `runtime/bell.rs`).
 pub fn bind_abstract_dgram(name: &[u8]) -> io::Result<PrivateFd> {
-    let (addr, len) = abstract_addr(name)?;
-    // SAFETY: integer arguments.
-    let fd = cvt(unsafe {
-        libc::syscall(
-            libc::SYS_socket,
-            libc::AF_UNIX,
-            libc::SOCK_DGRAM | libc::SOCK_NONBLOCK | libc::SOCK_CLOEXEC,
-            0,
-        )
-    })?;
-    // SAFETY: the kernel just gave us this fd and nobody else owns it.
-    let fd = PrivateFd::adopt(unsafe { OwnedFd::from_raw_fd(fd as libc::c_int) });
-    // SAFETY: `addr` is valid for `len` bytes of reads.
-    cvt(unsafe {
-        libc::syscall(
-            libc::SYS_bind,
-            fd.raw(),
-            &addr as *const libc::sockaddr_un,
-            len,
-        )
-    })?;
+    let fd = unix_socket(libc::SOCK_DGRAM)?;
+    bind_abstract(&fd, name)?;
     Ok(fd)
 }
 
@@ -149,19 +144,7 @@ pub fn send_to_abstract(from: &PrivateFd, name: &[u8], buf: &[u8]) -> io::Result
 /// A non-blocking, close-on-exec datagram socket bound to no address, to
 /// send from.
 pub fn unbound_dgram() -> io::Result<PrivateFd> {
-    // SAFETY: integer arguments.
-    let fd = cvt(unsafe {
-        libc::syscall(
-            libc::SYS_socket,
-            libc::AF_UNIX,
-            libc::SOCK_DGRAM | libc::SOCK_NONBLOCK | libc::SOCK_CLOEXEC,
-            0,
-        )
-    })?;
-    // SAFETY: the kernel just gave us this fd and nobody else owns it.
-    Ok(PrivateFd::adopt(unsafe {
-        OwnedFd::from_raw_fd(fd as libc::c_int)
-    }))
+    unix_socket(libc::SOCK_DGRAM)
 }
 
 /// The inode of this process's network namespace (`/proc/self/ns/net`),
