@@ -57,14 +57,15 @@ use crate::sys::clock::{monotonic_now, realtime_micros};
 use crate::sys::event::{Epoll, EpollEvent, Waker};
 use crate::sys::private_fd::PrivateFd;
 use crate::sys::sync::LeakedSlot;
+use crate::sys::sync::Mutex;
 use crate::time::{Duration, Instant};
 pub use config::Config;
 use once_cell::sync::OnceCell;
-use parking_lot::{Condvar, Mutex};
 use std::cell::Cell;
 use std::fmt;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::Arc;
+use std::sync::atomic::AtomicU32;
 use std::sync::atomic::{AtomicBool, AtomicI32, AtomicU8, AtomicUsize, Ordering};
 use std::thread::ThreadId;
 
@@ -131,8 +132,9 @@ struct Local {
     outbox: std::sync::Mutex<Vec<(usize, Vec<SocketHandle>)>>,
     stop: AtomicBool,
     state: AtomicU8,
-    finished: Mutex<bool>,
-    finished_cv: Condvar,
+    /// 1 once the stack thread has ended (a futex word: [`Runtime::shutdown`]
+    /// waits on it).
+    finished: AtomicU32,
     thread: OnceCell<ThreadId>,
 }
 
@@ -583,11 +585,13 @@ impl Runtime {
             return;
         }
         let _ = local.waker.wake();
-        let mut finished = local.finished.lock();
-        if !*finished {
-            let _ = local
-                .finished_cv
-                .wait_for(&mut finished, Duration::from_secs(1));
+        let deadline = std::time::Instant::now() + Duration::from_secs(1);
+        while local.finished.load(Ordering::Acquire) == 0 {
+            let left = deadline.saturating_duration_since(std::time::Instant::now());
+            if left.is_zero() {
+                break;
+            }
+            sys::event::futex_wait(&local.finished, 0, Some(left));
         }
     }
 
@@ -625,14 +629,18 @@ impl Runtime {
         local
             .state
             .store(if failed { FAILED } else { STOPPED }, Ordering::Release);
-        // Wake every waiter so nobody sleeps forever on a dead stack. The
-        // lock is taken without a bound: application threads hold it only
-        // for short calls that make no system call (a panic released it).
-        let mut words = Vec::new();
-        self.lock()
-            .for_each_wait_word(&mut |h, w| words.push((h, w.clone())));
-        self.wake_words(&words);
-        drop(words);
+        // After a failure, wake every waiter so nobody sleeps forever on a
+        // dead stack. The lock is taken without a bound: application
+        // threads hold it only for short calls that make no system call (a
+        // panic released it). A thread stopped on purpose (exit, exec)
+        // leaves the others alone while the stack goes on in other
+        // processes.
+        if failed || self.header.in_use() == 0 {
+            let mut words = Vec::new();
+            self.lock()
+                .for_each_wait_word(&mut |h, w| words.push((h, w.clone())));
+            self.wake_words(&words);
+        }
         // What the last turn and the exit (connections reset at exit)
         // recorded.
         let mut events = Vec::new();
@@ -646,8 +654,8 @@ impl Runtime {
                 crate::log_warn!("flushing the device: {e}");
             }
         }
-        *local.finished.lock() = true;
-        local.finished_cv.notify_all();
+        local.finished.store(1, Ordering::Release);
+        sys::event::futex_wake_all(&local.finished);
     }
 
     /// Answers a control request: copies a snapshot out under the lock,
@@ -941,8 +949,7 @@ impl Local {
             outbox: std::sync::Mutex::new(Vec::new()),
             stop: AtomicBool::new(false),
             state: AtomicU8::new(RUNNING),
-            finished: Mutex::new(false),
-            finished_cv: Condvar::new(),
+            finished: AtomicU32::new(0),
             thread: OnceCell::new(),
         })
     }
@@ -1213,7 +1220,7 @@ mod tests {
         drop(rt.lock());
         rt.shutdown();
         assert_eq!(rt.health(), Err(libc::ENETDOWN));
-        assert!(*rt.local().finished.lock());
+        assert_eq!(rt.local().finished.load(Ordering::Acquire), 1);
     }
 
     struct Panicking;

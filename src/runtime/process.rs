@@ -408,7 +408,7 @@ impl Runtime {
             control_fd: std::sync::atomic::AtomicI32::new(-1),
             forked: std::sync::atomic::AtomicBool::new(false),
             exec_pending: std::sync::atomic::AtomicBool::new(false),
-            respawn: parking_lot::Mutex::new(()),
+            respawn: crate::sys::sync::Mutex::new(()),
         }));
         let offload = rt.lock().offload();
         let dev = match super::open_device_as(
@@ -450,6 +450,18 @@ pub fn before_exec() {
         rt.tap_fd.store(-1, Ordering::Release);
         rt.local().state.store(super::RUNNING, Ordering::Release);
         rt.exec_pending.store(true, Ordering::Release);
+    }
+}
+
+/// Before `_exit`: this process's stack thread finishes its turn and stops
+/// (bounded by [`Runtime::shutdown`]); nothing else (the process's sockets
+/// are let go by the others when they see it gone).
+pub fn before_exit_now() {
+    if let Some(rt) = running()
+        && !rt.forked.load(Ordering::Acquire)
+        && rt.local().state.load(Ordering::Acquire) == super::RUNNING
+    {
+        rt.shutdown();
     }
 }
 

@@ -14,7 +14,7 @@ use crate::runtime::Runtime;
 use crate::stack::SocketHandle;
 use crate::sys::fdbits::FdBits;
 pub use crate::sys::fdbits::MAX_FD;
-use parking_lot::RwLock;
+use crate::sys::sync::RwLock;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
@@ -196,17 +196,22 @@ pub fn set_cloexec(fd: i32, cloexec: bool) -> bool {
     }
 }
 
+thread_local! {
+    /// The table's write lock, held by the forking thread across `fork`.
+    static HELD_FOR_FORK: std::cell::RefCell<Option<std::sync::RwLockWriteGuard<'static, Vec<Option<Entry>>>>> =
+        const { std::cell::RefCell::new(None) };
+}
+
 /// Before `fork`: holds the table's lock across the fork, so the child's
 /// copy is whole and its lock free (released by [`unlock_after_fork`]).
 pub fn lock_for_fork() {
-    std::mem::forget(ENTRIES.write());
+    let guard = ENTRIES.write();
+    HELD_FOR_FORK.with(|h| *h.borrow_mut() = Some(guard));
 }
 
 /// After `fork`, in the parent and in the child.
 pub fn unlock_after_fork() {
-    // SAFETY: lock_for_fork took the write lock in this thread and forgot
-    // the guard.
-    unsafe { ENTRIES.force_unlock_write() };
+    HELD_FOR_FORK.with(|h| drop(h.borrow_mut().take()));
 }
 
 /// A copy of `fd`'s entry, if it is ours.

@@ -153,3 +153,28 @@ exec_family! {
     /// `fexecve(3)`.
     fn fexecve(fd: libc::c_int, argv: StrList, envp: StrList);
 }
+
+/// `_exit(2)` and `_Exit(3)`: the process's stack thread first finishes
+/// the turn it is in (the frames it read from the TAP queue it shares with
+/// the other processes are handled, not lost with it, and it does not die
+/// holding the stack's lock); what the process held is let go by the
+/// others when they see it gone, as after any death.
+macro_rules! exit_family {
+    ($($name:ident),*) => {$(
+        /// # Safety
+        /// None beyond libc's.
+        #[unsafe(no_mangle)]
+        #[allow(non_snake_case)]
+        pub unsafe extern "C-unwind" fn $name(status: libc::c_int) -> ! {
+            let _ = std::panic::catch_unwind(process::before_exit_now);
+            // SAFETY: libc's function, with its own contract.
+            unsafe { real::$name(status) };
+            // SAFETY: the real call does not return; in case it did, the
+            // system call ends the process.
+            unsafe { libc::syscall(libc::SYS_exit_group, status) };
+            unreachable!("exit_group returned")
+        }
+    )*};
+}
+
+exit_family!(_exit, _Exit);

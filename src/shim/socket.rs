@@ -84,7 +84,8 @@ fn kernel_sockets_logged() -> bool {
 
 /// Says, once per family and type, that a socket went to the kernel.
 fn note_kernel_socket(domain: c_int, ty: c_int, protocol: c_int) {
-    static SEEN: parking_lot::Mutex<Vec<(c_int, c_int)>> = parking_lot::Mutex::new(Vec::new());
+    static SEEN: crate::sys::sync::Mutex<Vec<(c_int, c_int)>> =
+        crate::sys::sync::Mutex::new(Vec::new());
     let ty = ty & !(libc::SOCK_NONBLOCK | libc::SOCK_CLOEXEC);
     {
         let mut seen = SEEN.lock();

@@ -25,7 +25,7 @@
 
 use super::fdbits::{FdBits, MAX_FD};
 use super::sync::ForkHold;
-use parking_lot::Mutex;
+use super::sync::Mutex;
 use std::io;
 use std::os::fd::{AsRawFd, IntoRawFd, OwnedFd, RawFd};
 use std::sync::Arc;

@@ -130,6 +130,13 @@ macro_rules! sys_ssize {
 real! {
     /// `fork(2)` (glibc's: it runs the `pthread_atfork` handlers).
     fn fork() -> libc::pid_t = sys_int!(libc::SYS_fork);
+    fn _exit(status: c_int) -> () = {
+        libc::syscall(libc::SYS_exit_group, status);
+    };
+    #[allow(non_snake_case)]
+    fn _Exit(status: c_int) -> () = {
+        libc::syscall(libc::SYS_exit_group, status);
+    };
     fn execve(path: *const libc::c_char, argv: *const *const libc::c_char, envp: *const *const libc::c_char) -> c_int =
         sys_int!(libc::SYS_execve, path, argv, envp);
     fn execv(path: *const libc::c_char, argv: *const *const libc::c_char) -> c_int = {

@@ -8,7 +8,6 @@
 //!   the parent and in the child (whose copy of the lock would otherwise
 //!   stay locked by a thread that does not exist there).
 
-use parking_lot::Mutex;
 use std::sync::atomic::{AtomicPtr, Ordering};
 use std::time::Duration;
 
@@ -61,26 +60,110 @@ impl<T: 'static> Default for LeakedSlot<T> {
     }
 }
 
-/// A `Mutex` locked by [`ForkHold::hold`] and kept locked, with no guard,
-/// until [`ForkHold::release`]: across a `fork`, from the `prepare`
-/// handler to the `parent` and `child` ones.
-#[derive(Debug)]
+/// A mutual-exclusion lock with `parking_lot`'s interface over std's lock.
+///
+/// std's locks wait on a futex in the lock's own word. `parking_lot`'s park
+/// a contended waiter in a table global to the process, whose buckets have
+/// locks of their own: a process forked while another of its threads held
+/// one (the stack thread, parking or unparking) gives a child whose first
+/// contended lock waits forever. Forked children are the rule here (the
+/// stack is shared by them), so the library's locks are std's. A lock
+/// that a panic poisoned is used as it is.
+#[derive(Debug, Default)]
+pub struct Mutex<T>(std::sync::Mutex<T>);
+
+/// The guard of a [`Mutex`].
+pub type MutexGuard<'a, T> = std::sync::MutexGuard<'a, T>;
+
+impl<T> Mutex<T> {
+    /// A new, unlocked mutex.
+    pub const fn new(value: T) -> Mutex<T> {
+        Mutex(std::sync::Mutex::new(value))
+    }
+
+    /// Locks it, waiting as long as it takes.
+    pub fn lock(&self) -> MutexGuard<'_, T> {
+        self.0.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Locks it if it is free.
+    pub fn try_lock(&self) -> Option<MutexGuard<'_, T>> {
+        match self.0.try_lock() {
+            Ok(g) => Some(g),
+            Err(std::sync::TryLockError::Poisoned(e)) => Some(e.into_inner()),
+            Err(std::sync::TryLockError::WouldBlock) => None,
+        }
+    }
+
+    /// Locks it, waiting at most `wait` (polling: for rare callers).
+    pub fn try_lock_for(&self, wait: Duration) -> Option<MutexGuard<'_, T>> {
+        let start = std::time::Instant::now();
+        loop {
+            if let Some(g) = self.try_lock() {
+                return Some(g);
+            }
+            if start.elapsed() >= wait {
+                return None;
+            }
+            std::thread::sleep(Duration::from_micros(100));
+        }
+    }
+}
+
+/// A readers-writer lock with `parking_lot`'s interface over std's (see
+/// [`Mutex`] for why).
+#[derive(Debug, Default)]
+pub struct RwLock<T>(std::sync::RwLock<T>);
+
+impl<T> RwLock<T> {
+    /// A new, unlocked lock.
+    pub const fn new(value: T) -> RwLock<T> {
+        RwLock(std::sync::RwLock::new(value))
+    }
+
+    /// Locks it for reading.
+    pub fn read(&self) -> std::sync::RwLockReadGuard<'_, T> {
+        self.0.read().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Locks it for writing.
+    pub fn write(&self) -> std::sync::RwLockWriteGuard<'_, T> {
+        self.0.write().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Locks it for writing if it is free.
+    pub fn try_write(&self) -> Option<std::sync::RwLockWriteGuard<'_, T>> {
+        match self.0.try_write() {
+            Ok(g) => Some(g),
+            Err(std::sync::TryLockError::Poisoned(e)) => Some(e.into_inner()),
+            Err(std::sync::TryLockError::WouldBlock) => None,
+        }
+    }
+}
+
+/// A `Mutex` locked by [`ForkHold::hold`] and kept locked until
+/// [`ForkHold::release`]: across a `fork`, from the `prepare` handler to
+/// the `parent` and `child` ones (which run in the same thread, the child's
+/// copy of it in the child).
 pub struct ForkHold<T: 'static> {
-    mutex: &'static Mutex<T>,
+    _guard: MutexGuard<'static, T>,
 }
 
 impl<T: 'static> ForkHold<T> {
     /// Locks `mutex`, waiting at most `wait`; `None` when it stayed busy.
     pub fn hold(mutex: &'static Mutex<T>, wait: Duration) -> Option<ForkHold<T>> {
-        std::mem::forget(mutex.try_lock_for(wait)?);
-        Some(ForkHold { mutex })
+        Some(ForkHold {
+            _guard: mutex.try_lock_for(wait)?,
+        })
     }
 
     /// Unlocks it (in the parent, or in the child's copy of memory).
-    pub fn release(self) {
-        // SAFETY: `hold` locked the mutex and forgot the guard; this value
-        // is the only record of that lock and is consumed here.
-        unsafe { self.mutex.force_unlock() };
+    pub fn release(self) {}
+}
+
+impl<T: 'static> std::fmt::Debug for ForkHold<T> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("ForkHold")
     }
 }
 
