@@ -477,6 +477,11 @@ impl Runtime {
                 dev
             })
         };
+        // Taking the inherited fd over may have given it another number:
+        // a child of this child inherits that one.
+        if let Some(fd) = dev.as_ref().and_then(|d| d.raw_fd()) {
+            self.tap_fd.store(fd, Ordering::Release);
+        }
         {
             let slot = self.slot();
             let stack = self.lock();
