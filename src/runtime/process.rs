@@ -324,9 +324,6 @@ pub fn attach_after_exec() -> Vec<(i32, FdRecord)> {
     if current().is_some() {
         return Vec::new();
     }
-    if super::setup_logging(&config).is_err() {
-        return Vec::new();
-    }
     match super::Runtime::attach_exec(config, netns) {
         Some((rt, fds)) => {
             CURRENT.set(Ok(rt));
@@ -358,18 +355,14 @@ impl Runtime {
             let _ = region.unlink();
             return None;
         }
-        let header = match crate::shared::header::attach_region(&region, super::ATTACH_WAIT) {
-            Ok(h) => h,
-            Err(e) => {
-                crate::log_warn!("after exec: cannot attach to {}: {e:?}", path.display());
-                return None;
-            }
-        };
+        let header = crate::shared::header::attach_region(&region, super::ATTACH_WAIT).ok()?;
         let pid = std::process::id() as i32;
-        let Some(slot) = header.slot_of(pid) else {
-            crate::log_debug!("after exec: pid {pid} has no slot in {}", path.display());
+        // Not ours: a program that never used the stack before (its first
+        // socket starts it, and sets the log up then).
+        let slot = header.slot_of(pid)?;
+        if super::setup_logging(&config).is_err() {
             return None;
-        };
+        }
         let kept: Vec<(i32, FdRecord)> = {
             let mut guard = header.lock(repair);
             let records: Vec<(i32, FdRecord)> = guard.holdings().procs[slot]
