@@ -48,6 +48,7 @@ pub mod watchers;
 use crate::device::{Batch, Device, FaultDevice, PcapDevice, TapDevice};
 use crate::shared::header::{AttachError, Guard, Header};
 use crate::shared::region::{Opened, REGION_LEN, Region, region_path};
+use crate::shim::readiness::interest_list::Raise;
 use crate::stack::SocketHandle;
 use crate::stack::Stack;
 use crate::stack::socket::WaitQueue;
@@ -59,6 +60,7 @@ use crate::sys::private_fd::PrivateFd;
 use crate::sys::sync::LeakedSlot;
 use crate::sys::sync::Mutex;
 use crate::time::{Duration, Instant};
+use bell::Note;
 pub use config::Config;
 use once_cell::sync::OnceCell;
 use std::cell::Cell;
@@ -129,7 +131,7 @@ struct Local {
     /// Bells for the stack thread to ring, left by application threads.
     /// (std's lock: an application thread takes it, and std's never
     /// calls `sched_yield`, which a sandbox may forbid.)
-    outbox: std::sync::Mutex<Vec<(usize, Vec<SocketHandle>)>>,
+    outbox: std::sync::Mutex<Vec<(usize, Vec<Note>)>>,
     stop: AtomicBool,
     state: AtomicU8,
     /// 1 once the stack thread has ended (a futex word: [`Runtime::shutdown`]
@@ -350,11 +352,7 @@ impl Runtime {
     /// Gives up the slot this process took (a start that failed).
     fn leave_quietly(&self) {
         let mut guard = self.lock();
-        let slot = self.slot();
-        for h in guard.holdings().release_all(slot) {
-            guard.close(h);
-        }
-        self.header.free_slot(&guard, slot);
+        process::release_slot(&mut guard, self.slot());
     }
 
     fn local(&self) -> &Local {
@@ -553,9 +551,13 @@ impl Runtime {
     pub fn finish(&self, mut stack: Guard) {
         let mut words = Vec::new();
         stack.take_wakeups(&mut words);
+        let mut raises = Vec::new();
+        stack
+            .epolls()
+            .wakeups(words.iter().map(|(h, _)| *h), &mut raises);
         let transmit = stack.has_pending_transmit();
         drop(stack);
-        self.wake_words(&words);
+        self.wake_words(&words, &raises);
         if transmit {
             self.wake();
         }
@@ -644,7 +646,8 @@ impl Runtime {
             let mut words = Vec::new();
             self.lock()
                 .for_each_wait_word(&mut |h, w| words.push((h, w.clone())));
-            self.wake_words(&words);
+            self.wake_words(&words, &[]);
+            watchers::raise_epolls();
         }
         // What the last turn and the exit (connections reset at exit)
         // recorded.
@@ -706,6 +709,7 @@ impl Runtime {
         let mut tx = Batch::new(per_batch, slot);
         let mut events = [EpollEvent { events: 0, u64: 0 }; 16];
         let mut words: Vec<(SocketHandle, Arc<WaitQueue>)> = Vec::new();
+        let mut raises = Vec::new();
         let polled = dev.as_ref().is_some_and(|d| d.raw_fd().is_none());
         let mut rx_ready = dev.is_some();
         let mut tx_more = false;
@@ -742,7 +746,10 @@ impl Runtime {
                     WAKER => local.wake_pending.store(false, Ordering::Release),
                     BELL => {
                         if let Some(b) = &local.bell {
-                            b.drain(&mut |h| watchers::wake(h));
+                            b.drain(&mut |note| match note {
+                                Note::Socket(h) => watchers::wake(h),
+                                Note::Epoll(id) => watchers::raise_epoll(id),
+                            });
                         }
                     }
                     token if token >= PIDFD => died.push((token - PIDFD) as usize),
@@ -767,6 +774,7 @@ impl Runtime {
                 .swap(false, Ordering::AcqRel)
             {
                 watchers::wake_everything();
+                watchers::raise_epolls();
             }
             let now = monotonic_now();
             if let Some(c) = control.as_deref_mut()
@@ -811,6 +819,9 @@ impl Runtime {
                 }
                 tx_more = tx.is_full() || stack.has_loopback();
                 stack.take_wakeups(&mut words);
+                stack
+                    .epolls()
+                    .wakeups(words.iter().map(|(h, _)| *h), &mut raises);
                 stack_deadline = stack.poll_timeout();
                 trace_dropped = stack.take_trace(&mut trace_events);
             }
@@ -819,8 +830,9 @@ impl Runtime {
             {
                 d.send(now, &tx)?;
             }
-            self.wake_words(&words);
+            self.wake_words(&words, &raises);
             words.clear();
+            raises.clear();
             write_trace(&trace_events, trace_dropped, trace_file.as_deref_mut());
             trace_events.clear();
         }
@@ -829,11 +841,24 @@ impl Runtime {
 
     /// Bumps each socket's word and wakes its sleepers (in any process:
     /// the words are shared), tells this process's watchers, and rings the
-    /// bell of each other process whose watchers watch one of them.
+    /// bell of each other process whose watchers watch one of them. Makes
+    /// the eventfd of each epoll instance in `raises` readable: here when
+    /// this process holds the instance, else by the bell of one that does.
     /// Called with the stack unlocked.
-    fn wake_words(&self, words: &[(SocketHandle, Arc<WaitQueue>)]) {
+    fn wake_words(&self, words: &[(SocketHandle, Arc<WaitQueue>)], raises: &[Raise]) {
         let me = self.slot();
-        let mut others: Vec<(usize, Vec<SocketHandle>)> = Vec::new();
+        let mut others: Vec<(usize, Vec<Note>)> = Vec::new();
+        let mut tell = |slot: usize, note: Note| match others.iter_mut().find(|(s, _)| *s == slot) {
+            Some((_, list)) => list.push(note),
+            None => others.push((slot, vec![note])),
+        };
+        for r in raises {
+            if r.holders & (1u64 << (me % 64)) != 0 {
+                watchers::raise_epoll(r.id);
+            } else if r.holders != 0 {
+                tell(r.holders.trailing_zeros() as usize, Note::Epoll(r.id));
+            }
+        }
         for (h, w) in words {
             // With [`sleep_on`]'s increment, a store-load pair on each side:
             // either we see the sleeper, or its futex sees the new word.
@@ -852,10 +877,7 @@ impl Runtime {
             while mask != 0 {
                 let slot = mask.trailing_zeros() as usize;
                 mask &= mask - 1;
-                match others.iter_mut().find(|(s, _)| *s == slot) {
-                    Some((_, list)) => list.push(*h),
-                    None => others.push((slot, vec![*h])),
-                }
+                tell(slot, Note::Socket(*h));
             }
         }
         if others.is_empty() {
@@ -879,7 +901,7 @@ impl Runtime {
 
     /// Rings the bell of each process in `others` with its handles (on the
     /// stack thread).
-    fn ring_bells(&self, others: Vec<(usize, Vec<SocketHandle>)>) {
+    fn ring_bells(&self, others: Vec<(usize, Vec<Note>)>) {
         let local = self.local();
         let Some(from) = &local.ringer else {
             return;

@@ -73,6 +73,7 @@ pub fn fork_prepare() {
         let mut guard = rt.lock();
         if let Some(child) = rt.header.take_slot(&guard) {
             guard.holdings().fork(rt.slot(), child);
+            guard.epolls().fork(rt.slot(), child);
             CHILD_SLOT.store(child, Ordering::Release);
         } else {
             crate::log_warn!(
@@ -163,12 +164,20 @@ pub fn fork_child() {
 
 /// Lets go of everything slot `slot` holds (closing what nobody else
 /// holds) and frees the slot. With the lock held.
-fn release_slot(guard: &mut Guard, slot: usize) {
+pub(super) fn release_slot(guard: &mut Guard, slot: usize) {
     for h in guard.holdings().release_all(slot) {
-        guard.close(h);
+        close_for_good(guard, h);
     }
+    guard.epolls().leave(slot);
     let header = guard.header();
     header.free_slot(guard, slot);
+}
+
+/// Closes socket `h`, which no process holds any more; it leaves every
+/// epoll instance (Linux drops an item when its file is released).
+fn close_for_good(guard: &mut Guard, h: SocketHandle) {
+    guard.epolls().forget_socket(h);
+    guard.close(h);
 }
 
 /// Whether process `pid` exists and has not exited (a zombie waiting for
@@ -303,7 +312,11 @@ pub fn forget_fd(rt: &Runtime, fd: i32) {
 /// process holds it any more: the caller closes it.
 pub fn let_go(guard: &mut Guard, rt: &Runtime, h: SocketHandle) -> bool {
     let slot = rt.slot();
-    guard.holdings().release(slot, h)
+    let gone = guard.holdings().release(slot, h);
+    if gone {
+        guard.epolls().forget_socket(h);
+    }
+    gone
 }
 
 /// In a new program image, at load: when this pid has a slot in the
@@ -384,9 +397,12 @@ impl Runtime {
             guard.holdings().procs[slot].fds = kept.iter().copied().collect();
             for h in held {
                 if !keep.contains(&h) && guard.holdings().release(slot, h) {
-                    guard.close(h);
+                    close_for_good(&mut guard, h);
                 }
             }
+            // The old image's epoll instances are not this image's: an
+            // inherited epoll fd is the kernel's alone now.
+            guard.epolls().leave(slot);
             kept
         };
         let local = super::Local::new(netns, &config.ifname, pid, true).ok()?;
@@ -513,11 +529,8 @@ impl Runtime {
             self.shutdown();
             return;
         };
-        for h in stack.holdings().release_all(slot) {
-            stack.close(h);
-        }
+        release_slot(&mut stack, slot);
         let header = self.header;
-        header.free_slot(&stack, slot);
         let last = header.in_use() == 0;
         if last && let Some(path) = self.region_path() {
             // No newcomer attaches to a stack that is ending.

@@ -1,5 +1,5 @@
-//! The watchers of this process (epoll instances, threads in `poll`), by
-//! socket.
+//! The watchers of this process: threads in `poll`, by socket, and this
+//! process's copies of epoll instances, by instance.
 //!
 //! A watcher is an object of one process, so it cannot live in the shared
 //! stack: the socket's wait queue only carries a bit per process slot
@@ -15,36 +15,73 @@
 
 use crate::stack::SocketHandle;
 use crate::stack::socket::{WaitQueue, Watcher};
-use std::collections::HashMap;
+use std::collections::BTreeMap;
 use std::sync::Weak;
 use std::sync::atomic::Ordering;
 use std::sync::{Mutex, MutexGuard};
 
-static TABLE: Mutex<Table> = Mutex::new(None);
+static TABLE: Mutex<Table> = Mutex::new(Table {
+    sockets: BTreeMap::new(),
+    epolls: BTreeMap::new(),
+});
 
 /// `w` watches socket `h` (whose wait queue is `q`) from process slot
 /// `slot`.
 pub fn watch(slot: usize, h: SocketHandle, q: &WaitQueue, w: Weak<dyn Watcher>) {
-    lock(&TABLE)
-        .get_or_insert_with(HashMap::new)
-        .entry(h)
-        .or_default()
-        .push(w);
+    lock(&TABLE).sockets.entry(h).or_default().push(w);
     q.watched_by.fetch_or(1u64 << (slot % 64), Ordering::AcqRel);
 }
 
 /// `w` no longer watches `h` (compared by address).
 pub fn unwatch(h: SocketHandle, w: &Weak<dyn Watcher>) {
     let mut table = lock(&TABLE);
-    if let Some(map) = table.as_mut()
-        && let Some(list) = map.get_mut(&h)
-    {
+    if let Some(list) = table.sockets.get_mut(&h) {
         list.retain(|x| !Weak::ptr_eq(x, w) && x.strong_count() > 0);
         if list.is_empty() {
-            map.remove(&h);
+            table.sockets.remove(&h);
         }
     }
 }
+
+/// This process's copy of epoll instance `id` is `w` (its `wake` makes
+/// the instance's eventfd readable).
+pub fn hold_epoll(id: u32, w: Weak<dyn Watcher>) {
+    lock(&TABLE).epolls.insert(id, w);
+}
+
+/// This process no longer holds epoll instance `id`.
+pub fn drop_epoll(id: u32) {
+    lock(&TABLE).epolls.remove(&id);
+}
+
+/// Makes epoll instance `id`'s eventfd readable, if this process holds it.
+pub fn raise_epoll(id: u32) {
+    let _gate = lock(&GATE);
+    let w = lock(&TABLE).epolls.get(&id).and_then(Weak::upgrade);
+    if let Some(w) = w {
+        w.wake(RAISE);
+    }
+}
+
+/// Makes the eventfd of every epoll instance this process holds readable
+/// (a raise may have been lost: the waiters look at their ready lists).
+pub fn raise_epolls() {
+    let _gate = lock(&GATE);
+    let live: Vec<_> = lock(&TABLE)
+        .epolls
+        .values()
+        .filter_map(Weak::upgrade)
+        .collect();
+    for w in live {
+        w.wake(RAISE);
+    }
+}
+
+/// The handle an epoll instance's `wake` is called with: no socket.
+const RAISE: SocketHandle = SocketHandle {
+    index: u32::MAX,
+    generation: 0,
+};
 
 /// Held while watchers are told, and across `fork` (so that no watcher's
 /// own lock is copied held by a thread the child does not have).
@@ -55,7 +92,7 @@ pub fn wake(h: SocketHandle) {
     let _gate = lock(&GATE);
     let live: Vec<_> = {
         let table = lock(&TABLE);
-        match table.as_ref().and_then(|m| m.get(&h)) {
+        match table.sockets.get(&h) {
             Some(list) => list.iter().filter_map(Weak::upgrade).collect(),
             None => return,
         }
@@ -75,10 +112,7 @@ pub fn wake_everything() {
 
 /// The sockets this process's watchers watch.
 pub fn watched() -> Vec<SocketHandle> {
-    lock(&TABLE)
-        .as_ref()
-        .map(|m| m.keys().copied().collect())
-        .unwrap_or_default()
+    lock(&TABLE).sockets.keys().copied().collect()
 }
 
 /// Locks `m`, whatever a panic left in it (the tables stay usable).
@@ -86,8 +120,13 @@ fn lock<T>(m: &'static Mutex<T>) -> MutexGuard<'static, T> {
     m.lock().unwrap_or_else(|e| e.into_inner())
 }
 
-/// The table's type.
-pub type Table = Option<HashMap<SocketHandle, Vec<Weak<dyn Watcher>>>>;
+/// This process's watchers.
+pub struct Table {
+    /// By socket: the threads in `poll` watching it.
+    sockets: BTreeMap<SocketHandle, Vec<Weak<dyn Watcher>>>,
+    /// By instance: this process's copy of each epoll instance it holds.
+    epolls: BTreeMap<u32, Weak<dyn Watcher>>,
+}
 
 /// What [`hold_for_fork`] holds.
 pub struct ForkGuards {

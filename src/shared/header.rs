@@ -5,7 +5,8 @@
 //! ```text
 //!  base ─► Header { magic, layout, lock, epoch, generation,
 //!                   procs[MAX_PROCS] (pid, state: read without the lock),
-//!                   guarded: { Stack, Holdings } (only with the lock) }
+//!                   guarded: { Stack, Holdings, EpollTable }
+//!                            (only with the lock) }
 //!  base + HEADER_SPAN ─► Heap (every Vec, map and buffer the stack owns)
 //! ```
 //!
@@ -13,13 +14,16 @@
 //! pointers inside the `Stack` (its `Vec`s, maps, ring buffers) mean the
 //! same thing everywhere. Nothing here points at code or at one process's
 //! private memory: the congestion controller is an enum, the epoll
-//! watchers are kept per process (`runtime::watchers`), and a socket's
-//! wait queue only says *which processes* watch it.
+//! instances' lists hold socket handles and fd numbers (each process keeps
+//! its own epoll fd and eventfd), the `poll` watchers are kept per process
+//! (`runtime::watchers`), and a socket's wait queue only says *which
+//! processes* watch it.
 
 use super::alloc::Heap;
 use super::global::{self, RegionScope};
 use super::lock::{Locked, RobustMutex};
 use super::region::Region;
+use crate::shim::readiness::interest_list::EpollTable;
 use crate::stack::{SocketHandle, Stack};
 use std::cell::UnsafeCell;
 use std::collections::{BTreeMap, BTreeSet};
@@ -156,6 +160,8 @@ pub struct Guarded {
     pub stack: Stack,
     /// Who holds which socket.
     pub holdings: Holdings,
+    /// Every epoll instance's interest and ready lists.
+    pub epolls: EpollTable,
 }
 
 /// The region's header.
@@ -235,6 +241,7 @@ impl Header {
             let guarded = Guarded {
                 stack: make(),
                 holdings: Holdings::new(),
+                epolls: EpollTable::default(),
             };
             // SAFETY: nobody else reaches `guarded` before the magic is set.
             unsafe { (*header.guarded.get()).write(guarded) };
@@ -290,6 +297,7 @@ impl Header {
             (*(*header).guarded.get()).write(Guarded {
                 stack: make(),
                 holdings: Holdings::new(),
+                epolls: EpollTable::default(),
             });
             (*header).private = true;
         }
@@ -414,6 +422,19 @@ impl Guard {
     pub fn holdings(&mut self) -> &mut Holdings {
         // SAFETY: we hold the lock; formatted before the magic was set.
         unsafe { &mut (*self.header.guarded.get()).assume_init_mut().holdings }
+    }
+
+    /// Every epoll instance's interest and ready lists.
+    pub fn epolls(&mut self) -> &mut EpollTable {
+        // SAFETY: we hold the lock; formatted before the magic was set.
+        unsafe { &mut (*self.header.guarded.get()).assume_init_mut().epolls }
+    }
+
+    /// The stack to look at and the epoll instances to change, at once.
+    pub fn stack_and_epolls(&mut self) -> (&Stack, &mut EpollTable) {
+        // SAFETY: we hold the lock; formatted before the magic was set.
+        let g = unsafe { (*self.header.guarded.get()).assume_init_mut() };
+        (&g.stack, &mut g.epolls)
     }
 
     /// The header.

@@ -3,27 +3,33 @@
 //!
 //! Every epoll instance is a real kernel epoll fd, so kernel fds in the set
 //! just work and an epoll fd can sit in another epoll or `poll` set. When
-//! the first stack socket joins an instance, it gets an [`Instance`]: the
-//! interest list of its stack sockets, a ready list, and an eventfd
-//! registered in the kernel set. The instance is a [`Watcher`] on each of
-//! its sockets' wait queues: a wakeup puts the socket on the ready list and,
-//! if the list was empty, makes the eventfd readable, which ends a real
-//! `epoll_wait` blocked on the kernel fd (and makes the epoll fd readable to
-//! an outer set).
+//! the first stack socket joins an instance, it gets a stack side: an
+//! interest list and a ready list in the shared region
+//! ([`interest_list`](super::interest_list)), the same for every process
+//! that holds the epoll fd (after `fork`, as in Linux), and in each
+//! process an [`Instance`]: the epoll fd and an eventfd registered in the
+//! kernel set. When a socket's readiness may have change, the process that
+//! changed it puts the socket's items on the ready list, under the stack
+//! lock; if the list was empty, the eventfd is made readable (by a process
+//! that holds it), which ends a real `epoll_wait` blocked on the kernel fd
+//! in any process (and makes the epoll fd readable to an outer set).
 //!
 //! `epoll_wait` evaluates only the sockets on the ready list, under one
-//! stack lock (no work per wakeup proportional to the set's size). A
-//! level-triggered socket that was reported stays on the list and is looked
-//! at again next time; one found not ready leaves it until its next wakeup.
+//! stack lock (no work per wakeup proportional to the set's size), and
+//! takes no lock at all when the list is empty. A level-triggered socket
+//! that was reported stays on the list and is looked at again next time;
+//! one found not ready leaves it until its next wakeup.
 //!
 //! An epoll fd with no stack socket ever added has no instance: its calls
 //! go straight to the kernel after one atomic load.
 
-use super::mask::{self, EXCLUSIVE, Interest, ONESHOT};
-use super::{Deadline, observe};
+use super::Deadline;
+use super::interest_list::{Ctl, Eventfd, InstanceId, SharedInstance};
+use super::observe;
 use crate::runtime;
+use crate::shared::header::Guard;
 use crate::shim::errno::{errno, fail};
-use crate::shim::fd_table::{self, OpenSocket};
+use crate::shim::fd_table;
 use crate::shim::guard::guard;
 use crate::stack::SocketHandle;
 use crate::stack::socket::Watcher;
@@ -31,11 +37,11 @@ use crate::sys::event::{eventfd, eventfd_add, eventfd_take};
 use crate::sys::fdbits::FdBits;
 use crate::sys::private_fd::PrivateFd;
 use crate::sys::real;
-use crate::sys::sync::{Mutex, RwLock};
+use crate::sys::sync::RwLock;
 use libc::{c_int, epoll_event, sigset_t};
-use std::collections::{HashMap, VecDeque};
+use std::collections::HashMap;
 use std::os::fd::AsRawFd;
-use std::sync::{Arc, Weak};
+use std::sync::Arc;
 
 /// `epoll_event.data` of an instance's eventfd in the kernel set: events
 /// carrying it are ours and never reach the program. ("tapstack" in ASCII,
@@ -66,174 +72,83 @@ fn instance(epfd: c_int) -> Option<Arc<Instance>> {
     INSTANCES.read().as_ref()?.get(&epfd).cloned()
 }
 
-/// Forgets the stack side of epoll fd `fd` (it was closed, or the number
-/// now names a new epoll instance). The close path calls this.
+/// Forgets the stack side of epoll fd `fd` in this process (it was
+/// closed, or the number now names a new epoll instance). The instance
+/// itself ends when no process holds it. The close path calls this.
 pub fn forget(fd: c_int) {
     if !HAS_INSTANCE.remove(fd) {
         return;
     }
     let gone = INSTANCES.write().as_mut().and_then(|m| m.remove(&fd));
     if let Some(inst) = gone {
-        inst.unwatch_all();
+        runtime::watchers::drop_epoll(inst.id);
+        if let Some(rt) = runtime::get() {
+            let slot = rt.slot();
+            rt.lock().epolls().unhold(inst.id, slot);
+        }
     }
 }
 
-/// One stack socket in an instance's interest list, keyed by fd.
-struct Member {
-    /// The open socket the fd referred to when added. Linux drops the item
-    /// when the file is closed: a dead `Weak` here.
-    socket: Weak<OpenSocket>,
-    interest: Interest,
-    /// Added with `EPOLLEXCLUSIVE`: `EPOLL_CTL_MOD` fails with `EINVAL`.
-    exclusive: bool,
-    /// On the ready list.
-    queued: bool,
-}
-
-/// The fds of one socket in the set, and its wait queue we watch.
-struct Watched {
-    fds: Vec<c_int>,
-}
-
-#[derive(Default)]
-struct Inner {
-    members: HashMap<c_int, Member>,
-    by_handle: HashMap<SocketHandle, Watched>,
-    ready: VecDeque<c_int>,
-    /// The eventfd has been made readable and not drained since.
-    signalled: bool,
-}
-
-/// The stack side of one epoll instance.
+/// This process's copy of one epoll instance with stack sockets.
 pub struct Instance {
     epfd: c_int,
+    /// In the kernel set under [`TOKEN`]; after `fork` the same eventfd in
+    /// every process that holds the instance.
     event: PrivateFd,
-    me: Weak<Instance>,
-    inner: Mutex<Inner>,
+    /// The instance's number in the region's table.
+    id: InstanceId,
+    /// The table's entry for it, whose `pending` flag is read without the
+    /// lock (the entry stays while this process holds the instance).
+    shared: usize,
 }
 
 impl Watcher for Instance {
-    fn wake(&self, h: SocketHandle) {
-        let mut inner = self.inner.lock();
-        let Inner {
-            members,
-            by_handle,
-            ready,
-            ..
-        } = &mut *inner;
-        if let Some(w) = by_handle.get(&h) {
-            for fd in &w.fds {
-                if let Some(m) = members.get_mut(fd)
-                    && !m.queued
-                {
-                    m.queued = true;
-                    ready.push_back(*fd);
-                }
-            }
-        }
-        self.signal(&mut inner);
+    /// The instance has events: makes the eventfd readable (the handle is
+    /// not a socket's).
+    fn wake(&self, _: SocketHandle) {
+        // A raw write: the library's own `write` must not see it.
+        let _ = eventfd_add(&self.event, 1);
     }
 }
 
 impl Instance {
-    /// Makes the eventfd readable if the ready list has something and it
-    /// is not already; drains it if the list is empty.
-    fn signal(&self, inner: &mut Inner) {
-        if !inner.ready.is_empty() && !inner.signalled {
-            inner.signalled = true;
-            // A raw write: the library's own `write` must not see it.
-            let _ = eventfd_add(&self.event, 1);
-        } else if inner.ready.is_empty() && inner.signalled {
-            inner.signalled = false;
-            let _ = eventfd_take(&self.event);
-        }
+    /// Whether the ready list may hold something, without the lock.
+    fn pending(&self) -> bool {
+        // SAFETY: the entry lives in the region, mapped for as long as the
+        // runtime, and is not freed while this process holds the instance;
+        // its flag is atomic.
+        unsafe { (*(self.shared as *const SharedInstance)).pending() }
     }
 
-    fn watcher(&self) -> Weak<dyn Watcher> {
-        self.me.clone()
-    }
-
-    fn unwatch_all(&self) {
-        let me = self.watcher();
-        let inner = self.inner.lock();
-        for h in inner.by_handle.keys() {
-            runtime::watchers::unwatch(*h, &me);
-        }
-    }
-
-    /// Removes member `fd`; stops watching its socket when it was the last
-    /// fd of it.
-    fn remove(&self, inner: &mut Inner, fd: c_int) {
-        let Some(m) = inner.members.remove(&fd) else {
-            return;
-        };
-        let h = m.interest.handle;
-        if let Some(w) = inner.by_handle.get_mut(&h) {
-            w.fds.retain(|&f| f != fd);
-            if w.fds.is_empty() && inner.by_handle.remove(&h).is_some() {
-                runtime::watchers::unwatch(h, &self.watcher());
+    /// Does to the eventfd what the table asked, with the lock still held.
+    fn apply(&self, action: Eventfd, _lock: &Guard) {
+        match action {
+            Eventfd::Leave => {}
+            Eventfd::Raise => {
+                let _ = eventfd_add(&self.event, 1);
             }
-        }
-        if m.queued {
-            inner.ready.retain(|&f| f != fd);
+            Eventfd::Drain => {
+                let _ = eventfd_take(&self.event);
+            }
         }
     }
 
     /// Takes the events of ready stack sockets into `out`, under one stack
-    /// lock; returns how many. Without candidates it takes no stack lock.
-    fn collect(&self, out: &mut [epoll_event]) -> usize {
-        let mut inner = self.inner.lock();
-        if inner.ready.is_empty() || out.is_empty() {
-            self.signal(&mut inner);
+    /// lock; returns how many. Without candidates it takes no lock, unless
+    /// `woken` (the kernel reported the eventfd: it must be drained when
+    /// the list is empty).
+    fn collect(&self, out: &mut [epoll_event], woken: bool) -> usize {
+        if out.is_empty() || (!woken && !self.pending()) {
             return 0;
         }
-        let mut n = 0;
-        let mut stays = Vec::new();
-        let mut dead = Vec::new();
-        {
-            let rt = runtime::get();
-            let stack = rt.map(|rt| rt.lock());
-            let Inner { members, ready, .. } = &mut *inner;
-            while n < out.len() {
-                let Some(fd) = ready.pop_front() else { break };
-                let Some(m) = members.get_mut(&fd) else {
-                    continue;
-                };
-                m.queued = false;
-                if m.socket.strong_count() == 0 {
-                    dead.push(fd);
-                    continue;
-                }
-                let now = match &stack {
-                    Some(s) => observe(s, m.interest.handle, m.interest.edge()),
-                    None => mask::Observation {
-                        mask: mask::ERR | mask::HUP,
-                        ..Default::default()
-                    },
-                };
-                let (revents, stay) = m.interest.evaluate(now);
-                if let Some(ev) = revents {
-                    out[n] = epoll_event {
-                        events: ev,
-                        u64: m.interest.data,
-                    };
-                    n += 1;
-                }
-                if stay {
-                    stays.push(fd);
-                }
-            }
-            for fd in stays {
-                if let Some(m) = members.get_mut(&fd) {
-                    m.queued = true;
-                    ready.push_back(fd);
-                }
-            }
-        }
-        for fd in dead {
-            self.remove(&mut inner, fd);
-        }
-        self.signal(&mut inner);
+        let Some(rt) = runtime::get() else {
+            return 0;
+        };
+        let mut lock = rt.lock();
+        let (stack, epolls) = lock.stack_and_epolls();
+        let (n, action) =
+            epolls.collect(self.id, out, woken, &mut |h, edge| observe(stack, h, edge));
+        self.apply(action, &lock);
         n
     }
 
@@ -259,7 +174,7 @@ impl Instance {
 
 /// Makes the instance of `epfd` (the first stack socket joins it). The
 /// kernel checks `epfd` when our eventfd is added: `EBADF`, `EINVAL`.
-fn create_instance(epfd: c_int) -> Result<Arc<Instance>, i32> {
+fn create_instance(rt: &runtime::Runtime, epfd: c_int) -> Result<Arc<Instance>, i32> {
     let event = eventfd(0).map_err(|e| e.raw_os_error().unwrap_or(libc::ENOMEM))?;
     let mut ev = epoll_event {
         events: libc::EPOLLIN as u32,
@@ -272,18 +187,27 @@ fn create_instance(epfd: c_int) -> Result<Arc<Instance>, i32> {
     if epfd < 0 || epfd as usize >= crate::sys::fdbits::MAX_FD {
         return Err(libc::EINVAL);
     }
-    let inst = Arc::new_cyclic(|me| Instance {
+    let (id, shared) = {
+        let slot = rt.slot();
+        let mut lock = rt.lock();
+        let id = lock.epolls().create(slot);
+        let ptr = lock.epolls().instance_ptr(id).ok_or(libc::ENOMEM)?;
+        (id, ptr as usize)
+    };
+    let inst = Arc::new(Instance {
         epfd,
         event,
-        me: me.clone(),
-        inner: Mutex::new(Inner::default()),
+        id,
+        shared,
     });
+    let as_watcher: Arc<dyn Watcher> = inst.clone();
+    runtime::watchers::hold_epoll(id, Arc::downgrade(&as_watcher));
     let old = INSTANCES
         .write()
         .get_or_insert_with(HashMap::new)
         .insert(epfd, inst.clone());
     if let Some(old) = old {
-        old.unwatch_all();
+        runtime::watchers::drop_epoll(old.id);
     }
     HAS_INSTANCE.insert(epfd);
     Ok(inst)
@@ -291,22 +215,26 @@ fn create_instance(epfd: c_int) -> Result<Arc<Instance>, i32> {
 
 /// `epoll_ctl` for a stack socket `fd`.
 fn ctl_stack(epfd: c_int, op: c_int, fd: c_int, event: *mut epoll_event) -> Result<(), i32> {
-    if !matches!(
-        op,
-        libc::EPOLL_CTL_ADD | libc::EPOLL_CTL_MOD | libc::EPOLL_CTL_DEL
-    ) {
-        return Err(libc::EINVAL);
-    }
-    let wanted = if op == libc::EPOLL_CTL_DEL {
-        None
-    } else if event.is_null() {
-        return Err(libc::EFAULT);
-    } else {
-        // SAFETY: non-null; the caller's epoll_event (packed: read by value).
-        let ev = unsafe { std::ptr::read_unaligned(event) };
-        Some((ev.events, ev.u64))
+    let op = match op {
+        libc::EPOLL_CTL_ADD | libc::EPOLL_CTL_MOD => {
+            if event.is_null() {
+                return Err(libc::EFAULT);
+            }
+            // SAFETY: non-null; the caller's epoll_event (packed: read by
+            // value).
+            let ev = unsafe { std::ptr::read_unaligned(event) };
+            let (events, data) = (ev.events, ev.u64);
+            if op == libc::EPOLL_CTL_ADD {
+                Ctl::Add { events, data }
+            } else {
+                Ctl::Mod { events, data }
+            }
+        }
+        libc::EPOLL_CTL_DEL => Ctl::Del,
+        _ => return Err(libc::EINVAL),
     };
-    let entry = fd_table::get(fd).ok_or(libc::EBADF)?;
+    let handle = fd_table::get(fd).ok_or(libc::EBADF)?.socket.handle;
+    let rt = runtime::get().ok_or(libc::EBADF)?;
     let inst = match instance(epfd) {
         Some(inst) => match inst.still_valid() {
             Ok(()) => Some(inst),
@@ -323,103 +251,45 @@ fn ctl_stack(epfd: c_int, op: c_int, fd: c_int, event: *mut epoll_event) -> Resu
     };
     let inst = match inst {
         Some(inst) => inst,
-        None if op == libc::EPOLL_CTL_ADD => create_instance(epfd)?,
+        None if matches!(op, Ctl::Add { .. }) => create_instance(rt, epfd)?,
         None => {
             // No stack socket here: let the kernel give its answer
             // (EBADF, EINVAL, or ENOENT for our reserved fd, which is
             // never in a kernel set).
             // SAFETY: passed on unchanged.
-            let r = unsafe { real::epoll_ctl(epfd, op, fd, event) };
+            let r = unsafe { real::epoll_ctl(epfd, libc_op(op), fd, event) };
             return if r < 0 { Err(errno()) } else { Ok(()) };
         }
     };
-    let socket = Arc::downgrade(&entry.socket);
-    let handle = entry.socket.handle;
-    let mut inner = inst.inner.lock();
-    // An item whose file is gone, or whose number names another socket
-    // now, is not the one the program means.
-    let existing = inner
-        .members
-        .get(&fd)
-        .is_some_and(|m| Weak::ptr_eq(&m.socket, &socket));
-    if !existing && inner.members.contains_key(&fd) {
-        inst.remove(&mut inner, fd);
-    }
-    match (op, wanted) {
-        (libc::EPOLL_CTL_ADD, Some((events, data))) => {
-            if existing {
-                return Err(libc::EEXIST);
-            }
-            if events & EXCLUSIVE != 0 && events & ONESHOT != 0 {
-                return Err(libc::EINVAL);
-            }
-            if let Some(w) = inner.by_handle.get_mut(&handle) {
-                w.fds.push(fd);
-            } else {
-                // The wait queue needs the stack lock, which is never
-                // taken under an instance's lock.
-                drop(inner);
-                let rt = runtime::get().ok_or(libc::EBADF)?;
-                let queue = rt.lock().wait_word(handle).ok_or(libc::EBADF)?;
-                inner = inst.inner.lock();
-                match inner.by_handle.get_mut(&handle) {
-                    // Another thread added a dup of it meanwhile.
-                    Some(w) => w.fds.push(fd),
-                    None => {
-                        runtime::watchers::watch(rt.slot(), handle, &queue, inst.watcher());
-                        let fds = vec![fd];
-                        inner.by_handle.insert(handle, Watched { fds });
-                    }
-                }
-            }
-            inner.members.insert(
-                fd,
-                Member {
-                    socket,
-                    interest: Interest::new(handle, events, data),
-                    exclusive: events & EXCLUSIVE != 0,
-                    queued: true,
-                },
-            );
-            inner.ready.push_back(fd);
-        }
-        (libc::EPOLL_CTL_MOD, Some((events, data))) => {
-            if !existing {
-                return Err(libc::ENOENT);
-            }
-            let m = inner.members.get_mut(&fd).ok_or(libc::ENOENT)?;
-            if events & EXCLUSIVE != 0 || m.exclusive {
-                return Err(libc::EINVAL);
-            }
-            m.interest = Interest::new(handle, events, data);
-            if !m.queued {
-                m.queued = true;
-                inner.ready.push_back(fd);
-            }
-        }
-        _ => {
-            if !existing {
-                return Err(libc::ENOENT);
-            }
-            inst.remove(&mut inner, fd);
-        }
-    }
-    inst.signal(&mut inner);
+    let mut lock = rt.lock();
+    let action = lock.epolls().ctl(inst.id, (handle, fd), op)?;
+    inst.apply(action, &lock);
     Ok(())
 }
 
+fn libc_op(op: Ctl) -> c_int {
+    match op {
+        Ctl::Add { .. } => libc::EPOLL_CTL_ADD,
+        Ctl::Mod { .. } => libc::EPOLL_CTL_MOD,
+        Ctl::Del => libc::EPOLL_CTL_DEL,
+    }
+}
+
 /// Removes our eventfd's events from the first `n` of `events`; returns
-/// how many are left.
-fn strip_token(events: &mut [epoll_event], n: usize) -> usize {
+/// how many are left and whether ours was among them.
+fn strip_token(events: &mut [epoll_event], n: usize) -> (usize, bool) {
     let mut kept = 0;
+    let mut ours = false;
     for i in 0..n {
         let ev = events[i];
         if ev.u64 != TOKEN {
             events[kept] = ev;
             kept += 1;
+        } else {
+            ours = true;
         }
     }
-    kept
+    (kept, ours)
 }
 
 /// `epoll_wait` on an instance with stack sockets.
@@ -430,9 +300,9 @@ fn wait_mixed(
     sigmask: *const sigset_t,
 ) -> Result<usize, i32> {
     let deadline = Deadline::from_millis(timeout);
-    let real_wait = |out: &mut [epoll_event], ms: c_int| -> Result<usize, i32> {
+    let real_wait = |out: &mut [epoll_event], ms: c_int| -> Result<(usize, bool), i32> {
         if out.is_empty() {
-            return Ok(0);
+            return Ok((0, false));
         }
         // SAFETY: `out` is valid for `out.len()` events; `sigmask` is the
         // caller's.
@@ -451,17 +321,18 @@ fn wait_mixed(
         Ok(strip_token(out, r as usize))
     };
     loop {
-        let n = inst.collect(events);
+        let n = inst.collect(events, false);
         if n > 0 {
-            let k = real_wait(&mut events[n..], 0).unwrap_or(0);
+            let (k, _) = real_wait(&mut events[n..], 0).unwrap_or((0, false));
             return Ok(n + k);
         }
-        let k = real_wait(events, deadline.remaining_millis())?;
-        if k > 0 {
-            return Ok(k + inst.collect(&mut events[k..]));
+        let (k, woken) = real_wait(events, deadline.remaining_millis())?;
+        let n = k + inst.collect(&mut events[k..], woken);
+        if n > 0 {
+            return Ok(n);
         }
         if deadline.expired() {
-            return Ok(inst.collect(events));
+            return Ok(0);
         }
     }
 }
@@ -605,7 +476,7 @@ mod tests {
     fn token_events_are_stripped() {
         let ev = |u| epoll_event { events: 1, u64: u };
         let mut evs = [ev(1), ev(TOKEN), ev(3), ev(TOKEN)];
-        assert_eq!(strip_token(&mut evs, 4), 2);
+        assert_eq!(strip_token(&mut evs, 4), (2, true));
         let (a, b) = (evs[0].u64, evs[1].u64);
         assert_eq!((a, b), (1, 3));
     }

@@ -15,6 +15,7 @@
 //! stack lock, no allocation.
 
 pub mod epoll;
+pub mod interest_list;
 pub mod mask;
 pub mod poll;
 pub mod select;
