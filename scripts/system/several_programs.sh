@@ -10,12 +10,16 @@
 # reach both servers via 127.0.0.1 and via 198.18.0.2, and one reaching the
 # kernel side (198.18.0.1) goes out from 198.18.0.2. A server stopped, its
 # port is free again for a new program, while the other server carries on.
+# Every program logs at debug level: it writes out the connection events its
+# stack thread takes, which another program may have recorded (an event
+# that pointed into that program's copy of the library crashed the reader).
 source "$(dirname "$0")/../lib/netns.sh"
 T=several_programs
 need_built $T echo_server echo_client
 [[ -x $KBUILD/echo_client ]] || fail "$T: $KBUILD/echo_client is missing (make -C c-tests)"
 netns_create $T
 kernel_echo 7100
+export TAPSTACK_LOG=debug
 
 # client NAME HOST PORT [WANT_LOCAL]: echo_client on the stack side.
 client() {

@@ -299,7 +299,7 @@ mod tests {
             TraceWhat::Tcp(TcpEvent::State {
                 from: State::SynReceived,
                 to: State::Established,
-                cause: "rcvd ACK of SYN",
+                cause: "rcvd ACK of SYN".into(),
             }),
         );
         assert_eq!(
@@ -356,7 +356,10 @@ mod tests {
     #[test]
     fn timer_cc_and_stack_lines() {
         assert_eq!(
-            event_line(&ev(2_000, TraceWhat::Tcp(TcpEvent::Timer("rto"))), START),
+            event_line(
+                &ev(2_000, TraceWhat::Tcp(TcpEvent::Timer("rto".into()))),
+                START
+            ),
             r#"{"t_us":1000,"conn":"198.18.0.2:80-198.18.0.1:5555","ev":"timer","timer":"rto","action":"fired"}"#
         );
         let cc = CcSample {
@@ -368,14 +371,14 @@ mod tests {
             rttvar_us: 60,
             rto_us: 200_000,
             mss: 1448,
-            ca_state: "open",
+            ca_state: "open".into(),
         };
         assert_eq!(
             event_line(&ev(1_000, TraceWhat::Tcp(TcpEvent::Cc(cc))), START),
             r#"{"t_us":0,"conn":"198.18.0.2:80-198.18.0.1:5555","ev":"cc","cwnd":14480,"ssthresh":4294967295,"flight":2896,"rwnd":65535,"srtt_us":120,"rttvar_us":60,"rto_us":200000,"mss":1448,"ca_state":"open"}"#
         );
         assert_eq!(
-            event_line(&ev(1_000, TraceWhat::Stack("sent \"RST\"")), START),
+            event_line(&ev(1_000, TraceWhat::Stack("sent \"RST\"".into())), START),
             r#"{"t_us":0,"conn":"198.18.0.2:80-198.18.0.1:5555","ev":"stack","what":"sent \"RST\""}"#
         );
     }

@@ -8,6 +8,7 @@
 //! after letting go of it. Off, each hook is one predictable branch.
 
 use super::Stack;
+use crate::storage::Text;
 use crate::tcp::{FourTuple, TcpEvent};
 use crate::time::Instant;
 use crate::wire::tcp::{TcpFlags, TcpOptions, TcpRepr};
@@ -63,7 +64,7 @@ pub enum TraceWhat {
     Seg(SegSummary),
     /// Something the stack did for this 4-tuple, in a few words
     /// ("sent RST: no connection or listener").
-    Stack(&'static str),
+    Stack(Text),
 }
 
 /// One event with when and which connection.
@@ -132,7 +133,7 @@ impl Stack {
             self.tracer.push(TraceEvent {
                 at: now,
                 tuple,
-                what: TraceWhat::Stack(what),
+                what: TraceWhat::Stack(what.into()),
             });
         }
     }

@@ -14,6 +14,7 @@
 
 use super::timer::Timer;
 use super::{State, Tcb, TcpConfig, TcpError};
+use crate::storage::Text;
 use crate::time::Instant;
 use crate::wire::tcp::{TcpFlags, TcpRepr};
 
@@ -32,11 +33,11 @@ pub enum TcpEvent {
         /// The state after.
         to: State,
         /// Why.
-        cause: &'static str,
+        cause: Text,
     },
     /// A timer fired (its name: "rto", "delack", "persist", "keepalive",
     /// "tlp", "reorder", "time_wait", "fin_wait_2").
-    Timer(&'static str),
+    Timer(Text),
     /// Congestion control or the RTT estimate changed.
     Cc(CcSample),
 }
@@ -61,7 +62,7 @@ pub struct CcSample {
     /// Payload of a full-sized segment.
     pub mss: u32,
     /// "open", "recovery" or "loss" (Linux's `TCP_CA_*` names).
-    pub ca_state: &'static str,
+    pub ca_state: Text,
 }
 
 /// A TCB's buffer of events (present only while tracing).
@@ -90,12 +91,12 @@ impl EventLog {
             State::SynSent => log.push(TcpEvent::State {
                 from: State::Closed,
                 to: State::SynSent,
-                cause: "connect",
+                cause: "connect".into(),
             }),
             State::SynReceived => log.push(TcpEvent::State {
                 from: State::Listen,
                 to: State::SynReceived,
-                cause: "rcvd SYN",
+                cause: "rcvd SYN".into(),
             }),
             _ => {}
         }
@@ -203,11 +204,11 @@ impl Tcb {
             rto_us: self.rtt.rto().as_micros() as u64,
             mss: self.eff_mss(),
             ca_state: if self.retransmits > 0 || self.recovery.in_loss {
-                "loss"
+                "loss".into()
             } else if self.recovery.recover.is_some() {
-                "recovery"
+                "recovery".into()
             } else {
-                "open"
+                "open".into()
             },
         }
     }
@@ -218,7 +219,11 @@ impl Tcb {
         if let Some(log) = self.events.as_mut()
             && from != to
         {
-            log.push(TcpEvent::State { from, to, cause });
+            log.push(TcpEvent::State {
+                from,
+                to,
+                cause: cause.into(),
+            });
         }
     }
 
@@ -250,7 +255,7 @@ impl Tcb {
         let state = self.state;
         if let Some(log) = self.events.as_mut() {
             log.last_timer = Some(t);
-            log.push(TcpEvent::Timer(timer_name(t, state)));
+            log.push(TcpEvent::Timer(timer_name(t, state).into()));
         }
     }
 

@@ -25,7 +25,9 @@ fn states(events: &[TcpEvent]) -> Vec<(State, State, &'static str)> {
     events
         .iter()
         .filter_map(|e| match *e {
-            TcpEvent::State { from, to, cause } => Some((from, to, cause)),
+            TcpEvent::State { from, to, cause } => {
+                Some((from, to, &*String::leak(cause.to_string())))
+            }
             _ => None,
         })
         .collect()
@@ -35,7 +37,7 @@ fn timers(events: &[TcpEvent]) -> Vec<&'static str> {
     events
         .iter()
         .filter_map(|e| match *e {
-            TcpEvent::Timer(name) => Some(name),
+            TcpEvent::Timer(name) => Some(&*String::leak(name.to_string())),
             _ => None,
         })
         .collect()
