@@ -113,9 +113,7 @@ pub unsafe extern "C-unwind" fn fork() -> libc::pid_t {
 /// stops first (so that no thread of ours holds the stack's lock when
 /// `exec` ends every thread), and starts again when the call fails. The
 /// new image finds its sockets at load ([`attach_at_load`]). `execl`,
-/// `execlp` and `execle` (variadic) call glibc's internal `execve` and are
-/// not seen: their thread may be caught holding the lock, which the next
-/// holder repairs.
+/// `execlp` and `execle` are variadic: see [`variadic`].
 macro_rules! exec_family {
     ($(
         $(#[$doc:meta])*
@@ -152,6 +150,120 @@ exec_family! {
     fn execvpe(file: Str, argv: StrList, envp: StrList);
     /// `fexecve(3)`.
     fn fexecve(fd: libc::c_int, argv: StrList, envp: StrList);
+}
+
+/// `execl`, `execlp` and `execle`, which glibc implements with its
+/// internal `execve` (so the exports above would not see them, and the
+/// stack thread would be ended wherever `exec` found it, maybe holding the
+/// stack's lock halfway through a change). Rust cannot define a variadic
+/// function, so each is a naked entry point (x86-64 only) that stores the
+/// five argument registers after the first, and hands them and the address
+/// of the arguments on the stack to [`variadic::gather`], which walks them
+/// as `va_arg` does in the System V ABI (integer and pointer arguments in
+/// `rdi`, `rsi`, `rdx`, `rcx`, `r8`, `r9`, then on the caller's stack above
+/// the return address) and calls `execv`, `execvp` or `execve` above.
+#[cfg(target_arch = "x86_64")]
+pub mod variadic {
+    use super::{Str, StrList};
+    use libc::c_int;
+
+    /// Which of the three.
+    const EXECL: u32 = 0;
+    const EXECLP: u32 = 1;
+    const EXECLE: u32 = 2;
+
+    macro_rules! entry {
+        ($(#[$doc:meta])* $name:ident, $kind:expr) => {
+            $(#[$doc])*
+            ///
+            /// # Safety
+            /// As the C function: a NULL-terminated list of strings.
+            #[unsafe(naked)]
+            #[unsafe(no_mangle)]
+            pub unsafe extern "C" fn $name() {
+                core::arch::naked_asm!(
+                    "push rbp",
+                    "mov rbp, rsp",
+                    // Five saved registers; rsp stays 16-byte aligned.
+                    "sub rsp, 48",
+                    "mov [rsp], rsi",
+                    "mov [rsp + 8], rdx",
+                    "mov [rsp + 16], rcx",
+                    "mov [rsp + 24], r8",
+                    "mov [rsp + 32], r9",
+                    // rdi: the path, as it came.
+                    "mov rsi, rsp",
+                    "lea rdx, [rbp + 16]",
+                    "mov ecx, {kind}",
+                    "call {gather}",
+                    "leave",
+                    "ret",
+                    kind = const $kind,
+                    gather = sym gather,
+                )
+            }
+        };
+    }
+
+    entry!(
+        /// `execl(3)`.
+        execl,
+        EXECL
+    );
+    entry!(
+        /// `execlp(3)`.
+        execlp,
+        EXECLP
+    );
+    entry!(
+        /// `execle(3)`: the environment follows the list's NULL.
+        execle,
+        EXECLE
+    );
+
+    /// The argument after the path at position `i`: the first five were in
+    /// registers, the rest on the stack.
+    ///
+    /// # Safety
+    /// The caller passed at least `i + 1` arguments after the path.
+    unsafe fn arg(regs: *const Str, stack: *const Str, i: usize) -> Str {
+        // SAFETY: the caller's; `regs` holds five, `stack` the rest.
+        unsafe {
+            if i < 5 {
+                *regs.add(i)
+            } else {
+                *stack.add(i - 5)
+            }
+        }
+    }
+
+    /// Collects the list (up to and with its NULL) and makes the call.
+    extern "C" fn gather(path: Str, regs: *const Str, stack: *const Str, kind: u32) -> c_int {
+        let mut argv: Vec<Str> = Vec::with_capacity(16);
+        let mut i = 0;
+        loop {
+            // SAFETY: the list is NULL-terminated (the caller's contract);
+            // we stop at its NULL.
+            let a = unsafe { arg(regs, stack, i) };
+            argv.push(a);
+            i += 1;
+            if a.is_null() {
+                break;
+            }
+        }
+        let argv_ptr: StrList = argv.as_ptr();
+        // SAFETY: the functions' own contracts, with the caller's strings.
+        unsafe {
+            match kind {
+                EXECLP => super::execvp(path, argv_ptr),
+                EXECLE => {
+                    let envp = arg(regs, stack, i) as StrList;
+                    super::execve(path, argv_ptr, envp)
+                }
+                _ => super::execv(path, argv_ptr),
+            }
+        }
+    }
 }
 
 /// `_exit(2)` and `_Exit(3)`: the process's stack thread first finishes

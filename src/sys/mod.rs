@@ -119,7 +119,7 @@ pub fn write_raw(fd: RawFd, buf: &[u8]) -> io::Result<usize> {
     cvt(unsafe { libc::syscall(libc::SYS_write, fd, buf.as_ptr(), buf.len()) }).map(|n| n as usize)
 }
 
-/// The calling thread's effective user id.
+/// Whether process `pid` exists (it may be a zombie).
 pub fn process_exists(pid: i32) -> bool {
     // SAFETY: signal 0 only checks that the process exists.
     let r = unsafe { libc::kill(pid, 0) };
