@@ -154,10 +154,13 @@ pub fn fork_child() {
         rt.local().wake_pending.store(false, Ordering::Release);
         rt.local().close_in_child();
         private_fd::close_inherited(rt.control_fd.swap(-1, Ordering::AcqRel));
-        // The child's stack thread starts now, before the program can fence
-        // its system calls in (sshd's seccomp sandbox applies to the thread
-        // that installs it, and to threads made after).
-        rt.respawn_after_fork();
+        // The child's stack thread starts at its first call on the stack
+        // (`Runtime::health`): a child that never uses the stack (a helper
+        // process, a `system` on its way to `exec`) reads no frame and runs
+        // no timer. The thread's own needs are met before that: its `poll`
+        // eventfd is made in the child's `fork` handler, and bells are
+        // rung by the stack thread, so a sandbox the program installs later
+        // (sshd's seccomp filter) forbids nothing we call from its threads.
         rt.forked.store(true, Ordering::Release);
     }
 }
