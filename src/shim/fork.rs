@@ -82,11 +82,11 @@ unsafe extern "C" fn child() {
     let _ = std::panic::catch_unwind(|| {
         fd_table::unlock_after_fork();
         process::fork_child();
-        // This thread's eventfd for blocking in poll/select, made now for
-        // the same reason as the stack thread (a sandbox may forbid it
-        // later).
+        // This thread's eventfd for blocking in poll/select: its own, not
+        // the parent's copied with the thread, and made now (a sandbox may
+        // forbid it later).
         if crate::runtime::get().is_some() {
-            let _ = super::readiness::thread_waiter();
+            let _ = super::readiness::renew_thread_waiter();
         }
     });
 }

@@ -153,6 +153,16 @@ thread_local! {
     static WAITER: RefCell<Option<Arc<ThreadWaiter>>> = const { RefCell::new(None) };
 }
 
+/// In a forked child: this thread's waiter is made anew. The one it had is
+/// the parent's thread's, copied by `fork`, and its eventfd the same file
+/// as the parent's: a wakeup for the child could be drained by the
+/// parent's `poll` and lost (socat's child, woken for its connection, slept
+/// on while its parent slept in `poll` on the listener).
+pub(crate) fn renew_thread_waiter() -> Result<Arc<ThreadWaiter>, i32> {
+    WAITER.with(|w| w.borrow_mut().take());
+    thread_waiter()
+}
+
 /// This thread's waiter (one eventfd per thread, kept for its lifetime).
 pub(crate) fn thread_waiter() -> Result<Arc<ThreadWaiter>, i32> {
     WAITER.with(|w| {
