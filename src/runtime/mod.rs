@@ -118,6 +118,9 @@ pub struct Runtime {
     /// The stack thread was stopped for an `exec` in progress.
     exec_pending: AtomicBool,
     respawn: Mutex<()>,
+    /// This process gave its slot back (at exit); the stack thread may
+    /// still finish a turn, but the slot may be another process's now.
+    left: AtomicBool,
 }
 
 /// What each process has for itself.
@@ -346,6 +349,7 @@ impl Runtime {
             forked: AtomicBool::new(false),
             exec_pending: AtomicBool::new(false),
             respawn: Mutex::new(()),
+            left: AtomicBool::new(false),
         })))
     }
 
@@ -499,6 +503,11 @@ impl Runtime {
             crate::log_error!("after fork: {e}");
             self.local().state.store(FAILED, Ordering::Release);
         }
+    }
+
+    /// This process's slot, unless it gave it back at exit.
+    fn own_slot(&self) -> Option<usize> {
+        (!self.left.load(Ordering::Acquire)).then(|| self.slot())
     }
 
     /// This process's slot in the process table.
@@ -769,9 +778,9 @@ impl Runtime {
             }
             // A wakeup for our watchers was lost (a full bell, or a
             // forked child's watchers copied from its parent).
-            if self.header.procs[self.slot()]
-                .overflow
-                .swap(false, Ordering::AcqRel)
+            if self
+                .own_slot()
+                .is_some_and(|s| self.header.procs[s].overflow.swap(false, Ordering::AcqRel))
             {
                 watchers::wake_everything();
                 watchers::raise_epolls();
@@ -846,14 +855,16 @@ impl Runtime {
     /// this process holds the instance, else by the bell of one that does.
     /// Called with the stack unlocked.
     fn wake_words(&self, words: &[(SocketHandle, Arc<WaitQueue>)], raises: &[Raise]) {
-        let me = self.slot();
+        // After `leave`, no bit is ours (the slot may be a newcomer's).
+        let me = self.own_slot().unwrap_or(usize::MAX);
+        let mine = |mask: u64| me != usize::MAX && mask & (1u64 << (me % 64)) != 0;
         let mut others: Vec<(usize, Vec<Note>)> = Vec::new();
         let mut tell = |slot: usize, note: Note| match others.iter_mut().find(|(s, _)| *s == slot) {
             Some((_, list)) => list.push(note),
             None => others.push((slot, vec![note])),
         };
         for r in raises {
-            if r.holders & (1u64 << (me % 64)) != 0 {
+            if mine(r.holders) {
                 watchers::raise_epoll(r.id);
             } else if r.holders != 0 {
                 tell(r.holders.trailing_zeros() as usize, Note::Epoll(r.id));
@@ -870,7 +881,7 @@ impl Runtime {
             if mask == 0 {
                 continue;
             }
-            if mask & (1u64 << (me % 64)) != 0 {
+            if mine(mask) {
                 watchers::wake(*h);
                 mask &= !(1u64 << (me % 64));
             }
