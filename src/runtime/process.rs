@@ -376,9 +376,6 @@ impl Runtime {
         // Not ours: a program that never used the stack before (its first
         // socket starts it, and sets the log up then).
         let slot = header.slot_of(pid)?;
-        if super::setup_logging(&config).is_err() {
-            return None;
-        }
         let kept: Vec<(i32, FdRecord)> = {
             let mut guard = header.lock(repair);
             let records: Vec<(i32, FdRecord)> = guard.holdings().procs[slot]
@@ -406,8 +403,20 @@ impl Runtime {
             // The old image's epoll instances are not this image's: an
             // inherited epoll fd is the kernel's alone now.
             guard.epolls().leave(slot);
+            if kept.is_empty() {
+                // Nothing inherited: a program like any other, which its
+                // first socket would start. Until then it reads no frame
+                // (a process that never uses the stack, and may die of a
+                // SIGPIPE at any instruction, is no one to carry the other
+                // processes' frames: socat's EXEC:cat is one).
+                release_slot(&mut guard, slot);
+                return None;
+            }
             kept
         };
+        if super::setup_logging(&config).is_err() {
+            return None;
+        }
         let local = super::Local::new(netns, &config.ifname, pid, true).ok()?;
         let rt: &'static Runtime = Box::leak(Box::new(Runtime {
             header,
@@ -421,6 +430,7 @@ impl Runtime {
             forked: std::sync::atomic::AtomicBool::new(false),
             exec_pending: std::sync::atomic::AtomicBool::new(false),
             respawn: crate::sys::sync::Mutex::new(()),
+            left: std::sync::atomic::AtomicBool::new(false),
         }));
         let offload = rt.lock().offload();
         let dev = match super::open_device_as(
@@ -533,6 +543,7 @@ impl Runtime {
             return;
         };
         release_slot(&mut stack, slot);
+        self.left.store(true, Ordering::Release);
         let header = self.header;
         let last = header.in_use() == 0;
         if last && let Some(path) = self.region_path() {
