@@ -17,6 +17,8 @@ real_setup socatfork
 start_bg "$TEST_TMP/socat.out" "$TEST_TMP/socat.err" "${UNDER[@]}" "$(command -v socat)" \
     TCP4-LISTEN:7800,fork,reuseaddr EXEC:cat
 pid=$BG_PID
+# socat's children (and their cat) outlive a failed run otherwise.
+own_tree "$pid" socat
 wait_for 10 sh -c "echo probe | ip netns exec '$NS' socat -t 5 -T 5 - TCP4:$STACK_IP:7800 | grep -q probe" ||
     fail "$T: socat on the stack does not echo: $(tail -n 3 "$TEST_TMP/socat.err" | tr '\n' ' ')"
 
