@@ -771,11 +771,7 @@ impl Runtime {
                     }
                 }
             }
-            let outbox =
-                std::mem::take(&mut *local.outbox.lock().unwrap_or_else(|e| e.into_inner()));
-            if !outbox.is_empty() {
-                self.ring_bells(outbox);
-            }
+            self.ring_outbox(local);
             // A wakeup for our watchers was lost (a full bell, or a
             // forked child's watchers copied from its parent).
             if self
@@ -845,7 +841,19 @@ impl Runtime {
             write_trace(&trace_events, trace_dropped, trace_file.as_deref_mut());
             trace_events.clear();
         }
+        // The loop ends on the stop flag: bells application threads left
+        // after the last turn's would otherwise never be rung (an `exec` or
+        // `_exit` right after a `close` that woke another process).
+        self.ring_outbox(local);
         Ok(())
+    }
+
+    /// Rings the bells application threads left for this thread.
+    fn ring_outbox(&self, local: &Local) {
+        let outbox = std::mem::take(&mut *local.outbox.lock().unwrap_or_else(|e| e.into_inner()));
+        if !outbox.is_empty() {
+            self.ring_bells(outbox);
+        }
     }
 
     /// Bumps each socket's word and wakes its sleepers (in any process:
