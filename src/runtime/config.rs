@@ -17,6 +17,7 @@
 //! | `TAPSTACK_TRACE` | write a trace of every connection (state changes with their cause, segments, timers, congestion control) to this file, as JSON lines (docs/trace-format.md) | none |
 //! | `TAPSTACK_LOG_FILE` | write the log to this file instead of stderr; `%p` in it becomes the pid, and without `%p` `.PID` is appended | none (stderr) |
 //! | `TAPSTACK_MSL` | *our extension*: Maximum Segment Lifetime, `30s`, `500ms`, `250us`, or a bare number of seconds (TIME-WAIT lasts 2×MSL) | `30s` (TIME-WAIT 60 s, like Linux) |
+//! | `TAPSTACK_SPIN_US` | a blocking call spins this many microseconds, `0..=100000`, before it sleeps (OpenOnload's `EF_POLL_USEC`) | `0` (off) |
 //!
 //! An empty value counts as unset. A bad value is a [`ConfigError`] whose
 //! `Display` is one line naming the variable, its value and the problem; the
@@ -71,7 +72,13 @@ pub struct Config {
     pub trace: Option<PathBuf>,
     /// `TAPSTACK_LOG_FILE`, as given (see [`log_file_path`]).
     pub log_file: Option<String>,
+    /// `TAPSTACK_SPIN_US`: how long a blocking call spins on its socket
+    /// before it sleeps (0: never).
+    pub spin_us: u32,
 }
+
+/// The most `TAPSTACK_SPIN_US` takes: 100 ms.
+pub const MAX_SPIN_US: u32 = 100_000;
 
 /// `TAPSTACK_OFFLOAD` when unset.
 pub const DEFAULT_OFFLOAD: bool = true;
@@ -103,6 +110,7 @@ impl Default for Config {
             msl: Duration::from_secs(30),
             trace: None,
             log_file: None,
+            spin_us: 0,
         }
     }
 }
@@ -199,6 +207,9 @@ impl Config {
         if let Some((var, v)) = get("TAPSTACK_LOG_FILE") {
             c.log_file = Some(parse_file_path(&v).map_err(|p| err(var, &v, p))?);
         }
+        if let Some((var, v)) = get("TAPSTACK_SPIN_US") {
+            c.spin_us = parse_spin(&v).map_err(|p| err(var, &v, p))?;
+        }
         Ok(c)
     }
 
@@ -292,6 +303,17 @@ fn parse_mtu(v: &str) -> Result<usize, String> {
     let mtu: usize = v.trim().parse().map_err(|_| bad())?;
     if (MIN_MTU..=MAX_MTU).contains(&mtu) {
         Ok(mtu)
+    } else {
+        Err(bad())
+    }
+}
+
+/// Microseconds of spinning, `0..=MAX_SPIN_US`.
+fn parse_spin(v: &str) -> Result<u32, String> {
+    let bad = || format!("not a number of microseconds from 0 to {MAX_SPIN_US}");
+    let us: u32 = v.trim().parse().map_err(|_| bad())?;
+    if us <= MAX_SPIN_US {
+        Ok(us)
     } else {
         Err(bad())
     }
@@ -487,6 +509,15 @@ mod tests {
         bad("TAPSTACK_MTU", "65522");
         bad("TAPSTACK_MTU", "-1");
         bad("TAPSTACK_MTU", "1500b");
+        assert_eq!(parse(&[("TAPSTACK_SPIN_US", "50")]).unwrap().spin_us, 50);
+        assert_eq!(parse(&[]).unwrap().spin_us, 0);
+        assert_eq!(
+            parse(&[("TAPSTACK_SPIN_US", "100000")]).unwrap().spin_us,
+            MAX_SPIN_US
+        );
+        bad("TAPSTACK_SPIN_US", "100001");
+        bad("TAPSTACK_SPIN_US", "-1");
+        bad("TAPSTACK_SPIN_US", "5us");
     }
 
     #[test]

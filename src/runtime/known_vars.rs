@@ -24,6 +24,7 @@ pub const KNOWN: &[&str] = &[
     "TAPSTACK_TEST_HOOKS",
     "TAPSTACK_TRACE",
     "TAPSTACK_LOG_FILE",
+    "TAPSTACK_SPIN_US",
 ];
 
 /// Names the project's own tests set, which reach programs started under

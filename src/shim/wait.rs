@@ -111,6 +111,9 @@ impl<'a> Waiter<'a> {
                     Some(d.saturating_duration_since(now))
                 }
             };
+            if spin(&wait.word, seen, self.rt.config().spin_us, self.deadline) {
+                continue;
+            }
             match crate::runtime::sleep_on(&wait, seen, timeout) {
                 FutexWait::Interrupted => return Err(libc::EINTR),
                 FutexWait::TimedOut => return Err(libc::EAGAIN),
@@ -118,6 +121,38 @@ impl<'a> Waiter<'a> {
             }
             // The stack thread may have failed while we slept.
             self.rt.health()?;
+        }
+    }
+}
+
+/// `TAPSTACK_SPIN_US`: watches `word` for up to `us` microseconds (and not
+/// past `deadline`) before the caller sleeps on it; true when it changed
+/// (the socket may be ready: try again without sleeping). The futex sleep
+/// and wakeup cost a few microseconds each way; a thread that spins meets
+/// its data on the CPU it is on.
+fn spin(
+    word: &std::sync::atomic::AtomicU32,
+    seen: u32,
+    us: u32,
+    deadline: Option<Instant>,
+) -> bool {
+    if us == 0 {
+        return false;
+    }
+    let start = monotonic_now();
+    let mut end = start + Duration::from_micros(u64::from(us));
+    if let Some(d) = deadline {
+        end = end.min(d);
+    }
+    loop {
+        for _ in 0..64 {
+            if word.load(Ordering::Acquire) != seen {
+                return true;
+            }
+            std::hint::spin_loop();
+        }
+        if monotonic_now() >= end {
+            return false;
         }
     }
 }
@@ -159,6 +194,28 @@ mod tests {
         fn send(&mut self, _: Instant, _: &Batch) -> std::io::Result<()> {
             Ok(())
         }
+    }
+
+    #[test]
+    fn spinning_sees_a_change_and_gives_up_in_time() {
+        let word = Arc::new(std::sync::atomic::AtomicU32::new(7));
+        assert!(!spin(&word, 7, 0, None), "0: no spinning");
+        let t = std::time::Instant::now();
+        assert!(!spin(&word, 7, 2_000, None));
+        assert!(t.elapsed() >= std::time::Duration::from_micros(2_000));
+        assert!(spin(&word, 6, 2_000, None), "already changed");
+        let w = word.clone();
+        let bump = std::thread::spawn(move || {
+            std::thread::sleep(std::time::Duration::from_millis(5));
+            w.fetch_add(1, Ordering::SeqCst);
+        });
+        assert!(spin(&word, 7, 5_000_000, None));
+        bump.join().unwrap();
+        // A deadline cuts the spin short.
+        let t = std::time::Instant::now();
+        let soon = monotonic_now() + Duration::from_millis(1);
+        assert!(!spin(&word, 8, 5_000_000, Some(soon)));
+        assert!(t.elapsed() < std::time::Duration::from_secs(1));
     }
 
     /// A call that began before the stack thread stopped, and reads its
