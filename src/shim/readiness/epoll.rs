@@ -120,6 +120,24 @@ impl Instance {
         unsafe { (*(self.shared as *const SharedInstance)).pending() }
     }
 
+    /// Watches `pending` for up to `us` microseconds (not past
+    /// `deadline`); true when the ready list got something.
+    fn spin(&self, us: u32, deadline: Deadline) -> bool {
+        let start = crate::sys::clock::monotonic_now();
+        let end = start + crate::time::Duration::from_micros(u64::from(us));
+        loop {
+            for _ in 0..64 {
+                if self.pending() {
+                    return true;
+                }
+                std::hint::spin_loop();
+            }
+            if crate::sys::clock::monotonic_now() >= end || deadline.expired() {
+                return false;
+            }
+        }
+    }
+
     /// Does to the eventfd what the table asked, with the lock still held.
     fn apply(&self, action: Eventfd, _lock: &Guard) {
         match action {
@@ -320,11 +338,17 @@ fn wait_mixed(
         }
         Ok(strip_token(out, r as usize))
     };
+    let spin_us = runtime::get().map_or(0, |rt| rt.config().spin_us);
     loop {
         let n = inst.collect(events, false);
         if n > 0 {
             let (k, _) = real_wait(&mut events[n..], 0).unwrap_or((0, false));
             return Ok(n + k);
+        }
+        // `TAPSTACK_SPIN_US`: watch the ready list before sleeping (kernel
+        // fds in the set are seen when the spin ends).
+        if spin_us > 0 && timeout != 0 && inst.spin(spin_us, deadline) {
+            continue;
         }
         let (k, woken) = real_wait(events, deadline.remaining_millis())?;
         let n = k + inst.collect(&mut events[k..], woken);
