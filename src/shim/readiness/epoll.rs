@@ -123,19 +123,7 @@ impl Instance {
     /// Watches `pending` for up to `us` microseconds (not past
     /// `deadline`); true when the ready list got something.
     fn spin(&self, us: u32, deadline: Deadline) -> bool {
-        let start = crate::sys::clock::monotonic_now();
-        let end = start + crate::time::Duration::from_micros(u64::from(us));
-        loop {
-            for _ in 0..64 {
-                if self.pending() {
-                    return true;
-                }
-                std::hint::spin_loop();
-            }
-            if crate::sys::clock::monotonic_now() >= end || deadline.expired() {
-                return false;
-            }
-        }
+        crate::shim::wait::spin_until(us, deadline.at(), || self.pending())
     }
 
     /// Does to the eventfd what the table asked, with the lock still held.

@@ -433,6 +433,14 @@ mod tests {
         Observation::default()
     }
 
+    fn add(events: u32, data: u64) -> Ctl {
+        Ctl::Add { events, data }
+    }
+
+    fn modify(events: u32, data: u64) -> Ctl {
+        Ctl::Mod { events, data }
+    }
+
     fn ev() -> [libc::epoll_event; 4] {
         [libc::epoll_event { events: 0, u64: 0 }; 4]
     }
@@ -441,10 +449,7 @@ mod tests {
     fn add_queues_and_raises_once_then_drains_when_nothing_is_ready() {
         let mut t = EpollTable::default();
         let id = t.create(0);
-        let add = Ctl::Add {
-            events: IN,
-            data: 7,
-        };
+        let add = add(IN, 7);
         assert_eq!(t.ctl(id, (A, 5), add), Ok(Eventfd::Raise));
         assert_eq!(t.ctl(id, (A, 5), add), Err(libc::EEXIST));
         assert_eq!(t.ctl(id, (B, 6), add), Ok(Eventfd::Leave));
@@ -458,14 +463,8 @@ mod tests {
     fn level_triggered_items_stay_and_edge_triggered_report_once() {
         let mut t = EpollTable::default();
         let id = t.create(0);
-        let lt = Ctl::Add {
-            events: IN,
-            data: 1,
-        };
-        let et = Ctl::Add {
-            events: IN | ET,
-            data: 2,
-        };
+        let lt = add(IN, 1);
+        let et = add(IN | ET, 2);
         t.ctl(id, (A, 5), lt).unwrap();
         t.ctl(id, (B, 6), et).unwrap();
         let mut out = ev();
@@ -479,17 +478,11 @@ mod tests {
     fn items_are_keyed_by_socket_and_fd() {
         let mut t = EpollTable::default();
         let id = t.create(0);
-        let add = Ctl::Add {
-            events: IN,
-            data: 1,
-        };
+        let add = add(IN, 1);
         t.ctl(id, (A, 5), add).unwrap();
         // Another socket under the same number (the first one's file lives
         // on elsewhere) is another item.
-        let m = Ctl::Mod {
-            events: IN,
-            data: 3,
-        };
+        let m = modify(IN, 3);
         assert_eq!(t.ctl(id, (B, 5), m), Err(libc::ENOENT));
         assert_eq!(t.ctl(id, (B, 5), Ctl::Del), Err(libc::ENOENT));
         t.ctl(id, (B, 5), add).unwrap();
@@ -503,20 +496,11 @@ mod tests {
     fn exclusive_rules() {
         let mut t = EpollTable::default();
         let id = t.create(0);
-        let both = Ctl::Add {
-            events: IN | EXCLUSIVE | ONESHOT,
-            data: 0,
-        };
+        let both = add(IN | EXCLUSIVE | ONESHOT, 0);
         assert_eq!(t.ctl(id, (A, 5), both), Err(libc::EINVAL));
-        let ex = Ctl::Add {
-            events: IN | EXCLUSIVE,
-            data: 0,
-        };
+        let ex = add(IN | EXCLUSIVE, 0);
         t.ctl(id, (A, 5), ex).unwrap();
-        let m = Ctl::Mod {
-            events: IN,
-            data: 0,
-        };
+        let m = modify(IN, 0);
         assert_eq!(t.ctl(id, (A, 5), m), Err(libc::EINVAL));
     }
 
@@ -524,10 +508,7 @@ mod tests {
     fn wakeups_raise_each_instance_once_until_drained() {
         let mut t = EpollTable::default();
         let id = t.create(3);
-        let add = Ctl::Add {
-            events: IN,
-            data: 1,
-        };
+        let add = add(IN, 1);
         t.ctl(id, (A, 5), add).unwrap();
         let mut out = ev();
         t.collect(id, &mut out, false, &mut quiet);
@@ -551,15 +532,7 @@ mod tests {
         let mut t = EpollTable::default();
         let id = t.create(0);
         t.fork(0, 1);
-        t.ctl(
-            id,
-            (A, 5),
-            Ctl::Add {
-                events: IN,
-                data: 1,
-            },
-        )
-        .unwrap();
+        t.ctl(id, (A, 5), add(IN, 1)).unwrap();
         // The parent goes with an event waiting: the child is told.
         t.leave(0);
         let mut raise = Vec::new();

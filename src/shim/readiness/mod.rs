@@ -109,6 +109,11 @@ impl Deadline {
         })
     }
 
+    /// When it ends (`None`: never).
+    pub fn at(&self) -> Option<Instant> {
+        self.0
+    }
+
     /// The time is up.
     pub fn expired(&self) -> bool {
         self.remaining().is_some_and(|d| d.is_zero())
