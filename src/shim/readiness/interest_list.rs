@@ -73,6 +73,14 @@ impl SharedInstance {
         self.pending.load(Ordering::Acquire)
     }
 
+    /// The items of socket `h` (one per fd it was added by).
+    fn keys_of(&self, h: SocketHandle) -> Vec<Key> {
+        self.items
+            .range((h, i32::MIN)..=(h, i32::MAX))
+            .map(|(k, _)| *k)
+            .collect()
+    }
+
     fn queue(&mut self, key: Key) {
         if let Some(item) = self.items.get_mut(&key)
             && !item.queued
@@ -250,12 +258,7 @@ impl EpollTable {
         };
         for id in ids {
             if let Some(inst) = self.instances.get_mut(&id) {
-                let keys: Vec<Key> = inst
-                    .items
-                    .range((h, i32::MIN)..=(h, i32::MAX))
-                    .map(|(k, _)| *k)
-                    .collect();
-                for k in keys {
+                for k in inst.keys_of(h) {
                     inst.remove(k);
                 }
                 inst.pending
@@ -335,12 +338,7 @@ impl EpollTable {
                 let Some(inst) = self.instances.get_mut(id) else {
                     continue;
                 };
-                let keys: Vec<Key> = inst
-                    .items
-                    .range((h, i32::MIN)..=(h, i32::MAX))
-                    .map(|(k, _)| *k)
-                    .collect();
-                for k in keys {
+                for k in inst.keys_of(h) {
                     inst.queue(k);
                 }
                 if inst.settle(false) == Eventfd::Raise {
