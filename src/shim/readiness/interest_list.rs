@@ -81,6 +81,26 @@ impl SharedInstance {
             .collect()
     }
 
+    /// Puts every item of socket `h` on the ready list (no allocation:
+    /// this runs for every woken socket).
+    fn queue_socket(&mut self, h: SocketHandle) {
+        let SharedInstance { items, ready, .. } = self;
+        for (key, item) in items.range_mut((h, i32::MIN)..=(h, i32::MAX)) {
+            if !item.queued {
+                item.queued = true;
+                ready.push_back(*key);
+            }
+        }
+    }
+
+    /// Whether socket `h` has an item here.
+    fn has_socket(&self, h: SocketHandle) -> bool {
+        self.items
+            .range((h, i32::MIN)..=(h, i32::MAX))
+            .next()
+            .is_some()
+    }
+
     fn queue(&mut self, key: Key) {
         if let Some(item) = self.items.get_mut(&key)
             && !item.queued
@@ -306,7 +326,7 @@ impl EpollTable {
                     return Err(libc::ENOENT);
                 }
                 inst.remove(key);
-                if !inst.items.keys().any(|(h, _)| *h == key.0)
+                if !inst.has_socket(key.0)
                     && let Some(set) = self.by_socket.get_mut(&key.0)
                 {
                     set.remove(&id);
@@ -338,9 +358,7 @@ impl EpollTable {
                 let Some(inst) = self.instances.get_mut(id) else {
                     continue;
                 };
-                for k in inst.keys_of(h) {
-                    inst.queue(k);
-                }
+                inst.queue_socket(h);
                 if inst.settle(false) == Eventfd::Raise {
                     out.push(Raise {
                         id: *id,
