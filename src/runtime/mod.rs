@@ -867,10 +867,7 @@ impl Runtime {
 
             tx.clear();
             let trace_dropped;
-            // Taken before the stack lock, held until the frames are
-            // written: see [`transmit`]. (Taken after, it could keep the
-            // stack locked while another thread of ours writes.)
-            let order = dev.is_some().then(|| local.tx());
+            let order;
             {
                 let mut stack = self.lock();
                 for slot in died {
@@ -901,6 +898,8 @@ impl Runtime {
                     Ordering::Release,
                 );
                 trace_dropped = stack.take_trace(&mut trace_events);
+                // Taken before the stack is let go: see [`transmit`].
+                order = (!tx.is_empty()).then(|| local.tx());
             }
             if !tx.is_empty()
                 && let Some(d) = dev.as_deref_mut()

@@ -28,15 +28,13 @@
 //! turn it saves are all gain. When the stack thread is running a turn
 //! anyway (reading frames), it takes the frames along, as before.
 //!
-//! Frames leave a process in the order they were built, so that no
-//! thread's later segment passes an earlier one of the same connection on
-//! the wire: building and writing happen under the process's transmit
-//! lock (in the runtime's per-process state). The stack thread takes it
-//! before the stack lock, for its whole turn; an application thread only
-//! tries it, with the stack locked, and when it is taken (the stack
-//! thread is in a turn, or another thread is writing) leaves its frames
-//! to the stack thread, as before. Nobody waits for it with the stack
-//! locked.
+//! Frames leave a process in the order they were built: the stack thread
+//! and the application threads each take their process's transmit lock
+//! (in the runtime's per-process state) before they let the stack lock go and hold it while they
+//! write, so that no thread's later segment passes an earlier one of the
+//! same connection on the wire. An application thread only tries that
+//! lock: while another thread writes, it leaves its frames to the stack
+//! thread, as before, rather than wait with the stack locked.
 //!
 //! Only a bare TAP queue is written this way ([`Device::tx_fd`]): a pcap
 //! capture or fault injection must see every frame, so with those the
