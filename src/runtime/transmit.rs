@@ -19,14 +19,13 @@
 //! cost it requests per second on two CPUs (38,000 to 28,000 in one pair
 //! of profiled runs, which on this machine vary by a fifth on their own:
 //! the `write`s' `tcp_ack` moved from the stack thread to nginx). So a
-//! thread on epoll (an event loop, with connections to serve) leaves its
-//! frames to the stack thread after any event, and a thread whose last
-//! `poll` or `select` reported more than one ready fd does too
-//! ([`note_epoll_ready`], [`note_ready`]): the stack thread writes them on
-//! another CPU while it goes on. A thread that blocks in its calls, or
-//! polled one thing, is about to wait for an answer, and the wakeup and
-//! turn it saves are all gain. When the stack thread is running a turn
-//! anyway (reading frames), it takes the frames along, as before.
+//! thread whose last `epoll_wait`, `poll` or `select` reported more than
+//! one ready fd leaves its frames to the stack thread, which writes them
+//! on another CPU while it goes on ([`note_ready`]); a thread that blocks
+//! in its calls, or had one thing to do, is about to wait for an answer,
+//! and the wakeup and turn it saves are all gain. When the stack thread
+//! is running a turn anyway (reading frames), it takes the frames along,
+//! as before.
 //!
 //! Frames leave a process in the order they were built: the stack thread
 //! and the application threads each take their process's transmit lock
@@ -106,27 +105,20 @@ impl Transmitter {
 }
 
 thread_local! {
-    /// How many fds this thread's last `poll` or `select` reported ready;
-    /// `usize::MAX` after an `epoll_wait` that reported any.
+    /// How many fds this thread's last `epoll_wait`, `poll` or `select`
+    /// reported ready.
     static READY: Cell<usize> = const { Cell::new(0) };
 }
 
-/// This thread's `poll` or `select` with a stack socket reported `n` fds
-/// ready.
+/// This thread's readiness call (`epoll_wait`, `poll`, `select` with a
+/// stack socket) reported `n` fds ready.
 pub fn note_ready(n: usize) {
     READY.with(|r| r.set(n));
 }
 
-/// This thread's `epoll_wait` on an instance with stack sockets reported
-/// `n` events. A thread on epoll is an event loop with connections to
-/// serve: after any event it leaves its frames to the stack thread.
-pub fn note_epoll_ready(n: usize) {
-    READY.with(|r| r.set(if n > 0 { usize::MAX } else { 0 }));
-}
-
-/// Whether this thread transmits its own frames: by its last readiness
-/// call it has nothing else to serve (a thread that never made one blocks
-/// in its calls).
+/// Whether this thread transmits its own frames: it has no other ready fd
+/// waiting for it, by its last readiness call (a thread that never made
+/// one blocks in its calls).
 pub fn caller_transmits() -> bool {
     READY.with(|r| r.get()) <= 1
 }
@@ -145,10 +137,6 @@ mod tests {
         note_ready(5);
         assert!(!caller_transmits());
         note_ready(0);
-        assert!(caller_transmits());
-        note_epoll_ready(1);
-        assert!(!caller_transmits(), "an event loop leaves its frames");
-        note_epoll_ready(0);
         assert!(caller_transmits());
     }
 

@@ -362,7 +362,7 @@ unsafe fn wait(
 ) -> c_int {
     // SAFETY: the caller's contract, passed on.
     let n = unsafe { wait_once(epfd, events, maxevents, timeout, sigmask) };
-    crate::runtime::transmit::note_epoll_ready(n.max(0) as usize);
+    crate::runtime::transmit::note_ready(n.max(0) as usize);
     n
 }
 
