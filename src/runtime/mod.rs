@@ -394,7 +394,10 @@ impl Runtime {
         if let Some(fd) = dev.as_ref().and_then(|d| d.raw_fd()) {
             local
                 .poll
-                .add(fd, libc::EPOLLIN as u32, TAP)
+                // A queue inherited across fork is read by every process
+                // that shares it: one stack thread is woken per frame,
+                // not all of them (which would then queue for the lock).
+                .add(fd, (libc::EPOLLIN | libc::EPOLLEXCLUSIVE) as u32, TAP)
                 .map_err(|e| start_error(format!("tapstack: epoll_ctl: {e}")))?;
         }
         // Introspection is a help, not a need: without it the stack runs.
@@ -580,7 +583,6 @@ impl Runtime {
         // What this call queued leaves from this thread ([`transmit`]).
         let mut sender = None;
         if stack.has_pending_transmit()
-            && transmit::caller_transmits()
             && !local.busy.load(Ordering::Acquire)
             && let Ok(mut tx) = local.tx.try_lock()
             && let Some(t) = tx.as_mut()

@@ -1,35 +1,30 @@
 //! The thread that sends, transmits.
 //!
-//! A `send` used to leave its segments to the stack thread: the call woke
-//! it, which took the lock a second time to build the frames and write
-//! them. Two wakeups and two turns of the lock for each segment sent, where
-//! the kernel has none: its `sendmsg` builds and queues the segments itself
-//! (`tcp_push` from `tcp_sendmsg`). Now the call (`send`, `close`, a
-//! `recv` that opens the window) builds the frames while it still holds
-//! the lock ([`Transmitter::fill`]) and writes them to its process's TAP
-//! queue once the lock is let go ([`Transmitter::send`]); the stack
-//! thread is woken only when there is more than one batch, traffic to
-//! itself (loopback), or a timer it must now run sooner.
+//! A `send` (or `close`, `shutdown`, a `recv` that opens the window) used
+//! to leave its segments to the stack thread: the call woke that thread,
+//! which took the lock a second time to build the frames and write them.
+//! Two wakeups and two turns of the lock for each segment sent, where the
+//! kernel has none: its `sendmsg` builds and queues the segments itself
+//! (`tcp_push` from `tcp_sendmsg`). Here too the calling thread now builds
+//! the frames while it still holds the lock ([`Transmitter::fill`]) and
+//! writes them to its process's TAP queue once the lock is let go
+//! ([`Transmitter::send`]); the stack thread is woken only when there is
+//! more than one batch, or traffic to itself (loopback), or a timer it
+//! must now run sooner.
 //!
-//! Only when the calling thread has nothing else ready, and only while
-//! the stack thread sleeps. Each TAP `write` also runs the kernel peer's
-//! TCP input, in the writer's time: for nginx under load (an event loop
-//! whose `epoll_wait` returns many ready connections) writing its own
-//! frames put all of that on its CPU instead of the stack thread's, and
-//! cost it requests per second on two CPUs (38,000 to 28,000 in one pair
-//! of profiled runs, which on this machine vary by a fifth on their own:
-//! the `write`s' `tcp_ack` moved from the stack thread to nginx). So a
-//! thread whose last `epoll_wait`, `poll` or `select` reported more than
-//! one ready fd leaves its frames to the stack thread, which writes them
-//! on another CPU while it goes on ([`note_ready`]); a thread that blocks
-//! in its calls, or had one thing to do, is about to wait for an answer,
-//! and the wakeup and turn it saves are all gain. When the stack thread
-//! is running a turn anyway (reading frames), it takes the frames along,
-//! as before.
+//! Only while the stack thread sleeps. When it is running a turn (reading
+//! frames, as under nginx's load), the call leaves its frames to it, as
+//! before: that thread writes them on its own CPU while the application
+//! goes on with its next request, where writing them itself (each TAP
+//! `write` also runs the kernel peer's TCP input) put all of it on the
+//! application's CPU and cost nginx a fifth of its requests per second
+//! on two CPUs. A program that answers and then waits (request/response,
+//! an echo, `socat`'s children) finds the thread asleep and saves it a
+//! wakeup and a turn of the lock.
 //!
 //! Frames leave a process in the order they were built: the stack thread
-//! and the application threads each take their process's transmit lock
-//! (in the runtime's per-process state) before they let the stack lock go and hold it while they
+//! and the application threads each take [`Local`](super::Local)'s
+//! transmit lock before they let the stack lock go and hold it while they
 //! write, so that no thread's later segment passes an earlier one of the
 //! same connection on the wire. An application thread only tries that
 //! lock: while another thread writes, it leaves its frames to the stack
@@ -47,7 +42,6 @@ use crate::device::Batch;
 use crate::device::tap::write_frames;
 use crate::stack::Stack;
 use crate::time::Instant;
-use std::cell::Cell;
 use std::os::fd::RawFd;
 
 /// Most bytes of frames one call builds; a bigger burst (a large `send`
@@ -101,56 +95,5 @@ impl Transmitter {
             crate::log_warn!("{}: write from the calling thread: {e}", self.name);
         }
         self.batch.clear();
-    }
-}
-
-thread_local! {
-    /// How many fds this thread's last `epoll_wait`, `poll` or `select`
-    /// reported ready.
-    static READY: Cell<usize> = const { Cell::new(0) };
-}
-
-/// This thread's readiness call (`epoll_wait`, `poll`, `select` with a
-/// stack socket) reported `n` fds ready.
-pub fn note_ready(n: usize) {
-    READY.with(|r| r.set(n));
-}
-
-/// Whether this thread transmits its own frames: it has no other ready fd
-/// waiting for it, by its last readiness call (a thread that never made
-/// one blocks in its calls).
-pub fn caller_transmits() -> bool {
-    READY.with(|r| r.get()) <= 1
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use std::io::Read;
-    use std::os::fd::AsRawFd;
-
-    #[test]
-    fn a_thread_with_more_ready_leaves_its_frames() {
-        assert!(caller_transmits(), "a thread that never polled blocks");
-        note_ready(1);
-        assert!(caller_transmits());
-        note_ready(5);
-        assert!(!caller_transmits());
-        note_ready(0);
-        assert!(caller_transmits());
-    }
-
-    #[test]
-    fn frames_are_written_whole_and_in_order() {
-        let (mut r, w) = std::os::unix::net::UnixStream::pair().unwrap();
-        let mut t = Transmitter::new(w.as_raw_fd(), "test0", 1514);
-        assert!(t.batch.push(b"first frame"));
-        assert!(t.batch.push(b"second"));
-        t.send();
-        assert!(t.batch.is_empty(), "sent frames are gone");
-        drop(w);
-        let mut got = Vec::new();
-        r.read_to_end(&mut got).unwrap();
-        assert_eq!(got, b"first framesecond");
     }
 }
