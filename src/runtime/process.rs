@@ -208,6 +208,7 @@ pub fn reap_dead(guard: &mut Guard) {
         if pid != me && !alive(pid) {
             crate::log_info!("process {pid} is gone: its sockets are closed");
             release_slot(guard, slot);
+            guard.wake_all();
         }
     }
 }
@@ -220,6 +221,9 @@ pub fn reap_exited(guard: &mut Guard, slot: usize, pid: i32) {
     if p.state.load(Ordering::Acquire) == LIVE && p.pid.load(Ordering::Acquire) == pid {
         crate::log_info!("process {pid} is gone: its sockets are closed");
         release_slot(guard, slot);
+        // Its stack thread may have taken wakeups and died before it
+        // delivered them.
+        guard.wake_all();
     }
 }
 
@@ -237,11 +241,13 @@ pub fn all_dead(header: &Header) -> bool {
 /// holder's process is gone (or one of its threads died, which a program
 /// does not survive either), so its sockets are closed as the kernel
 /// would. What it was changing when it died is not rolled back: the
-/// region's allocator never leaves its lists half-changed, and the socket
-/// it was in the middle of is reset by the peer's next segment at worst.
+/// region's allocator never leaves its lists half-changed, and what the
+/// stack keeps beside its sockets (wakeup list, transmit queue, timer set,
+/// the segment scratch) is rebuilt from them ([`crate::stack::Stack::recover`]).
 pub fn repair(guard: &mut Guard) {
     let epoch = guard.header().epoch.load(Ordering::Relaxed);
     crate::log_warn!("the stack's lock was held by a process that died (repair {epoch})");
+    guard.recover();
     reap_dead(guard);
 }
 

@@ -262,7 +262,7 @@ impl Stack {
             time_wait_count: 0,
             max_time_wait: table::MAX_TIME_WAIT,
             freed_waits: Vec::new(),
-            scratch: vec![0u8; 65536],
+            scratch: vec![0u8; table::SCRATCH_LEN],
             tracer: trace::Tracer::default(),
         };
         s.queue_arp(

@@ -1211,3 +1211,58 @@ fn shutdown_of_a_listener_stops_it_listening() {
         Err(SocketError::AddrInUse)
     );
 }
+
+/// A process that dies holding the stack's lock may leave a call half
+/// done: the segment scratch taken (empty), a socket marked as queued for
+/// transmission or dirty with no entry in the list, its timer registered
+/// in the socket and not in the timer set. Before [`Stack::recover`] such a
+/// connection sent empty segments forever (a transmit livelock, seen in the
+/// chaos test) or never woke its waiters again; after it, the connection
+/// delivers every byte, and its waiters are woken.
+#[test]
+fn recover_rebuilds_what_a_dead_holder_left_half_done() {
+    let mut p = Pair::new();
+    let l = listen(&mut p.b, 80, 16);
+    let c = p.a.socket();
+    let _ = p.a.connect(p.now, c, SocketAddrV4::new(B, 80));
+    p.run_until(Duration::from_secs(5), |p| {
+        p.b.readiness(l).unwrap().readable
+    });
+    let (s, _) = p.b.accept(l).unwrap();
+    let mut woken = Vec::new();
+    p.b.take_wakeups(&mut woken);
+
+    let data: Vec<u8> = (0..100_000u32).map(|i| (i % 251) as u8).collect();
+    let sent = p.b.send(s, &data).unwrap();
+    // What the dead call left: every mark set, no list holds the socket.
+    p.b.scratch = Vec::new();
+    p.b.tx_queue.clear();
+    p.b.dirty.clear();
+    p.b.tcp_timers.clear();
+    {
+        let sock = p.b.slot_mut(s.index).unwrap();
+        sock.dirty = true;
+        sock.tx_queued = true;
+    }
+    p.exchange();
+    assert!(!p.b.has_pending_transmit(), "the lost queue entry hides it");
+    let mut got = vec![0u8; sent];
+    assert_eq!(p.a.recv(c, &mut got, false), Err(SocketError::WouldBlock));
+
+    p.b.recover();
+    woken.clear();
+    p.b.take_wakeups(&mut woken);
+    assert!(woken.iter().any(|(h, _)| *h == s), "its waiters are woken");
+    let mut received = Vec::new();
+    p.run_until(Duration::from_secs(10), |p| {
+        while let Ok(n) = p.a.recv(c, &mut got, false) {
+            if n == 0 {
+                break;
+            }
+            received.extend_from_slice(&got[..n]);
+        }
+        received.len() == sent
+    });
+    assert_eq!(received, data[..sent], "every byte, in order");
+    assert_eq!(p.b.scratch.len(), table::SCRATCH_LEN);
+}
