@@ -85,6 +85,14 @@ pub trait Device {
     fn raw_fd(&self) -> Option<RawFd> {
         None
     }
+
+    /// The fd any thread may write whole frames to (see
+    /// [`tap::write_frames`]) without going through this device: a bare
+    /// TAP queue's. `None` for a device that must see every frame it sends
+    /// (a pcap capture, fault injection) or has no fd.
+    fn tx_fd(&self) -> Option<RawFd> {
+        None
+    }
 }
 
 impl<D: Device + ?Sized> Device for Box<D> {
@@ -108,6 +116,9 @@ impl<D: Device + ?Sized> Device for Box<D> {
     }
     fn raw_fd(&self) -> Option<RawFd> {
         (**self).raw_fd()
+    }
+    fn tx_fd(&self) -> Option<RawFd> {
+        (**self).tx_fd()
     }
 }
 

@@ -130,50 +130,63 @@ impl Device for TapDevice {
     }
 
     fn send(&mut self, _now: Instant, batch: &Batch) -> io::Result<()> {
-        let fd = self.tap.fd.as_raw_fd();
-        for frame in batch.iter() {
-            loop {
-                match sys::tap::write_frame(fd, frame) {
-                    Ok(_) => {
-                        if self.link_down {
-                            self.link_down = false;
-                            crate::log_info!("{}: link is up again", self.tap.name);
-                        }
-                        break;
-                    }
-                    // The kernel's side of the TAP is down (`ip link set
-                    // down`): the frame is lost, as on a pulled cable, and
-                    // TCP retransmits once the link is back. Not fatal.
-                    Err(e) if e.raw_os_error() == Some(libc::EIO) => {
-                        if !self.link_down {
-                            self.link_down = true;
-                            crate::log_warn!("{}: link is down, frames are dropped", self.tap.name);
-                        }
-                        break;
-                    }
-                    Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-                    Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
-                        crate::log_debug!("{}: queue full, frame dropped", self.tap.name);
-                        break;
-                    }
-                    // The kernel refuses a malformed frame (EINVAL) or one
-                    // too large (EMSGSIZE): a stack bug, not a dead device.
-                    Err(e) if matches!(e.raw_os_error(), Some(libc::EINVAL | libc::EMSGSIZE)) => {
-                        crate::log_warn!(
-                            "{}: frame of {} bytes refused: {e}",
-                            self.tap.name,
-                            frame.len()
-                        );
-                        break;
-                    }
-                    Err(e) => return Err(e),
-                }
-            }
-        }
-        Ok(())
+        write_frames(
+            self.tap.fd.as_raw_fd(),
+            &self.tap.name,
+            batch,
+            &mut self.link_down,
+        )
     }
 
     fn raw_fd(&self) -> Option<RawFd> {
         Some(self.tap.fd.as_raw_fd())
     }
+
+    fn tx_fd(&self) -> Option<RawFd> {
+        Some(self.tap.fd.as_raw_fd())
+    }
+}
+
+/// Writes every frame of `batch` to the TAP queue `fd` (of interface
+/// `name`), in order, one `write` each. A frame the kernel cannot take is
+/// dropped, as a NIC drops it: the link is down (`EIO`, logged once, until
+/// a write succeeds again: `link_down`), the queue is full, or the frame is
+/// refused as malformed. Other errors end the device.
+pub fn write_frames(fd: RawFd, name: &str, batch: &Batch, link_down: &mut bool) -> io::Result<()> {
+    for frame in batch.iter() {
+        loop {
+            match sys::tap::write_frame(fd, frame) {
+                Ok(_) => {
+                    if *link_down {
+                        *link_down = false;
+                        crate::log_info!("{name}: link is up again");
+                    }
+                    break;
+                }
+                // The kernel's side of the TAP is down (`ip link set
+                // down`): the frame is lost, as on a pulled cable, and
+                // TCP retransmits once the link is back. Not fatal.
+                Err(e) if e.raw_os_error() == Some(libc::EIO) => {
+                    if !*link_down {
+                        *link_down = true;
+                        crate::log_warn!("{name}: link is down, frames are dropped");
+                    }
+                    break;
+                }
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                    crate::log_debug!("{name}: queue full, frame dropped");
+                    break;
+                }
+                // The kernel refuses a malformed frame (EINVAL) or one
+                // too large (EMSGSIZE): a stack bug, not a dead device.
+                Err(e) if matches!(e.raw_os_error(), Some(libc::EINVAL | libc::EMSGSIZE)) => {
+                    crate::log_warn!("{name}: frame of {} bytes refused: {e}", frame.len());
+                    break;
+                }
+                Err(e) => return Err(e),
+            }
+        }
+    }
+    Ok(())
 }

@@ -44,6 +44,7 @@ pub mod known_vars;
 pub mod log;
 pub mod process;
 pub mod trace;
+pub mod transmit;
 pub mod watchers;
 use crate::device::{Batch, Device, FaultDevice, PcapDevice, TapDevice};
 use crate::shared::header::{AttachError, Guard, Header};
@@ -67,8 +68,8 @@ use std::cell::Cell;
 use std::fmt;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::Arc;
-use std::sync::atomic::AtomicU32;
 use std::sync::atomic::{AtomicBool, AtomicI32, AtomicU8, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU32, AtomicU64};
 use std::thread::ThreadId;
 
 const TAP: u64 = 0;
@@ -131,6 +132,17 @@ struct Local {
     /// A socket to ring other processes' bells from.
     ringer: Option<PrivateFd>,
     wake_pending: AtomicBool,
+    /// The stack's next timer as the stack thread last saw it (its
+    /// microseconds, `u64::MAX`: none): a call that makes it earlier
+    /// wakes the thread ([`Runtime::finish`]).
+    deadline: AtomicU64,
+    /// Writes frames from application threads, and orders them with the
+    /// stack thread's ([`transmit`]); `None` when the device must see
+    /// every frame. (std's lock, as `outbox`.)
+    tx: std::sync::Mutex<Option<transmit::Transmitter>>,
+    /// The stack thread is running a turn (not asleep in `epoll_wait`): a
+    /// call leaves its frames to it ([`transmit`]).
+    busy: AtomicBool,
     /// Bells for the stack thread to ring, left by application threads.
     /// (std's lock: an application thread takes it, and std's never
     /// calls `sched_yield`, which a sandbox may forbid.)
@@ -373,6 +385,12 @@ impl Runtime {
         origin: Origin,
     ) -> Result<(), StartError> {
         let local = self.local();
+        if let Some(d) = dev.as_ref()
+            && let Some(fd) = d.tx_fd()
+        {
+            let t = transmit::Transmitter::new(fd, &self.config.ifname, d.capabilities().max_frame);
+            *local.tx() = Some(t);
+        }
         if let Some(fd) = dev.as_ref().and_then(|d| d.raw_fd()) {
             local
                 .poll
@@ -558,6 +576,18 @@ impl Runtime {
     /// on them (e.g. a `recv` blocked on a socket another thread just shut
     /// down), and wakes the stack thread when there is something to send.
     pub fn finish(&self, mut stack: Guard) {
+        let local = self.local();
+        // What this call queued leaves from this thread ([`transmit`]).
+        let mut sender = None;
+        if stack.has_pending_transmit()
+            && transmit::caller_transmits()
+            && !local.busy.load(Ordering::Acquire)
+            && let Ok(mut tx) = local.tx.try_lock()
+            && let Some(t) = tx.as_mut()
+            && t.fill(&mut stack, monotonic_now())
+        {
+            sender = Some(tx);
+        }
         let mut words = Vec::new();
         stack.take_wakeups(&mut words);
         let mut raises = Vec::new();
@@ -565,9 +595,19 @@ impl Runtime {
             .epolls()
             .wakeups(words.iter().map(|(h, _)| *h), &mut raises);
         let transmit = stack.has_pending_transmit();
+        // A timer armed earlier than the stack thread will wake for
+        // (SO_KEEPALIVE, a delayed ACK owed by a read): it wakes to see it.
+        let earlier = stack
+            .poll_timeout()
+            .is_some_and(|t| t.total_micros() < local.deadline.load(Ordering::Acquire));
         drop(stack);
+        if let Some(mut tx) = sender
+            && let Some(t) = tx.as_mut()
+        {
+            t.send();
+        }
         self.wake_words(&words, &raises);
-        if transmit {
+        if transmit || earlier {
             self.wake();
         }
     }
@@ -626,6 +666,8 @@ impl Runtime {
         let result = catch_unwind(AssertUnwindSafe(|| {
             self.run(local, &mut dev, control.as_mut(), trace_file.as_mut())
         }));
+        // The device's fd closes with it: no thread writes to it after.
+        *local.tx() = None;
         let failed = match result {
             Ok(Ok(())) => false,
             Ok(Err(e)) => {
@@ -723,6 +765,10 @@ impl Runtime {
         let mut rx_ready = dev.is_some();
         let mut tx_more = false;
         let mut stack_deadline = self.lock().poll_timeout();
+        local.deadline.store(
+            stack_deadline.map_or(u64::MAX, |t| t.total_micros()),
+            Ordering::Release,
+        );
         if let Some(b) = &local.bell {
             poll.add(b.raw(), libc::EPOLLIN as u32, BELL)?;
         }
@@ -742,17 +788,24 @@ impl Runtime {
             } else {
                 deadline.map(|d| d.saturating_duration_since(now))
             };
-            let n = match poll.wait(&mut events, timeout) {
+            local.busy.store(false, Ordering::Release);
+            let waited = poll.wait(&mut events, timeout);
+            local.busy.store(true, Ordering::Release);
+            let n = match waited {
                 Ok(n) => n,
                 Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
                 Err(e) => return Err(e),
             };
             let mut died = Vec::new();
+            let mut woken = false;
             for ev in &events[..n] {
                 let token = ev.u64;
                 match token {
                     TAP => rx_ready = true,
-                    WAKER => local.wake_pending.store(false, Ordering::Release),
+                    WAKER => {
+                        local.wake_pending.store(false, Ordering::Release);
+                        woken = true;
+                    }
                     BELL => {
                         if let Some(b) = &local.bell {
                             b.drain(&mut |note| match note {
@@ -801,8 +854,23 @@ impl Runtime {
                 }
             }
 
+            // Nothing for the stack (a bell, or a frame another process
+            // sharing the queue read first, and nobody left frames to
+            // send): the lock is left to those who have work. With many
+            // processes on one stack, taking it anyway made every turn a
+            // queue.
+            let due = stack_deadline.is_some_and(|t| t <= now);
+            let pending = self.header.transmit_pending.load(Ordering::Acquire);
+            if rx.is_empty() && died.is_empty() && !woken && !due && !tx_more && !pending {
+                continue;
+            }
+
             tx.clear();
             let trace_dropped;
+            // Taken before the stack lock, held until the frames are
+            // written: see [`transmit`]. (Taken after, it could keep the
+            // stack locked while another thread of ours writes.)
+            let order = dev.is_some().then(|| local.tx());
             {
                 let mut stack = self.lock();
                 for slot in died {
@@ -828,6 +896,10 @@ impl Runtime {
                     .epolls()
                     .wakeups(words.iter().map(|(h, _)| *h), &mut raises);
                 stack_deadline = stack.poll_timeout();
+                local.deadline.store(
+                    stack_deadline.map_or(u64::MAX, |t| t.total_micros()),
+                    Ordering::Release,
+                );
                 trace_dropped = stack.take_trace(&mut trace_events);
             }
             if !tx.is_empty()
@@ -835,6 +907,7 @@ impl Runtime {
             {
                 d.send(now, &tx)?;
             }
+            drop(order);
             self.wake_words(&words, &raises);
             words.clear();
             raises.clear();
@@ -956,6 +1029,11 @@ impl Runtime {
 }
 
 impl Local {
+    /// The transmit lock ([`transmit`]), whatever a panic left in it.
+    fn tx(&self) -> std::sync::MutexGuard<'_, Option<transmit::Transmitter>> {
+        self.tx.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
     /// In a forked child: closes this (the parent's) part's fds, which the
     /// child inherited and never uses.
     fn close_in_child(&self) {
@@ -992,6 +1070,9 @@ impl Local {
             bell,
             ringer,
             wake_pending: AtomicBool::new(false),
+            deadline: AtomicU64::new(u64::MAX),
+            tx: std::sync::Mutex::new(None),
+            busy: AtomicBool::new(false),
             outbox: std::sync::Mutex::new(Vec::new()),
             stop: AtomicBool::new(false),
             state: AtomicU8::new(RUNNING),

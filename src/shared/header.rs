@@ -174,6 +174,10 @@ pub struct Header {
     pub epoch: AtomicU64,
     /// Bumped whenever a process joins or leaves.
     pub generation: AtomicU64,
+    /// The stack has frames to send (or to deliver to itself), as the last
+    /// holder of the lock left it ([`Guard`]'s drop): a stack thread woken
+    /// for nothing of its own takes the lock only for them.
+    pub transmit_pending: AtomicBool,
     /// The process table.
     pub procs: [ProcSlot; MAX_PROCS],
     /// A private stack (tests): no region, no heap switch.
@@ -460,6 +464,10 @@ impl std::ops::DerefMut for Guard {
 
 impl Drop for Guard {
     fn drop(&mut self) {
+        let pending = self.has_pending_transmit();
+        self.header
+            .transmit_pending
+            .store(pending, Ordering::Release);
         self.header.lock.unlock();
     }
 }

@@ -360,6 +360,23 @@ unsafe fn wait(
     timeout: c_int,
     sigmask: *const sigset_t,
 ) -> c_int {
+    // SAFETY: the caller's contract, passed on.
+    let n = unsafe { wait_once(epfd, events, maxevents, timeout, sigmask) };
+    crate::runtime::transmit::note_epoll_ready(n.max(0) as usize);
+    n
+}
+
+/// [`wait`]'s work.
+///
+/// # Safety
+/// As `epoll_pwait(2)`.
+unsafe fn wait_once(
+    epfd: c_int,
+    events: *mut epoll_event,
+    maxevents: c_int,
+    timeout: c_int,
+    sigmask: *const sigset_t,
+) -> c_int {
     let Some(inst) = instance(epfd) else {
         // SAFETY: passed on unchanged.
         return unsafe { real::epoll_pwait(epfd, events, maxevents, timeout, sigmask) };

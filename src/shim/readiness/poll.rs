@@ -105,6 +105,16 @@ pub(crate) fn poll_mixed(
     deadline: Deadline,
     sigmask: *const sigset_t,
 ) -> Result<usize, i32> {
+    let r = poll_mixed_once(fds, deadline, sigmask);
+    crate::runtime::transmit::note_ready(*r.as_ref().unwrap_or(&0));
+    r
+}
+
+fn poll_mixed_once(
+    fds: &mut [pollfd],
+    deadline: Deadline,
+    sigmask: *const sigset_t,
+) -> Result<usize, i32> {
     let split = split(fds);
     let mut scratch = Vec::new();
     let n = eval_stack(fds, &split, &mut scratch);
