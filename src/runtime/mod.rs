@@ -308,6 +308,7 @@ impl Runtime {
             } else {
                 Origin::Shared
             },
+            false,
         )?;
         rt.announce();
         Ok(rt)
@@ -323,7 +324,7 @@ impl Runtime {
         let header = Header::private(|| make_stack(&config, offload))
             .map_err(|e| start_error(format!("tapstack: cannot make the stack's lock: {e}")))?;
         let rt = Runtime::new(config, 0, header, None)?;
-        rt.spawn(Some(dev), Origin::Private)?;
+        rt.spawn(Some(dev), Origin::Private, false)?;
         Ok(rt)
     }
 
@@ -378,11 +379,14 @@ impl Runtime {
     }
 
     /// Starts this process's stack thread on `dev` (none: this process
-    /// reads no TAP, it runs the timers and its bell only).
+    /// reads no TAP, it runs the timers and its bell only). `inherited`:
+    /// the queue is the one this process's parent read, which every
+    /// process forked from it reads too.
     fn spawn(
         &'static self,
         dev: Option<Box<dyn Device + Send>>,
         origin: Origin,
+        inherited: bool,
     ) -> Result<(), StartError> {
         let local = self.local();
         if let Some(d) = dev.as_ref()
@@ -392,9 +396,16 @@ impl Runtime {
             *local.tx() = Some(t);
         }
         if let Some(fd) = dev.as_ref().and_then(|d| d.raw_fd()) {
+            // A frame on a queue wakes every reader that sleeps on it, the
+            // process that opened it and each one forked from it (socat
+            // fork's 20 children: 21 threads woken per frame, 20 of them
+            // for nothing). Forked readers wait exclusively: a frame wakes
+            // the opener and one of them. (All exclusive, the first
+            // registered sleeper would be woken: nginx's idle master.)
+            let exclusive = if inherited { libc::EPOLLEXCLUSIVE } else { 0 };
             local
                 .poll
-                .add(fd, libc::EPOLLIN as u32, TAP)
+                .add(fd, (libc::EPOLLIN | exclusive) as u32, TAP)
                 .map_err(|e| start_error(format!("tapstack: epoll_ctl: {e}")))?;
         }
         // Introspection is a help, not a need: without it the stack runs.
@@ -473,7 +484,8 @@ impl Runtime {
         };
         self.local.set(local);
         let fd = self.tap_fd.load(Ordering::Acquire);
-        let dev: Option<Box<dyn Device + Send>> = if fd < 0 {
+        let inherited = fd >= 0;
+        let dev: Option<Box<dyn Device + Send>> = if !inherited {
             // No queue to take over (an `exec` that failed closed ours):
             // a queue of our own, when the TAP gives one.
             let offload = self.lock().offload();
@@ -517,7 +529,7 @@ impl Runtime {
         self.header.procs[self.slot()]
             .overflow
             .store(true, Ordering::Release);
-        if let Err(e) = self.spawn(dev, Origin::Shared) {
+        if let Err(e) = self.spawn(dev, Origin::Shared, inherited) {
             crate::log_error!("after fork: {e}");
             self.local().state.store(FAILED, Ordering::Release);
         }

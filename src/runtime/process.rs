@@ -456,7 +456,7 @@ impl Runtime {
         if let Some(fd) = dev.as_ref().and_then(|d| d.raw_fd()) {
             rt.tap_fd.store(fd, Ordering::Release);
         }
-        if let Err(e) = rt.spawn(dev, super::Origin::Shared) {
+        if let Err(e) = rt.spawn(dev, super::Origin::Shared, false) {
             crate::log_error!("after exec: {e}");
             return None;
         }
