@@ -307,6 +307,27 @@ pub fn transfer(
     assert!(got_down == down, "B→A bytes differ");
 }
 
+/// Connects A to B's listener `l` on `port` and accepts; returns (client,
+/// server) handles.
+pub fn connect_accept(p: &mut Pair, l: SocketHandle, port: u16) -> (SocketHandle, SocketHandle) {
+    let c = p.a.socket();
+    let _ = p.a.connect(p.now, c, SocketAddrV4::new(B, port));
+    p.run_until(Duration::from_secs(5), |p| {
+        p.b.readiness(l).unwrap().readable
+    });
+    let (s, _) = p.b.accept(l).unwrap();
+    (c, s)
+}
+
+/// Two stacks where B listens on `port` (backlog 16, the listener left
+/// open) and has accepted a connection from A: A's socket and B's.
+pub fn accepted_pair(port: u16) -> (Pair, SocketHandle, SocketHandle) {
+    let mut p = Pair::new();
+    let l = listen(&mut p.b, port, 16);
+    let (c, s) = connect_accept(&mut p, l, port);
+    (p, c, s)
+}
+
 pub fn listen(s: &mut Stack, port: u16, backlog: i32) -> SocketHandle {
     let l = s.socket();
     s.bind(l, SocketAddrV4::new(Ipv4Addr::UNSPECIFIED, port))

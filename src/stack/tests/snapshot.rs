@@ -16,14 +16,8 @@ const ORIGIN: Origin<'static> = Origin {
 /// B listens on 80 with one connection from A that has carried 1000
 /// bytes each way (accepted, unread on B's side: 1000 in Recv-Q).
 fn connected() -> (Pair, u16) {
-    let mut p = Pair::new();
-    let l = listen(&mut p.b, 80, 16);
-    let c = p.a.socket();
-    let _ = p.a.connect(p.now, c, SocketAddrV4::new(B, 80));
-    p.run_until(Duration::from_secs(5), |p| {
-        p.b.readiness(l).unwrap().readable
-    });
-    let (s, peer) = p.b.accept(l).unwrap();
+    let (mut p, c, s) = accepted_pair(80);
+    let peer = p.b.peer_addr(s).unwrap();
     assert_eq!(p.a.send(c, &[7u8; 1000]).unwrap(), 1000);
     assert_eq!(p.b.send(s, &[9u8; 1000]).unwrap(), 1000);
     p.run_until(Duration::from_secs(1), |p| {

@@ -289,14 +289,7 @@ fn syn_flood_is_answered_with_cookies_and_clients_still_connect() {
 /// cannot grow memory for 2·MSL each.
 #[test]
 fn options_set_on_a_live_connection_take_effect() {
-    let mut p = Pair::new();
-    let l = listen(&mut p.b, 80, 16);
-    let c = p.a.socket();
-    let _ = p.a.connect(p.now, c, SocketAddrV4::new(B, 80));
-    p.run_until(Duration::from_secs(2), |p| {
-        p.b.readiness(l).unwrap().readable
-    });
-    let (s, _) = p.b.accept(l).unwrap();
+    let (mut p, c, s) = accepted_pair(80);
     assert_eq!(p.a.congestion_name(c), Ok(Some("cubic")));
 
     // TCP_CONGESTION switches the running connection's controller.
@@ -960,18 +953,6 @@ fn acks_to_out_of_window_segments_are_limited_per_connection() {
     }
 }
 
-/// Connects A to B's listener on `port` and accepts; returns (client,
-/// server) handles.
-fn connected_pair(p: &mut Pair, l: SocketHandle, port: u16) -> (SocketHandle, SocketHandle) {
-    let c = p.a.socket();
-    let _ = p.a.connect(p.now, c, SocketAddrV4::new(B, port));
-    p.run_until(Duration::from_secs(5), |p| {
-        p.b.readiness(l).unwrap().readable
-    });
-    let (s, _) = p.b.accept(l).unwrap();
-    (c, s)
-}
-
 /// Closing with the server's greeting unread (RFC 2525 §2.17: RST) frees
 /// the connection and its ephemeral port: a client that does it in a loop
 /// must not run out of ports.
@@ -979,7 +960,7 @@ fn connected_pair(p: &mut Pair, l: SocketHandle, port: u16) -> (SocketHandle, So
 fn closed_with_unread_data_is_reaped_and_frees_its_port() {
     let mut p = Pair::new();
     let l = listen(&mut p.b, 80, 16);
-    let (c, s) = connected_pair(&mut p, l, 80);
+    let (c, s) = connect_accept(&mut p, l, 80);
     let port = p.a.local_addr(c).unwrap().port();
     p.b.send(s, b"220 hello\r\n").unwrap();
     p.exchange();
@@ -998,7 +979,7 @@ fn closed_with_unread_data_is_reaped_and_frees_its_port() {
 fn reset_by_peer_then_closed_unread_is_reaped() {
     let mut p = Pair::new();
     let l = listen(&mut p.b, 80, 16);
-    let (c, s) = connected_pair(&mut p, l, 80);
+    let (c, s) = connect_accept(&mut p, l, 80);
     let port = p.a.local_addr(c).unwrap().port();
     p.b.send(s, b"response").unwrap();
     p.exchange();
@@ -1117,7 +1098,7 @@ fn a_flight(p: &mut Pair, c: SocketHandle, n: usize) -> Vec<Vec<u8>> {
 fn a_batch_of_data_is_acknowledged_every_second_segment() {
     let mut p = Pair::new();
     let l = listen(&mut p.b, 80, 16);
-    let (c, _s) = connected_pair(&mut p, l, 80);
+    let (c, _s) = connect_accept(&mut p, l, 80);
     let frames = a_flight(&mut p, c, 10);
     let start = tcp_segments_seen(&frames[..1])[0].1;
     for f in &frames {
@@ -1156,7 +1137,7 @@ fn a_batch_of_data_is_acknowledged_every_second_segment() {
 fn out_of_order_segments_in_a_batch_each_get_a_duplicate_ack() {
     let mut p = Pair::new();
     let l = listen(&mut p.b, 80, 16);
-    let (c, _s) = connected_pair(&mut p, l, 80);
+    let (c, _s) = connect_accept(&mut p, l, 80);
     let frames = a_flight(&mut p, c, 10);
     for f in &frames[1..] {
         p.b.handle_frame(p.now, f);
@@ -1221,14 +1202,7 @@ fn shutdown_of_a_listener_stops_it_listening() {
 /// delivers every byte, and its waiters are woken.
 #[test]
 fn recover_rebuilds_what_a_dead_holder_left_half_done() {
-    let mut p = Pair::new();
-    let l = listen(&mut p.b, 80, 16);
-    let c = p.a.socket();
-    let _ = p.a.connect(p.now, c, SocketAddrV4::new(B, 80));
-    p.run_until(Duration::from_secs(5), |p| {
-        p.b.readiness(l).unwrap().readable
-    });
-    let (s, _) = p.b.accept(l).unwrap();
+    let (mut p, c, s) = accepted_pair(80);
     let mut woken = Vec::new();
     p.b.take_wakeups(&mut woken);
 
