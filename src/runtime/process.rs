@@ -243,11 +243,13 @@ pub fn all_dead(header: &Header) -> bool {
 /// would. What it was changing when it died is not rolled back: the
 /// region's allocator never leaves its lists half-changed, and what the
 /// stack keeps beside its sockets (wakeup list, transmit queue, timer set,
-/// the segment scratch) is rebuilt from them ([`crate::stack::Stack::recover`]).
+/// the segment scratch) is rebuilt from them ([`crate::stack::Stack::recover`]),
+/// as are the epoll instances' ready lists.
 pub fn repair(guard: &mut Guard) {
     let epoch = guard.header().epoch.load(Ordering::Relaxed);
     crate::log_warn!("the stack's lock was held by a process that died (repair {epoch})");
     guard.recover();
+    guard.epolls().recover();
     reap_dead(guard);
 }
 

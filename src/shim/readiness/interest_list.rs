@@ -93,6 +93,23 @@ impl SharedInstance {
         }
     }
 
+    /// After a holder died mid-call: each item's mark says again whether
+    /// it is on the ready list (marked and never pushed, an item would
+    /// never be reported again), and the eventfd counts as not raised (a
+    /// raise the dead holder took and never made would otherwise be the
+    /// last).
+    fn recover(&mut self) {
+        let mut listed = BTreeSet::new();
+        let SharedInstance { items, ready, .. } = self;
+        ready.retain(|k| items.contains_key(k) && listed.insert(*k));
+        for (key, item) in items.iter_mut() {
+            item.queued = listed.contains(key);
+        }
+        self.signalled = false;
+        self.pending
+            .store(!self.ready.is_empty(), Ordering::Release);
+    }
+
     /// Whether socket `h` has an item here.
     fn has_socket(&self, h: SocketHandle) -> bool {
         self.items
@@ -345,6 +362,16 @@ impl EpollTable {
     /// Sockets `changed` may have changed: their items go on their
     /// instances' ready lists. Returns the instances whose eventfd must now
     /// be made readable.
+    /// After a holder died mid-call (the stack's repair): every
+    /// instance's ready list and marks agree again, and its next wakeup
+    /// raises its eventfd. With every socket woken after it
+    /// ([`crate::stack::Stack::wake_all`]), each item is looked at again.
+    pub fn recover(&mut self) {
+        for inst in self.instances.values_mut() {
+            inst.recover();
+        }
+    }
+
     pub fn wakeups(&mut self, changed: impl Iterator<Item = SocketHandle>, out: &mut Vec<Raise>) {
         out.append(&mut self.owed);
         if self.by_socket.is_empty() {
@@ -557,6 +584,34 @@ mod tests {
         t.unhold(id, 1);
         assert!(!t.exists(id));
         assert!(t.by_socket.is_empty());
+    }
+
+    /// What a holder killed mid-call leaves: an item marked as listed that
+    /// is not on the ready list, and the instance believed signalled while
+    /// the raise was never made. After `recover` the next wakeup of the
+    /// socket raises the eventfd and the item is reported.
+    #[test]
+    fn recover_makes_marks_and_list_agree_and_raises_again() {
+        let mut t = EpollTable::default();
+        let id = t.create(0);
+        t.ctl(id, (A, 5), add(IN, 1)).unwrap();
+        let mut out = ev();
+        t.collect(id, &mut out, false, &mut quiet);
+        {
+            let inst = t.instances.get_mut(&id).unwrap();
+            inst.items.get_mut(&(A, 5)).unwrap().queued = true;
+            inst.signalled = true;
+        }
+        let mut raise = Vec::new();
+        t.wakeups([A].into_iter(), &mut raise);
+        assert!(raise.is_empty(), "the half-done state hides it");
+        assert_eq!(t.collect(id, &mut out, false, &mut readable).0, 0);
+
+        t.recover();
+        t.wakeups([A].into_iter(), &mut raise);
+        assert_eq!(raise, vec![Raise { id, holders: 1 }]);
+        assert_eq!(t.collect(id, &mut out, false, &mut readable).0, 1);
+        assert_eq!({ out[0].u64 }, 1);
     }
 
     #[test]
