@@ -83,3 +83,29 @@ function done(summary, latency, requests)
 end
 LUA
 }
+
+# stock_nginx_conf DIR WWW: writes DIR/nginx.conf, Debian's stock
+# /etc/nginx/nginx.conf changed only where a test must: pid, error_log and
+# access_log in DIR, the machine's conf.d/ and sites-enabled/ left out, and
+# DIR/site.conf (listen $STACK_IP:8080, root WWW) included instead. Fails
+# the test ($T) when the stock file is missing or has no sites-enabled
+# include to replace.
+stock_nginx_conf() {
+    local dir=$1 www=$2 stock=/etc/nginx/nginx.conf
+    [[ -f $stock ]] || fail "$T: missing $stock, Debian's stock configuration (apt-get install nginx-common)"
+    mkdir -p "$dir"
+    cat >"$dir/site.conf" <<CONF
+server {
+    listen $STACK_IP:8080;
+    root $www;
+}
+CONF
+    sed -e "s|^pid .*|pid $dir/nginx.pid;|" \
+        -e "s|^error_log .*|error_log $dir/error.log;|" \
+        -e "s|access_log .*;|access_log $dir/access.log;|" \
+        -e "s|include /etc/nginx/conf.d/\*.conf;|# conf.d left out (machine-local)|" \
+        -e "s|include /etc/nginx/sites-enabled/\*;|include $dir/site.conf;|" \
+        "$stock" >"$dir/nginx.conf"
+    grep -q "include $dir/site.conf;" "$dir/nginx.conf" ||
+        fail "$T: $stock has no 'include /etc/nginx/sites-enabled/*;' to put the test's server block in"
+}

@@ -20,8 +20,7 @@ source "$(dirname "$0")/../lib/real.sh"
 T=real_nginx_stock
 need nginx wrk curl
 need_built $T
-STOCK=/etc/nginx/nginx.conf
-[[ -f $STOCK ]] || fail "$T: missing $STOCK, Debian's stock configuration (apt-get install nginx-common)"
+[[ -f /etc/nginx/nginx.conf ]] || fail "$T: missing /etc/nginx/nginx.conf, Debian's stock configuration (apt-get install nginx-common)"
 id www-data >/dev/null 2>&1 || fail "$T: the stock configuration runs workers as www-data, and there is no such user"
 real_setup nginxstock
 
@@ -78,21 +77,7 @@ new_worker() {
 
 for mode in foreground daemon; do
     dir=$TEST_TMP/$mode
-    mkdir -p "$dir"
-    cat >"$dir/site.conf" <<CONF
-server {
-    listen $STACK_IP:8080;
-    root $www;
-}
-CONF
-    sed -e "s|^pid .*|pid $dir/nginx.pid;|" \
-        -e "s|^error_log .*|error_log $dir/error.log;|" \
-        -e "s|access_log .*;|access_log $dir/access.log;|" \
-        -e "s|include /etc/nginx/conf.d/\*.conf;|# conf.d left out (machine-local)|" \
-        -e "s|include /etc/nginx/sites-enabled/\*;|include $dir/site.conf;|" \
-        "$STOCK" >"$dir/nginx.conf"
-    grep -q "include $dir/site.conf;" "$dir/nginx.conf" ||
-        fail "$T: $STOCK has no 'include /etc/nginx/sites-enabled/*;' to put the test's server block in"
+    stock_nginx_conf "$dir" "$www"
     nginx_cmd=("$(command -v nginx)" -c "$dir/nginx.conf")
     if [[ $mode == foreground ]]; then
         start_bg "$dir/nginx.out" "$dir/nginx.err" "${UNDER[@]}" "${nginx_cmd[@]}" -g "daemon off;"
