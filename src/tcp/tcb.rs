@@ -53,7 +53,10 @@ pub(super) const QUICKACKS: u32 = 16;
 pub struct Tcb {
     pub(super) state: State,
     pub(super) tuple: FourTuple,
-    pub(super) config: TcpConfig,
+    /// Out of line: 232 bytes that the connection reads rarely, and
+    /// without them a TCB fits the shared heap's 1 KiB class rather than
+    /// its 2 KiB one (`shared/alloc.rs` rounds to powers of two).
+    pub(super) config: Box<TcpConfig>,
 
     // --- Send sequence variables (RFC 9293 §3.3.1, Figure 3).
     /// ISS: our initial sequence number.
@@ -397,7 +400,7 @@ impl Tcb {
             stats: Stats::default(),
             last_seg_mss: 0,
             events: super::event::EventLog::start(&config, state),
-            config,
+            config: Box::new(config),
         }
     }
 

@@ -32,26 +32,40 @@ const ALL: [Timer; COUNT] = [
     Timer::Reorder,
 ];
 
-/// Deadlines, one slot per [`Timer`].
-#[derive(Debug, Clone, Copy, Default)]
+/// A slot of [`TimerTable`] that is not armed.
+const DISARMED: u64 = u64::MAX;
+
+/// Deadlines, one slot per [`Timer`]: each in microseconds, or
+/// [`DISARMED`] (half the size of `Option<Instant>`, in every TCB).
+#[derive(Debug, Clone, Copy)]
 pub struct TimerTable {
-    deadlines: [Option<Instant>; COUNT],
+    deadlines: [u64; COUNT],
+}
+
+impl Default for TimerTable {
+    fn default() -> TimerTable {
+        TimerTable {
+            deadlines: [DISARMED; COUNT],
+        }
+    }
 }
 
 impl TimerTable {
-    /// Arms `t` to fire at `at`.
+    /// Arms `t` to fire at `at` (`at` before the end of time, which is
+    /// half a million years away).
     pub fn set(&mut self, t: Timer, at: Instant) {
-        self.deadlines[t as usize] = Some(at);
+        self.deadlines[t as usize] = at.total_micros().min(DISARMED - 1);
     }
 
     /// Disarms `t`.
     pub fn stop(&mut self, t: Timer) {
-        self.deadlines[t as usize] = None;
+        self.deadlines[t as usize] = DISARMED;
     }
 
     /// When `t` fires, if armed.
     pub fn get(&self, t: Timer) -> Option<Instant> {
-        self.deadlines[t as usize]
+        let at = self.deadlines[t as usize];
+        (at != DISARMED).then(|| Instant::from_micros(at))
     }
 
     /// `t` is armed.
@@ -61,7 +75,8 @@ impl TimerTable {
 
     /// The earliest deadline.
     pub fn next(&self) -> Option<Instant> {
-        self.deadlines.iter().flatten().min().copied()
+        let at = self.deadlines.iter().copied().min()?;
+        (at != DISARMED).then(|| Instant::from_micros(at))
     }
 
     /// Disarms and returns the timers due at `now`.
@@ -78,7 +93,7 @@ impl TimerTable {
 
     /// Disarms everything.
     pub fn clear(&mut self) {
-        self.deadlines = [None; COUNT];
+        self.deadlines = [DISARMED; COUNT];
     }
 }
 
