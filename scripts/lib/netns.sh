@@ -26,6 +26,8 @@
 #                        run CMD every 0.1 s until it succeeds; 1 on timeout
 #   fail "test: why"     print FAIL with the reason and exit 1
 #   pass "test"          print PASS and exit 0
+#   stack_report         the tapstack side's counters and sockets by state, for a
+#                        failure message (the tapstack command asks the stack)
 #
 # Which stack is "the tapstack side" (TAPSTACK_SIDE, default tapstack):
 #   tapstack   the program runs under LD_PRELOAD on tap0 at 198.18.0.2
@@ -137,6 +139,25 @@ trap 'exit 143' TERM
 fail() {
     echo "FAIL $*" >&3
     exit 1
+}
+
+# stack_report: for a failure message, what the stack in NS looks like
+# now (tapstack side only): its counters that are not zero and how many
+# sockets are in each state, from the `tapstack` command, indented. Says
+# so instead when it cannot ask (no command, no answer in 5 s: a stack
+# whose lock is stuck does not answer).
+stack_report() {
+    [[ $SIDE == tapstack || $SIDE == fortify ]] || return 0
+    local bin=$ROOT/target/release/tapstack out
+    [[ -x $bin ]] || { echo "  (no $bin to ask the stack)"; return 0; }
+    if ! out=$(timeout 5 ip netns exec "$NS" "$bin" stats 2>&1); then
+        echo "  (tapstack stats: no answer: $(head -n 1 <<<"$out"))"
+        return 0
+    fi
+    echo "  the stack's counters that are not zero:"
+    awk 'NR > 1 && $2 != 0 { printf "    %s %s\n", $1, $2 }' <<<"$out"
+    out=$(timeout 5 ip netns exec "$NS" "$bin" ss 2>&1) || return 0
+    echo "  its sockets by state: $(awk 'NR > 1 && !/^\t/ { n[$1]++ } END { for (s in n) printf "%s %d  ", s, n[s] }' <<<"$out")"
 }
 
 pass() {

@@ -75,7 +75,7 @@ kill -0 "$master" 2>/dev/null || fail "$T: nginx's master died: $(tail -n 3 "$di
 wait_for 10 test -n "$(pgrep -P "$master")" || fail "$T: the master started no worker after the kills"
 for f in 1k 10m; do
     wait_for 10 ns_exec curl -s --max-time 30 -o "$TEST_TMP/got-$f" "http://$STACK_IP:8080/$f" ||
-        fail "$T: after the kills, curl of /$f failed: $(tail -n 3 "$dir/error.log" | tr '\n' ' ')"
+        { stack_report; fail "$T: after the kills, curl of /$f failed: $(tail -n 3 "$dir/error.log" | tr '\n' ' ')"; }
     [[ $(sha "$TEST_TMP/got-$f") == $(sha "$www/$f") ]] ||
         fail "$T: after the kills, /$f arrived with other content ($(stat -c %s "$TEST_TMP/got-$f") bytes)"
 done

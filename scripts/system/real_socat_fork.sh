@@ -37,6 +37,7 @@ for i in $(seq 1 20); do
         bad=$((bad + 1))
     fi
 done
+((bad == 0)) || stack_report
 ((bad == 0)) || fail "$T: $bad of 20 clients did not get their bytes back: $(tail -n 3 "$TEST_TMP/socat.err" | tr '\n' ' ')"
 echo "  20 concurrent clients: 256 KiB each echoed byte for byte through socat fork + EXEC:cat"
 kill -0 "$pid" 2>/dev/null || fail "$T: the listening socat died"
