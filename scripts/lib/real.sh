@@ -84,6 +84,29 @@ end
 LUA
 }
 
+# need_stock_nginx: the test ($T) needs nginx, wrk and curl, Debian's
+# stock /etc/nginx/nginx.conf and the www-data user its workers run as.
+need_stock_nginx() {
+    need nginx wrk curl
+    [[ -f /etc/nginx/nginx.conf ]] || fail "$T: missing /etc/nginx/nginx.conf, Debian's stock configuration (apt-get install nginx-common)"
+    id www-data >/dev/null 2>&1 || fail "$T: the stock configuration runs workers as www-data, and there is no such user"
+}
+
+# stock_nginx_www NAME:BYTES...: makes $TEST_TMP/www (sets www) with a file
+# of random bytes for each NAME, all readable by nginx's workers, which run
+# as www-data.
+stock_nginx_www() {
+    local spec
+    chmod 755 "$TEST_TMP"
+    www=$TEST_TMP/www
+    mkdir -p "$www"
+    chmod 755 "$www"
+    for spec in "$@"; do
+        make_file "$www/${spec%%:*}" "${spec#*:}"
+        chmod 644 "$www/${spec%%:*}"
+    done
+}
+
 # stock_nginx_conf DIR WWW: writes DIR/nginx.conf, Debian's stock
 # /etc/nginx/nginx.conf changed only where a test must: pid, error_log and
 # access_log in DIR, the machine's conf.d/ and sites-enabled/ left out, and

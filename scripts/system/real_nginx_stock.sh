@@ -18,20 +18,10 @@
 source "$(dirname "$0")/../lib/netns.sh"
 source "$(dirname "$0")/../lib/real.sh"
 T=real_nginx_stock
-need nginx wrk curl
+need_stock_nginx
 need_built $T
-[[ -f /etc/nginx/nginx.conf ]] || fail "$T: missing /etc/nginx/nginx.conf, Debian's stock configuration (apt-get install nginx-common)"
-id www-data >/dev/null 2>&1 || fail "$T: the stock configuration runs workers as www-data, and there is no such user"
 real_setup nginxstock
-
-# The workers run as www-data: they must reach the files.
-chmod 755 "$TEST_TMP"
-www=$TEST_TMP/www
-mkdir -p "$www"
-chmod 755 "$www"
-make_file "$www/1k" 1024
-make_file "$www/10m" $((10 << 20))
-chmod 644 "$www/1k" "$www/10m"
+stock_nginx_www 1k:1024 10m:$((10 << 20))
 
 wrk_check_lua "$TEST_TMP/check.lua"
 
