@@ -166,14 +166,17 @@ pub fn fork_child() {
 }
 
 /// Lets go of everything slot `slot` holds (closing what nobody else
-/// holds) and frees the slot. With the lock held.
-pub(super) fn release_slot(guard: &mut Guard, slot: usize) {
-    for h in guard.holdings().release_all(slot) {
+/// holds) and frees the slot. With the lock held. Returns the sockets it
+/// closed.
+pub(super) fn release_slot(guard: &mut Guard, slot: usize) -> Vec<SocketHandle> {
+    let closed = guard.holdings().release_all(slot);
+    for &h in &closed {
         close_for_good(guard, h);
     }
     guard.epolls().leave(slot);
     let header = guard.header();
     header.free_slot(guard, slot);
+    closed
 }
 
 /// Closes socket `h`, which no process holds any more; it leaves every
@@ -537,12 +540,14 @@ extern "C" fn at_exit() {
 
 impl Runtime {
     /// At exit: lets go of this process's sockets (those nobody else
-    /// holds are closed as `close` closes them). The last process out then
-    /// waits up to `drain` for closing connections to deliver their data
-    /// and finish the FIN exchange, resets the rest, gives the stack thread
-    /// up to `flush` to put the RSTs on the wire, and removes the region.
-    /// Never waits on a lock without a bound: another thread may hold the
-    /// stack lock when `exit` is called.
+    /// holds are closed as `close` closes them) and gives the stack thread
+    /// up to `flush` to put what closing them queued on the wire. The last
+    /// process out first waits up to `drain` for closing connections to
+    /// deliver their data and finish the FIN exchange, resets the rest,
+    /// waits for everything the stack has to send, and removes the
+    /// region. Never waits on a lock without a bound (another thread may
+    /// hold the stack lock when `exit` is called), and never sleeps with
+    /// it held: the other processes go on meanwhile.
     pub fn leave(&self, drain: Duration, flush: Duration) {
         let step = Duration::from_millis(20);
         let slot = self.slot();
@@ -550,7 +555,7 @@ impl Runtime {
             self.shutdown();
             return;
         };
-        release_slot(&mut stack, slot);
+        let closed = release_slot(&mut stack, slot);
         self.left.store(true, Ordering::Release);
         let header = self.header;
         let last = header.in_use() == 0;
@@ -574,13 +579,23 @@ impl Runtime {
                 self.finish(stack);
             }
         }
+        // Only the last process waits for the whole stack: while others
+        // remain, their stack threads send the rest of what is queued.
         let start = std::time::Instant::now();
         while start.elapsed() < flush {
             self.wake();
-            match self.try_lock_for(step) {
-                Some(stack) if !stack.has_pending_transmit() => break,
-                _ => std::thread::sleep(Duration::from_millis(1)),
+            // The guard goes with this statement, before the sleep.
+            let pending = self.try_lock_for(step).is_none_or(|stack| {
+                if last {
+                    stack.has_pending_transmit()
+                } else {
+                    closed.iter().any(|&h| stack.transmit_queued(h))
+                }
+            });
+            if !pending {
+                break;
             }
+            std::thread::sleep(Duration::from_millis(1));
         }
         // The stack thread finishes its turn (writing what it took) before
         // it sees the stop flag.

@@ -540,6 +540,13 @@ impl Stack {
         out.append(&mut self.freed_waits);
     }
 
+    /// Connection `h` may have segments for `poll_transmit` (it is on the
+    /// transmit queue). False for a handle that no longer names a socket:
+    /// a connection that finished has nothing more to send.
+    pub fn transmit_queued(&self, h: SocketHandle) -> bool {
+        self.sock(h).is_ok_and(|s| s.tx_queued)
+    }
+
     /// The stack has frames or segments waiting for `poll_transmit`.
     pub fn has_pending_transmit(&self) -> bool {
         !self.tx_frames.is_empty()
