@@ -1240,3 +1240,35 @@ fn recover_rebuilds_what_a_dead_holder_left_half_done() {
     assert_eq!(received, data[..sent], "every byte, in order");
     assert_eq!(p.b.scratch.len(), table::SCRATCH_LEN);
 }
+
+/// What a process leaving waits for (`Runtime::leave`): the segments its
+/// close queued, and no more. A closed connection is on the transmit queue
+/// until its FIN is built; after that, and once the socket is gone, it has
+/// nothing to send, whatever else the stack still has queued.
+#[test]
+fn a_closed_connection_is_transmit_queued_until_its_fin_is_built() {
+    let (mut p, c, s) = accepted_pair(80);
+    let (_, other) = {
+        let l = listen(&mut p.b, 81, 16);
+        connect_accept(&mut p, l, 81)
+    };
+    p.b.send(s, b"last words").unwrap();
+    p.b.close(s);
+    assert!(p.b.transmit_queued(s), "its data and FIN wait to be built");
+    let mut buf = vec![0u8; 70_000];
+    while let Some(n) = p.b.poll_transmit(p.now, &mut buf) {
+        p.a.handle_frame(p.now, &buf[..n]);
+    }
+    assert!(!p.b.transmit_queued(s), "built and handed out");
+    // Another connection with something to send is not its business.
+    p.b.send(other, b"more").unwrap();
+    assert!(p.b.has_pending_transmit());
+    assert!(!p.b.transmit_queued(s));
+    let mut got = [0u8; 32];
+    let n = p.a.recv(c, &mut got, false).unwrap();
+    assert_eq!(&got[..n], b"last words");
+    p.a.close(c);
+    p.run_until(Duration::from_secs(300), |p| p.b.state(s).is_err());
+    assert!(p.b.state(s).is_err(), "TIME-WAIT ended, the socket is gone");
+    assert!(!p.b.transmit_queued(s), "a socket that is gone sends nothing");
+}
