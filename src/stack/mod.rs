@@ -27,6 +27,7 @@ mod loopback;
 pub mod ndisc_cache;
 pub mod reassembly;
 pub mod reassembly6;
+mod recover;
 pub mod snapshot;
 pub mod socket;
 mod table;

@@ -21,7 +21,7 @@ pub const MAX_TIME_WAIT: usize = 262_144;
 
 /// Bytes of the scratch a TCB copies a segment's payload into: the
 /// largest TSO segment.
-pub const SCRATCH_LEN: usize = 65536;
+pub(super) const SCRATCH_LEN: usize = 65536;
 
 /// Linux's default `ip_local_port_range`.
 pub const EPHEMERAL_PORTS: core::ops::RangeInclusive<u16> = 32768..=60999;
@@ -203,36 +203,6 @@ impl Stack {
             }
         }
         None
-    }
-
-    /// After a call on the stack ended half way (its process died holding
-    /// the lock): rebuilds what the stack derives from its sockets and
-    /// keeps beside them, which such a call may have left half-updated —
-    /// the wakeup list and the dirty marks, the transmit queue and its
-    /// marks, the timer set and each socket's registered deadline, the
-    /// segment scratch (taken while a TCB fills it). A mark set whose list
-    /// entry was never pushed would otherwise keep that socket from ever
-    /// waking a waiter, sending or timing out again; an empty scratch
-    /// would make every data segment empty. Every socket is then marked
-    /// for a wakeup and a transmit turn: a wakeup the dead call took and
-    /// never delivered arrives as a spurious one, which every waiter
-    /// tolerates.
-    pub fn recover(&mut self) {
-        if self.scratch.len() < SCRATCH_LEN {
-            self.scratch = vec![0u8; SCRATCH_LEN];
-        }
-        self.dirty.clear();
-        self.tx_queue.clear();
-        self.tcp_timers.clear();
-        for index in 0..self.sockets.len() as u32 {
-            let Some(s) = self.slot_mut(index) else {
-                continue;
-            };
-            s.dirty = false;
-            s.tx_queued = false;
-            s.timer_at = None;
-            self.touch(index);
-        }
     }
 
     /// Wakes every socket's waiters once (spurious wakeups, which every

@@ -1241,6 +1241,59 @@ fn recover_rebuilds_what_a_dead_holder_left_half_done() {
     assert_eq!(p.b.scratch.len(), table::SCRATCH_LEN);
 }
 
+/// The maps a dead holder may leave half changed (connections, listeners,
+/// port holders, free slots) and a listener's queues are built again from
+/// the sockets: without `recover` the connection's next segment meets no
+/// connection (a RST), the port looks free, and a SYN-queue count raised
+/// for a connection never made answers every SYN with a cookie.
+#[test]
+fn recover_rebuilds_the_maps_from_the_sockets() {
+    let mut p = Pair::new();
+    let l = listen(&mut p.b, 80, 2);
+    let (c, s) = connect_accept(&mut p, l, 80);
+    let pending = p.a.socket();
+    let _ = p.a.connect(p.now, pending, SocketAddrV4::new(B, 80));
+    p.exchange();
+    assert_eq!(p.b.listener_queues(l).unwrap(), (0, 1, 2));
+    let spare = p.b.socket();
+    p.b.close(spare);
+    // What a dead call may leave.
+    p.b.conns.clear();
+    p.b.listeners.clear();
+    p.b.ports.clear();
+    p.b.free_slots.clear();
+    if let Some(socket::SocketKind::Listener(li)) = p.b.slot_mut(l.index).map(|s| &mut s.kind) {
+        li.syn_queue = 3;
+        li.accept_queue.clear();
+    }
+
+    p.b.recover();
+    assert_eq!(p.b.listener_queues(l).unwrap(), (0, 1, 2), "the counts");
+    let x = p.b.socket();
+    assert_eq!(
+        p.b.bind(x, SocketAddrV4::new(Ipv4Addr::UNSPECIFIED, 80)),
+        Err(SocketError::AddrInUse),
+        "port 80 is held"
+    );
+    assert_eq!(x.index, spare.index, "the free slot is found again");
+    p.a.send(c, b"still there").unwrap();
+    let mut got = [0u8; 32];
+    p.run_until(Duration::from_secs(1), |p| {
+        p.b.recv_queue_len(s).unwrap() > 0
+    });
+    let n = p.b.recv(s, &mut got, false).unwrap();
+    assert_eq!(&got[..n], b"still there");
+    assert_eq!(p.a.state(c).unwrap(), State::Established);
+    let (queued, _) = p.b.accept(l).expect("the accept queue");
+    assert_eq!(p.b.state(queued).unwrap(), State::Established);
+    assert_eq!(p.b.accept(l).unwrap_err(), SocketError::WouldBlock);
+    let more = p.a.socket();
+    let _ = p.a.connect(p.now, more, SocketAddrV4::new(B, 80));
+    p.exchange();
+    assert_eq!(p.b.listener_queues(l).unwrap(), (0, 1, 2));
+    assert_eq!(p.b.counters().tcp_syncookies_sent, 0, "no cookie");
+}
+
 /// What a process leaving waits for (`Runtime::leave`): the segments its
 /// close queued, and no more. A closed connection is on the transmit queue
 /// until its FIN is built; after that, and once the socket is gone, it has
@@ -1270,5 +1323,8 @@ fn a_closed_connection_is_transmit_queued_until_its_fin_is_built() {
     p.a.close(c);
     p.run_until(Duration::from_secs(300), |p| p.b.state(s).is_err());
     assert!(p.b.state(s).is_err(), "TIME-WAIT ended, the socket is gone");
-    assert!(!p.b.transmit_queued(s), "a socket that is gone sends nothing");
+    assert!(
+        !p.b.transmit_queued(s),
+        "a socket that is gone sends nothing"
+    );
 }
