@@ -197,6 +197,7 @@ impl SocketOptions {
         c.nodelay = self.nodelay;
         if let Some(b) = self.rcv_buf {
             c.rcv_buf = b;
+            c.rcv_buf_auto = false;
         }
         if let Some(b) = self.snd_buf {
             c.snd_buf = b;

@@ -17,8 +17,14 @@ pub enum CongestionAlgo {
 pub struct TcpConfig {
     /// The MSS we advertise (MTU − 40).
     pub mss: u16,
-    /// Receive buffer (`SO_RCVBUF`), bytes.
+    /// Receive buffer (`SO_RCVBUF`), bytes: where it starts, when it
+    /// autotunes.
     pub rcv_buf: usize,
+    /// The receive buffer grows with what the application reads
+    /// (`autotune.rs`); off once `SO_RCVBUF` is set, as in Linux.
+    pub rcv_buf_auto: bool,
+    /// The most it grows to (Linux's `tcp_rmem[2]`).
+    pub rcv_buf_max: usize,
     /// Send buffer (`SO_SNDBUF`), bytes.
     pub snd_buf: usize,
     /// `TCP_NODELAY`: Nagle off.
@@ -97,6 +103,8 @@ impl Default for TcpConfig {
         TcpConfig {
             mss: 1460,
             rcv_buf: 256 * 1024,
+            rcv_buf_auto: true,
+            rcv_buf_max: 6 << 20,
             snd_buf: 256 * 1024,
             nodelay: false,
             time_wait: Duration::from_secs(60),

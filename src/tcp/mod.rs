@@ -21,6 +21,7 @@
 //!   options), `info.rs` (`TCP_INFO`), `event.rs` (what a connection
 //!   did, for logs and traces).
 
+mod autotune;
 pub mod challenge;
 mod config;
 pub mod congestion;

@@ -117,7 +117,8 @@ impl Tcb {
         self.tx.resize(bytes);
     }
 
-    /// `SO_RCVBUF`: the receive buffer's limit. On a live connection it
+    /// `SO_RCVBUF`: the receive buffer's limit, no longer autotuned. On a
+    /// live connection it
     /// never drops below the window already offered: RFC 9293 §3.8.6.2.1
     /// asks the receiver not to move the right edge back ("shrink the
     /// window"), so a smaller buffer takes effect as the data is read. The
@@ -125,6 +126,7 @@ impl Tcb {
     /// rcv.wscale` offers no more.
     pub fn set_recv_buffer(&mut self, bytes: usize) {
         self.config.rcv_buf = bytes;
+        self.config.rcv_buf_auto = false;
         self.fit_recv_buffer();
     }
 

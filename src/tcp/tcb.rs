@@ -174,6 +174,8 @@ pub struct Tcb {
     pub(super) soft_error: Option<TcpError>,
     /// Last time a segment arrived (keepalive idle time).
     pub(super) last_recv: Instant,
+    /// Receive-buffer autotuning's measure (`autotune.rs`).
+    pub(super) rcv_space: super::autotune::RcvSpace,
     /// Since when the oldest unacknowledged data has waited for an ACK:
     /// set when a flight starts and when an ACK makes progress
     /// (`TCP_USER_TIMEOUT` counts from here).
@@ -350,8 +352,14 @@ impl Tcb {
             irs: SeqNum(0),
             rcv_nxt: SeqNum(0),
             rcv_adv: SeqNum(0),
+            // Scaled for the largest the buffer may grow to (RFC 7323
+            // §2.2: the shift is fixed in the SYN).
             rcv_wscale: if config.window_scaling {
-                wscale_for(config.rcv_buf)
+                wscale_for(if config.rcv_buf_auto {
+                    config.rcv_buf.max(config.rcv_buf_max)
+                } else {
+                    config.rcv_buf
+                })
             } else {
                 0
             },
@@ -396,6 +404,7 @@ impl Tcb {
             soft_error: None,
             last_recv: now,
             progress_at: now,
+            rcv_space: super::autotune::RcvSpace::new(now, mss),
             timers: TimerTable::default(),
             stats: Stats::default(),
             last_seg_mss: 0,

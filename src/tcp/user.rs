@@ -39,6 +39,7 @@ impl Tcb {
         };
         self.rx.discard(n);
         if n > 0 {
+            self.rcv_space_adjust(n, self.last_recv);
             self.window_update_after_read();
         }
         Ok(n)

@@ -5,6 +5,7 @@
 
 #[macro_use]
 mod harness;
+mod autotune;
 mod close;
 mod established;
 mod events;

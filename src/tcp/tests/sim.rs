@@ -532,6 +532,9 @@ fn config_for(seed: u64, side: u64) -> TcpConfig {
         // A third of the TCBs send TSO-sized segments (the wire carries
         // them whole, as one GRO segment would arrive).
         tso_max: if chance(&mut r, 333) { 65000 } else { 0 },
+        // Half the receivers autotune their buffer (from any of the sizes
+        // above), half keep it as SO_RCVBUF would.
+        rcv_buf_auto: chance(&mut r, 500),
         ..TcpConfig::default()
     }
 }
@@ -588,6 +591,7 @@ fn sim_slow_reader_zero_windows() {
         };
         let small = TcpConfig {
             rcv_buf: 4096,
+            rcv_buf_auto: false,
             ..config_for(seed, 0)
         };
         let mut sim = Sim::new(seed, faults, small, config_for(seed, 1), 256 * 1024);
