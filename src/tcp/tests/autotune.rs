@@ -6,7 +6,7 @@ use super::harness::*;
 use crate::tcp::*;
 use crate::time::{Duration, Instant};
 use crate::wire::SeqNum;
-use crate::wire::tcp::{TcpOptions, TcpRepr};
+use crate::wire::tcp::TcpRepr;
 
 const START: usize = 64 * 1024;
 const MAX: usize = 1 << 20;
@@ -27,16 +27,7 @@ fn autotuned() -> Tcb {
         Some(5),
         "scaled for the most it may grow to (1 MiB >> 5 fits 16 bits)"
     );
-    send!(
-        t,
-        TcpRepr {
-            options: TcpOptions {
-                window_scale: Some(0),
-                ..mss_opt()
-            },
-            ..syn_ack_from_peer()
-        }
-    );
+    send!(t, scaled_syn_ack_from_peer());
     let _ = out_at(&mut t, T0);
     t
 }

@@ -430,16 +430,7 @@ fn large_segment_of_64k_is_accepted() {
     };
     let mut t = Tcb::connect(T0, tuple(), LOCAL_ISS, cfg);
     let _ = out_at(&mut t, T0);
-    send!(
-        t,
-        TcpRepr {
-            options: TcpOptions {
-                window_scale: Some(0),
-                ..mss_opt()
-            },
-            ..syn_ack_from_peer()
-        }
-    );
+    send!(t, scaled_syn_ack_from_peer());
     let _ = out_at(&mut t, T0);
     let big = vec![9u8; 65535];
     send!(
@@ -762,16 +753,7 @@ fn scaled_window_never_moves_the_right_edge_left() {
     let mut t = Tcb::connect(T0, tuple(), LOCAL_ISS, cfg);
     let syn = out_at(&mut t, T0).unwrap();
     assert_eq!(syn.options.window_scale, Some(3));
-    send!(
-        t,
-        TcpRepr {
-            options: TcpOptions {
-                window_scale: Some(0),
-                ..mss_opt()
-            },
-            ..syn_ack_from_peer()
-        }
-    );
+    send!(t, scaled_syn_ack_from_peer());
     let ack = out_at(&mut t, T0).unwrap();
     let mut edge = REMOTE_ISS + 1u32 + (u32::from(ack.window) << 3);
     assert_eq!(edge, REMOTE_ISS + 1u32 + (1u32 << 18));

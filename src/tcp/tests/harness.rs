@@ -139,6 +139,17 @@ pub fn syn_ack_from_peer() -> TcpRepr<'static> {
     }
 }
 
+/// A SYN-ACK from a peer that offers window scaling with a shift of 0.
+pub fn scaled_syn_ack_from_peer() -> TcpRepr<'static> {
+    TcpRepr {
+        options: TcpOptions {
+            window_scale: Some(0),
+            ..mss_opt()
+        },
+        ..syn_ack_from_peer()
+    }
+}
+
 pub fn established() -> Tcb {
     let mut t = syn_sent();
     send!(t, syn_ack_from_peer());
