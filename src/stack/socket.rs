@@ -201,6 +201,7 @@ impl SocketOptions {
         }
         if let Some(b) = self.snd_buf {
             c.snd_buf = b;
+            c.snd_buf_auto = false;
         }
         if let Some(m) = self.max_seg {
             c.mss = c.mss.min(m.max(88));

@@ -1,5 +1,8 @@
-//! Receive-buffer autotuning ("dynamic right-sizing", as Linux's
-//! `tcp_rcv_space_adjust`).
+//! Buffer autotuning: the receive buffer ("dynamic right-sizing", as
+//! Linux's `tcp_rcv_space_adjust`) and the send buffer (as Linux's
+//! `tcp_sndbuf_expand`).
+//!
+//! ## Receiving
 //!
 //! A receive buffer must hold what the sender may have in flight while the
 //! application is not reading: a window too small for the path, or for an
@@ -18,6 +21,23 @@
 //! timestamp clock's tick, which is also what Linux's receiver measures
 //! with (its millisecond timestamps), so on a LAN a buffer grows to hold a
 //! millisecond or two of the transfer, not one 50 µs round trip.
+//!
+//! ## Sending
+//!
+//! The send buffer holds what the application handed over and the peer
+//! has not acknowledged: all of the flight, and what is to go next. When
+//! it is smaller than what congestion control would let fly, the sender
+//! waits for the application between two ACKs, and a descheduled
+//! application leaves the path idle. So an ACK of new data, when the
+//! application found the buffer full since the last one (it wanted to
+//! send more: Linux's `SOCK_NOSPACE`), grows the buffer to twice cwnd
+//! (four times in slow start, whose cwnd doubles each round trip): a
+//! flight and as much again queued behind it, so that the ACK clock finds
+//! data while the application is away. Not during recovery (cwnd is being
+//! cut), up to [`TcpConfig::snd_buf_max`]. An application that never
+//! fills its buffer never grows it, and where the network limits, cwnd
+//! and so the buffer stop growing. It never shrinks; `SO_SNDBUF` fixes
+//! it.
 
 use super::Tcb;
 use crate::time::{Duration, Instant};
@@ -85,6 +105,29 @@ impl Tcb {
         if want > self.config.rcv_buf {
             self.config.rcv_buf = want;
             self.fit_recv_buffer();
+        }
+    }
+
+    /// After an ACK that acknowledged data: when the application found
+    /// the send buffer full since the last one, grows the buffer to what
+    /// cwnd needs (see the module documentation).
+    pub(super) fn snd_buf_expand(&mut self) {
+        if !self.config.snd_buf_auto || !std::mem::take(&mut self.snd_buf_full) {
+            return;
+        }
+        if self.recovery.recover.is_some() {
+            // cwnd is being cut, not grown.
+            return;
+        }
+        let cwnd = u64::from(self.cc.cwnd());
+        let slow_start = self.cc.cwnd() < self.cc.ssthresh();
+        let want = cwnd * if slow_start { 4 } else { 2 };
+        let want = usize::try_from(want)
+            .unwrap_or(usize::MAX)
+            .min(self.config.snd_buf_max);
+        if want > self.config.snd_buf {
+            self.config.snd_buf = want;
+            self.tx.resize(want);
         }
     }
 }

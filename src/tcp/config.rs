@@ -25,8 +25,14 @@ pub struct TcpConfig {
     pub rcv_buf_auto: bool,
     /// The most it grows to (Linux's `tcp_rmem[2]`).
     pub rcv_buf_max: usize,
-    /// Send buffer (`SO_SNDBUF`), bytes.
+    /// Send buffer (`SO_SNDBUF`), bytes: where it starts, when it
+    /// autotunes.
     pub snd_buf: usize,
+    /// The send buffer grows with cwnd (`autotune.rs`); off once
+    /// `SO_SNDBUF` is set, as in Linux.
+    pub snd_buf_auto: bool,
+    /// The most it grows to (Linux's `tcp_wmem[2]`).
+    pub snd_buf_max: usize,
     /// `TCP_NODELAY`: Nagle off.
     pub nodelay: bool,
     /// How long TIME-WAIT lasts (2×MSL; Linux uses a fixed 60 s).
@@ -106,6 +112,8 @@ impl Default for TcpConfig {
             rcv_buf_auto: true,
             rcv_buf_max: 6 << 20,
             snd_buf: 256 * 1024,
+            snd_buf_auto: true,
+            snd_buf_max: 4 << 20,
             nodelay: false,
             time_wait: Duration::from_secs(60),
             msl: Duration::from_secs(30),

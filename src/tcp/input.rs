@@ -406,6 +406,7 @@ impl Tcb {
                 self.progress_at = now;
                 self.timers.set(Timer::Retransmit, now + self.rtt.rto());
             }
+            self.snd_buf_expand();
         } else if dup_candidate {
             // RFC 5681 §3.2 and RFC 6582 §3.2.
             self.recovery.dupacks += 1;

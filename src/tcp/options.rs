@@ -112,8 +112,11 @@ impl Tcb {
         self.delack.quickacks > 0
     }
 
-    /// `SO_SNDBUF`: the send buffer's limit (never below what it holds).
+    /// `SO_SNDBUF`: the send buffer's limit (never below what it holds),
+    /// no longer autotuned.
     pub fn set_send_buffer(&mut self, bytes: usize) {
+        self.config.snd_buf = bytes;
+        self.config.snd_buf_auto = false;
         self.tx.resize(bytes);
     }
 

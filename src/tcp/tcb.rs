@@ -176,6 +176,9 @@ pub struct Tcb {
     pub(super) last_recv: Instant,
     /// Receive-buffer autotuning's measure (`autotune.rs`).
     pub(super) rcv_space: super::autotune::RcvSpace,
+    /// A `send` found the send buffer full since the last ACK that could
+    /// grow it (Linux's `SOCK_NOSPACE`, `autotune.rs`).
+    pub(super) snd_buf_full: bool,
     /// Since when the oldest unacknowledged data has waited for an ACK:
     /// set when a flight starts and when an ACK makes progress
     /// (`TCP_USER_TIMEOUT` counts from here).
@@ -405,6 +408,7 @@ impl Tcb {
             last_recv: now,
             progress_at: now,
             rcv_space: super::autotune::RcvSpace::new(now, mss),
+            snd_buf_full: false,
             timers: TimerTable::default(),
             stats: Stats::default(),
             last_seg_mss: 0,

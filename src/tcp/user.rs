@@ -21,7 +21,12 @@ impl Tcb {
         if data.is_empty() {
             return Ok(0);
         }
-        match self.tx.enqueue(data) {
+        let n = self.tx.enqueue(data);
+        if n < data.len() {
+            // The buffer, not the application, limits the sender now.
+            self.snd_buf_full = true;
+        }
+        match n {
             0 => Err(TcpError::WouldBlock),
             n => Ok(n),
         }

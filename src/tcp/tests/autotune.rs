@@ -1,12 +1,13 @@
-//! Receive-buffer autotuning (`tcp/autotune.rs`): the buffer grows with
-//! what the application reads per round trip, up to its ceiling, and not
-//! for a slow reader or once `SO_RCVBUF` is set.
+//! Buffer autotuning (`tcp/autotune.rs`): the receive buffer grows with
+//! what the application reads per round trip, the send buffer with cwnd,
+//! each up to its ceiling, and not for a slow reader, a sender the network
+//! limits, or once `SO_RCVBUF` / `SO_SNDBUF` is set.
 
 use super::harness::*;
 use crate::tcp::*;
 use crate::time::{Duration, Instant};
 use crate::wire::SeqNum;
-use crate::wire::tcp::TcpRepr;
+use crate::wire::tcp::{TcpOptions, TcpRepr};
 
 const START: usize = 64 * 1024;
 const MAX: usize = 1 << 20;
@@ -122,4 +123,112 @@ fn by_default_the_syn_offers_the_scale_of_the_largest_buffer() {
     let syn = out_at(&mut t, T0).unwrap();
     // 6 MiB (Linux's tcp_rmem[2]) >> 7 fits 16 bits: Linux offers 7 too.
     assert_eq!(syn.options.window_scale, Some(7));
+}
+
+/// ESTABLISHED with an autotuned send buffer of 16 KiB that may grow to
+/// 256 KiB, to a peer with a large window.
+fn sender() -> Tcb {
+    let cfg = TcpConfig {
+        snd_buf: 16 * 1024,
+        snd_buf_auto: true,
+        snd_buf_max: 256 * 1024,
+        window_scaling: true,
+        ..config()
+    };
+    let mut t = Tcb::connect(T0, tuple(), LOCAL_ISS, cfg);
+    let _ = out_at(&mut t, T0);
+    let syn_ack = TcpRepr {
+        options: TcpOptions {
+            window_scale: Some(8),
+            ..mss_opt()
+        },
+        ..syn_ack_from_peer()
+    };
+    send!(t, syn_ack);
+    let _ = out_at(&mut t, T0);
+    t
+}
+
+/// The application fills the send buffer, everything that may go goes,
+/// and the peer acknowledges all of it: `rounds` times. The send buffer's
+/// size after each round.
+fn sending_rounds(t: &mut Tcb, rounds: usize) -> Vec<usize> {
+    let data = vec![1u8; 64 * 1024];
+    let mut at = T0;
+    let mut sizes = Vec::new();
+    for _ in 0..rounds {
+        at += Duration::from_millis(1);
+        while matches!(t.send(&data), Ok(n) if n > 0) {}
+        let mut ends = Vec::new();
+        while let Some(seg) = out_at(t, at) {
+            ends.push(seg.seq + seg.payload.len() as u32);
+        }
+        // An ACK every second segment, as a receiver sends them.
+        for end in ends.iter().skip(1).step_by(2).chain(ends.last()) {
+            send!(
+                t,
+                at,
+                TcpRepr {
+                    ack: *end,
+                    window: 65535,
+                    ..from_peer()
+                }
+            );
+        }
+        sizes.push(t.tx.capacity());
+    }
+    sizes
+}
+
+#[test]
+fn a_sender_whose_cwnd_outgrows_its_buffer_grows_the_buffer() {
+    let mut t = sender();
+    let sizes = sending_rounds(&mut t, 12);
+    assert!(sizes.iter().any(|&s| s > 16 * 1024), "it grows: {sizes:?}");
+    assert!(
+        sizes.windows(2).all(|w| w[0] <= w[1]),
+        "never shrinks: {sizes:?}"
+    );
+    assert_eq!(
+        *sizes.last().unwrap(),
+        256 * 1024,
+        "up to its ceiling: {sizes:?}"
+    );
+}
+
+#[test]
+fn so_sndbuf_stops_send_autotuning() {
+    let mut t = sender();
+    t.set_send_buffer(16 * 1024);
+    let sizes = sending_rounds(&mut t, 12);
+    assert!(sizes.iter().all(|&s| s == 16 * 1024), "{sizes:?}");
+}
+
+#[test]
+fn a_buffer_already_more_than_cwnd_needs_does_not_grow() {
+    // 10 segments of cwnd, 128 KiB of buffer: more than four times cwnd.
+    let cfg = TcpConfig {
+        snd_buf: 128 * 1024,
+        snd_buf_auto: true,
+        snd_buf_max: 1 << 20,
+        ..config()
+    };
+    let mut t = Tcb::connect(T0, tuple(), LOCAL_ISS, cfg);
+    let _ = out_at(&mut t, T0);
+    send!(t, syn_ack_from_peer());
+    let _ = out_at(&mut t, T0);
+    while matches!(t.send(&[1u8; 4096]), Ok(n) if n > 0) {}
+    let mut segs = Vec::new();
+    while let Some(seg) = out_at(&mut t, T0) {
+        segs.push(seg.seq + seg.payload.len() as u32);
+    }
+    // One segment acknowledged.
+    send!(
+        t,
+        TcpRepr {
+            ack: segs[0],
+            ..from_peer()
+        }
+    );
+    assert_eq!(t.tx.capacity(), 128 * 1024);
 }

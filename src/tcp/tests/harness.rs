@@ -29,12 +29,13 @@ pub fn tuple() -> FourTuple {
     )
 }
 
-/// A small fixed buffer (as `SO_RCVBUF` makes one: not autotuned), no
-/// options.
+/// Small fixed buffers (as `SO_RCVBUF` and `SO_SNDBUF` make them: not
+/// autotuned), no options.
 pub fn config() -> TcpConfig {
     TcpConfig {
         rcv_buf: usize::from(WIN),
         rcv_buf_auto: false,
+        snd_buf_auto: false,
         snd_buf: 16384,
         window_scaling: false,
         sack: false,

@@ -532,9 +532,10 @@ fn config_for(seed: u64, side: u64) -> TcpConfig {
         // A third of the TCBs send TSO-sized segments (the wire carries
         // them whole, as one GRO segment would arrive).
         tso_max: if chance(&mut r, 333) { 65000 } else { 0 },
-        // Half the receivers autotune their buffer (from any of the sizes
-        // above), half keep it as SO_RCVBUF would.
+        // Half the buffers autotune (from any of the sizes above), half
+        // keep their size as SO_RCVBUF and SO_SNDBUF would.
         rcv_buf_auto: chance(&mut r, 500),
+        snd_buf_auto: chance(&mut r, 500),
         ..TcpConfig::default()
     }
 }
