@@ -788,6 +788,9 @@ impl Runtime {
 
         while !local.stop.load(Ordering::Acquire) {
             pids.refresh(self.header, self.slot(), poll);
+            // The stack's next timer as whoever last held the lock left it
+            // (another process's call may have armed an earlier one).
+            stack_deadline = self.header.next_timer();
             let now = monotonic_now();
             let control_at = control.as_ref().and_then(|c| c.poll_at());
             let dev_at = dev.as_ref().and_then(|d| d.poll_at());
@@ -930,6 +933,12 @@ impl Runtime {
         // after the last turn's would otherwise never be rung (an `exec` or
         // `_exit` right after a `close` that woke another process).
         self.ring_outbox(local);
+        // The stack's timers are left to the other processes, whose stack
+        // threads may sleep past one this process armed (the retransmission
+        // of the FIN its exit sent): one of them looks again.
+        if self.header.next_timer().is_some() {
+            self.ring_another();
+        }
         Ok(())
     }
 
@@ -1025,16 +1034,29 @@ impl Runtime {
 }
 
 impl Runtime {
+    /// Rings the bell of process `pid` with no note: its stack thread wakes
+    /// and looks at the process table and the stack's next timer again.
+    fn ring_empty(&self, pid: i32) {
+        if let Some(from) = &self.local().ringer {
+            let _ = bell::ring(from, &bell::name(self.netns, &self.config.ifname, pid), &[]);
+        }
+    }
+
+    /// Rings the bell of one other live process, if any.
+    fn ring_another(&self) {
+        let me = std::process::id() as i32;
+        if let Some((_, pid)) = self.header.live().into_iter().find(|&(_, p)| p != me) {
+            self.ring_empty(pid);
+        }
+    }
+
     /// Wakes the stack thread of every other process, so that each
     /// watches the process table as it is now (a pidfd for a newcomer).
     pub fn announce(&self) {
-        let Some(from) = &self.local().ringer else {
-            return;
-        };
         let me = std::process::id() as i32;
         for (_, pid) in self.header.live() {
             if pid != me {
-                let _ = bell::ring(from, &bell::name(self.netns, &self.config.ifname, pid), &[]);
+                self.ring_empty(pid);
             }
         }
     }

@@ -178,6 +178,11 @@ pub struct Header {
     /// holder of the lock left it ([`Guard`]'s drop): a stack thread woken
     /// for nothing of its own takes the lock only for them.
     pub transmit_pending: AtomicBool,
+    /// The stack's next timer as the last holder of the lock left it
+    /// (microseconds + 1; 0: none): a stack thread sleeps no later than
+    /// it, so a timer armed by a process that then exits still runs
+    /// ([`Header::next_timer`]).
+    pub next_timer: AtomicU64,
     /// The process table.
     pub procs: [ProcSlot; MAX_PROCS],
     /// A private stack (tests): no region, no heap switch.
@@ -360,6 +365,14 @@ impl Header {
         }
     }
 
+    /// The stack's next timer as the last holder of the lock left it.
+    pub fn next_timer(&self) -> Option<crate::time::Instant> {
+        match self.next_timer.load(Ordering::Acquire) {
+            0 => None,
+            v => Some(crate::time::Instant::from_micros(v - 1)),
+        }
+    }
+
     /// A free slot of the process table, marked [`PENDING`] (with the lock
     /// held).
     pub fn take_slot(&self, _guard: &Guard) -> Option<usize> {
@@ -468,6 +481,8 @@ impl Drop for Guard {
         self.header
             .transmit_pending
             .store(pending, Ordering::Release);
+        let next = self.poll_timeout().map_or(0, |t| t.total_micros() + 1);
+        self.header.next_timer.store(next, Ordering::Release);
         self.header.lock.unlock();
     }
 }
@@ -520,6 +535,37 @@ mod tests {
         assert!(t.procs[0].fds.is_empty());
         assert_eq!(t.release_all(1), vec![h(1)]);
         assert!(t.holders.is_empty());
+    }
+
+    /// Every unlock publishes the stack's next timer, so that a stack
+    /// thread in another process sleeps no later than a timer this one
+    /// armed (and may die before running).
+    #[test]
+    fn unlocking_publishes_the_next_timer() {
+        use crate::time::Instant;
+        let ip = std::net::Ipv4Addr::new(198, 18, 0, 2);
+        let config = crate::stack::StackConfig {
+            mac: crate::stack::StackConfig::default_mac(ip),
+            ip,
+            prefix_len: 24,
+            gateway: None,
+            ip6: None,
+            mtu: 1500,
+            offload: false,
+        };
+        let header = Header::private(|| Stack::new(config, Instant::ZERO, 1)).unwrap();
+        drop(header.lock(|_| {}));
+        assert_eq!(header.next_timer(), None, "nothing armed");
+        {
+            let mut stack = header.lock(|_| {});
+            let s = stack.socket();
+            let peer = std::net::SocketAddrV4::new(std::net::Ipv4Addr::new(198, 18, 0, 1), 80);
+            let _ = stack.connect(Instant::ZERO, s, peer);
+            let mut buf = vec![0u8; 2048];
+            while stack.poll_transmit(Instant::ZERO, &mut buf).is_some() {}
+            assert!(stack.poll_timeout().is_some(), "the SYN (or ARP) is timed");
+        }
+        assert!(header.next_timer().is_some(), "published as the lock went");
     }
 
     #[test]
