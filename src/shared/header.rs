@@ -542,25 +542,15 @@ mod tests {
     /// armed (and may die before running).
     #[test]
     fn unlocking_publishes_the_next_timer() {
+        use crate::stack::tests::fixture::{PEER, US, config};
         use crate::time::Instant;
-        let ip = std::net::Ipv4Addr::new(198, 18, 0, 2);
-        let config = crate::stack::StackConfig {
-            mac: crate::stack::StackConfig::default_mac(ip),
-            ip,
-            prefix_len: 24,
-            gateway: None,
-            ip6: None,
-            mtu: 1500,
-            offload: false,
-        };
-        let header = Header::private(|| Stack::new(config, Instant::ZERO, 1)).unwrap();
+        let header = Header::private(|| Stack::new(config(US), Instant::ZERO, 1)).unwrap();
         drop(header.lock(|_| {}));
         assert_eq!(header.next_timer(), None, "nothing armed");
         {
             let mut stack = header.lock(|_| {});
             let s = stack.socket();
-            let peer = std::net::SocketAddrV4::new(std::net::Ipv4Addr::new(198, 18, 0, 1), 80);
-            let _ = stack.connect(Instant::ZERO, s, peer);
+            let _ = stack.connect(Instant::ZERO, s, std::net::SocketAddrV4::new(PEER, 80));
             let mut buf = vec![0u8; 2048];
             while stack.poll_transmit(Instant::ZERO, &mut buf).is_some() {}
             assert!(stack.poll_timeout().is_some(), "the SYN (or ARP) is timed");

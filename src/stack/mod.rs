@@ -36,7 +36,7 @@ mod tcp_output;
 pub mod trace;
 
 #[cfg(test)]
-mod tests;
+pub(crate) mod tests;
 
 pub use counters::Counters;
 pub use socket::{SocketError, SocketHandle, SocketOptions};

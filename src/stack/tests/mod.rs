@@ -10,7 +10,7 @@
 //!   data, close, loopback, offload;
 //! - `tcp6.rs`: the same engine over IPv6, and the listeners' families.
 
-mod fixture;
+pub(crate) mod fixture;
 mod fuzz;
 mod ip;
 mod ipv6;
