@@ -18,6 +18,10 @@ PGBIN=$(find /usr/lib/postgresql -maxdepth 3 -path '*/bin/postgres' 2>/dev/null 
 PGBIN=${PGBIN%/postgres}
 [[ -n $PGBIN && -x $PGBIN/initdb ]] || fail "$T: no /usr/lib/postgresql/*/bin/postgres and initdb (apt-get install postgresql)"
 id postgres >/dev/null 2>&1 || fail "$T: no postgres user (apt-get install postgresql makes it)"
+# The postmaster opens the TAP as postgres: /dev/net/tun must be open to
+# every user, as distributions ship it (mode 0666).
+setpriv --reuid postgres --regid postgres --init-groups test -r /dev/net/tun -a -w /dev/net/tun ||
+    fail "$T: /dev/net/tun is not open to the postgres user (mode $(stat -c %a /dev/net/tun); distributions ship 0666: chmod 0666 /dev/net/tun)"
 TAP_USER=postgres real_setup postgres
 
 AS_PG=(setpriv --reuid postgres --regid postgres --init-groups)
