@@ -23,6 +23,7 @@ pub use fault::{FaultConfig, FaultDevice};
 pub use pcap::{PcapDevice, PcapWriter};
 pub use tap::TapDevice;
 
+use crate::sys::private_fd::FdNumber;
 use crate::time::Instant;
 use std::io;
 use std::os::fd::RawFd;
@@ -86,11 +87,11 @@ pub trait Device {
         None
     }
 
-    /// The fd any thread may write whole frames to (see
+    /// The fd any thread may read and write whole frames on (see
     /// [`tap::write_frames`]) without going through this device: a bare
     /// TAP queue's. `None` for a device that must see every frame it sends
     /// (a pcap capture, fault injection) or has no fd.
-    fn tx_fd(&self) -> Option<RawFd> {
+    fn tx_fd(&self) -> Option<FdNumber> {
         None
     }
 }
@@ -117,7 +118,7 @@ impl<D: Device + ?Sized> Device for Box<D> {
     fn raw_fd(&self) -> Option<RawFd> {
         (**self).raw_fd()
     }
-    fn tx_fd(&self) -> Option<RawFd> {
+    fn tx_fd(&self) -> Option<FdNumber> {
         (**self).tx_fd()
     }
 }

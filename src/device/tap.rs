@@ -7,6 +7,7 @@
 
 use super::{Batch, Capabilities, Device, Received};
 use crate::sys;
+use crate::sys::private_fd::FdNumber;
 use crate::time::Instant;
 use std::io;
 use std::os::fd::{AsRawFd, RawFd};
@@ -105,28 +106,7 @@ impl Device for TapDevice {
     }
 
     fn recv(&mut self, _now: Instant, batch: &mut Batch) -> io::Result<Received> {
-        let fd = self.tap.fd.as_raw_fd();
-        let mut got = Received::default();
-        loop {
-            if batch.is_full() {
-                got.more = true;
-                return Ok(got);
-            }
-            let read = batch.push_with(|slot| {
-                loop {
-                    match sys::tap::read_frame(fd, slot) {
-                        Ok(n) => return Ok(Some(n)),
-                        Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(None),
-                        Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-                        Err(e) => return Err(e),
-                    }
-                }
-            })?;
-            match read {
-                Some(_) => got.frames += 1,
-                None => return Ok(got),
-            }
-        }
+        read_frames(self.tap.fd.as_raw_fd(), batch)
     }
 
     fn send(&mut self, _now: Instant, batch: &Batch) -> io::Result<()> {
@@ -142,8 +122,34 @@ impl Device for TapDevice {
         Some(self.tap.fd.as_raw_fd())
     }
 
-    fn tx_fd(&self) -> Option<RawFd> {
-        Some(self.tap.fd.as_raw_fd())
+    fn tx_fd(&self) -> Option<FdNumber> {
+        Some(self.tap.fd.number())
+    }
+}
+
+/// Reads frames from the TAP queue `fd` (non-blocking) into `batch` until
+/// the queue is empty or the batch full (then `more`).
+pub fn read_frames(fd: RawFd, batch: &mut Batch) -> io::Result<Received> {
+    let mut got = Received::default();
+    loop {
+        if batch.is_full() {
+            got.more = true;
+            return Ok(got);
+        }
+        let read = batch.push_with(|slot| {
+            loop {
+                match sys::tap::read_frame(fd, slot) {
+                    Ok(n) => return Ok(Some(n)),
+                    Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(None),
+                    Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                    Err(e) => return Err(e),
+                }
+            }
+        })?;
+        match read {
+            Some(_) => got.frames += 1,
+            None => return Ok(got),
+        }
     }
 }
 

@@ -47,11 +47,12 @@
 //! [`Device::tx_fd`]: crate::device::Device::tx_fd
 
 use crate::device::Batch;
-use crate::device::tap::write_frames;
+use crate::device::Received;
+use crate::device::tap::{read_frames, write_frames};
 use crate::stack::Stack;
+use crate::sys::private_fd::FdNumber;
 use crate::time::Instant;
 use std::cell::Cell;
-use std::os::fd::RawFd;
 
 /// Most bytes of frames one call builds; a bigger burst (a large `send`
 /// with a wide window) goes on from the stack thread.
@@ -62,7 +63,9 @@ const MAX_FRAMES: usize = 64;
 
 /// One process's way to write frames from any of its threads.
 pub struct Transmitter {
-    fd: RawFd,
+    /// The TAP queue's fd (its number follows the program's `dup2`s onto
+    /// it: `sys::private_fd::move_away`).
+    fd: FdNumber,
     name: String,
     batch: Batch,
     link_down: bool,
@@ -73,7 +76,7 @@ impl Transmitter {
     /// `max_frame` bytes. Allocates the batch now: [`Transmitter::fill`]
     /// runs with the stack locked, where memory comes from the shared
     /// region.
-    pub fn new(fd: RawFd, name: &str, max_frame: usize) -> Transmitter {
+    pub fn new(fd: FdNumber, name: &str, max_frame: usize) -> Transmitter {
         let max_frame = max_frame.max(64);
         let frames = (BATCH_BYTES / max_frame).clamp(MIN_FRAMES, MAX_FRAMES);
         Transmitter {
@@ -95,12 +98,24 @@ impl Transmitter {
         !self.batch.is_empty()
     }
 
+    /// Reads what the TAP queue has, a batch at most (the waiting thread's
+    /// read: `runtime::reader`).
+    pub fn recv(&mut self) -> std::io::Result<Received> {
+        self.batch.clear();
+        read_frames(self.fd.get(), &mut self.batch)
+    }
+
+    /// The frames [`Transmitter::recv`] read.
+    pub fn frames(&self) -> impl ExactSizeIterator<Item = &[u8]> + '_ {
+        self.batch.iter()
+    }
+
     /// Writes what [`Transmitter::fill`] built (with the stack unlocked,
     /// this process's transmit lock held). An error that is not a lost
     /// frame is logged; the stack thread's next write meets it too and
     /// ends the device.
     pub fn send(&mut self) {
-        if let Err(e) = write_frames(self.fd, &self.name, &self.batch, &mut self.link_down) {
+        if let Err(e) = write_frames(self.fd.get(), &self.name, &self.batch, &mut self.link_down) {
             crate::log_warn!("{}: write from the calling thread: {e}", self.name);
         }
         self.batch.clear();
@@ -137,7 +152,6 @@ pub fn caller_transmits() -> bool {
 mod tests {
     use super::*;
     use std::io::Read;
-    use std::os::fd::AsRawFd;
 
     #[test]
     fn a_thread_with_more_ready_leaves_its_frames() {
@@ -157,7 +171,8 @@ mod tests {
     #[test]
     fn frames_are_written_whole_and_in_order() {
         let (mut r, w) = std::os::unix::net::UnixStream::pair().unwrap();
-        let mut t = Transmitter::new(w.as_raw_fd(), "test0", 1514);
+        let w = crate::sys::private_fd::PrivateFd::adopt(w.into());
+        let mut t = Transmitter::new(w.number(), "test0", 1514);
         assert!(t.batch.push(b"first frame"));
         assert!(t.batch.push(b"second"));
         t.send();

@@ -89,6 +89,18 @@ fn dup_at_least(fd: RawFd, min: i32) -> io::Result<RawFd> {
     super::fcntl_dupfd_cloexec(fd, min)
 }
 
+/// The number of a [`PrivateFd`] as it is now ([`move_away`] changes it).
+#[derive(Debug, Clone)]
+pub struct FdNumber(Arc<AtomicI32>);
+
+impl FdNumber {
+    /// The fd's number now.
+    #[inline]
+    pub fn get(&self) -> RawFd {
+        self.0.load(Ordering::Acquire)
+    }
+}
+
 /// One of the library's own fds. Closed on drop.
 #[derive(Debug)]
 pub struct PrivateFd {
@@ -122,6 +134,13 @@ impl PrivateFd {
     #[inline]
     pub fn raw(&self) -> RawFd {
         self.fd.load(Ordering::Acquire)
+    }
+
+    /// A handle on this fd's number that follows its moves, for a holder
+    /// that uses it from elsewhere (the calling threads' TAP reads and
+    /// writes). Valid while this `PrivateFd` lives.
+    pub fn number(&self) -> FdNumber {
+        FdNumber(self.fd.clone())
     }
 
     /// `write(2)` as a raw system call (never through the shim's `write`).
