@@ -43,6 +43,7 @@ pub mod control;
 pub mod known_vars;
 pub mod log;
 pub mod process;
+pub mod reader;
 pub mod trace;
 pub mod transmit;
 pub mod watchers;
@@ -77,8 +78,13 @@ const WAKER: u64 = 1;
 // 2 and 16.. are the control socket's (`control::LISTEN_TOKEN`,
 // `control::FIRST_CLIENT_TOKEN`).
 const BELL: u64 = 3;
+const TIMER: u64 = 4;
 const _: () = assert!(
-    BELL != control::LISTEN_TOKEN && BELL < control::FIRST_CLIENT_TOKEN && PIDFD > (1 << 31)
+    BELL != control::LISTEN_TOKEN
+        && TIMER != control::LISTEN_TOKEN
+        && TIMER < control::FIRST_CLIENT_TOKEN
+        && BELL < control::FIRST_CLIENT_TOKEN
+        && PIDFD > (1 << 31)
 );
 /// `PIDFD + slot`: the pidfd of the process in that slot.
 const PIDFD: u64 = 1 << 32;
@@ -132,10 +138,13 @@ struct Local {
     /// A socket to ring other processes' bells from.
     ringer: Option<PrivateFd>,
     wake_pending: AtomicBool,
-    /// The stack's next timer as the stack thread last saw it (its
-    /// microseconds, `u64::MAX`: none): a call that makes it earlier
-    /// wakes the thread ([`Runtime::finish`]).
+    /// The stack's next timer as the stack thread last saw it, or as a
+    /// call that armed an earlier one set its timer for (microseconds,
+    /// `u64::MAX`: none): [`Runtime::arm_timer`].
     deadline: AtomicU64,
+    /// Wakes the stack thread for a timer an application thread armed
+    /// (`None`: it could not be made; the thread is woken at once).
+    timer: Option<sys::event::TimerFd>,
     /// Writes frames from application threads, and orders them with the
     /// stack thread's ([`transmit`]); `None` when the device must see
     /// every frame. (std's lock, as `outbox`.)
@@ -153,6 +162,20 @@ struct Local {
     /// waits on it).
     finished: AtomicU32,
     thread: OnceCell<ThreadId>,
+    /// The TAP queue an application thread may wait on and read
+    /// ([`reader`]); unset when the stack thread must do every read.
+    tap_watch: OnceCell<reader::TapWatch>,
+    /// The wait word (its address) of the thread that reads the TAP while
+    /// it waits, 0 when none does ([`reader`]).
+    reader: AtomicUsize,
+    /// Wakes that thread (an eventfd it polls).
+    kick: PrivateFd,
+    /// The TAP is out of the stack thread's epoll set, lent to the
+    /// application threads ([`reader`]); changed with `tx` held.
+    lent: AtomicBool,
+    /// When the lease ends if no thread waits on the TAP by then
+    /// (microseconds).
+    lease_end: AtomicU64,
 }
 
 impl fmt::Debug for Runtime {
@@ -403,10 +426,21 @@ impl Runtime {
             // the opener and one of them. (All exclusive, the first
             // registered sleeper would be woken: nginx's idle master.)
             let exclusive = if inherited { libc::EPOLLEXCLUSIVE } else { 0 };
+            let events = (libc::EPOLLIN | exclusive) as u32;
             local
                 .poll
-                .add(fd, (libc::EPOLLIN | exclusive) as u32, TAP)
+                .add(fd, events, TAP)
                 .map_err(|e| start_error(format!("tapstack: epoll_ctl: {e}")))?;
+            // A thread that waits may read it ([`reader`]), unless every
+            // frame must pass the device layer or the trace.
+            let traced = self.config.trace.is_some() || log::enabled(log::LogLevel::Debug);
+            if let Some(number) = dev.as_ref().and_then(|d| d.tx_fd())
+                && !traced
+            {
+                let _ = local
+                    .tap_watch
+                    .set(reader::TapWatch::new(number, fd, events));
+            }
         }
         // Introspection is a help, not a need: without it the stack runs.
         let control = match origin {
@@ -607,11 +641,7 @@ impl Runtime {
             .epolls()
             .wakeups(words.iter().map(|(h, _)| *h), &mut raises);
         let transmit = stack.has_pending_transmit();
-        // A timer armed earlier than the stack thread will wake for
-        // (SO_KEEPALIVE, a delayed ACK owed by a read): it wakes to see it.
-        let earlier = stack
-            .poll_timeout()
-            .is_some_and(|t| t.total_micros() < local.deadline.load(Ordering::Acquire));
+        let next_timer = stack.poll_timeout();
         drop(stack);
         if let Some(mut tx) = sender
             && let Some(t) = tx.as_mut()
@@ -619,8 +649,57 @@ impl Runtime {
             t.send();
         }
         self.wake_words(&words, &raises);
+        // A timer armed earlier than the stack thread will wake for
+        // (SO_KEEPALIVE, a delayed ACK owed by a read): it wakes to see it.
+        // (With an eventfd `write`: a program's seccomp sandbox may allow
+        // its threads little more than `read`, `write` and `futex`.)
+        let earlier =
+            next_timer.is_some_and(|t| t.total_micros() < local.deadline.load(Ordering::SeqCst));
         if transmit || earlier {
             self.wake();
+        }
+    }
+
+    /// For a thread that reads the TAP ([`reader`]): a timer its turn
+    /// armed (a retransmission, a delayed ACK) earlier than the stack
+    /// thread will wake for, or the end of its lease on the TAP, is set
+    /// on the stack thread's timerfd, so that the thread wakes then and
+    /// not now. (Waking it to look cost a wakeup per connection, twice.)
+    /// Two threads may race here; each sets the timer again while the
+    /// deadline published is earlier than its own, so the earliest stays
+    /// armed.
+    pub(crate) fn arm_timer(&self, next: Option<Instant>) {
+        let local = self.local();
+        let Some(mut at) = next else {
+            return;
+        };
+        let Some(timer) = &local.timer else {
+            if at.total_micros() < local.deadline.load(Ordering::Acquire) {
+                self.wake();
+            }
+            return;
+        };
+        // After the unlock that published the timer in the header: see
+        // the stack thread's loop.
+        std::sync::atomic::fence(Ordering::SeqCst);
+        if local
+            .deadline
+            .fetch_min(at.total_micros(), Ordering::SeqCst)
+            <= at.total_micros()
+        {
+            return;
+        }
+        loop {
+            if let Err(e) = timer.set_at(at) {
+                crate::log_warn!("timerfd_settime: {e}; waking the stack thread instead");
+                self.wake();
+                return;
+            }
+            let now = local.deadline.load(Ordering::Acquire);
+            if now >= at.total_micros() {
+                return;
+            }
+            at = Instant::from_micros(now);
         }
     }
 
@@ -699,6 +778,7 @@ impl Runtime {
         local
             .state
             .store(if failed { FAILED } else { STOPPED }, Ordering::Release);
+        self.kick_reader();
         // After a failure, wake every waiter so nobody sleeps forever on a
         // dead stack. The lock is taken without a bound: application
         // threads hold it only for short calls that make no system call (a
@@ -776,11 +856,7 @@ impl Runtime {
         let polled = dev.as_ref().is_some_and(|d| d.raw_fd().is_none());
         let mut rx_ready = dev.is_some();
         let mut tx_more = false;
-        let mut stack_deadline = self.lock().poll_timeout();
-        local.deadline.store(
-            stack_deadline.map_or(u64::MAX, |t| t.total_micros()),
-            Ordering::Release,
-        );
+        let mut stack_deadline;
         if let Some(b) = &local.bell {
             poll.add(b.raw(), libc::EPOLLIN as u32, BELL)?;
         }
@@ -788,16 +864,32 @@ impl Runtime {
 
         while !local.stop.load(Ordering::Acquire) {
             pids.refresh(self.header, self.slot(), poll);
-            // The stack's next timer as whoever last held the lock left it
-            // (another process's call may have armed an earlier one).
-            stack_deadline = self.header.next_timer();
             let now = monotonic_now();
             let control_at = control.as_ref().and_then(|c| c.poll_at());
             let dev_at = dev.as_ref().and_then(|d| d.poll_at());
-            let deadline = [stack_deadline, dev_at, control_at]
-                .into_iter()
-                .flatten()
-                .min();
+            // The TAP lent to an application thread ([`reader`]) comes
+            // back when its lease ends.
+            let lease = self.lease(local, now);
+            // The stack's next timer as whoever last held the lock left it
+            // (another process's call may have armed an earlier one), and
+            // what this thread will wake for, published for the calls
+            // that arm timers ([`Runtime::arm_timer`]): either such a call
+            // sees the deadline stored here, or this thread sees its timer
+            // in the header on the second look.
+            let deadline = loop {
+                stack_deadline = self.header.next_timer();
+                let d = [stack_deadline, dev_at, control_at, lease]
+                    .into_iter()
+                    .flatten()
+                    .min();
+                local
+                    .deadline
+                    .store(d.map_or(u64::MAX, |t| t.total_micros()), Ordering::SeqCst);
+                std::sync::atomic::fence(Ordering::SeqCst);
+                if self.header.next_timer() == stack_deadline {
+                    break d;
+                }
+            };
             let timeout = if rx_ready || tx_more {
                 Some(Duration::ZERO)
             } else {
@@ -813,6 +905,7 @@ impl Runtime {
             };
             let mut died = Vec::new();
             let mut woken = false;
+            let mut bell_rung = false;
             for ev in &events[..n] {
                 let token = ev.u64;
                 match token {
@@ -821,7 +914,10 @@ impl Runtime {
                         local.wake_pending.store(false, Ordering::Release);
                         woken = true;
                     }
+                    // A call armed a timer after this wait began.
+                    TIMER => stack_deadline = self.header.next_timer(),
                     BELL => {
+                        bell_rung = true;
                         if let Some(b) = &local.bell {
                             b.drain(&mut |note| match note {
                                 Note::Socket(h) => watchers::wake(h),
@@ -838,6 +934,11 @@ impl Runtime {
                         }
                     }
                 }
+            }
+            // A process joined or died: a thread reading the TAP looks at
+            // the process table again ([`reader`]: only alone).
+            if bell_rung || !died.is_empty() {
+                self.kick_reader();
             }
             self.ring_outbox(local);
             // A wakeup for our watchers was lost (a full bell, or a
@@ -860,8 +961,18 @@ impl Runtime {
                 .is_some_and(|d| d.poll_at().is_some_and(|t| t <= now));
 
             rx.clear();
+            // Taken before the TAP is read and held until the frames are
+            // written: frames are read and processed in order with those
+            // a waiting application thread reads ([`reader`]), and sent
+            // in order with those the calling threads send ([`transmit`];
+            // taken after the stack lock, it could keep the stack locked
+            // while another thread of ours writes).
+            let order = dev.is_some().then(|| local.tx());
             if let Some(d) = dev.as_deref_mut() {
-                if rx_ready || dev_due || polled {
+                if local.lent.load(Ordering::Acquire) {
+                    // The TAP is lent to an application thread ([`reader`]).
+                    rx_ready = false;
+                } else if rx_ready || dev_due || polled {
                     rx_ready = d.recv(now, &mut rx)?.more;
                 }
                 if dev_due {
@@ -882,10 +993,6 @@ impl Runtime {
 
             tx.clear();
             let trace_dropped;
-            // Taken before the stack lock, held until the frames are
-            // written: see [`transmit`]. (Taken after, it could keep the
-            // stack locked while another thread of ours writes.)
-            let order = dev.is_some().then(|| local.tx());
             {
                 let mut stack = self.lock();
                 for slot in died {
@@ -910,11 +1017,6 @@ impl Runtime {
                 stack
                     .epolls()
                     .wakeups(words.iter().map(|(h, _)| *h), &mut raises);
-                stack_deadline = stack.poll_timeout();
-                local.deadline.store(
-                    stack_deadline.map_or(u64::MAX, |t| t.total_micros()),
-                    Ordering::Release,
-                );
                 trace_dropped = stack.take_trace(&mut trace_events);
             }
             if !tx.is_empty()
@@ -979,6 +1081,7 @@ impl Runtime {
             if w.sleepers.load(Ordering::SeqCst) > 0 {
                 sys::event::futex_wake_all(&w.word);
             }
+            self.kick_reader_of(w);
             let mut mask = w.watched_by.load(Ordering::Acquire);
             if mask == 0 {
                 continue;
@@ -1090,6 +1193,16 @@ impl Local {
         };
         let poll = Epoll::new().map_err(|e| io_error("epoll_create1", e))?;
         let waker = Waker::new(&poll, WAKER).map_err(|e| io_error("eventfd", e))?;
+        let kick = sys::event::eventfd(0).map_err(|e| io_error("eventfd", e))?;
+        let timer = match sys::event::TimerFd::new(&poll, TIMER) {
+            Ok(t) => Some(t),
+            Err(e) => {
+                crate::log_warn!(
+                    "timerfd_create: {e}; calls that arm a timer wake the stack thread"
+                );
+                None
+            }
+        };
         let (bell, ringer) = if shared {
             let bell =
                 bell::Bell::bind(netns, ifname, pid).map_err(|e| io_error("bind the bell", e))?;
@@ -1105,6 +1218,7 @@ impl Local {
             ringer,
             wake_pending: AtomicBool::new(false),
             deadline: AtomicU64::new(u64::MAX),
+            timer,
             tx: std::sync::Mutex::new(None),
             busy: AtomicBool::new(false),
             outbox: std::sync::Mutex::new(Vec::new()),
@@ -1112,6 +1226,11 @@ impl Local {
             state: AtomicU8::new(RUNNING),
             finished: AtomicU32::new(0),
             thread: OnceCell::new(),
+            tap_watch: OnceCell::new(),
+            reader: AtomicUsize::new(0),
+            kick,
+            lent: AtomicBool::new(false),
+            lease_end: AtomicU64::new(0),
         })
     }
 }

@@ -8,6 +8,11 @@
 //! `Runtime::finish`) bumps the word after unlocking, so no wakeup is lost
 //! between the check and the sleep.
 //!
+//! When it may (`runtime::reader`: alone on the stack, a bare TAP), the
+//! thread does not sleep on the word but waits on the TAP itself and
+//! processes the frames that come, its own among them: the frame that
+//! makes its socket ready wakes it, not the stack thread first.
+//!
 //! Signals: the futex wait is interrupted like Linux's socket waits
 //! (`sock_intr_errno`). Without a timeout, the kernel restarts the wait
 //! itself after a handler installed with `SA_RESTART`, and the call fails
@@ -114,7 +119,13 @@ impl<'a> Waiter<'a> {
             if spin(&wait.word, seen, self.rt.config().spin_us, self.deadline) {
                 continue;
             }
-            match crate::runtime::sleep_on(&wait, seen, timeout) {
+            // The thread that waits reads the TAP meanwhile when it may
+            // (`runtime::reader`); else it sleeps on the word.
+            let slept = match self.rt.wait_reading(&wait, seen, self.deadline) {
+                Some(r) => r,
+                None => crate::runtime::sleep_on(&wait, seen, timeout),
+            };
+            match slept {
                 FutexWait::Interrupted => return Err(libc::EINTR),
                 FutexWait::TimedOut => return Err(libc::EAGAIN),
                 FutexWait::Woken | FutexWait::Changed => {}

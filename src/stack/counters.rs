@@ -25,6 +25,10 @@ counters! {
     rx_frames,
     /// Frames sent to the device.
     tx_frames,
+    /// Of `rx_frames`, those read by an application thread that waited on
+    /// the TAP in a blocking call (`runtime::reader`), not by the stack
+    /// thread.
+    rx_frames_by_waiter,
     /// Frames shorter than an Ethernet header.
     drop_eth_truncated,
     /// Frames addressed to another MAC.

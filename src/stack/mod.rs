@@ -289,6 +289,12 @@ impl Stack {
         &self.counters
     }
 
+    /// Counts `n` frames that an application thread waiting on the TAP
+    /// read (the runtime's `reader`), before handing them in.
+    pub fn count_frames_read_by_waiter(&mut self, n: usize) {
+        self.counters.rx_frames_by_waiter += n as u64;
+    }
+
     /// Sets the host-wide challenge-ACK budget per second (Linux's
     /// `tcp_challenge_ack_limit`; see [`crate::tcp::challenge`]).
     pub fn set_challenge_ack_limit(&mut self, per_second: u32) {

@@ -178,6 +178,62 @@ impl Waker {
     }
 }
 
+/// A `CLOCK_MONOTONIC` timerfd of the library's own: any thread arms it,
+/// and the thread whose epoll set holds it wakes when it expires, with no
+/// wakeup before (added with `EPOLLIN | EPOLLET`: each expiry is a new
+/// edge, and the count need not be read back).
+#[derive(Debug)]
+pub struct TimerFd {
+    fd: PrivateFd,
+}
+
+impl TimerFd {
+    /// A disarmed timer that `epoll` reports with `token`.
+    pub fn new(epoll: &Epoll, token: u64) -> io::Result<TimerFd> {
+        // SAFETY: plain syscall with integer arguments.
+        let fd = cvt(unsafe {
+            libc::syscall(
+                libc::SYS_timerfd_create,
+                libc::CLOCK_MONOTONIC,
+                libc::TFD_CLOEXEC | libc::TFD_NONBLOCK,
+            )
+        })?;
+        // SAFETY: the kernel just gave us this fd and nobody else owns it.
+        let fd = PrivateFd::adopt(unsafe { OwnedFd::from_raw_fd(fd as libc::c_int) });
+        epoll.add(fd.raw(), (libc::EPOLLIN | libc::EPOLLET) as u32, token)?;
+        Ok(TimerFd { fd })
+    }
+
+    /// Expires once at `at` (on the clock of [`monotonic_now`]), replacing
+    /// what was set before; at once if `at` has passed.
+    ///
+    /// [`monotonic_now`]: super::clock::monotonic_now
+    pub fn set_at(&self, at: crate::time::Instant) -> io::Result<()> {
+        let us = at.total_micros().max(1);
+        let spec = libc::itimerspec {
+            it_interval: libc::timespec {
+                tv_sec: 0,
+                tv_nsec: 0,
+            },
+            it_value: libc::timespec {
+                tv_sec: (us / 1_000_000) as libc::time_t,
+                tv_nsec: ((us % 1_000_000) * 1000) as libc::c_long,
+            },
+        };
+        // SAFETY: `spec` is a valid itimerspec for the call; no old value.
+        cvt(unsafe {
+            libc::syscall(
+                libc::SYS_timerfd_settime,
+                self.fd.raw(),
+                libc::TFD_TIMER_ABSTIME,
+                &spec as *const libc::itimerspec,
+                std::ptr::null_mut::<libc::itimerspec>(),
+            )
+        })
+        .map(drop)
+    }
+}
+
 /// Why a [`futex_wait`] returned.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum FutexWait {

@@ -11,6 +11,8 @@
 //!   `CLOCK_REALTIME` for pcap timestamps.
 //! - [`tap`]: opening, attaching to and configuring a TAP device.
 //! - [`event`]: eventfd and futex wait/wake.
+//! - [`signal`]: signal masks, a signalfd and `ppoll`, for a thread that
+//!   waits on the TAP.
 //! - [`real`]: the table of real libc functions, found with `dlsym`.
 //! - [`fdbits`]: a lock-free set of fd numbers.
 //! - [`private_fd`]: the library's own fds, kept out of the program's way.
@@ -22,6 +24,7 @@ pub mod event;
 pub mod fdbits;
 pub mod private_fd;
 pub mod real;
+pub mod signal;
 pub mod sync;
 pub mod tap;
 pub mod unix_socket;

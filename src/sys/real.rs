@@ -319,6 +319,10 @@ real! {
         sys_int!(libc::SYS_setresgid, rgid, egid, sgid);
     fn setgroups(size: size_t, list: *const libc::gid_t) -> c_int =
         sys_int!(libc::SYS_setgroups, size, list);
+    /// `prctl(2)`: variadic in C; every option takes at most four more
+    /// integer or pointer arguments, carried as `c_ulong`.
+    fn prctl(option: c_int, a2: c_ulong, a3: c_ulong, a4: c_ulong, a5: c_ulong) -> c_int =
+        sys_int!(libc::SYS_prctl, option, a2, a3, a4, a5);
 }
 
 /// The kernel's sigset size (64 signals), as the `*pwait`/`ppoll` calls want.
