@@ -157,7 +157,11 @@ impl Runtime {
                 return None;
             }
         };
-        let outcome = self.read_until(local, &tap.fd, sfd, w, seen, deadline);
+        let outcome = if self.spin_reading(local, w, seen, deadline) {
+            Outcome::Wait(FutexWait::Woken)
+        } else {
+            self.read_until(local, &tap.fd, sfd, w, seen, deadline)
+        };
         self.end_wait(local);
         let result = match outcome {
             Outcome::Wait(r) => r,
@@ -177,6 +181,41 @@ impl Runtime {
         // Delivers the pending signal, if any: its handler runs now.
         signal::restore(&old);
         Some(result)
+    }
+
+    /// `TAPSTACK_SPIN_US`: before it sleeps, the reader polls the TAP
+    /// (a non-blocking read) and its word for up to that long, as a NIC
+    /// busy-poller would; true when the word moved. (Spinning on the word
+    /// alone, as a thread that does not read the TAP does, would wait for
+    /// frames nobody reads while the TAP is lent.)
+    fn spin_reading(
+        &self,
+        local: &Local,
+        w: &WaitQueue,
+        seen: u32,
+        deadline: Option<Instant>,
+    ) -> bool {
+        let us = self.config().spin_us;
+        if us == 0 {
+            return false;
+        }
+        let mut end = monotonic_now() + Duration::from_micros(u64::from(us));
+        if let Some(d) = deadline {
+            end = end.min(d);
+        }
+        loop {
+            if w.word.load(Ordering::SeqCst) != seen {
+                return true;
+            }
+            self.read_turn(local);
+            if w.word.load(Ordering::SeqCst) != seen {
+                return true;
+            }
+            if monotonic_now() >= end {
+                return false;
+            }
+            std::hint::spin_loop();
+        }
     }
 
     fn read_until(

@@ -116,14 +116,17 @@ impl<'a> Waiter<'a> {
                     Some(d.saturating_duration_since(now))
                 }
             };
-            if spin(&wait.word, seen, self.rt.config().spin_us, self.deadline) {
-                continue;
-            }
             // The thread that waits reads the TAP meanwhile when it may
-            // (`runtime::reader`); else it sleeps on the word.
+            // (`runtime::reader`, which spins on the TAP); else it spins
+            // on the word, then sleeps on it.
             let slept = match self.rt.wait_reading(&wait, seen, self.deadline) {
                 Some(r) => r,
-                None => crate::runtime::sleep_on(&wait, seen, timeout),
+                None => {
+                    if spin(&wait.word, seen, self.rt.config().spin_us, self.deadline) {
+                        continue;
+                    }
+                    crate::runtime::sleep_on(&wait, seen, timeout)
+                }
             };
             match slept {
                 FutexWait::Interrupted => return Err(libc::EINTR),
