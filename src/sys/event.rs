@@ -349,4 +349,28 @@ mod tests {
         futex_wake_all(&w);
         t.join().unwrap();
     }
+
+    #[test]
+    fn a_timerfd_fires_for_a_past_time_and_not_for_a_later_one() {
+        let epoll = Epoll::new().unwrap();
+        let timer = TimerFd::new(&epoll, 7).unwrap();
+        let mut events = [EpollEvent { events: 0, u64: 0 }; 4];
+        assert_eq!(
+            epoll.wait(&mut events, Some(Duration::ZERO)).unwrap(),
+            0,
+            "disarmed"
+        );
+        let now = crate::sys::clock::monotonic_now();
+        timer.set_at(now + Duration::from_secs(60)).unwrap();
+        assert_eq!(epoll.wait(&mut events, Some(Duration::ZERO)).unwrap(), 0);
+        // Set again, earlier: it replaces the later one and fires.
+        timer.set_at(now).unwrap();
+        assert_eq!(
+            epoll
+                .wait(&mut events, Some(Duration::from_secs(5)))
+                .unwrap(),
+            1
+        );
+        assert_eq!({ events[0].u64 }, 7);
+    }
 }
