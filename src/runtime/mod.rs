@@ -1341,6 +1341,29 @@ pub fn sleep_on(w: &WaitQueue, seen: u32, timeout: Option<Duration>) -> sys::eve
     r
 }
 
+/// Spins until `ready` says so (true) or `us` microseconds have passed, or
+/// `deadline` (false). `us == 0`: false at once.
+pub fn spin_until(us: u32, deadline: Option<Instant>, mut ready: impl FnMut() -> bool) -> bool {
+    if us == 0 {
+        return false;
+    }
+    let mut end = monotonic_now() + Duration::from_micros(u64::from(us));
+    if let Some(d) = deadline {
+        end = end.min(d);
+    }
+    loop {
+        for _ in 0..64 {
+            if ready() {
+                return true;
+            }
+            std::hint::spin_loop();
+        }
+        if monotonic_now() >= end {
+            return false;
+        }
+    }
+}
+
 /// The runtime of this process: null until started, else a leaked
 /// `Result` (a failed start is remembered too). A forked child keeps its
 /// parent's: the stack is shared ([`process`]).

@@ -195,27 +195,12 @@ impl Runtime {
         seen: u32,
         deadline: Option<Instant>,
     ) -> bool {
-        let us = self.config().spin_us;
-        if us == 0 {
-            return false;
-        }
-        let mut end = monotonic_now() + Duration::from_micros(u64::from(us));
-        if let Some(d) = deadline {
-            end = end.min(d);
-        }
-        loop {
-            if w.word.load(Ordering::SeqCst) != seen {
-                return true;
+        super::spin_until(self.config().spin_us, deadline, || {
+            w.word.load(Ordering::SeqCst) != seen || {
+                self.read_turn(local);
+                w.word.load(Ordering::SeqCst) != seen
             }
-            self.read_turn(local);
-            if w.word.load(Ordering::SeqCst) != seen {
-                return true;
-            }
-            if monotonic_now() >= end {
-                return false;
-            }
-            std::hint::spin_loop();
-        }
+        })
     }
 
     fn read_until(

@@ -150,34 +150,7 @@ fn spin(
     us: u32,
     deadline: Option<Instant>,
 ) -> bool {
-    spin_until(us, deadline, || word.load(Ordering::Acquire) != seen)
-}
-
-/// Spins until `ready` says so (true) or `us` microseconds have passed, or
-/// `deadline` (false). `us == 0`: false at once.
-pub(crate) fn spin_until(
-    us: u32,
-    deadline: Option<Instant>,
-    mut ready: impl FnMut() -> bool,
-) -> bool {
-    if us == 0 {
-        return false;
-    }
-    let mut end = monotonic_now() + Duration::from_micros(u64::from(us));
-    if let Some(d) = deadline {
-        end = end.min(d);
-    }
-    loop {
-        for _ in 0..64 {
-            if ready() {
-                return true;
-            }
-            std::hint::spin_loop();
-        }
-        if monotonic_now() >= end {
-            return false;
-        }
-    }
+    crate::runtime::spin_until(us, deadline, || word.load(Ordering::Acquire) != seen)
 }
 
 /// A call that moved `done` bytes before failing with `e`: Linux returns

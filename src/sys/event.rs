@@ -252,13 +252,8 @@ pub enum FutexWait {
 /// A shared futex (no `FUTEX_PRIVATE_FLAG`): the word may live in the
 /// stack's shared region, and a thread of another process wakes it.
 pub fn futex_wait(word: &AtomicU32, expected: u32, timeout: Option<Duration>) -> FutexWait {
-    let ts = timeout.map(|d| libc::timespec {
-        tv_sec: d.as_secs().min(i64::MAX as u64) as libc::time_t,
-        tv_nsec: d.subsec_nanos() as libc::c_long,
-    });
-    let ts_ptr = ts
-        .as_ref()
-        .map_or(std::ptr::null(), |t| t as *const libc::timespec);
+    let ts = super::Timeout::new(timeout);
+    let ts_ptr = ts.as_ptr();
     // SAFETY: `word` is a valid, aligned u32 for the duration of the call;
     // `ts_ptr` is null or points at a timespec that outlives the call.
     let ret = unsafe {

@@ -32,6 +32,26 @@ pub mod unix_socket;
 use std::io;
 use std::os::fd::RawFd;
 
+/// A relative timeout for a system call that takes a `timespec` pointer
+/// (`None`: no limit, a null pointer).
+pub(crate) struct Timeout(Option<libc::timespec>);
+
+impl Timeout {
+    pub(crate) fn new(d: Option<crate::time::Duration>) -> Timeout {
+        Timeout(d.map(|d| libc::timespec {
+            tv_sec: d.as_secs().min(i64::MAX as u64) as libc::time_t,
+            tv_nsec: d.subsec_nanos() as libc::c_long,
+        }))
+    }
+
+    /// The pointer to pass (valid while `self` lives).
+    pub(crate) fn as_ptr(&self) -> *const libc::timespec {
+        self.0
+            .as_ref()
+            .map_or(std::ptr::null(), |t| t as *const libc::timespec)
+    }
+}
+
 /// The calling thread's `errno`.
 #[inline]
 pub fn errno() -> i32 {

@@ -144,13 +144,8 @@ impl SignalFd {
 /// with the thread's mask as it is. Returns how many fds have events;
 /// `Interrupted` when a signal came.
 pub fn ppoll(fds: &mut [libc::pollfd], timeout: Option<Duration>) -> io::Result<usize> {
-    let ts = timeout.map(|d| libc::timespec {
-        tv_sec: d.as_secs().min(i64::MAX as u64) as libc::time_t,
-        tv_nsec: d.subsec_nanos() as libc::c_long,
-    });
-    let ts_ptr = ts
-        .as_ref()
-        .map_or(std::ptr::null(), |t| t as *const libc::timespec);
+    let ts = super::Timeout::new(timeout);
+    let ts_ptr = ts.as_ptr();
     // SAFETY: `fds` is valid for `fds.len()` entries; `ts_ptr` is null or
     // points at a timespec that outlives the call; no signal mask.
     let n = cvt(unsafe {

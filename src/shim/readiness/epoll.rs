@@ -123,7 +123,7 @@ impl Instance {
     /// Watches `pending` for up to `us` microseconds (not past
     /// `deadline`); true when the ready list got something.
     fn spin(&self, us: u32, deadline: Deadline) -> bool {
-        crate::shim::wait::spin_until(us, deadline.at(), || self.pending())
+        crate::runtime::spin_until(us, deadline.at(), || self.pending())
     }
 
     /// Does to the eventfd what the table asked, with the lock still held.
