@@ -259,13 +259,17 @@ impl Runtime {
         }
     }
 
-    /// The reader's wait is over: the TAP stays lent for [`LEASE`] more,
-    /// so that a frame that comes while the thread makes its next call
-    /// (the next connection's SYN while it closes the last one) waits for
-    /// it to wait again, not for the stack thread to wake. The stack
-    /// thread's timer is set for the lease's end.
+    /// The reader's wait is over: the TAP stays lent for [`LEASE`] more
+    /// while the process is alone on the stack, so that a frame that comes
+    /// while the thread makes its next call (the next connection's SYN
+    /// while it closes the last one) waits for it to wait again, not for
+    /// the stack thread to wake. The stack thread's timer is set for the
+    /// lease's end.
     fn end_wait(&self, local: &Local) {
-        let end = monotonic_now() + LEASE;
+        // No more waits will read it when the process is no longer alone
+        // (or stops): the lease ends now.
+        let alone = self.header.in_use() == 1 && !local.stop.load(Ordering::Acquire);
+        let end = monotonic_now() + if alone { LEASE } else { Duration::ZERO };
         local.lease_end.store(end.total_micros(), Ordering::SeqCst);
         local.reader.store(0, Ordering::SeqCst);
         self.arm_timer(Some(end));
