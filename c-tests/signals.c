@@ -6,6 +6,12 @@
  *   recv_eintr      handler without SA_RESTART: recv returns -1 EINTR
  *   recv_restart    with SA_RESTART: recv carries on and returns the byte
  *                   the helper sends at 800 ms (through the echo server)
+ *   recv_timeo_eintr     with SA_RESTART but SO_RCVTIMEO set (5 s): recv
+ *                        returns -1 EINTR (Linux restarts only waits
+ *                        without a timeout)
+ *   recv_ignored_signal  SIGCHLD with its default disposition (ignored),
+ *                        SO_RCVTIMEO set: nothing is interrupted, recv
+ *                        returns the byte sent at 800 ms
  *   accept_eintr    without SA_RESTART: accept returns -1 EINTR
  *   accept_restart  with SA_RESTART: accept carries on; prints
  *                   "accept_restart waiting" and the test script connects
@@ -18,6 +24,7 @@
 static volatile sig_atomic_t hits;
 static pthread_t main_thread;
 static int echo_fd = -1;
+static int helper_sig = SIGUSR1;
 
 static void on_usr1(int sig)
 {
@@ -48,7 +55,7 @@ static void handler(int restart)
 static void *helper(void *arg)
 {
     sleep_ms(300);
-    pthread_kill(main_thread, SIGUSR1);
+    pthread_kill(main_thread, helper_sig);
     if (arg) {
         sleep_ms(500);
         if (NET(send)(echo_fd, "k", 1, MSG_NOSIGNAL) != 1)
@@ -92,6 +99,36 @@ int main(int argc, char **argv)
     CHECK(hits == 1, "recv_restart: the handler ran %d times, want 1", (int)hits);
     if (!failures)
         printf("ok recv_restart\n");
+
+    struct timeval tv = {.tv_sec = 5};
+    CHECK(NET(setsockopt)(echo_fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv) == 0,
+          "setsockopt(SO_RCVTIMEO): %s", ERRNAME(errno));
+    handler(1);
+    pthread_create(&t, NULL, helper, (void *)1);
+    errno = 0;
+    r = NET(recv)(echo_fd, &c, 1, 0);
+    e = errno;
+    pthread_join(t, NULL);
+    CHECK_ERR("recv_timeo_eintr: recv with SO_RCVTIMEO hit by an SA_RESTART handler", r, e,
+              EINTR);
+    CHECK(hits == 1, "recv_timeo_eintr: the handler ran %d times, want 1", (int)hits);
+    /* The helper's byte, echoed meanwhile. */
+    r = NET(recv)(echo_fd, &c, 1, 0);
+    CHECK(r == 1 && c == 'k', "recv_timeo_eintr: the byte after: %zd", r);
+    if (!failures)
+        printf("ok recv_timeo_eintr\n");
+
+    signal(SIGCHLD, SIG_DFL);
+    helper_sig = SIGCHLD;
+    pthread_create(&t, NULL, helper, (void *)1);
+    r = NET(recv)(echo_fd, &c, 1, 0);
+    e = errno;
+    pthread_join(t, NULL);
+    helper_sig = SIGUSR1;
+    CHECK(r == 1 && c == 'k', "recv_ignored_signal: recv gave %zd %s, want the byte 'k'", r,
+          r < 0 ? ERRNAME(e) : "");
+    if (!failures)
+        printf("ok recv_ignored_signal\n");
     NET(close)(echo_fd);
 
     int lfd = tcp_listen(atoi(argv[3]), 4, 1);

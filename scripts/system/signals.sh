@@ -4,7 +4,8 @@
 #
 # A signal interrupts a blocking recv and a blocking accept with EINTR when
 # its handler lacks SA_RESTART, and the call carries on with SA_RESTART
-# (c-tests/signals.c). The kernel is the echo server, and connects to the
+# (c-tests/signals.c); with SO_RCVTIMEO set, EINTR even with SA_RESTART,
+# and a signal with no handler (SIGCHLD by default) interrupts nothing. The kernel is the echo server, and connects to the
 # program's listener for the last case.
 source "$(dirname "$0")/../lib/netns.sh"
 T=signals

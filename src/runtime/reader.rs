@@ -166,15 +166,21 @@ impl Runtime {
         let result = match outcome {
             Outcome::Wait(r) => r,
             // What the kernel does with a blocking call a signal
-            // interrupts: with a timeout, or a handler without
-            // `SA_RESTART`, `EINTR`; else the call goes on (the caller
-            // tries again and waits again).
+            // interrupts: a handler runs, and it has no `SA_RESTART` or
+            // the call a timeout: `EINTR`; else the call goes on (the
+            // caller tries again and waits again). A signal with no
+            // handler (SIGCHLD by default) interrupts nothing: blocked,
+            // it was kept pending, where Linux would have dropped it.
             Outcome::Signal => {
-                let sigs = signal::pending().common(&unblocked);
-                if deadline.is_none() && sigs.iter().all(|&s| signal::restart_after(s)) {
-                    FutexWait::Woken
-                } else {
+                let interrupted = signal::pending()
+                    .common(&unblocked)
+                    .into_iter()
+                    .filter_map(signal::handler_restarts)
+                    .any(|restarts| deadline.is_some() || !restarts);
+                if interrupted {
                     FutexWait::Interrupted
+                } else {
+                    FutexWait::Woken
                 }
             }
         };

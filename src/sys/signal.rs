@@ -7,8 +7,8 @@
 //! futex wait follows that rule; `poll` does not (it is never restarted).
 //! So a call that waits in `ppoll` blocks the signals for the wait and
 //! watches them through a signalfd instead: when one is pending it looks
-//! at what its handler asked for ([`restart_after`]) before letting it be
-//! delivered.
+//! at what its handler asked for ([`handler_restarts`]) before letting it
+//! be delivered.
 
 use super::cvt;
 use super::private_fd::PrivateFd;
@@ -88,18 +88,20 @@ pub fn pending() -> Mask {
     m
 }
 
-/// Whether a call interrupted by `sig` is restarted: its disposition runs
-/// no handler (default or ignored), or its handler has `SA_RESTART`.
-pub fn restart_after(sig: i32) -> bool {
+/// What delivering `sig` runs: `None` when no handler (its disposition is
+/// the default or ignored: a blocking call is not interrupted by it, or
+/// the process ends), else whether the handler asked for `SA_RESTART`.
+pub fn handler_restarts(sig: i32) -> Option<bool> {
     // SAFETY: a query (null new action); `old` is ours to write.
     unsafe {
         let mut old: libc::sigaction = std::mem::zeroed();
         if libc::sigaction(sig, std::ptr::null(), &mut old) != 0 {
-            return true;
+            return None;
         }
-        old.sa_sigaction == libc::SIG_DFL
-            || old.sa_sigaction == libc::SIG_IGN
-            || old.sa_flags & libc::SA_RESTART != 0
+        if old.sa_sigaction == libc::SIG_DFL || old.sa_sigaction == libc::SIG_IGN {
+            return None;
+        }
+        Some(old.sa_flags & libc::SA_RESTART != 0)
     }
 }
 
@@ -184,7 +186,7 @@ mod tests {
         }
         assert_eq!(ppoll(&mut fds, Some(Duration::ZERO)).unwrap(), 1);
         assert_eq!(pending().common(&watched), vec![libc::SIGURG]);
-        assert!(restart_after(libc::SIGURG), "no handler: restarted");
+        assert_eq!(handler_restarts(libc::SIGURG), None, "no handler");
         restore(&old);
         assert!(
             pending().common(&watched).is_empty(),
