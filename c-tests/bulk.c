@@ -12,6 +12,8 @@
  *     received N sha256 HEX
  *     state STATE (tcpi_state after EOF; the side that half-closed first
  *                  and then read EOF is in TIME_WAIT)
+ *     buffers rcv A -> B snd C -> D (SO_RCVBUF and SO_SNDBUF before the
+ *                  transfer and after it: autotuning grows them)
  * The peer can be anything that sends and reads (nc with files, and
  * sha256sum on the kernel side, or bulk itself). The whole run is bounded
  * by SECONDS (default 300): past it, "FAIL timeout" and exit 1.
@@ -21,6 +23,16 @@
 
 static int fd;
 static long long want;
+
+/* An int socket option, or -1. */
+static int sockopt_int(int s, int level, int name)
+{
+    int v = -1;
+    socklen_t len = sizeof v;
+    if (NET(getsockopt)(s, level, name, &v, &len) != 0)
+        return -1;
+    return v;
+}
 static char sent_hex[65];
 static int send_err;
 
@@ -103,6 +115,8 @@ int main(int argc, char **argv)
                 argv[0]);
         return 2;
     }
+    int rcv0 = sockopt_int(fd, SOL_SOCKET, SO_RCVBUF);
+    int snd0 = sockopt_int(fd, SOL_SOCKET, SO_SNDBUF);
     long long t0 = now_ms();
     pthread_t t;
     pthread_create(&t, NULL, sender, NULL);
@@ -138,6 +152,8 @@ int main(int argc, char **argv)
     printf("received %lld sha256 %s\n", got, hex);
     int st = tcp_state(fd);
     printf("state %s\n", STATE_NAME(st));
+    printf("buffers rcv %d -> %d snd %d -> %d\n", rcv0, sockopt_int(fd, SOL_SOCKET, SO_RCVBUF),
+           snd0, sockopt_int(fd, SOL_SOCKET, SO_SNDBUF));
     struct tcp_info ti;
     socklen_t len = sizeof ti;
     memset(&ti, 0, sizeof ti);

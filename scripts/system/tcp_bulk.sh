@@ -9,7 +9,9 @@
 #   2. tapstack connects to a kernel listener (bulk connect / kpeer.py listen)
 # BULK_BYTES (default 100 MiB) each way, each transfer bounded by
 # BULK_SECONDS (default 300). TAPSTACK_FAULTS, when set (tcp_faults.sh sets
-# it), applies to the tapstack side; the kernel mode ignores it.
+# it), applies to the tapstack side; the kernel mode ignores it. Without
+# faults, SO_RCVBUF and SO_SNDBUF read larger after the transfer than
+# before it (autotuning grew them, and the option reads the grown size).
 source "$(dirname "$0")/../lib/netns.sh"
 source "$(dirname "$0")/../lib/bulk.sh"
 T=${BULK_NAME:-tcp_bulk}
@@ -29,7 +31,7 @@ kin=$(sha256sum "$TEST_TMP/k.in" | cut -d' ' -f1)
 # check WHAT OUT: compare bulk's report in OUT with the kernel's files.
 check() {
     local what=$1 out=$2 sent recv kout
-    grep -h '^info' "$out" | sed "s/^/  $what: /"
+    grep -h '^info\|^buffers' "$out" | sed "s/^/  $what: /"
     ! grep -q '^FAIL' "$out" || fail "$T: $what: $(grep '^FAIL' "$out" | head -n 2 | tr '\n' ';')"
     kout=$(sha256sum "$TEST_TMP/k.out" | cut -d' ' -f1)
     sent=$(grep '^sent ' "$out" || true)
@@ -39,6 +41,14 @@ check() {
     [[ $recv == "received $BYTES sha256 $kin" ]] ||
         fail "$T: $what: the kernel sent $BYTES bytes sha256 $kin, tapstack received '$recv'"
     echo "  $what: $BYTES bytes each way, hashes match"
+    # Without faults, both buffers grow (autotuning) and SO_RCVBUF and
+    # SO_SNDBUF read back the grown sizes, as on Linux.
+    if [[ -z ${TAPSTACK_FAULTS:-} ]]; then
+        read -r r0 r1 s0 s1 < <(awk '/^buffers/ {print $3, $5, $7, $9}' "$out")
+        [[ -n ${s1:-} ]] || fail "$T: $what: no buffers line"
+        ((r1 > r0 && s1 > s0)) ||
+            fail "$T: $what: SO_RCVBUF $r0 -> $r1, SO_SNDBUF $s0 -> $s1: not grown by the transfer"
+    fi
 }
 
 # 1. The kernel connects.

@@ -384,11 +384,17 @@ fn getsockopt_value(sock: &OpenSocket, level: c_int, name: c_int) -> Errno<Value
         (libc::SOL_SOCKET, libc::SO_REUSEADDR) => b(o.reuse_addr),
         (libc::SOL_SOCKET, libc::SO_REUSEPORT) => b(o.reuse_port),
         (libc::SOL_SOCKET, libc::SO_KEEPALIVE) => b(o.keepalive),
+        // A connection's buffers as they are now (autotuning grows them);
+        // before one, what was set or the default.
         (libc::SOL_SOCKET, libc::SO_RCVBUF) => {
-            Ok(Value::Int(o.rcv_buf.unwrap_or(defaults.rcv_buf) as c_int))
+            let now = st.buffer_sizes(h).map_err(errno_of)?.map(|(r, _)| r);
+            let v = now.unwrap_or(o.rcv_buf.unwrap_or(defaults.rcv_buf));
+            Ok(Value::Int(v.min(c_int::MAX as usize) as c_int))
         }
         (libc::SOL_SOCKET, libc::SO_SNDBUF) => {
-            Ok(Value::Int(o.snd_buf.unwrap_or(defaults.snd_buf) as c_int))
+            let now = st.buffer_sizes(h).map_err(errno_of)?.map(|(_, s)| s);
+            let v = now.unwrap_or(o.snd_buf.unwrap_or(defaults.snd_buf));
+            Ok(Value::Int(v.min(c_int::MAX as usize) as c_int))
         }
         (libc::SOL_SOCKET, libc::SO_LINGER) => Ok(Value::Bytes(bytes_of(&libc::linger {
             l_onoff: c_int::from(o.linger.is_some()),

@@ -459,6 +459,17 @@ impl Stack {
         Ok(self.sock(h)?.tcb().map(|t| t.congestion_name()))
     }
 
+    /// A connection's receive and send buffer sizes now, as `SO_RCVBUF`
+    /// and `SO_SNDBUF` read them: autotuning grows them (Linux's
+    /// `sk_rcvbuf` and `sk_sndbuf` as `tcp_rcv_space_adjust` and
+    /// `tcp_sndbuf_expand` leave them); `None` for a socket without one.
+    pub fn buffer_sizes(&self, h: SocketHandle) -> Result<Option<(usize, usize)>> {
+        Ok(self
+            .sock(h)?
+            .tcb()
+            .map(|t| (t.config().rcv_buf, t.config().snd_buf)))
+    }
+
     /// Changes the socket's options; on a live connection all but
     /// `TCP_MAXSEG` take effect at once (see [`apply_live_options`]).
     pub fn set_options(

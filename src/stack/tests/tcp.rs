@@ -324,9 +324,14 @@ fn options_set_on_a_live_connection_take_effect() {
     let tos: Vec<u8> = p.a_to_b[before..].iter().map(|f| f[15]).collect();
     assert_eq!(tos, [0x28]);
 
-    // SO_SNDBUF on the live connection bounds what one send takes.
+    // SO_SNDBUF on the live connection bounds what one send takes, and
+    // reads back from the connection (where autotuning would grow it).
+    let (rcv, _) = p.b.buffer_sizes(s).unwrap().unwrap();
     p.b.set_options(s, |o| o.snd_buf = Some(8192)).unwrap();
     assert_eq!(p.b.send(s, &[0u8; 100_000]), Ok(8192));
+    assert_eq!(p.b.buffer_sizes(s), Ok(Some((rcv, 8192))));
+    let l = p.b.socket();
+    assert_eq!(p.b.buffer_sizes(l), Ok(None), "no connection yet");
 }
 
 /// The server closes first, so TIME-WAIT is on its side; the client then
