@@ -170,6 +170,9 @@ struct Local {
     reader: AtomicUsize,
     /// Wakes that thread (an eventfd it polls).
     kick: PrivateFd,
+    /// The signals that thread watches while it waits (made at the first
+    /// wait; only the reader uses it).
+    signals: std::sync::Mutex<Option<sys::signal::SignalFd>>,
     /// The TAP is out of the stack thread's epoll set, lent to the
     /// application threads ([`reader`]); changed with `tx` held.
     lent: AtomicBool,
@@ -1183,6 +1186,16 @@ impl Local {
         if let Some(r) = &self.ringer {
             close_inherited(r.raw());
         }
+        close_inherited(self.kick.raw());
+        if let Some(t) = &self.timer {
+            close_inherited(t.raw());
+        }
+        // (Not waited for: a parent's thread may have held it at the fork.)
+        if let Ok(s) = self.signals.try_lock()
+            && let Some(s) = s.as_ref()
+        {
+            close_inherited(s.raw());
+        }
     }
 
     fn new(netns: u64, ifname: &str, pid: i32, shared: bool) -> Result<Local, StartError> {
@@ -1229,6 +1242,7 @@ impl Local {
             tap_watch: OnceCell::new(),
             reader: AtomicUsize::new(0),
             kick,
+            signals: std::sync::Mutex::new(None),
             lent: AtomicBool::new(false),
             lease_end: AtomicU64::new(0),
         })

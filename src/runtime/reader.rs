@@ -49,7 +49,6 @@ use crate::sys::event::{FutexWait, eventfd_add, eventfd_take};
 use crate::sys::private_fd::FdNumber;
 use crate::sys::signal::{self, SignalFd};
 use crate::time::{Duration, Instant};
-use std::cell::RefCell;
 use std::os::fd::RawFd;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicI32, Ordering};
@@ -64,11 +63,6 @@ static SANDBOXED: AtomicBool = AtomicBool::new(false);
 /// `timerfd_settime`), so they stop making them.
 pub fn note_sandbox() {
     SANDBOXED.store(true, Ordering::SeqCst);
-}
-
-thread_local! {
-    /// This thread's signalfd (made at its first wait as the reader).
-    static SIGNALS: RefCell<Option<SignalFd>> = const { RefCell::new(None) };
 }
 
 /// How long the TAP stays lent to the application after a wait on it
@@ -141,13 +135,16 @@ impl Runtime {
         }
         let old = signal::block_all();
         let unblocked = old.complement();
-        let sfd = SIGNALS.with(|s| {
-            let mut s = s.borrow_mut();
+        // One signalfd per process, set to the reader's unblocked signals:
+        // its readiness is the polling thread's pending signals and the
+        // process's, whichever thread that is.
+        let sfd = {
+            let mut s = local.signals.lock().unwrap_or_else(|e| e.into_inner());
             match s.as_mut() {
                 Some(sfd) => sfd.watch(unblocked).map(|_| sfd.raw()),
                 None => SignalFd::new(unblocked).map(|sfd| s.insert(sfd).raw()),
             }
-        });
+        };
         let sfd = match sfd {
             Ok(fd) => fd,
             Err(e) => {

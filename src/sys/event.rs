@@ -204,6 +204,11 @@ impl TimerFd {
         Ok(TimerFd { fd })
     }
 
+    /// The timerfd.
+    pub fn raw(&self) -> RawFd {
+        self.fd.raw()
+    }
+
     /// Expires once at `at` (on the clock of [`monotonic_now`]), replacing
     /// what was set before; at once if `at` has passed.
     ///
