@@ -12,6 +12,13 @@
  *   recv_ignored_signal  SIGCHLD with its default disposition (ignored),
  *                        SO_RCVTIMEO set: nothing is interrupted, recv
  *                        returns the byte sent at 800 ms
+ *   epoll_eintr     SA_RESTART handler: epoll_wait returns -1 EINTR (an
+ *                   event loop's wait is never restarted)
+ *   epoll_pwait_masked   epoll_pwait whose mask blocks SIGUSR1: the
+ *                   signal does not end the wait, which returns the byte
+ *                   sent at 800 ms; the handler runs once, as it returns
+ *   epoll_ignored_signal SIGCHLD by default: epoll_wait returns the byte
+ *   poll_eintr      SA_RESTART handler: poll returns -1 EINTR
  *   accept_eintr    without SA_RESTART: accept returns -1 EINTR
  *   accept_restart  with SA_RESTART: accept carries on; prints
  *                   "accept_restart waiting" and the test script connects
@@ -19,7 +26,9 @@
  * Prints "ok NAME" per check, "OK" at the end; FAIL lines and exit 1 else.
  */
 #include "common.h"
+#include <poll.h>
 #include <pthread.h>
+#include <sys/epoll.h>
 
 static volatile sig_atomic_t hits;
 static pthread_t main_thread;
@@ -62,6 +71,79 @@ static void *helper(void *arg)
             printf("FAIL helper: send: %s\n", ERRNAME(errno));
     }
     return NULL;
+}
+
+/* The byte the helper had echoed, read back (the socket left empty). */
+static void drain_byte(const char *name)
+{
+    char c = 0;
+    ssize_t r = NET(recv)(echo_fd, &c, 1, 0);
+    CHECK(r == 1 && c == 'k', "%s: the echoed byte: %zd", name, r);
+}
+
+/* An event loop's wait is never restarted: EINTR whatever SA_RESTART
+ * says; a signal its mask blocks (epoll_pwait) or with no handler does
+ * not end it. */
+static void event_loop_cases(void)
+{
+    pthread_t t;
+    struct epoll_event ev = {.events = EPOLLIN}, out[2];
+    int ep = epoll_create1(0);
+    CHECK(ep >= 0 && epoll_ctl(ep, EPOLL_CTL_ADD, echo_fd, &ev) == 0, "epoll: %s",
+          ERRNAME(errno));
+
+    handler(1);
+    pthread_create(&t, NULL, helper, NULL);
+    errno = 0;
+    int n = epoll_wait(ep, out, 2, 10000);
+    int e = errno;
+    pthread_join(t, NULL);
+    CHECK_ERR("epoll_eintr: epoll_wait hit by an SA_RESTART handler", n, e, EINTR);
+    CHECK(hits == 1, "epoll_eintr: the handler ran %d times, want 1", (int)hits);
+    if (!failures)
+        printf("ok epoll_eintr\n");
+
+    handler(1);
+    sigset_t blocked;
+    sigemptyset(&blocked);
+    sigaddset(&blocked, SIGUSR1);
+    pthread_create(&t, NULL, helper, (void *)1);
+    n = epoll_pwait(ep, out, 2, 10000, &blocked);
+    e = errno;
+    pthread_join(t, NULL);
+    CHECK(n == 1, "epoll_pwait_masked: gave %d %s, want the echoed byte's event", n,
+          n < 0 ? ERRNAME(e) : "");
+    /* Delivered as the call returned (the thread's mask back). */
+    CHECK(hits == 1, "epoll_pwait_masked: the handler ran %d times, want 1", (int)hits);
+    drain_byte("epoll_pwait_masked");
+    if (!failures)
+        printf("ok epoll_pwait_masked\n");
+
+    signal(SIGCHLD, SIG_DFL);
+    helper_sig = SIGCHLD;
+    pthread_create(&t, NULL, helper, (void *)1);
+    n = epoll_wait(ep, out, 2, 10000);
+    e = errno;
+    pthread_join(t, NULL);
+    helper_sig = SIGUSR1;
+    CHECK(n == 1, "epoll_ignored_signal: gave %d %s, want the echoed byte's event", n,
+          n < 0 ? ERRNAME(e) : "");
+    drain_byte("epoll_ignored_signal");
+    if (!failures)
+        printf("ok epoll_ignored_signal\n");
+    close(ep);
+
+    handler(1);
+    struct pollfd p = {.fd = echo_fd, .events = POLLIN};
+    pthread_create(&t, NULL, helper, NULL);
+    errno = 0;
+    n = poll(&p, 1, 10000);
+    e = errno;
+    pthread_join(t, NULL);
+    CHECK_ERR("poll_eintr: poll hit by an SA_RESTART handler", n, e, EINTR);
+    CHECK(hits == 1, "poll_eintr: the handler ran %d times, want 1", (int)hits);
+    if (!failures)
+        printf("ok poll_eintr\n");
 }
 
 int main(int argc, char **argv)
@@ -129,6 +211,7 @@ int main(int argc, char **argv)
           r < 0 ? ERRNAME(e) : "");
     if (!failures)
         printf("ok recv_ignored_signal\n");
+    event_loop_cases();
     NET(close)(echo_fd);
 
     int lfd = tcp_listen(atoi(argv[3]), 4, 1);

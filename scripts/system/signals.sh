@@ -5,8 +5,12 @@
 # A signal interrupts a blocking recv and a blocking accept with EINTR when
 # its handler lacks SA_RESTART, and the call carries on with SA_RESTART
 # (c-tests/signals.c); with SO_RCVTIMEO set, EINTR even with SA_RESTART,
-# and a signal with no handler (SIGCHLD by default) interrupts nothing. The kernel is the echo server, and connects to the
-# program's listener for the last case.
+# and a signal with no handler (SIGCHLD by default) interrupts nothing.
+# epoll_wait and poll end with EINTR whatever SA_RESTART says, and an
+# epoll_pwait whose mask blocks the signal is not interrupted (on tapstack
+# the program is alone on its queue: these waits read the TAP). The kernel
+# is the echo server, and connects to the program's listener for the last
+# case.
 source "$(dirname "$0")/../lib/netns.sh"
 T=signals
 need_built $T signals

@@ -12,11 +12,13 @@
 # stack: the first one's threads stop reading the TAP (the counter stays
 # where it was over another round of echoes, which both servers answer).
 # SIGTERM, whose handler has no SA_RESTART, still interrupts the waiting
-# accept (echo_server exits 0), as a futex wait would.
+# accept (echo_server exits 0), as a futex wait would. Then an epoll echo
+# server alone on its queue: its epoll_wait reads the TAP (the counter
+# grows over 4 x 300 echoes), and SIGTERM still ends it.
 source "$(dirname "$0")/../lib/netns.sh"
 T=waiting_reader
 TAPSTACK="$ROOT/target/release/tapstack"
-need_built $T echo_server
+need_built $T echo_server readiness_epoll_echo
 [[ -x $TAPSTACK ]] || fail "$T: $TAPSTACK is missing (cargo build --release)"
 need python3
 netns_create $T
@@ -93,4 +95,20 @@ sleep 0.3
 stop_pid "$a"
 ((STOP_STATUS == 0)) || fail "$T: echo_server did not end on SIGTERM with status 0 (status $STOP_STATUS)"
 echo "  SIGTERM interrupted the waiting accept: exit status 0"
+
+# An event loop alone on its queue: epoll_wait reads the TAP too, and its
+# SIGTERM handler (a flag the loop looks at) still ends the wait with
+# EINTR: the server says how many connections it served and exits 0.
+start_bg "$TEST_TMP/e.out" "$TEST_TMP/e.err" "${PRELOAD[@]}" "$CBUILD/readiness_epoll_echo" 198.18.0.2 7002 lt
+e=$BG_PID
+await 10 "$TEST_TMP/e.out" '^LISTENING' || fail "$T: readiness_epoll_echo did not start: $(head -c 300 "$TEST_TMP/e.err")"
+before=$(counter rx_frames_by_waiter)
+out=$(echo_round 7002 4 300) || fail "$T: echo through epoll_wait failed: $out"
+after=$(counter rx_frames_by_waiter)
+((after > before)) || fail "$T: no frame was read by a thread waiting in epoll_wait ($before, then $after)"
+echo "  4 x 300 echoes through epoll_wait checked; frames read by the waiting thread: $((after - before))"
+sleep 0.3
+stop_pid "$e"
+((STOP_STATUS == 0)) || fail "$T: readiness_epoll_echo did not end on SIGTERM with status 0 (status $STOP_STATUS)"
+echo "  SIGTERM ended the epoll_wait that reads the TAP: exit status 0"
 pass $T

@@ -118,6 +118,10 @@ pub struct Runtime {
     local: LeakedSlot<Local>,
     /// This process's TAP fd, for a forked child to take over (-1: none).
     tap_fd: AtomicI32,
+    /// The pid of the process that opened the TAP queue this process reads
+    /// (a forked child's is its parent's, copied by `fork`): the process
+    /// table's [`ProcSlot::queue`](crate::shared::header::ProcSlot).
+    queue: AtomicI32,
     /// This process's control socket, for a forked child to close.
     control_fd: AtomicI32,
     /// Set in a forked child until its own stack thread runs.
@@ -179,6 +183,9 @@ struct Local {
     /// When the lease ends if no thread waits on the TAP by then
     /// (microseconds).
     lease_end: AtomicU64,
+    /// Until when (microseconds) an event loop's waits leave the TAP to
+    /// the stack thread: bulk traffic was seen ([`reader`]).
+    streaming_until: AtomicU64,
 }
 
 impl fmt::Debug for Runtime {
@@ -384,6 +391,7 @@ impl Runtime {
             slot: AtomicUsize::new(slot),
             local: LeakedSlot::with(local),
             tap_fd: AtomicI32::new(-1),
+            queue: AtomicI32::new(0),
             control_fd: AtomicI32::new(-1),
             forked: AtomicBool::new(false),
             exec_pending: AtomicBool::new(false),
@@ -415,6 +423,17 @@ impl Runtime {
         inherited: bool,
     ) -> Result<(), StartError> {
         let local = self.local();
+        // Which queue this process reads, for the waits that read it only
+        // when no other process does ([`reader`]).
+        let queue = match dev.as_ref().and_then(|d| d.raw_fd()) {
+            None => 0,
+            Some(_) if inherited => self.queue.load(Ordering::Acquire),
+            Some(_) => std::process::id() as i32,
+        };
+        self.queue.store(queue, Ordering::Release);
+        self.header.procs[self.slot()]
+            .queue
+            .store(queue, Ordering::Release);
         if let Some(d) = dev.as_ref()
             && let Some(fd) = d.tx_fd()
         {
@@ -1016,6 +1035,8 @@ impl Runtime {
                     }
                 }
                 tx_more = tx.is_full() || stack.has_loopback();
+                let read = rx.iter().map(|f| f.len()).sum();
+                self.note_traffic(local, now, read, tx.iter().map(|f| f.len()).sum());
                 stack.take_wakeups(&mut words);
                 stack
                     .epolls()
@@ -1244,6 +1265,7 @@ impl Local {
             kick,
             signals: std::sync::Mutex::new(None),
             lent: AtomicBool::new(false),
+            streaming_until: AtomicU64::new(0),
             lease_end: AtomicU64::new(0),
         })
     }

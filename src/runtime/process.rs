@@ -437,6 +437,7 @@ impl Runtime {
             slot: AtomicUsize::new(slot),
             local: crate::sys::sync::LeakedSlot::with(local),
             tap_fd: std::sync::atomic::AtomicI32::new(-1),
+            queue: std::sync::atomic::AtomicI32::new(0),
             control_fd: std::sync::atomic::AtomicI32::new(-1),
             forked: std::sync::atomic::AtomicBool::new(false),
             exec_pending: std::sync::atomic::AtomicBool::new(false),

@@ -58,6 +58,9 @@ pub struct ProcSlot {
     /// A wakeup for this process's watchers was lost (its bell's queue was
     /// full): it must look at every socket it watches.
     pub overflow: AtomicBool,
+    /// The TAP queue this process reads, named by the pid of the process
+    /// that opened it (a forked child reads its parent's); 0: none.
+    pub queue: AtomicI32,
 }
 
 /// What one process holds, recorded under the lock.
@@ -382,6 +385,7 @@ impl Header {
             .position(|p| p.state.load(Ordering::Acquire) == FREE)?;
         self.procs[i].pid.store(0, Ordering::Release);
         self.procs[i].overflow.store(false, Ordering::Relaxed);
+        self.procs[i].queue.store(0, Ordering::Relaxed);
         self.procs[i].state.store(PENDING, Ordering::Release);
         self.generation.fetch_add(1, Ordering::AcqRel);
         Some(i)
@@ -399,6 +403,17 @@ impl Header {
         self.procs[i].state.store(FREE, Ordering::Release);
         self.procs[i].pid.store(0, Ordering::Release);
         self.generation.fetch_add(1, Ordering::AcqRel);
+    }
+
+    /// Whether a process other than the one in slot `me` reads the TAP
+    /// queue `queue` (see [`ProcSlot::queue`]).
+    pub fn queue_shared(&self, me: usize, queue: i32) -> bool {
+        queue != 0
+            && self.procs.iter().enumerate().any(|(i, p)| {
+                i != me
+                    && p.state.load(Ordering::Acquire) != FREE
+                    && p.queue.load(Ordering::Acquire) == queue
+            })
     }
 
     /// The slot of the live process `pid`.

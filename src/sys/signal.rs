@@ -42,6 +42,11 @@ impl Mask {
         }
     }
 
+    /// A mask a caller gave (`epoll_pwait`'s, `ppoll`'s).
+    pub fn from_raw(set: &libc::sigset_t) -> Mask {
+        Mask(*set)
+    }
+
     /// The signals from 1 to `SIGRTMAX` that are not in this mask.
     pub fn complement(&self) -> Mask {
         let mut out = Mask::empty();
@@ -141,23 +146,66 @@ impl SignalFd {
     }
 }
 
+/// Signals blocked for the length of a call that may wait several times
+/// (an event loop's `epoll_wait`, `poll`, `select`), restored when it
+/// returns: each of its waits unblocks [`Blocked::wait_mask`] itself
+/// (`ppoll`'s mask), so that a handler runs only inside a wait, and that
+/// wait then ends with `EINTR`.
+pub struct Blocked {
+    old: Mask,
+    wait: Mask,
+}
+
+impl Blocked {
+    /// Blocks every signal; the waits will unblock all but `sigmask`'s
+    /// (the caller's `epoll_pwait`, `ppoll` or `pselect` mask), else all
+    /// but those the thread blocked.
+    pub fn new(sigmask: Option<&libc::sigset_t>) -> Blocked {
+        let old = block_all();
+        let wait = sigmask.map_or(old, Mask::from_raw);
+        Blocked { old, wait }
+    }
+
+    /// The mask to wait with.
+    pub fn wait_mask(&self) -> &libc::sigset_t {
+        &self.wait.0
+    }
+}
+
+impl Drop for Blocked {
+    fn drop(&mut self) {
+        restore(&self.old);
+    }
+}
+
 /// `ppoll(2)` on `fds` for up to `timeout` (`None`: no limit), straight to
 /// the kernel (the shim's `ppoll` would take our fds for the program's),
-/// with the thread's mask as it is. Returns how many fds have events;
-/// `Interrupted` when a signal came.
-pub fn ppoll(fds: &mut [libc::pollfd], timeout: Option<Duration>) -> io::Result<usize> {
+/// with `mask` as the thread's mask while it waits (`None`: the mask as
+/// it is). Returns how many fds have events; `Interrupted` when a signal
+/// came.
+pub fn ppoll(
+    fds: &mut [libc::pollfd],
+    timeout: Option<Duration>,
+    mask: Option<&libc::sigset_t>,
+) -> io::Result<usize> {
     let ts = super::Timeout::new(timeout);
     let ts_ptr = ts.as_ptr();
+    // The kernel's sigset: 64 signals (the size it checks).
+    let (mask_ptr, mask_len) = match mask {
+        Some(m) => (m as *const libc::sigset_t, 8usize),
+        None => (std::ptr::null(), 0),
+    };
     // SAFETY: `fds` is valid for `fds.len()` entries; `ts_ptr` is null or
-    // points at a timespec that outlives the call; no signal mask.
+    // points at a timespec that outlives the call; `mask_ptr` is null or
+    // the caller's sigset_t, whose first 8 bytes are the kernel's set.
     let n = cvt(unsafe {
         libc::syscall(
             libc::SYS_ppoll,
             fds.as_mut_ptr(),
             fds.len() as libc::nfds_t,
             ts_ptr,
-            std::ptr::null::<libc::sigset_t>(),
-            0usize,
+            mask_ptr,
+            mask_len,
         )
     })?;
     Ok(n as usize)
@@ -179,12 +227,12 @@ mod tests {
             events: libc::POLLIN,
             revents: 0,
         }];
-        assert_eq!(ppoll(&mut fds, Some(Duration::ZERO)).unwrap(), 0);
+        assert_eq!(ppoll(&mut fds, Some(Duration::ZERO), None).unwrap(), 0);
         // SAFETY: signals this thread only.
         unsafe {
             libc::pthread_kill(libc::pthread_self(), libc::SIGURG);
         }
-        assert_eq!(ppoll(&mut fds, Some(Duration::ZERO)).unwrap(), 1);
+        assert_eq!(ppoll(&mut fds, Some(Duration::ZERO), None).unwrap(), 1);
         assert_eq!(pending().common(&watched), vec![libc::SIGURG]);
         assert_eq!(handler_restarts(libc::SIGURG), None, "no handler");
         restore(&old);

@@ -37,6 +37,7 @@ use crate::sys::event::{eventfd, eventfd_add, eventfd_take};
 use crate::sys::fdbits::FdBits;
 use crate::sys::private_fd::PrivateFd;
 use crate::sys::real;
+use crate::sys::signal::Blocked;
 use crate::sys::sync::RwLock;
 use libc::{c_int, epoll_event, sigset_t};
 use std::collections::HashMap;
@@ -306,7 +307,16 @@ fn wait_mixed(
     sigmask: *const sigset_t,
 ) -> Result<usize, i32> {
     let deadline = Deadline::from_millis(timeout);
-    let real_wait = |out: &mut [epoll_event], ms: c_int| -> Result<(usize, bool), i32> {
+    // Signals blocked once this call waits on the TAP, to the end of the
+    // call; every wait after that uses the mask it would have used.
+    let mut blocked: Option<Blocked> = None;
+    let real_wait = |out: &mut [epoll_event],
+                     ms: c_int,
+                     blocked: &Option<Blocked>|
+     -> Result<(usize, bool), i32> {
+        let sigmask = blocked
+            .as_ref()
+            .map_or(sigmask, |b| b.wait_mask() as *const sigset_t);
         if out.is_empty() {
             return Ok((0, false));
         }
@@ -326,19 +336,55 @@ fn wait_mixed(
         }
         Ok(strip_token(out, r as usize))
     };
-    let spin_us = runtime::get().map_or(0, |rt| rt.config().spin_us);
+    let rt = runtime::get();
+    let spin_us = rt.map_or(0, |rt| rt.config().spin_us);
     loop {
         let n = inst.collect(events, false);
         if n > 0 {
-            let (k, _) = real_wait(&mut events[n..], 0).unwrap_or((0, false));
+            let (k, _) = real_wait(&mut events[n..], 0, &blocked).unwrap_or((0, false));
             return Ok(n + k);
+        }
+        // The thread that waits reads the TAP meanwhile, when it may
+        // (`runtime::reader`): the epoll fd joins its `ppoll` set, and
+        // the frame that makes a socket ready puts it on the ready list
+        // from this thread.
+        if timeout != 0
+            && let Some(rt) = rt
+            && (blocked.is_some() || rt.event_loops_read())
+        {
+            let mut epfd = [libc::pollfd {
+                fd: inst.epfd,
+                events: libc::POLLIN,
+                revents: 0,
+            }];
+            // SAFETY: the caller's mask, valid for the call when not null.
+            let signals = blocked.get_or_insert_with(|| Blocked::new(unsafe { sigmask.as_ref() }));
+            match rt.wait_ready(&mut epfd, deadline.at(), signals, &mut || inst.pending()) {
+                Some(Ok(())) => {
+                    let (k, woken) = if epfd[0].revents != 0 {
+                        real_wait(events, 0, &blocked)?
+                    } else {
+                        (0, false)
+                    };
+                    let n = k + inst.collect(&mut events[k..], woken);
+                    if n > 0 {
+                        return Ok(n);
+                    }
+                    if deadline.expired() {
+                        return Ok(0);
+                    }
+                    continue;
+                }
+                Some(Err(e)) => return Err(e),
+                None => {}
+            }
         }
         // `TAPSTACK_SPIN_US`: watch the ready list before sleeping (kernel
         // fds in the set are seen when the spin ends).
         if spin_us > 0 && timeout != 0 && inst.spin(spin_us, deadline) {
             continue;
         }
-        let (k, woken) = real_wait(events, deadline.remaining_millis())?;
+        let (k, woken) = real_wait(events, deadline.remaining_millis(), &blocked)?;
         let n = k + inst.collect(&mut events[k..], woken);
         if n > 0 {
             return Ok(n);

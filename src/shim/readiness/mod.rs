@@ -145,6 +145,12 @@ impl ThreadWaiter {
         self.fd.raw()
     }
 
+    /// Whether a socket it watches may have changed since the last
+    /// [`drain`](Self::drain).
+    pub fn signalled(&self) -> bool {
+        self.signalled.load(Ordering::SeqCst)
+    }
+
     /// Clears the eventfd. The caller then looks at its sockets before it
     /// sleeps: a wakeup that came before the flag is cleared changed
     /// something that look will see; one after writes the eventfd again.

@@ -7,11 +7,13 @@
 //! and joins the kernel fds in the real `ppoll`; after it returns, the
 //! stack sockets are evaluated again.
 
-use super::{Deadline, Watching, mask, masks, thread_waiter};
+use super::{Deadline, ThreadWaiter, Watching, mask, masks, thread_waiter};
+use crate::runtime;
 use crate::shim::errno::{errno, fail};
 use crate::shim::fd_table::{self, Entry};
 use crate::stack::SocketHandle;
 use crate::sys::real;
+use crate::sys::signal::Blocked;
 use libc::{c_int, nfds_t, pollfd, sigset_t, size_t, timespec};
 
 /// Whether any fd of `fds` is a stack socket.
@@ -94,6 +96,43 @@ fn poll_kernel(
     Ok((n, extra_ready))
 }
 
+/// The thread that waits reads the TAP meanwhile, when it may
+/// (`runtime::reader`): the kernel fds and `waiter`'s eventfd join its
+/// `ppoll` set, with `blocked` (made at the first such wait) blocking
+/// signals to the end of the call. As [`poll_kernel`]'s blocking call, or
+/// `None` when this thread cannot read the TAP now.
+fn wait_reading(
+    fds: &mut [pollfd],
+    split: &Split,
+    waiter: &ThreadWaiter,
+    deadline: Deadline,
+    sigmask: *const sigset_t,
+    blocked: &mut Option<Blocked>,
+) -> Option<Result<(usize, bool), i32>> {
+    let rt = runtime::get()?;
+    if blocked.is_none() && !rt.event_loops_read() {
+        return None;
+    }
+    let mut set: Vec<pollfd> = split.kernel.iter().map(|&i| fds[i]).collect();
+    set.push(pollfd {
+        fd: waiter.raw_fd(),
+        events: libc::POLLIN,
+        revents: 0,
+    });
+    // SAFETY: the caller's mask, valid for the call when not null.
+    let signals = blocked.get_or_insert_with(|| Blocked::new(unsafe { sigmask.as_ref() }));
+    if let Err(e) = rt.wait_ready(&mut set, deadline.at(), signals, &mut || waiter.signalled())? {
+        return Some(Err(e));
+    }
+    let mut n = 0;
+    for (&i, p) in split.kernel.iter().zip(set.iter()) {
+        fds[i].revents = p.revents;
+        n += usize::from(p.revents != 0);
+    }
+    let woken = waiter.signalled() || set.last().is_some_and(|p| p.revents != 0);
+    Some(Ok((n, woken)))
+}
+
 const ZERO: timespec = timespec {
     tv_sec: 0,
     tv_nsec: 0,
@@ -125,6 +164,9 @@ fn poll_mixed_once(
     let waiter = thread_waiter()?;
     let handles: Vec<SocketHandle> = split.stack.iter().map(|&(_, h)| h).collect();
     let _watching = Watching::new(&waiter, &handles);
+    // Signals blocked once this call waits on the TAP, to the end of the
+    // call; every wait after that uses the mask it would have used.
+    let mut blocked: Option<Blocked> = None;
     loop {
         waiter.drain();
         // Evaluated after the watchers are in place: a change from now on
@@ -134,8 +176,16 @@ fn poll_mixed_once(
             let (k, _) = poll_kernel(fds, &split, None, Some(ZERO), std::ptr::null())?;
             return Ok(n + k);
         }
-        let timeout = deadline.remaining_timespec();
-        let (k, woken) = poll_kernel(fds, &split, Some(waiter.raw_fd()), timeout, sigmask)?;
+        let (k, woken) = match wait_reading(fds, &split, &waiter, deadline, sigmask, &mut blocked) {
+            Some(r) => r?,
+            None => {
+                let timeout = deadline.remaining_timespec();
+                let sigmask = blocked
+                    .as_ref()
+                    .map_or(sigmask, |b| b.wait_mask() as *const sigset_t);
+                poll_kernel(fds, &split, Some(waiter.raw_fd()), timeout, sigmask)?
+            }
+        };
         if k > 0 || woken {
             let n = eval_stack(fds, &split, &mut scratch);
             if n + k > 0 {
