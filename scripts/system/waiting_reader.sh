@@ -61,6 +61,12 @@ if errors:
 EOF
 }
 counter() { ns_exec "$TAPSTACK" stats | awk -v n="$1" '$1 == n {print $2}'; }
+# stop_on_sigterm PID WHAT: SIGTERM must end it with status 0.
+stop_on_sigterm() {
+    sleep 0.3
+    stop_pid "$1"
+    ((STOP_STATUS == 0)) || fail "$T: $2 did not end on SIGTERM with status 0 (status $STOP_STATUS)"
+}
 
 out=$(echo_round 7000 4 300) || fail "$T: echo through the waiting threads failed: $out"
 read_by_waiter=$(counter rx_frames_by_waiter)
@@ -91,9 +97,7 @@ out=$(echo_round 7000 1 50) || fail "$T: echo after the second program left fail
 again=$(counter rx_frames_by_waiter)
 ((again > after)) || fail "$T: alone again, no thread reads the TAP ($after, then $again)"
 echo "  alone again: waiting threads read the TAP ($again)"
-sleep 0.3
-stop_pid "$a"
-((STOP_STATUS == 0)) || fail "$T: echo_server did not end on SIGTERM with status 0 (status $STOP_STATUS)"
+stop_on_sigterm "$a" echo_server
 echo "  SIGTERM interrupted the waiting accept: exit status 0"
 
 # An event loop alone on its queue: epoll_wait reads the TAP too, and its
@@ -107,8 +111,6 @@ out=$(echo_round 7002 4 300) || fail "$T: echo through epoll_wait failed: $out"
 after=$(counter rx_frames_by_waiter)
 ((after > before)) || fail "$T: no frame was read by a thread waiting in epoll_wait ($before, then $after)"
 echo "  4 x 300 echoes through epoll_wait checked; frames read by the waiting thread: $((after - before))"
-sleep 0.3
-stop_pid "$e"
-((STOP_STATUS == 0)) || fail "$T: readiness_epoll_echo did not end on SIGTERM with status 0 (status $STOP_STATUS)"
+stop_on_sigterm "$e" readiness_epoll_echo
 echo "  SIGTERM ended the epoll_wait that reads the TAP: exit status 0"
 pass $T
