@@ -14,7 +14,9 @@
 # from the kernel side fetches a 1 KiB and a 10 MiB file (sha256 must
 # match), wrk runs on both with every body checked and no socket error,
 # `nginx -s reload` starts new workers that serve too, and `nginx -s quit`
-# ends it. nginx must log no alert, crit or emerg.
+# ends it. nginx must log no alert, crit or emerg. On tapstack, frames
+# must have been read by workers waiting in epoll_wait (each worker reads
+# a queue of its own, opened at fork).
 source "$(dirname "$0")/../lib/netns.sh"
 source "$(dirname "$0")/../lib/real.sh"
 T=real_nginx_stock
@@ -48,6 +50,12 @@ serve() {
         ! grep -q 'Socket errors' <<<"$out" || fail "$T: wrk /$f ($mode): $(grep 'Socket errors' <<<"$out")"
         echo "  $mode: curl and wrk on /$f: $good responses checked"
     done
+}
+
+# read_by_waiters: the stack's rx_frames_by_waiter (0 on the kernel).
+read_by_waiters() {
+    [[ $SIDE == tapstack ]] || { echo 0; return; }
+    ns_exec "$ROOT/target/release/tapstack" stats | awk '$1 == "rx_frames_by_waiter" {print $2}'
 }
 
 # workers_of PID: the master's children (its workers).
@@ -88,7 +96,17 @@ for mode in foreground daemon; do
     wait_for 10 test -n "$(workers_of "$master")" || fail "$T: nginx ($mode) started no worker"
     before=$(workers_of "$master")
     echo "  $mode: master and $(wc -w <<<"$before") workers"
+    waited0=$(read_by_waiters)
     serve "$mode"
+    # Each worker reads a TAP queue of its own, opened at fork while it
+    # was still root: its epoll_wait reads the TAP (on its parent's queue,
+    # shared, it would not).
+    if [[ $SIDE == tapstack ]]; then
+        waited1=$(read_by_waiters)
+        ((waited1 > waited0)) ||
+            fail "$T: nginx ($mode): no frame read by a worker waiting in epoll_wait ($waited0, then $waited1)"
+        echo "  $mode: frames read by workers waiting in epoll_wait: $((waited1 - waited0))"
+    fi
 
     timeout 10 "${nginx_cmd[@]}" -s reload 2>"$dir/reload.err" ||
         fail "$T: nginx -s reload ($mode) failed: $(head -n 2 "$dir/reload.err" | tr '\n' ' ')"

@@ -56,6 +56,31 @@ impl TapDevice {
         })
     }
 
+    /// A queue of its own for a forked child, opened in its `fork` handler
+    /// while it still has the parent's privileges, and left detached
+    /// ([`sys::tap::set_queue_attached`]) until the child reads it: a
+    /// queue nobody reads would swallow its share of new flows. Only for
+    /// a multi-queue TAP.
+    pub fn open_detached_queue(name: &str, mtu: usize, offload: bool) -> io::Result<TapDevice> {
+        let offload = offload && cfg!(target_endian = "little");
+        let tap = sys::tap::open_tap(name, offload)?;
+        if !tap.multi_queue {
+            return Err(io::Error::from_raw_os_error(libc::EINVAL));
+        }
+        sys::tap::set_queue_attached(tap.fd.as_raw_fd(), false)?;
+        Ok(TapDevice {
+            tap,
+            mtu,
+            offload,
+            link_down: false,
+        })
+    }
+
+    /// Puts a queue from [`TapDevice::open_detached_queue`] in the TAP's set.
+    pub fn attach(&self) -> io::Result<()> {
+        sys::tap::set_queue_attached(self.tap.fd.as_raw_fd(), true)
+    }
+
     /// The device a forked child makes of the TAP fd it inherited
     /// (`fd`, the parent's [`Device::raw_fd`]), with the parent's settings.
     ///

@@ -118,6 +118,9 @@ pub struct Runtime {
     local: LeakedSlot<Local>,
     /// This process's TAP fd, for a forked child to take over (-1: none).
     tap_fd: AtomicI32,
+    /// In a forked child until its first call on the stack: a queue of its
+    /// own, opened detached in its `fork` handler ([`Runtime::open_child_queue`]).
+    child_queue: std::sync::Mutex<Option<TapDevice>>,
     /// The pid of the process that opened the TAP queue this process reads
     /// (a forked child's is its parent's, copied by `fork`): the process
     /// table's [`ProcSlot::queue`](crate::shared::header::ProcSlot).
@@ -392,6 +395,7 @@ impl Runtime {
             local: LeakedSlot::with(local),
             tap_fd: AtomicI32::new(-1),
             queue: AtomicI32::new(0),
+            child_queue: std::sync::Mutex::new(None),
             control_fd: AtomicI32::new(-1),
             forked: AtomicBool::new(false),
             exec_pending: AtomicBool::new(false),
@@ -539,9 +543,38 @@ impl Runtime {
             }
         };
         self.local.set(local);
+        // A queue of its own, opened at `fork`: read it rather than the
+        // parent's, so that the flows this process answers come to it
+        // (tun sends a flow's frames to the queue that last wrote it).
+        let mut own = self
+            .child_queue
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .take();
+        if let Some(tap) = &own {
+            match tap.attach() {
+                Ok(()) => {
+                    let parents = self.tap_fd.swap(-1, Ordering::AcqRel);
+                    crate::sys::private_fd::close_inherited(parents);
+                    if let Some(fd) = tap.raw_fd() {
+                        self.tap_fd.store(fd, Ordering::Release);
+                    }
+                }
+                Err(e) => {
+                    crate::log_info!("after fork: cannot attach a queue of its own ({e})");
+                    own = None;
+                }
+            }
+        }
         let fd = self.tap_fd.load(Ordering::Acquire);
-        let inherited = fd >= 0;
-        let dev: Option<Box<dyn Device + Send>> = if !inherited {
+        let inherited = fd >= 0 && own.is_none();
+        let dev: Option<Box<dyn Device + Send>> = if let Some(tap) = own {
+            let mut dev: Box<dyn Device + Send> = Box::new(tap);
+            if let Some(faults) = self.config.faults.filter(|f| !f.is_noop()) {
+                dev = Box::new(FaultDevice::new(dev, faults));
+            }
+            Some(dev)
+        } else if !inherited {
             // No queue to take over (an `exec` that failed closed ours):
             // a queue of our own, when the TAP gives one.
             let offload = self.lock().offload();
@@ -588,6 +621,24 @@ impl Runtime {
         if let Err(e) = self.spawn(dev, Origin::Shared, inherited) {
             crate::log_error!("after fork: {e}");
             self.local().state.store(FAILED, Ordering::Release);
+        }
+    }
+
+    /// In a forked child, in its `fork` handler: a queue of its own,
+    /// opened while the child still has its parent's privileges (nginx's
+    /// workers drop theirs before their first call on the stack) and left
+    /// detached until that call ([`TapDevice::open_detached_queue`]).
+    pub(crate) fn open_child_queue(&self) {
+        let tap_fd = self.tap_fd.load(Ordering::Acquire);
+        if tap_fd < 0 || self.local().tap_watch.get().is_none() {
+            return;
+        }
+        let offload = self.lock().offload();
+        match TapDevice::open_detached_queue(&self.config.ifname, self.config.mtu, offload) {
+            Ok(tap) => *self.child_queue.lock().unwrap_or_else(|e| e.into_inner()) = Some(tap),
+            Err(e) => {
+                crate::log_info!("after fork: no queue of its own ({e}); it reads its parent's")
+            }
         }
     }
 

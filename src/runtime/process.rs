@@ -161,6 +161,7 @@ pub fn fork_child() {
         // eventfd is made in the child's `fork` handler, and bells are
         // rung by the stack thread, so a sandbox the program installs later
         // (sshd's seccomp filter) forbids nothing we call from its threads.
+        rt.open_child_queue();
         rt.forked.store(true, Ordering::Release);
     }
 }
@@ -438,6 +439,7 @@ impl Runtime {
             local: crate::sys::sync::LeakedSlot::with(local),
             tap_fd: std::sync::atomic::AtomicI32::new(-1),
             queue: std::sync::atomic::AtomicI32::new(0),
+            child_queue: std::sync::Mutex::new(None),
             control_fd: std::sync::atomic::AtomicI32::new(-1),
             forked: std::sync::atomic::AtomicBool::new(false),
             exec_pending: std::sync::atomic::AtomicBool::new(false),

@@ -141,6 +141,23 @@ pub fn open_tap(name: &str, offload: bool) -> io::Result<Tap> {
     })
 }
 
+/// Takes queue `fd` out of the TAP's set of queues, or puts it back
+/// (`TUNSETQUEUE` with `IFF_DETACH_QUEUE` or `IFF_ATTACH_QUEUE`). The
+/// kernel spreads flows it knows nothing of over the attached queues; a
+/// detached one gets no frame. Attaching again needs only the open file
+/// (no capability: a process that dropped its privileges may).
+pub fn set_queue_attached(fd: RawFd, attached: bool) -> io::Result<()> {
+    // SAFETY: ifreq is plain old data; all-zero is a valid value.
+    let mut req: libc::ifreq = unsafe { std::mem::zeroed() };
+    let flag = if attached {
+        libc::IFF_ATTACH_QUEUE
+    } else {
+        libc::IFF_DETACH_QUEUE
+    };
+    req.ifr_ifru.ifru_flags = flag as libc::c_short;
+    ioctl(fd, libc::TUNSETQUEUE as libc::c_ulong, &mut req)
+}
+
 /// The TAP fd a forked child inherited from its parent (the same queue:
 /// both processes read and write it), as the child's own.
 ///
