@@ -629,6 +629,16 @@ impl Runtime {
     /// workers drop theirs before their first call on the stack) and left
     /// detached until that call ([`TapDevice::open_detached_queue`]).
     pub(crate) fn open_child_queue(&self) {
+        // A queue the parent opened at its own `fork` and never attached
+        // (it has not called the stack yet) is the parent's: a copy
+        // attached here would be one queue read by two processes, each
+        // taking it for its own.
+        let inherited = self
+            .child_queue
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .take();
+        drop(inherited);
         let tap_fd = self.tap_fd.load(Ordering::Acquire);
         if tap_fd < 0 || self.local().tap_watch.get().is_none() {
             return;
