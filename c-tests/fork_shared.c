@@ -551,6 +551,50 @@ static void case_accept(void)
     NET(close)(l);
 }
 
+/* ---- idle_parent ---- */
+
+/* A parent that holds only a listener and makes no call on it while its
+ * child serves (nginx's master): on tapstack its TAP queue stops taking new
+ * connections, which go to the child's. Once the child has gone, the
+ * parent must be reached again: a TAP with no queue taking frames drops
+ * them all. */
+static void case_idle_parent(void)
+{
+    int l = listen_on(SELF, 7620);
+    pid_t pid = fork_child();
+    if (pid == 0) {
+        int c = NET(accept)(l, NULL, NULL);
+        printf("child: accept while the parent idles: %s\n", c >= 0 ? "ok" : ERRNAME(errno));
+        CHECK(c >= 0, "child accept: %s", ERRNAME(errno));
+        if (c >= 0) {
+            expect_hear("child", c, "data i0");
+            say("child", c, "child has i0");
+            NET(close)(c);
+        }
+        child_exit();
+    }
+    /* No call on the stack for well over tapstack's 100 ms. */
+    usleep(400 * 1000);
+    PX("peer connect i0", "ok", P("connect 0 %s 7620", SELF));
+    PX("peer send i0", "ok", P("send 0 i0"));
+    PX("peer recv i0", "data child has i0", P("recv 0 3000"));
+    reap(pid);
+    usleep(300 * 1000);
+    /* The parent still makes no call until the connection is made. */
+    PX("peer connect i1 after the child left", "ok", P("connect 1 %s 7620", SELF));
+    PX("peer send i1", "ok", P("send 1 i1"));
+    int c = NET(accept)(l, NULL, NULL);
+    printf("parent: accept after the child left: %s\n", c >= 0 ? "ok" : ERRNAME(errno));
+    CHECK(c >= 0, "parent accept: %s", ERRNAME(errno));
+    if (c >= 0) {
+        expect_hear("parent", c, "data i1");
+        say("parent", c, "parent has i1");
+        NET(close)(c);
+    }
+    PX("peer recv i1", "data parent has i1", P("recv 1 3000"));
+    NET(close)(l);
+}
+
 /* ---- conn ---- */
 
 static void case_conn(void)
@@ -981,7 +1025,7 @@ static const struct {
 } cases[] = {
     {"accept", case_accept},     {"conn", case_conn},         {"epoll", case_epoll},
     {"close", case_close},       {"shutdown", case_shutdown}, {"newsock", case_newsock},
-    {"exec_cat", case_exec_cat}, {"exec_self", case_exec_self},
+    {"exec_cat", case_exec_cat}, {"exec_self", case_exec_self}, {"idle_parent", case_idle_parent},
 };
 
 int main(int argc, char **argv)

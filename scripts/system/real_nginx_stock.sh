@@ -16,7 +16,8 @@
 # `nginx -s reload` starts new workers that serve too, and `nginx -s quit`
 # ends it. nginx must log no alert, crit or emerg. On tapstack, frames
 # must have been read by workers waiting in epoll_wait (each worker reads
-# a queue of its own, opened at fork).
+# a queue of its own, opened at fork), and the master, idle on the stack,
+# must have detached its queue (one attached queue per worker).
 source "$(dirname "$0")/../lib/netns.sh"
 source "$(dirname "$0")/../lib/real.sh"
 T=real_nginx_stock
@@ -63,6 +64,27 @@ workers_of() {
     pgrep -P "$1" | sort | tr '\n' ' '
 }
 
+# attached_queues: how many queues of tap0 are attached, those tun spreads
+# new flows over (it sizes the device's real queues to them).
+attached_queues() {
+    ns_exec sh -c 'ls -d /sys/class/net/tap0/queues/tx-* | wc -l'
+}
+
+# one_queue_per_worker MASTER: as many queues attached as MASTER has
+# children (its workers, those shutting down after a reload included).
+one_queue_per_worker() {
+    [[ $(attached_queues) -eq $(wc -w <<<"$(workers_of "$1")") ]]
+}
+
+# only_workers_take_flows MODE MASTER: the master, idle on the stack and
+# holding only listeners, has detached its queue, so that new connections'
+# SYNs go to the workers' queues (not to a process that accepts nothing).
+only_workers_take_flows() {
+    [[ $SIDE == tapstack ]] || return 0
+    wait_for 5 one_queue_per_worker "$2" ||
+        fail "$T: nginx ($1): $(attached_queues) TAP queues attached for $(wc -w <<<"$(workers_of "$2")") workers (the idle master's should be detached)"
+    echo "  $1: $(attached_queues) queues attached, one per worker: the master's is detached"
+}
 
 # new_worker PID "OLD...": PID has a child not among OLD.
 new_worker() {
@@ -107,12 +129,14 @@ for mode in foreground daemon; do
             fail "$T: nginx ($mode): no frame read by a worker waiting in epoll_wait ($waited0, then $waited1)"
         echo "  $mode: frames read by workers waiting in epoll_wait: $((waited1 - waited0))"
     fi
+    only_workers_take_flows "$mode" "$master"
 
     timeout 10 "${nginx_cmd[@]}" -s reload 2>"$dir/reload.err" ||
         fail "$T: nginx -s reload ($mode) failed: $(head -n 2 "$dir/reload.err" | tr '\n' ' ')"
     wait_for 10 new_worker "$master" "$before" ||
         fail "$T: after nginx -s reload ($mode) no new worker started"
     serve "$mode after reload"
+    only_workers_take_flows "$mode after reload" "$master"
 
     timeout 10 "${nginx_cmd[@]}" -s quit 2>"$dir/quit.err" ||
         fail "$T: nginx -s quit ($mode) failed: $(head -n 2 "$dir/quit.err" | tr '\n' ' ')"

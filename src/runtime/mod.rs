@@ -44,6 +44,7 @@ pub mod known_vars;
 pub mod log;
 pub mod process;
 pub mod reader;
+pub mod steer;
 pub mod trace;
 pub mod transmit;
 pub mod watchers;
@@ -189,6 +190,9 @@ struct Local {
     /// Until when (microseconds) an event loop's waits leave the TAP to
     /// the stack thread: bulk traffic was seen ([`reader`]).
     streaming_until: AtomicU64,
+    /// This process's own queue is detached: it takes no new flows
+    /// ([`steer`]).
+    detached: AtomicBool,
 }
 
 impl fmt::Debug for Runtime {
@@ -438,6 +442,8 @@ impl Runtime {
         self.header.procs[self.slot()]
             .queue
             .store(queue, Ordering::Release);
+        self.header
+            .set_attached(self.slot(), queue == std::process::id() as i32);
         if let Some(d) = dev.as_ref()
             && let Some(fd) = d.tx_fd()
         {
@@ -588,7 +594,9 @@ impl Runtime {
                 let offload = self.lock().offload();
                 // The fd is the parent's TAP queue, which this process
                 // inherited; its owner was the parent's stack thread, which
-                // does not exist here.
+                // does not exist here. The parent may have detached it
+                // ([`steer`]): this process reads it.
+                let _ = sys::tap::set_queue_attached(fd, true);
                 let tap =
                     TapDevice::inherited(fd, self.config.ifname.clone(), self.config.mtu, offload);
                 let mut dev: Box<dyn Device + Send> = Box::new(tap);
@@ -611,6 +619,19 @@ impl Runtime {
                     q.watched_by.fetch_or(1u64 << (slot % 64), Ordering::AcqRel);
                 }
             }
+        }
+        // The other processes' stack threads look at the process table
+        // again (this one's queue is attached now: [`steer`]); rung by
+        // the new stack thread, as every bell.
+        {
+            let me = self.slot();
+            let others = self.header.live().into_iter().filter(|&(s, _)| s != me);
+            let mut outbox = self
+                .local()
+                .outbox
+                .lock()
+                .unwrap_or_else(|e| e.into_inner());
+            outbox.extend(others.map(|(s, _)| (s, Vec::new())));
         }
         self.forked.store(false, Ordering::Release);
         // The watchers copied from the parent look at their sockets once,
@@ -798,7 +819,11 @@ impl Runtime {
         if self.forked.load(Ordering::Acquire) {
             self.respawn_after_fork();
         }
-        match self.local().state.load(Ordering::Acquire) {
+        let local = self.local();
+        if local.detached.load(Ordering::Relaxed) {
+            self.attach_again(local);
+        }
+        match local.state.load(Ordering::Acquire) {
             RUNNING => Ok(()),
             FAILED => Err(libc::EIO),
             _ => Err(libc::ENETDOWN),
@@ -944,6 +969,8 @@ impl Runtime {
             poll.add(b.raw(), libc::EPOLLIN as u32, BELL)?;
         }
         let mut pids = process::PidWatch::default();
+        let mut idle = steer::IdleWatch::default();
+        let mut steer_at = None;
 
         while !local.stop.load(Ordering::Acquire) {
             pids.refresh(self.header, self.slot(), poll);
@@ -961,7 +988,7 @@ impl Runtime {
             // in the header on the second look.
             let deadline = loop {
                 stack_deadline = self.header.next_timer();
-                let d = [stack_deadline, dev_at, control_at, lease]
+                let d = [stack_deadline, dev_at, control_at, lease, steer_at]
                     .into_iter()
                     .flatten()
                     .min();
@@ -1061,6 +1088,9 @@ impl Runtime {
                 if dev_due {
                     d.handle_timeout(now)?;
                 }
+                if !rx_ready {
+                    steer_at = self.steer(local, &mut idle, now);
+                }
             }
 
             // Nothing for the stack (a bell, or a frame another process
@@ -1076,6 +1106,11 @@ impl Runtime {
 
             tx.clear();
             let trace_dropped;
+            // A process that left may have been the last other one with
+            // a queue attached: [`steer`] looks again once it is reaped.
+            if !died.is_empty() {
+                steer_at = Some(now);
+            }
             {
                 let mut stack = self.lock();
                 for slot in died {
@@ -1327,6 +1362,7 @@ impl Local {
             signals: std::sync::Mutex::new(None),
             lent: AtomicBool::new(false),
             streaming_until: AtomicU64::new(0),
+            detached: AtomicBool::new(false),
             lease_end: AtomicU64::new(0),
         })
     }

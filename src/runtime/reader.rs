@@ -100,6 +100,11 @@ impl TapWatch {
             registered: AtomicI32::new(now),
         }
     }
+
+    /// The TAP queue's fd (its number now).
+    pub fn fd(&self) -> RawFd {
+        self.fd.get()
+    }
 }
 
 /// How a wait on the TAP hears of signals (they are blocked while the

@@ -61,6 +61,9 @@ pub struct ProcSlot {
     /// The TAP queue this process reads, named by the pid of the process
     /// that opened it (a forked child reads its parent's); 0: none.
     pub queue: AtomicI32,
+    /// That queue is this process's own and attached: tun gives it a share
+    /// of the flows it knows nothing of (`runtime::steer`).
+    pub attached: AtomicBool,
 }
 
 /// What one process holds, recorded under the lock.
@@ -386,6 +389,7 @@ impl Header {
         self.procs[i].pid.store(0, Ordering::Release);
         self.procs[i].overflow.store(false, Ordering::Relaxed);
         self.procs[i].queue.store(0, Ordering::Relaxed);
+        self.procs[i].attached.store(false, Ordering::Relaxed);
         self.procs[i].state.store(PENDING, Ordering::Release);
         self.generation.fetch_add(1, Ordering::AcqRel);
         Some(i)
@@ -400,6 +404,7 @@ impl Header {
 
     /// Frees slot `i` (with the lock held; its holdings released first).
     pub fn free_slot(&self, _guard: &Guard, i: usize) {
+        self.procs[i].attached.store(false, Ordering::Release);
         self.procs[i].state.store(FREE, Ordering::Release);
         self.procs[i].pid.store(0, Ordering::Release);
         self.generation.fetch_add(1, Ordering::AcqRel);
@@ -414,6 +419,23 @@ impl Header {
                     && p.state.load(Ordering::Acquire) != FREE
                     && p.queue.load(Ordering::Acquire) == queue
             })
+    }
+
+    /// Records whether the process in slot `i` has a queue of its own
+    /// attached; the others' stack threads see it as a change of the
+    /// process table.
+    pub fn set_attached(&self, i: usize, attached: bool) {
+        if self.procs[i].attached.swap(attached, Ordering::AcqRel) != attached {
+            self.generation.fetch_add(1, Ordering::AcqRel);
+        }
+    }
+
+    /// Whether a live process other than the one in slot `me` has a queue
+    /// of its own attached (see [`ProcSlot::attached`]).
+    pub fn other_queue_attached(&self, me: usize) -> bool {
+        self.procs.iter().enumerate().any(|(i, p)| {
+            i != me && p.state.load(Ordering::Acquire) == LIVE && p.attached.load(Ordering::Acquire)
+        })
     }
 
     /// The slot of the live process `pid`.

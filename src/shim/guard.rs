@@ -69,6 +69,7 @@ static INSTALL_AT_LOAD: extern "C" fn() = {
 #[inline]
 pub fn guard<R: Failure>(name: &'static str, body: impl FnOnce() -> R) -> R {
     HOOK.call_once(install_hook);
+    let _call = crate::runtime::steer::InCall::enter();
     let outer = CURRENT.with(|c| c.replace(Some(name)));
     let cancel = crate::sys::real::disable_cancel();
     let result = panic::catch_unwind(AssertUnwindSafe(body));
