@@ -111,12 +111,17 @@ impl Runtime {
             w.seen = entered;
             w.since = Some(now);
         }
-        if w.refused == Some(entered) || !self.queue_is_own_alone(slot) {
+        if w.refused == Some(entered) {
             return None;
         }
+        // The process table is looked at only once the process has been
+        // idle that long (a busy thread's turns skip it).
         let idle_at = w.since? + IDLE;
         if now < idle_at {
             return Some(idle_at);
+        }
+        if !self.queue_is_own_alone(slot) {
+            return None;
         }
         if !self.holds_listeners_only(slot) {
             w.refused = Some(entered);
