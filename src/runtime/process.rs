@@ -483,8 +483,14 @@ pub fn before_exec() {
         && rt.local().state.load(Ordering::Acquire) == super::RUNNING
     {
         rt.shutdown();
-        // The thread closed its TAP queue as it ended.
+        // The thread closed its TAP queue as it ended: a process that
+        // detached its own because this one's was attached looks again
+        // (`steer`); the pid stays the same, so no pidfd tells it.
         rt.tap_fd.store(-1, Ordering::Release);
+        if let Some(slot) = rt.own_slot() {
+            rt.header.set_attached(slot, false);
+            rt.announce();
+        }
         rt.local().state.store(super::RUNNING, Ordering::Release);
         rt.exec_pending.store(true, Ordering::Release);
     }

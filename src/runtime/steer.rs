@@ -33,6 +33,7 @@
 //! only listeners: a server's master, not a client.
 
 use super::{Local, Runtime};
+use crate::shared::header::Guard;
 use crate::sys;
 use crate::time::{Duration, Instant};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -120,14 +121,25 @@ impl Runtime {
         if now < idle_at {
             return Some(idle_at);
         }
-        if !self.queue_is_own_alone(slot) {
-            return None;
-        }
-        if !self.holds_listeners_only(slot) {
+        // Decided with the stack locked, and recorded in the process
+        // table before the lock is let go: two idle processes, each seeing
+        // the other's queue attached, never both detach theirs.
+        let detach = {
+            let mut guard = self.lock();
+            if !self.queue_is_own_alone(slot) {
+                return None;
+            }
+            let only = holds_listeners_only(&mut guard, slot);
+            if only {
+                self.header.set_attached(slot, false);
+            }
+            only
+        };
+        if detach {
+            self.set_queue(local, tap.fd(), false);
+        } else {
             w.refused = Some(entered);
-            return None;
         }
-        self.set_queue(local, tap.fd(), false);
         None
     }
 
@@ -139,20 +151,6 @@ impl Runtime {
             && self.header.procs[slot].attached.load(Ordering::Acquire)
             && !self.header.queue_shared(slot, queue)
             && self.header.other_queue_attached(slot)
-    }
-
-    /// The process in `slot` holds no socket but listeners (and fresh
-    /// ones): no flow of its own would come to its queue.
-    fn holds_listeners_only(&self, slot: usize) -> bool {
-        use crate::tcp::State;
-        let mut guard = self.lock();
-        let held: Vec<_> = guard.holdings().procs[slot]
-            .sockets
-            .iter()
-            .copied()
-            .collect();
-        held.into_iter()
-            .all(|h| matches!(guard.state(h), Ok(State::Listen | State::Closed) | Err(_)))
     }
 
     /// At a call on the stack in a process whose queue is detached:
@@ -179,6 +177,11 @@ impl Runtime {
                     "cannot {} the TAP queue: {e}",
                     if attach { "attach" } else { "detach" }
                 );
+                if !attach && let Some(slot) = self.own_slot() {
+                    // Still attached, as the process table said before
+                    // the decision.
+                    self.header.set_attached(slot, true);
+                }
                 return;
             }
         }
@@ -196,4 +199,17 @@ impl Runtime {
             }
         );
     }
+}
+
+/// The process in `slot` holds no socket but listeners (and fresh ones):
+/// no flow of its own would come to its queue.
+fn holds_listeners_only(guard: &mut Guard, slot: usize) -> bool {
+    use crate::tcp::State;
+    let held: Vec<_> = guard.holdings().procs[slot]
+        .sockets
+        .iter()
+        .copied()
+        .collect();
+    held.into_iter()
+        .all(|h| matches!(guard.state(h), Ok(State::Listen | State::Closed) | Err(_)))
 }
