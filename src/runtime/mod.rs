@@ -37,6 +37,7 @@
 //! waiter is woken, the pcap is flushed, and the host program goes on.
 
 pub mod bell;
+pub mod calls;
 pub mod config;
 pub mod config_text;
 pub mod control;

@@ -162,7 +162,7 @@ pub fn fork_child() {
         // rung by the stack thread, so a sandbox the program installs later
         // (sshd's seccomp filter) forbids nothing we call from its threads.
         rt.open_child_queue();
-        super::steer::forget_calls_in_child();
+        super::calls::forget_in_child();
         rt.forked.store(true, Ordering::Release);
     }
 }

@@ -36,7 +36,7 @@ use super::{Local, Runtime};
 use crate::shared::header::Guard;
 use crate::sys;
 use crate::time::{Duration, Instant};
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::Ordering;
 
 /// How long a process must have made no call on the stack before its
 /// queue stops taking new flows: far longer than a busy server's gaps
@@ -44,42 +44,10 @@ use std::sync::atomic::{AtomicU64, Ordering};
 /// first client comes.
 const IDLE: Duration = Duration::from_millis(100);
 
-/// Calls on the stack this process's threads have begun, and those that
-/// have returned ([`InCall`]).
-static ENTERED: AtomicU64 = AtomicU64::new(0);
-static RETURNED: AtomicU64 = AtomicU64::new(0);
-
-/// One call on the stack, from the export's entry to its return: while
-/// any is in progress (a thread blocked in `accept` or `epoll_wait`
-/// among them), the process is not idle.
-pub struct InCall(());
-
-impl InCall {
-    /// Counts a call that begins.
-    #[inline]
-    pub fn enter() -> InCall {
-        ENTERED.fetch_add(1, Ordering::Relaxed);
-        InCall(())
-    }
-}
-
-impl Drop for InCall {
-    #[inline]
-    fn drop(&mut self) {
-        RETURNED.fetch_add(1, Ordering::Release);
-    }
-}
-
-/// In a forked child: the calls its parent's other threads were in do
-/// not exist here.
-pub(super) fn forget_calls_in_child() {
-    RETURNED.store(ENTERED.load(Ordering::Relaxed), Ordering::Relaxed);
-}
-
 /// The stack thread's view of its process's calls.
 #[derive(Debug, Default)]
 pub(super) struct IdleWatch {
-    /// `ENTERED` when the process was last seen with no call in progress.
+    /// Calls begun when the process was last seen with none in progress.
     seen: u64,
     /// Since when it has made none (`None`: not counting).
     since: Option<Instant>,
@@ -102,8 +70,7 @@ impl Runtime {
             }
             return None;
         }
-        let returned = RETURNED.load(Ordering::Acquire);
-        let entered = ENTERED.load(Ordering::Relaxed);
+        let (entered, returned) = super::calls::totals();
         if entered != returned || local.lent.load(Ordering::Acquire) {
             w.since = None;
             return None;

@@ -18,6 +18,7 @@
 //! elsewhere (the stack thread, tests) it defers to the previous hook.
 
 use super::errno::set_errno;
+use crate::runtime::calls;
 use std::cell::Cell;
 use std::panic::{self, AssertUnwindSafe, PanicHookInfo};
 use std::sync::Once;
@@ -44,9 +45,24 @@ impl<T> Failure for *mut T {
     const FAILED: Self = std::ptr::null_mut();
 }
 
+/// What a thread is running, in one thread-local (each one an access of
+/// its own in a shared library).
+struct Current {
+    /// The exported function, if any.
+    name: Cell<Option<&'static str>>,
+    /// Where the thread counts its calls ([`calls`]); `u16::MAX` until
+    /// its first.
+    slot: Cell<u16>,
+}
+
 thread_local! {
-    /// The exported function this thread is running, if any.
-    static CURRENT: Cell<Option<&'static str>> = const { Cell::new(None) };
+    /// The exported function this thread is running, and its count slot.
+    static CURRENT: Current = const {
+        Current {
+            name: Cell::new(None),
+            slot: Cell::new(u16::MAX),
+        }
+    };
 }
 
 static HOOK: Once = Once::new();
@@ -69,12 +85,23 @@ static INSTALL_AT_LOAD: extern "C" fn() = {
 #[inline]
 pub fn guard<R: Failure>(name: &'static str, body: impl FnOnce() -> R) -> R {
     HOOK.call_once(install_hook);
-    let _call = crate::runtime::steer::InCall::enter();
-    let outer = CURRENT.with(|c| c.replace(Some(name)));
+    let (outer, slot) = CURRENT.with(|c| {
+        let slot = match c.slot.get() {
+            u16::MAX => {
+                let mine = calls::claim();
+                c.slot.set(mine);
+                mine
+            }
+            mine => mine,
+        };
+        (c.name.replace(Some(name)), slot)
+    });
+    calls::enter(slot);
     let cancel = crate::sys::real::disable_cancel();
     let result = panic::catch_unwind(AssertUnwindSafe(body));
     crate::sys::real::restore_cancel(cancel);
-    CURRENT.with(|c| c.set(outer));
+    calls::leave(slot);
+    CURRENT.with(|c| c.name.set(outer));
     match result {
         Ok(value) => value,
         Err(_) => {
@@ -87,7 +114,7 @@ pub fn guard<R: Failure>(name: &'static str, body: impl FnOnce() -> R) -> R {
 fn install_hook() {
     let previous = panic::take_hook();
     panic::set_hook(Box::new(move |info| {
-        match CURRENT.try_with(|c| c.get()).ok().flatten() {
+        match CURRENT.try_with(|c| c.name.get()).ok().flatten() {
             Some(name) => eprintln!("{}", panic_line(name, info)),
             None => previous(info),
         }
@@ -139,9 +166,9 @@ mod tests {
     fn nested_guards_restore_the_name() {
         guard("outer", || {
             let _: libc::c_int = guard("inner", || panic!("inner"));
-            assert_eq!(CURRENT.with(|c| c.get()), Some("outer"));
+            assert_eq!(CURRENT.with(|c| c.name.get()), Some("outer"));
             0 as libc::c_int
         });
-        assert_eq!(CURRENT.with(|c| c.get()), None);
+        assert_eq!(CURRENT.with(|c| c.name.get()), None);
     }
 }
