@@ -28,10 +28,31 @@
 //!   as gone (`ENETDOWN`).
 //!
 //! The mutex is of the normal kind: relocking it from the thread that holds
-//! it deadlocks, as `parking_lot`'s does.
+//! it deadlocks, as `parking_lot`'s does. Each thread counts the locks it
+//! holds ([`held_by_this_thread`]), so that a call from a signal handler
+//! that interrupted it there fails instead (`shim::guard`).
 
-use std::cell::UnsafeCell;
+use std::cell::{Cell, UnsafeCell};
 use std::io;
+
+thread_local! {
+    /// How many [`RobustMutex`]es this thread holds.
+    static HELD: Cell<u32> = const { Cell::new(0) };
+}
+
+/// This thread holds a [`RobustMutex`] now: a call on the stack from a
+/// signal handler that interrupted it would wait for itself. (apache's
+/// prefork child, stopped by `SIGTERM` inside our `close`, closes its
+/// sockets in the handler: the child hung, and every process on the stack
+/// behind it.)
+pub fn held_by_this_thread() -> bool {
+    HELD.try_with(|h| h.get() > 0).unwrap_or(false)
+}
+
+/// Counts a lock this thread took (`+1`) or gave back (`-1`).
+fn note_held(delta: i32) {
+    let _ = HELD.try_with(|h| h.set(h.get().saturating_add_signed(delta)));
+}
 
 /// A process-shared, robust `pthread_mutex_t`, to live in shared memory.
 #[repr(C)]
@@ -141,6 +162,9 @@ impl RobustMutex {
             // EINTR, EAGAIN: not returned by glibc's lock, but retried
             // rather than mistaken for a lost mutex.
             if let Some(locked) = Self::result(ret) {
+                if matches!(locked, Locked::Clean | Locked::OwnerDied) {
+                    note_held(1);
+                }
                 return locked;
             }
         }
@@ -150,7 +174,11 @@ impl RobustMutex {
     pub fn try_lock(&self) -> Option<Locked> {
         // SAFETY: as in `lock`.
         let ret = unsafe { libc::pthread_mutex_trylock(self.raw()) };
-        Self::result(ret)
+        let locked = Self::result(ret);
+        if matches!(locked, Some(Locked::Clean | Locked::OwnerDied)) {
+            note_held(1);
+        }
+        locked
     }
 
     /// Releases the lock. After [`Locked::OwnerDied`], call
@@ -159,7 +187,9 @@ impl RobustMutex {
     pub fn unlock(&self) {
         // SAFETY: as in `lock`; the caller holds the lock. An error (EPERM
         // when not the owner) leaves the mutex as it was.
-        unsafe { libc::pthread_mutex_unlock(self.raw()) };
+        if unsafe { libc::pthread_mutex_unlock(self.raw()) } == 0 {
+            note_held(-1);
+        }
     }
 
     /// After [`Locked::OwnerDied`] and the repair: marks the mutex
@@ -172,12 +202,12 @@ impl RobustMutex {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
 
     /// A `RobustMutex` in a fresh `MAP_SHARED` anonymous mapping (shared
     /// with forked children), initialized, leaked.
-    fn shared_mutex() -> &'static RobustMutex {
+    pub(crate) fn shared_mutex() -> &'static RobustMutex {
         let len = 4096;
         // SAFETY: a fresh anonymous shared mapping, leaked; `init` on it
         // before anyone else sees it.
@@ -223,6 +253,23 @@ mod tests {
                 assert_eq!(libc::WEXITSTATUS(status), 0, "child did not lock");
             }
         }
+    }
+
+    #[test]
+    fn a_thread_knows_it_holds_a_lock() {
+        let m = shared_mutex();
+        assert!(!held_by_this_thread());
+        assert_eq!(m.lock(), Locked::Clean);
+        assert!(held_by_this_thread());
+        std::thread::scope(|s| {
+            s.spawn(|| assert!(!held_by_this_thread(), "only the holder"));
+        });
+        m.unlock();
+        assert!(!held_by_this_thread());
+        assert_eq!(m.try_lock(), Some(Locked::Clean));
+        assert!(held_by_this_thread());
+        m.unlock();
+        assert!(!held_by_this_thread());
     }
 
     #[test]

@@ -85,6 +85,14 @@ static INSTALL_AT_LOAD: extern "C" fn() = {
 #[inline]
 pub fn guard<R: Failure>(name: &'static str, body: impl FnOnce() -> R) -> R {
     HOOK.call_once(install_hook);
+    // A signal handler that interrupted this thread while it held the
+    // stack's lock, calling on the stack: it would wait for itself (and
+    // every process on the stack behind it). It fails as an interrupted
+    // call does, and touches nothing.
+    if crate::shared::lock::held_by_this_thread() {
+        set_errno(libc::EINTR);
+        return R::FAILED;
+    }
     let (outer, slot) = CURRENT.with(|c| {
         let slot = match c.slot.get() {
             u16::MAX => {
@@ -139,6 +147,17 @@ fn panic_line(name: &str, info: &PanicHookInfo<'_>) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_call_made_while_this_thread_holds_the_lock_fails_with_eintr() {
+        let m = crate::shared::lock::tests::shared_mutex();
+        let _ = m.lock();
+        let r: libc::c_int = guard("t", || 7);
+        assert_eq!(r, -1);
+        assert_eq!(errno(), libc::EINTR);
+        m.unlock();
+        assert_eq!(guard("t", || 7 as libc::c_int), 7);
+    }
     use crate::shim::errno::errno;
 
     #[test]
