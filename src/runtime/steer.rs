@@ -64,13 +64,17 @@ impl Runtime {
     pub(super) fn steer(&self, local: &Local, w: &mut IdleWatch, now: Instant) -> Option<Instant> {
         let slot = self.own_slot()?;
         let tap = local.tap_watch.get()?;
+        let (entered, returned) = super::calls::totals();
         if local.detached.load(Ordering::Acquire) {
-            if !self.header.other_queue_attached(slot) {
+            // A call began since the detach (its own `attach_again` may
+            // have found the transmit lock taken, or it began between the
+            // look at the calls and the detach), or no other queue is
+            // left to take the frames.
+            if entered != w.seen || !self.header.other_queue_attached(slot) {
                 self.set_queue(local, tap.fd(), true);
             }
             return None;
         }
-        let (entered, returned) = super::calls::totals();
         if entered != returned || local.lent.load(Ordering::Acquire) {
             w.since = None;
             return None;
@@ -104,6 +108,11 @@ impl Runtime {
         };
         if detach {
             self.set_queue(local, tap.fd(), false);
+            // A call that began after the look at the calls found the
+            // queue still attached at its start: it is not left detached.
+            if super::calls::totals().0 != entered {
+                self.set_queue(local, tap.fd(), true);
+            }
         } else {
             w.refused = Some(entered);
         }
@@ -122,8 +131,16 @@ impl Runtime {
 
     /// At a call on the stack in a process whose queue is detached:
     /// attaches it again (the call may be the start of serving).
+    /// Never waits for the transmit lock: the call may come with the
+    /// stack locked, and the stack thread takes the stack lock with the
+    /// transmit lock held. When it is taken, the stack thread attaches the
+    /// queue at its turn (it sees the calls move), or the next call does.
     pub(super) fn attach_again(&self, local: &Local) {
-        let _order = local.tx();
+        let _order = match local.tx.try_lock() {
+            Ok(g) => g,
+            Err(std::sync::TryLockError::Poisoned(p)) => p.into_inner(),
+            Err(std::sync::TryLockError::WouldBlock) => return,
+        };
         if local.detached.load(Ordering::Acquire)
             && let Some(tap) = local.tap_watch.get()
         {
