@@ -20,10 +20,13 @@
 //! detaches that queue (`IFF_DETACH_QUEUE`) while another process has a
 //! queue of its own attached: new flows then go only to the processes
 //! that use the stack. The process's next call on the stack attaches the
-//! queue again ([`Runtime::attach_again`]), as does its stack thread when
-//! no other queue of its own is left attached (a TAP with no attached
-//! queue drops every frame). The stack thread of a detached process goes
-//! on running the stack's timers and its bell.
+//! queue again ([`Runtime::attach_again`], when the transmit lock is free),
+//! as does its stack thread when it sees calls begun since the detach or
+//! no other queue of its own left attached (a TAP with no attached queue
+//! drops every frame). Decisions to detach are made with the stack
+//! locked, so that of two idle processes one keeps its queue. The stack
+//! thread of a detached process goes on running the stack's timers and
+//! its bell.
 //!
 //! What it costs: tun drops the frames waiting on a queue when it is
 //! detached (`tun_queue_purge`, in `__tun_detach`). The stack thread
