@@ -11,7 +11,8 @@
 # BULK_SECONDS (default 300). TAPSTACK_FAULTS, when set (tcp_faults.sh sets
 # it), applies to the tapstack side; the kernel mode ignores it. Without
 # faults, SO_RCVBUF and SO_SNDBUF read larger after the transfer than
-# before it (autotuning grew them, and the option reads the grown size).
+# before it (autotuning grew them, and the option reads the grown size;
+# against the kernel, SO_SNDBUF may already be large enough: see check).
 source "$(dirname "$0")/../lib/netns.sh"
 source "$(dirname "$0")/../lib/bulk.sh"
 T=${BULK_NAME:-tcp_bulk}
@@ -42,11 +43,19 @@ check() {
         fail "$T: $what: the kernel sent $BYTES bytes sha256 $kin, tapstack received '$recv'"
     echo "  $what: $BYTES bytes each way, hashes match"
     # Without faults, both buffers grow (autotuning) and SO_RCVBUF and
-    # SO_SNDBUF read back the grown sizes, as on Linux.
+    # SO_SNDBUF read back the grown sizes, as on Linux. Linux itself
+    # (TAPSTACK_SIDE=kernel) sizes a connection's send buffer for its
+    # congestion window when it is established (tcp_init_buffer_space),
+    # and on some machines that size already covers this path's window,
+    # so it never grows there (seen: 1251072 -> 1251072 connecting); for
+    # the kernel the send buffer must only not shrink. Ours starts at
+    # 256 KiB, which a 100 MiB transfer outgrows.
     if [[ -z ${TAPSTACK_FAULTS:-} ]]; then
         read -r r0 r1 s0 s1 < <(awk '/^buffers/ {print $3, $5, $7, $9}' "$out")
         [[ -n ${s1:-} ]] || fail "$T: $what: no buffers line"
-        ((r1 > r0 && s1 > s0)) ||
+        local s_ok=$((s1 > s0))
+        [[ $SIDE != kernel ]] || s_ok=$((s1 >= s0))
+        ((r1 > r0 && s_ok)) ||
             fail "$T: $what: SO_RCVBUF $r0 -> $r1, SO_SNDBUF $s0 -> $s1: not grown by the transfer"
     fi
 }
