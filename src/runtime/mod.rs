@@ -51,6 +51,7 @@ pub mod transmit;
 pub mod watchers;
 use crate::device::{Batch, Device, FaultDevice, PcapDevice, TapDevice};
 use crate::shared::header::{AttachError, Guard, Header};
+use crate::shared::lock::Held;
 use crate::shared::region::{Opened, REGION_LEN, Region, region_path};
 use crate::shim::readiness::interest_list::Raise;
 use crate::stack::SocketHandle;
@@ -74,6 +75,9 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicI32, AtomicU8, AtomicUsize, Ordering};
 use std::sync::atomic::{AtomicU32, AtomicU64};
 use std::thread::ThreadId;
+
+/// The transmit lock held ([`Local::tx`]).
+type TxGuard<'a> = Held<std::sync::MutexGuard<'a, Option<transmit::Transmitter>>>;
 
 const TAP: u64 = 0;
 const WAKER: u64 = 1;
@@ -733,7 +737,7 @@ impl Runtime {
         if stack.has_pending_transmit()
             && transmit::caller_transmits()
             && !local.busy.load(Ordering::Acquire)
-            && let Ok(mut tx) = local.tx.try_lock()
+            && let Some(mut tx) = local.try_tx()
             && let Some(t) = tx.as_mut()
             && t.fill(&mut stack, monotonic_now())
         {
@@ -1287,9 +1291,20 @@ impl Runtime {
 }
 
 impl Local {
-    /// The transmit lock ([`transmit`]), whatever a panic left in it.
-    fn tx(&self) -> std::sync::MutexGuard<'_, Option<transmit::Transmitter>> {
-        self.tx.lock().unwrap_or_else(|e| e.into_inner())
+    /// The transmit lock ([`transmit`]), whatever a panic left in it,
+    /// counted as held by this thread (a signal handler's call on the
+    /// stack meanwhile fails with `EINTR` instead of waiting for it).
+    fn tx(&self) -> TxGuard<'_> {
+        Held::take(|| self.tx.lock().unwrap_or_else(|e| e.into_inner()))
+    }
+
+    /// The transmit lock if it is free now (as [`Local::tx`]).
+    fn try_tx(&self) -> Option<TxGuard<'_>> {
+        Held::try_take(|| match self.tx.try_lock() {
+            Ok(g) => Ok(g),
+            Err(std::sync::TryLockError::Poisoned(p)) => Ok(p.into_inner()),
+            Err(std::sync::TryLockError::WouldBlock) => Err(()),
+        })
     }
 
     /// In a forked child: closes this (the parent's) part's fds, which the

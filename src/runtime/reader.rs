@@ -489,7 +489,7 @@ impl Runtime {
         }
         // Never wait for the transmit lock here: a thread holding it is
         // about to wait on the TAP, or sending; look again soon.
-        let Ok(_order) = local.tx.try_lock() else {
+        let Some(_order) = local.try_tx() else {
             return Some(now + LEASE);
         };
         if local.reader.load(Ordering::SeqCst) != 0 {

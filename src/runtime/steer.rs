@@ -139,10 +139,8 @@ impl Runtime {
     /// transmit lock held. When it is taken, the stack thread attaches the
     /// queue at its turn (it sees the calls move), or the next call does.
     pub(super) fn attach_again(&self, local: &Local) {
-        let _order = match local.tx.try_lock() {
-            Ok(g) => g,
-            Err(std::sync::TryLockError::Poisoned(p)) => p.into_inner(),
-            Err(std::sync::TryLockError::WouldBlock) => return,
+        let Some(_order) = local.try_tx() else {
+            return;
         };
         if local.detached.load(Ordering::Acquire)
             && let Some(tap) = local.tap_watch.get()

@@ -40,7 +40,8 @@ thread_local! {
     static HELD: Cell<u32> = const { Cell::new(0) };
 }
 
-/// This thread holds a [`RobustMutex`] now: a call on the stack from a
+/// This thread holds a [`RobustMutex`] (or a lock marked with
+/// [`HeldMark`]) now: a call on the stack from a
 /// signal handler that interrupted it would wait for itself. (apache's
 /// prefork child, stopped by `SIGTERM` inside our `close`, closes its
 /// sockets in the handler: the child hung, and every process on the stack
@@ -52,6 +53,75 @@ pub fn held_by_this_thread() -> bool {
 /// Counts a lock this thread took (`+1`) or gave back (`-1`).
 fn note_held(delta: i32) {
     let _ = HELD.try_with(|h| h.set(h.get().saturating_add_signed(delta)));
+}
+
+/// Counts, while it lives, a lock of the process's own that a call on the
+/// stack may also take (the transmit lock, the fd table's write lock) as
+/// held by this thread, as [`RobustMutex`] counts itself: a call from a
+/// signal handler that interrupted the thread there fails instead of
+/// waiting for itself. Make it before taking the lock and keep it until
+/// after the lock is let go ([`Held`] does both in that order).
+#[derive(Debug)]
+pub struct HeldMark(());
+
+impl HeldMark {
+    /// Marks this thread as holding one more lock.
+    pub fn new() -> HeldMark {
+        note_held(1);
+        HeldMark(())
+    }
+}
+
+impl Default for HeldMark {
+    fn default() -> HeldMark {
+        HeldMark::new()
+    }
+}
+
+impl Drop for HeldMark {
+    fn drop(&mut self) {
+        note_held(-1);
+    }
+}
+
+/// A lock's guard `G` with the [`HeldMark`] that counts it: the guard is
+/// dropped (the lock let go) before the mark, so that no handler call
+/// finds the thread unmarked while it still holds the lock.
+#[derive(Debug)]
+pub struct Held<G> {
+    guard: G,
+    _mark: HeldMark,
+}
+
+impl<G> Held<G> {
+    /// Marks this thread, then takes the lock with `take`.
+    pub fn take(take: impl FnOnce() -> G) -> Held<G> {
+        let mark = HeldMark::new();
+        Held {
+            guard: take(),
+            _mark: mark,
+        }
+    }
+
+    /// Marks this thread, then tries the lock with `take`; `None` (and no
+    /// mark) when it is taken.
+    pub fn try_take<E>(take: impl FnOnce() -> Result<G, E>) -> Option<Held<G>> {
+        let mark = HeldMark::new();
+        take().ok().map(|guard| Held { guard, _mark: mark })
+    }
+}
+
+impl<G: std::ops::Deref> std::ops::Deref for Held<G> {
+    type Target = G::Target;
+    fn deref(&self) -> &G::Target {
+        &self.guard
+    }
+}
+
+impl<G: std::ops::DerefMut> std::ops::DerefMut for Held<G> {
+    fn deref_mut(&mut self) -> &mut G::Target {
+        &mut self.guard
+    }
 }
 
 /// A process-shared, robust `pthread_mutex_t`, to live in shared memory.
@@ -269,6 +339,24 @@ pub(crate) mod tests {
         assert_eq!(m.try_lock(), Some(Locked::Clean));
         assert!(held_by_this_thread());
         m.unlock();
+        assert!(!held_by_this_thread());
+    }
+
+    #[test]
+    fn a_marked_lock_counts_until_it_is_let_go() {
+        let m = std::sync::Mutex::new(0);
+        {
+            let mut g = Held::take(|| m.lock().unwrap());
+            *g += 1;
+            assert!(held_by_this_thread());
+            // Taken: trying again leaves no mark behind.
+            assert!(Held::try_take(|| m.try_lock()).is_none());
+            assert!(held_by_this_thread());
+        }
+        assert!(!held_by_this_thread());
+        let g = Held::try_take(|| m.try_lock()).expect("free");
+        assert!(held_by_this_thread());
+        drop(g);
         assert!(!held_by_this_thread());
     }
 

@@ -6,11 +6,15 @@
 //! host program, so that question must be cheap when the answer is no: it is
 //! one atomic load of a bit in a static [`FdBits`], no lock. The entries
 //! themselves (what the fd is) sit behind a `RwLock`, taken only for our fds.
+//! Its write lock is counted as held by the thread that takes it
+//! ([`Held`]): a signal handler that interrupted a `close` there and calls
+//! on a socket fails with `EINTR` instead of waiting for its own thread.
 //!
 //! Fds at or above [`MAX_FD`] cannot be ours: `socket()` refuses with
 //! `EMFILE` rather than reserve one.
 
 use crate::runtime::Runtime;
+use crate::shared::lock::Held;
 use crate::stack::SocketHandle;
 use crate::sys::fdbits::FdBits;
 pub use crate::sys::fdbits::MAX_FD;
@@ -153,7 +157,7 @@ pub fn insert(fd: i32, entry: Entry) -> Result<(), i32> {
         );
     }
     let replaced = {
-        let mut entries = ENTRIES.write();
+        let mut entries = Held::take(|| ENTRIES.write());
         if entries.len() <= index {
             entries.resize(index + 1, None);
         }
@@ -172,7 +176,9 @@ pub fn remove(fd: i32) -> Option<Entry> {
     if !OURS.remove(fd) {
         return None;
     }
-    let entry = ENTRIES.write().get_mut(fd as usize).and_then(Option::take);
+    let entry = Held::take(|| ENTRIES.write())
+        .get_mut(fd as usize)
+        .and_then(Option::take);
     if let Some(rt) = entry.as_ref().and_then(|e| e.socket.rt) {
         crate::runtime::process::forget_fd(rt, fd);
     }
@@ -184,7 +190,7 @@ pub fn set_cloexec(fd: i32, cloexec: bool) -> bool {
     if !is_ours(fd) {
         return false;
     }
-    match ENTRIES.write().get_mut(fd as usize) {
+    match Held::take(|| ENTRIES.write()).get_mut(fd as usize) {
         Some(Some(e)) => {
             e.cloexec = cloexec;
             if e.socket.rt.is_some() {
@@ -196,16 +202,19 @@ pub fn set_cloexec(fd: i32, cloexec: bool) -> bool {
     }
 }
 
+/// The table's write lock held ([`Held`]).
+type TableWrite = Held<std::sync::RwLockWriteGuard<'static, Vec<Option<Entry>>>>;
+
 thread_local! {
     /// The table's write lock, held by the forking thread across `fork`.
-    static HELD_FOR_FORK: std::cell::RefCell<Option<std::sync::RwLockWriteGuard<'static, Vec<Option<Entry>>>>> =
+    static HELD_FOR_FORK: std::cell::RefCell<Option<TableWrite>> =
         const { std::cell::RefCell::new(None) };
 }
 
 /// Before `fork`: holds the table's lock across the fork, so the child's
 /// copy is whole and its lock free (released by [`unlock_after_fork`]).
 pub fn lock_for_fork() {
-    let guard = ENTRIES.write();
+    let guard = Held::take(|| ENTRIES.write());
     HELD_FOR_FORK.with(|h| *h.borrow_mut() = Some(guard));
 }
 

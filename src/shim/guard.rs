@@ -85,9 +85,11 @@ static INSTALL_AT_LOAD: extern "C" fn() = {
 #[inline]
 pub fn guard<R: Failure>(name: &'static str, body: impl FnOnce() -> R) -> R {
     HOOK.call_once(install_hook);
-    // A signal handler that interrupted this thread while it held the
-    // stack's lock, calling on the stack: it would wait for itself (and
-    // every process on the stack behind it). It fails as an interrupted
+    // A signal handler that interrupted this thread while it held one of
+    // the stack's locks (the stack's, the transmit lock, the fd table's
+    // write lock: `shared::lock::held_by_this_thread`), calling on the
+    // stack: it would wait for itself (and every process on the stack
+    // behind it). It fails as an interrupted
     // call does, and touches nothing.
     if crate::shared::lock::held_by_this_thread() {
         set_errno(libc::EINTR);
@@ -159,6 +161,17 @@ mod tests {
         assert_eq!(guard("t", || 7 as libc::c_int), 7);
     }
     use crate::shim::errno::errno;
+
+    #[test]
+    fn a_call_made_while_this_thread_holds_the_fd_tables_write_lock_fails_with_eintr() {
+        // As around a `fork`: the table's write lock, marked as held.
+        crate::shim::fd_table::lock_for_fork();
+        let r: libc::c_int = guard("t", || 7);
+        let e = errno();
+        crate::shim::fd_table::unlock_after_fork();
+        assert_eq!((r, e), (-1, libc::EINTR));
+        assert_eq!(guard("t", || 7 as libc::c_int), 7);
+    }
 
     #[test]
     fn passes_the_value_through() {
