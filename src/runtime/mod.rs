@@ -163,8 +163,12 @@ struct Local {
     /// every frame. (std's lock, as `outbox`.)
     tx: std::sync::Mutex<Option<transmit::Transmitter>>,
     /// The stack thread is running a turn (not asleep in `epoll_wait`): a
-    /// call leaves its frames to it ([`transmit`]).
+    /// call leaves its frames to it ([`transmit`]), and asks for a turn
+    /// with `asked` alone ([`Runtime::wake`]).
     busy: AtomicBool,
+    /// A call asked the stack thread for a turn ([`Runtime::wake`]): it
+    /// looks before it sleeps.
+    asked: AtomicBool,
     /// Bells for the stack thread to ring, left by application threads.
     /// (std's lock: an application thread takes it, and std's never
     /// calls `sched_yield`, which a sandbox may forbid.)
@@ -716,9 +720,20 @@ impl Runtime {
     }
 
     /// Tells the stack thread there is new work (data to send, a socket
-    /// closed). Cheap when a wakeup is already pending.
+    /// closed, a timer). Cheap when a wakeup is already pending, and when
+    /// the thread is running a turn: it looks at `asked` before it sleeps
+    /// again, so no `write` is needed. (Under nginx's load each call woke
+    /// it anew: five eventfd writes per request, and as many short turns.)
+    /// The call's work is published before (the stack unlocked); the
+    /// store of `asked` and the load of `busy` here, the store of `busy`
+    /// and the load of `asked` in the thread's loop: one side sees the
+    /// other.
     pub fn wake(&self) {
         let local = self.local();
+        local.asked.store(true, Ordering::SeqCst);
+        if local.busy.load(Ordering::SeqCst) {
+            return;
+        }
         if !local.wake_pending.swap(true, Ordering::AcqRel)
             && let Err(e) = local.waker.wake()
         {
@@ -758,14 +773,26 @@ impl Runtime {
             t.send();
         }
         self.wake_words(&words, &raises);
-        // A timer armed earlier than the stack thread will wake for
-        // (SO_KEEPALIVE, a delayed ACK owed by a read): it wakes to see it.
-        // (With an eventfd `write`: a program's seccomp sandbox may allow
-        // its threads little more than `read`, `write` and `futex`.)
-        let earlier =
-            next_timer.is_some_and(|t| t.total_micros() < local.deadline.load(Ordering::SeqCst));
-        if transmit || earlier {
+        if transmit {
+            // Its turn looks at the timers too.
             self.wake();
+        } else if reader::sandboxed() {
+            // A timer armed earlier than the stack thread will wake for
+            // (SO_KEEPALIVE, a delayed ACK owed by a read): with an
+            // eventfd `write`, as a program's seccomp sandbox may allow
+            // its threads little more than `read`, `write` and `futex`.
+            let earlier = next_timer
+                .is_some_and(|t| t.total_micros() < local.deadline.load(Ordering::SeqCst));
+            if earlier {
+                self.wake();
+            }
+        } else {
+            // Set on the stack thread's timerfd: it wakes then, not now.
+            // (Woken at once, it woke to go back to sleep: under nginx's
+            // `Connection: close` load a request's `recv`, owing a
+            // delayed ACK, woke it so, while it slept until a TIME-WAIT
+            // ended.)
+            self.arm_timer(next_timer);
         }
     }
 
@@ -1010,16 +1037,25 @@ impl Runtime {
             } else {
                 deadline.map(|d| d.saturating_duration_since(now))
             };
-            local.busy.store(false, Ordering::Release);
+            local.busy.store(false, Ordering::SeqCst);
+            // A call that found this thread busy asked for a turn without
+            // waking it ([`Runtime::wake`]): no sleep.
+            let asked = local.asked.swap(false, Ordering::SeqCst);
+            let timeout = if asked { Some(Duration::ZERO) } else { timeout };
             let waited = poll.wait(&mut events, timeout);
-            local.busy.store(true, Ordering::Release);
+            local.busy.store(true, Ordering::SeqCst);
             let n = match waited {
                 Ok(n) => n,
-                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {
+                    if asked {
+                        local.asked.store(true, Ordering::SeqCst);
+                    }
+                    continue;
+                }
                 Err(e) => return Err(e),
             };
             let mut died = Vec::new();
-            let mut woken = false;
+            let mut woken = asked;
             let mut bell_rung = false;
             for ev in &events[..n] {
                 let token = ev.u64;
@@ -1027,6 +1063,9 @@ impl Runtime {
                     TAP => rx_ready = true,
                     WAKER => {
                         local.wake_pending.store(false, Ordering::Release);
+                        // What the write asked for, this turn does (it
+                        // looks at the stack after this).
+                        local.asked.store(false, Ordering::SeqCst);
                         woken = true;
                     }
                     // A call armed a timer after this wait began.
@@ -1367,6 +1406,7 @@ impl Local {
             timer,
             tx: std::sync::Mutex::new(None),
             busy: AtomicBool::new(false),
+            asked: AtomicBool::new(false),
             outbox: std::sync::Mutex::new(Vec::new()),
             stop: AtomicBool::new(false),
             state: AtomicU8::new(RUNNING),

@@ -65,6 +65,12 @@ pub fn note_sandbox() {
     SANDBOXED.store(true, Ordering::SeqCst);
 }
 
+/// The program fenced its system calls in ([`note_sandbox`]): its threads
+/// make no call beyond `read`, `write` and `futex` for the stack.
+pub fn sandboxed() -> bool {
+    SANDBOXED.load(Ordering::SeqCst)
+}
+
 /// How long the TAP stays lent to the application after a wait on it
 /// ends (see [`Runtime::end_wait`]): longer than a program takes between
 /// two blocking calls, short enough that a frame meanwhile is not late.
