@@ -124,6 +124,29 @@ impl<G: std::ops::DerefMut> std::ops::DerefMut for Held<G> {
     }
 }
 
+/// Tries of a held lock before [`RobustMutex::lock`] sleeps on it.
+const SPINS: u32 = 64;
+/// CPU pauses between two tries.
+const PAUSES: u32 = 16;
+
+/// Whether this process may run on more than one CPU (asked once, with
+/// no allocation: the lock is taken inside calls from C).
+fn spin_first() -> bool {
+    use std::sync::atomic::{AtomicU8, Ordering};
+    const UNKNOWN: u8 = 0;
+    const ONE: u8 = 1;
+    const MANY: u8 = 2;
+    static CPUS: AtomicU8 = AtomicU8::new(UNKNOWN);
+    match CPUS.load(Ordering::Relaxed) {
+        UNKNOWN => {
+            let many = crate::sys::cpus_allowed() > 1;
+            CPUS.store(if many { MANY } else { ONE }, Ordering::Relaxed);
+            many
+        }
+        known => known == MANY,
+    }
+}
+
 /// A process-shared, robust `pthread_mutex_t`, to live in shared memory.
 #[repr(C)]
 pub struct RobustMutex {
@@ -213,6 +236,16 @@ impl RobustMutex {
         self.inner.get()
     }
 
+    /// The mutex's lock word, to watch: glibc's `__data.__lock`, the
+    /// first `int` of `pthread_mutex_t` on every architecture (0 when
+    /// free, else the owner's TID and flags).
+    fn word(&self) -> &std::sync::atomic::AtomicI32 {
+        // SAFETY: the mutex is at least an aligned `int` long and starts
+        // with glibc's lock word, which glibc only changes atomically;
+        // we only load it.
+        unsafe { &*(self.raw() as *const std::sync::atomic::AtomicI32) }
+    }
+
     fn result(ret: libc::c_int) -> Option<Locked> {
         match ret {
             0 => Some(Locked::Clean),
@@ -224,7 +257,29 @@ impl RobustMutex {
 
     /// Takes the lock, waiting as long as it takes. See [`Locked`] for what
     /// the caller must do with each answer.
+    ///
+    /// A holder that runs on another CPU lets go within microseconds (a
+    /// call, or the stack thread's turn), so a held lock is watched for a
+    /// while first ([`SPINS`]) before glibc's lock, whose robust mutex
+    /// sleeps at once: a sleep costs both sides a system call and the
+    /// waiter two context switches (nginx's worker and its stack thread
+    /// met there on every few requests). Only the lock word is read
+    /// meanwhile; glibc's lock takes it, with its owner-died and
+    /// not-recoverable rules. (Its `trylock` leaves a not-recoverable
+    /// mutex locked.) Not when the process may run on one CPU only, where
+    /// the holder cannot run while we spin.
     pub fn lock(&self) -> Locked {
+        if spin_first() {
+            let word = self.word();
+            for _ in 0..SPINS {
+                if word.load(std::sync::atomic::Ordering::Relaxed) == 0 {
+                    break;
+                }
+                for _ in 0..PAUSES {
+                    std::hint::spin_loop();
+                }
+            }
+        }
         loop {
             // SAFETY: the mutex was initialized by `init` (the type's
             // contract: it lives in memory that `init` formatted).

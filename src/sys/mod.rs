@@ -142,6 +142,20 @@ pub fn write_raw(fd: RawFd, buf: &[u8]) -> io::Result<usize> {
     cvt(unsafe { libc::syscall(libc::SYS_write, fd, buf.as_ptr(), buf.len()) }).map(|n| n as usize)
 }
 
+/// How many CPUs this thread may run on (`sched_getaffinity`); 1 when it
+/// cannot be told.
+pub fn cpus_allowed() -> usize {
+    // SAFETY: a zeroed cpu_set_t is a valid empty set, and the call
+    // writes at most its size.
+    unsafe {
+        let mut set: libc::cpu_set_t = std::mem::zeroed();
+        if libc::sched_getaffinity(0, std::mem::size_of::<libc::cpu_set_t>(), &mut set) != 0 {
+            return 1;
+        }
+        libc::CPU_COUNT(&set).max(1) as usize
+    }
+}
+
 /// Whether process `pid` exists (it may be a zombie).
 pub fn process_exists(pid: i32) -> bool {
     // SAFETY: signal 0 only checks that the process exists.
@@ -224,6 +238,25 @@ pub fn restore_signals(old: &libc::sigset_t) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn cpus_allowed_follows_the_affinity_mask() {
+        std::thread::spawn(|| {
+            assert!(cpus_allowed() >= 1);
+            // SAFETY: a valid set naming CPU 0, for this thread only.
+            unsafe {
+                let mut set: libc::cpu_set_t = std::mem::zeroed();
+                libc::CPU_SET(0, &mut set);
+                assert_eq!(
+                    libc::sched_setaffinity(0, std::mem::size_of::<libc::cpu_set_t>(), &set),
+                    0
+                );
+            }
+            assert_eq!(cpus_allowed(), 1);
+        })
+        .join()
+        .unwrap();
+    }
 
     #[test]
     fn errno_round_trip() {
