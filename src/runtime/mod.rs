@@ -772,7 +772,7 @@ impl Runtime {
         {
             t.send();
         }
-        self.wake_words(&words, &raises);
+        self.wake_words(&words, &raises, false);
         if transmit {
             // Its turn looks at the timers too.
             self.wake();
@@ -929,7 +929,7 @@ impl Runtime {
             let mut words = Vec::new();
             self.lock()
                 .for_each_wait_word(&mut |h, w| words.push((h, w.clone())));
-            self.wake_words(&words, &[]);
+            self.wake_words(&words, &[], false);
             watchers::raise_epolls();
         }
         // What the last turn and the exit (connections reset at exit)
@@ -1189,7 +1189,7 @@ impl Runtime {
                 d.send(now, &tx)?;
             }
             drop(order);
-            self.wake_words(&words, &raises);
+            self.wake_words(&words, &raises, false);
             words.clear();
             raises.clear();
             write_trace(&trace_events, trace_dropped, trace_file.as_deref_mut());
@@ -1222,7 +1222,16 @@ impl Runtime {
     /// the eventfd of each epoll instance in `raises` readable: here when
     /// this process holds the instance, else by the bell of one that does.
     /// Called with the stack unlocked.
-    fn wake_words(&self, words: &[(SocketHandle, Arc<WaitQueue>)], raises: &[Raise]) {
+    /// `by_reader`: this thread is the process's reader ([`reader`]),
+    /// which looks at its own word after its turn: it is not kicked (the
+    /// kick cost it an eventfd `write` and `read` and one more `ppoll`
+    /// per wait).
+    fn wake_words(
+        &self,
+        words: &[(SocketHandle, Arc<WaitQueue>)],
+        raises: &[Raise],
+        by_reader: bool,
+    ) {
         // After `leave`, no bit is ours (the slot may be a newcomer's).
         let me = self.own_slot().unwrap_or(usize::MAX);
         let mine = |mask: u64| me != usize::MAX && mask & (1u64 << (me % 64)) != 0;
@@ -1245,7 +1254,9 @@ impl Runtime {
             if w.sleepers.load(Ordering::SeqCst) > 0 {
                 sys::event::futex_wake_all(&w.word);
             }
-            self.kick_reader_of(w);
+            if !by_reader {
+                self.kick_reader_of(w);
+            }
             let mut mask = w.watched_by.load(Ordering::Acquire);
             if mask == 0 {
                 continue;

@@ -24,7 +24,8 @@
 //!   kick ([`Runtime::kick_reader`] in `wake_words`): the store of the
 //!   word and the load of `reader` on the waker's side, the store of
 //!   `reader` and the load of the word on the reader's, so one of the two
-//!   always sees the other.
+//!   always sees the other. Its own turn does not kick it: it looks at
+//!   its word after each turn.
 //! - **Only while this process is alone on the stack.** A thread of
 //!   another process bumps the word with a futex wake only. A process
 //!   that joins rings this process's bell (`announce`), its stack thread
@@ -554,7 +555,7 @@ impl Runtime {
         t.send();
         drop(tx);
         self.note_traffic(local, now, read, sent);
-        self.wake_words(&words, &raises);
+        self.wake_words(&words, &raises, true);
         self.arm_timer(next_timer);
         // More than a batch to send, or traffic to ourselves: the stack
         // thread takes over.
