@@ -129,24 +129,6 @@ const SPINS: u32 = 64;
 /// CPU pauses between two tries.
 const PAUSES: u32 = 16;
 
-/// Whether this process may run on more than one CPU (asked once, with
-/// no allocation: the lock is taken inside calls from C).
-fn spin_first() -> bool {
-    use std::sync::atomic::{AtomicU8, Ordering};
-    const UNKNOWN: u8 = 0;
-    const ONE: u8 = 1;
-    const MANY: u8 = 2;
-    static CPUS: AtomicU8 = AtomicU8::new(UNKNOWN);
-    match CPUS.load(Ordering::Relaxed) {
-        UNKNOWN => {
-            let many = crate::sys::cpus_allowed() > 1;
-            CPUS.store(if many { MANY } else { ONE }, Ordering::Relaxed);
-            many
-        }
-        known => known == MANY,
-    }
-}
-
 /// A process-shared, robust `pthread_mutex_t`, to live in shared memory.
 #[repr(C)]
 pub struct RobustMutex {
@@ -269,7 +251,7 @@ impl RobustMutex {
     /// mutex locked.) Not when the process may run on one CPU only, where
     /// the holder cannot run while we spin.
     pub fn lock(&self) -> Locked {
-        if spin_first() {
+        if crate::sys::many_cpus() {
             let word = self.word();
             for _ in 0..SPINS {
                 if word.load(std::sync::atomic::Ordering::Relaxed) == 0 {

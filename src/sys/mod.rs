@@ -156,6 +156,25 @@ pub fn cpus_allowed() -> usize {
     }
 }
 
+/// Whether this process may run on more than one CPU: [`cpus_allowed`],
+/// asked once (no allocation: called inside calls from C). A program
+/// that changes its affinity later keeps the first answer.
+pub fn many_cpus() -> bool {
+    use std::sync::atomic::{AtomicU8, Ordering};
+    const UNKNOWN: u8 = 0;
+    const ONE: u8 = 1;
+    const MANY: u8 = 2;
+    static CPUS: AtomicU8 = AtomicU8::new(UNKNOWN);
+    match CPUS.load(Ordering::Relaxed) {
+        UNKNOWN => {
+            let many = cpus_allowed() > 1;
+            CPUS.store(if many { MANY } else { ONE }, Ordering::Relaxed);
+            many
+        }
+        known => known == MANY,
+    }
+}
+
 /// Whether process `pid` exists (it may be a zombie).
 pub fn process_exists(pid: i32) -> bool {
     // SAFETY: signal 0 only checks that the process exists.
