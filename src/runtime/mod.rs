@@ -722,8 +722,9 @@ impl Runtime {
     /// Tells the stack thread there is new work (data to send, a socket
     /// closed, a timer). Cheap when a wakeup is already pending, and when
     /// the thread is running a turn: it looks at `asked` before it sleeps
-    /// again, so no `write` is needed. (Under nginx's load each call woke
-    /// it anew: five eventfd writes per request, and as many short turns.)
+    /// again, so no `write` is needed. (A call that found it running a
+    /// turn wrote the eventfd all the same, and the thread woke once more
+    /// after that turn.)
     /// The call's work is published before (the stack unlocked); the
     /// store of `asked` and the load of `busy` here, the store of `busy`
     /// and the load of `asked` in the thread's loop: one side sees the
