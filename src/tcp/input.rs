@@ -618,19 +618,34 @@ impl Tcb {
         self.rcv_nxt += 1u32;
         self.fin_received = true;
         self.rx_fin_seq = None;
-        self.pending.ack = true;
         self.assembler.clear();
         match self.state {
-            State::SynReceived | State::Established => self.state = State::CloseWait,
+            // The peer closed first: its FIN is acknowledged after `ato`
+            // unless our own FIN or data carries the ACK before then, as
+            // Linux does (tcp_fin enters pingpong mode, so
+            // __tcp_ack_snd_check delays it). A server that closes when
+            // it reads the end answers with one FIN-ACK instead of an ACK
+            // and then a FIN. `ato` is at most 200 ms, the least RTO
+            // Linux waits before it sends its FIN again.
+            State::SynReceived | State::Established => {
+                self.state = State::CloseWait;
+                if !self.pending.ack && !self.timers.is_armed(Timer::DelayedAck) {
+                    self.timers.set(Timer::DelayedAck, now + self.ato());
+                }
+            }
             State::FinWait1 => {
+                self.pending.ack = true;
                 if self.fin_acked() {
                     self.enter_time_wait(now);
                 } else {
                     self.state = State::Closing;
                 }
             }
-            State::FinWait2 => self.enter_time_wait(now),
-            _ => {}
+            State::FinWait2 => {
+                self.pending.ack = true;
+                self.enter_time_wait(now);
+            }
+            _ => self.pending.ack = true,
         }
     }
 

@@ -30,6 +30,43 @@ fn established_fin_goes_close_wait() {
     );
 }
 
+/// The peer closed first: its FIN alone is acknowledged after `ato`, as
+/// Linux's is (pingpong mode on a FIN), not at once.
+#[test]
+fn a_fin_is_acknowledged_after_ato_when_nothing_of_ours_carries_it() {
+    let mut t = close_wait();
+    let at = t.poll_timeout().unwrap();
+    assert_eq!(at - T0, Duration::from_millis(40)); // ato: delack_min (SRTT 0)
+    t.handle_timeout(at);
+    recv!(
+        t,
+        at at,
+        TcpRepr {
+            ack: REMOTE_ISS + 2u32,
+            window: WIN - 1,
+            ..to_peer()
+        }
+    );
+    assert_eq!(t.state(), State::CloseWait);
+}
+
+/// A FIN that comes with data the receiver acknowledges at once (quick-ACK
+/// mode at the start) is acknowledged with it.
+#[test]
+fn a_fin_with_data_in_quick_ack_mode_is_acknowledged_at_once() {
+    let mut t = established();
+    send!(
+        t,
+        TcpRepr {
+            flags: FIN | ACK,
+            payload: b"bye",
+            ..from_peer()
+        }
+    );
+    assert_eq!(t.state(), State::CloseWait);
+    assert_eq!(out_at(&mut t, T0).unwrap().ack, REMOTE_ISS + 5u32);
+}
+
 #[test]
 fn established_abort_sends_rst() {
     let mut t = established();
