@@ -113,7 +113,7 @@ fn accept_ours(fd: c_int, addr: *mut sockaddr, len: *mut socklen_t, flags: c_int
             st.accept(h).map(|(c, a)| (c, a.into()))
         }
     })?;
-    let newfd = match reserve_fd() {
+    let newfd = match reserve_fd(flags & libc::SOCK_CLOEXEC != 0) {
         Ok(f) => f,
         Err(e) => {
             // No fd for it: the connection is closed (reset), as if the

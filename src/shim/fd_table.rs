@@ -135,17 +135,14 @@ pub fn ours_in_range(first: u32, last: u32) -> Vec<i32> {
 }
 
 /// Records `fd` as ours. `Err(EMFILE)` when `fd` is beyond the table.
+/// The kernel fd's own `FD_CLOEXEC` must already be `entry.cloexec`, so
+/// that a socket without it survives `exec`.
 pub fn insert(fd: i32, entry: Entry) -> Result<(), i32> {
     let index = usize::try_from(fd)
         .ok()
         .filter(|&i| i < MAX_FD)
         .ok_or(libc::EMFILE)?;
     if let Some(rt) = entry.socket.rt {
-        // The kernel fd follows the program's FD_CLOEXEC, so that a socket
-        // without it survives `exec` (made with EFD_CLOEXEC).
-        if !entry.cloexec {
-            let _ = crate::sys::set_cloexec(fd, false);
-        }
         crate::runtime::process::record_fd(
             rt,
             fd,

@@ -122,7 +122,7 @@ fn note_kernel_socket(domain: c_int, ty: c_int, protocol: c_int) {
 /// `domain` (`AF_INET` or `AF_INET6`).
 pub(crate) fn new_socket(domain: c_int, ty: c_int) -> Errno<c_int> {
     let rt = runtime::ensure_started()?;
-    let fd = reserve_fd()?;
+    let fd = reserve_fd(ty & libc::SOCK_CLOEXEC != 0)?;
     let handle = rt.lock().socket();
     let inet6 = (domain == libc::AF_INET6).then(Inet6::new);
     install(
@@ -215,11 +215,13 @@ fn linger_wait(rt: &'static Runtime, handle: SocketHandle, time: Duration) {
 }
 
 /// A real kernel fd to stand for a stack socket: an eventfd, small,
-/// closable and pollable; made close-on-exec, and cleared by the fd table
-/// when the program did not ask for `SOCK_CLOEXEC`.
-pub(crate) fn reserve_fd() -> Errno<c_int> {
+/// closable and pollable; close-on-exec when the program asked for
+/// `SOCK_CLOEXEC` (as the kernel's socket would be, and with no second
+/// system call to set it).
+pub(crate) fn reserve_fd(cloexec: bool) -> Errno<c_int> {
+    let flags = libc::EFD_NONBLOCK | if cloexec { libc::EFD_CLOEXEC } else { 0 };
     // SAFETY: integer arguments.
-    let fd = unsafe { real::eventfd(0, libc::EFD_CLOEXEC | libc::EFD_NONBLOCK) };
+    let fd = unsafe { real::eventfd(0, flags) };
     if fd < 0 { Err(errno()) } else { Ok(fd) }
 }
 
@@ -347,8 +349,13 @@ fn kernel_close_range(first: c_uint, last: c_uint, flags: c_int) -> Errno<()> {
     }
 }
 
-/// Registers `new` (a kernel duplicate of `old`) as the same open socket.
+/// Registers `new` (a kernel duplicate of `old`, made close-on-exec) as
+/// the same open socket, its `FD_CLOEXEC` then set as the program asked,
+/// so that a duplicate without it survives `exec`.
 fn register_dup(new: c_int, socket: Arc<OpenSocket>, cloexec: bool) -> Errno<c_int> {
+    if !cloexec {
+        let _ = crate::sys::set_cloexec(new, false);
+    }
     if let Err(e) = fd_table::insert(new, Entry { socket, cloexec }) {
         // SAFETY: our own fresh duplicate.
         unsafe { real::close(new) };
@@ -361,8 +368,9 @@ fn register_dup(new: c_int, socket: Arc<OpenSocket>, cloexec: bool) -> Errno<c_i
 /// the lowest free number at or above `min`.
 pub(crate) fn dup_ours(fd: c_int, min: c_int, cloexec: bool) -> Errno<c_int> {
     let socket = lookup(fd)?;
-    // The kernel fd stays close-on-exec whatever the program asks: the
-    // program's flag is kept in the table.
+    // Close-on-exec until registered (an `exec` in another thread meanwhile
+    // takes no half-made socket); `register_dup` then sets the program's
+    // flag.
     // SAFETY: integer arguments.
     let new = unsafe { real::fcntl(fd, libc::F_DUPFD_CLOEXEC, min as libc::c_ulong) };
     if new < 0 {
