@@ -742,6 +742,21 @@ impl Runtime {
         }
     }
 
+    /// An application thread is about to wait in its event loop
+    /// (`epoll_wait`, `poll`, `select` with nothing ready): the quick ACKs
+    /// held for answers it did not make go now
+    /// ([`Stack::release_held_acks`]). One atomic load when none is held.
+    ///
+    /// [`Stack::release_held_acks`]: crate::stack::Stack::release_held_acks
+    pub fn release_held_acks(&self) {
+        if !self.header.acks_held.load(Ordering::Acquire) {
+            return;
+        }
+        let mut stack = self.lock();
+        stack.release_held_acks();
+        self.finish(stack);
+    }
+
     /// Ends an application thread's call on the stack: takes the sockets
     /// whose readiness the call changed, unlocks, wakes the threads waiting
     /// on them (e.g. a `recv` blocked on a socket another thread just shut

@@ -184,6 +184,11 @@ pub struct Header {
     /// holder of the lock left it ([`Guard`]'s drop): a stack thread woken
     /// for nothing of its own takes the lock only for them.
     pub transmit_pending: AtomicBool,
+    /// Some connection holds a quick ACK for its application's answer, as
+    /// the last holder of the lock left it: an event loop's wait lets
+    /// them go (`Runtime::release_held_acks`) without taking the lock when
+    /// none does.
+    pub acks_held: AtomicBool,
     /// The stack's next timer as the last holder of the lock left it
     /// (microseconds + 1; 0: none): a stack thread sleeps no later than
     /// it, so a timer armed by a process that then exits still runs
@@ -518,6 +523,8 @@ impl Drop for Guard {
         self.header
             .transmit_pending
             .store(pending, Ordering::Release);
+        let held = self.has_held_acks();
+        self.header.acks_held.store(held, Ordering::Release);
         let next = self.poll_timeout().map_or(0, |t| t.total_micros() + 1);
         self.header.next_timer.store(next, Ordering::Release);
         self.header.lock.unlock();

@@ -7,7 +7,7 @@ use super::socket::WaitQueue;
 use super::socket::{
     Listener, Owner, SOMAXCONN, Socket, SocketError, SocketHandle, SocketKind, SocketOptions,
 };
-use crate::tcp::{FourTuple, Readiness, State, Tcb, TcpConfig, TcpInfo};
+use crate::tcp::{FourTuple, Readiness, State, Tcb, TcpConfig, TcpError, TcpInfo};
 use crate::time::{Duration, Instant};
 use std::collections::VecDeque;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, SocketAddrV4};
@@ -291,13 +291,24 @@ impl Stack {
     pub fn recv(&mut self, h: SocketHandle, buf: &mut [u8], peek: bool) -> Result<usize> {
         let s = self.sock_mut(h)?;
         let read_shutdown = s.read_shutdown;
+        let mut released = false;
         let r = match &mut s.kind {
             SocketKind::Tcp(tcb) => {
+                let held = tcb.ack_held();
                 let r = if peek { tcb.peek(buf) } else { tcb.recv(buf) };
+                // Nothing to read: a quick ACK held for the answer goes
+                // now (`Tcb::recv` lets it go; a peek too).
+                if r == Err(TcpError::WouldBlock) {
+                    tcb.release_held_ack();
+                }
+                released = held && !tcb.ack_held();
                 r.map_err(SocketError::from)
             }
             _ => Err(SocketError::NotConnected),
         };
+        if released {
+            self.queue_output(h.index);
+        }
         match r {
             Err(SocketError::WouldBlock) if read_shutdown => Ok(0),
             Ok(n) if n > 0 && !peek => {

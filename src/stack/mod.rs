@@ -41,7 +41,7 @@ pub(crate) mod tests;
 pub use counters::Counters;
 pub use socket::{SocketError, SocketHandle, SocketOptions};
 
-use crate::tcp::{FourTuple, TcpConfig};
+use crate::tcp::{FourTuple, Tcb, TcpConfig};
 use crate::time::Instant;
 use crate::wire::arp::{ArpPacket, ArpRepr, Operation};
 use crate::wire::ethernet::{self, EtherType, EthernetAddress, EthernetFrame, EthernetRepr};
@@ -150,6 +150,9 @@ const MIN_MSS: usize = 88;
 /// Frames waiting in the stack's own queue (ARP, ICMP, RSTs), at most.
 const TX_QUEUE_LIMIT: usize = 4096;
 
+/// The least length of [`Stack`]'s list of held quick ACKs that is pruned.
+const HELD_ACKS_PRUNE_MIN: usize = 64;
+
 /// The stack. See the module documentation.
 pub struct Stack {
     config: StackConfig,
@@ -166,6 +169,12 @@ pub struct Stack {
     loopback: VecDeque<Vec<u8>>,
     ip_ident: u16,
     dirty: Vec<SocketHandle>,
+    /// Connections that began holding a quick ACK for the application's
+    /// answer (`Tcb::ack_held`), for [`Stack::release_held_acks`]; some
+    /// may have sent it since.
+    held_acks: Vec<u32>,
+    /// `held_acks`' length at which it is next pruned.
+    held_acks_prune_at: usize,
     // The socket table (see `socket.rs` and `table.rs`).
     sockets: Vec<Slot>,
     free_slots: Vec<u32>,
@@ -241,6 +250,8 @@ impl Stack {
             loopback: VecDeque::new(),
             ip_ident: rng.next_u32() as u16,
             dirty: Vec::new(),
+            held_acks: Vec::new(),
+            held_acks_prune_at: HELD_ACKS_PRUNE_MIN,
             sockets: Vec::new(),
             free_slots: Vec::new(),
             conns: BTreeMap::new(),
@@ -552,6 +563,53 @@ impl Stack {
     /// a connection that finished has nothing more to send.
     pub fn transmit_queued(&self, h: SocketHandle) -> bool {
         self.sock(h).is_ok_and(|s| s.tx_queued)
+    }
+
+    /// Some connection may hold a quick ACK for its application's answer
+    /// ([`Stack::release_held_acks`]).
+    pub fn has_held_acks(&self) -> bool {
+        !self.held_acks.is_empty()
+    }
+
+    /// Connection `index` began holding a quick ACK. Most holds end with
+    /// the answer that carries the ACK, with nobody looking at this list
+    /// (a program that blocks in `recv` never goes through an event loop's
+    /// wait): when it has doubled since it was last pruned, the entries
+    /// whose connection no longer holds one go.
+    pub(super) fn note_held_ack(&mut self, index: u32) {
+        if self.held_acks.len() >= self.held_acks_prune_at {
+            let mut held = core::mem::take(&mut self.held_acks);
+            held.retain(|&i| {
+                self.sockets
+                    .get(i as usize)
+                    .and_then(|s| s.socket.as_ref())
+                    .and_then(|s| s.tcb())
+                    .is_some_and(Tcb::ack_held)
+            });
+            self.held_acks_prune_at = (2 * held.len()).max(HELD_ACKS_PRUNE_MIN);
+            self.held_acks = held;
+        }
+        self.held_acks.push(index);
+    }
+
+    /// Sends the quick ACKs connections hold for their application's
+    /// answer: the application went back to its event loop's wait
+    /// (`epoll_wait`, `poll`, `select`), so what it did not answer by now
+    /// it will not answer at once.
+    pub fn release_held_acks(&mut self) {
+        let held = core::mem::take(&mut self.held_acks);
+        for &index in &held {
+            if self
+                .slot_mut(index)
+                .and_then(|s| s.tcb_mut())
+                .is_some_and(|tcb| tcb.release_held_ack())
+            {
+                self.queue_output(index);
+            }
+        }
+        // The vector's room, kept for the next holds.
+        self.held_acks = held;
+        self.held_acks.clear();
     }
 
     /// The stack has frames or segments waiting for `poll_transmit`.

@@ -229,6 +229,13 @@ impl Stack {
     /// documentation.
     pub(super) fn touch(&mut self, index: u32) {
         self.mark_dirty(index);
+        self.queue_output(index);
+    }
+
+    /// Connection `index` has a segment to send and its readiness did not
+    /// change (its waiters are not woken): on the transmit queue, its
+    /// timer registered again.
+    pub(super) fn queue_output(&mut self, index: u32) {
         if let Some(s) = self.slot_mut(index)
             && !s.tx_queued
             && s.tcb().is_some()

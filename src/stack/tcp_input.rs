@@ -162,7 +162,14 @@ impl Stack {
             return;
         };
         tcb.set_challenge_ack_allowed(allowed);
+        let held = tcb.ack_held();
         tcb.handle_segment(now, seg);
+        if !held && tcb.ack_held() {
+            self.note_held_ack(index);
+        }
+        let Some(tcb) = self.slot_mut(index).and_then(|s| s.tcb_mut()) else {
+            return;
+        };
         let ev = tcb.take_ack_events();
         self.trace_tcb(now, index);
         if ev.challenge_sent > 0 {

@@ -602,10 +602,42 @@ impl Tcb {
         }
         if self.delack.quickacks > 0 {
             self.delack.quickacks -= 1;
-            self.pending.ack = true;
+            if self.is_message(seg, data.len()) {
+                self.hold_ack(now);
+            } else {
+                self.pending.ack = true;
+            }
         } else if self.delack.rcv_unacked >= 2 * self.rcv_mss {
             self.pending.ack = true;
         } else if !self.timers.is_armed(Timer::DelayedAck) {
+            self.timers.set(Timer::DelayedAck, now + self.ato());
+        }
+    }
+
+    /// A segment that looks like a whole message the peer now waits to
+    /// have answered (a request): pushed, at most half a full-sized
+    /// segment, and alone unacknowledged. Not the segments of a bulk
+    /// transfer, whose ACKs clock the sender.
+    fn is_message(&self, seg: &TcpRepr, len: usize) -> bool {
+        seg.flags.contains(TcpFlags::PSH)
+            && 2 * len as u32 <= self.rcv_mss
+            && self.delack.rcv_unacked as usize == len
+    }
+
+    /// Holds the quick ACK of a message for the application's answer,
+    /// which carries it: a request answered at once then costs the peer
+    /// one segment, not an ACK and then the answer. Quick-ACK mode is
+    /// there for a sender that waits for the ACK (slow start, Nagle's
+    /// rule holding back its next small segment); such a sender's data
+    /// leaves the application wanting more, and the hold ends when it
+    /// does: its `recv` finds nothing ([`Tcb::recv`]), or it goes back
+    /// to its event loop's wait (the stack's
+    /// [`release_held_acks`](crate::stack::Stack::release_held_acks)).
+    /// Otherwise the delayed-ACK timer (`ato`) sends it, as RFC 9293
+    /// §3.8.6.3 allows any ACK to wait.
+    fn hold_ack(&mut self, now: Instant) {
+        self.delack.held = true;
+        if !self.timers.is_armed(Timer::DelayedAck) {
             self.timers.set(Timer::DelayedAck, now + self.ato());
         }
     }

@@ -287,6 +287,24 @@ impl Tcb {
                 || self.delack.rcv_unacked >= BATCH_ACK_SEGMENTS * self.rcv_mss)
     }
 
+    /// A quick ACK held for the application's answer
+    /// (`hold_ack`) is still owed.
+    pub fn ack_held(&self) -> bool {
+        self.delack.held
+    }
+
+    /// Sends a held quick ACK now (the application did not answer: it
+    /// waits for more, or went back to its event loop). True when there
+    /// was one: the connection then has a segment to send.
+    pub fn release_held_ack(&mut self) -> bool {
+        if !self.delack.held {
+            return false;
+        }
+        self.delack.held = false;
+        self.pending.ack = true;
+        true
+    }
+
     /// A bare ACK. Its sequence number is the highest we sent, not SND.NXT
     /// after a go-back-N rewind: the peer has seen up to there, and a number
     /// behind its RCV.NXT would make the ACK unacceptable.
@@ -539,6 +557,7 @@ impl Tcb {
         let window = self.advertise_window();
         let options = self.ack_options(now);
         self.pending.ack = false;
+        self.delack.held = false;
         self.delack.rcv_unacked = 0;
         self.timers.stop(Timer::DelayedAck);
         if let Some((_, sent)) = self.delack.reopen {

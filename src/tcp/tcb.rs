@@ -293,6 +293,9 @@ pub(super) struct Delack {
     pub rcv_unacked: u32,
     /// Quick ACKs left (every segment acknowledged at once).
     pub quickacks: u32,
+    /// A quick ACK held for the application's answer
+    /// ([`Tcb::release_held_ack`]).
+    pub held: bool,
     /// When data last arrived (Linux's `lrcvtime`): data after a silence
     /// longer than the RTO starts quick-ACK mode again.
     pub last_data: Instant,
@@ -396,6 +399,7 @@ impl Tcb {
             delack: Delack {
                 rcv_unacked: 0,
                 quickacks: QUICKACKS,
+                held: false,
                 last_data: now,
                 reopen: None,
             },

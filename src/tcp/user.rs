@@ -33,8 +33,15 @@ impl Tcb {
     }
 
     /// Reads received bytes. `Ok(0)` is end of stream (the peer's FIN).
+    /// Nothing to read (`WouldBlock`) sends a held quick ACK: the
+    /// application waits for more, which the peer may be holding back
+    /// until it is acknowledged.
     pub fn recv(&mut self, buf: &mut [u8]) -> Result<usize, TcpError> {
         let n = match self.peek(buf) {
+            Err(TcpError::WouldBlock) => {
+                self.release_held_ack();
+                return Err(TcpError::WouldBlock);
+            }
             Err(e) if Some(e) == self.error => {
                 // Reported once, like Linux: then end of stream.
                 self.error = None;

@@ -338,11 +338,22 @@ fn wait_mixed(
     };
     let rt = runtime::get();
     let spin_us = rt.map_or(0, |rt| rt.config().spin_us);
+    let mut released = false;
     loop {
         let n = inst.collect(events, false);
         if n > 0 {
             let (k, _) = real_wait(&mut events[n..], 0, &blocked).unwrap_or((0, false));
             return Ok(n + k);
+        }
+        // Going to wait: what the program did not answer, it will not
+        // answer at once (once a call: frames this wait reads may start
+        // holds for the events it returns).
+        if timeout != 0
+            && !released
+            && let Some(rt) = rt
+        {
+            released = true;
+            rt.release_held_acks();
         }
         // The thread that waits reads the TAP meanwhile, when it may
         // (`runtime::reader`): the epoll fd joins its `ppoll` set, and

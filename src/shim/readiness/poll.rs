@@ -161,6 +161,11 @@ fn poll_mixed_once(
         let (k, _) = poll_kernel(fds, &split, None, Some(ZERO), std::ptr::null())?;
         return Ok(n + k);
     }
+    // Going to wait: what the program did not answer, it will not answer
+    // at once.
+    if let Some(rt) = runtime::get() {
+        rt.release_held_acks();
+    }
     let waiter = thread_waiter()?;
     let handles: Vec<SocketHandle> = split.stack.iter().map(|&(_, h)| h).collect();
     let _watching = Watching::new(&waiter, &handles);

@@ -1333,3 +1333,47 @@ fn a_closed_connection_is_transmit_queued_until_its_fin_is_built() {
         "a socket that is gone sends nothing"
     );
 }
+
+/// A's request to B in quick-ACK mode: B holds its ACK for the answer
+/// (nothing goes when B handles the frame). B's application going back to
+/// its event loop's wait without answering (`release_held_acks`) sends it;
+/// so does B's `recv` finding nothing more, and B's answer carries it.
+#[test]
+fn a_held_quick_ack_goes_when_the_application_waits_or_answers() {
+    let (mut p, c, s) = accepted_pair(80);
+    let request = |p: &mut Pair| {
+        assert_eq!(p.a.send(c, b"ping"), Ok(4));
+        let out = drain(&mut p.a);
+        assert_eq!(out.len(), 1);
+        p.b.handle_frame(p.now, &out[0]);
+    };
+    // B's frames to A; the ACK numbers they carry.
+    let answer = |p: &mut Pair| {
+        let out = drain(&mut p.b);
+        for f in &out {
+            p.a.handle_frame(p.now, f);
+        }
+        acks_seen(&out).iter().map(|a| a.0).collect::<Vec<_>>()
+    };
+    let mut buf = [0u8; 16];
+
+    request(&mut p);
+    assert_eq!(answer(&mut p), []);
+    assert!(p.b.has_held_acks());
+    p.b.release_held_acks();
+    let first = answer(&mut p);
+    assert_eq!(first.len(), 1, "{first:?}");
+    assert!(!p.b.has_held_acks());
+    assert_eq!(p.b.recv(s, &mut buf, false), Ok(4));
+
+    request(&mut p);
+    assert_eq!(p.b.recv(s, &mut buf, false), Ok(4));
+    assert_eq!(answer(&mut p), []);
+    assert_eq!(p.b.recv(s, &mut buf, false), Err(SocketError::WouldBlock));
+    assert_eq!(answer(&mut p), [first[0] + 4]);
+
+    request(&mut p);
+    assert_eq!(p.b.recv(s, &mut buf, false), Ok(4));
+    assert_eq!(p.b.send(s, b"pong"), Ok(4));
+    assert_eq!(answer(&mut p), [first[0] + 8]);
+}

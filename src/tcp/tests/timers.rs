@@ -825,3 +825,107 @@ fn a_tcb_fits_the_shared_heaps_1_kib_class() {
     let size = std::mem::size_of::<crate::tcp::Tcb>();
     assert!(size <= 1024, "a TCB is {size} bytes");
 }
+
+/// A request in quick-ACK mode: a pushed segment of at most half a
+/// full-sized one, alone unacknowledged.
+fn request(t: &mut Tcb) {
+    send!(
+        t,
+        TcpRepr {
+            flags: ACK | PSH,
+            payload: b"ping",
+            ..from_peer()
+        }
+    );
+}
+
+/// Quick-ACK mode, a request: its ACK is held for the answer, which
+/// carries it (one segment where an ACK and the answer would be two);
+/// reading the request is not answering it.
+#[test]
+fn a_quick_ack_for_a_request_rides_on_the_answer() {
+    let mut t = established();
+    request(&mut t);
+    recv_nothing!(t);
+    assert!(t.ack_held());
+    let mut buf = [0u8; 16];
+    assert_eq!(t.recv(&mut buf), Ok(4));
+    recv_nothing!(t);
+    assert_eq!(t.send(b"pong"), Ok(4));
+    let seg = out_at(&mut t, T0).unwrap();
+    assert_eq!((seg.payload, seg.ack), (&b"pong"[..], REMOTE_ISS + 5u32));
+    assert!(!t.ack_held());
+    recv_nothing!(t);
+}
+
+/// The application wants more than the request (its `recv` finds
+/// nothing): the held ACK goes at once, so that a sender holding back its
+/// next small segment for it (Nagle's rule) does not wait for `ato`.
+#[test]
+fn a_held_quick_ack_goes_when_the_application_finds_nothing_more() {
+    let mut t = established();
+    request(&mut t);
+    let mut buf = [0u8; 16];
+    assert_eq!(t.recv(&mut buf), Ok(4));
+    assert_eq!(t.recv(&mut buf), Err(TcpError::WouldBlock));
+    assert!(!t.ack_held());
+    let seg = out_at(&mut t, T0).unwrap();
+    assert_eq!((seg.payload, seg.ack), (&b""[..], REMOTE_ISS + 5u32));
+}
+
+/// Nobody answers and nobody reads: the delayed-ACK timer sends the held
+/// ACK after `ato`.
+#[test]
+fn a_held_quick_ack_goes_after_ato_at_the_latest() {
+    let mut t = established();
+    request(&mut t);
+    let at = t.poll_timeout().unwrap();
+    assert_eq!(at - T0, Duration::from_millis(40)); // ato: delack_min (SRTT 0)
+    t.handle_timeout(at);
+    assert_eq!(out_at(&mut t, at).unwrap().ack, REMOTE_ISS + 5u32);
+}
+
+/// What is not a request is acknowledged at once in quick-ACK mode: a
+/// segment more than half full-sized (a bulk sender's, whose ACKs clock
+/// it), one without PSH (more follows), one behind unacknowledged data.
+#[test]
+fn quick_acks_of_other_data_are_not_held() {
+    for (flags, len) in [(ACK | PSH, 1000), (ACK, 4)] {
+        let mut t = established();
+        let data = vec![7u8; len];
+        send!(
+            t,
+            TcpRepr {
+                flags,
+                payload: &data,
+                ..from_peer()
+            }
+        );
+        assert!(!t.ack_held(), "{flags} {len}");
+        assert_eq!(
+            out_at(&mut t, T0).unwrap().ack,
+            REMOTE_ISS + 1u32 + len as u32
+        );
+    }
+    let mut t = established();
+    t.quickacks_off_for_test();
+    send!(
+        t,
+        TcpRepr {
+            payload: b"x",
+            ..from_peer()
+        }
+    );
+    t.set_quickack(true);
+    send!(
+        t,
+        TcpRepr {
+            seq: REMOTE_ISS + 2u32,
+            flags: ACK | PSH,
+            payload: b"ping",
+            ..from_peer()
+        }
+    );
+    assert!(!t.ack_held());
+    assert_eq!(out_at(&mut t, T0).unwrap().ack, REMOTE_ISS + 6u32);
+}

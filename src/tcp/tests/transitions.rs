@@ -73,6 +73,8 @@
 //! | zero-window probe, then data when the window opens     | `zero_window_is_probed` |
 //! | a closed window is not a loss (no timeout)             | `closed_window_with_data_in_flight_does_not_time_out` |
 //! | quick ACKs at start, then delayed ACK after ato        | `delayed_ack_after_quick_acks` |
+//! | a request's quick ACK rides on the answer; goes when `recv` finds nothing, or after ato | `a_quick_ack_for_a_request_rides_on_the_answer`, `a_held_quick_ack_goes_when_the_application_finds_nothing_more`, `a_held_quick_ack_goes_after_ato_at_the_latest` |
+//! | the peer's FIN acknowledged after ato unless our FIN carries it | `a_fin_is_acknowledged_after_ato_when_nothing_of_ours_carries_it` |
 //! | ACK every second full-sized segment                    | `every_second_full_segment_is_acked` |
 //! | Nagle; TCP_NODELAY; TCP_CORK                           | `nagle_holds_small_segments_until_acked`, `nodelay_sends_small_segments_at_once`, `cork_holds_partial_segments` |
 //! | receiver SWS avoidance and window updates              | `receiver_avoids_silly_window_updates` |
