@@ -617,9 +617,11 @@ impl Tcb {
     /// A segment that looks like a whole message the peer now waits to
     /// have answered (a request): pushed, at most half a full-sized
     /// segment, and alone unacknowledged. Not the segments of a bulk
-    /// transfer, whose ACKs clock the sender.
+    /// transfer, whose ACKs clock the sender; none while the application
+    /// asks for quick ACKs (`TCP_QUICKACK`).
     fn is_message(&self, seg: &TcpRepr, len: usize) -> bool {
-        seg.flags.contains(TcpFlags::PSH)
+        !self.delack.quick_asked
+            && seg.flags.contains(TcpFlags::PSH)
             && 2 * len as u32 <= self.rcv_mss
             && self.delack.rcv_unacked as usize == len
     }

@@ -95,10 +95,13 @@ impl Tcb {
     /// `TCP_QUICKACK`: on, acknowledge the next segments at once (and any
     /// data waiting for a delayed ACK now); off, delay ACKs from now on.
     /// Like Linux's, the mode is not permanent: after a few quick ACKs the
-    /// delayed-ACK rule resumes.
+    /// delayed-ACK rule resumes. Asked for, quick ACKs go at once even for
+    /// a request (none is held for the answer, `Tcb::ack_held`).
     pub fn set_quickack(&mut self, on: bool) {
+        self.delack.quick_asked = on;
         if on {
             self.delack.quickacks = QUICKACKS;
+            self.release_held_ack();
             if self.delack.rcv_unacked > 0 {
                 self.pending.ack = true;
             }

@@ -296,6 +296,9 @@ pub(super) struct Delack {
     /// A quick ACK held for the application's answer
     /// ([`Tcb::release_held_ack`]).
     pub held: bool,
+    /// The application asked for quick ACKs (`TCP_QUICKACK`): none is
+    /// held.
+    pub quick_asked: bool,
     /// When data last arrived (Linux's `lrcvtime`): data after a silence
     /// longer than the RTO starts quick-ACK mode again.
     pub last_data: Instant,
@@ -400,6 +403,7 @@ impl Tcb {
                 rcv_unacked: 0,
                 quickacks: QUICKACKS,
                 held: false,
+                quick_asked: false,
                 last_data: now,
                 reopen: None,
             },

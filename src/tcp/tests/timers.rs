@@ -908,7 +908,6 @@ fn quick_acks_of_other_data_are_not_held() {
         );
     }
     let mut t = established();
-    t.quickacks_off_for_test();
     send!(
         t,
         TcpRepr {
@@ -916,7 +915,6 @@ fn quick_acks_of_other_data_are_not_held() {
             ..from_peer()
         }
     );
-    t.set_quickack(true);
     send!(
         t,
         TcpRepr {
@@ -928,4 +926,27 @@ fn quick_acks_of_other_data_are_not_held() {
     );
     assert!(!t.ack_held());
     assert_eq!(out_at(&mut t, T0).unwrap().ack, REMOTE_ISS + 6u32);
+}
+
+/// `TCP_QUICKACK` asks for every ACK at once: a request's is not held,
+/// and one held already goes.
+#[test]
+fn tcp_quickack_holds_no_ack() {
+    let mut t = established();
+    request(&mut t);
+    assert!(t.ack_held());
+    t.set_quickack(true);
+    assert!(!t.ack_held());
+    assert_eq!(out_at(&mut t, T0).unwrap().ack, REMOTE_ISS + 5u32);
+    send!(
+        t,
+        TcpRepr {
+            seq: REMOTE_ISS + 5u32,
+            flags: ACK | PSH,
+            payload: b"ping",
+            ..from_peer()
+        }
+    );
+    assert!(!t.ack_held());
+    assert_eq!(out_at(&mut t, T0).unwrap().ack, REMOTE_ISS + 9u32);
 }
