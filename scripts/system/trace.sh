@@ -8,7 +8,10 @@
 #      echo_client against it: the header line; the connection's states
 #      LISTEN -> SYN_RECEIVED -> ESTABLISHED -> CLOSE_WAIT -> LAST_ACK ->
 #      CLOSED, each with its cause; its first segments S in, S. out, . in;
-#      timestamps that never go back; cc events with cwnd growing.
+#      the first line's ACK carried by its echo and the client's FIN's by
+#      tapstack's FIN (no bare ACK first, unless after the delayed-ACK
+#      timeout); timestamps that never go back; cc events with cwnd
+#      growing.
 #   B. echo_client on tapstack against the kernel's echo_server, with
 #      TAPSTACK_TRACE, TAPSTACK_LOG=debug and TAPSTACK_LOG_FILE=DIR/log.%p:
 #      the trace has the active side's states (SYN_SENT ... FIN_WAIT_1 ->
@@ -104,6 +107,21 @@ bytes_in = sum(s["len"] for s in segs if s["dir"] == "in")
 bytes_out = sum(s["len"] for s in segs if s["dir"] == "out")
 assert bytes_in == bytes_out >= sum(range(150, 3001, 150)), "echoed %d of %d" % (bytes_out, bytes_in)
 assert any("F" in s["flags"] for s in segs if s["dir"] == "out"), "no FIN out"
+# What tapstack sent in answer, after segment i came in: the first
+# segment out that acknowledges it. A request's quick ACK rides on the
+# echo, and the client's FIN's ACK on tapstack's FIN, unless the
+# delayed-ACK timer (ato, 40 ms at least) ran out first (docs/tcp.md, 5).
+def answer(i):
+    end = (segs[i]["seq"] + segs[i]["len"] + ("F" in segs[i]["flags"])) % 2**32
+    return next(s for s in segs[i + 1:] if s["dir"] == "out" and s["ack"] == end)
+req = next(i for i, s in enumerate(segs) if s["dir"] == "in" and s["len"] > 0)
+a = answer(req)
+assert a["len"] > 0 or a["t_us"] - segs[req]["t_us"] >= 40000, \
+    "the first line (%d bytes) got a bare ACK before its echo: %s" % (segs[req]["len"], a)
+fin = next(i for i, s in enumerate(segs) if s["dir"] == "in" and "F" in s["flags"])
+a = answer(fin)
+assert "F" in a["flags"] or a["t_us"] - segs[fin]["t_us"] >= 40000, \
+    "the client's FIN got a bare ACK before tapstack's FIN: %s" % a
 cc = [e for e in big if e["ev"] == "cc"]
 assert cc, "no cc events"
 for c in cc:
