@@ -573,6 +573,7 @@ static void case_idle_parent(void)
         (void)name_word(l, 0);
         await_turn(sync_p);
         accept_answer("child", "while the parent idles", l, "i0");
+        tell(sync_c);
         child_exit();
     }
     /* No call on the stack for well over tapstack's 100 ms. */
@@ -580,6 +581,9 @@ static void case_idle_parent(void)
     PX("peer connect i0", "ok", P("connect 0 %s 7620", SELF));
     PX("peer send i0", "ok", P("send 0 i0"));
     tell(sync_p);
+    /* The child's lines first, as in the other cases: the peer may have
+     * its answer before the child's send returns to print "ok". */
+    await_turn(sync_c);
     PX("peer recv i0", "data child has i0", P("recv 0 3000"));
     reap(pid);
     usleep(300 * 1000);
